@@ -1,0 +1,308 @@
+// Package connectors is the contract between the agent and the code that
+// speaks one payer's or RBM's dialogue, and the registry of connector kinds.
+// A kind (portal, fhirpas) registers itself in init; the config loader
+// decodes each connector's options through its kind, and the agent builds
+// and drives connectors through the interfaces here. The agent owns
+// scheduling, timeouts, retries, rate limits, recording and applying results;
+// a connector only talks to the payer.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+)
+
+// Capabilities says what a connector can do; some portals are status-only.
+type Capabilities struct {
+	Submit bool `json:"submit"`
+	Poll   bool `json:"poll"`
+	// Find searches the payer for a request already made for a case (used
+	// to reconcile after a crash between submit intent and result).
+	Find bool `json:"find"`
+}
+
+// Connector is one configured payer or RBM. It is built once and reused;
+// Open starts one visit.
+type Connector interface {
+	Capabilities() Capabilities
+	// Open starts a visit (a poll cycle or a submit batch): it logs in once.
+	// Every call on the session shares that login. rec captures evidence.
+	Open(ctx context.Context, rec Recorder) (Session, error)
+	// Close releases what the connector holds (browser context, clients).
+	Close() error
+}
+
+// Session is one logged-in visit. Its methods are called one at a time.
+type Session interface {
+	// Submit files c with the payer. Right before the final, irreversible
+	// step (the last click, the POST) it calls commit, which records the
+	// intent durably; if commit fails Submit must not submit.
+	Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*Submission, error)
+	// Poll observes many cases in one visit and returns one observation per
+	// case, in any order. A failure of the whole visit is returned as err;
+	// a failure about one case goes in its Observation.Err.
+	Poll(ctx context.Context, cases []*authpilot.Case) ([]Observation, error)
+	// Find looks for a request already made for c (member, codes, service
+	// date). It returns an error wrapping ErrNotFound when there is none.
+	Find(ctx context.Context, c *authpilot.Case) (*Submission, error)
+	Close() error
+}
+
+// Submission is what the payer answered to a submit or a find.
+type Submission struct {
+	// PayerRef is the payer's reference or tracking number.
+	PayerRef   string
+	Status     authpilot.Status // submitted, or a decision given at once
+	StatusText string
+	// Determination is set when the payer decided at once.
+	Determination *authpilot.Determination
+	Files         []File
+}
+
+// Observation is what a poll saw of one case.
+type Observation struct {
+	CaseID string
+	// Status is the normalized status; empty when the connector could not
+	// tell (then Err says why).
+	Status     authpilot.Status
+	StatusText string
+	// PayerRef is set when the payer shows a new or different reference.
+	PayerRef      string
+	Determination *authpilot.Determination
+	// Files are downloaded documents (determination letters).
+	Files []File
+	// Unchanged is true when the connector saw that nothing changed since
+	// the last poll (e.g. the list row's "last updated" did not move) and
+	// did not open the detail page.
+	Unchanged bool
+	Err       error
+}
+
+// File is a downloaded document.
+type File struct {
+	Name        string
+	ContentType string
+	Kind        string // authpilot.DocLetter, ...
+	Data        []byte
+}
+
+// Recorder captures the evidence of one connector run: a step log with
+// timings, screenshots, DOM snapshots and network exchanges. Implementations
+// redact every value registered with Redact before anything is written.
+type Recorder interface {
+	// ID names the recording; events link to it.
+	ID() string
+	// Redact registers values (secrets, PHI) never to be written verbatim.
+	Redact(values ...string)
+	// Step logs one step: its name, when it started, and its error if any.
+	Step(name string, start time.Time, err error)
+	// Attach stores an artifact of the current step: kind is "screenshot",
+	// "dom" or "network"; name is a file name hint.
+	Attach(kind, name, contentType string, data []byte)
+	// Wants reports whether an artifact kind is captured for a step that
+	// succeeded (per config: every step, or on failure only).
+	Wants(kind string, failed bool) bool
+}
+
+// Env is what a connector is given when it is built.
+type Env struct {
+	ID      string
+	Logger  *slog.Logger
+	Secrets authpilot.Secrets
+	// Now is the clock; tests inject one.
+	Now     func() time.Time
+	DataDir string
+	// Shared holds resources shared by all connectors of a process, such
+	// as the one headless browser of every portal connector.
+	Shared *Shared
+}
+
+// Options are a connector's decoded, validated kind-specific settings.
+type Options interface {
+	// New builds the connector. It does no I/O: logins and browser
+	// launches happen on first Open.
+	New(env Env) (Connector, error)
+}
+
+// Kind is a registered connector kind.
+type Kind struct {
+	Name string
+	// Decode strictly decodes and validates a connector's options without
+	// I/O. Errors name the YAML line: return FieldErrors.
+	Decode func(node *yaml.Node) (Options, error)
+	// Doc is one line for --help and config check.
+	Doc string
+}
+
+// FieldError is a problem at a line of a connector's options.
+type FieldError struct {
+	Line int
+	// Path is the field path within the options, e.g. "poll.steps[3].kind".
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// FieldErrors is a list of option errors.
+type FieldErrors []*FieldError
+
+func (es FieldErrors) Error() string {
+	if len(es) == 0 {
+		return "no errors"
+	}
+	s := es[0].Error()
+	if len(es) > 1 {
+		s += fmt.Sprintf(" (and %d more)", len(es)-1)
+	}
+	return s
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Kind{}
+)
+
+// Register adds a kind. It panics on a duplicate or empty name: that is a
+// programming error found at start-up.
+func Register(k Kind) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if k.Name == "" || k.Decode == nil {
+		panic("connectors: Register of a kind without name or decoder")
+	}
+	if _, dup := registry[k.Name]; dup {
+		panic("connectors: kind registered twice: " + k.Name)
+	}
+	registry[k.Name] = k
+}
+
+// Lookup returns a registered kind.
+func Lookup(name string) (Kind, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	k, ok := registry[name]
+	return k, ok
+}
+
+// Kinds returns the registered kind names, sorted.
+func Kinds() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Error classes. A connector wraps its failures in an *Error carrying one
+// of these, so the agent decides with errors.Is: retry later, alert staff,
+// or record a case error.
+var (
+	// ErrAuth: the payer refused the credentials (wrong or expired password).
+	ErrAuth = errors.New("authentication failed")
+	// ErrNeedsHuman: an MFA prompt the agent cannot answer, a CAPTCHA, an
+	// unknown interstitial.
+	ErrNeedsHuman = errors.New("needs a human")
+	// ErrPortalChanged: a flow step no longer matches the page.
+	ErrPortalChanged = errors.New("portal changed")
+	// ErrRetryable: a timeout, a 5xx, a maintenance page, an expired session
+	// that could not be renewed.
+	ErrRetryable = errors.New("temporary failure")
+	// ErrRejected: the payer rejected this request (a 4xx with an
+	// OperationOutcome, a validation banner). Retrying will not help.
+	ErrRejected = errors.New("rejected by payer")
+	// ErrNotFound: Find found no request.
+	ErrNotFound = errors.New("no matching request")
+	// ErrUnsupported: the connector cannot do this (see Capabilities).
+	ErrUnsupported = errors.New("not supported by this connector")
+)
+
+// Error is a classified connector failure. Its message names the step and
+// carries no PHI or secret.
+type Error struct {
+	Class error  // one of the Err* classes
+	Step  string // flow/step, e.g. "poll.steps[2] wait_for"
+	Msg   string
+	// Screenshot of the page when it failed, if there was one (PNG).
+	Screenshot []byte
+	Err        error
+}
+
+func (e *Error) Error() string {
+	s := e.Class.Error()
+	if e.Step != "" {
+		s = e.Step + ": " + s
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is matches the error's class.
+func (e *Error) Is(target error) bool { return target == e.Class }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Shared holds process-wide resources keyed by name, created on first use
+// and closed together by the agent.
+type Shared struct {
+	mu    sync.Mutex
+	items map[string]io.Closer
+	order []string
+}
+
+// Get returns the resource under key, creating it with create on first use.
+func (s *Shared) Get(key string, create func() (io.Closer, error)) (io.Closer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.items[key]; ok {
+		return v, nil
+	}
+	v, err := create()
+	if err != nil {
+		return nil, err
+	}
+	if s.items == nil {
+		s.items = map[string]io.Closer{}
+	}
+	s.items[key] = v
+	s.order = append(s.order, key)
+	return v, nil
+}
+
+// Close closes every resource, newest first.
+func (s *Shared) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for i := len(s.order) - 1; i >= 0; i-- {
+		if err := s.items[s.order[i]].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.items, s.order = nil, nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,152 @@
+package authpilot
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType names what happened to a case.
+type EventType string
+
+// Event types. The alert-worthy ones share their names with AlertType.
+const (
+	EventCreated               EventType = "case_created"
+	EventUpdated               EventType = "case_updated"
+	EventSubmitIntent          EventType = "submit_intent"
+	EventSubmitted             EventType = "case_submitted"
+	EventSubmitFailed          EventType = "submit_failed"
+	EventReconciled            EventType = "submit_reconciled"
+	EventStatusChanged         EventType = "status_changed"
+	EventDeterminationReceived EventType = "determination_received"
+	EventMoreInfoRequested     EventType = "more_info_requested"
+	EventDocumentStored        EventType = "document_stored"
+	EventPolled                EventType = "polled"
+	EventConnectorError        EventType = "connector_error"
+	EventPortalChanged         EventType = "portal_changed"
+	EventNeedsHuman            EventType = "needs_human"
+	EventInterrupted           EventType = "interrupted"
+	EventNote                  EventType = "note"
+)
+
+// Event is one entry of a case's append-only history.
+type Event struct {
+	ID     int64     `json:"id"`
+	CaseID string    `json:"case_id"`
+	At     time.Time `json:"at"`
+	Type   EventType `json:"type"`
+	// Actor is who or what caused it: "api", "cli", "import",
+	// "agent:<connector>".
+	Actor string `json:"actor"`
+	From  Status `json:"from,omitempty"`
+	To    Status `json:"to,omitempty"`
+	// RawText is the payer's own words (status text, banner, reason).
+	RawText string `json:"raw_text,omitempty"`
+	// Recording links the evidence of the connector run that saw it.
+	Recording string `json:"recording,omitempty"`
+	// Detail holds type-specific fields (payer reference, document sha256,
+	// error class). It may hold PHI only where the type requires.
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// Severity ranks alerts for routing.
+type Severity string
+
+// Severities.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// AlertType is the kind of an alert (DESIGN.md, Alerts).
+type AlertType string
+
+// Alert types.
+const (
+	AlertCaseSubmitted         AlertType = "case_submitted"
+	AlertStatusChanged         AlertType = "status_changed"
+	AlertDeterminationReceived AlertType = "determination_received"
+	AlertMoreInfoRequested     AlertType = "more_info_requested"
+	AlertDeadlineApproaching   AlertType = "deadline_approaching"
+	AlertDeadlineMissed        AlertType = "deadline_missed"
+	AlertNeedsHuman            AlertType = "needs_human"
+	AlertPortalChanged         AlertType = "portal_changed"
+	AlertConnectorFailing      AlertType = "connector_failing"
+	AlertDigest                AlertType = "digest"
+	AlertSinkDisabled          AlertType = "sink_disabled"
+	AlertTest                  AlertType = "test"
+)
+
+// AlertTypes lists the alert types routes may name.
+var AlertTypes = []AlertType{
+	AlertCaseSubmitted, AlertStatusChanged, AlertDeterminationReceived, AlertMoreInfoRequested,
+	AlertDeadlineApproaching, AlertDeadlineMissed, AlertNeedsHuman, AlertPortalChanged,
+	AlertConnectorFailing, AlertDigest, AlertSinkDisabled, AlertTest,
+}
+
+// Alert is something staff must hear about. It is written to the outbox in
+// the same transaction as the change that caused it and delivered by the
+// notifiers. Its fields carry no PHI; PHI-bearing detail is added only by a
+// sink that opts in, from the case.
+type Alert struct {
+	// ID is a ULID; it is the webhook-id of every delivery of this alert.
+	ID       string    `json:"id"`
+	Type     AlertType `json:"type"`
+	Severity Severity  `json:"severity"`
+	At       time.Time `json:"at"`
+	// DedupKey, when set, makes the alert fire at most once ever: the store
+	// drops a second alert with the same key.
+	DedupKey string `json:"-"`
+
+	CaseID      string `json:"case_id,omitempty"`
+	ExternalRef string `json:"external_ref,omitempty"`
+	Payer       string `json:"payer,omitempty"`
+	ConnectorID string `json:"connector,omitempty"`
+	Track       Track  `json:"track,omitempty"`
+	Status      Status `json:"status,omitempty"`
+	PrevStatus  Status `json:"prev_status,omitempty"`
+	// Title says what happened; Action what to do. Neither holds PHI.
+	Title    string    `json:"title"`
+	Action   string    `json:"action,omitempty"`
+	Deadline *Deadline `json:"deadline,omitempty"`
+	// AuthNumber and Reason are the payer's words about the decision; they
+	// are not patient identifiers.
+	AuthNumber string `json:"auth_number,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Recording  string `json:"recording,omitempty"`
+	// Screenshot is the sha256 of a stored screenshot (portal_changed).
+	Screenshot string `json:"screenshot,omitempty"`
+	// Items is a digest's list of cases and deadlines.
+	Items []DigestItem `json:"items,omitempty"`
+}
+
+// DigestItem is one line of a daily digest.
+type DigestItem struct {
+	CaseID   string    `json:"case_id"`
+	Payer    string    `json:"payer"`
+	Track    Track     `json:"track"`
+	Status   Status    `json:"status"`
+	Deadline *Deadline `json:"deadline,omitempty"`
+}
+
+// DeadlineKind names a watched deadline.
+type DeadlineKind string
+
+// Deadline kinds (DESIGN.md, Deadlines).
+const (
+	DeadlineDecisionDue   DeadlineKind = "decision_due"
+	DeadlineFollowUp      DeadlineKind = "follow_up"
+	DeadlineServiceAtRisk DeadlineKind = "service_date_at_risk"
+	DeadlinePeerToPeer    DeadlineKind = "peer_to_peer"
+	DeadlineAppeal        DeadlineKind = "appeal_filing"
+	DeadlineAuthExpiry    DeadlineKind = "authorization_expiry"
+)
+
+// Deadline is one computed deadline of a case.
+type Deadline struct {
+	Kind DeadlineKind `json:"kind"`
+	Due  time.Time    `json:"due"`
+	// Rule says where the date comes from, e.g. "CMS-0057-F: standard MA
+	// decision within 7 calendar days".
+	Rule string `json:"rule,omitempty"`
+}

@@ -1,0 +1,157 @@
+package authpilot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// ErrNotFound is returned when a case, document or recording does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write lost a race (the case changed since
+// it was read) or would duplicate a unique key.
+var ErrConflict = errors.New("conflict")
+
+// Changes are what one update appends besides the case itself: history
+// and alerts, written in the same transaction.
+type Changes struct {
+	Events []Event
+	Alerts []Alert
+}
+
+// CaseFilter selects cases for ListCases. Zero fields match everything.
+type CaseFilter struct {
+	Statuses    []Status
+	Payer       string
+	ConnectorID string
+	Track       Track
+	Episode     string
+	// DueBefore keeps cases with a deadline due before it (see
+	// Store.SetDeadlines).
+	DueBefore time.Time
+	Limit     int
+}
+
+// Store is the durable state: cases, their events, documents, computed
+// deadlines and the alert outbox. Every method is safe for concurrent use.
+// A write that returned nil survives a crash.
+type Store interface {
+	// CreateCase inserts a new case with its creation changes. It fails
+	// with ErrConflict if the ID exists.
+	CreateCase(ctx context.Context, c *Case, ch Changes) error
+	// GetCase returns the case or ErrNotFound.
+	GetCase(ctx context.Context, id string) (*Case, error)
+	// ListCases returns matching cases, oldest first.
+	ListCases(ctx context.Context, f CaseFilter) ([]*Case, error)
+	// UpdateCase reads the case in a write transaction, lets fn change it
+	// and say what to append, and writes all of it, or nothing if fn
+	// returns an error (which UpdateCase returns unchanged).
+	UpdateCase(ctx context.Context, id string, fn func(c *Case) (Changes, error)) (*Case, error)
+	// Events returns a case's history, oldest first.
+	Events(ctx context.Context, caseID string) ([]Event, error)
+
+	// PutDocument stores content under its sha256 (idempotent) and records
+	// its metadata for the case; doc.SHA256 and doc.Size are filled in.
+	PutDocument(ctx context.Context, doc Document, r io.Reader) (Document, error)
+	// OpenDocument returns the stored content by sha256.
+	OpenDocument(ctx context.Context, sha256 string) (io.ReadCloser, Document, error)
+	// Documents lists a case's documents.
+	Documents(ctx context.Context, caseID string) ([]Document, error)
+
+	// SetDeadlines replaces the computed deadlines of a case (the worklist
+	// index behind CaseFilter.DueBefore).
+	SetDeadlines(ctx context.Context, caseID string, ds []Deadline) error
+	// Deadlines returns a case's computed deadlines, soonest first.
+	Deadlines(ctx context.Context, caseID string) ([]Deadline, error)
+
+	// Enqueue writes alerts that belong to no case change (connector
+	// failing, digest). Alerts whose DedupKey was seen before are dropped;
+	// it reports how many were new.
+	Enqueue(ctx context.Context, alerts ...Alert) (int, error)
+
+	// LastRun and SetLastRun persist job run times so a run missed during
+	// downtime is made up at start-up.
+	LastRun(ctx context.Context, job string) (time.Time, error)
+	SetLastRun(ctx context.Context, job string, at time.Time) error
+
+	Outbox
+	Close() error
+}
+
+// DeliveryState is where one alert's delivery to one sink stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliveryDelivered DeliveryState = "delivered"
+	// DeliveryDead is given up: the sink refused for good or was disabled.
+	DeliveryDead DeliveryState = "dead"
+)
+
+// Delivery is one alert bound for one sink.
+type Delivery struct {
+	ID          int64         `json:"id"`
+	Sink        string        `json:"sink"`
+	Alert       Alert         `json:"alert"`
+	State       DeliveryState `json:"state"`
+	Attempts    int           `json:"attempts"`
+	NextAttempt time.Time     `json:"next_attempt"`
+	LastError   string        `json:"last_error,omitempty"`
+	DeliveredAt *time.Time    `json:"delivered_at,omitempty"`
+}
+
+// Outbox is the durable queue between alerts and notifiers. Alerts enter
+// it with the change that raised them; the dispatcher routes each alert to
+// its sinks once and delivers each delivery until it succeeds or dies.
+type Outbox interface {
+	// RouteNew fans every not-yet-routed alert out into one pending
+	// delivery per sink that route returns (none is fine), atomically per
+	// alert, in the order alerts were raised. It reports how many alerts
+	// it routed.
+	RouteNew(ctx context.Context, route func(Alert) []string) (int, error)
+	// PendingDeliveries returns pending deliveries ordered by sink and then
+	// by the order their alerts were raised, at most limit per sink.
+	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
+	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	// MarkRetry counts a failed attempt and schedules the next one.
+	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
+	// MarkDead gives a delivery up.
+	MarkDead(ctx context.Context, id int64, lastErr string) error
+	// DisableSink marks a sink disabled (e.g. a webhook answered 410) and
+	// gives up its pending deliveries; DisabledSinks lists them with reasons.
+	DisableSink(ctx context.Context, sink, reason string, at time.Time) error
+	DisabledSinks(ctx context.Context) (map[string]string, error)
+	// Deliveries lists the deliveries of an alert (for tests and the CLI).
+	Deliveries(ctx context.Context, alertID string) ([]Delivery, error)
+}
+
+// Secrets reads secrets by name from the keyring.
+type Secrets interface {
+	// Get returns the secret or an error wrapping ErrSecretNotFound.
+	Get(name string) (string, error)
+}
+
+// ErrSecretNotFound is returned for a secret that is not in the keyring.
+var ErrSecretNotFound = errors.New("secret not found")
+
+// Secret is a string that prints as <redacted> in logs and errors.
+type Secret string
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return "<redacted>" }
+
+// GoString implements fmt.GoStringer.
+func (Secret) GoString() string { return "<redacted>" }
+
+// LogValue keeps the value out of slog output.
+func (Secret) LogValue() slog.Value { return slog.StringValue("<redacted>") }
+
+// MarshalText keeps the value out of JSON and YAML output.
+func (Secret) MarshalText() ([]byte, error) { return []byte("<redacted>"), nil }
+
+// Reveal returns the secret's value, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }

@@ -1,0 +1,426 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authpilot/authpilot"
+)
+
+// routeBatch is how many unrouted alerts RouteNew reads at a time.
+const routeBatch = 100
+
+// Enqueue writes alerts that belong to no case change, in one transaction.
+// Alerts get a ULID and the current time where they have none; one whose
+// DedupKey (or ID) is already stored is dropped. It reports how many
+// alerts were new.
+func (s *Store) Enqueue(ctx context.Context, alerts ...authpilot.Alert) (int, error) {
+	if len(alerts) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = s.insertAlerts(ctx, tx, alerts, s.clock())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue alerts: %w", err)
+	}
+	return n, nil
+}
+
+// insertAlerts adds alerts to the outbox in order, skipping those whose
+// dedup key or ID exists; it reports how many it inserted.
+func (s *Store) insertAlerts(ctx context.Context, tx *sql.Tx, alerts []authpilot.Alert, now time.Time) (int, error) {
+	n := 0
+	for i, a := range alerts {
+		if a.Type == "" {
+			return 0, fmt.Errorf("alert %d: empty type", i)
+		}
+		if a.At.IsZero() {
+			a.At = now
+		}
+		a.At = a.At.UTC()
+		if a.ID == "" {
+			id, err := s.newID(now)
+			if err != nil {
+				return 0, fmt.Errorf("alert %d: %w", i, err)
+			}
+			a.ID = id
+		}
+		payload, err := json.Marshal(a)
+		if err != nil {
+			return 0, fmt.Errorf("alert %d (%s): encode: %w", i, a.Type, err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, dedup_key, case_id, type, at, payload)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			a.ID, nullString(a.DedupKey), a.CaseID, string(a.Type), fmtTime(a.At), string(payload))
+		if err != nil {
+			return 0, fmt.Errorf("insert alert %d (%s): %w", i, a.Type, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("insert alert %d (%s): %w", i, a.Type, err)
+		}
+		n += int(k)
+	}
+	return n, nil
+}
+
+// decodeAlert decodes a stored alert; times come back in UTC.
+func decodeAlert(payload string, dedupKey sql.NullString) (authpilot.Alert, error) {
+	var a authpilot.Alert
+	if err := json.Unmarshal([]byte(payload), &a); err != nil {
+		return a, fmt.Errorf("decode alert: %w", err)
+	}
+	a.DedupKey = dedupKey.String
+	a.At = a.At.UTC()
+	if a.Deadline != nil {
+		a.Deadline.Due = a.Deadline.Due.UTC()
+	}
+	for i := range a.Items {
+		if d := a.Items[i].Deadline; d != nil {
+			d.Due = d.Due.UTC()
+		}
+	}
+	return a, nil
+}
+
+type unroutedAlert struct {
+	seq   int64
+	alert authpilot.Alert
+}
+
+// RouteNew fans every unrouted alert out, in the order alerts were raised,
+// into one delivery per sink route names: pending, or dead at once if the
+// sink is disabled. Each alert is routed and marked in its own
+// transaction, so a crash midway routes no alert twice; route runs outside
+// the transaction. It reports how many alerts it routed.
+func (s *Store) RouteNew(ctx context.Context, route func(authpilot.Alert) []string) (int, error) {
+	routed := 0
+	var after int64
+	for {
+		batch, err := s.unrouted(ctx, after)
+		if err != nil {
+			return routed, fmt.Errorf("route alerts: %w", err)
+		}
+		if len(batch) == 0 {
+			return routed, nil
+		}
+		for _, ua := range batch {
+			after = ua.seq
+			sinks := route(ua.alert)
+			ok, err := s.routeOne(ctx, ua, sinks)
+			if err != nil {
+				return routed, fmt.Errorf("route alert %s: %w", ua.alert.ID, err)
+			}
+			if ok {
+				routed++
+			}
+		}
+	}
+}
+
+func (s *Store) unrouted(ctx context.Context, after int64) ([]unroutedAlert, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, dedup_key, payload FROM alerts
+		WHERE routed = 0 AND seq > ? ORDER BY seq LIMIT ?`, after, routeBatch)
+	if err != nil {
+		return nil, fmt.Errorf("query unrouted alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []unroutedAlert
+	for rows.Next() {
+		var ua unroutedAlert
+		var dedup sql.NullString
+		var payload string
+		if err := rows.Scan(&ua.seq, &dedup, &payload); err != nil {
+			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		if ua.alert, err = decodeAlert(payload, dedup); err != nil {
+			return nil, err
+		}
+		out = append(out, ua)
+	}
+	return out, rows.Err()
+}
+
+// routeOne marks one alert routed and inserts its deliveries. It reports
+// false if the alert was routed meanwhile (by a concurrent RouteNew).
+func (s *Store) routeOne(ctx context.Context, ua unroutedAlert, sinks []string) (bool, error) {
+	routed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE alerts SET routed = 1 WHERE seq = ? AND routed = 0", ua.seq)
+		if err != nil {
+			return fmt.Errorf("mark routed: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("mark routed: %w", err)
+		} else if n == 0 {
+			return nil
+		}
+		routed = true
+		if len(sinks) == 0 {
+			return nil
+		}
+		disabled, err := disabledSinks(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := fmtTime(s.clock())
+		for _, sink := range sinks {
+			if sink == "" {
+				s.log.Warn("route named an empty sink", "alert", ua.alert.ID, "type", string(ua.alert.Type))
+				continue
+			}
+			state, lastErr := authpilot.DeliveryPending, ""
+			if reason, ok := disabled[sink]; ok {
+				state, lastErr = authpilot.DeliveryDead, "sink disabled: "+reason
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (alert_seq, sink, state, next_attempt, last_error)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_seq, sink) DO NOTHING`,
+				ua.seq, sink, string(state), now, lastErr); err != nil {
+				return fmt.Errorf("insert delivery to %s: %w", sink, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return routed, nil
+}
+
+// deliveryColumns are the columns scanDelivery reads, from deliveries d
+// joined with alerts a.
+const deliveryColumns = `d.id, d.sink, d.state, d.attempts, d.next_attempt, d.last_error, d.delivered_at,
+	a.dedup_key, a.payload`
+
+func scanDelivery(rows *sql.Rows) (authpilot.Delivery, error) {
+	var d authpilot.Delivery
+	var state, next, payload string
+	var delivered, dedup sql.NullString
+	if err := rows.Scan(&d.ID, &d.Sink, &state, &d.Attempts, &next, &d.LastError, &delivered, &dedup, &payload); err != nil {
+		return d, fmt.Errorf("scan delivery: %w", err)
+	}
+	d.State = authpilot.DeliveryState(state)
+	var err error
+	if d.NextAttempt, err = parseTime(next); err != nil {
+		return d, err
+	}
+	if delivered.Valid {
+		t, err := parseTime(delivered.String)
+		if err != nil {
+			return d, err
+		}
+		d.DeliveredAt = &t
+	}
+	if d.Alert, err = decodeAlert(payload, dedup); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// PendingDeliveries returns pending deliveries ordered by sink and then by
+// the order their alerts were raised, at most limit per sink (no cap if
+// limit <= 0). It returns deliveries whose NextAttempt is still ahead too:
+// the dispatcher decides when to try, and keeps each sink in order.
+func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]authpilot.Delivery, error) {
+	query := `SELECT ` + deliveryColumns + ` FROM (
+			SELECT *, ROW_NUMBER() OVER (PARTITION BY sink ORDER BY alert_seq) AS rn
+			FROM deliveries WHERE state = 'pending'
+		) d JOIN alerts a ON a.seq = d.alert_seq`
+	var args []any
+	if limit > 0 {
+		query += " WHERE d.rn <= ?"
+		args = append(args, limit)
+	}
+	query += " ORDER BY d.sink, d.alert_seq"
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []authpilot.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pending deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// deliveryState reads a delivery's state, or authpilot.ErrNotFound.
+func deliveryState(ctx context.Context, tx *sql.Tx, id int64) (authpilot.DeliveryState, error) {
+	var st string
+	err := tx.QueryRowContext(ctx, "SELECT state FROM deliveries WHERE id = ?", id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", authpilot.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read delivery: %w", err)
+	}
+	return authpilot.DeliveryState(st), nil
+}
+
+// MarkDelivered records that a delivery succeeded at at. It is idempotent,
+// and it also applies to a delivery given up meanwhile (a sink disabled
+// while the delivery was in flight): what was delivered was delivered.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := deliveryState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st == authpilot.DeliveryDelivered {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE deliveries SET state = 'delivered', delivered_at = ? WHERE id = ?",
+			fmtTime(at), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d delivered: %w", id, err)
+	}
+	return nil
+}
+
+// MarkRetry counts a failed attempt of a pending delivery and schedules
+// the next one. A delivery that is no longer pending fails with an error
+// wrapping authpilot.ErrConflict.
+func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := deliveryState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if st != authpilot.DeliveryPending {
+			return fmt.Errorf("delivery is %s: %w", st, authpilot.ErrConflict)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET attempts = attempts + 1, next_attempt = ?, last_error = ?
+			WHERE id = ?`, fmtTime(next), lastErr, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d for retry: %w", id, err)
+	}
+	return nil
+}
+
+// MarkDead gives a pending delivery up; a dead one stays as it is, and a
+// delivered one fails with an error wrapping authpilot.ErrConflict.
+func (s *Store) MarkDead(ctx context.Context, id int64, lastErr string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := deliveryState(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch st {
+		case authpilot.DeliveryDead:
+			return nil
+		case authpilot.DeliveryDelivered:
+			return fmt.Errorf("delivery is %s: %w", st, authpilot.ErrConflict)
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE deliveries SET state = 'dead', last_error = ? WHERE id = ?", lastErr, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark delivery %d dead: %w", id, err)
+	}
+	return nil
+}
+
+// DisableSink records sink as disabled for reason and gives up its pending
+// deliveries with that reason. Alerts routed to it later get dead
+// deliveries.
+func (s *Store) DisableSink(ctx context.Context, sink, reason string, at time.Time) error {
+	if sink == "" {
+		return errors.New("disable sink: empty name")
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO disabled_sinks (sink, reason, disabled_at) VALUES (?, ?, ?)
+			ON CONFLICT (sink) DO UPDATE SET reason = excluded.reason, disabled_at = excluded.disabled_at`,
+			sink, reason, fmtTime(at)); err != nil {
+			return fmt.Errorf("record disabled sink: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', last_error = ?
+			WHERE sink = ? AND state = 'pending'`, reason, sink); err != nil {
+			return fmt.Errorf("give up deliveries: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("disable sink %s: %w", sink, err)
+	}
+	return nil
+}
+
+// DisabledSinks returns the disabled sinks and their reasons.
+func (s *Store) DisabledSinks(ctx context.Context) (map[string]string, error) {
+	m, err := disabledSinks(ctx, s.r)
+	if err != nil {
+		return nil, fmt.Errorf("disabled sinks: %w", err)
+	}
+	return m, nil
+}
+
+func disabledSinks(ctx context.Context, q queryer) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT sink, reason FROM disabled_sinks")
+	if err != nil {
+		return nil, fmt.Errorf("query disabled sinks: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var sink, reason string
+		if err := rows.Scan(&sink, &reason); err != nil {
+			return nil, fmt.Errorf("scan disabled sink: %w", err)
+		}
+		m[sink] = reason
+	}
+	return m, rows.Err()
+}
+
+// Deliveries lists an alert's deliveries by sink, or fails with an error
+// wrapping authpilot.ErrNotFound for an unknown alert.
+func (s *Store) Deliveries(ctx context.Context, alertID string) ([]authpilot.Delivery, error) {
+	var out []authpilot.Delivery
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		err := tx.QueryRowContext(ctx, "SELECT seq FROM alerts WHERE id = ?", alertID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return authpilot.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("look up alert: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+`
+			FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
+			WHERE d.alert_seq = ? ORDER BY d.sink`, seq)
+		if err != nil {
+			return fmt.Errorf("query deliveries: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deliveries of alert %s: %w", alertID, err)
+	}
+	return out, nil
+}
