@@ -1,0 +1,439 @@
+package schedules_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/schedules"
+)
+
+// find returns the deadlines of kind k.
+func find(ds []authpilot.Deadline, k authpilot.DeadlineKind) []authpilot.Deadline {
+	var out []authpilot.Deadline
+	for _, d := range ds {
+		if d.Kind == k {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestComputeDecisionDue(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), nil)
+	rules := schedules.DefaultRules()
+	rules.Payers = map[string]schedules.PayerRules{
+		"fast-commercial": {DecisionStandard: ptr(5 * schedules.Day), DecisionExpedited: ptr(48 * time.Hour)},
+	}
+	tests := []struct {
+		name      string
+		plan      authpilot.PlanType
+		payer     string
+		urgency   authpilot.Urgency
+		status    authpilot.Status
+		submitted string
+		want      string // "" = no decision_due
+		rule      string
+	}{
+		{"MA standard Friday before Thanksgiving", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-27 10:30", "42 CFR 422.568"},
+		{"MA standard before the observed Jul 3", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-07-02 16:00", "2026-07-09 16:00", "7 calendar days"},
+		{"MA expedited", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyExpedited, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-23 10:30", "422.572"},
+		{"MA standard across the DST change keeps clock time", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-10-30 09:00", "2026-11-06 09:00", "422.568"},
+		{"MA expedited across the DST change is 72 real hours", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyExpedited, authpilot.StatusSubmitted,
+			"2026-10-31 09:00", "2026-11-03 08:00", "72 hours"},
+		{"Medicaid standard", authpilot.PlanMedicaid, "", authpilot.UrgencyStandard, authpilot.StatusPended,
+			"2026-11-20 10:30", "2026-11-27 10:30", "438.210"},
+		{"CHIP standard", authpilot.PlanCHIP, "", authpilot.UrgencyStandard, authpilot.StatusContactPayer,
+			"2026-11-20 10:30", "2026-11-27 10:30", "457"},
+		{"QHP standard", authpilot.PlanQHP, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-12-05 10:30", "147.136"},
+		{"QHP expedited", authpilot.PlanQHP, "", authpilot.UrgencyExpedited, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-23 10:30", "72 hours"},
+		{"commercial standard", authpilot.PlanCommercial, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-12-05 10:30", "15 days"},
+		{"ERISA pre-service", authpilot.PlanERISA, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-12-05 10:30", "2560.503-1"},
+		{"ERISA urgent", authpilot.PlanERISA, "", authpilot.UrgencyExpedited, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-23 10:30", "2560.503-1(f)(2)(i)"},
+		{"traditional Medicare 10 business days over Thanksgiving", authpilot.PlanTraditionalMedicare, "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-12-07 10:30", "10 business days"},
+		{"commercial payer override 5 days", authpilot.PlanCommercial, "fast-commercial", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-25 10:30", "payer config: standard decision within 5d"},
+		{"commercial payer override expedited 48h", authpilot.PlanCommercial, "fast-commercial", authpilot.UrgencyExpedited, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-22 10:30", "payer config: expedited decision within 48h"},
+		{"unknown plan type assumes 7 days", authpilot.PlanType(""), "", authpilot.UrgencyStandard, authpilot.StatusSubmitted,
+			"2026-11-20 10:30", "2026-11-27 10:30", "plan type unknown"},
+		{"decided case has none", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyStandard, authpilot.StatusApproved,
+			"2026-11-20 10:30", "", ""},
+		{"draft case has none", authpilot.PlanMedicareAdvantage, "", authpilot.UrgencyStandard, authpilot.StatusDraft,
+			"2026-11-20 10:30", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := phiCase(t)
+			c.PlanType, c.Payer, c.Urgency, c.Status = tc.plan, tc.payer, tc.urgency, tc.status
+			c.SubmittedAt = ptr(at(t, tc.submitted))
+			got := find(rules.Compute(c, cal, at(t, tc.submitted)), authpilot.DeadlineDecisionDue)
+			if tc.want == "" {
+				if len(got) != 0 {
+					t.Fatalf("decision_due = %v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("got %d decision_due deadlines, want 1", len(got))
+			}
+			if want := at(t, tc.want); !got[0].Due.Equal(want) {
+				t.Errorf("due %v, want %v", got[0].Due, want)
+			}
+			if !strings.Contains(got[0].Rule, tc.rule) {
+				t.Errorf("rule %q does not mention %q", got[0].Rule, tc.rule)
+			}
+		})
+	}
+}
+
+func TestComputeNoSubmissionTime(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), nil)
+	c := phiCase(t) // submitted, but SubmittedAt unknown
+	if ds := schedules.DefaultRules().Compute(c, cal, at(t, "2026-11-20 10:30")); len(ds) != 0 {
+		t.Fatalf("Compute = %v, want none without SubmittedAt or service date", ds)
+	}
+	if ds := schedules.DefaultRules().Compute(nil, cal, time.Now()); ds != nil {
+		t.Fatalf("Compute(nil) = %v", ds)
+	}
+}
+
+func TestComputeFollowUps(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), nil)
+	tests := []struct {
+		name      string
+		every     time.Duration
+		now       string
+		want      []string
+		submitted string // default 2026-11-20 10:30
+	}{
+		{"before the first", 7 * schedules.Day, "2026-11-20 12:00", []string{"2026-11-27 10:30"}, ""},
+		{"exactly at the first", 7 * schedules.Day, "2026-11-27 10:30", []string{"2026-11-27 10:30", "2026-12-04 10:30"}, ""},
+		{"between first and second", 7 * schedules.Day, "2026-11-28 09:00", []string{"2026-11-27 10:30", "2026-12-04 10:30"}, ""},
+		{"weeks later: only the latest passed and the next", 7 * schedules.Day, "2027-01-02 09:00",
+			[]string{"2027-01-01 10:30", "2027-01-08 10:30"}, ""},
+		{"36-hour cadence is exact", 36 * time.Hour, "2026-11-23 00:00", []string{"2026-11-21 22:30", "2026-11-23 10:30"}, ""},
+		{"weekly across the DST change keeps clock time", 7 * schedules.Day, "2026-11-05 12:00", []string{"2026-11-02 10:30", "2026-11-09 10:30"}, "2026-10-26 10:30"},
+		{"off", 0, "2026-12-20 09:00", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := schedules.DefaultRules()
+			rules.FollowUpEvery = tc.every
+			c := phiCase(t)
+			if tc.submitted == "" {
+				tc.submitted = "2026-11-20 10:30"
+			}
+			c.SubmittedAt = ptr(at(t, tc.submitted))
+			got := find(rules.Compute(c, cal, at(t, tc.now)), authpilot.DeadlineFollowUp)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d follow-ups %v, want %v", len(got), got, tc.want)
+			}
+			for i, w := range tc.want {
+				if !got[i].Due.Equal(at(t, w)) {
+					t.Errorf("follow-up %d due %v, want %s", i, got[i].Due, w)
+				}
+				if !strings.Contains(got[i].Rule, "follow up every") {
+					t.Errorf("rule %q", got[i].Rule)
+				}
+			}
+		})
+	}
+}
+
+func TestComputeAfterDecision(t *testing.T) {
+	ny := newYork(t)
+	cal := schedules.NewCalendar(ny, nil)
+	eod := func(s string) time.Time { return at(t, s+" 23:59:59") }
+	tests := []struct {
+		name  string
+		rules func(*schedules.Rules)
+		edit  func(*authpilot.Case)
+		kind  authpilot.DeadlineKind
+		want  time.Time // zero = none
+		rule  string
+	}{
+		{
+			name: "service date at risk 5 business days before, over Thanksgiving",
+			edit: func(c *authpilot.Case) { c.ServiceDate = day(t, "2026-12-01") },
+			kind: authpilot.DeadlineServiceAtRisk, want: at(t, "2026-11-23 00:00"), rule: "5 business days",
+		},
+		{
+			name: "draft case with a service date is at risk too",
+			edit: func(c *authpilot.Case) { c.Status = authpilot.StatusDraft; c.ServiceDate = day(t, "2026-12-01") },
+			kind: authpilot.DeadlineServiceAtRisk, want: at(t, "2026-11-23 00:00"),
+		},
+		{
+			name: "approved case is not at risk",
+			edit: func(c *authpilot.Case) { c.Status = authpilot.StatusApproved; c.ServiceDate = day(t, "2026-12-01") },
+			kind: authpilot.DeadlineServiceAtRisk,
+		},
+		{
+			name: "peer-to-peer 7 business days from the notice",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{Status: authpilot.StatusDenied, NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"), rule: "7 business days",
+		},
+		{
+			name: "peer-to-peer from DecidedAt read in the practice zone",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{Status: authpilot.StatusDenied,
+					DecidedAt: ptr(time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC))} // Nov 20, 22:00 in New York
+			},
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"),
+		},
+		{
+			name: "peer-to-peer payer window",
+			rules: func(r *schedules.Rules) {
+				r.Payers = map[string]schedules.PayerRules{"acme-ma": {PeerToPeerBusinessDays: ptr(3)}}
+			},
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-11-25"), rule: "payer config",
+		},
+		{
+			name: "peer-to-peer off for a payer",
+			rules: func(r *schedules.Rules) {
+				r.Payers = map[string]schedules.PayerRules{"acme-ma": {PeerToPeerBusinessDays: ptr(0)}}
+			},
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlinePeerToPeer,
+		},
+		{
+			name:  "peer-to-peer off by default",
+			rules: func(r *schedules.Rules) { r.PeerToPeerBusinessDays = 0 },
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlinePeerToPeer,
+		},
+		{
+			name: "no peer-to-peer for a partial approval",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusPartiallyApproved
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlinePeerToPeer,
+		},
+		{
+			name: "no notice date, no windows",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{Status: authpilot.StatusDenied}
+			},
+			kind: authpilot.DeadlineAppeal,
+		},
+		{
+			name: "MA reconsideration 65 days",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal, want: eod("2027-01-24"), rule: "422.582",
+		},
+		{
+			name: "ERISA appeal 180 days after a partial approval",
+			edit: func(c *authpilot.Case) {
+				c.PlanType = authpilot.PlanERISA
+				c.Status = authpilot.StatusPartiallyApproved
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal, want: eod("2027-05-19"), rule: "2560.503-1(h)",
+		},
+		{
+			name: "commercial appeal 180 days after a modification",
+			edit: func(c *authpilot.Case) {
+				c.PlanType = authpilot.PlanCommercial
+				c.Status = authpilot.StatusModified
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal, want: eod("2027-05-19"), rule: "147.136",
+		},
+		{
+			name: "Medicaid appeal 60 days, fair hearing varies",
+			edit: func(c *authpilot.Case) {
+				c.PlanType = authpilot.PlanMedicaid
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal, want: eod("2027-01-19"), rule: "fair hearing",
+		},
+		{
+			name: "traditional Medicare has no default appeal deadline",
+			edit: func(c *authpilot.Case) {
+				c.PlanType = authpilot.PlanTraditionalMedicare
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal,
+		},
+		{
+			name: "payer appeal override",
+			rules: func(r *schedules.Rules) {
+				r.Payers = map[string]schedules.PayerRules{"acme-ma": {Appeal: ptr(120 * schedules.Day)}}
+			},
+			edit: func(c *authpilot.Case) {
+				c.PlanType = authpilot.PlanTraditionalMedicare
+				c.Status = authpilot.StatusDenied
+				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+			},
+			kind: authpilot.DeadlineAppeal, want: eod("2027-03-20"), rule: "payer config: appeal within 120 days",
+		},
+		{
+			name: "approval that lapses before the service date",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusApproved
+				c.ServiceDate = day(t, "2027-01-12")
+				c.Determination = &authpilot.Determination{ValidTo: day(t, "2026-12-15")}
+			},
+			kind: authpilot.DeadlineAuthExpiry, want: eod("2026-12-15"), rule: schedules.RuleExpiresBeforeService,
+		},
+		{
+			name: "approval that covers the service date",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusModified
+				c.ServiceDate = day(t, "2026-12-10")
+				c.Determination = &authpilot.Determination{ValidTo: day(t, "2026-12-15")}
+			},
+			kind: authpilot.DeadlineAuthExpiry, want: eod("2026-12-15"), rule: "covers the planned service date",
+		},
+		{
+			name: "approval without validity end",
+			edit: func(c *authpilot.Case) {
+				c.Status = authpilot.StatusApproved
+				c.Determination = &authpilot.Determination{}
+			},
+			kind: authpilot.DeadlineAuthExpiry,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := schedules.DefaultRules()
+			if tc.rules != nil {
+				tc.rules(&rules)
+			}
+			c := phiCase(t)
+			tc.edit(c)
+			got := find(rules.Compute(c, cal, at(t, "2026-11-21 09:00")), tc.kind)
+			if tc.want.IsZero() {
+				if len(got) != 0 {
+					t.Fatalf("%s = %v, want none", tc.kind, got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("got %d %s deadlines, want 1", len(got), tc.kind)
+			}
+			if !got[0].Due.Equal(tc.want) {
+				t.Errorf("due %v, want %v", got[0].Due, tc.want)
+			}
+			if got[0].Due.Location() != ny {
+				t.Errorf("due in %v, want the practice zone", got[0].Due.Location())
+			}
+			if !strings.Contains(got[0].Rule, tc.rule) {
+				t.Errorf("rule %q does not mention %q", got[0].Rule, tc.rule)
+			}
+		})
+	}
+}
+
+func TestComputeClosedAndSorted(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), nil)
+	rules := schedules.DefaultRules()
+	for _, st := range []authpilot.Status{authpilot.StatusCancelled, authpilot.StatusWithdrawn, authpilot.StatusExpired, authpilot.StatusNotRequired} {
+		t.Run(string(st), func(t *testing.T) {
+			c := phiCase(t)
+			c.Status = st
+			c.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
+			c.ServiceDate = day(t, "2026-12-01")
+			if ds := rules.Compute(c, cal, at(t, "2026-11-21 09:00")); len(ds) != 0 {
+				t.Fatalf("closed case has deadlines %v", ds)
+			}
+		})
+	}
+	t.Run("soonest first", func(t *testing.T) {
+		c := phiCase(t)
+		c.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
+		c.ServiceDate = day(t, "2026-12-01")
+		ds := rules.Compute(c, cal, at(t, "2026-11-21 09:00"))
+		want := []authpilot.DeadlineKind{authpilot.DeadlineServiceAtRisk, authpilot.DeadlineDecisionDue, authpilot.DeadlineFollowUp}
+		if len(ds) != len(want) {
+			t.Fatalf("got %v", ds)
+		}
+		for i, k := range want {
+			if ds[i].Kind != k {
+				t.Errorf("deadline %d is %s, want %s", i, ds[i].Kind, k)
+			}
+		}
+	})
+}
+
+func TestRulesValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*schedules.Rules)
+		want []string // substrings; none = valid
+	}{
+		{name: "defaults are valid", edit: func(*schedules.Rules) {}},
+		{name: "zero lead time", edit: func(r *schedules.Rules) { r.LeadTimes = []time.Duration{48 * time.Hour, 0} },
+			want: []string{"lead_times[1]: must be positive"}},
+		{name: "repeated lead time", edit: func(r *schedules.Rules) { r.LeadTimes = []time.Duration{time.Hour, time.Hour} },
+			want: []string{"lead_times[1]: 1h0m0s is listed twice"}},
+		{name: "negative settings", edit: func(r *schedules.Rules) {
+			r.FollowUpEvery, r.ServiceRiskBusinessDays, r.AuthExpiryWarning, r.PeerToPeerBusinessDays = -1, -1, -1, -1
+		}, want: []string{"follow_up_every", "service_risk_business_days", "auth_expiry_warning", "peer_to_peer_business_days"}},
+		{name: "follow-ups too frequent", edit: func(r *schedules.Rules) { r.FollowUpEvery = time.Minute },
+			want: []string{"follow_up_every: must be 0 (off) or at least 1h, got 1m0s"}},
+		{name: "bad payer overrides", edit: func(r *schedules.Rules) {
+			r.Payers = map[string]schedules.PayerRules{
+				"b": {Appeal: ptr(36 * time.Hour)},
+				"a": {DecisionStandard: ptr(time.Duration(0)), DecisionExpedited: ptr(-time.Hour), PeerToPeerBusinessDays: ptr(-2), AuthExpiryWarning: ptr(-time.Hour)},
+			}
+		}, want: []string{
+			`payers["a"].decision_standard: must be positive`, `payers["a"].decision_expedited`,
+			`payers["a"].peer_to_peer_business_days`, `payers["a"].auth_expiry_warning`,
+			`payers["b"].appeal: must be whole days, got 36h0m0s`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := schedules.DefaultRules()
+			tc.edit(&r)
+			err := r.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate() = nil, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
