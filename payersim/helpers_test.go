@@ -1,0 +1,318 @@
+package payersim_test
+
+import (
+	"bytes"
+	"html"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot/payersim"
+	"github.com/pquerna/otp/totp"
+)
+
+// testStart is the fixed start of every test clock: a Monday morning.
+var testStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+
+// fakeClock is an injected clock that only moves when told.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: testStart} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// simEnv is one portal behind an httptest server and a browser-like client
+// (cookie jar, follows redirects).
+type simEnv struct {
+	t      *testing.T
+	portal *payersim.Portal
+	srv    *httptest.Server
+	client *http.Client
+	clock  *fakeClock
+}
+
+// page is one response as the client ended up with it.
+type page struct {
+	status int
+	body   string
+	url    *url.URL // after redirects
+	header http.Header
+}
+
+func newPayerEnv(t *testing.T, opts payersim.PayerOptions) *simEnv {
+	t.Helper()
+	clock := newFakeClock()
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
+	return newSimEnv(t, payersim.NewPayer(opts), clock)
+}
+
+func newRBMEnv(t *testing.T, opts payersim.RBMOptions) *simEnv {
+	t.Helper()
+	clock := newFakeClock()
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
+	return newSimEnv(t, payersim.NewRBM(opts), clock)
+}
+
+func newSimEnv(t *testing.T, p *payersim.Portal, clock *fakeClock) *simEnv {
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	e := &simEnv{t: t, portal: p, srv: srv, clock: clock}
+	e.client = e.newClient()
+	return e
+}
+
+func (e *simEnv) newClient() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+func (e *simEnv) do(req *http.Request) page {
+	e.t.Helper()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("read %s: %v", req.URL, err)
+	}
+	return page{status: resp.StatusCode, body: string(b), url: resp.Request.URL, header: resp.Header}
+}
+
+func (e *simEnv) get(path string) page {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.do(req)
+}
+
+func (e *simEnv) post(path string, form url.Values) page {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return e.do(req)
+}
+
+type upload struct {
+	field, name string
+	content     []byte
+}
+
+func (e *simEnv) postMultipart(path string, form url.Values, files ...upload) page {
+	e.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			if err := mw.WriteField(k, v); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	for _, f := range files {
+		w, err := mw.CreateFormFile(f.field, f.name)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := w.Write(f.content); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, &buf)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return e.do(req)
+}
+
+// hidden returns the value of the hidden input named name.
+func hidden(t *testing.T, body, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no hidden input %q in page:\n%s", name, body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// textByID returns the text of the element with the id (tags inside are
+// dropped), and whether it exists.
+func textByID(body, id string) (string, bool) {
+	m := regexp.MustCompile(`(?s)id="` + regexp.QuoteMeta(id) + `"[^>]*>(.*?)</`).FindStringSubmatch(body)
+	if m == nil {
+		return "", false
+	}
+	txt := regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1], "")
+	return strings.TrimSpace(html.UnescapeString(txt)), true
+}
+
+func mustText(t *testing.T, p page, id string) string {
+	t.Helper()
+	s, ok := textByID(p.body, id)
+	if !ok {
+		t.Fatalf("no #%s on %s (status %d):\n%s", id, p.url, p.status, p.body)
+	}
+	return s
+}
+
+func hasID(body, id string) bool {
+	return strings.Contains(body, `id="`+id+`"`)
+}
+
+// totpAt is the code an authenticator app shows at t.
+func totpAt(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// loginPayer logs in with the default credentials and the TOTP code of the
+// portal clock; it returns the dashboard page.
+func (e *simEnv) loginPayer() page {
+	e.t.Helper()
+	lp := e.get("/login")
+	mfa := e.post("/login", url.Values{
+		"csrf_token": {hidden(e.t, lp.body, "csrf_token")},
+		"username":   {payersim.DefaultPayerUsername},
+		"password":   {payersim.DefaultPayerPassword},
+	})
+	if mfa.url.Path != "/mfa" {
+		e.t.Fatalf("after password: at %s, want /mfa:\n%s", mfa.url, mfa.body)
+	}
+	dash := e.post("/mfa", url.Values{
+		"csrf_token": {hidden(e.t, mfa.body, "csrf_token")},
+		"code":       {totpAt(e.t, payersim.DefaultTOTPSecret, e.clock.Now())},
+	})
+	if dash.url.Path != "/dashboard" {
+		e.t.Fatalf("after TOTP: at %s, want /dashboard:\n%s", dash.url, dash.body)
+	}
+	return dash
+}
+
+// loginRBM signs in and accepts the terms; it returns the home page.
+func (e *simEnv) loginRBM() page {
+	e.t.Helper()
+	sp := e.get("/signin")
+	terms := e.post("/signin", url.Values{
+		"authenticity_token": {hidden(e.t, sp.body, "authenticity_token")},
+		"email":              {payersim.DefaultRBMEmail},
+		"password":           {payersim.DefaultRBMPassword},
+	})
+	if terms.url.Path != "/terms" {
+		e.t.Fatalf("after sign-in: at %s, want /terms:\n%s", terms.url, terms.body)
+	}
+	home := e.post("/terms", url.Values{
+		"authenticity_token": {hidden(e.t, terms.body, "authenticity_token")},
+		"accept_terms":       {"yes"},
+	})
+	if home.url.Path != "/home" {
+		e.t.Fatalf("after terms: at %s, want /home:\n%s", home.url, home.body)
+	}
+	return home
+}
+
+// submitWizard drives the payer wizard to the confirmation page.
+func (e *simEnv) submitWizard(memberID string, services url.Values, files ...upload) page {
+	e.t.Helper()
+	step1 := e.get("/auth/new")
+	found := e.post("/auth/new/member", url.Values{
+		"csrf_token": {hidden(e.t, step1.body, "csrf_token")},
+		"member_id":  {memberID},
+		"member_dob": {"04/17/1961"},
+	})
+	if !hasID(found.body, "member-result") {
+		e.t.Fatalf("member %s not found:\n%s", memberID, found.body)
+	}
+	step2 := e.get("/auth/new/services")
+	services.Set("csrf_token", hidden(e.t, step2.body, "csrf_token"))
+	step3 := e.post("/auth/new/services", services)
+	if step3.url.Path != "/auth/new/documents" {
+		e.t.Fatalf("services not accepted, at %s:\n%s", step3.url, step3.body)
+	}
+	review := e.postMultipart("/auth/new/documents", url.Values{
+		"csrf_token": {hidden(e.t, step3.body, "csrf_token")},
+		"action":     {"continue"},
+	}, files...)
+	if review.url.Path != "/auth/new/review" {
+		e.t.Fatalf("documents not accepted, at %s:\n%s", review.url, review.body)
+	}
+	conf := e.post("/auth/new/submit", url.Values{
+		"csrf_token": {hidden(e.t, review.body, "csrf_token")},
+		"attest":     {"yes"},
+	})
+	if conf.url.Path != "/auth/new/confirmation" {
+		e.t.Fatalf("submit not accepted, at %s:\n%s", conf.url, conf.body)
+	}
+	return conf
+}
+
+func fusionServices() url.Values {
+	return url.Values{
+		"cpt_1": {"22630"}, "units_1": {"1"}, "level_1": {"L4-L5"},
+		"cpt_2": {"22840"}, "units_2": {"2"}, "level_2": {"L4-L5 bilateral"},
+		"icd_codes":      {"M43.16, M48.062"},
+		"ordering_npi":   {"1234567893"},
+		"service_date":   {"04/20/2026"},
+		"urgency":        {"standard"},
+		"clinical_notes": {"Failed 12 weeks of PT."},
+	}
+}
+
+// seed adds one request and fails the test on error.
+func seed(t *testing.T, p *payersim.Portal, sub payersim.Submission) string {
+	t.Helper()
+	ref, err := p.AddRequest(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func simpleSubmission(member, code string) payersim.Submission {
+	return payersim.Submission{
+		MemberID: member, DOB: "1961-04-17", OrderingNPI: "1234567893",
+		Lines:     []payersim.ServiceLine{{Code: code, Units: 2, Detail: "L4-L5"}},
+		Diagnoses: []string{"M43.16"}, ServiceDate: "2026-04-20",
+	}
+}
