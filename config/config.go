@@ -1,0 +1,551 @@
+// Package config loads authpilot.yaml: embedded defaults first, then the
+// file decoded strictly (unknown keys, wrong types and unset ${ENV}
+// references are errors), then one validation pass that checks values and
+// cross-references and reports every problem with its file, line and field.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+	// Time zones are validated with time.LoadLocation; embedding the zone
+	// database makes that work in minimal containers without tzdata.
+	_ "time/tzdata"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// defaultFile names the embedded defaults in (unexpected) errors.
+const defaultFile = "(embedded) default.yaml"
+
+// DemoPracticeName is the practice name of Default(), which has no file to
+// name one.
+const DemoPracticeName = "authpilot demo practice"
+
+// maxFileSize bounds a config or flow file.
+const maxFileSize = 4 << 20
+
+// Config is a loaded, validated authpilot.yaml. Relative paths in it are
+// resolved against the directory of the file.
+type Config struct {
+	Practice Practice `yaml:"practice"`
+	// DataDir holds the store, documents and recordings (absolute).
+	DataDir    string       `yaml:"data_dir"`
+	Log        Log          `yaml:"log"`
+	Server     Server       `yaml:"server"`
+	Keyring    Keyring      `yaml:"keyring"`
+	Browser    Browser      `yaml:"browser"`
+	Recordings Recordings   `yaml:"recordings"`
+	Schedules  Schedules    `yaml:"schedules"`
+	Deadlines  Deadlines    `yaml:"deadlines"`
+	Payers     []*Payer     `yaml:"payers"`
+	Connectors []*Connector `yaml:"connectors"`
+	Notify     Notify       `yaml:"notify"`
+
+	// File is the absolute path of the loaded file; empty for Default().
+	File string `yaml:"-"`
+	// Warnings are findings that do not stop the daemon, formatted like
+	// errors; `config check` prints them.
+	Warnings []string `yaml:"-"`
+
+	loc *time.Location
+}
+
+// Practice is the medical practice authpilot works for.
+type Practice struct {
+	Name string `yaml:"name"`
+	// Timezone is an IANA zone; schedules and business days follow it.
+	Timezone string `yaml:"timezone"`
+	// ClosedDays are practice closed days besides weekends and US federal
+	// holidays.
+	ClosedDays []authpilot.Date `yaml:"closed_days"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// SlogLevel returns the level as a slog.Level.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Server configures the HTTP API.
+type Server struct {
+	// Listen is host:port; loopback by default.
+	Listen string `yaml:"listen"`
+	// TokenSecret names the keyring secret holding the API bearer token.
+	TokenSecret string `yaml:"token_secret"`
+}
+
+// Keyring says where secrets live.
+type Keyring struct {
+	Backend string `yaml:"backend"` // one of secrets.Backends
+	// FileDir is the file keyring's directory; default <data_dir>/keyring.
+	FileDir string `yaml:"file_dir"`
+	// PassphraseEnv names the variable holding the file keyring passphrase.
+	PassphraseEnv string `yaml:"passphrase_env"`
+	// PassphraseFile holds the passphrase when the variable is empty.
+	PassphraseFile string `yaml:"passphrase_file"`
+}
+
+// Options returns the settings for secrets.Open.
+func (k Keyring) Options() secrets.Options {
+	return secrets.Options{
+		Backend:        k.Backend,
+		FileDir:        k.FileDir,
+		PassphraseEnv:  k.PassphraseEnv,
+		PassphraseFile: k.PassphraseFile,
+		ServiceName:    secrets.DefaultServiceName,
+	}
+}
+
+// Browser configures the one headless Chromium of the portal connectors.
+type Browser struct {
+	// Chromium is the browser binary; empty means $AUTHPILOT_CHROMIUM, then
+	// the usual install locations (resolved by the portal package). A path
+	// with a directory is made absolute; a bare name is left for PATH.
+	Chromium string `yaml:"chromium"`
+	// MaxPages bounds open pages across all portals.
+	MaxPages int `yaml:"max_pages"`
+	// RecycleAfter relaunches the browser after this many cycles; 0 never.
+	RecycleAfter int `yaml:"recycle_after"`
+}
+
+// Recording capture modes.
+const (
+	CaptureAll       = "all"
+	CaptureOnFailure = "on_failure"
+)
+
+// Recordings configures the evidence kept of connector runs.
+type Recordings struct {
+	// Capture is CaptureAll (screenshot and DOM of every step) or
+	// CaptureOnFailure.
+	Capture   string   `yaml:"capture"`
+	Retention Duration `yaml:"retention"`
+}
+
+// Schedules are the cron specs of the practice-wide jobs, in the practice
+// time zone. An empty spec disables the job.
+type Schedules struct {
+	Deadlines string `yaml:"deadlines"`
+	Digest    string `yaml:"digest"`
+}
+
+// Deadlines are the deadline engine's practice-wide settings.
+type Deadlines struct {
+	// LeadTimes raise deadline_approaching this long before each deadline.
+	LeadTimes     []Duration `yaml:"lead_times"`
+	FollowUpEvery Duration   `yaml:"follow_up_every"`
+	// ServiceDateRiskBusinessDays flags a service date this many business
+	// days away that is not yet authorized.
+	ServiceDateRiskBusinessDays int      `yaml:"service_date_risk_business_days"`
+	AuthExpiryWarning           Duration `yaml:"auth_expiry_warning"`
+}
+
+// Payer is a health plan or RBM the practice files with.
+type Payer struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"` // defaults to ID
+	// PlanType selects the default decision-time rules.
+	PlanType authpilot.PlanType `yaml:"plan_type"`
+	// Connector is the ID of the connector that speaks to this payer.
+	Connector string         `yaml:"connector"`
+	Deadlines PayerDeadlines `yaml:"deadlines"`
+}
+
+// PayerDeadlines override the rule-based deadlines for one payer; nil
+// fields keep the rule for the payer's plan type.
+type PayerDeadlines struct {
+	DecisionStandard       *Duration `yaml:"decision_standard"`
+	DecisionExpedited      *Duration `yaml:"decision_expedited"`
+	PeerToPeerBusinessDays *int      `yaml:"peer_to_peer_business_days"`
+	Appeal                 *Duration `yaml:"appeal"`
+	AuthExpiryWarning      *Duration `yaml:"auth_expiry_warning"`
+}
+
+// Connector is one configured payer portal or API.
+type Connector struct {
+	ID string `yaml:"id"`
+	// Kind is a registered connector kind (connectors.Lookup).
+	Kind string `yaml:"kind"`
+	// Flow is the absolute path of the file holding the kind's options,
+	// when they are not inline.
+	Flow string `yaml:"flow"`
+	// Options are the kind's decoded, validated options (from the flow
+	// file or the inline options mapping).
+	Options  connectors.Options `yaml:"options"`
+	Schedule ConnectorSchedule  `yaml:"schedule"`
+	Limits   Limits             `yaml:"limits"`
+	// Notify names extra sinks for this connector's alerts.
+	Notify []string `yaml:"notify"`
+
+	optionsNode *yaml.Node
+}
+
+// keepNode keeps the inline options for the kind to decode.
+func (c *Connector) keepNode(key string, n *yaml.Node) bool {
+	if key != "options" {
+		return false
+	}
+	c.optionsNode = n
+	return true
+}
+
+// Connector defaults: submit every 15 minutes in business hours, poll at 9
+// and 14 on weekdays, one page, 5-minute runs, 3 retries, 60 requests a
+// minute.
+var (
+	DefaultConnectorSchedule = ConnectorSchedule{
+		Submit: "*/15 8-17 * * 1-5",
+		Poll:   "0 9,14 * * 1-5",
+		Jitter: Duration(2 * time.Minute),
+	}
+	DefaultLimits = Limits{
+		Pages:             1,
+		Timeout:           Duration(5 * time.Minute),
+		Retries:           3,
+		RequestsPerMinute: 60,
+	}
+)
+
+func (c *Connector) setDefaults() {
+	c.Schedule = DefaultConnectorSchedule
+	c.Limits = DefaultLimits
+}
+
+// ConnectorSchedule holds a connector's cron specs in the practice time
+// zone; an empty spec disables the job (a status-only portal has no
+// submit).
+type ConnectorSchedule struct {
+	Submit string `yaml:"submit"`
+	Poll   string `yaml:"poll"`
+	// Jitter delays each run by a random amount up to this.
+	Jitter Duration `yaml:"jitter"`
+}
+
+// Limits bound one connector's use of its payer.
+type Limits struct {
+	// Pages is how many browser pages the connector may use at once.
+	Pages int `yaml:"pages"`
+	// Timeout bounds one run (a poll cycle or a submit batch).
+	Timeout Duration `yaml:"timeout"`
+	Retries int      `yaml:"retries"`
+	// RequestsPerMinute bounds navigations/API calls; 0 is unlimited.
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+}
+
+// Notify is where alerts go.
+type Notify struct {
+	Sinks  []*Sink  `yaml:"sinks"`
+	Routes []*Route `yaml:"routes"`
+}
+
+// Sink types.
+const (
+	SinkSlack   = "slack"
+	SinkWebhook = "webhook"
+)
+
+// Sink is one alert destination.
+type Sink struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // SinkSlack | SinkWebhook
+	// URL is a webhook's address written in the config; URLSecret names a
+	// keyring secret holding it instead (always, for Slack).
+	URL       string `yaml:"url"`
+	URLSecret string `yaml:"url_secret"`
+	// Secret names the keyring secret with a webhook's signing key
+	// (whsec_...).
+	Secret string `yaml:"secret"`
+	// IncludePHI adds patient details to this sink's messages.
+	IncludePHI bool `yaml:"include_phi"`
+}
+
+// Route sends matching alerts to sinks. Routes are tried in order; the
+// first match wins unless it says Continue.
+type Route struct {
+	Match    Match    `yaml:"match"`
+	Sinks    []string `yaml:"sinks"`
+	Continue bool     `yaml:"continue"`
+}
+
+// Match selects alerts. Empty lists match everything; Severity is a
+// minimum.
+type Match struct {
+	Types    []authpilot.AlertType `yaml:"types"`
+	Payers   []string              `yaml:"payers"`
+	Tracks   []authpilot.Track     `yaml:"tracks"`
+	Severity authpilot.Severity    `yaml:"severity"`
+}
+
+// severityRank orders severities; an unknown one ranks as info.
+func severityRank(s authpilot.Severity) int {
+	switch s {
+	case authpilot.SeverityWarning:
+		return 1
+	case authpilot.SeverityCritical:
+		return 2
+	}
+	return 0
+}
+
+// Matches reports whether a is selected by m.
+func (m Match) Matches(a *authpilot.Alert) bool {
+	if len(m.Types) > 0 && !contains(m.Types, a.Type) {
+		return false
+	}
+	if len(m.Payers) > 0 && !contains(m.Payers, a.Payer) {
+		return false
+	}
+	if len(m.Tracks) > 0 && !contains(m.Tracks, a.Track) {
+		return false
+	}
+	return m.Severity == "" || severityRank(a.Severity) >= severityRank(m.Severity)
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// SinksFor returns the names of the sinks an alert goes to: those of the
+// matching routes (the first match wins unless it says continue), then the
+// extra sinks of the alert's connector, each once, in that order.
+func (c *Config) SinksFor(a *authpilot.Alert) []string {
+	var out []string
+	add := func(names []string) {
+		for _, n := range names {
+			if !contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, r := range c.Notify.Routes {
+		if !r.Match.Matches(a) {
+			continue
+		}
+		add(r.Sinks)
+		if !r.Continue {
+			break
+		}
+	}
+	if a.ConnectorID != "" {
+		if cn, ok := c.Connector(a.ConnectorID); ok {
+			add(cn.Notify)
+		}
+	}
+	return out
+}
+
+// Location returns the practice time zone.
+func (c *Config) Location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
+}
+
+// Connector returns the connector with the given ID.
+func (c *Config) Connector(id string) (*Connector, bool) {
+	for _, cn := range c.Connectors {
+		if cn.ID == id {
+			return cn, true
+		}
+	}
+	return nil, false
+}
+
+// Payer returns the payer with the given ID.
+func (c *Config) Payer(id string) (*Payer, bool) {
+	for _, p := range c.Payers {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// ConnectorForPayer returns the connector of the payer with the given ID.
+func (c *Config) ConnectorForPayer(payerID string) (*Connector, bool) {
+	p, ok := c.Payer(payerID)
+	if !ok {
+		return nil, false
+	}
+	return c.Connector(p.Connector)
+}
+
+// Sink returns the sink with the given name.
+func (c *Config) Sink(name string) (*Sink, bool) {
+	for _, s := range c.Notify.Sinks {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// Load reads and parses the config file at path. Errors name the file as
+// path is written.
+func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	return Parse(path, data)
+}
+
+// readFile reads a regular file of at most maxFileSize bytes.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("cannot read: not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
+	}
+	return data, nil
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose path the message
+// already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse parses a config file's contents over the defaults and validates
+// it. file names the file in errors and anchors relative paths (data_dir,
+// flow files, passphrase_file). On failure the error is Errors.
+func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, os.LookupEnv)
+}
+
+func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	errs := &collector{}
+	cfg := base(errs)
+	d := newDecoder(file, errs)
+	root := d.parseYAML(data)
+	if len(errs.errs) > 0 {
+		es, _ := errs.finish(nil)
+		return nil, es
+	}
+	if root != nil {
+		d.expandEnv(root, lookup)
+		if root.Kind != yaml.MappingNode {
+			d.errorf(root, "", "expected a mapping of settings, got %s", d.describe(root))
+			es, _ := errs.finish(nil)
+			return nil, es
+		}
+		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = filepath.Clean(file)
+	}
+	cfg.File = abs
+	v := &validator{cfg: cfg, d: d, errs: errs, dir: filepath.Dir(abs), lookup: lookup}
+	v.run()
+	es, warnings := errs.finish(cfg.labels())
+	if es != nil {
+		return nil, es
+	}
+	cfg.Warnings = warnings
+	return cfg, nil
+}
+
+// base decodes the embedded defaults.
+func base(errs *collector) *Config {
+	cfg := &Config{}
+	d := newDecoder(defaultFile, errs)
+	if root := d.parseYAML(defaultYAML); root != nil {
+		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	return cfg
+}
+
+// Default returns the embedded defaults, validated, with relative paths
+// resolved against the working directory and the practice named
+// DemoPracticeName. It has no payers, connectors or sinks.
+func Default() *Config {
+	cfg, _ := defaults()
+	return cfg
+}
+
+// defaults is Default with the validation result, for tests.
+func defaults() (*Config, error) {
+	errs := &collector{}
+	cfg := base(errs)
+	cfg.Practice.Name = DemoPracticeName
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "."
+	}
+	v := &validator{cfg: cfg, d: newDecoder(defaultFile, errs), errs: errs, dir: dir, lookup: os.LookupEnv}
+	v.run()
+	es, warnings := errs.finish(cfg.labels())
+	cfg.Warnings = warnings
+	if es != nil {
+		return cfg, es
+	}
+	return cfg, nil
+}
+
+// labels maps list items to their ids for error paths.
+func (c *Config) labels() map[string]string {
+	m := map[string]string{}
+	for i, cn := range c.Connectors {
+		m[fmt.Sprintf("connectors[%d]", i)] = cn.ID
+	}
+	for i, p := range c.Payers {
+		m[fmt.Sprintf("payers[%d]", i)] = p.ID
+	}
+	for i, s := range c.Notify.Sinks {
+		m[fmt.Sprintf("notify.sinks[%d]", i)] = s.Name
+	}
+	return m
+}

@@ -1,0 +1,701 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config/secrets"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func days(n int) Duration { return Duration(time.Duration(n) * Day) }
+
+func TestGoodConfig(t *testing.T) {
+	t.Setenv("AUTHPILOT_TEST_SUMMIT_URL", "")
+	cfg, err := Load("testdata/good/authpilot.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	dir, err := filepath.Abs("testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s =\n  %+v\nwant\n  %+v", name, got, want)
+		}
+	}
+	check("File", cfg.File, filepath.Join(dir, "authpilot.yaml"))
+	check("Warnings", len(cfg.Warnings), 0)
+	check("Practice", cfg.Practice, Practice{
+		Name:       "Lakeside Spine & Orthopedics",
+		Timezone:   "America/Chicago",
+		ClosedDays: []authpilot.Date{{Year: 2026, Month: 12, Day: 24}, {Year: 2026, Month: 12, Day: 31}},
+	})
+	check("Location", cfg.Location().String(), "America/Chicago")
+	check("DataDir", cfg.DataDir, filepath.Join(dir, "data"))
+	check("Log", cfg.Log, Log{Level: "debug", Format: "json"})
+	check("Server", cfg.Server, Server{Listen: "127.0.0.1:8700", TokenSecret: "api-token-2"})
+	check("Keyring", cfg.Keyring, Keyring{
+		Backend:        "file",
+		FileDir:        "/var/lib/authpilot/keyring",
+		PassphraseEnv:  "LAKESIDE_KEYRING_PASS",
+		PassphraseFile: filepath.Join(dir, "secrets/passphrase"),
+	})
+	check("Keyring.Options", cfg.Keyring.Options(), secrets.Options{
+		Backend:        "file",
+		FileDir:        "/var/lib/authpilot/keyring",
+		PassphraseEnv:  "LAKESIDE_KEYRING_PASS",
+		PassphraseFile: filepath.Join(dir, "secrets/passphrase"),
+		ServiceName:    "authpilot",
+	})
+	check("Browser", cfg.Browser, Browser{Chromium: filepath.Join(dir, "bin/chromium"), MaxPages: 6, RecycleAfter: 25})
+	check("Recordings", cfg.Recordings, Recordings{Capture: CaptureAll, Retention: days(90)})
+	check("Schedules", cfg.Schedules, Schedules{Deadlines: "*/10 * * * *", Digest: "30 7 * * 1-5"})
+	check("Deadlines", cfg.Deadlines, Deadlines{
+		LeadTimes:                   []Duration{Duration(72 * time.Hour), Duration(36 * time.Hour), Duration(4 * time.Hour)},
+		FollowUpEvery:               days(5),
+		ServiceDateRiskBusinessDays: 7,
+		AuthExpiryWarning:           days(21),
+	})
+
+	if len(cfg.Payers) != 2 {
+		t.Fatalf("%d payers, want 2", len(cfg.Payers))
+	}
+	check("Payers[0]", *cfg.Payers[0], Payer{
+		ID: "summit-ma", Name: "Summit Health Plan", PlanType: authpilot.PlanMedicareAdvantage, Connector: "summit-portal",
+		Deadlines: PayerDeadlines{
+			DecisionStandard:       ptr(days(7)),
+			DecisionExpedited:      ptr(Duration(72 * time.Hour)),
+			PeerToPeerBusinessDays: ptr(7),
+			Appeal:                 ptr(days(65)),
+			AuthExpiryWarning:      ptr(days(14)),
+		},
+	})
+	// Name defaults to the id; unset overrides stay nil.
+	check("Payers[1]", *cfg.Payers[1], Payer{ID: "carelon-imaging", Name: "carelon-imaging", PlanType: authpilot.PlanCommercial, Connector: "carelon"})
+
+	if len(cfg.Connectors) != 2 {
+		t.Fatalf("%d connectors, want 2", len(cfg.Connectors))
+	}
+	c0, c1 := cfg.Connectors[0], cfg.Connectors[1]
+	check("Connectors[0].ID", c0.ID, "summit-portal")
+	check("Connectors[0].Kind", c0.Kind, "testkind")
+	check("Connectors[0].Flow", c0.Flow, filepath.Join(dir, "connectors/summit-portal.yaml"))
+	check("Connectors[0].Schedule", c0.Schedule, ConnectorSchedule{Submit: "*/15 8-17 * * 1-5", Poll: "0 9,14 * * 1-5", Jitter: Duration(3 * time.Minute)})
+	check("Connectors[0].Limits", c0.Limits, Limits{Pages: 2, Timeout: Duration(10 * time.Minute), Retries: 5, RequestsPerMinute: 30})
+	check("Connectors[0].Notify", c0.Notify, []string{"coordinators"})
+	// Options decoded from the flow file; ${VAR:-default} expanded there.
+	check("Connectors[0].Options", c0.Options, &testOptions{BaseURL: "https://summit.example.org", Steps: []string{"goto", "fill", "click"}, Line: 2})
+
+	check("Connectors[1].ID", c1.ID, "carelon")
+	check("Connectors[1].Flow", c1.Flow, "")
+	// Schedule keys not written keep the connector defaults.
+	check("Connectors[1].Schedule", c1.Schedule, ConnectorSchedule{Submit: "", Poll: "@every 2h", Jitter: Duration(2 * time.Minute)})
+	check("Connectors[1].Limits", c1.Limits, DefaultLimits)
+	check("Connectors[1].Notify", len(c1.Notify), 0)
+	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 57})
+
+	sinks := make([]Sink, len(cfg.Notify.Sinks))
+	for i, s := range cfg.Notify.Sinks {
+		sinks[i] = *s
+	}
+	check("Sinks", sinks, []Sink{
+		{Name: "coordinators", Type: SinkSlack, URLSecret: "slack-coordinators-url"},
+		{Name: "ehr", Type: SinkWebhook, URL: "https://ehr.example.org/hooks/authpilot", Secret: "webhook-ehr", IncludePHI: true},
+		{Name: "billing", Type: SinkWebhook, URLSecret: "billing-webhook-url", Secret: "webhook-billing"},
+	})
+	routes := make([]Route, len(cfg.Notify.Routes))
+	for i, r := range cfg.Notify.Routes {
+		routes[i] = *r
+	}
+	check("Routes", routes, []Route{
+		{
+			Match:    Match{Types: []authpilot.AlertType{authpilot.AlertDeadlineMissed, authpilot.AlertPortalChanged}, Severity: authpilot.SeverityWarning},
+			Sinks:    []string{"coordinators", "ehr"},
+			Continue: true,
+		},
+		{
+			Match: Match{Payers: []string{"summit-ma"}, Tracks: []authpilot.Track{authpilot.TrackSurgery, authpilot.TrackImaging}},
+			Sinks: []string{"billing"},
+		},
+	})
+}
+
+func TestLookups(t *testing.T) {
+	cfg, err := Load("testdata/good/authpilot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := cfg.Connector("carelon"); !ok || c.ID != "carelon" {
+		t.Errorf("Connector(carelon) = %v, %v", c, ok)
+	}
+	if _, ok := cfg.Connector("nope"); ok {
+		t.Error("Connector(nope) found")
+	}
+	if p, ok := cfg.Payer("summit-ma"); !ok || p.Name != "Summit Health Plan" {
+		t.Errorf("Payer(summit-ma) = %v, %v", p, ok)
+	}
+	if _, ok := cfg.Payer("nope"); ok {
+		t.Error("Payer(nope) found")
+	}
+	if c, ok := cfg.ConnectorForPayer("carelon-imaging"); !ok || c.ID != "carelon" {
+		t.Errorf("ConnectorForPayer(carelon-imaging) = %v, %v", c, ok)
+	}
+	if _, ok := cfg.ConnectorForPayer("nope"); ok {
+		t.Error("ConnectorForPayer(nope) found")
+	}
+	if s, ok := cfg.Sink("ehr"); !ok || s.Type != SinkWebhook {
+		t.Errorf("Sink(ehr) = %v, %v", s, ok)
+	}
+	if _, ok := cfg.Sink("nope"); ok {
+		t.Error("Sink(nope) found")
+	}
+}
+
+func TestDefault(t *testing.T) {
+	cfg, err := defaults()
+	if err != nil {
+		t.Fatalf("the embedded defaults do not validate:\n%v", err)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("Warnings = %v, want none", cfg.Warnings)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %+v, want %+v", name, got, want)
+		}
+	}
+	d := Default()
+	check("Practice.Name", d.Practice.Name, DemoPracticeName)
+	check("Location", d.Location().String(), "America/New_York")
+	check("DataDir", d.DataDir, filepath.Join(wd, "authpilot-data"))
+	check("Log", d.Log, Log{Level: "info", Format: "text"})
+	check("Log.SlogLevel", d.Log.SlogLevel().String(), "INFO")
+	check("Server", d.Server, Server{Listen: "127.0.0.1:8600", TokenSecret: "api-token"})
+	check("Keyring", d.Keyring, Keyring{Backend: "file", FileDir: filepath.Join(wd, "authpilot-data", "keyring"), PassphraseEnv: "AUTHPILOT_KEYRING_PASSPHRASE"})
+	check("Browser", d.Browser, Browser{MaxPages: 4, RecycleAfter: 50})
+	check("Recordings", d.Recordings, Recordings{Capture: CaptureOnFailure, Retention: days(30)})
+	check("Schedules", d.Schedules, Schedules{Deadlines: "*/15 * * * *", Digest: "0 8 * * 1-5"})
+	check("Deadlines", d.Deadlines, Deadlines{
+		LeadTimes:                   []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour)},
+		FollowUpEvery:               days(7),
+		ServiceDateRiskBusinessDays: 5,
+		AuthExpiryWarning:           days(14),
+	})
+	check("Payers", len(d.Payers), 0)
+	check("Connectors", len(d.Connectors), 0)
+	check("Sinks", len(d.Notify.Sinks), 0)
+	check("File", d.File, "")
+}
+
+// TestMinimalFileGetsDefaults: a file naming only the practice is the
+// defaults, with paths relative to the file.
+func TestMinimalFileGetsDefaults(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "authpilot.yaml")
+	if err := os.WriteFile(path, []byte("practice:\n  name: Lakeside\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	if cfg.DataDir != filepath.Join(dir, "authpilot-data") {
+		t.Errorf("DataDir = %q", cfg.DataDir)
+	}
+	if !reflect.DeepEqual(cfg.Deadlines, def.Deadlines) || cfg.Server != def.Server || cfg.Browser != def.Browser {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+}
+
+// badCases are the files of testdata/bad with every error each must give,
+// in order.
+var badCases = []struct {
+	file string
+	want []string
+}{
+	{"unknown-key.yaml", []string{
+		`testdata/bad/unknown-key.yaml:3: practice: unknown key "timezon" (did you mean "timezone"?)`,
+		`testdata/bad/unknown-key.yaml:4: unknown key "frobnicate"`,
+		`testdata/bad/unknown-key.yaml:10: connectors[0] "summit-portal": limits: unknown key "page" (did you mean "pages"?)`,
+	}},
+	{"notify-missing-sink.yaml", []string{
+		`testdata/bad/notify-missing-sink.yaml:7: connectors[0] "summit-portal": notify[1]: unknown sink "pager"`,
+	}},
+	{"bad-cron.yaml", []string{
+		`testdata/bad/bad-cron.yaml:4: schedules.digest: bad cron spec "0 8 * * mon-fry": failed to parse int from fry: strconv.Atoi: parsing "fry": invalid syntax`,
+		`testdata/bad/bad-cron.yaml:10: connectors[0] "carelon": schedule.submit: bad cron spec "TZ=UTC": a TZ= prefix must be followed by a schedule`,
+		`testdata/bad/bad-cron.yaml:11: connectors[0] "carelon": schedule.poll: bad cron spec "0 25 * * *": end of range (25) above maximum (23): 25`,
+	}},
+	{"bad-timezone.yaml", []string{
+		`testdata/bad/bad-timezone.yaml:3: practice.timezone: unknown time zone "America/New_Yrok" (want an IANA name such as America/New_York)`,
+	}},
+	{"wrong-type.yaml", []string{
+		`testdata/bad/wrong-type.yaml:3: practice.closed_days: expected a list, got "2026-12-24"`,
+		`testdata/bad/wrong-type.yaml:5: log.level: expected a string, got a list`,
+		`testdata/bad/wrong-type.yaml:6: server: expected a mapping, got "8600"`,
+		`testdata/bad/wrong-type.yaml:8: browser.max_pages: expected an integer, got "four"`,
+		`testdata/bad/wrong-type.yaml:10: deadlines.lead_times[0]: expected a duration such as 90s, 15m, 48h or 7d, got "48x"`,
+		`testdata/bad/wrong-type.yaml:11: deadlines.follow_up_every: expected a duration such as 90s, 15m, 48h or 7d, got a mapping`,
+		`testdata/bad/wrong-type.yaml:18: notify.sinks[0] "ehr": include_phi: expected true or false, got "yes"`,
+	}},
+	{"duplicate-ids.yaml", []string{
+		`testdata/bad/duplicate-ids.yaml:3: practice: duplicate key "name" (first at line 2)`,
+		`testdata/bad/duplicate-ids.yaml:8: payers[1] "summit-ma": id: duplicate payer id "summit-ma" (first at line 5)`,
+		`testdata/bad/duplicate-ids.yaml:15: connectors[1] "summit-portal": id: duplicate connector id "summit-portal" (first at line 12)`,
+		`testdata/bad/duplicate-ids.yaml:21: notify.sinks[1] "coordinators": name: duplicate sink name "coordinators" (first at line 20)`,
+	}},
+	{"missing-flow.yaml", []string{
+		`testdata/bad/missing-flow.yaml:6: connectors[0] "summit-portal": flow: testdata/bad/connectors/missing.yaml: does not exist`,
+	}},
+	{"env-unset.yaml", []string{
+		`testdata/bad/env-unset.yaml:7: notify.sinks[0] "ehr": url: environment variable AUTHPILOT_TEST_UNSET_VAR is not set (write ${AUTHPILOT_TEST_UNSET_VAR:-default} for a default)`,
+		`testdata/bad/env-unset.yaml:11: data_dir: unterminated "${" (write "$${" for a literal "${")`,
+	}},
+	{"crossrefs.yaml", []string{
+		`testdata/bad/crossrefs.yaml:5: payers[0] "summit-ma": plan_type: unknown plan type "medicare_advantag" (did you mean "medicare_advantage"?) (one of medicare_advantage, medicaid, chip, qhp, commercial, erisa, traditional_medicare)`,
+		`testdata/bad/crossrefs.yaml:6: payers[0] "summit-ma": connector: unknown connector "sumit-portal" (did you mean "summit-portal"?)`,
+		`testdata/bad/crossrefs.yaml:7: payers[1] "Bad_ID": id: bad payer id "Bad_ID": use a-z, 0-9 and '-', starting with a letter or digit (at most 64)`,
+		`testdata/bad/crossrefs.yaml:7: payers[1] "Bad_ID": plan_type: required (one of medicare_advantage, medicaid, chip, qhp, commercial, erisa, traditional_medicare)`,
+		`testdata/bad/crossrefs.yaml:18: notify.routes[0].match.types[0]: unknown alert type "deadline_mised" (did you mean "deadline_missed"?)`,
+		`testdata/bad/crossrefs.yaml:19: notify.routes[0].match.tracks[1]: unknown track "mri"`,
+		`testdata/bad/crossrefs.yaml:20: notify.routes[0].match.payers[1]: unknown payer "carelon"`,
+		`testdata/bad/crossrefs.yaml:21: notify.routes[0].match.severity: unknown value "urgent" (one of info, warning, critical)`,
+		`testdata/bad/crossrefs.yaml:22: notify.routes[0].sinks[0]: unknown sink "coordinator" (did you mean "coordinators"?)`,
+		`testdata/bad/crossrefs.yaml:24: notify.routes[1].sinks: at least one sink is required`,
+	}},
+	{"options.yaml", []string{
+		`testdata/bad/options.yaml:8: connectors[0] "inline": steps[1]: unknown step "clik" (did you mean "click"?)`,
+		`testdata/bad/options.yaml:9: connectors[0] "inline": unknown key "colour"`,
+		`testdata/bad/options.yaml:16: connectors[2] "both": options: give flow or options, not both`,
+		`testdata/bad/options.yaml:17: connectors[3] "neither": one of flow (a file of options) or options is required`,
+		`testdata/bad/options.yaml:20: connectors[4] "typo-kind": kind: unknown connector kind "testknd" (did you mean "testkind"?) (registered: panickind, plainkind, testkind)`,
+		`testdata/bad/options.yaml:24: connectors[5] "panics": connector kind "panickind" failed to decode its options: assignment to entry in nil map`,
+		`testdata/bad/options.yaml:27: connectors[6] "plain": plain failure`,
+		// The flow files' errors name the flow file and its lines.
+		`testdata/bad/connectors/broken-flow.yaml:2: connectors[1] "from-flow": base_url: required`,
+		`testdata/bad/connectors/broken-flow.yaml:4: connectors[1] "from-flow": steps[1]: unknown step "fil" (did you mean "fill"?)`,
+		`testdata/bad/connectors/bad-yaml.yaml:1: connectors[7] "bad-yaml-flow": bad YAML: did not find expected ',' or ']'`,
+	}},
+	{"sinks.yaml", []string{
+		"testdata/bad/sinks.yaml:7: notify.sinks[0] \"slack-with-url\": url: a Slack webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret",
+		`testdata/bad/sinks.yaml:8: notify.sinks[0] "slack-with-url": secret: only webhook sinks sign their deliveries`,
+		`testdata/bad/sinks.yaml:11: notify.sinks[1] "webhook-both": url: give url or url_secret, not both`,
+		`testdata/bad/sinks.yaml:14: notify.sinks[2] "webhook-none": one of url or url_secret is required`,
+		`testdata/bad/sinks.yaml:19: notify.sinks[3] "webhook-bad-url": url: not an absolute http(s) URL`,
+		`testdata/bad/sinks.yaml:20: notify.sinks[3] "webhook-bad-url": secret: invalid secret name: character 1 is an upper-case letter (use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)`,
+		`testdata/bad/sinks.yaml:22: notify.sinks[4] "teams": type: unknown value "msteams" (one of slack, webhook)`,
+	}},
+	{"values.yaml", []string{
+		`testdata/bad/values.yaml:2: practice.name: required`,
+		`testdata/bad/values.yaml:3: practice.timezone: required (an IANA time zone such as America/New_York)`,
+		`testdata/bad/values.yaml:4: data_dir: required`,
+		`testdata/bad/values.yaml:5: log.level: unknown value "verbose" (one of debug, info, warn, error)`,
+		`testdata/bad/values.yaml:5: log.format: unknown value "xml" (one of text, json)`,
+		`testdata/bad/values.yaml:7: server.listen: bad address "localhost": want host:port such as 127.0.0.1:8600`,
+		`testdata/bad/values.yaml:8: server.token_secret: invalid secret name: character 1 is an upper-case letter (use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)`,
+		`testdata/bad/values.yaml:10: keyring.backend: unknown value "vault" (one of file, keychain, secret-service, kwallet, pass, keyctl, wincred)`,
+		`testdata/bad/values.yaml:12: browser.max_pages: must be at least 1, not 0`,
+		`testdata/bad/values.yaml:13: browser.recycle_after: must be at least 0, not -1`,
+		`testdata/bad/values.yaml:15: recordings.capture: unknown value "never" (one of all, on_failure)`,
+		`testdata/bad/values.yaml:16: recordings.retention: must be more than 0, not 0s`,
+		`testdata/bad/values.yaml:18: deadlines.lead_times[0]: must be more than 0, not -1d`,
+		`testdata/bad/values.yaml:19: deadlines.follow_up_every: must be more than 0, not 0s`,
+		`testdata/bad/values.yaml:20: deadlines.service_date_risk_business_days: must be at least 0, not -2`,
+		`testdata/bad/values.yaml:21: deadlines.auth_expiry_warning: must not be negative, not -1d`,
+		`testdata/bad/values.yaml:26: connectors[0] "summit-portal": schedule.jitter: must not be negative, not -1m`,
+		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.pages: must be at least 1, not 0`,
+		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.timeout: must be more than 0, not 0s`,
+		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.retries: must be at least 0, not -1`,
+		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.requests_per_minute: must be at least 0, not -5`,
+		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.decision_standard: must be more than 0, not 0s`,
+		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.appeal: must be more than 0, not -1d`,
+		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.peer_to_peer_business_days: must be at least 0, not -1`,
+	}},
+	{"syntax.yaml", []string{
+		`testdata/bad/syntax.yaml:2: bad YAML: did not find expected ',' or ']'`,
+	}},
+	{"two-docs.yaml", []string{
+		`testdata/bad/two-docs.yaml:3: more than one YAML document in the file`,
+	}},
+	{"not-mapping.yaml", []string{
+		`testdata/bad/not-mapping.yaml:1: expected a mapping of settings, got a list`,
+	}},
+	{"empty.yaml", []string{
+		`testdata/bad/empty.yaml: practice.name: required`,
+	}},
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, v := range []string{"AUTHPILOT_TEST_UNSET_VAR", "AUTHPILOT_TEST_PRACTICE"} {
+		if _, set := os.LookupEnv(v); set {
+			t.Fatalf("%s must not be set for this test", v)
+		}
+	}
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, tt := range badCases {
+		covered[filepath.Join("testdata/bad", tt.file)] = true
+		t.Run(strings.TrimSuffix(tt.file, ".yaml"), func(t *testing.T) {
+			cfg, err := Load(filepath.Join("testdata/bad", tt.file))
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Load returned a Config with its error")
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors", err)
+			}
+			got := strings.Split(err.Error(), "\n")
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			for _, e := range es {
+				if e.File == "" || e.Msg == "" {
+					t.Errorf("error without file or message: %#v", e)
+				}
+			}
+		})
+	}
+	for _, f := range files {
+		if !covered[f] {
+			t.Errorf("%s has no expected errors in badCases", f)
+		}
+	}
+}
+
+// TestNoSecretValuesInErrors: a credential written where it does not
+// belong (a Slack URL, a token in a webhook URL) is never echoed.
+func TestNoSecretValuesInErrors(t *testing.T) {
+	_, err := Load("testdata/bad/sinks.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{"XXXXSECRETXXXX", "SECRETTOKEN", "hooks.slack.com"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error echoes %q:\n%v", s, err)
+		}
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, path, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.yaml"), filepath.Join(dir, "nope.yaml") + ": cannot read: no such file or directory"},
+		{"directory", dir, dir + ": cannot read: not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.path)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Load: %v\nwant %s", err, tt.want)
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Errorf("error is %T, want Errors", err)
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	const file = "warn.yaml"
+	data := `practice:
+  name: Lakeside
+  timezone: Local
+server:
+  listen: 0.0.0.0:8600
+browser:
+  max_pages: 2
+connectors:
+  - id: big
+    kind: testkind
+    options: {base_url: https://x.example.org}
+    limits: {pages: 3}
+notify:
+  sinks:
+    - name: chat
+      type: slack
+      url_secret: slack-url
+      include_phi: true
+    - name: ehr
+      type: webhook
+      url: http://ehr.example.org/hook
+`
+	cfg, err := Parse(file, []byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []string{
+		`warn.yaml:3: practice.timezone: "Local" follows the machine's time zone; name the practice's zone instead`,
+		`warn.yaml:5: server.listen: "0.0.0.0:8600" is not a loopback address: the API is reachable from the network, guarded only by its bearer token`,
+		`warn.yaml:12: connectors[0] "big": limits.pages: 3 is more than browser.max_pages (2), which caps it`,
+		`warn.yaml:14: notify: sinks but no routes: only connectors' notify lists send alerts`,
+		`warn.yaml:18: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
+		`warn.yaml:19: notify.sinks[1] "ehr": no secret: deliveries are not signed`,
+		`warn.yaml:21: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
+	}
+	if !slices.Equal(cfg.Warnings, want) {
+		t.Errorf("Warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	env := map[string]string{
+		"NAME":   "Lakeside",
+		"PAGES":  "3",
+		"EMPTY":  "",
+		"SECRET": "s3cr3t-do-not-show",
+		"LISTEN": "127.0.0.1:9000",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		name    string
+		yaml    string
+		check   func(*Config) any
+		want    any
+		wantErr string
+	}{
+		{name: "plain", yaml: "practice:\n  name: ${NAME}", check: func(c *Config) any { return c.Practice.Name }, want: "Lakeside"},
+		{name: "inside text", yaml: "practice:\n  name: Clinic ${NAME} East", check: func(c *Config) any { return c.Practice.Name }, want: "Clinic Lakeside East"},
+		{name: "two refs", yaml: "practice:\n  name: ${NAME}-${PAGES}", check: func(c *Config) any { return c.Practice.Name }, want: "Lakeside-3"},
+		{name: "default unused", yaml: "practice:\n  name: ${NAME:-Other}", check: func(c *Config) any { return c.Practice.Name }, want: "Lakeside"},
+		{name: "default for unset", yaml: "practice:\n  name: ${NOPE:-Other Clinic}", check: func(c *Config) any { return c.Practice.Name }, want: "Other Clinic"},
+		{name: "default for empty", yaml: "practice:\n  name: ${EMPTY:-Other}", check: func(c *Config) any { return c.Practice.Name }, want: "Other"},
+		{name: "literal", yaml: "practice: {name: \"Cost $${NAME}\"}", check: func(c *Config) any { return c.Practice.Name }, want: "Cost ${NAME}"},
+		{name: "plain scalar becomes int", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${PAGES}", check: func(c *Config) any { return c.Browser.MaxPages }, want: 3},
+		{name: "empty keeps default", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${EMPTY}", check: func(c *Config) any { return c.Browser.MaxPages }, want: 4},
+		{name: "listen", yaml: "practice: {name: x}\nserver: {listen: \"${LISTEN}\"}", check: func(c *Config) any { return c.Server.Listen }, want: "127.0.0.1:9000"},
+		{name: "keys are not expanded", yaml: "practice: {name: x}\n${NAME}: 1", wantErr: `env.yaml:2: unknown key "${NAME}"`},
+		{name: "unset", yaml: "practice:\n  name: ${NOPE}", wantErr: "env.yaml:2: practice.name: environment variable NOPE is not set (write ${NOPE:-default} for a default)"},
+		{name: "bad name", yaml: "practice:\n  name: ${1X}", wantErr: `env.yaml:2: practice.name: bad environment reference "${1X}"`},
+		{name: "type error shows the reference, not the value", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${SECRET}", wantErr: `env.yaml:3: browser.max_pages: expected an integer, got "${SECRET}"`},
+		{name: "quoted stays a string", yaml: "practice: {name: x}\nbrowser:\n  max_pages: \"${PAGES}\"", wantErr: `env.yaml:3: browser.max_pages: expected an integer, got "${PAGES}"`},
+		{name: "unset int is one error", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${NOPE}", wantErr: "env.yaml:3: browser.max_pages: environment variable NOPE is not set (write ${NOPE:-default} for a default)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse("env.yaml", []byte(tt.yaml), lookup)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err = %v\nwant %s", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), env["SECRET"]) {
+					t.Errorf("error shows a value from the environment")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if got := tt.check(cfg); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEnvExpansionViaOS(t *testing.T) {
+	t.Setenv("AUTHPILOT_TEST_PRACTICE", "From Env")
+	cfg, err := Parse("env.yaml", []byte("practice:\n  name: ${AUTHPILOT_TEST_PRACTICE}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Practice.Name != "From Env" {
+		t.Errorf("Practice.Name = %q", cfg.Practice.Name)
+	}
+}
+
+func TestAnchorsAndMerge(t *testing.T) {
+	data := `practice: {name: x}
+x-common: &common
+  kind: testkind
+  schedule: {poll: "0 10 * * *"}
+connectors:
+  - <<: *common
+    id: a
+    options: {base_url: https://a.example.org}
+  - <<: *common
+    id: b
+    schedule: {poll: "0 11 * * *"}
+    options: {base_url: https://b.example.org}
+`
+	// "x-common" is not a config key: anchors must live inside known keys.
+	_, err := Parse("merge.yaml", []byte(data))
+	if err == nil || err.Error() != `merge.yaml:2: unknown key "x-common"` {
+		t.Fatalf("err = %v", err)
+	}
+	data = `practice: {name: x}
+connectors:
+  - &a
+    id: a
+    kind: testkind
+    schedule: {poll: "0 10 * * *", jitter: 1m}
+    options: {base_url: https://a.example.org}
+  - <<: *a
+    id: b
+    schedule: {poll: "0 11 * * *"}
+`
+	cfg, err := Parse("merge.yaml", []byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	b, _ := cfg.Connector("b")
+	if b == nil || b.Kind != "testkind" || b.Schedule.Poll != "0 11 * * *" {
+		t.Fatalf("merged connector b = %+v", b)
+	}
+	// Nested mappings merge key by key (as over the defaults): b keeps
+	// a's jitter.
+	if b.Schedule.Jitter != Duration(time.Minute) {
+		t.Errorf("b jitter = %v, want 1m from a", b.Schedule.Jitter)
+	}
+	if o, ok := b.Options.(*testOptions); !ok || o.BaseURL != "https://a.example.org" {
+		t.Errorf("b options = %+v", b.Options)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	// One list of 3000 payer names, referenced by 3000 routes: nine
+	// million values to walk. The step budget stops it.
+	var b strings.Builder
+	b.WriteString("practice: {name: x}\nnotify:\n  sinks: [{name: s, type: slack, url_secret: u}]\n  routes:\n")
+	b.WriteString("    - sinks: [s]\n      match:\n        payers: &big [")
+	for i := range 3000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("p" + strconv.Itoa(i))
+	}
+	b.WriteString("]\n")
+	for range 3000 {
+		b.WriteString("    - {sinks: [s], match: {payers: *big}}\n")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Parse("bomb.yaml", []byte(b.String())); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "document too large or too deeply aliased") {
+			t.Fatalf("err = %.300v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Parse did not finish")
+	}
+}
+
+func TestSinksFor(t *testing.T) {
+	cfg, err := Load("testdata/good/authpilot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		alert authpilot.Alert
+		want  []string
+	}{
+		{
+			name:  "first route continues to the second",
+			alert: authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Severity: authpilot.SeverityCritical, Payer: "summit-ma", Track: authpilot.TrackSurgery},
+			want:  []string{"coordinators", "ehr", "billing"},
+		},
+		{
+			name:  "below the minimum severity",
+			alert: authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Severity: authpilot.SeverityInfo, Payer: "other"},
+			want:  nil,
+		},
+		{
+			name:  "second route only",
+			alert: authpilot.Alert{Type: authpilot.AlertStatusChanged, Severity: authpilot.SeverityInfo, Payer: "summit-ma", Track: authpilot.TrackImaging},
+			want:  []string{"billing"},
+		},
+		{
+			name:  "track does not match",
+			alert: authpilot.Alert{Type: authpilot.AlertStatusChanged, Payer: "summit-ma", Track: authpilot.TrackDME},
+			want:  nil,
+		},
+		{
+			name:  "connector's extra sinks, once",
+			alert: authpilot.Alert{Type: authpilot.AlertPortalChanged, Severity: authpilot.SeverityWarning, ConnectorID: "summit-portal"},
+			want:  []string{"coordinators", "ehr"},
+		},
+		{
+			name:  "connector's extra sinks alone",
+			alert: authpilot.Alert{Type: authpilot.AlertConnectorFailing, Severity: authpilot.SeverityWarning, ConnectorID: "summit-portal"},
+			want:  []string{"coordinators"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cfg.SinksFor(&tt.alert); !slices.Equal(got, tt.want) {
+				t.Errorf("SinksFor = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// First match wins without continue.
+	cfg.Notify.Routes[0].Continue = false
+	a := authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Severity: authpilot.SeverityCritical, Payer: "summit-ma", Track: authpilot.TrackSurgery}
+	if got := cfg.SinksFor(&a); !slices.Equal(got, []string{"coordinators", "ehr"}) {
+		t.Errorf("without continue: SinksFor = %v", got)
+	}
+}
+
+func TestHolderReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "authpilot.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("practice: {name: First}\n")
+	h, err := NewHolder(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Config().Practice.Name; got != "First" {
+		t.Fatalf("name = %q", got)
+	}
+	write("practice: {name: Second, timezon: UTC}\n")
+	if _, err := h.Reload(); err == nil {
+		t.Fatal("Reload of a bad file succeeded")
+	}
+	if got := h.Config().Practice.Name; got != "First" {
+		t.Errorf("after a failed reload name = %q, want First kept", got)
+	}
+	write("practice: {name: Second}\n")
+	cfg, err := h.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Practice.Name != "Second" || h.Config() != cfg {
+		t.Errorf("after reload name = %q", h.Config().Practice.Name)
+	}
+	write("practice: {timezon: UTC}\n")
+	if _, err := NewHolder(path); err == nil {
+		t.Error("NewHolder of a bad file succeeded")
+	}
+}

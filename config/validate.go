@@ -1,0 +1,552 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// validator checks a decoded Config in one place: values, then
+// cross-references, resolving relative paths and decoding each
+// connector's options through its kind on the way.
+type validator struct {
+	cfg    *Config
+	d      *decoder // the main file's decoder, for lines
+	errs   *collector
+	dir    string // absolute directory of the main file
+	lookup func(string) (string, bool)
+	loc    *time.Location
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	if v.d.hasFailed(path) {
+		return
+	}
+	v.errs.add(v.d.file, v.d.line(path), path, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	if v.d.hasFailed(path) {
+		return
+	}
+	v.errs.warn(v.d.file, v.d.line(path), path, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) q(path, value string) string { return v.d.quoteAt(path, value) }
+
+func (v *validator) run() {
+	v.practice()
+	v.paths()
+	c := v.cfg
+	v.enum("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
+	v.enum("log.format", c.Log.Format, []string{"text", "json"})
+	v.server()
+	v.keyring()
+	v.browser()
+	v.enum("recordings.capture", c.Recordings.Capture, []string{CaptureAll, CaptureOnFailure})
+	v.positive("recordings.retention", c.Recordings.Retention)
+	v.cron("schedules.deadlines", c.Schedules.Deadlines)
+	v.cron("schedules.digest", c.Schedules.Digest)
+	v.deadlines()
+	sinks := v.sinks()
+	conns := v.connectors(sinks)
+	payers := v.payers(conns)
+	v.routes(sinks, payers)
+}
+
+func (v *validator) practice() {
+	p := &v.cfg.Practice
+	if strings.TrimSpace(p.Name) == "" {
+		v.errorf("practice.name", "required")
+	}
+	v.loc = time.UTC
+	switch tz := p.Timezone; tz {
+	case "":
+		v.errorf("practice.timezone", "required (an IANA time zone such as America/New_York)")
+	default:
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			v.errorf("practice.timezone", "unknown time zone %s (want an IANA name such as America/New_York)", v.q("practice.timezone", tz))
+			return
+		}
+		if tz == "Local" {
+			v.warnf("practice.timezone", `"Local" follows the machine's time zone; name the practice's zone instead`)
+		}
+		v.loc = loc
+		v.cfg.loc = loc
+	}
+}
+
+// abs resolves a path against the config file's directory.
+func (v *validator) abs(p string) string {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(v.dir, p)
+}
+
+func (v *validator) paths() {
+	c := v.cfg
+	if c.DataDir == "" {
+		v.errorf("data_dir", "required")
+	}
+	c.DataDir = v.abs(c.DataDir)
+	if c.Keyring.FileDir == "" && c.DataDir != "" {
+		c.Keyring.FileDir = filepath.Join(c.DataDir, "keyring")
+	} else {
+		c.Keyring.FileDir = v.abs(c.Keyring.FileDir)
+	}
+	c.Keyring.PassphraseFile = v.abs(c.Keyring.PassphraseFile)
+	if strings.ContainsAny(c.Browser.Chromium, `/\`) {
+		c.Browser.Chromium = v.abs(c.Browser.Chromium)
+	}
+}
+
+// enum checks that value is one of allowed.
+func (v *validator) enum(path, value string, allowed []string) {
+	if value == "" {
+		v.errorf(path, "required (one of %s)", strings.Join(allowed, ", "))
+		return
+	}
+	if !contains(allowed, value) {
+		v.errorf(path, "unknown value %s (one of %s)", v.q(path, value), strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.errorf(path, "must be more than 0, not %s", d)
+	}
+}
+
+func (v *validator) nonNegative(path string, d Duration) {
+	if d < 0 {
+		v.errorf(path, "must not be negative, not %s", d)
+	}
+}
+
+func (v *validator) atLeast(path string, n, least int) {
+	if n < least {
+		v.errorf(path, "must be at least %d, not %d", least, n)
+	}
+}
+
+// cron checks a cron spec; an empty one disables its job.
+func (v *validator) cron(path, spec string) {
+	if strings.TrimSpace(spec) == "" {
+		return
+	}
+	if _, err := ParseCron(spec, v.loc); err != nil {
+		v.errorf(path, "bad cron spec %s: %v", v.q(path, spec), err)
+	}
+}
+
+// secretName checks the name of a keyring secret (never its value: the
+// config holds only names).
+func (v *validator) secretName(path, name string, required bool) {
+	if name == "" {
+		if required {
+			v.errorf(path, "required (the name of a keyring secret)")
+		}
+		return
+	}
+	if err := secrets.ValidateName(name); err != nil {
+		v.errorf(path, "%v", err)
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// id checks an identifier and that it is unique among seen (id → path).
+func (v *validator) id(path, id, what string, seen map[string]string) {
+	switch {
+	case id == "":
+		v.errorf(path, "required")
+		return
+	case !idPattern.MatchString(id):
+		v.errorf(path, "bad %s %s: use a-z, 0-9 and '-', starting with a letter or digit (at most 64)", what, v.q(path, id))
+	}
+	if first, dup := seen[id]; dup {
+		v.errorf(path, "duplicate %s %s (first at line %d)", what, strconv.Quote(id), v.d.line(first))
+		return
+	}
+	seen[id] = path
+}
+
+func (v *validator) server() {
+	s := v.cfg.Server
+	const path = "server.listen"
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		v.errorf(path, "bad address %s: want host:port such as 127.0.0.1:8600", v.q(path, s.Listen))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf(path, "bad port %s", v.q(path, port))
+	} else if !isLoopback(host) {
+		v.warnf(path, "%s is not a loopback address: the API is reachable from the network, guarded only by its bearer token", v.q(path, s.Listen))
+	}
+	v.secretName("server.token_secret", s.TokenSecret, true)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (v *validator) keyring() {
+	k := v.cfg.Keyring
+	v.enum("keyring.backend", k.Backend, secrets.Backends)
+	if k.Backend != "file" {
+		return
+	}
+	if !envName.MatchString(k.PassphraseEnv) {
+		v.errorf("keyring.passphrase_env", "bad environment variable name %s", v.q("keyring.passphrase_env", k.PassphraseEnv))
+	}
+}
+
+func (v *validator) browser() {
+	b := v.cfg.Browser
+	v.atLeast("browser.max_pages", b.MaxPages, 1)
+	v.atLeast("browser.recycle_after", b.RecycleAfter, 0)
+}
+
+func (v *validator) deadlines() {
+	d := v.cfg.Deadlines
+	for i, lt := range d.LeadTimes {
+		v.positive(fmt.Sprintf("deadlines.lead_times[%d]", i), lt)
+	}
+	v.positive("deadlines.follow_up_every", d.FollowUpEvery)
+	v.atLeast("deadlines.service_date_risk_business_days", d.ServiceDateRiskBusinessDays, 0)
+	v.nonNegative("deadlines.auth_expiry_warning", d.AuthExpiryWarning)
+}
+
+var sinkTypes = []string{SinkSlack, SinkWebhook}
+
+// sinks checks the sinks and returns their names.
+func (v *validator) sinks() []string {
+	var names []string
+	seen := map[string]string{}
+	for i, s := range v.cfg.Notify.Sinks {
+		p := fmt.Sprintf("notify.sinks[%d]", i)
+		v.id(p+".name", s.Name, "sink name", seen)
+		names = append(names, s.Name)
+		v.enum(p+".type", s.Type, sinkTypes)
+		v.secretName(p+".url_secret", s.URLSecret, false)
+		v.secretName(p+".secret", s.Secret, false)
+		switch s.Type {
+		case SinkSlack:
+			if s.URL != "" {
+				// The value is not echoed: it is a credential.
+				v.errorf(p+".url", "a Slack webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret")
+			} else if s.URLSecret == "" {
+				v.errorf(p+".url_secret", "required for a slack sink (the keyring secret holding the webhook URL)")
+			}
+			if s.Secret != "" {
+				v.errorf(p+".secret", "only webhook sinks sign their deliveries")
+			}
+			if s.IncludePHI {
+				v.warnf(p+".include_phi", "sends patient details to Slack")
+			}
+		case SinkWebhook:
+			switch {
+			case s.URL != "" && s.URLSecret != "":
+				v.errorf(p+".url", "give url or url_secret, not both")
+			case s.URL == "" && s.URLSecret == "":
+				if !v.d.hasFailed(p+".url") && !v.d.hasFailed(p+".url_secret") {
+					v.errorf(p, "one of url or url_secret is required")
+				}
+			case s.URL != "":
+				v.webhookURL(p+".url", s.URL)
+			}
+			if s.Secret == "" {
+				v.warnf(p, "no secret: deliveries are not signed")
+			}
+		}
+	}
+	if len(v.cfg.Notify.Sinks) > 0 && len(v.cfg.Notify.Routes) == 0 {
+		v.warnf("notify", "sinks but no routes: only connectors' notify lists send alerts")
+	}
+	return names
+}
+
+// webhookURL checks a webhook address without echoing it (it may carry a
+// token).
+func (v *validator) webhookURL(path, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errorf(path, "not an absolute http(s) URL")
+		return
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		v.warnf(path, "plain http: deliveries are not encrypted")
+	}
+}
+
+// connectors checks the connectors, decodes their options and returns
+// their ids.
+func (v *validator) connectors(sinks []string) []string {
+	var ids []string
+	seen := map[string]string{}
+	for i, cn := range v.cfg.Connectors {
+		p := fmt.Sprintf("connectors[%d]", i)
+		v.id(p+".id", cn.ID, "connector id", seen)
+		ids = append(ids, cn.ID)
+		v.connectorOptions(p, cn)
+		v.cron(p+".schedule.submit", cn.Schedule.Submit)
+		v.cron(p+".schedule.poll", cn.Schedule.Poll)
+		v.nonNegative(p+".schedule.jitter", cn.Schedule.Jitter)
+		l := cn.Limits
+		v.atLeast(p+".limits.pages", l.Pages, 1)
+		if l.Pages > v.cfg.Browser.MaxPages && v.cfg.Browser.MaxPages > 0 {
+			v.warnf(p+".limits.pages", "%d is more than browser.max_pages (%d), which caps it", l.Pages, v.cfg.Browser.MaxPages)
+		}
+		v.positive(p+".limits.timeout", l.Timeout)
+		v.atLeast(p+".limits.retries", l.Retries, 0)
+		v.atLeast(p+".limits.requests_per_minute", l.RequestsPerMinute, 0)
+		for j, s := range cn.Notify {
+			v.ref(fmt.Sprintf("%s.notify[%d]", p, j), s, "sink", sinks)
+		}
+	}
+	return ids
+}
+
+// ref checks that name is one of known.
+func (v *validator) ref(path, name, what string, known []string) {
+	if name == "" {
+		v.errorf(path, "required (the name of a %s)", what)
+		return
+	}
+	if !contains(known, name) {
+		v.errorf(path, "unknown %s %s%s", what, v.q(path, name), suggest(name, known))
+	}
+}
+
+// connectorOptions loads a connector's options (flow file or inline) and
+// decodes them through its kind.
+func (v *validator) connectorOptions(p string, cn *Connector) {
+	var (
+		node *yaml.Node
+		file = v.d.file
+	)
+	switch {
+	case cn.Flow != "" && cn.optionsNode != nil:
+		v.errorf(p+".options", "give flow or options, not both")
+	case cn.Flow == "" && cn.optionsNode == nil:
+		if !v.d.hasFailed(p + ".flow") {
+			v.errorf(p, "one of flow (a file of options) or options is required")
+		}
+	case cn.Flow != "":
+		node, file = v.loadFlow(p, cn)
+	default:
+		node = cn.optionsNode
+		if isNull(node) {
+			node = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: node.Line, Column: node.Column}
+		}
+	}
+
+	kindPath := p + ".kind"
+	if cn.Kind == "" {
+		v.errorf(kindPath, "required (one of %s)", kindList())
+		return
+	}
+	kind, ok := connectors.Lookup(cn.Kind)
+	if !ok {
+		v.errorf(kindPath, "unknown connector kind %s%s (registered: %s)", v.q(kindPath, cn.Kind), suggest(cn.Kind, connectors.Kinds()), kindList())
+		return
+	}
+	if node == nil {
+		return
+	}
+	opts, err := decodeOptions(kind, node)
+	if err != nil {
+		v.optionErrors(file, p, node, err)
+		return
+	}
+	if opts == nil {
+		v.errs.add(file, node.Line, p, fmt.Sprintf("connector kind %q returned no options", kind.Name))
+		return
+	}
+	cn.Options = opts
+}
+
+func kindList() string {
+	kinds := connectors.Kinds()
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, ", ")
+}
+
+// decodeOptions runs a kind's decoder, turning a panic into an error.
+func decodeOptions(k connectors.Kind, n *yaml.Node) (opts connectors.Options, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			opts, err = nil, fmt.Errorf("connector kind %q failed to decode its options: %v", k.Name, r)
+		}
+	}()
+	return k.Decode(n)
+}
+
+// optionErrors maps a kind's decode errors to file:line errors under the
+// connector's path.
+func (v *validator) optionErrors(file, p string, node *yaml.Node, err error) {
+	add := func(fe *connectors.FieldError) {
+		if fe == nil {
+			return
+		}
+		line := fe.Line
+		if line <= 0 {
+			line = node.Line
+		}
+		v.errs.add(file, line, join(p, fe.Path), fe.Msg)
+	}
+	var fes connectors.FieldErrors
+	var fe *connectors.FieldError
+	switch {
+	case errors.As(err, &fes):
+		for _, e := range fes {
+			add(e)
+		}
+		if len(fes) == 0 {
+			v.errs.add(file, node.Line, p, "options rejected without a reason")
+		}
+	case errors.As(err, &fe):
+		add(fe)
+	default:
+		v.errs.add(file, node.Line, p, err.Error())
+	}
+}
+
+// loadFlow reads a connector's flow file: relative to the config file,
+// named in errors as the config file's directory joined with it.
+func (v *validator) loadFlow(p string, cn *Connector) (*yaml.Node, string) {
+	written := cn.Flow
+	shown := written
+	if !filepath.IsAbs(written) {
+		shown = filepath.Join(filepath.Dir(v.d.file), written)
+	}
+	cn.Flow = v.abs(written)
+	data, err := readFile(cn.Flow)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = "does not exist"
+		}
+		v.errorf(p+".flow", "%s: %s", shown, msg)
+		return nil, ""
+	}
+	fd := newDecoder(shown, v.errs)
+	fd.base = p
+	before := len(v.errs.errs)
+	root := fd.parseYAML(data)
+	if len(v.errs.errs) > before {
+		return nil, ""
+	}
+	if root == nil {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}, shown
+	}
+	fd.expandEnv(root, v.lookup)
+	if len(v.errs.errs) > before {
+		return nil, ""
+	}
+	return root, shown
+}
+
+// payers checks the payers and returns their ids.
+func (v *validator) payers(conns []string) []string {
+	var ids []string
+	seen := map[string]string{}
+	plans := make([]string, len(authpilot.PlanTypes))
+	for i, pt := range authpilot.PlanTypes {
+		plans[i] = string(pt)
+	}
+	for i, py := range v.cfg.Payers {
+		p := fmt.Sprintf("payers[%d]", i)
+		v.id(p+".id", py.ID, "payer id", seen)
+		ids = append(ids, py.ID)
+		if py.Name == "" {
+			py.Name = py.ID
+		}
+		if py.PlanType == "" {
+			v.errorf(p+".plan_type", "required (one of %s)", strings.Join(plans, ", "))
+		} else if !contains(authpilot.PlanTypes, py.PlanType) {
+			v.errorf(p+".plan_type", "unknown plan type %s%s (one of %s)", v.q(p+".plan_type", string(py.PlanType)), suggest(string(py.PlanType), plans), strings.Join(plans, ", "))
+		}
+		v.ref(p+".connector", py.Connector, "connector", conns)
+		dl := py.Deadlines
+		for _, f := range []struct {
+			name   string
+			d      *Duration
+			zeroOK bool
+		}{
+			{"decision_standard", dl.DecisionStandard, false},
+			{"decision_expedited", dl.DecisionExpedited, false},
+			{"appeal", dl.Appeal, false},
+			{"auth_expiry_warning", dl.AuthExpiryWarning, true},
+		} {
+			switch {
+			case f.d == nil:
+			case f.zeroOK:
+				v.nonNegative(p+".deadlines."+f.name, *f.d)
+			default:
+				v.positive(p+".deadlines."+f.name, *f.d)
+			}
+		}
+		if dl.PeerToPeerBusinessDays != nil {
+			v.atLeast(p+".deadlines.peer_to_peer_business_days", *dl.PeerToPeerBusinessDays, 0)
+		}
+	}
+	return ids
+}
+
+// routes checks the routes' references.
+func (v *validator) routes(sinks, payers []string) {
+	types := make([]string, len(authpilot.AlertTypes))
+	for i, t := range authpilot.AlertTypes {
+		types[i] = string(t)
+	}
+	tracks := make([]string, len(authpilot.Tracks))
+	for i, t := range authpilot.Tracks {
+		tracks[i] = string(t)
+	}
+	severities := []string{string(authpilot.SeverityInfo), string(authpilot.SeverityWarning), string(authpilot.SeverityCritical)}
+	for i, r := range v.cfg.Notify.Routes {
+		p := fmt.Sprintf("notify.routes[%d]", i)
+		if len(r.Sinks) == 0 {
+			v.errorf(p+".sinks", "at least one sink is required")
+		}
+		for j, s := range r.Sinks {
+			v.ref(fmt.Sprintf("%s.sinks[%d]", p, j), s, "sink", sinks)
+		}
+		for j, t := range r.Match.Types {
+			v.ref(fmt.Sprintf("%s.match.types[%d]", p, j), string(t), "alert type", types)
+		}
+		for j, t := range r.Match.Tracks {
+			v.ref(fmt.Sprintf("%s.match.tracks[%d]", p, j), string(t), "track", tracks)
+		}
+		for j, py := range r.Match.Payers {
+			v.ref(fmt.Sprintf("%s.match.payers[%d]", p, j), py, "payer", payers)
+		}
+		if r.Match.Severity != "" {
+			v.enum(p+".match.severity", string(r.Match.Severity), severities)
+		}
+	}
+}
