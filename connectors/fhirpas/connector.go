@@ -1,0 +1,561 @@
+package fhirpas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// Interface guards.
+var (
+	_ connectors.Connector = (*Connector)(nil)
+	_ connectors.Session   = (*Session)(nil)
+)
+
+// pollAbortAfter is how many cases in a row may fail with a temporary
+// error before a poll visit gives up on the payer.
+const pollAbortAfter = 3
+
+// Connector is one configured PAS payer.
+type Connector struct {
+	opts       Options
+	id         string
+	log        *slog.Logger
+	now        func() time.Time
+	secrets    authpilot.Secrets
+	build      *builder
+	submitURL  string
+	inquireURL string
+
+	mu        sync.Mutex // guards arming the token source
+	tokens    *tokenSource
+	tokenHTTP *retryablehttp.Client
+	api       *retryablehttp.Client
+}
+
+func newConnector(o Options, env connectors.Env) (*Connector, error) {
+	if env.Secrets == nil {
+		return nil, errors.New("fhirpas: build connector: no secrets store")
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("connector", env.ID, "kind", KindName)
+	now := env.Now
+	if now == nil {
+		now = time.Now
+	}
+	base := strings.TrimRight(o.BaseURL, "/")
+	tokenHTTP := newTokenHTTPClient(o, log)
+	tokens := newTokenSource(o, tokenHTTP.StandardClient())
+	return &Connector{
+		opts:       o,
+		id:         env.ID,
+		log:        log,
+		now:        now,
+		secrets:    env.Secrets,
+		build:      &builder{insurer: o.Insurer, requester: o.Requester, now: now},
+		submitURL:  base + "/Claim/$submit",
+		inquireURL: base + "/Claim/$inquire",
+		tokens:     tokens,
+		tokenHTTP:  tokenHTTP,
+		api:        newAPIClient(o, log, tokens),
+	}, nil
+}
+
+// Capabilities implements connectors.Connector: PAS submits, polls by
+// inquiry and finds a request by its identifier.
+func (c *Connector) Capabilities() connectors.Capabilities {
+	return connectors.Capabilities{Submit: true, Poll: true, Find: true}
+}
+
+// Open implements connectors.Connector. The first Open reads the client
+// secret from the keyring; every Open makes sure a valid access token is at
+// hand (the cached one, or a new one).
+func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connectors.Session, error) {
+	if rec == nil {
+		rec = nopRecorder{}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fhirpas: open: %w", err)
+	}
+	start := c.now()
+	if err := c.arm(rec); err != nil {
+		rec.Step("token", start, err)
+		return nil, err
+	}
+	tok, err := c.tokens.Token()
+	if err != nil {
+		e := classifyTokenErr(err)
+		rec.Step("token", start, e)
+		return nil, e
+	}
+	rec.Redact(tok.AccessToken)
+	rec.Step("token", start, nil)
+	return &Session{c: c, rec: rec}, nil
+}
+
+// arm reads the client secret once.
+func (c *Connector) arm(rec connectors.Recorder) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens.ready() {
+		return nil
+	}
+	secret, err := c.secrets.Get(c.opts.ClientSecret)
+	if err != nil {
+		return &connectors.Error{Class: connectors.ErrAuth, Step: "token",
+			Msg: fmt.Sprintf("client secret %q not readable from the keyring", c.opts.ClientSecret), Err: err}
+	}
+	if secret == "" {
+		return &connectors.Error{Class: connectors.ErrAuth, Step: "token",
+			Msg: fmt.Sprintf("client secret %q is empty", c.opts.ClientSecret)}
+	}
+	rec.Redact(secret)
+	c.tokens.setSecret(secret)
+	return nil
+}
+
+// Close implements connectors.Connector.
+func (c *Connector) Close() error {
+	c.api.HTTPClient.CloseIdleConnections()
+	c.tokenHTTP.HTTPClient.CloseIdleConnections()
+	return nil
+}
+
+// Session is one visit to the PAS API.
+type Session struct {
+	c   *Connector
+	rec connectors.Recorder
+}
+
+// Close implements connectors.Session.
+func (s *Session) Close() error { return nil }
+
+// Submit implements connectors.Session: it builds the PAS request Bundle,
+// records the intent with commit, posts Claim/$submit and reads the
+// ClaimResponse (a decision, a pend, or a rejection).
+func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*connectors.Submission, error) {
+	s.register(c)
+	start := s.c.now()
+	body, err := s.c.build.submitBundle(c)
+	if err != nil {
+		s.rec.Step("submit", start, err)
+		return nil, err
+	}
+	if err := commit(ctx); err != nil {
+		err = fmt.Errorf("fhirpas: submit: record intent: %w", err)
+		s.rec.Step("submit", start, err)
+		return nil, err
+	}
+	r, err := s.call(ctx, "submit", c, body)
+	if err != nil {
+		return nil, err
+	}
+	return &connectors.Submission{
+		PayerRef:      r.payerRef,
+		Status:        r.status,
+		StatusText:    r.statusText,
+		Determination: r.determination(c, s.c.now()),
+	}, nil
+}
+
+// Poll implements connectors.Session with one $inquire per case. A failure
+// about one case goes in its observation; an authentication failure, a
+// cancelled context, or pollAbortAfter temporary failures in a row end the
+// visit (the observations made so far are returned with the error).
+func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
+	out := make([]connectors.Observation, 0, len(cases))
+	failing := 0
+	for _, c := range cases {
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("fhirpas: poll: %w", err)
+		}
+		r, err := s.inquire(ctx, c)
+		if err != nil {
+			out = append(out, connectors.Observation{CaseID: c.ID, Err: err})
+			switch {
+			case errors.Is(err, connectors.ErrAuth), ctx.Err() != nil:
+				return out, err
+			case errors.Is(err, connectors.ErrRetryable):
+				if failing++; failing >= pollAbortAfter {
+					return out, fmt.Errorf("fhirpas: poll: %d cases in a row failed: %w", failing, err)
+				}
+			default:
+				failing = 0
+			}
+			continue
+		}
+		failing = 0
+		o := connectors.Observation{
+			CaseID:        c.ID,
+			Status:        r.status,
+			StatusText:    r.statusText,
+			Determination: r.determination(c, s.c.now()),
+		}
+		if r.payerRef != "" && r.payerRef != c.PayerRef {
+			o.PayerRef = r.payerRef
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Find implements connectors.Session: an inquiry by the request identifier
+// derived from the case ID (and the payer's reference when known). It
+// returns an error wrapping connectors.ErrNotFound when the payer has none.
+func (s *Session) Find(ctx context.Context, c *authpilot.Case) (*connectors.Submission, error) {
+	r, err := s.inquire(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &connectors.Submission{
+		PayerRef:      r.payerRef,
+		Status:        r.status,
+		StatusText:    r.statusText,
+		Determination: r.determination(c, s.c.now()),
+	}, nil
+}
+
+func (s *Session) inquire(ctx context.Context, c *authpilot.Case) (*result, error) {
+	s.register(c)
+	start := s.c.now()
+	body, err := s.c.build.inquiryBundle(c)
+	if err != nil {
+		s.rec.Step("inquire", start, err)
+		return nil, err
+	}
+	return s.call(ctx, "inquire", c, body)
+}
+
+// register tells the recorder which values of the case are PHI.
+func (s *Session) register(c *authpilot.Case) {
+	p := c.Patient
+	var vals []string
+	for _, v := range []string{p.MemberID, p.FirstName, p.LastName,
+		strings.TrimSpace(p.FirstName + " " + p.LastName), p.DOB.String()} {
+		if len(strings.TrimSpace(v)) >= 2 {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) > 0 {
+		s.rec.Redact(vals...)
+	}
+}
+
+// call posts one operation, records it as a step, and reads the answer.
+func (s *Session) call(ctx context.Context, op string, c *authpilot.Case, body []byte) (*result, error) {
+	start := s.c.now()
+	r, err := s.exchange(ctx, op, c, body)
+	if err != nil {
+		err = scrub(err, c)
+	}
+	s.rec.Step(op, start, err)
+	return r, err
+}
+
+func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, body []byte) (*result, error) {
+	url := s.c.inquireURL
+	if op == "submit" {
+		url = s.c.submitURL
+	}
+	var resp *response
+	for try := 0; ; try++ {
+		var err error
+		resp, err = s.post(ctx, op, url, body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.status != http.StatusUnauthorized || try > 0 {
+			break
+		}
+		// The payer refused a token the library still held valid
+		// (revoked, or expired early): fetch a new one and try once more.
+		// A 401 is answered before the request is processed, so this is
+		// safe for $submit too.
+		s.c.log.Warn("pas access token refused, fetching a new one", "op", op)
+		s.c.tokens.invalidate(resp.token)
+		if tok, err := s.c.tokens.Token(); err == nil {
+			s.rec.Redact(tok.AccessToken)
+		}
+	}
+	if err := classifyStatus(op, resp); err != nil {
+		return nil, err
+	}
+	fs, err := extract(resp.body)
+	if err != nil {
+		var oe *outcomeError
+		if errors.As(err, &oe) {
+			return nil, rejected(op, oe.Error(), nil)
+		}
+		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op,
+			Msg: "response is not a PAS Bundle or Parameters", Err: err}
+	}
+	if len(fs) == 0 {
+		if op == "inquire" {
+			return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: op,
+				Msg: "payer has no request matching the case"}
+		}
+		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op, Err: errNoClaimResponse}
+	}
+	r, err := interpret(pick(fs, traceNumber(c.ID)))
+	if err != nil {
+		var ce *connectors.Error
+		if errors.As(err, &ce) {
+			ce.Step = op
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// response is what one logical POST brought back.
+type response struct {
+	status   int
+	header   http.Header
+	body     []byte
+	token    string // the bearer token the request carried
+	attempts int
+}
+
+// post sends body with retries (see checkRetry), records the exchange, and
+// returns the final response. Transport failures are ErrRetryable.
+func (s *Session) post(ctx context.Context, op, url string, body []byte) (*response, error) {
+	st := &callState{submit: op == "submit"}
+	cctx := context.WithValue(ctx, callStateKey{}, st)
+	cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				st.wrote.Store(true)
+			}
+		},
+	})
+	req, err := retryablehttp.NewRequestWithContext(cctx, http.MethodPost, url, body)
+	if err != nil {
+		return nil, fmt.Errorf("fhirpas: %s: build request: %w", op, err)
+	}
+	req.Header.Set("Content-Type", mediaFHIR)
+	req.Header.Set("Accept", mediaFHIR)
+
+	began := time.Now()
+	hr, err := s.c.api.Do(req)
+	if err != nil {
+		s.attach(op, url, body, st, began, nil, nil, err)
+		var te *tokenError
+		switch {
+		case errors.As(err, &te):
+			return nil, classifyTokenErr(te)
+		case ctx.Err() != nil:
+			return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: "cancelled", Err: ctx.Err()}
+		case st.submit && st.wrote.Load():
+			return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op,
+				Msg: "no answer after the request was sent; the payer may have received it", Err: err}
+		}
+		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op,
+			Msg: fmt.Sprintf("no answer after %d attempt(s)", st.attempts.Load()), Err: err}
+	}
+	defer hr.Body.Close()
+	data, rerr := io.ReadAll(io.LimitReader(hr.Body, maxBody))
+	resp := &response{status: hr.StatusCode, header: hr.Header, body: data, attempts: int(st.attempts.Load())}
+	if hr.Request != nil {
+		resp.token = bearer(hr.Request.Header)
+	}
+	s.attach(op, url, body, st, began, hr, data, rerr)
+	s.c.log.Debug("pas call", "op", op, "status", hr.StatusCode, "attempts", resp.attempts,
+		"duration", time.Since(began))
+	if rerr != nil {
+		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: "read response", Err: rerr}
+	}
+	return resp, nil
+}
+
+// attach records one exchange as a "network" artifact when the recording
+// wants it (a failure, or every step per config).
+func (s *Session) attach(op, url string, body []byte, st *callState, began time.Time, hr *http.Response, respBody []byte, err error) {
+	failed := err != nil || hr == nil || hr.StatusCode >= 300
+	if !s.rec.Wants("network", failed) {
+		return
+	}
+	rec := netRecord{Op: op, Method: http.MethodPost, URL: url, Request: netMessage{
+		Headers: map[string]string{"Content-Type": mediaFHIR, "Accept": mediaFHIR, "Authorization": "Bearer <redacted>"},
+		Body:    jsonOrText(body),
+	}}
+	rec.finish(st, began, hr, respBody, err)
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return
+	}
+	s.rec.Attach("network", op+".json", "application/json", data)
+}
+
+// classifyStatus turns a non-2xx final status into a connector error.
+func classifyStatus(op string, r *response) error {
+	if r.status >= 200 && r.status < 300 {
+		return nil
+	}
+	what := fmt.Sprintf("HTTP %d", r.status)
+	if r.attempts > 1 {
+		what += fmt.Sprintf(" after %d attempts", r.attempts)
+	}
+	detail := ""
+	oe, isOO := parseOutcome(r.body)
+	if isOO {
+		detail = summarizeIssues(oe.issues)
+	}
+	switch {
+	case r.status == http.StatusUnauthorized:
+		return &connectors.Error{Class: connectors.ErrAuth, Step: op, Msg: what + ": payer refused the access token twice"}
+	case r.status == http.StatusForbidden:
+		return &connectors.Error{Class: connectors.ErrAuth, Step: op, Msg: withDetail(what+": forbidden", detail)}
+	case r.status == http.StatusNotFound && isOO && hasIssueCode(oe, "not-found") && op == "inquire":
+		return &connectors.Error{Class: connectors.ErrNotFound, Step: op, Msg: withDetail(what, detail)}
+	case r.status >= 400 && r.status < 500 && r.status != http.StatusTooManyRequests && r.status != http.StatusRequestTimeout:
+		if !isOO {
+			detail = "no OperationOutcome"
+		}
+		return rejected(op, withDetail(what, detail), nil)
+	case r.status >= 500 || r.status == http.StatusTooManyRequests || r.status == http.StatusRequestTimeout:
+		if !isOO {
+			detail = snippet(r.header.Get("Content-Type"), r.body)
+		}
+		msg := withDetail(what, detail)
+		if op == "submit" && r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests {
+			msg += " (not retried: the payer may have received the request)"
+		}
+		return &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: msg}
+	}
+	return rejected(op, "unexpected "+what, nil)
+}
+
+func withDetail(s, detail string) string {
+	if detail == "" {
+		return s
+	}
+	return s + ": " + detail
+}
+
+func hasIssueCode(oe *outcomeError, code string) bool {
+	for _, is := range oe.issues {
+		if is.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// snippet is a short, single-line excerpt of a textual error body.
+func snippet(contentType string, body []byte) string {
+	ct := strings.ToLower(contentType)
+	if len(body) == 0 || !(strings.HasPrefix(ct, "text/plain") || strings.Contains(ct, "json")) {
+		return ""
+	}
+	s := strings.Join(strings.FieldsFunc(string(body), unicode.IsSpace), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return "body: " + s
+}
+
+// scrub removes the case's PHI values from an error's text, whatever their
+// case, in case a payer echoed them in a diagnostic.
+func scrub(err error, c *authpilot.Case) error {
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	p := c.Patient
+	var alts []string
+	for _, v := range []string{p.MemberID, p.FirstName, p.LastName, p.DOB.String()} {
+		if v = strings.TrimSpace(v); len(v) >= 2 {
+			alts = append(alts, regexp.QuoteMeta(v))
+		}
+	}
+	if len(alts) > 0 {
+		re := regexp.MustCompile("(?i)" + strings.Join(alts, "|"))
+		ce.Msg = re.ReplaceAllString(ce.Msg, "<redacted>")
+	}
+	return err
+}
+
+// netRecord is the evidence of one HTTP exchange, attached to the
+// recording as kind "network". The recorder redacts registered values.
+type netRecord struct {
+	Op       string      `json:"op"`
+	Method   string      `json:"method"`
+	URL      string      `json:"url"`
+	Attempts int         `json:"attempts"`
+	WaitsMS  []float64   `json:"retry_waits_ms,omitempty"`
+	Duration float64     `json:"duration_ms"`
+	Request  netMessage  `json:"request"`
+	Response *netMessage `json:"response,omitempty"`
+	Error    string      `json:"error,omitempty"`
+}
+
+type netMessage struct {
+	Status  int               `json:"status,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+func (n *netRecord) finish(st *callState, began time.Time, hr *http.Response, body []byte, err error) {
+	n.Attempts = int(st.attempts.Load())
+	n.Duration = float64(time.Since(began).Microseconds()) / 1000
+	st.mu.Lock()
+	for _, w := range st.waits {
+		n.WaitsMS = append(n.WaitsMS, float64(w.Microseconds())/1000)
+	}
+	st.mu.Unlock()
+	if err != nil {
+		n.Error = err.Error()
+	}
+	if hr != nil {
+		m := &netMessage{Status: hr.StatusCode, Headers: map[string]string{}, Body: jsonOrText(body)}
+		for _, h := range []string{"Content-Type", "Retry-After", "WWW-Authenticate", "Location"} {
+			if v := hr.Header.Get(h); v != "" {
+				m.Headers[h] = v
+			}
+		}
+		n.Response = m
+	}
+}
+
+// jsonOrText embeds a JSON body as is and anything else as a JSON string.
+func jsonOrText(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if json.Valid(b) {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err == nil {
+			return buf.Bytes()
+		}
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+// nopRecorder is used when Open is given no recorder.
+type nopRecorder struct{}
+
+func (nopRecorder) ID() string                            { return "" }
+func (nopRecorder) Redact(...string)                      {}
+func (nopRecorder) Step(string, time.Time, error)         {}
+func (nopRecorder) Attach(string, string, string, []byte) {}
+func (nopRecorder) Wants(string, bool) bool               { return false }

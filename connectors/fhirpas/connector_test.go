@@ -1,0 +1,606 @@
+package fhirpas
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+func TestCapabilities(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	want := connectors.Capabilities{Submit: true, Poll: true, Find: true}
+	if got := h.conn.Capabilities(); got != want {
+		t.Errorf("Capabilities = %+v", got)
+	}
+}
+
+func TestSubmitDecisions(t *testing.T) {
+	day := func(n int) authpilot.Date { return date("2026-03-02").AddDays(n) }
+	tests := []struct {
+		name       string
+		rules      []payersim.PASRule
+		status     authpilot.Status
+		authNumber string
+		approved   []authpilot.ApprovedLine
+		validTo    authpilot.Date
+		reason     string
+		info       string
+		noDet      bool
+	}{
+		{
+			name:   "approved at once by default",
+			status: authpilot.StatusApproved, authNumber: "AUTH000001",
+			approved: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "22840", Units: 1}, {Code: "C1889", Units: 2}},
+			validTo:  day(90),
+		},
+		{
+			name:   "denied with a reason",
+			rules:  []payersim.PASRule{{Code: "22612", Fate: payersim.PASDeny, Reason: "Fewer than 6 weeks of conservative care"}},
+			status: authpilot.StatusDenied, reason: "Fewer than 6 weeks of conservative care",
+		},
+		{
+			name:   "modified to fewer units",
+			rules:  []payersim.PASRule{{Code: "C1889", Fate: payersim.PASModify, ModifyUnits: 1, ValidDays: 60}},
+			status: authpilot.StatusModified, authNumber: "AUTH000001",
+			approved: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "22840", Units: 1}, {Code: "C1889", Units: 1}},
+			validTo:  day(60), reason: "Authorized as modified",
+		},
+		{
+			name:   "modified to another code",
+			rules:  []payersim.PASRule{{Code: "22612", Fate: payersim.PASModify, ModifyCode: "22630", Reason: "Single-level PLIF authorized"}},
+			status: authpilot.StatusModified, authNumber: "AUTH000001",
+			approved: []authpilot.ApprovedLine{{Code: "22840", Units: 1}, {Code: "C1889", Units: 2}, {Code: "22630", Units: 1}},
+			validTo:  day(90), reason: "Single-level PLIF authorized",
+		},
+		{
+			name:   "partially approved",
+			rules:  []payersim.PASRule{{Code: "22840", Fate: payersim.PASPartial, Reason: "Instrumentation not necessary"}},
+			status: authpilot.StatusPartiallyApproved, authNumber: "AUTH000001",
+			approved: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "C1889", Units: 2}},
+			validTo:  day(90), reason: "Instrumentation not necessary",
+		},
+		{
+			name:   "pended asking for documents",
+			rules:  []payersim.PASRule{{Fate: payersim.PASPend, Reason: "Send physical therapy notes"}},
+			status: authpilot.StatusPended, info: "Send physical therapy notes",
+		},
+		{
+			name:   "pended until inquired",
+			rules:  []payersim.PASRule{{Fate: payersim.PASApprove, AfterInquiries: 1}},
+			status: authpilot.StatusPended, noDet: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessConfig{})
+			h.scenario(tt.rules...)
+			s := h.open()
+			sub := h.submit(s, testCase())
+			if sub.Status != tt.status {
+				t.Fatalf("status = %s (%s), want %s", sub.Status, sub.StatusText, tt.status)
+			}
+			if sub.PayerRef != "SHP-PA-000001" {
+				t.Errorf("PayerRef = %q", sub.PayerRef)
+			}
+			if sub.StatusText == "" {
+				t.Error("no status text")
+			}
+			d := sub.Determination
+			if tt.noDet {
+				if d != nil {
+					t.Errorf("determination = %+v, want none", d)
+				}
+				return
+			}
+			if d == nil {
+				t.Fatal("no determination")
+			}
+			if d.Status != tt.status || d.AuthNumber != tt.authNumber || d.DenialReason != tt.reason || d.InfoRequested != tt.info {
+				t.Errorf("determination = %+v", d)
+			}
+			if !reflect.DeepEqual(d.ApprovedLines, tt.approved) {
+				t.Errorf("approved lines = %v, want %v", d.ApprovedLines, tt.approved)
+			}
+			if tt.status.Authorized() && (d.ValidFrom != day(0) || d.ValidTo != tt.validTo) {
+				t.Errorf("validity %s..%s, want %s..%s", d.ValidFrom, d.ValidTo, day(0), tt.validTo)
+			}
+			if tt.status.Decided() && (d.DecidedAt == nil || !d.DecidedAt.Equal(h.clock.Now()) || d.NoticeDate != day(0)) {
+				t.Errorf("decided at %v, notice %s", d.DecidedAt, d.NoticeDate)
+			}
+			st := h.sim.Stats()
+			if st.Submissions != 1 || st.Calls["submit"] != 1 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestPendedThenApproved(t *testing.T) {
+	// Tokens outlive the days this test lets pass (expiry is tested below).
+	h := newHarness(t, harnessConfig{sim: payersim.PASOptions{TokenTTL: 30 * 24 * time.Hour}})
+	h.scenario(payersim.PASRule{Code: "22612", Fate: payersim.PASPend, Reason: "Send PT notes",
+		AfterInquiries: 2, Then: payersim.PASApprove, ValidDays: 60})
+	s := h.open()
+	c := testCase()
+	sub := h.submit(s, c)
+	if sub.Status != authpilot.StatusPended || sub.PayerRef != "SHP-PA-000001" {
+		t.Fatalf("submit = %s %q", sub.Status, sub.PayerRef)
+	}
+	if sub.Determination == nil || sub.Determination.InfoRequested != "Send PT notes" {
+		t.Errorf("pend determination = %+v", sub.Determination)
+	}
+	c.Status, c.PayerRef = sub.Status, sub.PayerRef
+
+	h.clock.Advance(24 * time.Hour)
+	o := h.poll(s, c)
+	if o.Err != nil || o.Status != authpilot.StatusPended {
+		t.Fatalf("first inquiry = %+v", o)
+	}
+	if o.PayerRef != "" {
+		t.Errorf("unchanged reference reported as %q", o.PayerRef)
+	}
+
+	h.clock.Advance(48 * time.Hour)
+	decided := h.clock.Now()
+	o = h.poll(s, c)
+	if o.Err != nil || o.Status != authpilot.StatusApproved {
+		t.Fatalf("second inquiry = %+v", o)
+	}
+	d := o.Determination
+	if d == nil || d.AuthNumber != "AUTH000001" {
+		t.Fatalf("determination = %+v", d)
+	}
+	from := authpilot.DateOf(decided)
+	if d.ValidFrom != from || d.ValidTo != from.AddDays(60) {
+		t.Errorf("validity %s..%s, want %s..%s", d.ValidFrom, d.ValidTo, from, from.AddDays(60))
+	}
+	if d.DecidedAt == nil || !d.DecidedAt.Equal(decided) || d.NoticeDate != from {
+		t.Errorf("decided %v notice %s", d.DecidedAt, d.NoticeDate)
+	}
+	want := []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "22840", Units: 1}, {Code: "C1889", Units: 2}}
+	if !reflect.DeepEqual(d.ApprovedLines, want) {
+		t.Errorf("approved lines = %v", d.ApprovedLines)
+	}
+	if st := h.sim.Stats(); st.Calls["inquire"] != 2 || st.Inquiries != 2 || st.Submissions != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+	if got := h.rec.stepNames(); !slices.Equal(got, []string{"token", "submit", "inquire", "inquire"}) {
+		t.Errorf("steps = %v", got)
+	}
+}
+
+func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
+	t.Run("submit", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		h.scenario(payersim.PASRule{MemberID: "SHP99887766", Fate: payersim.PASReject, Reason: "Subscriber not found"})
+		s := h.open()
+		_, err := s.Submit(context.Background(), testCase(), noCommit)
+		if !errors.Is(err, connectors.ErrRejected) {
+			t.Fatalf("err = %v, want ErrRejected", err)
+		}
+		for _, want := range []string{"submit", "HTTP 400", "error invalid: Subscriber not found"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("err %q lacks %q", err, want)
+			}
+		}
+		if st := h.sim.Stats(); st.Calls["submit"] != 1 || st.BadRequests != 1 || st.Submissions != 0 {
+			t.Errorf("stats = %+v, want one call", st)
+		}
+		// A failed step captures the exchange even when only failures are.
+		if n := h.rec.network(t); len(n) != 1 || n[0].Response == nil || n[0].Response.Status != 400 {
+			t.Errorf("network records = %+v", n)
+		}
+	})
+	t.Run("inquire", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		s := h.open()
+		c := testCase()
+		h.submit(s, c)
+		h.fault(payersim.PASFault{Kind: payersim.PASFaultBadRequest, Op: "inquire", Diagnostics: "Invalid inquiry"})
+		o := h.poll(s, c)
+		if !errors.Is(o.Err, connectors.ErrRejected) || !strings.Contains(o.Err.Error(), "error invalid: Invalid inquiry") {
+			t.Fatalf("observation err = %v", o.Err)
+		}
+		if st := h.sim.Stats(); st.Calls["inquire"] != 1 {
+			t.Errorf("inquire calls = %d, want 1", st.Calls["inquire"])
+		}
+	})
+	t.Run("payer echoes PHI", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		h.scenario(payersim.PASRule{Fate: payersim.PASReject, Reason: "Member SHP99887766 (QUIMBY) not found"})
+		_, err := h.open().Submit(context.Background(), testCase(), noCommit)
+		if err == nil || strings.Contains(err.Error(), "SHP99887766") || strings.Contains(err.Error(), "QUIMBY") ||
+			!strings.Contains(err.Error(), "Member <redacted> (<redacted>) not found") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestTransientFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		op       string
+		fault    payersim.PASFault
+		calls    int
+		errClass error
+		errSays  string
+		waits    []float64
+	}{
+		{name: "submit 503 with Retry-After twice then 200", op: "submit",
+			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "submit", Count: 2, RetryAfter: 1},
+			calls: 3, waits: []float64{5, 5}},
+		{name: "inquire 503 twice then 200", op: "inquire",
+			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", Count: 2},
+			calls: 3},
+		{name: "inquire 500 twice then 200", op: "inquire",
+			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 2},
+			calls: 3},
+		{name: "submit 503 without Retry-After not retried", op: "submit",
+			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "submit"},
+			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 503: error transient: simulated maintenance"},
+		{name: "submit 500 not retried", op: "submit",
+			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "submit"},
+			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 500: error exception: simulated internal error (not retried"},
+		{name: "inquire retries exhausted", op: "inquire",
+			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 10},
+			calls: 4, errClass: connectors.ErrRetryable, errSays: "HTTP 500 after 4 attempts: error exception"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessConfig{})
+			h.rec.wantAll = true
+			s := h.open()
+			c := testCase()
+			if tt.op == "inquire" {
+				h.submit(s, c)
+			}
+			h.fault(tt.fault)
+			var err error
+			if tt.op == "submit" {
+				_, err = s.Submit(context.Background(), c, noCommit)
+			} else {
+				o := h.poll(s, c)
+				err = o.Err
+				if err == nil && o.Status != authpilot.StatusApproved {
+					t.Errorf("status = %s", o.Status)
+				}
+			}
+			if tt.errClass == nil && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.errClass != nil && (!errors.Is(err, tt.errClass) || !strings.Contains(err.Error(), tt.errSays)) {
+				t.Fatalf("err = %v, want %v saying %q", err, tt.errClass, tt.errSays)
+			}
+			if got := h.sim.Stats().Calls[tt.op]; got != tt.calls {
+				t.Errorf("%s calls = %d, want %d", tt.op, got, tt.calls)
+			}
+			n := h.rec.network(t)
+			last := n[len(n)-1]
+			if last.Attempts != tt.calls {
+				t.Errorf("recorded attempts = %d, want %d", last.Attempts, tt.calls)
+			}
+			if tt.waits != nil && !reflect.DeepEqual(last.WaitsMS, tt.waits) {
+				t.Errorf("waits = %v ms, want %v (Retry-After: 1 clamped to retry_wait_max)", last.WaitsMS, tt.waits)
+			}
+		})
+	}
+}
+
+func TestRetryAfterClamped(t *testing.T) {
+	h := newHarness(t, harnessConfig{options: func(o *Options) { o.RetryWaitMax = 20 * time.Millisecond }})
+	h.rec.wantAll = true
+	s := h.open()
+	c := testCase()
+	h.submit(s, c)
+	h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", RetryAfter: 3600})
+	began := time.Now()
+	o := h.poll(s, c)
+	if o.Err != nil || o.Status != authpilot.StatusApproved {
+		t.Fatalf("observation = %+v", o)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Errorf("poll took %v: Retry-After: 3600 was not clamped", waited)
+	}
+	n := h.rec.network(t)
+	if last := n[len(n)-1]; !reflect.DeepEqual(last.WaitsMS, []float64{20}) {
+		t.Errorf("waits = %v ms, want [20]", last.WaitsMS)
+	}
+	if !strings.Contains(h.logs.String(), "timeout=20ms") {
+		t.Errorf("retry log does not show the clamped wait:\n%s", h.logs.String())
+	}
+}
+
+func TestExpiredTokenRefreshedOnce(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	s := h.open()
+	c := testCase()
+	h.submit(s, c)
+	if st := h.sim.Stats(); st.TokensIssued != 1 {
+		t.Fatalf("tokens issued = %d", st.TokensIssued)
+	}
+	h.sim.ExpireTokens()
+	o := h.poll(s, c)
+	if o.Err != nil || o.Status != authpilot.StatusApproved {
+		t.Fatalf("observation = %+v", o)
+	}
+	st := h.sim.Stats()
+	if st.TokensIssued != 2 || st.Unauthorized != 1 || st.Calls["inquire"] != 2 {
+		t.Errorf("stats = %+v, want 2 tokens, 1 refusal, 2 inquiries", st)
+	}
+	// The refreshed token is cached: the next call needs no new one.
+	h.poll(s, c)
+	if st := h.sim.Stats(); st.TokensIssued != 2 {
+		t.Errorf("tokens issued = %d after another poll", st.TokensIssued)
+	}
+	// The token expired on the payer's clock too (TTL 1h): refresh again.
+	h.clock.Advance(2 * time.Hour)
+	h.poll(s, c)
+	if st := h.sim.Stats(); st.TokensIssued != 3 || st.Unauthorized != 2 {
+		t.Errorf("stats = %+v after expiry", st)
+	}
+}
+
+func TestTokenRefusedTwiceIsAuthError(t *testing.T) {
+	h := newHarness(t, harnessConfig{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/Claim/") {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	s := h.open()
+	obs, err := s.Poll(context.Background(), []*authpilot.Case{testCase(), testCase()})
+	if !errors.Is(err, connectors.ErrAuth) {
+		t.Fatalf("poll err = %v, want ErrAuth", err)
+	}
+	if len(obs) != 1 || !errors.Is(obs[0].Err, connectors.ErrAuth) {
+		t.Errorf("observations = %+v", obs)
+	}
+	if st := h.sim.Stats(); st.TokensIssued != 2 {
+		t.Errorf("tokens issued = %d, want 2 (one refresh)", st.TokensIssued)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Run("wrong client secret", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{secrets: memSecrets{"summit-pas": "wrong"}})
+		_, err := h.conn.Open(context.Background(), h.rec)
+		if !errors.Is(err, connectors.ErrAuth) || !strings.Contains(err.Error(), "invalid_client") {
+			t.Fatalf("err = %v", err)
+		}
+		if strings.Contains(err.Error(), "wrong") {
+			t.Errorf("err carries the secret: %v", err)
+		}
+		if st := h.sim.Stats(); st.TokensRefused != 1 || st.Calls["token"] != 1 {
+			t.Errorf("stats = %+v", st)
+		}
+		if !slices.Contains(h.rec.redacted, "wrong") {
+			t.Error("client secret not registered for redaction")
+		}
+	})
+	t.Run("secret not in keyring", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{secrets: memSecrets{}})
+		_, err := h.conn.Open(context.Background(), h.rec)
+		if !errors.Is(err, connectors.ErrAuth) || !errors.Is(err, authpilot.ErrSecretNotFound) ||
+			!strings.Contains(err.Error(), `"summit-pas"`) {
+			t.Fatalf("err = %v", err)
+		}
+		if h.sim.Stats().Calls["token"] != 0 {
+			t.Error("token endpoint called without a secret")
+		}
+	})
+	t.Run("token endpoint down", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		h.srv.Close()
+		_, err := h.conn.Open(context.Background(), h.rec)
+		if !errors.Is(err, connectors.ErrRetryable) {
+			t.Fatalf("err = %v, want ErrRetryable", err)
+		}
+	})
+	t.Run("token endpoint 503 then ok", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "token", Count: 2})
+		h.open()
+		if st := h.sim.Stats(); st.Calls["token"] != 3 || st.TokensIssued != 1 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
+}
+
+func TestSubmitIdempotentAndFind(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	h.scenario(payersim.PASRule{Fate: payersim.PASPend, Reason: "Send imaging report"})
+	c := testCase()
+	first := h.submit(h.open(), c)
+	// A crash after the POST: the agent submits again in a new visit.
+	again := h.submit(h.open(), c)
+	if again.PayerRef != first.PayerRef || again.Status != first.Status {
+		t.Errorf("resubmit = %+v, first %+v", again, first)
+	}
+	if st := h.sim.Stats(); st.Submissions != 1 || st.Calls["submit"] != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+	// Reconciliation finds the request by the identifier derived from the
+	// case ID.
+	s := h.open()
+	found, err := s.Find(context.Background(), c)
+	if err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	if found.PayerRef != first.PayerRef || found.Status != authpilot.StatusPended {
+		t.Errorf("found = %+v", found)
+	}
+	other := testCase()
+	other.ID = "01HZX5T0OTHER"
+	if _, err := s.Find(context.Background(), other); !errors.Is(err, connectors.ErrNotFound) {
+		t.Errorf("find of an unsubmitted case = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSubmitTimeouts(t *testing.T) {
+	t.Run("submit not retried once sent", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{options: func(o *Options) { o.Timeout = 250 * time.Millisecond }})
+		s := h.open()
+		h.fault(payersim.PASFault{Kind: payersim.PASFaultSlow, Op: "submit", Delay: payersim.PASDuration(2 * time.Second)})
+		_, err := s.Submit(context.Background(), testCase(), noCommit)
+		if !errors.Is(err, connectors.ErrRetryable) || !strings.Contains(err.Error(), "may have received it") {
+			t.Fatalf("err = %v", err)
+		}
+		if got := h.sim.Stats().Calls["submit"]; got != 1 {
+			t.Errorf("submit calls = %d, want 1", got)
+		}
+	})
+	t.Run("inquire retried after a timeout", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{options: func(o *Options) { o.Timeout = 250 * time.Millisecond }})
+		s := h.open()
+		c := testCase()
+		h.submit(s, c)
+		h.fault(payersim.PASFault{Kind: payersim.PASFaultSlow, Op: "inquire", Delay: payersim.PASDuration(2 * time.Second)})
+		if o := h.poll(s, c); o.Err != nil || o.Status != authpilot.StatusApproved {
+			t.Fatalf("observation = %+v", o)
+		}
+		if got := h.sim.Stats().Calls["inquire"]; got != 2 {
+			t.Errorf("inquire calls = %d, want 2", got)
+		}
+	})
+	t.Run("connection refused before sending is retried", func(t *testing.T) {
+		h := newHarness(t, harnessConfig{})
+		s := h.open()
+		h.srv.Close()
+		_, err := s.Submit(context.Background(), testCase(), noCommit)
+		if !errors.Is(err, connectors.ErrRetryable) || !strings.Contains(err.Error(), "no answer after 4 attempt(s)") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestCommitFailureStopsSubmit(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	s := h.open()
+	boom := errors.New("store down")
+	_, err := s.Submit(context.Background(), testCase(), func(context.Context) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := h.sim.Stats().Calls["submit"]; got != 0 {
+		t.Errorf("submit calls = %d, want 0", got)
+	}
+}
+
+func TestInquiryResponseForms(t *testing.T) {
+	for _, form := range []string{"return", "responseBundle", "bundle"} {
+		t.Run(form, func(t *testing.T) {
+			h := newHarness(t, harnessConfig{sim: payersim.PASOptions{InquiryParam: form}})
+			h.scenario(payersim.PASRule{Fate: payersim.PASDeny, Reason: "Not covered", AfterInquiries: 1})
+			s := h.open()
+			c := testCase()
+			h.submit(s, c)
+			o := h.poll(s, c)
+			if o.Err != nil || o.Status != authpilot.StatusDenied || o.Determination.DenialReason != "Not covered" {
+				t.Fatalf("observation = %+v", o)
+			}
+			other := testCase()
+			other.ID = "01HZX5T0NEVER"
+			if _, err := s.Find(context.Background(), other); !errors.Is(err, connectors.ErrNotFound) {
+				t.Errorf("find = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestPollManyCases(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	s := h.open()
+	submitted := testCase()
+	sub := h.submit(s, submitted)
+	never := testCase()
+	never.ID = "01HZX5T0NEVER"
+	// A case filed elsewhere and tracked by the payer's reference.
+	tracked := testCase()
+	tracked.ID = "01HZX5T0TRACKED"
+	tracked.Tracked = true
+	tracked.PayerRef = sub.PayerRef
+	obs, err := s.Poll(context.Background(), []*authpilot.Case{submitted, never, tracked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 3 {
+		t.Fatalf("%d observations", len(obs))
+	}
+	if obs[0].Status != authpilot.StatusApproved || obs[0].PayerRef != sub.PayerRef {
+		t.Errorf("submitted case: %+v", obs[0])
+	}
+	if !errors.Is(obs[1].Err, connectors.ErrNotFound) || obs[1].Status != "" {
+		t.Errorf("unknown case: %+v", obs[1])
+	}
+	if obs[2].Err != nil || obs[2].Status != authpilot.StatusApproved || obs[2].PayerRef != "" {
+		t.Errorf("tracked case: %+v", obs[2])
+	}
+}
+
+func TestPollGivesUpWhenPayerIsDown(t *testing.T) {
+	h := newHarness(t, harnessConfig{options: func(o *Options) { o.Retries = 0 }})
+	s := h.open()
+	h.fault(payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 100})
+	cases := []*authpilot.Case{testCase(), testCase(), testCase(), testCase(), testCase()}
+	obs, err := s.Poll(context.Background(), cases)
+	if !errors.Is(err, connectors.ErrRetryable) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(obs) != pollAbortAfter || h.sim.Stats().Calls["inquire"] != pollAbortAfter {
+		t.Errorf("%d observations, %d calls; want %d", len(obs), h.sim.Stats().Calls["inquire"], pollAbortAfter)
+	}
+}
+
+func TestRecordingRedacted(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	h.rec.wantAll = true
+	s := h.open()
+	c := testCase()
+	h.submit(s, c)
+	h.poll(s, c)
+	if got := h.rec.stepNames(); !slices.Equal(got, []string{"token", "submit", "inquire"}) {
+		t.Errorf("steps = %v", got)
+	}
+	for _, v := range []string{"SHP99887766", "Rosalind", "Quimby", "1961-07-14", testSecret} {
+		if !slices.Contains(h.rec.redacted, v) {
+			t.Errorf("%q not registered for redaction", v)
+		}
+	}
+	var token bool
+	for _, v := range h.rec.redacted {
+		if len(v) == 48 && strings.Trim(v, "0123456789abcdef") == "" {
+			token = true
+		}
+	}
+	if !token {
+		t.Error("access token not registered for redaction")
+	}
+	n := h.rec.network(t)
+	if len(n) != 2 || n[0].Op != "submit" || n[1].Op != "inquire" {
+		t.Fatalf("network records = %d", len(n))
+	}
+	if !strings.HasSuffix(n[0].URL, "/Claim/$submit") || n[0].Response.Status != 200 ||
+		n[0].Request.Headers["Authorization"] != "Bearer <redacted>" {
+		t.Errorf("submit record = %+v", n[0])
+	}
+	for _, a := range h.rec.attachments {
+		for _, phi := range []string{"SHP99887766", "Quimby", "1961-07-14"} {
+			if strings.Contains(string(a.data), phi) {
+				t.Errorf("attachment %s carries %q", a.name, phi)
+			}
+		}
+	}
+}

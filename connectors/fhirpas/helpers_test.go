@@ -1,0 +1,277 @@
+package fhirpas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+const testSecret = "pas-secret-Zq81"
+
+// testClock is the injected clock of the simulator and the connector.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type memSecrets map[string]string
+
+func (m memSecrets) Get(name string) (string, error) {
+	v, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("secret %q: %w", name, authpilot.ErrSecretNotFound)
+	}
+	return v, nil
+}
+
+// testRecorder keeps steps and attachments, redacting registered values
+// the way a real recorder must.
+type testRecorder struct {
+	mu          sync.Mutex
+	wantAll     bool
+	redacted    []string
+	steps       []recStep
+	attachments []recAttachment
+}
+
+type recStep struct {
+	name string
+	err  error
+}
+
+type recAttachment struct {
+	kind, name, contentType string
+	data                    []byte
+}
+
+func (r *testRecorder) ID() string { return "rec-test" }
+
+func (r *testRecorder) Redact(values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.redacted = append(r.redacted, values...)
+}
+
+func (r *testRecorder) Step(name string, _ time.Time, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, recStep{name, err})
+}
+
+func (r *testRecorder) Attach(kind, name, contentType string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := string(data)
+	for _, v := range r.redacted {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "<redacted>")
+		}
+	}
+	r.attachments = append(r.attachments, recAttachment{kind, name, contentType, []byte(s)})
+}
+
+func (r *testRecorder) Wants(kind string, failed bool) bool { return r.wantAll || failed }
+
+func (r *testRecorder) stepNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.steps {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// network returns the decoded network attachments.
+func (r *testRecorder) network(t *testing.T) []netRecord {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []netRecord
+	for _, a := range r.attachments {
+		if a.kind != "network" {
+			continue
+		}
+		var n netRecord
+		if err := json.Unmarshal(a.data, &n); err != nil {
+			t.Fatalf("network attachment %s: %v", a.name, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// harness is a connector wired to the PAS simulator over a real HTTP
+// server.
+type harness struct {
+	t     testing.TB
+	clock *testClock
+	sim   *payersim.PASServer
+	srv   *httptest.Server
+	conn  connectors.Connector
+	opts  *Options
+	rec   *testRecorder
+	logs  *lockedBuffer
+}
+
+type harnessConfig struct {
+	sim     payersim.PASOptions
+	options func(*Options)
+	secrets memSecrets
+	// wrap puts a handler in front of the simulator.
+	wrap func(http.Handler) http.Handler
+	// quiet logs at info level instead of debug.
+	quiet bool
+}
+
+func newHarness(t testing.TB, cfg harnessConfig) *harness {
+	clock := &testClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	cfg.sim.Now = clock.Now
+	if cfg.sim.ClientSecret == "" {
+		cfg.sim.ClientSecret = testSecret
+	}
+	sim := payersim.NewPAS(cfg.sim)
+	var h http.Handler = sim
+	if cfg.wrap != nil {
+		h = cfg.wrap(sim)
+	}
+	srv := httptest.NewServer(h)
+	var doc = fmt.Sprintf(`
+base_url: %s/
+token_url: %s/token
+client_id: authpilot
+client_secret: summit-pas
+scopes: [system/Claim.write, system/ClaimResponse.read]
+timeout: 2s
+retries: 3
+retry_wait_max: 5ms
+insurer:
+  name: Summit Health Plan
+  identifier: SHP01
+requester:
+  name: Spine Associates
+  npi: "1234567893"
+`, srv.URL, srv.URL)
+	opts, err := decodeYAML(t, doc)
+	if err != nil {
+		t.Fatalf("options: %v", err)
+	}
+	o := opts.(*Options)
+	if cfg.options != nil {
+		cfg.options(o)
+	}
+	secrets := cfg.secrets
+	if secrets == nil {
+		secrets = memSecrets{"summit-pas": testSecret}
+	}
+	logs := &lockedBuffer{}
+	level := slog.LevelDebug
+	if cfg.quiet {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	conn, err := o.New(connectors.Env{ID: "summit-pas", Logger: logger, Secrets: secrets, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	h2 := &harness{t: t, clock: clock, sim: sim, srv: srv, conn: conn, opts: o, rec: &testRecorder{}, logs: logs}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		srv.Close()
+		out := logs.String()
+		for _, secret := range []string{testSecret, "SHP99887766", "Quimby", "Rosalind", "1961-07-14", "M43.16", "C1889"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("logs carry %q:\n%s", secret, out)
+			}
+		}
+	})
+	return h2
+}
+
+func (h *harness) open() connectors.Session {
+	h.t.Helper()
+	s, err := h.conn.Open(context.Background(), h.rec)
+	if err != nil {
+		h.t.Fatalf("open: %v", err)
+	}
+	h.t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func noCommit(context.Context) error { return nil }
+
+func (h *harness) submit(s connectors.Session, c *authpilot.Case) *connectors.Submission {
+	h.t.Helper()
+	sub, err := s.Submit(context.Background(), c, noCommit)
+	if err != nil {
+		h.t.Fatalf("submit: %v", err)
+	}
+	return sub
+}
+
+func (h *harness) poll(s connectors.Session, c *authpilot.Case) connectors.Observation {
+	h.t.Helper()
+	obs, err := s.Poll(context.Background(), []*authpilot.Case{c})
+	if err != nil {
+		h.t.Fatalf("poll: %v", err)
+	}
+	if len(obs) != 1 || obs[0].CaseID != c.ID {
+		h.t.Fatalf("poll observations = %+v", obs)
+	}
+	return obs[0]
+}
+
+func (h *harness) scenario(rules ...payersim.PASRule) {
+	h.t.Helper()
+	if err := h.sim.SetScenario(payersim.PASScenario{Rules: rules}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) fault(f payersim.PASFault) {
+	h.t.Helper()
+	if err := h.sim.AddFault(f); err != nil {
+		h.t.Fatal(err)
+	}
+}

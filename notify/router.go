@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/authpilot/authpilot"
+)
+
+// Router picks the sinks of an alert, Alertmanager style: routes are tried
+// in order and the first match wins unless it says Continue. It is a pure
+// value, safe for concurrent use once built.
+type Router struct {
+	Routes []Route
+	// ExtraSinks adds sinks for every alert of a connector (keyed by
+	// connector ID), e.g. the channel of the team that owns that portal.
+	ExtraSinks map[string][]string
+	// Sinks names every configured sink. A sink_disabled alert that no
+	// route matches goes to all of them (but the disabled ones), so losing
+	// a sink is never silent.
+	Sinks []string
+}
+
+// Route returns the sinks for a, in route order, without duplicates and
+// without the sinks in disabled (names to reasons, as in
+// authpilot.Outbox.DisabledSinks).
+func (r *Router) Route(a authpilot.Alert, disabled map[string]string) []string {
+	var out []string
+	add := func(sinks []string) {
+		for _, s := range sinks {
+			if _, off := disabled[s]; off || slices.Contains(out, s) {
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	matched := false
+	for _, rt := range r.Routes {
+		if !rt.matches(a) {
+			continue
+		}
+		matched = true
+		add(rt.Sinks)
+		if !rt.Continue {
+			break
+		}
+	}
+	if a.ConnectorID != "" {
+		add(r.ExtraSinks[a.ConnectorID])
+	}
+	if !matched && a.Type == authpilot.AlertSinkDisabled {
+		add(r.Sinks)
+	}
+	return out
+}
+
+// Validate checks that every route and extra sink names a configured sink
+// and that route fields hold known values.
+func (r *Router) Validate() error {
+	var errs []error
+	for i, rt := range r.Routes {
+		if len(rt.Sinks) == 0 {
+			errs = append(errs, fmt.Errorf("routes[%d]: sinks: at least one sink is required", i))
+		}
+		for _, s := range rt.Sinks {
+			if !slices.Contains(r.Sinks, s) {
+				errs = append(errs, fmt.Errorf("routes[%d]: sinks: unknown sink %q", i, s))
+			}
+		}
+		for _, t := range rt.Types {
+			if !slices.Contains(authpilot.AlertTypes, t) {
+				errs = append(errs, fmt.Errorf("routes[%d]: types: unknown alert type %q", i, t))
+			}
+		}
+		for _, t := range rt.Tracks {
+			if !slices.Contains(authpilot.Tracks, t) {
+				errs = append(errs, fmt.Errorf("routes[%d]: tracks: unknown track %q", i, t))
+			}
+		}
+		switch rt.MinSeverity {
+		case "", authpilot.SeverityInfo, authpilot.SeverityWarning, authpilot.SeverityCritical:
+		default:
+			errs = append(errs, fmt.Errorf("routes[%d]: min_severity: unknown severity %q", i, rt.MinSeverity))
+		}
+	}
+	for _, conn := range slices.Sorted(maps.Keys(r.ExtraSinks)) {
+		for _, s := range r.ExtraSinks[conn] {
+			if !slices.Contains(r.Sinks, s) {
+				errs = append(errs, fmt.Errorf("connector %q: extra sinks: unknown sink %q", conn, s))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,170 @@
+// Package slack delivers alerts to Slack channels through incoming
+// webhooks, as Block Kit messages readable at a glance: what happened, the
+// case, payer, track, status and deadline in the practice's time zone, and
+// what to do. Messages carry no PHI unless the sink opts in, stay within
+// Slack's block and text limits, and go at most one per second per webhook.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/schedules"
+)
+
+// Interval is Slack's pace for incoming webhooks: one message per second.
+const Interval = time.Second
+
+// Options are the Notifier's dependencies; zero fields take defaults.
+type Options struct {
+	Clock schedules.Clock
+	// Client sends the requests; redirects are not followed.
+	Client *http.Client
+	// Location is the practice's time zone (default UTC).
+	Location *time.Location
+	// Limiter paces messages per webhook URL; share one between all Slack
+	// sinks. Default: a limiter of this notifier alone, at Interval.
+	Limiter *Limiter
+	// DigestRows caps a digest's rows (DefaultDigestRows when zero).
+	DigestRows int
+}
+
+// Notifier posts alerts to one Slack incoming webhook.
+type Notifier struct {
+	name       string
+	url        authpilot.Secret // the webhook URL is a credential
+	includePHI bool
+	timeout    time.Duration
+	clock      schedules.Clock
+	client     *http.Client
+	loc        *time.Location
+	lim        *Limiter
+	rows       int
+}
+
+var (
+	_ notify.Notifier     = (*Notifier)(nil)
+	_ notify.Throttler    = (*Notifier)(nil)
+	_ notify.PHIRecipient = (*Notifier)(nil)
+)
+
+// New returns the notifier of a Slack sink, reading its webhook URL from
+// secrets.
+func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier, error) {
+	if cfg.Type != notify.TypeSlack {
+		return nil, fmt.Errorf("slack sink %q: type is %q", cfg.Name, cfg.Type)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := secrets.Get(cfg.URLSecret)
+	if err != nil {
+		return nil, fmt.Errorf("slack sink %q: url_secret: %w", cfg.Name, err)
+	}
+	v = strings.TrimSpace(v)
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		// Do not wrap err: url.Parse errors quote the URL.
+		return nil, fmt.Errorf("slack sink %q: url_secret %q does not hold an http(s) URL", cfg.Name, cfg.URLSecret)
+	}
+	n := &Notifier{
+		name: cfg.Name, url: authpilot.Secret(v), includePHI: cfg.IncludePHI, timeout: cfg.Timeout,
+		clock: o.Clock, client: o.Client, loc: o.Location, lim: o.Limiter, rows: o.DigestRows,
+	}
+	if n.timeout <= 0 {
+		n.timeout = notify.DefaultTimeout
+	}
+	if n.clock == nil {
+		n.clock = schedules.RealClock{}
+	}
+	if n.client == nil {
+		n.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	c := *n.client
+	c.CheckRedirect = notify.NoRedirect
+	n.client = &c
+	if n.loc == nil {
+		n.loc = time.UTC
+	}
+	if n.lim == nil {
+		n.lim = NewLimiter(Interval)
+	}
+	return n, nil
+}
+
+// IncludePHI implements notify.PHIRecipient.
+func (n *Notifier) IncludePHI() bool { return n.includePHI }
+
+// Throttle implements notify.Throttler.
+func (n *Notifier) Throttle(now time.Time) time.Duration { return n.lim.Delay(n.url.Reveal(), now) }
+
+// Notify implements notify.Notifier: one message, if the webhook's rate
+// allows it now (else notify.ErrThrottled with the wait).
+func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
+	now := n.clock.Now()
+	var c *authpilot.Case
+	if n.includePHI {
+		c = d.Case
+	}
+	body, err := json.Marshal(Build(d.Alert, c, BuildOptions{Now: now, Location: n.loc, DigestRows: n.rows}))
+	if err != nil {
+		return false, 0, fmt.Errorf("encode slack message: %w", err)
+	}
+	if wait := n.lim.Reserve(n.url.Reveal(), now); wait > 0 {
+		return true, wait, notify.ErrThrottled
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url.Reveal(), bytes.NewReader(body))
+	if err != nil {
+		return false, 0, errors.New("build slack request: invalid url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "authpilot")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return true, 0, notify.RequestError("post to slack", err)
+	}
+	defer resp.Body.Close()
+	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	retry, retryAfter, serr := notify.Classify(resp.StatusCode, resp.Header, now)
+	if serr == nil {
+		return false, 0, nil
+	}
+	serr.Detail = sanitize(string(detail))
+	if resp.StatusCode == http.StatusTooManyRequests {
+		hold := retryAfter
+		if hold <= 0 {
+			hold = Interval
+		}
+		n.lim.Hold(n.url.Reveal(), now.Add(hold))
+	}
+	return retry, retryAfter, fmt.Errorf("post to slack: %w", serr)
+}
+
+// sanitize keeps a short, plain error code from Slack's answer body
+// ("invalid_blocks", "channel_is_archived").
+func sanitize(s string) string {
+	s = strings.TrimSpace(s)
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 80 {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == ' ', r == '.':
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}

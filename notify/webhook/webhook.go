@@ -1,0 +1,282 @@
+// Package webhook delivers alerts as signed HTTP POSTs following Standard
+// Webhooks (https://www.standardwebhooks.com), and verifies them on the
+// receiving side (Verify) for integrators and tests.
+//
+// A delivery is a JSON body
+//
+//	{"type": "<alert type>", "timestamp": "<RFC 3339 time of the alert>", "data": {...}}
+//
+// with the headers webhook-id (the alert ID, the same for every retry, so
+// receivers can drop duplicates), webhook-timestamp (Unix seconds of this
+// attempt) and webhook-signature ("v1," + base64 of HMAC-SHA256 over
+// id + "." + timestamp + "." + body, keyed with the base64-decoded part of
+// the "whsec_" secret).
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/schedules"
+)
+
+// Header names of Standard Webhooks.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+// SecretPrefix starts a Standard Webhooks signing secret.
+const SecretPrefix = "whsec_"
+
+// Payload is the body of a delivery.
+type Payload struct {
+	Type      authpilot.AlertType `json:"type"`
+	Timestamp string              `json:"timestamp"`
+	Data      Data                `json:"data"`
+}
+
+// Data is the alert, plus the case's PHI for a sink that opted in.
+type Data struct {
+	authpilot.Alert
+	// Patient, ServiceLines and Diagnoses are present only when the sink
+	// has include_phi set.
+	Patient      *authpilot.Patient      `json:"patient,omitempty"`
+	ServiceLines []authpilot.ServiceLine `json:"service_lines,omitempty"`
+	Diagnoses    []string                `json:"diagnoses,omitempty"`
+}
+
+// Options are the Notifier's dependencies; zero fields take defaults.
+type Options struct {
+	Clock schedules.Clock
+	// Client sends the requests; its redirects are not followed. Default:
+	// a client with its own transport.
+	Client *http.Client
+}
+
+// Notifier posts alerts to one webhook endpoint.
+type Notifier struct {
+	name       string
+	url        authpilot.Secret // may carry a token: never printed
+	key        []byte
+	includePHI bool
+	timeout    time.Duration
+	clock      schedules.Clock
+	client     *http.Client
+}
+
+var (
+	_ notify.Notifier     = (*Notifier)(nil)
+	_ notify.PHIRecipient = (*Notifier)(nil)
+)
+
+// New returns the notifier of a webhook sink, reading its URL (when in
+// the keyring) and signing secret from secrets.
+func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier, error) {
+	if cfg.Type != notify.TypeWebhook {
+		return nil, fmt.Errorf("webhook sink %q: type is %q", cfg.Name, cfg.Type)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	u := cfg.URL
+	if cfg.URLSecret != "" {
+		v, err := secrets.Get(cfg.URLSecret)
+		if err != nil {
+			return nil, fmt.Errorf("webhook sink %q: url_secret: %w", cfg.Name, err)
+		}
+		u = strings.TrimSpace(v)
+	}
+	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("webhook sink %q: url: %w", cfg.Name, err)
+	}
+	raw, err := secrets.Get(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sink %q: secret: %w", cfg.Name, err)
+	}
+	key, err := DecodeSecret(raw)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", cfg.Name, cfg.Secret, err)
+	}
+	n := &Notifier{
+		name: cfg.Name, url: authpilot.Secret(u), key: key, includePHI: cfg.IncludePHI,
+		timeout: cfg.Timeout, clock: o.Clock, client: o.Client,
+	}
+	if n.timeout <= 0 {
+		n.timeout = notify.DefaultTimeout
+	}
+	if n.clock == nil {
+		n.clock = schedules.RealClock{}
+	}
+	if n.client == nil {
+		n.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	// Never follow redirects: a moved endpoint is a config error, and a
+	// signed body must not be replayed to a third party.
+	c := *n.client
+	c.CheckRedirect = notify.NoRedirect
+	n.client = &c
+	return n, nil
+}
+
+// checkURL validates an endpoint without echoing it: it may hold a token.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("scheme must be http or https")
+	}
+	if u.Host == "" {
+		return errors.New("host is missing")
+	}
+	return nil
+}
+
+// DecodeSecret returns the HMAC key of a "whsec_<base64>" secret (the
+// prefix is optional). The error never contains the secret.
+func DecodeSecret(secret string) ([]byte, error) {
+	s := strings.TrimPrefix(strings.TrimSpace(secret), SecretPrefix)
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("not a whsec_ secret: the part after whsec_ is not standard base64")
+	}
+	if len(key) == 0 {
+		return nil, errors.New("empty signing secret")
+	}
+	return key, nil
+}
+
+// IncludePHI implements notify.PHIRecipient.
+func (n *Notifier) IncludePHI() bool { return n.includePHI }
+
+// Body returns the JSON body of a delivery: the alert, plus the case's
+// patient, service lines and diagnoses when c is non-nil.
+func Body(a authpilot.Alert, c *authpilot.Case) ([]byte, error) {
+	p := Payload{Type: a.Type, Timestamp: a.At.UTC().Format(time.RFC3339), Data: Data{Alert: a}}
+	if c != nil {
+		pt := c.Patient
+		p.Data.Patient = &pt
+		p.Data.ServiceLines = c.ServiceLines
+		p.Data.Diagnoses = c.Diagnoses
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode webhook body: %w", err)
+	}
+	return b, nil
+}
+
+// Sign returns the webhook-signature value ("v1,<base64>") of a message.
+func Sign(key []byte, id string, ts time.Time, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	m.Write([]byte{'.'})
+	m.Write([]byte(strconv.FormatInt(ts.Unix(), 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Notify implements notify.Notifier: one signed POST. Only a 2xx answer
+// counts as delivered.
+func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
+	a := d.Alert
+	var c *authpilot.Case
+	if n.includePHI {
+		c = d.Case
+	}
+	body, err := Body(a, c)
+	if err != nil {
+		return false, 0, err
+	}
+	now := n.clock.Now()
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url.Reveal(), bytes.NewReader(body))
+	if err != nil {
+		return false, 0, errors.New("build webhook request: invalid url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "authpilot")
+	req.Header.Set(HeaderID, a.ID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, Sign(n.key, a.ID, now, body))
+
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return true, 0, notify.RequestError("post webhook", err)
+	}
+	defer resp.Body.Close()
+	// Drain a little so the connection can be reused; never keep the body:
+	// a receiver may echo what it was sent.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	retry, retryAfter, serr := notify.Classify(resp.StatusCode, resp.Header, now)
+	if serr != nil {
+		return retry, retryAfter, fmt.Errorf("post webhook: %w", serr)
+	}
+	return false, 0, nil
+}
+
+// Verification errors.
+var (
+	ErrMissingHeaders = errors.New("missing webhook-id, webhook-timestamp or webhook-signature header")
+	ErrBadTimestamp   = errors.New("webhook-timestamp is not Unix seconds")
+	ErrTooOld         = errors.New("webhook-timestamp is too old")
+	ErrTooNew         = errors.New("webhook-timestamp is in the future")
+	ErrNoSignature    = errors.New("no matching v1 signature")
+)
+
+// Verify checks a received delivery the way a receiver should: all three
+// headers present, webhook-timestamp within tolerance of now (either way),
+// and one of the space-separated "v1,<base64>" signatures in
+// webhook-signature matching the body, compared in constant time. secret
+// is the sink's "whsec_…" secret. Receivers should also drop a webhook-id
+// they have already processed.
+func Verify(secret string, headers http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+	key, err := DecodeSecret(secret)
+	if err != nil {
+		return fmt.Errorf("verify webhook: %w", err)
+	}
+	id, tsText, sigs := headers.Get(HeaderID), headers.Get(HeaderTimestamp), headers.Get(HeaderSignature)
+	if id == "" || tsText == "" || sigs == "" {
+		return ErrMissingHeaders
+	}
+	secs, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		return ErrBadTimestamp
+	}
+	ts := time.Unix(secs, 0)
+	if now.Sub(ts) > tolerance {
+		return ErrTooOld
+	}
+	if ts.Sub(now) > tolerance {
+		return ErrTooNew
+	}
+	want := []byte(Sign(key, id, ts, body))
+	for _, s := range strings.Fields(sigs) {
+		if !strings.HasPrefix(s, "v1,") {
+			continue
+		}
+		if hmac.Equal([]byte(s), want) {
+			return nil
+		}
+	}
+	return ErrNoSignature
+}
