@@ -1,0 +1,420 @@
+// Package agent is the authpilot daemon: it owns the scheduler, runs
+// connector jobs (submit, poll) with timeouts, retries and recordings,
+// applies what connectors observe to cases, computes deadlines, raises
+// alerts and serves the intake API. New/Run/Close make it embeddable, so an
+// end-to-end test runs the whole agent in-process.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/recordings"
+	"github.com/authpilot/authpilot/schedules"
+	"github.com/authpilot/authpilot/store"
+)
+
+// Options are the agent's collaborators; zero fields get the real thing
+// built from the config.
+type Options struct {
+	// Store defaults to the SQLite store in cfg.DataDir.
+	Store authpilot.Store
+	// Secrets defaults to the keyring of cfg.Keyring.
+	Secrets authpilot.Secrets
+	Logger  *slog.Logger
+	// Clock defaults to the real clock; tests and the demo inject one.
+	Clock schedules.Clock
+	// Listener for the API; nil listens on cfg.Server.Listen. NoAPI skips it.
+	Listener net.Listener
+	NoAPI    bool
+	// HTTPClient is used by notifiers (nil: a default client).
+	HTTPClient *http.Client
+}
+
+// Agent is the daemon.
+type Agent struct {
+	cfg      *config.Config
+	store    authpilot.Store
+	secrets  authpilot.Secrets
+	log      *slog.Logger
+	clock    schedules.Clock
+	metrics  *Metrics
+	recs     Recordings
+	recStore *recordings.Store
+	shared   *connectors.Shared
+	runners  map[string]*runner
+	order    []string
+	cal      *schedules.Calendar
+	rules    schedules.Rules
+	intake   *Intake
+	notify   *notifyPipeline
+	sched    *schedules.Scheduler
+	listener net.Listener
+	server   *http.Server
+	token    authpilot.Secret
+	opts     Options
+
+	closeOnce sync.Once
+	ownStore  bool
+}
+
+// New builds the agent from a validated config: it opens the store and the
+// keyring and builds every connector (no logins, no browser yet).
+func New(cfg *config.Config, opts Options) (*Agent, error) {
+	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, clock: opts.Clock, metrics: NewMetrics(), shared: &connectors.Shared{},
+		runners: map[string]*runner{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.clock == nil {
+		a.clock = schedules.RealClock{}
+	}
+	ctx := context.Background()
+	a.store = opts.Store
+	if a.store == nil {
+		st, err := store.Open(ctx, cfg.DataDir, store.WithClock(a.now), store.WithLogger(a.log.With("component", "store")))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.store, a.ownStore = st, true
+	}
+	a.secrets = opts.Secrets
+	if a.secrets == nil {
+		kr, err := secrets.Open(cfg.Keyring.Options())
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("open keyring: %w", err)
+		}
+		a.secrets = kr
+	}
+	rs, err := recordings.Open(cfg.DataDir+"/recordings", recordings.Options{
+		Capture: cfg.Recordings.Capture, Retention: cfg.Recordings.Retention.Std(), Now: a.now,
+		Logger: a.log.With("component", "recordings")})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("open recordings: %w", err)
+	}
+	a.recStore = rs
+	a.recs = recordingsAdapter{rs}
+	a.cal = schedules.NewCalendar(cfg.Location(), cfg.Practice.ClosedDays)
+	a.rules = rulesFromConfig(cfg)
+	a.intake = &Intake{Store: a.store, Dir: directory{cfg}, Now: a.now, Log: a.log.With("component", "intake")}
+
+	for _, cc := range cfg.Connectors {
+		env := connectors.Env{ID: cc.ID, Logger: a.log.With("connector", cc.ID), Secrets: a.secrets, Now: a.now,
+			DataDir: cfg.DataDir, Shared: a.shared}
+		conn, err := cc.Options.New(env)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("connector %q: %w", cc.ID, err)
+		}
+		a.runners[cc.ID] = &runner{id: cc.ID, conn: conn, caps: conn.Capabilities(), retries: cc.Limits.Retries,
+			timeout: cc.Limits.Timeout.Std(), a: a, log: a.log.With("connector", cc.ID)}
+		a.order = append(a.order, cc.ID)
+	}
+	np, err := newNotifyPipeline(a)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.notify = np
+	return a, nil
+}
+
+func (a *Agent) now() time.Time { return a.clock.Now() }
+
+// wait sleeps d on the agent's clock, or until ctx ends.
+func (a *Agent) wait(ctx context.Context, d time.Duration) error {
+	t := a.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
+// Store returns the agent's store.
+func (a *Agent) Store() authpilot.Store { return a.store }
+
+// Intake returns the agent's intake (API, CLI and import use it).
+func (a *Agent) Intake() *Intake { return a.intake }
+
+// Metrics returns the agent's metrics.
+func (a *Agent) Metrics() *Metrics { return a.metrics }
+
+// Addr is the API's address once Run has started listening.
+func (a *Agent) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Connectors lists the configured connector IDs in config order.
+func (a *Agent) Connectors() []string { return append([]string(nil), a.order...) }
+
+// Listen opens the API listener (Run calls it when needed); calling it
+// first lets a caller learn the address before Run.
+func (a *Agent) Listen() error {
+	if a.opts.NoAPI || a.listener != nil {
+		return nil
+	}
+	if a.opts.Listener != nil {
+		a.listener = a.opts.Listener
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Server.Listen, err)
+	}
+	a.listener = ln
+	return nil
+}
+
+// Run starts the API, the scheduler and the alert dispatcher and blocks
+// until ctx is cancelled, then shuts down gracefully: running jobs finish
+// (bounded) and whatever they could not finish is recorded as interrupted.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.Listen(); err != nil {
+		return err
+	}
+	if a.listener != nil {
+		tok, err := a.secrets.Get(a.cfg.Server.TokenSecret)
+		if err != nil {
+			return fmt.Errorf("api token (secret %q): %w; set it with `authpilot secrets set %s`", a.cfg.Server.TokenSecret, err, a.cfg.Server.TokenSecret)
+		}
+		a.token = authpilot.Secret(tok)
+	}
+	if err := a.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	sched, err := a.schedule()
+	if err != nil {
+		return err
+	}
+	a.sched = sched
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	if a.listener != nil {
+		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
+		a.server = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.log.Info("api listening", "addr", a.listener.Addr().String())
+			if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("api: %w", err)
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := a.notify.run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("dispatcher: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := sched.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("scheduler: %w", err)
+		}
+	}()
+	a.log.Info("agent running", "connectors", len(a.order), "practice_tz", a.cfg.Practice.Timezone)
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("agent stopping")
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer done()
+	if a.server != nil {
+		_ = a.server.Shutdown(shutdownCtx)
+	}
+	cancel()
+	if err := sched.Stop(shutdownCtx); err != nil {
+		a.log.Warn("jobs still running at shutdown", "err", err)
+	}
+	wg.Wait()
+	if err := a.recoverInterrupted(shutdownCtx); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// schedule registers the cron jobs: per connector submit and poll, and the
+// practice-wide deadline check, digest and recording pruning.
+func (a *Agent) schedule() (*schedules.Scheduler, error) {
+	s := schedules.NewScheduler(a.clock, a.cfg.Location(), a.log.With("component", "scheduler"), a.store)
+	for _, cc := range a.cfg.Connectors {
+		r := a.runners[cc.ID]
+		if spec := cc.Schedule.Submit; spec != "" && r.caps.Submit {
+			if err := s.Add("submit:"+cc.ID, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) { a.logRun(r.submit(ctx)) }); err != nil {
+				return nil, fmt.Errorf("connector %q: submit schedule: %w", cc.ID, err)
+			}
+		}
+		if spec := cc.Schedule.Poll; spec != "" && r.caps.Poll {
+			if err := s.Add("poll:"+cc.ID, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) {
+				a.logRun(r.poll(ctx))
+				a.CheckDeadlines(ctx)
+			}); err != nil {
+				return nil, fmt.Errorf("connector %q: poll schedule: %w", cc.ID, err)
+			}
+		}
+	}
+	if spec := a.cfg.Schedules.Deadlines; spec != "" {
+		if err := s.Add("deadlines", spec, 0, func(ctx context.Context) { a.CheckDeadlines(ctx) }); err != nil {
+			return nil, fmt.Errorf("schedules.deadlines: %w", err)
+		}
+	}
+	if spec := a.cfg.Schedules.Digest; spec != "" {
+		if err := s.Add("digest", spec, 0, func(ctx context.Context) { a.Digest(ctx) }); err != nil {
+			return nil, fmt.Errorf("schedules.digest: %w", err)
+		}
+	}
+	if err := s.Add("prune-recordings", "@daily", 0, func(ctx context.Context) {
+		if n, err := a.recStore.Prune(a.now()); err != nil {
+			a.log.Warn("recording pruning failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("recordings pruned", "count", n)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (a *Agent) logRun(r RunResult) {
+	if r.Cases == 0 && r.Err == nil {
+		return
+	}
+	a.log.Info("connector run finished", "connector", r.Connector, "job", r.Job, "cases", r.Cases,
+		"changed", r.Changed, "submitted", r.Submitted, "recording", r.Recording, "ok", r.Err == nil)
+}
+
+// recoverInterrupted is called at start and at shutdown: a case left in
+// submitting gets an interrupted event (once); the next submit run
+// reconciles it with the payer before anything is submitted again.
+func (a *Agent) recoverInterrupted(ctx context.Context) error {
+	cases, err := a.store.ListCases(ctx, authpilot.CaseFilter{Statuses: []authpilot.Status{authpilot.StatusSubmitting}})
+	if err != nil {
+		return fmt.Errorf("list interrupted submissions: %w", err)
+	}
+	for _, c := range cases {
+		_, err := a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
+			if cc.Status != authpilot.StatusSubmitting || cc.LastError == "interrupted" {
+				return authpilot.Changes{}, nil
+			}
+			cc.LastError = "interrupted"
+			return authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventInterrupted, Actor: "agent",
+				At: a.now().UTC(), RawText: "submission interrupted; it will be reconciled with the payer before any resubmission"}}}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("mark case %s interrupted: %w", c.ID, err)
+		}
+		a.log.Warn("submission interrupted, will reconcile", "case", c.ID)
+	}
+	return nil
+}
+
+// SubmitNow runs the submit job of every connector (or the named ones) now.
+func (a *Agent) SubmitNow(ctx context.Context, ids ...string) []RunResult {
+	var out []RunResult
+	for _, id := range a.pick(ids) {
+		out = append(out, a.runners[id].submit(ctx))
+	}
+	return out
+}
+
+// PollNow runs one poll sweep of every connector (or the named ones) now,
+// then checks deadlines. progress, if set, is told each finished run.
+func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...string) []RunResult {
+	var out []RunResult
+	for _, id := range a.pick(ids) {
+		r := a.runners[id].poll(ctx)
+		if progress != nil {
+			progress(r)
+		}
+		out = append(out, r)
+	}
+	a.CheckDeadlines(ctx)
+	return out
+}
+
+func (a *Agent) pick(ids []string) []string {
+	if len(ids) == 0 {
+		return a.order
+	}
+	var out []string
+	for _, id := range ids {
+		if _, ok := a.runners[id]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Close releases connectors, the shared browser and the store.
+func (a *Agent) Close() error {
+	var errs []error
+	a.closeOnce.Do(func() {
+		ids := make([]string, 0, len(a.runners))
+		for id := range a.runners {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if err := a.runners[id].conn.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close connector %s: %w", id, err))
+			}
+		}
+		if err := a.shared.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if a.ownStore && a.store != nil {
+			if err := a.store.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// directory answers intake's questions from the config.
+type directory struct{ cfg *config.Config }
+
+func (d directory) Payer(id string) (string, authpilot.PlanType, bool) {
+	p, ok := d.cfg.Payer(id)
+	if !ok {
+		return "", "", false
+	}
+	return p.Connector, p.PlanType, true
+}
+
+func (d directory) HasConnector(id string) bool { _, ok := d.cfg.Connector(id); return ok }
+
+func (d directory) Location() *time.Location { return d.cfg.Location() }
+
+type recordingsAdapter struct{ s *recordings.Store }
+
+func (r recordingsAdapter) Start(connectorID, job string) Recording {
+	return r.s.Start(connectorID, job)
+}

@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// memSecrets is an in-memory keyring for tests.
+type memSecrets map[string]string
+
+func (m memSecrets) Get(name string) (string, error) {
+	v, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("%s: %w", name, authpilot.ErrSecretNotFound)
+	}
+	return v, nil
+}
+
+// idleKind is a connector kind that never talks to anyone; it lets the
+// intake tests reference a connector without a browser.
+type idleOptions struct{}
+
+func (idleOptions) New(connectors.Env) (connectors.Connector, error) { return idleConnector{}, nil }
+
+type idleConnector struct{}
+
+func (idleConnector) Capabilities() connectors.Capabilities { return connectors.Capabilities{} }
+func (idleConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
+	return nil, connectors.ErrUnsupported
+}
+func (idleConnector) Close() error { return nil }
+
+func init() {
+	connectors.Register(connectors.Kind{Name: "agenttest-idle", Doc: "test kind",
+		Decode: func(*yaml.Node) (connectors.Options, error) { return idleOptions{}, nil }})
+}
+
+const testToken = "test-token-5f2c9a"
+
+func testConfig(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	y := fmt.Sprintf(`
+practice: {name: Test Spine, timezone: America/New_York}
+data_dir: %s
+payers:
+  - {id: summit-ma, plan_type: medicare_advantage, connector: summit}
+connectors:
+  - id: summit
+    kind: agenttest-idle
+    options: {}
+`, dir)
+	cfg, err := config.Parse("test.yaml", []byte(y))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startAgent runs an agent on a loopback port until the test ends or stop
+// is called.
+func startAgent(t *testing.T, cfg *config.Config, logs io.Writer) (base string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := New(cfg, Options{Secrets: memSecrets{"api-token": testToken}, Logger: log, Listener: ln})
+	if err != nil {
+		t.Fatalf("agent.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if err := a.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
+}
+
+func lumbarFusionJSON(npi string) string {
+	return fmt.Sprintf(`{
+  "external_ref": "MRN-88231-ORD-1",
+  "patient": {"first_name": "Rosalind", "last_name": "Quillfeather", "dob": "1958-03-14", "member_id": "SHPQ7781920"},
+  "payer": "summit-ma",
+  "track": "surgery",
+  "ordering_provider": {"npi": %q, "name": "Dr. Ortho"},
+  "service_lines": [{"code": "22612", "units": 1, "level": "L4-L5"}, {"code": "22614", "units": 1, "level": "L5-S1"}],
+  "diagnoses": ["M48.062", "M43.16"],
+  "service_date": %q
+}`, npi, time.Now().AddDate(0, 1, 0).Format(time.DateOnly))
+}
+
+func do(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("%s %s: bad JSON %q", method, url, b)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// TestAPIIntakeSurvivesRestartAndLogsNoPHI is the foundation's acceptance:
+// a lumbar-fusion case is accepted with the token, refused without it,
+// refused with a bad NPI naming the field, still there with its events
+// after a restart, and no PHI reaches the logs.
+func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	logs := &syncBuffer{}
+	base, stop := startAgent(t, cfg, logs)
+
+	if code, _ := do(t, "POST", base+"/v1/cases", "", lumbarFusionJSON("1234567893")); code != http.StatusUnauthorized {
+		t.Fatalf("without token: %d, want 401", code)
+	}
+	if code, _ := do(t, "POST", base+"/v1/cases", "wrong", lumbarFusionJSON("1234567893")); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d, want 401", code)
+	}
+	code, body := do(t, "POST", base+"/v1/cases", testToken, lumbarFusionJSON("1234567890"))
+	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["fields"]), "ordering_provider.npi") {
+		t.Fatalf("bad NPI: %d %v, want 400 naming ordering_provider.npi", code, body)
+	}
+	code, body = do(t, "POST", base+"/v1/cases", testToken, `{"payer": "summit-ma", "colour": "red"}`)
+	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), "colour") {
+		t.Fatalf("unknown field: %d %v", code, body)
+	}
+	code, body = do(t, "POST", base+"/v1/cases", testToken, lumbarFusionJSON("1234567893"))
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	id, _ := body["id"].(string)
+	if id == "" || body["status"] != "ready" || body["connector"] != "summit" || body["plan_type"] != "medicare_advantage" {
+		t.Fatalf("created case: %v", body)
+	}
+	code, list := do(t, "GET", base+"/v1/cases?status=ready&payer=summit-ma", testToken, "")
+	if code != 200 || len(list["cases"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", code, list)
+	}
+	if code, _ := do(t, "GET", base+"/v1/cases?status=bogus", testToken, ""); code != http.StatusBadRequest {
+		t.Fatalf("bad status filter: %d", code)
+	}
+	if code, _ := do(t, "GET", base+"/healthz", "", ""); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	stop()
+
+	base, stop = startAgent(t, cfg, logs)
+	code, got := do(t, "GET", base+"/v1/cases/"+id, testToken, "")
+	if code != 200 || got["id"] != id {
+		t.Fatalf("after restart: %d %v", code, got)
+	}
+	events, _ := got["events"].([]any)
+	if len(events) == 0 || events[0].(map[string]any)["type"] != string(authpilot.EventCreated) {
+		t.Fatalf("events after restart: %v", got["events"])
+	}
+	if code, _ := do(t, "GET", base+"/v1/cases/01NOPE", testToken, ""); code != 404 {
+		t.Fatalf("missing case: %d", code)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(mb), "authpilot_http_requests_total") {
+		t.Fatalf("metrics lack authpilot_http_requests_total")
+	}
+	stop()
+
+	out := logs.String()
+	if !strings.Contains(out, id) {
+		t.Fatalf("logs do not mention the case ID; is the logger wired? %q", out)
+	}
+	for _, phi := range []string{"Rosalind", "Quillfeather", "1958-03-14", "SHPQ7781920", "22612", "22614", "M48.062", "M43.16", testToken} {
+		if strings.Contains(out, phi) {
+			t.Errorf("logs contain PHI or secret %q", phi)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/authpilot/authpilot"
+)
+
+// maxBody bounds a request body: a case with its attachments inline.
+const maxBody = 64 << 20
+
+// API is the intake and worklist HTTP API.
+type API struct {
+	Intake  *Intake
+	Store   authpilot.Store
+	Token   authpilot.Secret
+	Log     *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// CaseView is a case with its history, deadlines and documents.
+type CaseView struct {
+	*authpilot.Case
+	Events    []authpilot.Event    `json:"events"`
+	Deadlines []authpilot.Deadline `json:"deadlines"`
+	Documents []authpilot.Document `json:"documents"`
+}
+
+// Handler returns the API's routes. /healthz and /metrics are open (they
+// carry no PHI); /v1 needs the bearer token.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("POST /v1/cases", a.auth(a.createCase))
+	mux.Handle("GET /v1/cases", a.auth(a.listCases))
+	mux.Handle("GET /v1/cases/{id}", a.auth(a.getCase))
+	mux.Handle("GET /v1/cases/{id}/documents/{sha}", a.auth(a.getDocument))
+	return a.logRequests(mux)
+}
+
+func (a *API) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		want := a.Token.Reveal()
+		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authpilot"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+			return
+		}
+		h(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+// logRequests logs method, route pattern, status and duration; never the
+// query or the body, which may hold PHI.
+func (a *API) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		a.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		a.Log.Debug("http request", "route", route, "status", sw.status, "duration", time.Since(start))
+	})
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.Store.ListCases(r.Context(), authpilot.CaseFilter{Limit: 1}); err != nil {
+		a.Log.Error("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json", nil)
+		return
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	var nc NewCase
+	if err := dec.Decode(&nc); err != nil {
+		writeError(w, http.StatusBadRequest, describeJSONError(err), nil)
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "body holds more than one JSON value", nil)
+		return
+	}
+	c, err := a.Intake.Create(r.Context(), &nc, "api")
+	var ve authpilot.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, "invalid case", ve)
+		return
+	case err != nil:
+		a.Log.Error("create case failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "could not store the case", nil)
+		return
+	}
+	a.Metrics.CasesCreated.Inc()
+	w.Header().Set("Location", "/v1/cases/"+c.ID)
+	writeJSON(w, http.StatusCreated, c)
+}
+
+// describeJSONError names the field of a decoding error without echoing
+// values.
+func describeJSONError(err error) string {
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ute):
+		return fmt.Sprintf("field %s: must be %s", ute.Field, ute.Type)
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &mbe):
+		return fmt.Sprintf("body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return "body is empty"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case strings.Contains(err.Error(), "YYYY-MM-DD"):
+		return "a date must be in YYYY-MM-DD form"
+	}
+	return "malformed JSON"
+}
+
+func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
+	v, err := LoadCaseView(r.Context(), a.Store, r.PathValue("id"))
+	switch {
+	case errors.Is(err, authpilot.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such case", nil)
+	case err != nil:
+		a.Log.Error("get case failed", "case", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the case", nil)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f authpilot.CaseFilter
+	var errs authpilot.ValidationError
+	for key := range q {
+		if !contains([]string{"status", "payer", "connector", "track", "episode", "due_before", "limit"}, key) {
+			errs = append(errs, authpilot.FieldError{Field: key, Rule: "is not a filter (status, payer, connector, track, episode, due_before, limit)"})
+		}
+	}
+	for _, s := range q["status"] {
+		for _, part := range strings.Split(s, ",") {
+			st, err := authpilot.ParseStatus(part)
+			if err != nil {
+				errs = append(errs, authpilot.FieldError{Field: "status", Rule: err.Error()})
+				continue
+			}
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
+	f.Payer, f.ConnectorID, f.Episode = q.Get("payer"), q.Get("connector"), q.Get("episode")
+	f.Track = authpilot.Track(q.Get("track"))
+	if v := q.Get("due_before"); v != "" {
+		t, err := ParseDueBefore(v, a.Now())
+		if err != nil {
+			errs = append(errs, authpilot.FieldError{Field: "due_before", Rule: err.Error()})
+		}
+		f.DueBefore = t
+	}
+	f.Limit = 500
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5000 {
+			errs = append(errs, authpilot.FieldError{Field: "limit", Rule: "must be an integer from 1 to 5000"})
+		}
+		f.Limit = n
+	}
+	if len(errs) > 0 {
+		writeError(w, http.StatusBadRequest, "invalid query", errs)
+		return
+	}
+	cases, err := a.Store.ListCases(r.Context(), f)
+	if err != nil {
+		a.Log.Error("list cases failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "could not list cases", nil)
+		return
+	}
+	if cases == nil {
+		cases = []*authpilot.Case{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cases": cases})
+}
+
+// ParseDueBefore accepts RFC 3339, a date, or a duration from now ("48h", "7d").
+func ParseDueBefore(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := authpilot.ParseDate(v); err == nil {
+		return d.In(time.UTC), nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, errors.New("must be an RFC 3339 time, a YYYY-MM-DD date or a duration such as 48h or 7d")
+}
+
+func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
+	rc, doc, err := a.Store.OpenDocument(r.Context(), r.PathValue("sha"))
+	if err != nil || doc.CaseID != r.PathValue("id") {
+		if rc != nil {
+			rc.Close()
+		}
+		writeError(w, http.StatusNotFound, "no such document for this case", nil)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", doc.ContentType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", doc.Name))
+	_, _ = io.Copy(w, rc)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, fields authpilot.ValidationError) {
+	body := map[string]any{"error": msg}
+	if len(fields) > 0 {
+		body["fields"] = fields
+	}
+	writeJSON(w, status, body)
+}
+
+// Metrics are the agent's Prometheus metrics, on a registry of its own.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	HTTPRequests  *prometheus.CounterVec
+	CasesCreated  prometheus.Counter
+	ConnectorRuns *prometheus.CounterVec
+	RunDuration   *prometheus.HistogramVec
+	StatusChanges *prometheus.CounterVec
+	AlertsRaised  *prometheus.CounterVec
+	Logins        *prometheus.CounterVec
+}
+
+// NewMetrics registers the agent's metrics and the Go runtime collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_http_requests_total",
+			Help: "API requests by route and status code."}, []string{"route", "code"}),
+		CasesCreated: prometheus.NewCounter(prometheus.CounterOpts{Name: "authpilot_cases_created_total",
+			Help: "Cases accepted at intake."}),
+		ConnectorRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_connector_runs_total",
+			Help: "Connector runs by connector, job and outcome."}, []string{"connector", "job", "outcome"}),
+		RunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "authpilot_connector_run_seconds",
+			Help: "Connector run wall time.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 12)}, []string{"connector", "job"}),
+		StatusChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_status_changes_total",
+			Help: "Case status changes applied, by new status."}, []string{"status"}),
+		AlertsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_alerts_raised_total",
+			Help: "Alerts written to the outbox, by type."}, []string{"type"}),
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_connector_sessions_total",
+			Help: "Connector sessions opened (logins), by connector."}, []string{"connector"}),
+	}
+	m.Registry.MustRegister(m.HTTPRequests, m.CasesCreated, m.ConnectorRuns, m.RunDuration,
+		m.StatusChanges, m.AlertsRaised, m.Logins,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,235 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// apply folds what a connector saw of a case into it and returns the events
+// and alerts that go with the change. letters are the sha256 digests of
+// documents stored from the observation. It never applies a transition the
+// domain forbids: an impossible report from the payer becomes a needs_human
+// alert instead of a wrong status.
+func apply(c *authpilot.Case, obs connectors.Observation, letters []string, actor, rec string, now time.Time) authpilot.Changes {
+	var ch authpilot.Changes
+	now = now.UTC()
+	event := func(t authpilot.EventType, from, to authpilot.Status, raw string, detail any) {
+		e := authpilot.Event{CaseID: c.ID, At: now, Type: t, Actor: actor, From: from, To: to, RawText: raw, Recording: rec}
+		if detail != nil {
+			e.Detail, _ = json.Marshal(detail)
+		}
+		ch.Events = append(ch.Events, e)
+	}
+	if obs.Err != nil {
+		msg := errorText(obs.Err)
+		if c.LastError != msg {
+			c.LastError = msg
+			event(authpilot.EventConnectorError, "", "", "", map[string]string{"error": msg, "class": errorClass(obs.Err)})
+		}
+		return ch
+	}
+	c.LastError = ""
+	if obs.PayerRef != "" && obs.PayerRef != c.PayerRef {
+		event(authpilot.EventUpdated, "", "", "", map[string]string{"payer_ref": obs.PayerRef, "previous": c.PayerRef})
+		c.PayerRef = obs.PayerRef
+	}
+	for _, sha := range letters {
+		if c.Determination == nil {
+			c.Determination = &authpilot.Determination{Status: c.Status}
+		}
+		if !containsStr(c.Determination.Letters, sha) {
+			c.Determination.Letters = append(c.Determination.Letters, sha)
+			event(authpilot.EventDocumentStored, "", "", "", map[string]string{"sha256": sha, "kind": authpilot.DocLetter})
+		}
+	}
+	if obs.Status == "" || obs.Unchanged && obs.Status == c.Status {
+		return ch
+	}
+	old := c.Status
+	if obs.Status == old {
+		// Same status; the payer may have added determination detail.
+		if obs.Determination != nil {
+			mergeDetermination(c, obs.Determination, obs.Status)
+		}
+		c.StatusText = obs.StatusText
+		return ch
+	}
+	if err := authpilot.CheckTransition(old, obs.Status); err != nil {
+		event(authpilot.EventNeedsHuman, old, obs.Status, obs.StatusText, map[string]string{"error": err.Error()})
+		ch.Alerts = append(ch.Alerts, caseAlert(c, authpilot.AlertNeedsHuman, authpilot.SeverityCritical,
+			fmt.Sprintf("Payer reports %s, which cannot follow %s", obs.Status, old),
+			"Check the request on the payer's portal and correct the case", now, rec,
+			fmt.Sprintf("illegal:%s:%s:%s", c.ID, old, obs.Status)))
+		return ch
+	}
+	c.Status = obs.Status
+	c.StatusText = obs.StatusText
+	if obs.Determination != nil || obs.Status.Decided() {
+		d := obs.Determination
+		if d == nil {
+			d = &authpilot.Determination{}
+		}
+		mergeDetermination(c, d, obs.Status)
+		if c.Determination.DecidedAt == nil && obs.Status.Decided() {
+			c.Determination.DecidedAt = &now
+		}
+		if c.Determination.NoticeDate.IsZero() && c.Determination.DecidedAt != nil {
+			c.Determination.NoticeDate = authpilot.DateOf(*c.Determination.DecidedAt)
+		}
+	}
+	event(authpilot.EventStatusChanged, old, c.Status, obs.StatusText, nil)
+	ch.Alerts = append(ch.Alerts, statusAlert(c, old, now, rec))
+	switch {
+	case c.Status == authpilot.StatusPended:
+		event(authpilot.EventMoreInfoRequested, old, c.Status, infoRequested(c), nil)
+	case c.Status.Decided():
+		event(authpilot.EventDeterminationReceived, old, c.Status, obs.StatusText, c.Determination)
+	}
+	return ch
+}
+
+func mergeDetermination(c *authpilot.Case, d *authpilot.Determination, st authpilot.Status) {
+	if c.Determination == nil {
+		c.Determination = &authpilot.Determination{}
+	}
+	cur := c.Determination
+	cur.Status = st
+	if d.AuthNumber != "" {
+		cur.AuthNumber = d.AuthNumber
+	}
+	if len(d.ApprovedLines) > 0 {
+		cur.ApprovedLines = d.ApprovedLines
+	}
+	if !d.ValidFrom.IsZero() {
+		cur.ValidFrom = d.ValidFrom
+	}
+	if !d.ValidTo.IsZero() {
+		cur.ValidTo = d.ValidTo
+	}
+	if d.DenialReason != "" {
+		cur.DenialReason = d.DenialReason
+	}
+	if d.InfoRequested != "" {
+		cur.InfoRequested = d.InfoRequested
+	}
+	if d.DecidedAt != nil {
+		cur.DecidedAt = d.DecidedAt
+	}
+	if !d.NoticeDate.IsZero() {
+		cur.NoticeDate = d.NoticeDate
+	}
+	for _, l := range d.Letters {
+		if !containsStr(cur.Letters, l) {
+			cur.Letters = append(cur.Letters, l)
+		}
+	}
+}
+
+func infoRequested(c *authpilot.Case) string {
+	if c.Determination != nil {
+		return c.Determination.InfoRequested
+	}
+	return ""
+}
+
+// statusAlert is the one alert a status change raises, of the most
+// specific type: a determination, a request for information, or a plain
+// status change.
+func statusAlert(c *authpilot.Case, old authpilot.Status, now time.Time, rec string) authpilot.Alert {
+	typ, sev := authpilot.AlertStatusChanged, authpilot.SeverityInfo
+	title := fmt.Sprintf("Status changed: %s → %s", old, c.Status)
+	action := ""
+	switch c.Status {
+	case authpilot.StatusPended:
+		typ, sev = authpilot.AlertMoreInfoRequested, authpilot.SeverityWarning
+		title = "Payer requests more information"
+		action = "Send the requested clinical documentation to the payer"
+	case authpilot.StatusApproved:
+		typ = authpilot.AlertDeterminationReceived
+		title = "Authorization approved"
+		action = "Schedule the service within the authorization's validity"
+	case authpilot.StatusPartiallyApproved, authpilot.StatusModified:
+		typ, sev = authpilot.AlertDeterminationReceived, authpilot.SeverityWarning
+		title = "Authorization " + map[authpilot.Status]string{authpilot.StatusPartiallyApproved: "partially approved", authpilot.StatusModified: "approved with modifications"}[c.Status]
+		action = "Compare what was authorized with what was ordered; consider a peer-to-peer"
+	case authpilot.StatusDenied:
+		typ, sev = authpilot.AlertDeterminationReceived, authpilot.SeverityCritical
+		title = "Authorization denied"
+		action = "Review the denial reason and request a peer-to-peer before the window closes"
+	case authpilot.StatusNotRequired:
+		typ = authpilot.AlertDeterminationReceived
+		title = "No authorization required"
+		action = "Keep the determination letter with the case"
+	case authpilot.StatusContactPayer:
+		sev = authpilot.SeverityWarning
+		title = "Payer asks the practice to call"
+		action = "Call the payer's utilization management line"
+	case authpilot.StatusCancelled:
+		sev = authpilot.SeverityWarning
+		title = "Request cancelled by the payer"
+		action = "Confirm with the payer and resubmit if needed"
+	}
+	a := caseAlert(c, typ, sev, title, action, now, rec, "")
+	a.PrevStatus = old
+	if d := c.Determination; d != nil {
+		a.AuthNumber = d.AuthNumber
+		a.Reason = d.DenialReason
+		if a.Reason == "" && c.Status == authpilot.StatusPended {
+			a.Reason = d.InfoRequested
+		}
+	}
+	return a
+}
+
+func caseAlert(c *authpilot.Case, typ authpilot.AlertType, sev authpilot.Severity, title, action string, now time.Time, rec, dedup string) authpilot.Alert {
+	return authpilot.Alert{
+		Type: typ, Severity: sev, At: now, DedupKey: dedup,
+		CaseID: c.ID, ExternalRef: c.ExternalRef, Payer: c.Payer, ConnectorID: c.ConnectorID,
+		Track: c.Track, Status: c.Status, Title: title, Action: action, Recording: rec,
+	}
+}
+
+// errorClass names a connector error's class for events and metrics.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, connectors.ErrPortalChanged):
+		return "portal_changed"
+	case errors.Is(err, connectors.ErrNeedsHuman):
+		return "needs_human"
+	case errors.Is(err, connectors.ErrAuth):
+		return "auth"
+	case errors.Is(err, connectors.ErrRejected):
+		return "rejected"
+	case errors.Is(err, connectors.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, connectors.ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, connectors.ErrRetryable):
+		return "retryable"
+	}
+	return "error"
+}
+
+// errorText is an error's message, bounded. Connector errors carry no PHI
+// by contract.
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

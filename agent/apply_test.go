@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+func TestApply(t *testing.T) {
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		from       authpilot.Status
+		obs        connectors.Observation
+		letters    []string
+		wantStatus authpilot.Status
+		wantEvents []authpilot.EventType
+		wantAlerts []authpilot.AlertType
+		check      func(t *testing.T, c *authpilot.Case)
+	}{
+		{
+			name: "approved with determination", from: authpilot.StatusSubmitted,
+			obs: connectors.Observation{Status: authpilot.StatusApproved, StatusText: "Approved",
+				Determination: &authpilot.Determination{AuthNumber: "A123", ValidFrom: authpilot.NewDate(2026, 11, 23), ValidTo: authpilot.NewDate(2027, 2, 21)}},
+			letters:    []string{"abc"},
+			wantStatus: authpilot.StatusApproved,
+			wantEvents: []authpilot.EventType{authpilot.EventDocumentStored, authpilot.EventStatusChanged, authpilot.EventDeterminationReceived},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertDeterminationReceived},
+			check: func(t *testing.T, c *authpilot.Case) {
+				d := c.Determination
+				if d == nil || d.AuthNumber != "A123" || d.ValidTo != (authpilot.NewDate(2027, 2, 21)) || d.Letters[0] != "abc" || d.DecidedAt == nil || d.NoticeDate.IsZero() {
+					t.Fatalf("determination = %+v", d)
+				}
+			},
+		},
+		{
+			name: "pended asks for info", from: authpilot.StatusSubmitted,
+			obs: connectors.Observation{Status: authpilot.StatusPended, StatusText: "Pending - Additional Information Requested",
+				Determination: &authpilot.Determination{InfoRequested: "6 weeks of PT notes"}},
+			wantStatus: authpilot.StatusPended,
+			wantEvents: []authpilot.EventType{authpilot.EventStatusChanged, authpilot.EventMoreInfoRequested},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertMoreInfoRequested},
+		},
+		{
+			name: "denied carries reason", from: authpilot.StatusPended,
+			obs: connectors.Observation{Status: authpilot.StatusDenied, StatusText: "Denied",
+				Determination: &authpilot.Determination{DenialReason: "Conservative care not documented"}},
+			wantStatus: authpilot.StatusDenied,
+			wantEvents: []authpilot.EventType{authpilot.EventStatusChanged, authpilot.EventDeterminationReceived},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertDeterminationReceived},
+			check: func(t *testing.T, c *authpilot.Case) {
+				if c.Determination.DenialReason == "" {
+					t.Fatal("no denial reason")
+				}
+			},
+		},
+		{
+			name: "unchanged row", from: authpilot.StatusSubmitted,
+			obs:        connectors.Observation{Status: authpilot.StatusSubmitted, Unchanged: true},
+			wantStatus: authpilot.StatusSubmitted,
+		},
+		{
+			name: "illegal report becomes needs_human", from: authpilot.StatusApproved,
+			obs:        connectors.Observation{Status: authpilot.StatusSubmitted, StatusText: "In Review"},
+			wantStatus: authpilot.StatusApproved,
+			wantEvents: []authpilot.EventType{authpilot.EventNeedsHuman},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertNeedsHuman},
+		},
+		{
+			name: "per-case error recorded once", from: authpilot.StatusSubmitted,
+			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.detail"}},
+			wantStatus: authpilot.StatusSubmitted,
+			wantEvents: []authpilot.EventType{authpilot.EventConnectorError},
+			check: func(t *testing.T, c *authpilot.Case) {
+				if !strings.Contains(c.LastError, "portal changed") {
+					t.Fatalf("LastError = %q", c.LastError)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &authpilot.Case{ID: "C1", Payer: "summit-ma", Track: authpilot.TrackSurgery, Status: tt.from,
+				Patient: authpilot.Patient{FirstName: "Jane", LastName: "Doe", MemberID: "SHP123"}}
+			ch := apply(c, tt.obs, tt.letters, "agent:x", "rec_1", now)
+			if c.Status != tt.wantStatus {
+				t.Fatalf("status = %s, want %s", c.Status, tt.wantStatus)
+			}
+			var evs []authpilot.EventType
+			for _, e := range ch.Events {
+				evs = append(evs, e.Type)
+				if e.Recording != "rec_1" || e.CaseID != "C1" {
+					t.Errorf("event %s not linked: %+v", e.Type, e)
+				}
+			}
+			if !equalTypes(evs, tt.wantEvents) {
+				t.Errorf("events = %v, want %v", evs, tt.wantEvents)
+			}
+			var als []authpilot.AlertType
+			for _, a := range ch.Alerts {
+				als = append(als, a.Type)
+				for _, phi := range []string{"Jane", "Doe", "SHP123"} {
+					if strings.Contains(a.Title+a.Action+a.Reason, phi) {
+						t.Errorf("alert carries PHI %q", phi)
+					}
+				}
+			}
+			if !equalTypes(als, tt.wantAlerts) {
+				t.Errorf("alerts = %v, want %v", als, tt.wantAlerts)
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+			// Applying the same observation again raises nothing new (an
+			// alert that repeats carries a dedup key, so the store drops it).
+			again := apply(c, tt.obs, tt.letters, "agent:x", "rec_2", now)
+			for _, a := range again.Alerts {
+				if a.DedupKey == "" {
+					t.Errorf("re-applying raised %s again", a.Type)
+				}
+			}
+			for _, e := range again.Events {
+				if e.Type == authpilot.EventStatusChanged || e.Type == authpilot.EventConnectorError || e.Type == authpilot.EventDocumentStored {
+					t.Errorf("re-applying appended %s again", e.Type)
+				}
+			}
+		})
+	}
+}
+
+func equalTypes[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestErrorClass(t *testing.T) {
+	for class, err := range map[string]error{
+		"portal_changed": &connectors.Error{Class: connectors.ErrPortalChanged},
+		"needs_human":    &connectors.Error{Class: connectors.ErrNeedsHuman},
+		"retryable":      &connectors.Error{Class: connectors.ErrRetryable},
+		"rejected":       &connectors.Error{Class: connectors.ErrRejected},
+		"error":          errors.New("x"),
+	} {
+		if got := errorClass(err); got != class {
+			t.Errorf("errorClass(%v) = %s, want %s", err, got, class)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/schedules"
+)
+
+// openStatuses are the statuses whose deadlines are watched: pending
+// decisions, and decisions with windows still open (peer-to-peer, appeal,
+// authorization expiry), plus cases not yet submitted (service date).
+var openStatuses = []authpilot.Status{
+	authpilot.StatusDraft, authpilot.StatusReady, authpilot.StatusSubmitting, authpilot.StatusSubmitted,
+	authpilot.StatusPended, authpilot.StatusContactPayer, authpilot.StatusApproved,
+	authpilot.StatusPartiallyApproved, authpilot.StatusModified, authpilot.StatusDenied,
+}
+
+// CheckDeadlines recomputes every open case's deadlines, stores them (the
+// worklist index) and raises the approaching/missed alerts that are due.
+// Each alert has a dedup key, so it fires once across restarts.
+func (a *Agent) CheckDeadlines(ctx context.Context) (raised int, err error) {
+	cases, err := a.store.ListCases(ctx, authpilot.CaseFilter{Statuses: openStatuses})
+	if err != nil {
+		a.log.Error("deadline check failed", "err", err)
+		return 0, fmt.Errorf("list open cases: %w", err)
+	}
+	now := a.now()
+	for _, c := range cases {
+		ds := a.rules.Compute(c, a.cal, now)
+		if err := a.store.SetDeadlines(ctx, c.ID, ds); err != nil {
+			return raised, fmt.Errorf("store deadlines of case %s: %w", c.ID, err)
+		}
+		alerts := a.rules.Check(c, ds, now)
+		if len(alerts) == 0 {
+			continue
+		}
+		n, err := a.store.Enqueue(ctx, alerts...)
+		if err != nil {
+			return raised, fmt.Errorf("enqueue deadline alerts of case %s: %w", c.ID, err)
+		}
+		raised += n
+	}
+	if raised > 0 {
+		a.metrics.AlertsRaised.WithLabelValues("deadline").Add(float64(raised))
+		a.log.Info("deadline alerts raised", "count", raised)
+		a.kickDispatcher()
+	}
+	return raised, nil
+}
+
+// Digest raises the daily digest: every open case with its soonest deadline.
+func (a *Agent) Digest(ctx context.Context) error {
+	cases, err := a.store.ListCases(ctx, authpilot.CaseFilter{Statuses: openStatuses})
+	if err != nil {
+		return fmt.Errorf("list open cases: %w", err)
+	}
+	now := a.now()
+	var items []authpilot.DigestItem
+	for _, c := range cases {
+		ds, err := a.store.Deadlines(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("deadlines of case %s: %w", c.ID, err)
+		}
+		it := authpilot.DigestItem{CaseID: c.ID, Payer: c.Payer, Track: c.Track, Status: c.Status}
+		for i := range ds {
+			if ds[i].Due.After(now) || c.Status.Pending() {
+				it.Deadline = &ds[i]
+				break
+			}
+		}
+		if it.Deadline != nil || c.Status.Pending() {
+			items = append(items, it)
+		}
+	}
+	alert := schedules.Digest(now, items)
+	if _, err := a.store.Enqueue(ctx, alert); err != nil {
+		return fmt.Errorf("enqueue digest: %w", err)
+	}
+	a.kickDispatcher()
+	return nil
+}
+
+// rulesFromConfig maps the config's deadline settings onto the engine's.
+func rulesFromConfig(cfg *config.Config) schedules.Rules {
+	r := schedules.DefaultRules()
+	d := cfg.Deadlines
+	if len(d.LeadTimes) > 0 {
+		r.LeadTimes = nil
+		for _, l := range d.LeadTimes {
+			r.LeadTimes = append(r.LeadTimes, l.Std())
+		}
+	}
+	if d.FollowUpEvery > 0 {
+		r.FollowUpEvery = d.FollowUpEvery.Std()
+	}
+	if d.ServiceDateRiskBusinessDays > 0 {
+		r.ServiceRiskBusinessDays = d.ServiceDateRiskBusinessDays
+	}
+	if d.AuthExpiryWarning > 0 {
+		r.AuthExpiryWarning = d.AuthExpiryWarning.Std()
+	}
+	r.Payers = map[string]schedules.PayerRules{}
+	dur := func(p *config.Duration) *time.Duration {
+		if p == nil {
+			return nil
+		}
+		v := p.Std()
+		return &v
+	}
+	for _, p := range cfg.Payers {
+		pd := p.Deadlines
+		r.Payers[p.ID] = schedules.PayerRules{
+			DecisionStandard: dur(pd.DecisionStandard), DecisionExpedited: dur(pd.DecisionExpedited),
+			Appeal: dur(pd.Appeal), AuthExpiryWarning: dur(pd.AuthExpiryWarning),
+			PeerToPeerBusinessDays: pd.PeerToPeerBusinessDays,
+		}
+	}
+	return r
+}

@@ -1,0 +1,487 @@
+package agent_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	_ "github.com/authpilot/authpilot/connectors/fhirpas"
+	"github.com/authpilot/authpilot/connectors/portal"
+	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+const (
+	e2eToken   = "e2e-token-77a1"
+	e2eWebhook = "whsec_ZTJlLXdlYmhvb2stc2lnbmluZy1rZXktMDAx"
+)
+
+type secretsMap map[string]string
+
+func (m secretsMap) Get(name string) (string, error) {
+	if v, ok := m[name]; ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s: %w", name, authpilot.ErrSecretNotFound)
+}
+
+func e2eSecrets() secretsMap {
+	return secretsMap{
+		"api-token": e2eToken, "summit-username": payersim.DefaultPayerUsername,
+		"summit-password": payersim.DefaultPayerPassword, "summit-totp": payersim.DefaultTOTPSecret,
+		"clearview-email": payersim.DefaultRBMEmail, "clearview-password": payersim.DefaultRBMPassword,
+		"hook-secret": e2eWebhook,
+	}
+}
+
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := portal.FindChromium(""); err != nil {
+		t.Fatalf("these tests drive Debian's chromium; run ./scripts/setup: %v", err)
+	}
+}
+
+// writeE2EConfig writes an authpilot.yaml and the example flows pointed at
+// the simulators, and returns the loaded config.
+func writeE2EConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config.Config {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, url := range map[string]string{"summit-portal.yaml": payerURL, "clearview-rbm.yaml": rbmURL} {
+		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "base_url:") {
+				l = "base_url: " + url
+			}
+			out = append(out, l)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(out, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y := fmt.Sprintf(`
+practice: {name: E2E Spine, timezone: America/New_York}
+data_dir: %s/data
+recordings: {capture: on_failure}
+schedules: {deadlines: "", digest: ""}
+payers:
+  - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal}
+  - {id: clearview-rbm, plan_type: medicare_advantage, connector: clearview-rbm}
+connectors:
+  - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
+  - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
+notify:
+  sinks:
+    - {name: ehr, type: webhook, url: "%s", secret: hook-secret}
+  routes:
+    - {match: {}, sinks: [ehr]}
+`, dir, hookURL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// receiver is a real HTTP webhook receiver that verifies signatures.
+type receiver struct {
+	mu       sync.Mutex
+	byType   map[string]int
+	ids      map[string]bool
+	dupes    int
+	bad      int
+	received map[string]time.Time // case_id/type -> when
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	if err := webhook.Verify(e2eWebhook, req.Header, body, 5*time.Minute, time.Now()); err != nil {
+		r.mu.Lock()
+		r.bad++
+		r.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var m struct {
+		Type string `json:"type"`
+		Data struct {
+			CaseID string `json:"case_id"`
+			Status string `json:"status"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(body, &m)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := req.Header.Get("webhook-id")
+	if r.ids[id] {
+		r.dupes++
+	}
+	r.ids[id] = true
+	r.byType[m.Type]++
+	r.received[m.Data.CaseID+"/"+m.Data.Status] = time.Now()
+	w.WriteHeader(http.StatusOK)
+}
+
+func newReceiver() *receiver {
+	return &receiver{byType: map[string]int{}, ids: map[string]bool{}, received: map[string]time.Time{}}
+}
+
+func postCase(t *testing.T, base, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c authpilot.Case
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/cases: %d %s", resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+func caseJSON(member, payer, track string, codes []string, dx string, npi string) string {
+	var lines []string
+	for _, c := range codes {
+		lines = append(lines, fmt.Sprintf(`{"code": %q, "units": 1, "level": "L4-L5"}`, c))
+	}
+	return fmt.Sprintf(`{"external_ref": "ORD-%s", "patient": {"first_name": "Ada", "last_name": "Lindgren", "dob": "1960-05-05", "member_id": %q},
+  "payer": %q, "track": %q, "clinical_notes": "Radicular pain despite 8 weeks of PT and NSAIDs.", "ordering_provider": {"npi": %q}, "service_lines": [%s], "diagnoses": [%q],
+  "service_date": %q, "files": [{"name": "pt-notes.pdf", "content_type": "application/pdf", "content_base64": "JVBERi0xLjQKJSBQVCBub3Rlcwo="}]}`,
+		member, member, payer, track, npi, strings.Join(lines, ","), dx, time.Now().AddDate(0, 0, 30).Format(time.DateOnly))
+}
+
+// TestEndToEndSpineCases is the portal issue's first acceptance: a lumbar
+// fusion and an ESI on the payer portal and a lumbar MRI on the RBM portal
+// are created through the API, submitted, polled over several cycles while
+// the simulators pend, approve and deny; each ends in the right status with
+// its determination and a stored PDF letter, every change is an event
+// linked to its recording, and every alert reaches the webhook receiver.
+func TestEndToEndSpineCases(t *testing.T) {
+	needChromium(t)
+	sims, err := payersim.Start(payersim.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPFUSION01", Outcome: payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send 6 weeks of PT notes.",
+			Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 90}}},
+		{MemberID: "SHPESI00002", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1, Reason: "Fewer than 4 weeks of conservative care."}},
+	}}))
+	must(t, sims.RBM.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPMRI00003", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
+	}}))
+	rcv := newReceiver()
+	hook := httptest.NewServer(rcv)
+	defer hook.Close()
+
+	dir := t.TempDir()
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Logger: log, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		a.Close()
+	}()
+	base := "http://" + ln.Addr().String()
+
+	fusion := postCase(t, base, caseJSON("SHPFUSION01", "summit-ma", "surgery", []string{"22612", "22614"}, "M48.062", "1245319599"))
+	esi := postCase(t, base, caseJSON("SHPESI00002", "summit-ma", "injection", []string{"64483"}, "M54.17", "1234567893"))
+	mri := postCase(t, base, caseJSON("SHPMRI00003", "clearview-rbm", "imaging", []string{"72148"}, "M54.16", "1234567893"))
+
+	for _, r := range a.SubmitNow(ctx) {
+		if r.Err != nil || r.Submitted != r.Cases {
+			t.Fatalf("submit %s: %d of %d: %v", r.Connector, r.Submitted, r.Cases, r.Err)
+		}
+	}
+	if n := len(sims.Payer.Requests()) + len(sims.RBM.Requests()); n != 3 {
+		t.Fatalf("simulators hold %d requests, want 3", n)
+	}
+	for cycle := 1; cycle <= 5; cycle++ {
+		before := sims.Payer.Stats().Logins
+		for _, r := range a.PollNow(ctx, nil) {
+			if r.Err != nil {
+				t.Fatalf("poll cycle %d %s: %v", cycle, r.Connector, r.Err)
+			}
+		}
+		if got := sims.Payer.Stats().Logins - before; got > 1 {
+			t.Fatalf("cycle %d: %d logins on the payer portal, want at most 1", cycle, got)
+		}
+	}
+
+	st := a.Store()
+	want := map[string]authpilot.Status{fusion: authpilot.StatusApproved, esi: authpilot.StatusDenied, mri: authpilot.StatusApproved}
+	for id, status := range want {
+		c, err := st.GetCase(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != status {
+			t.Fatalf("case %s (%v): status %s, want %s (last error %q)", id, c.Codes(), c.Status, status, c.LastError)
+		}
+		d := c.Determination
+		if d == nil || len(d.Letters) == 0 {
+			t.Fatalf("case %s: no determination letter: %+v", id, d)
+		}
+		if status == authpilot.StatusApproved && (d.AuthNumber == "" || d.AuthNumber == c.PayerRef || d.ValidFrom.IsZero() || d.ValidTo.IsZero()) {
+			t.Fatalf("case %s: approval lacks auth number/validity: %+v (ref %s)", id, d, c.PayerRef)
+		}
+		if status == authpilot.StatusDenied && !strings.Contains(d.DenialReason, "conservative care") {
+			t.Fatalf("case %s: denial reason %q", id, d.DenialReason)
+		}
+		rc, doc, err := st.OpenDocument(ctx, d.Letters[0])
+		if err != nil {
+			t.Fatalf("case %s: letter %s: %v", id, d.Letters[0], err)
+		}
+		head := make([]byte, 5)
+		_, _ = io.ReadFull(rc, head)
+		rc.Close()
+		if string(head) != "%PDF-" || doc.Kind != authpilot.DocLetter || doc.CaseID != id {
+			t.Fatalf("case %s: letter %q kind %s case %s", id, head, doc.Kind, doc.CaseID)
+		}
+		evs, err := st.Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes := 0
+		for _, e := range evs {
+			if e.Type == authpilot.EventStatusChanged || e.Type == authpilot.EventSubmitted {
+				changes++
+				if e.Recording == "" {
+					t.Fatalf("case %s: %s event without a recording", id, e.Type)
+				}
+				if _, err := os.Stat(recordingDir(t, cfg.DataDir, e.Recording)); err != nil {
+					t.Fatalf("case %s: recording %s of %s: %v", id, e.Recording, e.Type, err)
+				}
+			}
+		}
+		if changes < 2 {
+			t.Fatalf("case %s: %d change events", id, changes)
+		}
+	}
+	// The pended fusion passed through pended on its way.
+	if c, _ := st.GetCase(ctx, fusion); c.Determination.InfoRequested == "" {
+		t.Fatalf("fusion: info requested not kept")
+	}
+	// Every alert reaches the receiver, once, signed.
+	if err := a.FlushAlerts(ctx, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.bad != 0 || rcv.dupes != 0 {
+		t.Fatalf("receiver: %d bad signatures, %d duplicates", rcv.bad, rcv.dupes)
+	}
+	if rcv.byType["case_submitted"] != 3 || rcv.byType["determination_received"] != 3 || rcv.byType["more_info_requested"] != 1 {
+		t.Fatalf("alerts received by type: %v", rcv.byType)
+	}
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	for _, phi := range []string{"Lindgren", "SHPFUSION01", "1960-05-05", "22612", "M48.062", payersim.DefaultPayerPassword} {
+		if strings.Contains(out, phi) {
+			t.Fatalf("agent log contains PHI or secret %q", phi)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func recordingDir(t *testing.T, dataDir, id string) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dataDir, "recordings", "*", id))
+	if len(matches) != 1 {
+		t.Fatalf("recording %s: %d directories", id, len(matches))
+	}
+	return matches[0]
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillBetweenSubmitClickAndResult is the never-submit-twice
+// acceptance: the agent (a child process) is killed with SIGKILL at the
+// moment the portal has accepted the final submit but before the agent
+// sees the result. After a restart the agent finds the request at the
+// payer instead of submitting again: the simulator holds exactly one.
+func TestKillBetweenSubmitClickAndResult(t *testing.T) {
+	if os.Getenv("AUTHPILOT_E2E_CHILD") != "" {
+		t.Skip("child process")
+	}
+	needChromium(t)
+	sims, err := payersim.Start(payersim.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	// A proxy in front of the payer portal kills the child once the final
+	// submit has been processed, before the response reaches the browser.
+	var child *exec.Cmd
+	var killed sync.Once
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		sims.Payer.ServeHTTP(rec, r)
+		if r.Method == http.MethodPost && r.URL.Path == "/auth/new/submit" {
+			killed.Do(func() {
+				_ = child.Process.Signal(syscall.SIGKILL)
+				_ = child.Wait()
+			})
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	defer proxy.Close()
+	hook := httptest.NewServer(newReceiver())
+	defer hook.Close()
+	dir := t.TempDir()
+	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, hook.URL)
+
+	// Create the case, then let a child process submit it.
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON("SHPKILL0009", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	c, err := a.Intake().Create(context.Background(), nc, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, a.Close())
+
+	child = exec.Command(os.Args[0], "-test.run=^TestChildSubmit$", "-test.v")
+	child.Env = append(os.Environ(), "AUTHPILOT_E2E_CHILD="+filepath.Join(dir, "authpilot.yaml"))
+	stdout, _ := child.StdoutPipe()
+	child.Stderr = child.Stdout
+	must(t, child.Start())
+	sc := bufio.NewScanner(stdout)
+	var childOut []string
+	for sc.Scan() {
+		childOut = append(childOut, sc.Text())
+	}
+	_ = child.Wait()
+	if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed at the final submit: %v\n%s", child.ProcessState, strings.Join(childOut, "\n"))
+	}
+	if n := len(sims.Payer.Requests()); n != 1 {
+		t.Fatalf("after the kill the payer holds %d requests, want 1", n)
+	}
+
+	// Restart: the case is found in submitting and reconciled, not resubmitted.
+	a, err = agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	got, err := a.Store().GetCase(context.Background(), c.ID)
+	if err != nil || got.Status != authpilot.StatusSubmitting {
+		t.Fatalf("after the kill: %v %v, want submitting", got.Status, err)
+	}
+	res := a.SubmitNow(context.Background(), "summit-portal")
+	if res[0].Err != nil {
+		t.Fatalf("submit after restart: %v", res[0].Err)
+	}
+	reqs := sims.Payer.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("after restart the payer holds %d requests, want exactly 1", len(reqs))
+	}
+	got, _ = a.Store().GetCase(context.Background(), c.ID)
+	if got.Status != authpilot.StatusSubmitted || got.PayerRef != reqs[0].Reference {
+		t.Fatalf("after reconcile: status %s ref %q, want submitted %q", got.Status, got.PayerRef, reqs[0].Reference)
+	}
+	evs, _ := a.Store().Events(context.Background(), c.ID)
+	var types []string
+	for _, e := range evs {
+		types = append(types, string(e.Type))
+	}
+	if !strings.Contains(strings.Join(types, ","), "submit_intent,submit_reconciled") {
+		t.Fatalf("events %v lack intent then reconciliation", types)
+	}
+}
+
+// TestChildSubmit is the child of TestKillBetweenSubmitClickAndResult.
+func TestChildSubmit(t *testing.T) {
+	path := os.Getenv("AUTHPILOT_E2E_CHILD")
+	if path == "" {
+		t.Skip("runs only as the child of TestKillBetweenSubmitClickAndResult")
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true,
+		Logger: slog.New(slog.NewTextHandler(os.Stdout, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	res := a.SubmitNow(context.Background(), "summit-portal")
+	t.Fatalf("child survived the submit: %+v", res)
+}

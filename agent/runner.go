@@ -1,0 +1,490 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// Recording is one connector run's evidence.
+type Recording interface {
+	connectors.Recorder
+	// Finish closes the recording with the run's outcome.
+	Finish(err error) error
+}
+
+// Recordings starts recordings.
+type Recordings interface {
+	Start(connectorID, job string) Recording
+}
+
+// runner drives one connector: it owns the connector's lock (one run at a
+// time, so one login per cycle), its retry policy and its failure streak.
+type runner struct {
+	id      string
+	conn    connectors.Connector
+	caps    connectors.Capabilities
+	retries int
+	timeout time.Duration
+	a       *Agent
+	log     *slog.Logger
+
+	mu       sync.Mutex // held for a whole run
+	failMu   sync.Mutex
+	failures int // consecutive failed runs
+}
+
+// RunResult sums up one connector run.
+type RunResult struct {
+	Connector string
+	Job       string
+	Recording string
+	Cases     int
+	Changed   int
+	Submitted int
+	Err       error
+}
+
+// open starts a session with retries for temporary failures; every attempt
+// is a login, so retries are few and spaced.
+func (r *runner) open(ctx context.Context, rec Recording) (connectors.Session, error) {
+	var err error
+	for attempt := 0; attempt <= r.retries; attempt++ {
+		if attempt > 0 {
+			r.log.Warn("connector session failed, retrying", "attempt", attempt, "err", err)
+			if werr := r.a.wait(ctx, backoff(attempt)); werr != nil {
+				return nil, werr
+			}
+		}
+		var sess connectors.Session
+		sess, err = r.conn.Open(ctx, rec)
+		if err == nil {
+			r.a.metrics.Logins.WithLabelValues(r.id).Inc()
+			return sess, nil
+		}
+		if !errors.Is(err, connectors.ErrRetryable) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func backoff(attempt int) time.Duration {
+	d := time.Second << (attempt - 1)
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	return d
+}
+
+// poll observes every pending case of the connector in one session.
+func (r *runner) poll(ctx context.Context) RunResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := RunResult{Connector: r.id, Job: "poll"}
+	if !r.caps.Poll {
+		return res
+	}
+	cases, err := r.a.store.ListCases(ctx, authpilot.CaseFilter{ConnectorID: r.id,
+		Statuses: []authpilot.Status{authpilot.StatusSubmitted, authpilot.StatusPended, authpilot.StatusContactPayer}})
+	if err != nil {
+		res.Err = fmt.Errorf("list cases: %w", err)
+		return res
+	}
+	res.Cases = len(cases)
+	if len(cases) == 0 {
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	start := time.Now()
+	rec := r.a.recs.Start(r.id, "poll")
+	res.Recording = rec.ID()
+	r.redactCases(rec, cases)
+	defer func() { r.finish(ctx, rec, "poll", start, res.Err) }()
+
+	sess, err := r.open(ctx, rec)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer sess.Close()
+	obs, err := sess.Poll(ctx, cases)
+	if err != nil {
+		res.Err = err
+	}
+	byID := map[string]*authpilot.Case{}
+	for _, c := range cases {
+		byID[c.ID] = c
+	}
+	for _, o := range obs {
+		if _, ok := byID[o.CaseID]; !ok {
+			r.log.Warn("observation for a case not polled", "case", o.CaseID)
+			continue
+		}
+		changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec.ID())
+		if err != nil {
+			res.Err = errors.Join(res.Err, err)
+			continue
+		}
+		if changed {
+			res.Changed++
+		}
+	}
+	return res
+}
+
+// observe stores an observation's files and applies it to the case in one
+// transaction. It reports whether the status changed.
+func (a *Agent) observe(ctx context.Context, caseID string, o connectors.Observation, actor, rec string) (bool, error) {
+	letters, err := a.storeFiles(ctx, caseID, o.Files)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	_, err = a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
+		old := c.Status
+		ch := apply(c, o, letters, actor, rec, a.now())
+		changed = c.Status != old
+		return ch, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("apply observation to case %s: %w", caseID, err)
+	}
+	if changed {
+		a.metrics.StatusChanges.WithLabelValues(string(o.Status)).Inc()
+		a.log.Info("case status changed", "case", caseID, "status", o.Status, "recording", rec)
+		a.kickDispatcher()
+	}
+	return changed, nil
+}
+
+func (a *Agent) storeFiles(ctx context.Context, caseID string, files []connectors.File) ([]string, error) {
+	var shas []string
+	for _, f := range files {
+		kind := f.Kind
+		if kind == "" {
+			kind = authpilot.DocLetter
+		}
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		doc, err := a.store.PutDocument(ctx, authpilot.Document{CaseID: caseID, Kind: kind, Name: f.Name, ContentType: ct}, bytes.NewReader(f.Data))
+		if err != nil {
+			return nil, fmt.Errorf("store document for case %s: %w", caseID, err)
+		}
+		if kind == authpilot.DocLetter {
+			shas = append(shas, doc.SHA256)
+		}
+	}
+	return shas, nil
+}
+
+// submit reconciles interrupted submissions, then submits every ready case
+// of the connector in one session.
+func (r *runner) submit(ctx context.Context) RunResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := RunResult{Connector: r.id, Job: "submit"}
+	if !r.caps.Submit {
+		return res
+	}
+	pending, err := r.a.store.ListCases(ctx, authpilot.CaseFilter{ConnectorID: r.id,
+		Statuses: []authpilot.Status{authpilot.StatusSubmitting, authpilot.StatusReady}})
+	if err != nil {
+		res.Err = fmt.Errorf("list cases: %w", err)
+		return res
+	}
+	var todo []*authpilot.Case
+	for _, c := range pending {
+		if !c.Tracked {
+			todo = append(todo, c)
+		}
+	}
+	res.Cases = len(todo)
+	if len(todo) == 0 {
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	start := time.Now()
+	rec := r.a.recs.Start(r.id, "submit")
+	res.Recording = rec.ID()
+	r.redactCases(rec, todo)
+	defer func() { r.finish(ctx, rec, "submit", start, res.Err) }()
+
+	sess, err := r.open(ctx, rec)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer sess.Close()
+	// Interrupted submissions first: a case left in submitting may already
+	// be at the payer, so search before submitting it again.
+	for _, c := range todo {
+		if c.Status != authpilot.StatusSubmitting {
+			continue
+		}
+		if err := r.reconcile(ctx, sess, c, rec.ID()); err != nil {
+			res.Err = errors.Join(res.Err, err)
+		}
+	}
+	for _, c := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		cur, err := r.a.store.GetCase(ctx, c.ID)
+		if err != nil {
+			res.Err = errors.Join(res.Err, err)
+			continue
+		}
+		if cur.Status != authpilot.StatusReady {
+			continue
+		}
+		ok, err := r.submitOne(ctx, sess, cur, rec.ID())
+		if ok {
+			res.Submitted++
+		}
+		if err != nil {
+			res.Err = errors.Join(res.Err, err)
+			if isSessionFatal(err) {
+				break
+			}
+		}
+	}
+	return res
+}
+
+// isSessionFatal reports errors after which the session is unusable for
+// further cases in this run.
+func isSessionFatal(err error) bool {
+	return errors.Is(err, connectors.ErrAuth) || errors.Is(err, connectors.ErrNeedsHuman) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *authpilot.Case, rec string) (bool, error) {
+	actor := "agent:" + r.id
+	committed := false
+	commit := func(ctx context.Context) error {
+		_, err := r.a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
+			if cc.Status != authpilot.StatusReady {
+				return authpilot.Changes{}, fmt.Errorf("case %s is %s, not ready: %w", cc.ID, cc.Status, authpilot.ErrConflict)
+			}
+			cc.Status = authpilot.StatusSubmitting
+			return authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventSubmitIntent, Actor: actor,
+				From: authpilot.StatusReady, To: authpilot.StatusSubmitting, Recording: rec, At: r.a.now().UTC()}}}, nil
+		})
+		if err == nil {
+			committed = true
+		}
+		return err
+	}
+	sub, err := sess.Submit(ctx, c, commit)
+	if err != nil {
+		r.log.Warn("submit failed", "case", c.ID, "committed", committed, "class", errorClass(err), "err", err)
+		if !committed {
+			// Nothing reached the payer: the case stays ready, with the error.
+			return false, r.recordCaseError(ctx, c.ID, err, actor, rec)
+		}
+		// The final step may or may not have reached the payer; the case
+		// stays in submitting and the next run reconciles it.
+		return false, r.recordCaseError(ctx, c.ID, err, actor, rec)
+	}
+	if !committed {
+		return false, fmt.Errorf("connector %s submitted case %s without recording the intent", r.id, c.ID)
+	}
+	return true, r.a.applySubmission(ctx, c.ID, sub, authpilot.EventSubmitted, actor, rec)
+}
+
+// applySubmission records the payer's answer to a submit (or a find during
+// reconciliation): submitting → submitted (or a decision given at once).
+func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connectors.Submission, evType authpilot.EventType, actor, rec string) error {
+	letters, err := a.storeFiles(ctx, caseID, sub.Files)
+	if err != nil {
+		return err
+	}
+	now := a.now().UTC()
+	_, err = a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
+		if c.Status != authpilot.StatusSubmitting {
+			return authpilot.Changes{}, fmt.Errorf("case %s is %s, not submitting: %w", c.ID, c.Status, authpilot.ErrConflict)
+		}
+		c.PayerRef = sub.PayerRef
+		c.SubmittedAt = &now
+		c.LastError = ""
+		c.Status = authpilot.StatusSubmitted
+		c.StatusText = sub.StatusText
+		detail, _ := json.Marshal(map[string]string{"payer_ref": sub.PayerRef})
+		ch := authpilot.Changes{
+			Events: []authpilot.Event{{Type: evType, Actor: actor, From: authpilot.StatusSubmitting,
+				To: authpilot.StatusSubmitted, RawText: sub.StatusText, Recording: rec, At: now, Detail: detail}},
+			Alerts: []authpilot.Alert{caseAlert(c, authpilot.AlertCaseSubmitted, authpilot.SeverityInfo,
+				"Request submitted to the payer", "Nothing to do; authpilot polls for the decision", now, rec,
+				"submitted:"+c.ID)},
+		}
+		ch.Alerts[0].PrevStatus = authpilot.StatusSubmitting
+		if sub.Status != "" && sub.Status != authpilot.StatusSubmitted {
+			more := apply(c, connectors.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
+				Determination: sub.Determination}, letters, actor, rec, now)
+			ch.Events = append(ch.Events, more.Events...)
+			ch.Alerts = append(ch.Alerts, more.Alerts...)
+		} else if len(letters) > 0 {
+			more := apply(c, connectors.Observation{CaseID: c.ID}, letters, actor, rec, now)
+			ch.Events = append(ch.Events, more.Events...)
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record submission of case %s: %w", caseID, err)
+	}
+	a.metrics.StatusChanges.WithLabelValues(string(authpilot.StatusSubmitted)).Inc()
+	a.log.Info("case submitted", "case", caseID, "recording", rec)
+	a.kickDispatcher()
+	return nil
+}
+
+// reconcile settles a case left in submitting by a crash or an error after
+// the intent was recorded: found at the payer → submitted; certainly not
+// there → ready again; cannot tell → needs_human, and the case stays put.
+func (r *runner) reconcile(ctx context.Context, sess connectors.Session, c *authpilot.Case, rec string) error {
+	actor := "agent:" + r.id
+	if !r.caps.Find {
+		return r.needsHuman(ctx, c, "Submission interrupted and this payer cannot be searched",
+			"Check the payer's portal for this request; then mark the case submitted or ready", rec)
+	}
+	sub, err := sess.Find(ctx, c)
+	switch {
+	case err == nil:
+		r.log.Info("interrupted submission found at the payer", "case", c.ID)
+		return r.a.applySubmission(ctx, c.ID, sub, authpilot.EventReconciled, actor, rec)
+	case errors.Is(err, connectors.ErrNotFound):
+		r.log.Info("interrupted submission not at the payer, will submit again", "case", c.ID)
+		_, err := r.a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
+			if cc.Status != authpilot.StatusSubmitting {
+				return authpilot.Changes{}, fmt.Errorf("case %s is %s: %w", cc.ID, cc.Status, authpilot.ErrConflict)
+			}
+			cc.Status = authpilot.StatusReady
+			return authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventReconciled, Actor: actor,
+				From: authpilot.StatusSubmitting, To: authpilot.StatusReady, Recording: rec, At: r.a.now().UTC(),
+				RawText: "no request found at the payer"}}}, nil
+		})
+		return err
+	default:
+		r.log.Warn("cannot tell whether an interrupted submission reached the payer", "case", c.ID, "err", err)
+		return errors.Join(err, r.needsHuman(ctx, c, "Cannot tell whether an interrupted submission reached the payer",
+			"Check the payer's portal for this request before anyone resubmits it", rec))
+	}
+}
+
+func (r *runner) needsHuman(ctx context.Context, c *authpilot.Case, title, action, rec string) error {
+	now := r.a.now().UTC()
+	_, err := r.a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
+		return authpilot.Changes{
+			Events: []authpilot.Event{{Type: authpilot.EventNeedsHuman, Actor: "agent:" + r.id, RawText: title, Recording: rec, At: now}},
+			Alerts: []authpilot.Alert{caseAlert(cc, authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title, action, now, rec,
+				"needs_human:"+title+":"+cc.ID)},
+		}, nil
+	})
+	r.a.kickDispatcher()
+	return err
+}
+
+func (r *runner) recordCaseError(ctx context.Context, caseID string, cause error, actor, rec string) error {
+	msg := errorText(cause)
+	_, err := r.a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
+		if c.LastError == msg {
+			return authpilot.Changes{}, nil
+		}
+		c.LastError = msg
+		detail, _ := json.Marshal(map[string]string{"error": msg, "class": errorClass(cause)})
+		ch := authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventSubmitFailed, Actor: actor, Recording: rec, At: r.a.now().UTC(), Detail: detail}}}
+		if errors.Is(cause, connectors.ErrRejected) {
+			ch.Alerts = append(ch.Alerts, caseAlert(c, authpilot.AlertNeedsHuman, authpilot.SeverityWarning,
+				"The payer rejected the request", "Correct the case and submit it again", r.a.now().UTC(), rec, ""))
+			ch.Alerts[0].Reason = msg
+		}
+		return ch, nil
+	})
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// redactCases registers each case's PHI with the recording.
+func (r *runner) redactCases(rec Recording, cases []*authpilot.Case) {
+	for _, c := range cases {
+		p := c.Patient
+		rec.Redact(p.FirstName, p.LastName, p.MemberID, p.DOB.String(),
+			fmt.Sprintf("%02d/%02d/%04d", p.DOB.Month, p.DOB.Day, p.DOB.Year))
+	}
+}
+
+// finish closes the run's recording, counts it, and turns a run-level
+// failure into the right alert.
+func (r *runner) finish(ctx context.Context, rec Recording, job string, start time.Time, runErr error) {
+	if err := rec.Finish(runErr); err != nil {
+		r.log.Error("recording not finished", "recording", rec.ID(), "err", err)
+	}
+	outcome := "ok"
+	if runErr != nil {
+		outcome = errorClass(runErr)
+	}
+	r.a.metrics.ConnectorRuns.WithLabelValues(r.id, job, outcome).Inc()
+	r.a.metrics.RunDuration.WithLabelValues(r.id, job).Observe(time.Since(start).Seconds())
+	r.failMu.Lock()
+	if runErr == nil {
+		r.failures = 0
+	} else {
+		r.failures++
+	}
+	streak := r.failures
+	r.failMu.Unlock()
+	if runErr == nil {
+		return
+	}
+	r.log.Error("connector run failed", "job", job, "class", outcome, "recording", rec.ID(), "err", runErr)
+	now := r.a.now().UTC()
+	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: errorText(runErr)}
+	day := now.Format("2006-01-02")
+	var ce *connectors.Error
+	switch {
+	case errors.Is(runErr, connectors.ErrPortalChanged):
+		alert.Type, alert.Severity = authpilot.AlertPortalChanged, authpilot.SeverityCritical
+		alert.Title = "The payer's portal no longer matches its flow"
+		alert.Action = "Open the recording's screenshot, then update the connector's flow config"
+		alert.DedupKey = "portal_changed:" + r.id + ":" + day
+		if errors.As(runErr, &ce) && len(ce.Screenshot) > 0 {
+			if doc, err := r.a.store.PutDocument(ctx, authpilot.Document{Kind: "screenshot", Name: "portal-changed.png", ContentType: "image/png"}, bytes.NewReader(ce.Screenshot)); err == nil {
+				alert.Screenshot = doc.SHA256
+			}
+		}
+	case errors.Is(runErr, connectors.ErrNeedsHuman), errors.Is(runErr, connectors.ErrAuth):
+		alert.Type, alert.Severity = authpilot.AlertNeedsHuman, authpilot.SeverityCritical
+		alert.Title = "The payer's portal needs a person (" + outcome + ")"
+		alert.Action = "Log in to the portal by hand (MFA, CAPTCHA or password) and check the connector's secrets"
+		alert.DedupKey = "needs_human:" + r.id + ":" + outcome + ":" + day
+	default:
+		if streak < 3 {
+			return
+		}
+		alert.Type, alert.Severity = authpilot.AlertConnectorFailing, authpilot.SeverityCritical
+		alert.Title = fmt.Sprintf("Connector failing: %d runs in a row", streak)
+		alert.Action = "Check the payer's portal status and the connector's recording"
+		alert.DedupKey = fmt.Sprintf("connector_failing:%s:%s", r.id, day)
+	}
+	if _, err := r.a.store.Enqueue(context.WithoutCancel(ctx), alert); err != nil {
+		r.log.Error("alert not enqueued", "type", alert.Type, "err", err)
+		return
+	}
+	r.a.metrics.AlertsRaised.WithLabelValues(string(alert.Type)).Inc()
+	r.a.kickDispatcher()
+}

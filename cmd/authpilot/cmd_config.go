@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+func cmdConfigCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("config check", "config check [--config FILE]", stderr)
+	path := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d payers, %d connectors, %d sinks, %d routes)\n", *path,
+		len(cfg.Payers), len(cfg.Connectors), len(cfg.Notify.Sinks), len(cfg.Notify.Routes))
+	return nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/authpilot/authpilot/agent"
+)
+
+func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "run [--config FILE]\n\nRuns the daemon until SIGINT or SIGTERM: the API on server.listen, the\nconnectors' submit and poll schedules, deadline checks and alert delivery.", stderr)
+	path := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn("config warning", "warning", w)
+	}
+	a, err := agent.New(cfg, agent.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Listen(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "authpilot %s serving the API on http://%s (data in %s)\n", version, a.Addr(), cfg.DataDir)
+	return a.Run(ctx)
+}
+
+func cmdPoll(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("poll", "poll --now [--config FILE] [--connector ID]...\n\nRuns one poll sweep now, with progress, and checks deadlines.", stderr)
+	path := configFlag(fs)
+	now := fs.Bool("now", false, "poll now (required; scheduled polling is `authpilot run`)")
+	var only multiFlag
+	fs.Var(&only, "connector", "poll only this connector `ID` (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !*now {
+		fs.Usage()
+		return &exitError{2, "poll: pass --now"}
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ids := only
+	if len(ids) == 0 {
+		ids = a.Connectors()
+	}
+	bar := newProgress(stdout, len(ids), "polling")
+	failed := 0
+	results := a.PollNow(ctx, func(r agent.RunResult) {
+		status := "ok"
+		if r.Err != nil {
+			status = "failed: " + r.Err.Error()
+			failed++
+		}
+		bar.Step(fmt.Sprintf("%s: %d cases, %d changed — %s", r.Connector, r.Cases, r.Changed, status))
+	}, ids...)
+	bar.Done()
+	if err := a.FlushAlerts(ctx, 30*time.Second); err != nil {
+		fmt.Fprintln(stderr, "warning: alerts not all delivered yet; the daemon will retry:", err)
+	}
+	if failed > 0 {
+		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(results))}
+	}
+	return nil
+}
+
+func cmdSubmit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("submit", "submit --now [--config FILE] [--connector ID]...\n\nSubmits every ready case now (interrupted submissions are reconciled first).", stderr)
+	path := configFlag(fs)
+	now := fs.Bool("now", false, "submit now (required)")
+	var only multiFlag
+	fs.Var(&only, "connector", "submit only through this connector `ID` (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !*now {
+		fs.Usage()
+		return &exitError{2, "submit: pass --now"}
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	failed := 0
+	for _, r := range a.SubmitNow(ctx, only...) {
+		status := "ok"
+		if r.Err != nil {
+			status = "failed: " + r.Err.Error()
+			failed++
+		}
+		fmt.Fprintf(stdout, "%s: %d cases, %d submitted — %s\n", r.Connector, r.Cases, r.Submitted, status)
+	}
+	if err := a.FlushAlerts(ctx, 30*time.Second); err != nil {
+		fmt.Fprintln(stderr, "warning: alerts not all delivered yet; the daemon will retry:", err)
+	}
+	if failed > 0 {
+		return &exitError{1, fmt.Sprintf("%d connectors failed", failed)}
+	}
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/term"
+	"os"
+)
+
+func secretsFlags(name, synopsis string, args []string, stderr io.Writer, wantName bool) (cfgPath string, secret string, err error) {
+	fs := newFlags(name, synopsis, stderr)
+	path := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return "", "", err
+	}
+	if wantName {
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return "", "", &exitError{2, ""}
+		}
+		secret = fs.Arg(0)
+	}
+	return *path, secret, nil
+}
+
+// cmdSecretsSet reads the value from stdin — never from the arguments,
+// where it would land in shell history and the process list.
+func cmdSecretsSet(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	path, name, err := secretsFlags("secrets set", "secrets set [--config FILE] NAME   (value read from stdin)", args, stderr, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	kr, err := openKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "value for %s (input hidden): ", name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return fmt.Errorf("read secret: %w", err)
+		}
+		return setSecret(kr.Set, name, string(b), stdout)
+	}
+	r := bufio.NewReader(io.LimitReader(stdin, 64<<10))
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read secret from stdin: %w", err)
+	}
+	return setSecret(kr.Set, name, strings.TrimRight(string(b), "\r\n"), stdout)
+}
+
+func setSecret(set func(string, string) error, name, value string, stdout io.Writer) error {
+	if value == "" {
+		return errors.New("empty secret: pipe the value on stdin, e.g. `printf %s \"$VALUE\" | authpilot secrets set NAME`")
+	}
+	if err := set(name, value); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "secret %s stored\n", name)
+	return nil
+}
+
+func cmdSecretsList(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	path, _, err := secretsFlags("secrets list", "secrets list [--config FILE]", args, stderr, false)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	kr, err := openKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	names, err := kr.List()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
+
+func cmdSecretsDelete(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	path, name, err := secretsFlags("secrets delete", "secrets delete [--config FILE] NAME", args, stderr, true)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	kr, err := openKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	if err := kr.Delete(name); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "secret %s deleted\n", name)
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/store"
+)
+
+// newFlags returns a flag set that prints its usage to stderr and returns
+// errors instead of exiting.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: authpilot %s\n\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; -h is a clean exit.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{0, ""}
+		}
+		return &exitError{2, ""}
+	}
+	return nil
+}
+
+func configFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv("AUTHPILOT_CONFIG")
+	if def == "" {
+		def = "authpilot.yaml"
+	}
+	return fs.String("config", def, "config `file` (default $AUTHPILOT_CONFIG or ./authpilot.yaml)")
+}
+
+// loadConfig loads and validates the config, printing every error.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			msg := ""
+			for _, e := range errs {
+				msg += e.Error() + "\n"
+			}
+			return nil, &exitError{1, msg + fmt.Sprintf("%s: %d error(s)", path, len(errs))}
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openKeyring(cfg *config.Config) (*secrets.Keyring, error) {
+	kr, err := secrets.Open(cfg.Keyring.Options())
+	if err != nil {
+		return nil, fmt.Errorf("open keyring: %w", err)
+	}
+	return kr, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,500 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/proto"
+	"github.com/go-rod/rod/lib/utils"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// Interface guards.
+var (
+	_ connectors.Connector = (*Connector)(nil)
+	_ connectors.Session   = (*Session)(nil)
+	_ connectors.Options   = (*Options)(nil)
+)
+
+// maxRelogins bounds re-logins in one visit, so a portal that ends every
+// session at once cannot make the agent log in over and over.
+const maxRelogins = 3
+
+// Connector is one configured portal. It is safe for concurrent use; each
+// Open starts an independent visit.
+type Connector struct {
+	id     string
+	opts   *Options
+	env    connectors.Env
+	log    *slog.Logger
+	now    func() time.Time
+	shared *connectors.Shared
+	// ownShared is set when Env carried no Shared: Close closes it.
+	ownShared bool
+	// pages bounds the browser pages open at once for this portal.
+	pages chan struct{}
+
+	mu      sync.Mutex
+	cookies []*proto.NetworkCookie
+	// updated remembers each request's last seen "updated" list value, so
+	// an unchanged row is not opened again while the process runs.
+	updated map[string]string
+}
+
+// New builds the connector. It does no I/O: the browser starts on the first
+// Open.
+func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
+	if len(o.Secrets) > 0 && env.Secrets == nil {
+		return nil, fmt.Errorf("portal connector %q: the secrets section needs a keyring", env.ID)
+	}
+	c := &Connector{
+		id:      env.ID,
+		opts:    o,
+		env:     env,
+		log:     env.Logger,
+		now:     env.Now,
+		shared:  env.Shared,
+		pages:   make(chan struct{}, o.Limits.Pages),
+		updated: map[string]string{},
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("connector", env.ID)
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.shared == nil {
+		c.shared = &connectors.Shared{}
+		c.ownShared = true
+	}
+	return c, nil
+}
+
+// Capabilities reports the flows the config defines.
+func (c *Connector) Capabilities() connectors.Capabilities {
+	return connectors.Capabilities{Submit: c.opts.Submit != nil, Poll: c.opts.Poll != nil, Find: c.opts.Find != nil}
+}
+
+// Close releases the connector. The shared browser is closed by the
+// owner of connectors.Shared (the agent).
+func (c *Connector) Close() error {
+	if c.ownShared {
+		return c.shared.Close()
+	}
+	return nil
+}
+
+func (c *Connector) host() (*Browser, error) {
+	v, err := c.shared.Get(SharedBrowserKey, func() (io.Closer, error) {
+		return NewBrowser(BrowserOptions{RecycleAfter: DefaultRecycleAfter}, c.log.With("component", "browser")), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h, ok := v.(*Browser)
+	if !ok {
+		return nil, fmt.Errorf("shared %q holds a %T, not a *portal.Browser", SharedBrowserKey, v)
+	}
+	return h, nil
+}
+
+// Open starts a visit: an incognito browser context with the kept cookies,
+// one page, and one login.
+func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connectors.Session, error) {
+	if rec == nil {
+		rec = nopRecorder{}
+	}
+	h, err := c.host()
+	if err != nil {
+		return nil, err
+	}
+	b, gen, err := h.acquire(ctx)
+	if err != nil {
+		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "start browser", Err: err}
+	}
+	inc, err := b.Incognito()
+	if err != nil {
+		if isConnClosed(err) {
+			h.markDead(gen)
+		}
+		h.release()
+		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "create browser context", Err: err}
+	}
+	s := &Session{
+		c:       c,
+		rec:     &lockedRecorder{r: rec},
+		log:     c.log.With("recording", rec.ID()),
+		host:    h,
+		gen:     gen,
+		browser: inc,
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.Close()
+		}
+	}()
+	if c.opts.Session.KeepCookies {
+		c.mu.Lock()
+		kept := c.cookies
+		c.mu.Unlock()
+		if len(kept) > 0 {
+			if err := inc.SetCookies(proto.CookiesToParams(kept)); err != nil {
+				return nil, s.browserErr("open", "restore cookies", err)
+			}
+		}
+	}
+	slot, err := s.acquirePage(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	s.main = slot
+	if c.opts.Login != nil {
+		if err := s.login(ctx, slot); err != nil {
+			s.putPage(slot)
+			return nil, err
+		}
+	}
+	s.putPage(slot)
+	ok = true
+	c.log.Info("portal visit opened", "pages", cap(c.pages))
+	return s, nil
+}
+
+// Session is one logged-in visit. Its methods are called one at a time;
+// Poll may use several pages of the same browser context at once.
+type Session struct {
+	c       *Connector
+	rec     *lockedRecorder
+	log     *slog.Logger
+	host    *Browser
+	gen     int
+	browser *rod.Browser // the visit's incognito context
+
+	mu     sync.Mutex
+	main   *pageSlot
+	idle   []*pageSlot
+	all    []*pageSlot
+	closed bool
+	tmpDir string
+
+	loginMu  sync.Mutex
+	loginGen int
+	relogins int
+	logins   int
+
+	dlMu   sync.Mutex
+	netSeq atomic.Int64
+}
+
+type pageSlot struct {
+	page *rod.Page
+	stop func()
+}
+
+// pageSleeper polls for elements quickly at first, then every 250ms.
+func pageSleeper() utils.Sleeper {
+	return utils.BackoffSleeper(25*time.Millisecond, 250*time.Millisecond, nil)
+}
+
+// take acquires a slot of a page semaphore (nil: unbounded). With block
+// false it gives up at once when the semaphore is full.
+func take(ctx context.Context, sem chan struct{}, block bool) (bool, error) {
+	if sem == nil {
+		return true, nil
+	}
+	if !block {
+		select {
+		case sem <- struct{}{}:
+			return true, nil
+		default:
+			return false, nil
+		}
+	}
+	select {
+	case sem <- struct{}{}:
+		return true, nil
+	case <-ctx.Done():
+		return false, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "waiting for a free browser page", Err: ctx.Err()}
+	}
+}
+
+func give(sem chan struct{}) {
+	if sem != nil {
+		<-sem
+	}
+}
+
+// acquirePage opens a new page, counting it against the connector's
+// limits.pages and the browser's max pages. With block false it gives up at
+// once when a limit is reached.
+func (s *Session) acquirePage(ctx context.Context, block bool) (*pageSlot, error) {
+	if ok, err := take(ctx, s.c.pages, block); !ok {
+		return nil, err
+	}
+	if ok, err := take(ctx, s.host.pages, block); !ok {
+		give(s.c.pages)
+		return nil, err
+	}
+	// Each page gets its own window: a background tab gets no animation
+	// frames, and rod's clicks and typing wait for them.
+	p, err := s.browser.Page(proto.TargetCreateTarget{NewWindow: true})
+	if err != nil {
+		give(s.host.pages)
+		give(s.c.pages)
+		return nil, s.browserErr("open", "create page", err)
+	}
+	p = p.Sleeper(pageSleeper)
+	slot := &pageSlot{page: p}
+	slot.stop = capture(p, &s.netSeq, func(name string, data []byte) {
+		s.rec.Attach("network", name, "application/json", data)
+	})
+	s.mu.Lock()
+	s.all = append(s.all, slot)
+	s.mu.Unlock()
+	return slot, nil
+}
+
+// takePage returns an idle page of the visit, or nil.
+func (s *Session) takePage() *pageSlot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.idle); n > 0 {
+		p := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		return p
+	}
+	return nil
+}
+
+func (s *Session) putPage(p *pageSlot) {
+	if p == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = append(s.idle, p)
+}
+
+// page returns an idle page or opens one (blocking on limits.pages).
+func (s *Session) page(ctx context.Context) (*pageSlot, error) {
+	if p := s.takePage(); p != nil {
+		return p, nil
+	}
+	return s.acquirePage(ctx, true)
+}
+
+// browserErr classifies a browser-level failure: a dead browser is
+// relaunched on the next visit; everything here is retryable.
+func (s *Session) browserErr(step, msg string, err error) error {
+	if isConnClosed(err) {
+		s.host.markDead(s.gen)
+	}
+	return &connectors.Error{Class: connectors.ErrRetryable, Step: step, Msg: msg, Err: err}
+}
+
+// Close keeps the cookies (if configured), closes the pages and the
+// incognito context, and releases the browser.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	pages := s.all
+	s.all, s.idle = nil, nil
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	var errs []error
+	s.loginMu.Lock()
+	loggedIn := s.logins > 0
+	s.loginMu.Unlock()
+	if s.c.opts.Session.KeepCookies && loggedIn {
+		if cookies, err := s.browser.Context(ctx).GetCookies(); err == nil {
+			s.c.mu.Lock()
+			s.c.cookies = cookies
+			s.c.mu.Unlock()
+		}
+	}
+	for _, p := range pages {
+		p.stop()
+		_ = p.page.Context(ctx).Close()
+		give(s.host.pages)
+		give(s.c.pages)
+	}
+	if err := s.browser.Context(ctx).Close(); err != nil && !isConnClosed(err) {
+		errs = append(errs, fmt.Errorf("close browser context: %w", err))
+	}
+	s.host.release()
+	if s.tmpDir != "" {
+		if err := os.RemoveAll(s.tmpDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove temporary files: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// workDir returns the visit's private directory for uploads and downloads
+// (they hold PHI: removed on Close).
+func (s *Session) workDir() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tmpDir != "" {
+		return s.tmpDir, nil
+	}
+	base := ""
+	if s.c.env.DataDir != "" {
+		base = filepath.Join(s.c.env.DataDir, "tmp")
+		if err := os.MkdirAll(base, 0o700); err != nil {
+			return "", fmt.Errorf("create work directory: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp(base, "portal-")
+	if err != nil {
+		return "", fmt.Errorf("create work directory: %w", err)
+	}
+	s.tmpDir = dir
+	return dir, nil
+}
+
+// secret fetches a role's value from the keyring and registers it (and its
+// URL-encoded forms, which appear in recorded form posts) for redaction.
+func (s *Session) secret(role string) (string, error) {
+	name, ok := s.c.opts.Secrets[role]
+	if !ok {
+		return "", &connectors.Error{Class: connectors.ErrNeedsHuman, Msg: fmt.Sprintf("secret %q is not in the secrets section", role)}
+	}
+	if s.c.env.Secrets == nil {
+		return "", &connectors.Error{Class: connectors.ErrNeedsHuman, Msg: "no keyring configured"}
+	}
+	v, err := s.c.env.Secrets.Get(name)
+	if err != nil {
+		if errors.Is(err, authpilot.ErrSecretNotFound) {
+			return "", &connectors.Error{Class: connectors.ErrNeedsHuman,
+				Msg: fmt.Sprintf("keyring item %q (secret %q) is missing: run authpilot secrets set %s", name, role, name)}
+		}
+		return "", &connectors.Error{Class: connectors.ErrRetryable, Msg: fmt.Sprintf("read keyring item %q", name), Err: err}
+	}
+	if v != "" {
+		s.rec.Redact(v, url.QueryEscape(v), url.PathEscape(v))
+	}
+	return v, nil
+}
+
+// login runs the login flow on slot's page.
+func (s *Session) login(ctx context.Context, slot *pageSlot) error {
+	r := s.newRunner(slot, &tmplData{Vars: map[string]any{}}, "login")
+	r.inLogin = true
+	err := r.runFlow(ctx, s.c.opts.Login.Steps)
+	s.loginMu.Lock()
+	if err == nil {
+		s.logins++
+		s.loginGen++
+	}
+	s.loginMu.Unlock()
+	if err != nil {
+		s.log.Warn("portal login failed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// relogin logs in again after a page showed an expired session, unless
+// another page of the visit already did since gen. Concurrent callers wait
+// for the one login in progress.
+func (s *Session) relogin(ctx context.Context, slot *pageSlot, gen int) error {
+	s.loginMu.Lock()
+	defer s.loginMu.Unlock()
+	if s.loginGen != gen {
+		return nil
+	}
+	if s.relogins >= maxRelogins {
+		return &connectors.Error{Class: connectors.ErrRetryable, Step: "login", Msg: "session expired again after re-login"}
+	}
+	s.relogins++
+	s.log.Warn("portal session expired, logging in again")
+	r := s.newRunner(slot, &tmplData{Vars: map[string]any{}}, "login")
+	r.inLogin = true
+	if err := r.runFlow(ctx, s.c.opts.Login.Steps); err != nil {
+		return err
+	}
+	s.logins++
+	s.loginGen++
+	return nil
+}
+
+func (s *Session) currentLoginGen() int {
+	s.loginMu.Lock()
+	defer s.loginMu.Unlock()
+	return s.loginGen
+}
+
+// withRelogin runs op; if a page showed an expired session and retry
+// allows it, it logs in again once and runs op again.
+func (s *Session) withRelogin(ctx context.Context, slot *pageSlot, retry func() bool, op func() error) error {
+	gen := s.currentLoginGen()
+	err := op()
+	if err == nil || !errors.Is(err, errSessionExpired) || s.c.opts.Login == nil || (retry != nil && !retry()) {
+		return err
+	}
+	if lerr := s.relogin(ctx, slot, gen); lerr != nil {
+		return lerr
+	}
+	return op()
+}
+
+// lockedRecorder serializes calls to the run's recorder: the network
+// capture and parallel detail pages record concurrently.
+type lockedRecorder struct {
+	mu sync.Mutex
+	r  connectors.Recorder
+}
+
+func (l *lockedRecorder) Redact(values ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.Redact(values...)
+}
+
+func (l *lockedRecorder) Step(name string, start time.Time, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.Step(name, start, err)
+}
+
+func (l *lockedRecorder) Attach(kind, name, contentType string, data []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.Attach(kind, name, contentType, data)
+}
+
+func (l *lockedRecorder) Wants(kind string, failed bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Wants(kind, failed)
+}
+
+// nopRecorder records nothing.
+type nopRecorder struct{}
+
+func (nopRecorder) ID() string                            { return "" }
+func (nopRecorder) Redact(...string)                      {}
+func (nopRecorder) Step(string, time.Time, error)         {}
+func (nopRecorder) Attach(string, string, string, []byte) {}
+func (nopRecorder) Wants(string, bool) bool               { return false }

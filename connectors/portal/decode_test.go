@@ -1,0 +1,551 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// decodeErrs decodes text and formats every error as "line N: path: msg".
+func decodeErrs(t testing.TB, text string) string {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
+		t.Fatalf("yaml: %v", err)
+	}
+	_, err := Decode(&n)
+	if err == nil {
+		return ""
+	}
+	var fe connectors.FieldErrors
+	if !errors.As(err, &fe) {
+		t.Fatalf("error %v is not FieldErrors", err)
+	}
+	var lines []string
+	for _, e := range fe {
+		lines = append(lines, fmt.Sprintf("line %d: %v", e.Line, e))
+	}
+	return strings.Join(lines, "\n")
+}
+
+const okHead = "base_url: http://127.0.0.1:8701"
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"missing options", ``, `line 0: portal options are missing (base_url, login, ...)`},
+		{"unknown top-level field", okHead + "\nlogn:\n  steps: []\n",
+			`line 2: unknown field "logn" (did you mean "login"?)`},
+		{"base_url relative", "base_url: /login\n",
+			`line 1: base_url: expected an absolute http or https URL, got "/login"`},
+		{"base_url missing", "limits: {pages: 2}\n",
+			`line 1: missing required field "base_url"`},
+		{"unknown step", okHead + `
+poll:
+  lookup:
+    steps:
+      - goto: /status
+      - extract: {selector: "#s", into: status}
+      - wait_for: "#s"
+      - clik: "#next"
+status_map: {"^Approved$": approved}
+`, `line 8: poll.lookup.steps[3]: unknown step "clik" (did you mean "click"?)`},
+		{"fill without selector", okHead + `
+login:
+  steps:
+    - fill: {value: x}
+`, `line 4: login.steps[0]: fill: missing required field "selector"`},
+		{"unknown field of a step body", okHead + `
+login:
+  steps:
+    - fill: {selecter: "#u", value: x}
+`, `line 4: login.steps[0]: fill: unknown field "selecter" (did you mean "selector"?)
+line 4: login.steps[0]: fill: missing required field "selector"`},
+		{"unknown modifier", okHead + `
+login:
+  steps:
+    - click: "#go"
+      optinal: true
+`, `line 5: login.steps[0]: unknown field "optinal" (did you mean "optional"?)`},
+		{"two kinds in one step", okHead + `
+login:
+  steps:
+    - click: "#go"
+      goto: /x
+`, `line 5: login.steps[0]: a step has one kind: "click" and "goto" given (make them two steps)`},
+		{"no kind", okHead + `
+login:
+  steps:
+    - optional: true
+`, `line 4: login.steps[0]: missing step kind (one of call, check, click, each, expect, extract, fill, goto, screenshot, select, totp, upload, wait_for)`},
+		{"step is a scalar", okHead + `
+login:
+  steps:
+    - click
+`, `line 4: login.steps[0]: a step must be a mapping such as {click: "#next"}, got a scalar`},
+		{"steps not a list", okHead + `
+login:
+  steps: {click: "#go"}
+`, `line 3: login.steps: expected a list, got a mapping`},
+		{"bad status regex", okHead + `
+status_map:
+  "Approved(": approved
+`, "line 3: status_map[\"Approved(\"]: invalid regular expression: missing closing ): `Approved(`"},
+		{"unknown status", okHead + `
+status_map:
+  "^Approved$": aproved
+`, `line 3: status_map["^Approved$"]: unknown status "aproved" (did you mean "approved"?) (one of submitted, pended, approved, partially_approved, modified, denied, not_required, contact_payer, cancelled, expired, withdrawn)`},
+		{"status a payer cannot report", okHead + `
+status_map:
+  "^Draft$": draft
+`, `line 3: status_map["^Draft$"]: unknown status "draft" (one of submitted, pended, approved, partially_approved, modified, denied, not_required, contact_payer, cancelled, expired, withdrawn)`},
+		{"template parse error", okHead + `
+login:
+  steps:
+    - fill: {selector: "#u", value: "{{.Case.Patient.MemberID"}
+`, `line 4: login.steps[0]: fill: value: invalid template: at 1: unclosed action`},
+		{"unknown case field", okHead + `
+login:
+  steps:
+    - fill: {selector: "#u", value: "{{.Case.Patient.MemberId}}"}
+`, `line 4: login.steps[0]: fill: value: unknown field "MemberId" in .Case.Patient (did you mean "MemberID"?)`},
+		{"secret not declared", okHead + `
+secrets: {password: portal-password}
+login:
+  steps:
+    - fill: {selector: "#p", value: '{{secret "pasword"}}'}
+`, `line 5: login.steps[0]: fill: value: secret "pasword" is not in the secrets section (did you mean "password"?)`},
+		{"secret without a literal", okHead + `
+login:
+  steps:
+    - fill: {selector: "#p", value: '{{secret .Case.ID}}'}
+`, `line 4: login.steps[0]: fill: value: secret takes one quoted role name, such as {{secret "password"}}`},
+		{"variable never extracted", okHead + `
+login:
+  steps:
+    - goto: "/x/{{.Vars.ref}}"
+`, `line 4: login.steps[0]: goto: url: .Vars.ref is never extracted (no extract step or list field has into: ref)`},
+		{"line outside each", okHead + `
+login:
+  steps:
+    - fill: {selector: "#c", value: "{{.Line.Code}}"}
+`, `line 4: login.steps[0]: fill: value: .Line is only set inside an each step`},
+		{"templated selector outside each", okHead + `
+login:
+  steps:
+    - fill: {selector: "#c-{{.Number}}", value: "{{.Item}}"}
+`, `line 4: login.steps[0]: fill: value: .Item is only set inside an each step`},
+		{"unknown flow", okHead + `
+flows:
+  accept_terms: [{click: "#ok"}]
+login:
+  steps:
+    - call: accept_term
+`, `line 6: login.steps[0]: call: unknown flow "accept_term" (did you mean "accept_terms"?)`},
+		{"call cycle", okHead + `
+flows:
+  a: [{call: b}]
+  b: [{call: a}]
+`, `line 3: flows.a: call cycle: a -> b -> a`},
+		{"totp role not declared", okHead + `
+secrets: {password: p}
+login:
+  steps:
+    - totp: {selector: "#otp", secret: otp}
+`, `line 5: login.steps[0]: totp: secret: "otp" is not in the secrets section`},
+		{"submit reads no reference", okHead + `
+submit:
+  steps: [{goto: /new}]
+  final: {click: "#submit"}
+`, `line 2: submit: no step extracts into payer_ref (the payer's reference or tracking number)`},
+		{"submit without final", okHead + `
+submit:
+  steps: [{goto: /new}]
+`, `line 3: submit: missing required field "final"`},
+		{"fail and then together", okHead + `
+login:
+  steps:
+    - expect:
+        error: {selector: ".err", fail: auth, then: [{click: "#x"}]}
+`, `line 5: login.steps[0].expect.error: expect: fail and then cannot be combined`},
+		{"unknown fail class", okHead + `
+login:
+  steps:
+    - expect:
+        error: {selector: ".err", fail: auht}
+`, `line 5: login.steps[0].expect.error: expect: unknown fail class "auht" (did you mean "auth"?) (one of auth, needs_human, not_found, portal_changed, rejected, retryable)`},
+		{"alternative without matcher", okHead + `
+login:
+  steps:
+    - expect:
+        error: {fail: auth}
+`, `line 5: login.steps[0].expect.error: expect: needs at least one of selector, text or url`},
+		{"interrupt without outcome", okHead + `
+interrupts:
+  captcha: {text: "human"}
+`, `line 3: interrupts.captcha: an interrupt needs fail or relogin: true`},
+		{"interrupt with then", okHead + `
+interrupts:
+  popup: {selector: "#survey", then: [{click: "#close"}]}
+`, `line 3: interrupts.popup: unknown field "then"`},
+		{"bad duration", okHead + `
+limits: {step_timeout: 20}
+`, `line 2: limits: step_timeout: expected a positive duration such as 20s or 3m, got "20"`},
+		{"pages out of range", okHead + `
+limits: {pages: 0}
+`, `line 2: limits: pages: must be between 1 and 16, got 0`},
+		{"select value and label", okHead + `
+login:
+  steps:
+    - select: {selector: "#s", value: a, label: A}
+`, `line 4: login.steps[0]: select: needs exactly one of value or label`},
+		{"empty poll", okHead + `
+poll: {}
+`, `line 2: poll: needs a list, a detail or a lookup flow`},
+		{"poll reads no status", okHead + `
+poll:
+  lookup: [{goto: /s}]
+`, `line 2: poll: nothing extracts into status (a list field or an extract step)`},
+		{"status without status_map", okHead + `
+poll:
+  lookup: [{goto: /s}, {extract: {selector: "#s", into: status}}]
+`, `line 1: status_map: status is extracted but status_map is empty: map the payer's wording to statuses`},
+		{"list without key", okHead + `
+status_map: {"^A$": approved}
+poll:
+  list: {goto: /list, rows: tr, fields: {status: td}}
+`, `line 4: poll.list: missing required field "key"`},
+		{"each over unknown list", okHead + `
+login:
+  steps:
+    - each: {over: service_line, steps: [{click: "#x"}]}
+`, `line 4: login.steps[0]: each: over: unknown list "service_line" (did you mean "service_lines"?) (one of service_lines, attachments, diagnoses)`},
+		{"nested each", okHead + `
+login:
+  steps:
+    - each:
+        over: service_lines
+        steps:
+          - each: {over: diagnoses, steps: [{click: "#x"}]}
+`, `line 7: login.steps[0].each.steps[0]: each: cannot be nested in another each`},
+		{"extract without into", okHead + `
+login:
+  steps:
+    - extract: {selector: "#ref"}
+`, `line 4: login.steps[0]: extract: missing required field "into"`},
+		{"extract fields with into", okHead + `
+login:
+  steps:
+    - extract: {fields: {a: "#a"}, into: b}
+`, `line 4: login.steps[0]: extract: into is for one value or rows: with fields, each field is its own variable`},
+		{"download without a download click", okHead + `
+download:
+  steps: [{click: "#letter"}]
+`, `line 2: download: no click step has download: (the document kind, e.g. letter)`},
+		{"navigate and download", okHead + `
+login:
+  steps:
+    - click: {selector: "#a", navigate: true, download: letter}
+`, `line 4: login.steps[0]: click: navigate and download cannot be combined`},
+		{"upload of unknown files", okHead + `
+login:
+  steps:
+    - upload: {selector: "#f", files: documents}
+`, `line 4: login.steps[0]: upload: files: expected "attachments" or a list of file paths, got "documents"`},
+		{"duplicate field", okHead + `
+login:
+  steps:
+    - fill: {selector: "#a", selector: "#b", value: x}
+`, `line 4: login.steps[0]: fill: duplicate field "selector"`},
+		{"boolean expected", okHead + `
+session: {keep_cookies: sometimes}
+`, `line 2: session: keep_cookies: expected true or false, got "sometimes"`},
+		{"merge keys refused", okHead + `
+limits:
+  <<: {pages: 2}
+`, `line 3: limits: merge keys (<<) are not supported`},
+		{"recursive alias", okHead + `
+flows:
+  a: &loop
+    - expect: {x: {selector: "#x", then: *loop}}
+`, `line 4: flows.a.steps[0].expect.x.then[0].expect.x.then: recursive alias *loop`},
+		{"several errors at once", okHead + `
+limits: {pages: 99, step_timeout: soon}
+login:
+  steps:
+    - clik: "#go"
+`, `line 2: limits: pages: must be between 1 and 16, got 99
+line 2: limits: step_timeout: expected a positive duration such as 20s or 3m, got "soon"
+line 5: login.steps[0]: unknown step "clik" (did you mean "click"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := decodeErrs(t, tt.yaml); got != tt.want {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeSampleAndExamples(t *testing.T) {
+	files := map[string][]byte{"sample.yaml": Sample}
+	paths, err := filepath.Glob("../../examples/connectors/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(p)] = b
+	}
+	if len(files) < 3 {
+		t.Fatalf("found %d configs, want the sample and the two examples", len(files))
+	}
+	for name, b := range files {
+		t.Run(name, func(t *testing.T) {
+			// Through the registry, as the config loader does.
+			k, ok := connectors.Lookup("portal")
+			if !ok {
+				t.Fatal("kind portal is not registered")
+			}
+			var n yaml.Node
+			if err := yaml.Unmarshal(b, &n); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := k.Decode(&n)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			o := opts.(*Options)
+			if o.Login == nil || o.Poll == nil {
+				t.Errorf("login or poll missing")
+			}
+			c, err := o.New(connectors.Env{ID: name, Secrets: memSecrets{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caps := c.Capabilities(); !caps.Poll || !caps.Submit {
+				t.Errorf("capabilities %+v", caps)
+			}
+		})
+	}
+	// The sample uses every step kind.
+	o := decodeYAML(t, string(Sample))
+	used := map[string]bool{}
+	for _, f := range o.allFlows() {
+		walkSteps(f.Steps, func(st *Step) { used[st.Kind] = true })
+	}
+	for _, k := range stepKindNames() {
+		if !used[k] {
+			t.Errorf("sample.yaml does not use step kind %q", k)
+		}
+	}
+}
+
+func TestStatusMapAndDates(t *testing.T) {
+	o := decodeYAML(t, okHead+`
+status_map:
+  "^Approved$": approved
+  "Pending.*Additional Information": pended
+  "(?i)in review": submitted
+`)
+	tests := []struct {
+		text string
+		want authpilot.Status
+		ok   bool
+	}{
+		{"Approved", authpilot.StatusApproved, true},
+		{"  Approved \n", authpilot.StatusApproved, true},
+		{"Approved - Modified", "", false},
+		{"Pending - Additional   Information Requested", authpilot.StatusPended, true},
+		{"IN REVIEW", authpilot.StatusSubmitted, true},
+		{"", "", false},
+		{"Denied", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			got, ok := o.mapStatus(tt.text)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("mapStatus(%q) = %q, %v; want %q, %v", tt.text, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	dates := []struct {
+		in   string
+		want authpilot.Date
+		ok   bool
+	}{
+		{"2026-05-30", authpilot.Date{Year: 2026, Month: 5, Day: 30}, true},
+		{"05/30/2026", authpilot.Date{Year: 2026, Month: 5, Day: 30}, true},
+		{"5/3/2026", authpilot.Date{Year: 2026, Month: 5, Day: 3}, true},
+		{"May 30, 2026", authpilot.Date{Year: 2026, Month: 5, Day: 30}, true},
+		{"January 2, 2026", authpilot.Date{Year: 2026, Month: 1, Day: 2}, true},
+		{"30.05.2026", authpilot.Date{}, false},
+	}
+	for _, tt := range dates {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseDate(tt.in)
+			if got != tt.want || (err == nil) != tt.ok {
+				t.Errorf("ParseDate(%q) = %v, %v", tt.in, got, err)
+			}
+		})
+	}
+	tm, err := ParseTime("03/02/2026 09:30 AM")
+	if err != nil || !tm.Equal(timeUTC(2026, 3, 2, 9, 30)) {
+		t.Errorf("ParseTime = %v, %v", tm, err)
+	}
+}
+
+func TestOutcomeUnmappedAndBadValues(t *testing.T) {
+	o := decodeYAML(t, okHead+"\n"+`status_map: {"^Approved$": approved}`)
+	c := &authpilot.Case{ServiceLines: []authpilot.ServiceLine{{Code: "72148", Units: 1}}}
+	tests := []struct {
+		name    string
+		vars    map[string]any
+		wantErr string
+		check   func(t *testing.T, out *outcome)
+	}{
+		{"unmapped wording", map[string]any{"status": "Under Appeal"},
+			"poll: portal changed: the status text matches no status_map entry (add it to status_map)",
+			func(t *testing.T, out *outcome) {
+				if out.statusText != "Under Appeal" || out.hasStatus {
+					t.Errorf("outcome %+v: want the raw text and no status", out)
+				}
+			}},
+		{"bad date", map[string]any{"status": "Approved", "valid_to": "soon"},
+			`poll: portal changed: field "valid_to": not a date in a known form (2006-01-02, 01/02/2006, Jan 2, 2006)`, nil},
+		{"approved units apply to the lines", map[string]any{"status": "Approved", "approved_units": "1 unit"}, "",
+			func(t *testing.T, out *outcome) {
+				if out.det == nil || len(out.det.ApprovedLines) != 1 || out.det.ApprovedLines[0] != (authpilot.ApprovedLine{Code: "72148", Units: 1}) {
+					t.Errorf("determination %+v", out.det)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := o.outcomeOf(c, tt.vars, "poll")
+			if (err == nil && tt.wantErr != "") || (err != nil && err.Error() != tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, out)
+			}
+		})
+	}
+}
+
+func TestFindChromium(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "chrome")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ChromiumEnv, "")
+	if got, err := FindChromium(exe); err != nil || got != exe {
+		t.Errorf("configured: %q, %v", got, err)
+	}
+	if _, err := FindChromium(plain); err == nil || !strings.Contains(err.Error(), "not an executable file") {
+		t.Errorf("non-executable: %v", err)
+	}
+	if _, err := FindChromium(filepath.Join(dir, "missing")); err == nil {
+		t.Errorf("missing binary accepted")
+	}
+	t.Setenv(ChromiumEnv, exe)
+	if got, err := FindChromium(""); err != nil || got != exe {
+		t.Errorf("from $%s: %q, %v", ChromiumEnv, got, err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(string(Sample))
+	for _, p := range []string{"../../examples/connectors/summit-portal.yaml", "../../examples/connectors/clearview-rbm.yaml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Add(okHead + "\nflows:\n  a: &x\n    - each: {over: diagnoses, steps: *x}\n")
+	f.Add(okHead + "\nlogin: {steps: [{expect: {a: {selector: x, then: [{call: a}]}}}]}\n")
+	f.Add("base_url: http://x\nstatus_map: {'(': approved}\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(text), &n); err != nil {
+			return
+		}
+		o, err := Decode(&n)
+		if err == nil && o == nil {
+			t.Fatal("nil options without an error")
+		}
+		if err != nil && o != nil {
+			t.Fatal("options with an error")
+		}
+	})
+}
+
+func timeUTC(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
+
+// TestDecodeMutations decodes thousands of deterministic mutations of the
+// sample and the examples (inserted YAML punctuation, aliases, cut and
+// duplicated spans): Decode must never panic, and returns options exactly
+// when it returns no error. FuzzDecode explores further with -fuzz.
+func TestDecodeMutations(t *testing.T) {
+	seeds := []string{string(Sample)}
+	for _, p := range []string{"../../examples/connectors/summit-portal.yaml", "../../examples/connectors/clearview-rbm.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, string(b))
+	}
+	tokens := []string{"*a", "&a ", "{", "}", "[", "]", ": ", "\n", "  ", "- ", "{{", "}}", "{{.Vars.x}}", "steps: ", "call: a", "each: ", "\"", "'", "(", "~", "<<: "}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for i := 0; i < n; i++ {
+		s := []byte(seeds[rnd.IntN(len(seeds))])
+		for k := 0; k < 1+rnd.IntN(5); k++ {
+			at := rnd.IntN(len(s))
+			switch rnd.IntN(3) {
+			case 0:
+				s = append(s[:at], append([]byte(tokens[rnd.IntN(len(tokens))]), s[at:]...)...)
+			case 1:
+				s = append(s[:at], s[min(len(s), at+rnd.IntN(60)):]...)
+			case 2:
+				from := rnd.IntN(len(s))
+				span := append([]byte{}, s[from:min(len(s), from+rnd.IntN(300))]...)
+				s = append(s[:at], append(span, s[at:]...)...)
+			}
+			if len(s) == 0 {
+				s = []byte("x")
+			}
+		}
+		var node yaml.Node
+		if err := yaml.Unmarshal(s, &node); err != nil {
+			continue
+		}
+		o, err := Decode(&node)
+		if (err == nil) != (o != nil) {
+			t.Fatalf("mutation %d: options %v with error %v:\n%s", i, o != nil, err, s)
+		}
+	}
+}

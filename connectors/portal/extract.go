@@ -1,0 +1,214 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-rod/rod"
+
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// jsExtract reads, for each row matched by rowsSel (or only the first),
+// the text or attribute of each spec's element inside the row, in one
+// round trip. A spec selector of "" or "." means the row itself.
+const jsExtract = `(rowsSel, specs, firstOnly) => {
+	const rows = firstOnly ? [document.querySelector(rowsSel)].filter(Boolean) : Array.from(document.querySelectorAll(rowsSel));
+	return rows.map(row => specs.map(s => {
+		const el = (s.sel === '' || s.sel === '.') ? row : row.querySelector(s.sel);
+		if (!el) return null;
+		if (s.attr) return el.getAttribute(s.attr);
+		const t = el.innerText;
+		return (t === undefined || t === '') ? (el.textContent || '') : t;
+	}));
+}`
+
+type namedSpec struct {
+	name string
+	spec *FieldSpec
+}
+
+type jsSpec struct {
+	Sel  string `json:"sel"`
+	Attr string `json:"attr"`
+}
+
+// fieldError is a field that could not be read; it names the field, never
+// the page text (which may be PHI).
+type fieldError struct {
+	field, reason string
+}
+
+func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %s", e.field, e.reason) }
+
+// readRows extracts specs from every row (or the first) of rowsSel.
+func readRows(p *rod.Page, rowsSel string, specs []namedSpec, firstOnly bool) ([]map[string]string, error) {
+	js := make([]jsSpec, len(specs))
+	for i, s := range specs {
+		js[i] = jsSpec{Sel: s.spec.Selector, Attr: s.spec.Attr}
+	}
+	res, err := p.Eval(jsExtract, rowsSel, js, firstOnly)
+	if err != nil {
+		return nil, err
+	}
+	var raw [][]*string
+	if err := res.Value.Unmarshal(&raw); err != nil {
+		return nil, fmt.Errorf("decode extracted values: %w", err)
+	}
+	out := make([]map[string]string, 0, len(raw))
+	for _, row := range raw {
+		rec := make(map[string]string, len(specs))
+		for i, s := range specs {
+			var v *string
+			if i < len(row) {
+				v = row[i]
+			}
+			val, err := fieldValue(s, v)
+			if err != nil {
+				return nil, err
+			}
+			rec[s.name] = val
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// fieldValue normalizes whitespace and applies the spec's regex: the
+// first capture group, or the whole match.
+func fieldValue(s namedSpec, v *string) (string, error) {
+	if v == nil {
+		if s.spec.Optional {
+			return "", nil
+		}
+		what := "element " + quote(s.spec.Selector) + " not found"
+		if s.spec.Attr != "" {
+			what = "element " + quote(s.spec.Selector) + " or its attribute " + quote(s.spec.Attr) + " not found"
+		}
+		return "", &fieldError{field: s.name, reason: what}
+	}
+	text := normSpace(*v)
+	if s.spec.Regex == nil {
+		return text, nil
+	}
+	m := s.spec.Regex.FindStringSubmatch(text)
+	if m == nil {
+		if s.spec.Optional {
+			return "", nil
+		}
+		return "", &fieldError{field: s.name, reason: "text does not match regex " + quote(s.spec.Regex.String())}
+	}
+	if i := s.spec.Regex.SubexpIndex("value"); i > 0 {
+		return strings.TrimSpace(m[i]), nil
+	}
+	if len(m) > 1 {
+		return strings.TrimSpace(m[1]), nil
+	}
+	return strings.TrimSpace(m[0]), nil
+}
+
+func normSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (a *extractStep) run(x *exec) error {
+	switch {
+	case a.Rows != "":
+		return a.runRows(x)
+	case a.Fields != nil:
+		return a.runRecord(x)
+	}
+	sel, err := x.sel(a.Sel)
+	if err != nil {
+		return err
+	}
+	if err := x.waitPresent(quote(a.Sel.raw), sel); err != nil {
+		if x.st.Optional {
+			// A skipped optional extract still defines its variable.
+			x.r.data.Vars[a.Into] = ""
+		}
+		return err
+	}
+	self := a.Field
+	self.Selector = "."
+	rows, err := readRows(x.page, sel, []namedSpec{{name: a.Into, spec: &self}}, true)
+	if err != nil {
+		return x.extractErr(err)
+	}
+	if len(rows) == 0 {
+		return x.fail(connectors.ErrPortalChanged, quote(a.Sel.raw)+" disappeared", errMissing)
+	}
+	x.r.data.Vars[a.Into] = rows[0][a.Into]
+	return nil
+}
+
+// waitPresent waits for sel to exist; an optional extract reads what the
+// page shows now, without waiting.
+func (x *exec) waitPresent(what, sel string) error {
+	if x.st.Optional {
+		if _, err := x.page.Sleeper(rod.NotFoundSleeper).Element(sel); err != nil {
+			if errors.Is(err, &rod.ElementNotFoundError{}) {
+				return x.fail(connectors.ErrPortalChanged, what+" is not on the page", errMissing)
+			}
+			return x.actErr("extract", err)
+		}
+		return nil
+	}
+	_, err := x.waitMatch(what, exists(sel))
+	return err
+}
+
+func (a *extractStep) runRows(x *exec) error {
+	if err := x.waitPresent(quote(a.Rows), a.Rows); err != nil {
+		if x.st.Optional {
+			x.r.data.Vars[a.Into] = []map[string]string{}
+		}
+		return err
+	}
+	specs := make([]namedSpec, len(a.order))
+	for i, name := range a.order {
+		specs[i] = namedSpec{name: name, spec: a.Fields[name]}
+	}
+	rows, err := readRows(x.page, a.Rows, specs, false)
+	if err != nil {
+		return x.extractErr(err)
+	}
+	x.r.data.Vars[a.Into] = rows
+	return nil
+}
+
+// runRecord reads several fields of the page at once, each into its own
+// variable. It waits for the first required field; optional fields that
+// are not on the page become empty.
+func (a *extractStep) runRecord(x *exec) error {
+	specs := make([]namedSpec, len(a.order))
+	first := ""
+	for i, name := range a.order {
+		specs[i] = namedSpec{name: name, spec: a.Fields[name]}
+		if first == "" && !a.Fields[name].Optional {
+			first = a.Fields[name].Selector
+		}
+	}
+	if first != "" && first != "." {
+		if err := x.waitPresent(quote(first), first); err != nil {
+			return err
+		}
+	}
+	rows, err := readRows(x.page, ":root", specs, true)
+	if err != nil {
+		return x.extractErr(err)
+	}
+	if len(rows) == 0 {
+		return x.fail(connectors.ErrPortalChanged, "the page has no document", nil)
+	}
+	for k, v := range rows[0] {
+		x.r.data.Vars[k] = v
+	}
+	return nil
+}
+
+func (x *exec) extractErr(err error) error {
+	if fe, ok := err.(*fieldError); ok {
+		return x.fail(connectors.ErrPortalChanged, fe.Error(), nil)
+	}
+	return x.actErr("extract", err)
+}

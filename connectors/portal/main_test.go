@@ -1,0 +1,255 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// testShared holds the one Chromium of this package's tests: every test
+// gets its own incognito context (a visit) and its own httptest server.
+var testShared = &connectors.Shared{}
+
+// chromiumErr is set when no browser is installed; browser tests skip.
+var chromiumErr error
+
+func TestMain(m *testing.M) {
+	_, chromiumErr = FindChromium("")
+	code := m.Run()
+	if err := testShared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close browser:", err)
+	}
+	os.Exit(code)
+}
+
+func needBrowser(t testing.TB) {
+	t.Helper()
+	if chromiumErr != nil {
+		t.Skipf("no chromium: %v", chromiumErr)
+	}
+}
+
+// memSecrets is an in-memory keyring.
+type memSecrets map[string]string
+
+func (m memSecrets) Get(name string) (string, error) {
+	v, ok := m[name]
+	if !ok {
+		return "", fmt.Errorf("keyring item %q: %w", name, authpilot.ErrSecretNotFound)
+	}
+	return v, nil
+}
+
+// memRecorder keeps a run's evidence in memory.
+type memRecorder struct {
+	mu       sync.Mutex
+	all      bool // Wants every artifact of every step
+	redacted []string
+	steps    []recStep
+	attached []recArtifact
+}
+
+type recStep struct {
+	name string
+	err  error
+}
+
+type recArtifact struct {
+	kind, name, contentType string
+	data                    []byte
+}
+
+func (r *memRecorder) ID() string { return "rec-test" }
+
+func (r *memRecorder) Redact(values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.redacted = append(r.redacted, values...)
+}
+
+func (r *memRecorder) Step(name string, start time.Time, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, recStep{name, err})
+}
+
+func (r *memRecorder) Attach(kind, name, contentType string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attached = append(r.attached, recArtifact{kind, name, contentType, data})
+}
+
+func (r *memRecorder) Wants(kind string, failed bool) bool { return r.all || failed }
+
+func (r *memRecorder) artifacts(kind string) []recArtifact {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []recArtifact
+	for _, a := range r.attached {
+		if a.kind == kind {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (r *memRecorder) stepNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.steps {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// fakeClock is a settable clock shared by a simulator and the connector.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// decodeYAML decodes portal options from YAML text.
+func decodeYAML(t testing.TB, text string) *Options {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
+		t.Fatalf("yaml: %v", err)
+	}
+	o, err := decodeOptions(&n)
+	if err != nil {
+		var fe connectors.FieldErrors
+		if errors.As(err, &fe) {
+			var lines []string
+			for _, e := range fe {
+				lines = append(lines, fmt.Sprintf("line %d: %v", e.Line, e))
+			}
+			t.Fatalf("decode:\n%s", strings.Join(lines, "\n"))
+		}
+		t.Fatalf("decode: %v", err)
+	}
+	return o
+}
+
+// harness is one connector against one test server.
+type harness struct {
+	t    *testing.T
+	srv  *httptest.Server
+	conn *Connector
+	rec  *memRecorder
+}
+
+type harnessOpts struct {
+	secrets memSecrets
+	now     func() time.Time
+	dataDir string
+}
+
+// newHarness builds a connector from cfg ("BASE" is replaced by the
+// server's URL).
+func newHarness(t *testing.T, srv *httptest.Server, cfg string, ho harnessOpts) *harness {
+	t.Helper()
+	needBrowser(t)
+	o := decodeYAML(t, strings.ReplaceAll(cfg, "BASE", srv.URL))
+	if ho.secrets == nil {
+		ho.secrets = memSecrets{}
+	}
+	if ho.now == nil {
+		ho.now = time.Now
+	}
+	c, err := o.New(connectors.Env{
+		ID:      "test",
+		Secrets: ho.secrets,
+		Now:     ho.now,
+		DataDir: ho.dataDir,
+		Shared:  testShared,
+	})
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &harness{t: t, srv: srv, conn: c.(*Connector), rec: &memRecorder{}}
+}
+
+func (h *harness) open(ctx context.Context) (*Session, error) {
+	s, err := h.conn.Open(ctx, h.rec)
+	if err != nil {
+		return nil, err
+	}
+	h.t.Cleanup(func() { _ = s.Close() })
+	return s.(*Session), nil
+}
+
+func (h *harness) mustOpen() *Session {
+	h.t.Helper()
+	s, err := h.open(testCtx(h.t))
+	if err != nil {
+		h.t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+// runFlow runs a named flow of the flows section on the visit's page.
+func (h *harness) runFlow(s *Session, name string, c *authpilot.Case) (*runner, error) {
+	h.t.Helper()
+	f, ok := h.conn.opts.Flows[name]
+	if !ok {
+		h.t.Fatalf("no flow %q", name)
+	}
+	slot, err := s.page(testCtx(h.t))
+	if err != nil {
+		h.t.Fatalf("page: %v", err)
+	}
+	defer s.putPage(slot)
+	r := s.newRunner(slot, &tmplData{Case: c, Vars: map[string]any{}}, name)
+	return r, r.runFlow(testCtx(h.t), f.Steps)
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// classOf names an error's connector class for assertions.
+func classOf(err error) string {
+	for name, c := range failClasses {
+		if errors.Is(err, c) {
+			return name
+		}
+	}
+	if errors.Is(err, connectors.ErrUnsupported) {
+		return "unsupported"
+	}
+	if err == nil {
+		return ""
+	}
+	return "unclassified"
+}

@@ -1,0 +1,154 @@
+package portal
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// maxCapturedBody bounds one captured response body.
+const maxCapturedBody = 8 << 20
+
+// Exchange is one captured network exchange, attached to the recording as
+// a JSON "network" artifact. The recordings package replays them.
+type Exchange struct {
+	Method          string              `json:"method"`
+	URL             string              `json:"url"`
+	Status          int                 `json:"status"`
+	RequestHeaders  map[string][]string `json:"request_headers"`
+	RequestBody     string              `json:"request_body"`
+	ResponseHeaders map[string][]string `json:"response_headers"`
+	BodyBase64      string              `json:"body_base64"`
+	Started         string              `json:"started"`
+	DurationMS      int64               `json:"duration_ms"`
+}
+
+type pendingExchange struct {
+	ex      Exchange
+	startTS proto.MonotonicTime
+}
+
+// captured resource types: documents and scripted requests, not images,
+// styles or scripts.
+func capturedType(t proto.NetworkResourceType) bool {
+	return t == proto.NetworkResourceTypeDocument || t == proto.NetworkResourceTypeXHR || t == proto.NetworkResourceTypeFetch
+}
+
+// capture passively records a page's document, XHR and fetch exchanges
+// (no request interception) and hands each to attach. It stops when stop
+// is called.
+func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byte)) (stop func()) {
+	pc, cancel := p.WithCancel()
+	var mu sync.Mutex
+	pending := map[proto.NetworkRequestID]*pendingExchange{}
+
+	emit := func(pe *pendingExchange, endTS proto.MonotonicTime) {
+		if endTS > pe.startTS {
+			pe.ex.DurationMS = (endTS.Duration() - pe.startTS.Duration()).Milliseconds()
+		}
+		data, err := json.Marshal(&pe.ex)
+		if err != nil {
+			return
+		}
+		attach(fmt.Sprintf("network-%04d.json", seq.Add(1)), data)
+	}
+
+	wait := pc.EachEvent(
+		func(e *proto.NetworkRequestWillBeSent) {
+			mu.Lock()
+			defer mu.Unlock()
+			if prev := pending[e.RequestID]; prev != nil && e.RedirectResponse != nil {
+				// A redirect reuses the request ID: close the previous hop.
+				prev.ex.Status = e.RedirectResponse.Status
+				prev.ex.ResponseHeaders = headerMap(e.RedirectResponse.Headers)
+				delete(pending, e.RequestID)
+				emit(prev, e.Timestamp)
+			}
+			if !capturedType(e.Type) || e.Request == nil {
+				return
+			}
+			pe := &pendingExchange{startTS: e.Timestamp}
+			pe.ex.Method = e.Request.Method
+			pe.ex.URL = e.Request.URL
+			pe.ex.RequestHeaders = headerMap(e.Request.Headers)
+			pe.ex.RequestBody = e.Request.PostData
+			if pe.ex.RequestBody == "" && len(e.Request.PostDataEntries) > 0 {
+				var b strings.Builder
+				for _, en := range e.Request.PostDataEntries {
+					b.Write(en.Bytes)
+				}
+				pe.ex.RequestBody = b.String()
+			}
+			if pe.ex.RequestBody == "" && e.Request.HasPostData {
+				if res, err := (proto.NetworkGetRequestPostData{RequestID: e.RequestID}).Call(pc); err == nil {
+					pe.ex.RequestBody = res.PostData
+				}
+			}
+			started := e.WallTime.Time()
+			if e.WallTime == 0 {
+				started = time.Now()
+			}
+			pe.ex.Started = started.UTC().Format(time.RFC3339Nano)
+			pending[e.RequestID] = pe
+		},
+		func(e *proto.NetworkResponseReceived) {
+			mu.Lock()
+			defer mu.Unlock()
+			if pe := pending[e.RequestID]; pe != nil && e.Response != nil {
+				pe.ex.Status = e.Response.Status
+				pe.ex.ResponseHeaders = headerMap(e.Response.Headers)
+			}
+		},
+		func(e *proto.NetworkLoadingFinished) {
+			mu.Lock()
+			pe := pending[e.RequestID]
+			delete(pending, e.RequestID)
+			mu.Unlock()
+			if pe == nil {
+				return
+			}
+			if e.EncodedDataLength <= maxCapturedBody {
+				if res, err := (proto.NetworkGetResponseBody{RequestID: e.RequestID}).Call(pc); err == nil {
+					if res.Base64Encoded {
+						pe.ex.BodyBase64 = res.Body
+					} else {
+						pe.ex.BodyBase64 = base64.StdEncoding.EncodeToString([]byte(res.Body))
+					}
+				}
+			}
+			emit(pe, e.Timestamp)
+		},
+		func(e *proto.NetworkLoadingFailed) {
+			mu.Lock()
+			pe := pending[e.RequestID]
+			delete(pending, e.RequestID)
+			mu.Unlock()
+			if pe != nil && pe.ex.Status != 0 {
+				emit(pe, e.Timestamp)
+			}
+		},
+	)
+	go wait()
+	return cancel
+}
+
+// headerMap turns CDP headers (multiple values joined by newlines) into
+// canonical http.Header form.
+func headerMap(h proto.NetworkHeaders) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		for _, line := range strings.Split(v.Str(), "\n") {
+			key := http.CanonicalHeaderKey(k)
+			out[key] = append(out[key], line)
+		}
+	}
+	return out
+}

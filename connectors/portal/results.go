@@ -1,0 +1,196 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// Variable names that map onto results.
+const (
+	VarPayerRef      = "payer_ref"
+	VarStatus        = "status"
+	VarAuthNumber    = "auth_number"
+	VarApprovedUnits = "approved_units"
+	VarApprovedLines = "approved_lines"
+	VarValidFrom     = "valid_from"
+	VarValidTo       = "valid_to"
+	VarDenialReason  = "denial_reason"
+	VarInfoRequested = "info_requested"
+	VarDecidedAt     = "decided_at"
+	VarNoticeDate    = "notice_date"
+	VarUpdated       = "updated"
+)
+
+// dateLayouts are the date forms portals print.
+var dateLayouts = []string{
+	"2006-01-02", "1/2/2006", "01/02/2006", "Jan 2, 2006", "January 2, 2006", "2 Jan 2006", "02-Jan-2006", "Jan 02, 2006",
+}
+
+// timeLayouts are date-time forms; a bare date is midnight UTC.
+var timeLayouts = []string{
+	time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04",
+	"1/2/2006 3:04 PM", "1/2/2006 15:04", "Jan 2, 2006 3:04 PM", "Jan 2, 2006 15:04", "January 2, 2006 3:04 PM",
+}
+
+// ParseDate reads a date in any of the accepted forms (2006-01-02,
+// 01/02/2006, Jan 2, 2006, January 2, 2006, ...).
+func ParseDate(s string) (authpilot.Date, error) {
+	s = normSpace(s)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return authpilot.DateOf(t), nil
+		}
+	}
+	return authpilot.Date{}, errors.New("not a date in a known form (2006-01-02, 01/02/2006, Jan 2, 2006)")
+}
+
+// ParseTime reads a date-time (or a date, as midnight UTC).
+func ParseTime(s string) (time.Time, error) {
+	s = normSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	d, err := ParseDate(s)
+	if err != nil {
+		return time.Time{}, errors.New("not a date or date-time in a known form")
+	}
+	return d.In(time.UTC), nil
+}
+
+// mapStatus maps payer wording through status_map; the first rule that
+// matches the whitespace-normalized text wins.
+func (o *Options) mapStatus(text string) (authpilot.Status, bool) {
+	t := normSpace(text)
+	if t == "" {
+		return "", false
+	}
+	for _, r := range o.StatusMap {
+		if r.Pattern.MatchString(t) {
+			return r.Status, true
+		}
+	}
+	return "", false
+}
+
+// outcome is what one flow run read about a case.
+type outcome struct {
+	payerRef   string
+	status     authpilot.Status
+	statusText string
+	hasStatus  bool
+	det        *authpilot.Determination
+}
+
+func varString(vars map[string]any, name string) string {
+	if v, ok := vars[name].(string); ok {
+		return normSpace(v)
+	}
+	return ""
+}
+
+// errUnmapped is the portal_changed error for status text that matches no
+// status_map rule. The text itself goes in StatusText, not in the error.
+func errUnmapped(step string) error {
+	return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step,
+		Msg: "the status text matches no status_map entry (add it to status_map)"}
+}
+
+// outcomeOf turns the variables of a flow run into results. c may be nil.
+// A value that does not parse is a portal_changed error naming the field.
+func (o *Options) outcomeOf(c *authpilot.Case, vars map[string]any, step string) (*outcome, error) {
+	out := &outcome{payerRef: varString(vars, VarPayerRef)}
+	if raw, ok := vars[VarStatus].(string); ok && normSpace(raw) != "" {
+		out.statusText = normSpace(raw)
+		st, ok := o.mapStatus(raw)
+		if !ok {
+			return out, errUnmapped(step)
+		}
+		out.status, out.hasStatus = st, true
+	}
+	bad := func(field string, err error) error {
+		return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step, Msg: fmt.Sprintf("field %q: %v", field, err)}
+	}
+	det := &authpilot.Determination{
+		Status:        out.status,
+		AuthNumber:    varString(vars, VarAuthNumber),
+		DenialReason:  varString(vars, VarDenialReason),
+		InfoRequested: varString(vars, VarInfoRequested),
+	}
+	has := det.AuthNumber != "" || det.DenialReason != "" || det.InfoRequested != ""
+	for _, f := range []struct {
+		name string
+		dst  *authpilot.Date
+	}{{VarValidFrom, &det.ValidFrom}, {VarValidTo, &det.ValidTo}, {VarNoticeDate, &det.NoticeDate}} {
+		if s := varString(vars, f.name); s != "" {
+			d, err := ParseDate(s)
+			if err != nil {
+				return out, bad(f.name, err)
+			}
+			*f.dst, has = d, true
+		}
+	}
+	if s := varString(vars, VarDecidedAt); s != "" {
+		t, err := ParseTime(s)
+		if err != nil {
+			return out, bad(VarDecidedAt, err)
+		}
+		det.DecidedAt, has = &t, true
+	}
+	lines, err := approvedLines(c, vars)
+	if err != nil {
+		return out, bad(VarApprovedLines, err)
+	}
+	if len(lines) > 0 {
+		det.ApprovedLines, has = lines, true
+	}
+	if out.hasStatus && (out.status.Decided() || has) {
+		out.det = det
+	}
+	return out, nil
+}
+
+// approvedLines reads approved_lines rows (fields code and units), or a
+// single approved_units value that applies to every requested line.
+func approvedLines(c *authpilot.Case, vars map[string]any) ([]authpilot.ApprovedLine, error) {
+	if rows, ok := vars[VarApprovedLines].([]map[string]string); ok {
+		var out []authpilot.ApprovedLine
+		for i, r := range rows {
+			code := normSpace(r["code"])
+			if code == "" {
+				return nil, fmt.Errorf("row %d has no code", i+1)
+			}
+			units := 0
+			if u := r["units"]; u != "" {
+				n, ok := atoiLoose(u)
+				if !ok {
+					return nil, fmt.Errorf("row %d: units is not a number", i+1)
+				}
+				units = n
+			}
+			out = append(out, authpilot.ApprovedLine{Code: code, Units: units})
+		}
+		return out, nil
+	}
+	s := varString(vars, VarApprovedUnits)
+	if s == "" || c == nil {
+		return nil, nil
+	}
+	n, ok := atoiLoose(s)
+	if !ok {
+		return nil, errors.New("approved_units is not a number")
+	}
+	var out []authpilot.ApprovedLine
+	for _, l := range c.ServiceLines {
+		out = append(out, authpilot.ApprovedLine{Code: l.Code, Units: n})
+	}
+	return out, nil
+}
+
+func normRef(s string) string { return strings.ToUpper(normSpace(s)) }

@@ -1,0 +1,226 @@
+package portal
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// validate checks what needs the whole configuration: template references,
+// secrets, called flows, and that each flow extracts what its results need.
+func (d *decoder) validate(root *yaml.Node, o *Options) {
+	top := d.node(root, "")
+	// With structural errors some extract steps were not decoded: skip the
+	// .Vars check then, it would report names that are in fact extracted.
+	var vars map[string]bool
+	if len(d.errs) == 0 {
+		vars = map[string]bool{}
+		for k := range d.intos {
+			vars[k] = true
+		}
+	}
+	for _, ref := range d.templates {
+		c := &templateChecker{secrets: o.Secrets, vars: vars, inEach: ref.inEach}
+		for _, msg := range c.check(ref.t) {
+			d.errs = append(d.errs, fieldErr(ref.line, ref.path, ref.prefix+msg))
+		}
+	}
+	for _, ref := range d.totps {
+		if _, ok := o.Secrets[ref.role]; !ok {
+			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "totp: secret: "+quote(ref.role)+" is not in the secrets section"+suggest(ref.role, keys(o.Secrets))))
+		}
+	}
+	for _, ref := range d.calls {
+		if _, ok := o.Flows[ref.name]; !ok {
+			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "call: unknown flow "+quote(ref.name)+suggest(ref.name, keys(o.Flows))))
+		}
+	}
+	if len(d.errs) > 0 {
+		return
+	}
+	// Bind call steps and refuse recursion.
+	all := o.allFlows()
+	for _, f := range all {
+		walkSteps(f.Steps, func(st *Step) {
+			if c, ok := st.action.(*callStep); ok {
+				c.flow = o.Flows[c.Flow]
+			}
+		})
+	}
+	for _, name := range keys(o.Flows) {
+		f := o.Flows[name]
+		if cyc := callCycle(o, name, f, nil); cyc != "" {
+			d.errs = append(d.errs, fieldErr(lineOfFlow(f), f.Path, "call cycle: "+cyc))
+			return
+		}
+	}
+
+	if o.Submit != nil {
+		steps := append(append(append([]*Step{}, o.Submit.Steps...), o.Submit.Final...), o.Submit.Result...)
+		if !extracts(o, steps, "payer_ref") {
+			d.errs = append(d.errs, fieldErr(lineOfPath(top, "submit"), "submit", "no step extracts into payer_ref (the payer's reference or tracking number)"))
+		}
+	}
+	if o.Find != nil && !extracts(o, o.Find.Steps, "payer_ref") {
+		d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find", "no step extracts into payer_ref"))
+	}
+	if o.Poll != nil {
+		var steps []*Step
+		for _, f := range []*Flow{o.Poll.Detail, o.Poll.Lookup} {
+			if f != nil {
+				steps = append(steps, f.Steps...)
+			}
+		}
+		hasStatus := extracts(o, steps, "status")
+		if o.Poll.List != nil {
+			_, inList := o.Poll.List.Fields["status"]
+			hasStatus = hasStatus || inList
+		}
+		if !hasStatus {
+			d.errs = append(d.errs, fieldErr(lineOfPath(top, "poll"), "poll", "nothing extracts into status (a list field or an extract step)"))
+		}
+	}
+	if vars["status"] && len(o.StatusMap) == 0 {
+		d.errs = append(d.errs, fieldErr(lineOfPath(top, "status_map"), "status_map", "status is extracted but status_map is empty: map the payer's wording to statuses"))
+	}
+	if o.Download != nil {
+		found := false
+		walkAll(o, o.Download.Steps, func(st *Step) {
+			if c, ok := st.action.(*clickStep); ok && c.Download != "" {
+				found = true
+			}
+		})
+		if !found {
+			d.errs = append(d.errs, fieldErr(lineOfPath(top, "download"), "download", "no click step has download: (the document kind, e.g. letter)"))
+		}
+	}
+}
+
+func fieldErr(line int, path, msg string) *connectors.FieldError {
+	return &connectors.FieldError{Line: line, Path: path, Msg: msg}
+}
+
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+func lineOfFlow(f *Flow) int {
+	if len(f.Steps) > 0 {
+		return f.Steps[0].Line
+	}
+	return 0
+}
+
+// lineOfPath finds the line of a top-level key.
+func lineOfPath(top *yaml.Node, key string) int {
+	if top == nil || top.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == key {
+			return top.Content[i].Line
+		}
+	}
+	return top.Line
+}
+
+// allFlows lists every flow of the configuration.
+func (o *Options) allFlows() []*Flow {
+	var out []*Flow
+	add := func(f *Flow) {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	add(o.Login)
+	if o.Submit != nil {
+		add(&o.Submit.Flow)
+		add(&Flow{Path: "submit.final", Steps: o.Submit.Final})
+		add(&Flow{Path: "submit.result", Steps: o.Submit.Result})
+	}
+	if o.Poll != nil {
+		if o.Poll.List != nil {
+			add(&Flow{Path: "poll.list.steps", Steps: o.Poll.List.Steps})
+		}
+		add(o.Poll.Detail)
+		add(o.Poll.Lookup)
+	}
+	if o.Download != nil {
+		add(&o.Download.Flow)
+	}
+	add(o.Find)
+	for _, name := range keys(o.Flows) {
+		add(o.Flows[name])
+	}
+	return out
+}
+
+// walkSteps visits steps and the steps nested in expect, each (not calls).
+func walkSteps(steps []*Step, fn func(*Step)) {
+	for _, st := range steps {
+		fn(st)
+		switch a := st.action.(type) {
+		case *expectStep:
+			for _, alt := range a.Alternatives {
+				walkSteps(alt.Then, fn)
+			}
+		case *eachStep:
+			walkSteps(a.Steps, fn)
+		}
+	}
+}
+
+// walkAll is walkSteps that also follows call steps (once per flow).
+func walkAll(o *Options, steps []*Step, fn func(*Step)) {
+	seen := map[string]bool{}
+	var walk func([]*Step)
+	walk = func(steps []*Step) {
+		walkSteps(steps, func(st *Step) {
+			fn(st)
+			if c, ok := st.action.(*callStep); ok && !seen[c.Flow] {
+				seen[c.Flow] = true
+				if f := o.Flows[c.Flow]; f != nil {
+					walk(f.Steps)
+				}
+			}
+		})
+	}
+	walk(steps)
+}
+
+func extracts(o *Options, steps []*Step, name string) bool {
+	found := false
+	walkAll(o, steps, func(st *Step) {
+		if e, ok := st.action.(*extractStep); ok {
+			if e.Into == name {
+				found = true
+			}
+			if _, inRecord := e.Fields[name]; inRecord && e.Rows == "" {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// callCycle returns "a -> b -> a" when flow name can reach itself.
+func callCycle(o *Options, name string, f *Flow, stack []string) string {
+	for _, s := range stack {
+		if s == name {
+			return strings.Join(append(stack, name), " -> ")
+		}
+	}
+	stack = append(stack, name)
+	var cyc string
+	walkSteps(f.Steps, func(st *Step) {
+		if cyc != "" {
+			return
+		}
+		if c, ok := st.action.(*callStep); ok {
+			if g := o.Flows[c.Flow]; g != nil {
+				cyc = callCycle(o, c.Flow, g, stack)
+			}
+		}
+	})
+	return cyc
+}
