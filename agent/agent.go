@@ -206,6 +206,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.sched = sched
+	// Deadlines are computed at start-up too, so the worklist is current
+	// even before the first scheduled check.
+	if _, err := a.CheckDeadlines(ctx); err != nil {
+		a.log.Warn("deadline check at start-up failed", "err", err)
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -345,17 +350,31 @@ func (a *Agent) SubmitNow(ctx context.Context, ids ...string) []RunResult {
 }
 
 // PollNow runs one poll sweep of every connector (or the named ones) now,
-// then checks deadlines. progress, if set, is told each finished run.
+// the connectors side by side (each portal is its own site; each keeps its
+// own page limit), then checks deadlines. progress, if set, is told each
+// finished run. Results are in connector order.
 func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...string) []RunResult {
-	var out []RunResult
-	for _, id := range a.pick(ids) {
-		r := a.runners[id].poll(ctx)
-		if progress != nil {
-			progress(r)
-		}
-		out = append(out, r)
+	picked := a.pick(ids)
+	out := make([]RunResult, len(picked))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, id := range picked {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := a.runners[id].poll(ctx)
+			out[i] = r
+			if progress != nil {
+				mu.Lock()
+				progress(r)
+				mu.Unlock()
+			}
+		}()
 	}
-	a.CheckDeadlines(ctx)
+	wg.Wait()
+	if _, err := a.CheckDeadlines(ctx); err != nil {
+		a.log.Warn("deadline check after poll failed", "err", err)
+	}
 	return out
 }
 

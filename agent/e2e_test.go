@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -379,16 +380,21 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	defer sims.Close()
 	// A proxy in front of the payer portal kills the child once the final
 	// submit has been processed, before the response reaches the browser.
-	var child *exec.Cmd
-	var killed sync.Once
+	var childProc atomic.Pointer[os.Process]
+	exited := make(chan struct{})
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		sims.Payer.ServeHTTP(rec, r)
 		if r.Method == http.MethodPost && r.URL.Path == "/auth/new/submit" {
-			killed.Do(func() {
-				_ = child.Process.Signal(syscall.SIGKILL)
-				_ = child.Wait()
-			})
+			if p := childProc.Load(); p != nil {
+				_ = p.Signal(syscall.SIGKILL)
+				// Hold the response until the child is gone, so it can
+				// never learn the result.
+				select {
+				case <-exited:
+				case <-time.After(30 * time.Second):
+				}
+			}
 			return
 		}
 		for k, v := range rec.Header() {
@@ -416,17 +422,19 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	}
 	must(t, a.Close())
 
-	child = exec.Command(os.Args[0], "-test.run=^TestChildSubmit$", "-test.v")
+	child := exec.Command(os.Args[0], "-test.run=^TestChildSubmit$", "-test.v")
 	child.Env = append(os.Environ(), "AUTHPILOT_E2E_CHILD="+filepath.Join(dir, "authpilot.yaml"))
 	stdout, _ := child.StdoutPipe()
 	child.Stderr = child.Stdout
 	must(t, child.Start())
+	childProc.Store(child.Process)
 	sc := bufio.NewScanner(stdout)
 	var childOut []string
 	for sc.Scan() {
 		childOut = append(childOut, sc.Text())
 	}
 	_ = child.Wait()
+	close(exited)
 	if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child was not killed at the final submit: %v\n%s", child.ProcessState, strings.Join(childOut, "\n"))
 	}

@@ -38,6 +38,7 @@ Commands:
   notify test SINK     send a test alert to a notify sink
   sim                  serve the simulated payer portal, RBM portal and PAS API
   replay RECORDING     serve a recording's pages again for offline flow tests
+  bench                measure a poll cycle against the simulators (vs. a naive bot)
   version              print the version
 
 Run 'authpilot <command> -h' for a command's flags.
@@ -85,6 +86,7 @@ func commands() map[string]command {
 		"notify":  sub(map[string]command{"test": cmdNotifyTest}),
 		"sim":     cmdSim,
 		"replay":  cmdReplay,
+		"bench":   cmdBench,
 		"version": func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "authpilot", version)
 			return nil

@@ -78,6 +78,9 @@ func FindChromium(configured string) (string, error) {
 		strings.Join(chromiumPaths, ", "), ChromiumEnv)
 }
 
+// errNoChromium marks a missing browser binary: a human must install it.
+var errNoChromium = errors.New("no browser")
+
 // BrowserOptions configure the process-wide Chromium.
 type BrowserOptions struct {
 	// Chromium is the browser binary; empty means $AUTHPILOT_CHROMIUM or
@@ -132,7 +135,7 @@ func (h *Browser) acquire(ctx context.Context) (*rod.Browser, int, error) {
 	if h.bin == "" {
 		bin, err := FindChromium(h.opts.Chromium)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("%w: %w", errNoChromium, err)
 		}
 		h.bin = bin
 	}

@@ -123,7 +123,11 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 	}
 	b, gen, err := h.acquire(ctx)
 	if err != nil {
-		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "start browser", Err: err}
+		class := connectors.ErrRetryable
+		if errors.Is(err, errNoChromium) {
+			class = connectors.ErrNeedsHuman
+		}
+		return nil, &connectors.Error{Class: class, Step: "open", Msg: "start browser", Err: err}
 	}
 	inc, err := b.Incognito()
 	if err != nil {
@@ -334,6 +338,10 @@ func (s *Session) Close() error {
 	}
 	for _, p := range pages {
 		p.stop()
+	}
+	// Nothing reaches the run's recorder after Close.
+	s.rec.close()
+	for _, p := range pages {
 		_ = p.page.Context(ctx).Close()
 		give(s.host.pages)
 		give(s.c.pages)
@@ -462,10 +470,18 @@ func (s *Session) withRelogin(ctx context.Context, slot *pageSlot, retry func() 
 // lockedRecorder serializes calls to the run's recorder: the network
 // capture and parallel detail pages record concurrently.
 type lockedRecorder struct {
-	mu sync.Mutex
-	r  connectors.Recorder
+	mu     sync.Mutex
+	r      connectors.Recorder
+	closed bool
 }
 
+func (l *lockedRecorder) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+}
+
+// Redact always passes through: a late value must still never be written.
 func (l *lockedRecorder) Redact(values ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -475,13 +491,17 @@ func (l *lockedRecorder) Redact(values ...string) {
 func (l *lockedRecorder) Step(name string, start time.Time, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.r.Step(name, start, err)
+	if !l.closed {
+		l.r.Step(name, start, err)
+	}
 }
 
 func (l *lockedRecorder) Attach(kind, name, contentType string, data []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.r.Attach(kind, name, contentType, data)
+	if !l.closed {
+		l.r.Attach(kind, name, contentType, data)
+	}
 }
 
 func (l *lockedRecorder) Wants(kind string, failed bool) bool {

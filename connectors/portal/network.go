@@ -43,8 +43,8 @@ func capturedType(t proto.NetworkResourceType) bool {
 }
 
 // capture passively records a page's document, XHR and fetch exchanges
-// (no request interception) and hands each to attach. It stops when stop
-// is called.
+// (no request interception) and hands each to attach. stop ends the
+// capture and waits (briefly) until no attach call is running.
 func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byte)) (stop func()) {
 	pc, cancel := p.WithCancel()
 	var mu sync.Mutex
@@ -136,8 +136,18 @@ func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byt
 			}
 		},
 	)
-	go wait()
-	return cancel
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wait()
+	}()
+	return func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // headerMap turns CDP headers (multiple values joined by newlines) into

@@ -649,11 +649,17 @@ func (x *exec) download(el *rod.Element, kind string) error {
 	}
 	s.dlMu.Lock()
 	defer s.dlMu.Unlock()
-	wait := s.browser.Context(x.ctx).WaitDownload(dlDir)
+	wait, err := waitDownload(x.page, s.browser, dlDir)
+	if err != nil {
+		return x.actErr("allow downloads", err)
+	}
 	if err := el.Click(proto.InputMouseButtonLeft, 1); err != nil {
 		return x.actErr("click the download link", err)
 	}
-	info := wait()
+	info, canceled := wait()
+	if canceled {
+		return x.fail(connectors.ErrRetryable, "the browser canceled the download", nil)
+	}
 	if info == nil || x.ctx.Err() != nil {
 		return x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
 	}
@@ -677,6 +683,39 @@ func (x *exec) download(el *rod.Element, kind string) error {
 		Data:        data,
 	})
 	return nil
+}
+
+// waitDownload is rod's Browser.WaitDownload scoped to one page: rod's
+// listens to the download events of every context of the browser, so two
+// portals downloading at once could each take the other's file. It returns
+// the download that page started (nil when the page's context ends first)
+// and whether the browser canceled it.
+func waitDownload(p *rod.Page, b *rod.Browser, dir string) (func() (*proto.PageDownloadWillBegin, bool), error) {
+	err := proto.BrowserSetDownloadBehavior{
+		Behavior:         proto.BrowserSetDownloadBehaviorBehaviorAllowAndName,
+		BrowserContextID: b.BrowserContextID,
+		DownloadPath:     dir,
+	}.Call(p)
+	if err != nil {
+		return nil, err
+	}
+	var start *proto.PageDownloadWillBegin
+	var canceled bool
+	wait := p.EachEvent(func(e *proto.PageDownloadWillBegin) {
+		if start == nil {
+			start = e
+		}
+	}, func(e *proto.PageDownloadProgress) bool {
+		if start == nil || e.GUID != start.GUID {
+			return false
+		}
+		canceled = e.State == proto.PageDownloadProgressStateCanceled
+		return canceled || e.State == proto.PageDownloadProgressStateCompleted
+	})
+	return func() (*proto.PageDownloadWillBegin, bool) {
+		wait()
+		return start, canceled
+	}, nil
 }
 
 func contentType(name string, data []byte) string {

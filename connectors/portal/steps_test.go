@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -573,4 +575,41 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	_ = l.Close()
 	return addr
+}
+
+// TestConcurrentDownloads runs downloads in two visits (two incognito
+// contexts of the one browser) at once, as two portals polled together do:
+// each visit must get its own file.
+func TestConcurrentDownloads(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	_, srv := newSite(t, clock.Now)
+	secrets := memSecrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": siteSeed}
+	var sessions []*Session
+	var hs []*harness
+	for i := 0; i < 2; i++ {
+		h := newHarness(t, srv, loginConfig, harnessOpts{secrets: secrets, now: clock.Now})
+		hs = append(hs, h)
+		sessions = append(sessions, h.mustOpen())
+	}
+	errs := make(chan error, 2*4)
+	var wg sync.WaitGroup
+	for i := range sessions {
+		wg.Go(func() {
+			for k := 0; k < 4; k++ {
+				r, err := hs[i].runFlow(sessions[i], "letter", nil)
+				if err == nil && (len(r.out.files) != 1 || !strings.HasPrefix(string(r.out.files[0].Data), "%PDF-")) {
+					err = fmt.Errorf("visit %d download %d: %d files", i, k, len(r.out.files))
+				}
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
