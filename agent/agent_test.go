@@ -238,3 +238,5 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 		}
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
