@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/recordings"
 	"github.com/authpilot/authpilot/schedules"
 	"github.com/authpilot/authpilot/store"
@@ -111,6 +113,15 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.rules = rulesFromConfig(cfg)
 	a.intake = &Intake{Store: a.store, Dir: directory{cfg}, Now: a.now, Log: a.log.With("component", "intake")}
 
+	// The one headless browser of every portal connector, with the
+	// practice-wide settings; it launches on first use.
+	if _, err := a.shared.Get(portal.SharedBrowserKey, func() (io.Closer, error) {
+		return portal.NewBrowser(portal.BrowserOptions{Chromium: cfg.Browser.Chromium, MaxPages: cfg.Browser.MaxPages,
+			RecycleAfter: cfg.Browser.RecycleAfter}, a.log.With("component", "browser")), nil
+	}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	for _, cc := range cfg.Connectors {
 		env := connectors.Env{ID: cc.ID, Logger: a.log.With("connector", cc.ID), Secrets: a.secrets, Now: a.now,
 			DataDir: cfg.DataDir, Shared: a.shared}

@@ -1,0 +1,113 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+// TestPASThroughTheAgent is the PAS issue's end-to-end acceptance: a case
+// submitted on the PAS simulator comes back pended (A4), a later inquiry
+// returns A1 with an authorization number and period and the case ends
+// approved with both; a denial (A3) ends denied with its reason; a
+// modified approval (A6) records what was actually authorized.
+func TestPASThroughTheAgent(t *testing.T) {
+	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
+		{MemberID: "KPPPEND0001", Fate: payersim.PASPend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: payersim.PASApprove, ValidDays: 90},
+		{MemberID: "KPPDENY0002", Fate: payersim.PASDeny, Reason: "Six weeks of conservative care required."},
+		{MemberID: "KPPMODI0003", Fate: payersim.PASModify, ModifyCode: "63035", ModifyUnits: 1},
+	}}})
+	srv := httptest.NewServer(pas)
+	defer srv.Close()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: PAS test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
+connectors:
+  - id: keystone-pas
+    kind: fhirpas
+    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
+    schedule: {submit: "", poll: ""}
+`, dir, srv.URL, srv.URL+"/token")
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: secretsMap{"pas-secret": payersim.PASDefaultClientSecret}, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	create := func(member string, lines []authpilot.ServiceLine) string {
+		c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
+			Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: member},
+			Payer:   "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+			ServiceLines: lines, Diagnoses: []string{"M51.16"}, ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)),
+		}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	pended := create("KPPPEND0001", []authpilot.ServiceLine{{Code: "22551", Units: 1}, {Code: "22552", Units: 1}})
+	denied := create("KPPDENY0002", []authpilot.ServiceLine{{Code: "22514", Units: 1}})
+	modified := create("KPPMODI0003", []authpilot.ServiceLine{{Code: "63030", Units: 1}, {Code: "63035", Units: 2}})
+
+	res := a.SubmitNow(ctx)
+	if res[0].Err != nil || res[0].Submitted != 3 {
+		t.Fatalf("submit: %+v", res[0])
+	}
+	get := func(id string) *authpilot.Case {
+		c, err := a.Store().GetCase(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := get(pended); c.Status != authpilot.StatusPended || c.PayerRef == "" {
+		t.Fatalf("after submit: %s ref %q, want pended with a reference", c.Status, c.PayerRef)
+	}
+	if c := get(denied); c.Status != authpilot.StatusDenied || c.Determination.DenialReason != "Six weeks of conservative care required." {
+		t.Fatalf("denied case: %s %+v", c.Status, c.Determination)
+	}
+	m := get(modified)
+	if m.Status != authpilot.StatusModified || len(m.Determination.ApprovedLines) == 0 {
+		t.Fatalf("modified case: %s %+v", m.Status, m.Determination)
+	}
+	foundModified := false
+	for _, l := range m.Determination.ApprovedLines {
+		if l.Code == "63035" && l.Units == 1 {
+			foundModified = true
+		}
+	}
+	if !foundModified {
+		t.Fatalf("modified approval lines %+v lack 63035 x1", m.Determination.ApprovedLines)
+	}
+	for cycle := 0; cycle < 3 && get(pended).Status == authpilot.StatusPended; cycle++ {
+		if r := a.PollNow(ctx, nil); r[0].Err != nil {
+			t.Fatalf("poll: %v", r[0].Err)
+		}
+	}
+	c := get(pended)
+	d := c.Determination
+	if c.Status != authpilot.StatusApproved || d.AuthNumber == "" || d.ValidFrom.IsZero() || d.ValidTo.IsZero() || d.InfoRequested == "" {
+		t.Fatalf("pended case after inquiries: %s %+v", c.Status, d)
+	}
+	if st := pas.Stats(); st.Submissions != 3 {
+		t.Fatalf("PAS simulator saw %d submissions, want 3", st.Submissions)
+	}
+}
