@@ -1,0 +1,130 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+// TestDeadlineAlertsOnceAcrossRestarts is the deadline issue's second
+// acceptance through the whole agent, with the real store and a real
+// webhook receiver: with lead times 48 h and 24 h, a standard Medicare
+// Advantage decision due 7 days after a Friday submission raises
+// approaching(48h), approaching(24h) and missed exactly once each, although
+// the agent is restarted between the ticks and checks every 15 minutes.
+func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(e2eWebhook, r.Header, body, 365*24*time.Hour, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var m struct {
+			Type string `json:"type"`
+			Data struct {
+				Title    string              `json:"title"`
+				Deadline *authpilot.Deadline `json:"deadline"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &m)
+		if m.Data.Deadline != nil && m.Data.Deadline.Kind == authpilot.DeadlineDecisionDue {
+			mu.Lock()
+			got[m.Type+"|"+m.Data.Deadline.Due.UTC().Format(time.RFC3339)+"|"+m.Data.Title]++
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer rcv.Close()
+
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: Deadline test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+deadlines: {lead_times: [48h, 24h]}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: summit-portal}]
+connectors:
+  - {id: summit-portal, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+notify:
+  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
+  routes: [{match: {}, sinks: [ehr]}]
+`, dir, rcv.URL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	submitted := time.Date(2026, 11, 20, 10, 0, 0, 0, ny) // the Friday before Thanksgiving week
+	due := submitted.AddDate(0, 0, 7)
+	clock := clocktest.New(submitted)
+	open := func() *agent.Agent {
+		a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := open()
+	_, err = a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
+		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0001"},
+		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
+		ServiceDate: authpilot.NewDate(2027, 3, 1), Tracked: true, PayerRef: "SHP-2026-000001",
+	}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tick every 15 minutes from 3 days before the deadline to 1 day after,
+	// restarting the agent every 6 hours.
+	ctx := context.Background()
+	start := due.Add(-72 * time.Hour)
+	clock.Set(start)
+	for tick := 0; !clock.Now().After(due.Add(24 * time.Hour)); tick++ {
+		if tick > 0 && tick%24 == 0 {
+			must(t, a.Close())
+			a = open()
+		}
+		if _, err := a.CheckDeadlines(ctx); err != nil {
+			t.Fatal(err)
+		}
+		must(t, a.FlushAlerts(ctx, 10*time.Second))
+		clock.Set(clock.Now().Add(15 * time.Minute))
+	}
+	must(t, a.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	counts := map[string]int{}
+	wantDue := due.UTC().Format(time.RFC3339)
+	for k, n := range got {
+		if n != 1 {
+			t.Errorf("alert %q delivered %d times", k, n)
+		}
+		parts := strings.SplitN(k, "|", 3)
+		counts[parts[0]]++
+		if parts[1] != wantDue {
+			t.Errorf("alert %q is not for the deadline due %s (submitted Friday + 7 calendar days)", k, wantDue)
+		}
+	}
+	if len(got) != 3 || counts["deadline_approaching"] != 2 || counts["deadline_missed"] != 1 {
+		t.Fatalf("decision-due alerts: %v, want two approaching (48h, 24h) and one missed", got)
+	}
+}
