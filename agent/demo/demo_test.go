@@ -1,0 +1,72 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/authpilot/authpilot"
+	_ "github.com/authpilot/authpilot/connectors/fhirpas"
+	"github.com/authpilot/authpilot/connectors/portal"
+)
+
+// TestDemoJSON runs the demo as `authpilot demo --json` does and checks
+// that every case reached the fate its simulator scripted, letters were
+// downloaded from the portals and alerts were delivered.
+func TestDemoJSON(t *testing.T) {
+	if _, err := portal.FindChromium(""); err != nil {
+		t.Fatalf("the demo drives Debian's chromium; run ./scripts/setup: %v", err)
+	}
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), Options{Out: &out, JSON: true, Days: 4}); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	var s struct {
+		Cases []struct {
+			ID         string `json:"id"`
+			Label      string `json:"label"`
+			Payer      string `json:"payer"`
+			Track      string `json:"track"`
+			Status     string `json:"status"`
+			AuthNumber string `json:"auth_number"`
+			Letters    int    `json:"letters"`
+			Alerts     int    `json:"alerts"`
+		} `json:"cases"`
+		Alerts int `json:"alerts"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
+	}
+	want := map[string]authpilot.Status{
+		"lumbar fusion":                      authpilot.StatusApproved,
+		"interbody implant (fusion episode)": authpilot.StatusPartiallyApproved,
+		"lumbar ESI":                         authpilot.StatusDenied,
+		"cervical MRI":                       authpilot.StatusDenied,
+		"cervical fusion":                    authpilot.StatusApproved,
+		"kyphoplasty":                        authpilot.StatusDenied,
+		"lumbar discectomy":                  authpilot.StatusModified,
+		"lumbar laminectomy (filed by phone, tracked)": authpilot.StatusApproved,
+	}
+	if len(s.Cases) != 13 {
+		t.Fatalf("%d cases in the summary, want 13", len(s.Cases))
+	}
+	for _, c := range s.Cases {
+		st := authpilot.Status(c.Status)
+		if !st.Valid() {
+			t.Errorf("%s: status %q is not in the normalized vocabulary", c.Label, c.Status)
+		}
+		if w, ok := want[c.Label]; ok && st != w {
+			t.Errorf("%s: status %s, want %s", c.Label, st, w)
+		}
+		if c.Alerts == 0 {
+			t.Errorf("%s: no alert reached the webhook", c.Label)
+		}
+		if st.Decided() && c.Payer != "keystone-ppo" && c.Letters == 0 {
+			t.Errorf("%s: decided on a portal but no letter downloaded", c.Label)
+		}
+		if st.Authorized() && c.AuthNumber == "" {
+			t.Errorf("%s: authorized without an auth number", c.Label)
+		}
+	}
+}
