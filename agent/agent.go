@@ -123,7 +123,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	for _, cc := range cfg.Connectors {
-		env := connectors.Env{ID: cc.ID, Logger: a.log.With("connector", cc.ID), Secrets: a.secrets, Now: a.now,
+		env := connectors.Env{ID: cc.ID, Logger: a.log, Secrets: a.secrets, Now: a.now,
 			DataDir: cfg.DataDir, Shared: a.shared}
 		conn, err := cc.Options.New(env)
 		if err != nil {

@@ -116,7 +116,8 @@ type Recorder interface {
 
 // Env is what a connector is given when it is built.
 type Env struct {
-	ID      string
+	ID string
+	// Logger is the process logger; a connector scopes it with its ID.
 	Logger  *slog.Logger
 	Secrets authpilot.Secrets
 	// Now is the clock; tests inject one.

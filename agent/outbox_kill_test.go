@@ -1,0 +1,181 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+const outboxAlerts = 20
+
+// TestOutboxSurvivesKill9 is the deadline issue's third acceptance through
+// the agent: alerts are pending because the receiver answers 503 with
+// Retry-After; the agent is killed with SIGKILL; after a restart, once the
+// receiver answers 200, every alert arrives exactly once per webhook-id,
+// in the order raised, with a signature that verifies.
+func TestOutboxSurvivesKill9(t *testing.T) {
+	if os.Getenv("AUTHPILOT_OUTBOX_CHILD") != "" {
+		t.Skip("child process")
+	}
+	var mu sync.Mutex
+	up := false
+	attempts := 0
+	firstAttempt := make(chan struct{})
+	var once sync.Once
+	var titles []string
+	seen := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		once.Do(func() { close(firstAttempt) })
+		if !up {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		if err := webhook.Verify(e2eWebhook, r.Header, body, 365*24*time.Hour, time.Now()); err != nil {
+			t.Errorf("signature: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var m struct {
+			Data struct {
+				Title string `json:"title"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &m)
+		id := r.Header.Get("webhook-id")
+		seen[id]++
+		if seen[id] == 1 {
+			titles = append(titles, m.Data.Title)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer rcv.Close()
+
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: Outbox test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
+connectors:
+  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+notify:
+  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
+  routes: [{match: {}, sinks: [ehr]}]
+`, dir, rcv.URL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+
+	child := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
+	child.Env = append(os.Environ(), "AUTHPILOT_OUTBOX_CHILD="+p)
+	out, _ := child.StdoutPipe()
+	child.Stderr = child.Stdout
+	must(t, child.Start())
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Wait until the child has enqueued every alert and tried to deliver.
+	enqueued := false
+	for !enqueued {
+		l, ok := <-lines
+		if !ok {
+			t.Fatal("child ended before enqueuing")
+		}
+		enqueued = strings.Contains(l, "ENQUEUED")
+	}
+	select {
+	case <-firstAttempt:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the child never tried to deliver")
+	}
+	must(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+	for range lines {
+	}
+
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Restart later than any Retry-After the child scheduled.
+	clock := clocktest.New(time.Now().Add(2 * time.Hour))
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	must(t, a.FlushAlerts(context.Background(), 30*time.Second))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != outboxAlerts {
+		t.Fatalf("%d distinct alerts delivered, want %d (attempts %d)", len(seen), outboxAlerts, attempts)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("webhook-id %s delivered %d times", id, n)
+		}
+	}
+	for i, title := range titles {
+		if want := fmt.Sprintf("alert %02d", i); title != want {
+			t.Fatalf("delivery %d is %q, want %q (order raised)", i, title, want)
+		}
+	}
+}
+
+// TestOutboxChild is the child of TestOutboxSurvivesKill9: it raises the
+// alerts and runs the daemon, which keeps trying to deliver them, until it
+// is killed.
+func TestOutboxChild(t *testing.T) {
+	p := os.Getenv("AUTHPILOT_OUTBOX_CHILD")
+	if p == "" {
+		t.Skip("runs only as the child of TestOutboxSurvivesKill9")
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range outboxAlerts {
+		if _, err := a.Store().Enqueue(ctx, authpilot.Alert{Type: authpilot.AlertStatusChanged, Severity: authpilot.SeverityInfo,
+			Title: fmt.Sprintf("alert %02d", i), At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("ENQUEUED")
+	// The daemon's dispatcher keeps retrying until the parent kills it.
+	t.Fatalf("daemon stopped before the kill: %v", a.Run(ctx))
+}
