@@ -3,6 +3,7 @@ package authpilot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -155,3 +156,16 @@ func (Secret) MarshalText() ([]byte, error) { return []byte("<redacted>"), nil }
 
 // Reveal returns the secret's value, for the one place that uses it.
 func (s Secret) Reveal() string { return string(s) }
+
+// StaticSecrets is a fixed set of secrets held in memory: the demo's
+// simulator credentials, and tests. A daemon uses the keyring.
+type StaticSecrets map[string]string
+
+// Get implements Secrets.
+func (s StaticSecrets) Get(name string) (string, error) {
+	v, ok := s[name]
+	if !ok {
+		return "", fmt.Errorf("%s: %w", name, ErrSecretNotFound)
+	}
+	return v, nil
+}

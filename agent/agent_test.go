@@ -21,17 +21,6 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 )
 
-// memSecrets is an in-memory keyring for tests.
-type memSecrets map[string]string
-
-func (m memSecrets) Get(name string) (string, error) {
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("%s: %w", name, authpilot.ErrSecretNotFound)
-	}
-	return v, nil
-}
-
 // idleKind is a connector kind that never talks to anyone; it lets the
 // intake tests reference a connector without a browser.
 type idleOptions struct{}
@@ -99,7 +88,7 @@ func startAgent(t *testing.T, cfg *config.Config, logs io.Writer) (base string, 
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := New(cfg, Options{Secrets: memSecrets{"api-token": testToken}, Logger: log, Listener: ln})
+	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{"api-token": testToken}, Logger: log, Listener: ln})
 	if err != nil {
 		t.Fatalf("agent.New: %v", err)
 	}

@@ -37,17 +37,8 @@ const (
 	e2eWebhook = "whsec_ZTJlLXdlYmhvb2stc2lnbmluZy1rZXktMDAx"
 )
 
-type secretsMap map[string]string
-
-func (m secretsMap) Get(name string) (string, error) {
-	if v, ok := m[name]; ok {
-		return v, nil
-	}
-	return "", fmt.Errorf("%s: %w", name, authpilot.ErrSecretNotFound)
-}
-
-func e2eSecrets() secretsMap {
-	return secretsMap{
+func e2eSecrets() authpilot.StaticSecrets {
+	return authpilot.StaticSecrets{
 		"api-token": e2eToken, "summit-username": payersim.DefaultPayerUsername,
 		"summit-password": payersim.DefaultPayerPassword, "summit-totp": payersim.DefaultTOTPSecret,
 		"clearview-email": payersim.DefaultRBMEmail, "clearview-password": payersim.DefaultRBMPassword,

@@ -46,7 +46,7 @@ connectors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(cfg, agent.Options{Secrets: secretsMap{"pas-secret": payersim.PASDefaultClientSecret}, NoAPI: true})
+	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"pas-secret": payersim.PASDefaultClientSecret}, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
-	secrets := memSecrets{
+	secrets := authpilot.StaticSecrets{
 		"api-token":                apiToken,
 		"summit-username":          payersim.DefaultPayerUsername,
 		"summit-password":          payersim.DefaultPayerPassword,
@@ -508,16 +508,4 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// memSecrets holds the demo's credentials in memory: the demo never
-// touches the machine's keyring.
-type memSecrets map[string]string
-
-func (m memSecrets) Get(name string) (string, error) {
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("%s: %w", name, authpilot.ErrSecretNotFound)
-	}
-	return v, nil
 }

@@ -36,17 +36,27 @@ func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 }
 
 func cmdPoll(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("poll", "poll --now [--config FILE] [--connector ID]...\n\nRuns one poll sweep now, with progress, and checks deadlines.", stderr)
+	return runNow(ctx, "poll", "poll --now [--config FILE] [--connector ID]...\n\nRuns one poll sweep now, with progress, and checks deadlines.", args, stdout, stderr)
+}
+
+func cmdSubmit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	return runNow(ctx, "submit", "submit --now [--config FILE] [--connector ID]...\n\nSubmits every ready case now (interrupted submissions are reconciled first).", args, stdout, stderr)
+}
+
+// runNow runs the poll or submit job of the connectors once, with
+// progress, then delivers the alerts it raised.
+func runNow(ctx context.Context, job, synopsis string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags(job, synopsis, stderr)
 	path := configFlag(fs)
-	now := fs.Bool("now", false, "poll now (required; scheduled polling is `authpilot run`)")
+	now := fs.Bool("now", false, job+" now (required; scheduled runs are `authpilot run`)")
 	var only multiFlag
-	fs.Var(&only, "connector", "poll only this connector `ID` (repeatable)")
+	fs.Var(&only, "connector", job+" only this connector `ID` (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if !*now {
 		fs.Usage()
-		return &exitError{2, "poll: pass --now"}
+		return &exitError{2, job + ": pass --now"}
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -57,66 +67,33 @@ func cmdPoll(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return err
 	}
 	defer a.Close()
-	ids := only
+	ids := []string(only)
 	if len(ids) == 0 {
 		ids = a.Connectors()
 	}
-	bar := newProgress(stdout, len(ids), "polling")
+	bar := newProgress(stdout, len(ids), job)
 	failed := 0
-	results := a.PollNow(ctx, func(r agent.RunResult) {
+	report := func(r agent.RunResult) {
 		status := "ok"
 		if r.Err != nil {
 			status = "failed: " + r.Err.Error()
 			failed++
 		}
-		bar.Step(fmt.Sprintf("%s: %d cases, %d changed — %s", r.Connector, r.Cases, r.Changed, status))
-	}, ids...)
+		bar.Step(fmt.Sprintf("%s: %d cases, %d changed, %d submitted — %s", r.Connector, r.Cases, r.Changed, r.Submitted, status))
+	}
+	if job == "poll" {
+		a.PollNow(ctx, report, ids...)
+	} else {
+		for _, r := range a.SubmitNow(ctx, ids...) {
+			report(r)
+		}
+	}
 	bar.Done()
 	if err := a.FlushAlerts(ctx, 30*time.Second); err != nil {
 		fmt.Fprintln(stderr, "warning: alerts not all delivered yet; the daemon will retry:", err)
 	}
 	if failed > 0 {
-		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(results))}
-	}
-	return nil
-}
-
-func cmdSubmit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("submit", "submit --now [--config FILE] [--connector ID]...\n\nSubmits every ready case now (interrupted submissions are reconciled first).", stderr)
-	path := configFlag(fs)
-	now := fs.Bool("now", false, "submit now (required)")
-	var only multiFlag
-	fs.Var(&only, "connector", "submit only through this connector `ID` (repeatable)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if !*now {
-		fs.Usage()
-		return &exitError{2, "submit: pass --now"}
-	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	failed := 0
-	for _, r := range a.SubmitNow(ctx, only...) {
-		status := "ok"
-		if r.Err != nil {
-			status = "failed: " + r.Err.Error()
-			failed++
-		}
-		fmt.Fprintf(stdout, "%s: %d cases, %d submitted — %s\n", r.Connector, r.Cases, r.Submitted, status)
-	}
-	if err := a.FlushAlerts(ctx, 30*time.Second); err != nil {
-		fmt.Fprintln(stderr, "warning: alerts not all delivered yet; the daemon will retry:", err)
-	}
-	if failed > 0 {
-		return &exitError{1, fmt.Sprintf("%d connectors failed", failed)}
+		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(ids))}
 	}
 	return nil
 }

@@ -8,8 +8,11 @@ import (
 	"io"
 	"strings"
 
-	"golang.org/x/term"
 	"os"
+
+	"golang.org/x/term"
+
+	"github.com/authpilot/authpilot/config/secrets"
 )
 
 func secretsFlags(name, synopsis string, args []string, stderr io.Writer, wantName bool) (cfgPath string, secret string, err error) {
@@ -35,11 +38,7 @@ func cmdSecretsSet(_ context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyring(cfg)
+	kr, err := keyringAt(path)
 	if err != nil {
 		return err
 	}
@@ -76,11 +75,7 @@ func cmdSecretsList(_ context.Context, args []string, _ io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyring(cfg)
+	kr, err := keyringAt(path)
 	if err != nil {
 		return err
 	}
@@ -99,11 +94,7 @@ func cmdSecretsDelete(_ context.Context, args []string, _ io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return err
-	}
-	kr, err := openKeyring(cfg)
+	kr, err := keyringAt(path)
 	if err != nil {
 		return err
 	}
@@ -112,4 +103,13 @@ func cmdSecretsDelete(_ context.Context, args []string, _ io.Reader, stdout, std
 	}
 	fmt.Fprintf(stdout, "secret %s deleted\n", name)
 	return nil
+}
+
+// keyringAt opens the keyring that the config at path names.
+func keyringAt(path string) (*secrets.Keyring, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return openKeyring(cfg)
 }
