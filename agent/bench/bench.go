@@ -60,7 +60,9 @@ type Result struct {
 	Logins       int     `json:"logins"`
 	Changed      int     `json:"changed"`
 
-	AgentPeakRSS    float64 `json:"agent_peak_rss_mb"`
+	AgentPeakRSS float64 `json:"agent_peak_rss_mb"`
+	// ChromiumPeakRSS is the peak of Chromium's processes' summed PSS
+	// (shared pages divided among sharers, so the sum is not inflated).
 	ChromiumPeakRSS float64 `json:"chromium_peak_rss_mb"`
 	AgentIdleRSS    float64 `json:"agent_idle_rss_mb"`
 	AgentIdleCPU    float64 `json:"agent_idle_cpu_percent"`

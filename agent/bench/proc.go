@@ -9,9 +9,15 @@ import (
 	"time"
 )
 
-// rssMB returns a /proc status field (VmRSS, VmHWM) of pid in MiB.
-func procStatusMB(pid int, field string) float64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+// procStatusMB returns a /proc status field (VmRSS, VmHWM) of pid in MiB.
+func procStatusMB(pid int, field string) float64 { return procFieldMB(pid, "status", field) }
+
+// pssMB is pid's proportional set size in MiB: shared pages are divided
+// among the processes sharing them, so Chromium's processes can be summed.
+func pssMB(pid int) float64 { return procFieldMB(pid, "smaps_rollup", "Pss") }
+
+func procFieldMB(pid int, file, field string) float64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), file))
 	if err != nil {
 		return 0
 	}
@@ -81,7 +87,7 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
-// childrenRSS samples the summed RSS of this process's descendants
+// childrenRSS samples the summed PSS of this process's descendants
 // (Chromium and its helpers) and keeps the peak.
 type childrenRSS struct {
 	mu   sync.Mutex
@@ -100,7 +106,7 @@ func sampleChildren(every time.Duration) *childrenRSS {
 		for {
 			sum := 0.0
 			for _, pid := range descendants(self) {
-				sum += procStatusMB(pid, "VmRSS")
+				sum += pssMB(pid)
 			}
 			c.mu.Lock()
 			if sum > c.peak {

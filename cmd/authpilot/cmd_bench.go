@@ -48,7 +48,7 @@ naive way (a login and a detail page per case, one at a time).`, stderr)
 	fmt.Fprintf(tw, "lower bound\t%.2f s\n", r.LowerBound)
 	fmt.Fprintf(tw, "ratio to bound\t%.2f\n", r.RatioToBound)
 	fmt.Fprintf(tw, "page loads / logins\t%d / %d\n", r.PageLoads, r.Logins)
-	fmt.Fprintf(tw, "peak RSS agent / chromium\t%.0f MiB / %.0f MiB\n", r.AgentPeakRSS, r.ChromiumPeakRSS)
+	fmt.Fprintf(tw, "peak RSS agent / chromium (PSS)\t%.0f MiB / %.0f MiB\n", r.AgentPeakRSS, r.ChromiumPeakRSS)
 	fmt.Fprintf(tw, "idle agent RSS / CPU\t%.0f MiB / %.2f %%\n", r.AgentIdleRSS, r.AgentIdleCPU)
 	if r.NaiveWall > 0 {
 		fmt.Fprintf(tw, "naive wall\t%.2f s\n", r.NaiveWall)
