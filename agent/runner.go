@@ -290,13 +290,12 @@ func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *auth
 	}
 	sub, err := sess.Submit(ctx, c, commit)
 	if err != nil {
+		// Before the intent, nothing reached the payer: the case stays
+		// ready. After it, the final step may or may not have reached the
+		// payer: the case stays in submitting and the next run reconciles
+		// it before anything is submitted again. Either way the error is
+		// kept on the case.
 		r.log.Warn("submit failed", "case", c.ID, "committed", committed, "class", errorClass(err), "err", err)
-		if !committed {
-			// Nothing reached the payer: the case stays ready, with the error.
-			return false, r.recordCaseError(ctx, c.ID, err, actor, rec)
-		}
-		// The final step may or may not have reached the payer; the case
-		// stays in submitting and the next run reconciles it.
 		return false, r.recordCaseError(ctx, c.ID, err, actor, rec)
 	}
 	if !committed {
