@@ -2,8 +2,10 @@ package portal
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -638,6 +640,21 @@ func (a *clickStep) run(x *exec) error {
 // download clicks el and waits for the file it downloads. One download at
 // a time per browser context.
 func (x *exec) download(el *rod.Element, kind string) error {
+	// A plain link is fetched from inside the page: the page's cookies
+	// and origin, no download manager, and several pages of a visit can
+	// fetch at once (the browser's download events allow one download at
+	// a time per context). Anything else is clicked and the download
+	// caught.
+	if name, data, ok, err := x.fetchLink(el); ok {
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = kind
+		}
+		x.r.out.files = append(x.r.out.files, connectors.File{Name: name, ContentType: contentType(name, data), Kind: kind, Data: data})
+		return nil
+	}
 	s := x.r.s
 	dir, err := s.workDir()
 	if err != nil {
@@ -683,6 +700,55 @@ func (x *exec) download(el *rod.Element, kind string) error {
 		Data:        data,
 	})
 	return nil
+}
+
+// jsFetchLink fetches an <a href> the way a click would (same cookies),
+// returning the body base64-encoded with its Content-Disposition. It
+// returns null for an element that is not an http(s) link.
+const jsFetchLink = `async function() {
+	if (!(this instanceof HTMLAnchorElement) || !/^https?:/.test(this.href)) return null;
+	const r = await fetch(this.href, {credentials: 'include'});
+	const b = new Uint8Array(await r.arrayBuffer());
+	let s = '';
+	for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
+	return {status: r.status, disposition: r.headers.get('content-disposition') || '', data: btoa(s)};
+}`
+
+// fetchLink downloads a link's target from inside the page. ok is false
+// when el is not a plain link (the caller clicks instead).
+func (x *exec) fetchLink(el *rod.Element) (name string, data []byte, ok bool, err error) {
+	res, evalErr := el.Context(x.ctx).Eval(jsFetchLink)
+	if evalErr != nil {
+		if x.ctx.Err() != nil {
+			return "", nil, true, x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
+		}
+		return "", nil, true, x.fail(connectors.ErrRetryable, "fetch the download link", evalErr)
+	}
+	if res.Value.Nil() {
+		return "", nil, false, nil
+	}
+	status := res.Value.Get("status").Int()
+	if status >= 400 {
+		class := connectors.ErrRetryable
+		if status < 500 && status != http.StatusTooManyRequests {
+			class = connectors.ErrPortalChanged
+		}
+		return "", nil, true, x.fail(class, fmt.Sprintf("the download link answered HTTP %d", status), nil)
+	}
+	data, decErr := base64.StdEncoding.DecodeString(res.Value.Get("data").Str())
+	if decErr != nil {
+		return "", nil, true, x.fail(connectors.ErrRetryable, "decode the downloaded file", decErr)
+	}
+	if len(data) == 0 {
+		return "", nil, true, x.fail(connectors.ErrRetryable, "the downloaded file is empty", nil)
+	}
+	if _, params, perr := mime.ParseMediaType(res.Value.Get("disposition").Str()); perr == nil {
+		name = filepath.Base(params["filename"])
+		if name == "." || name == "/" {
+			name = ""
+		}
+	}
+	return name, data, true, nil
 }
 
 // waitDownload is rod's Browser.WaitDownload scoped to one page: rod's
