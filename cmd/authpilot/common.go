@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
@@ -26,9 +27,10 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; -h is a clean exit.
+// parseFlags parses args, flags before or after the positional arguments
+// (`secrets set NAME --config FILE` works too); -h is a clean exit.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(flagsFirst(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return &exitError{0, ""}
 		}
@@ -84,4 +86,38 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 	}
 	return st, nil
+}
+
+// flagsFirst moves the flags in args (with their values) before the
+// positional arguments, which follow a "--".
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(append(flags, "--"), pos...)
 }

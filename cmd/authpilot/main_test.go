@@ -111,3 +111,18 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
+
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "authpilot.yaml")
+	if err := os.WriteFile(cfg, []byte("practice: {name: T, timezone: UTC}\ndata_dir: data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTHPILOT_KEYRING_PASSPHRASE", "pass-phrase-for-tests")
+	if code, _, errs := run(t, "v", "secrets", "set", "api-token", "--config", cfg); code != 0 {
+		t.Fatalf("flags after the name: %s", errs)
+	}
+	if code, out, errs := run(t, "", "secrets", "list", "--config="+cfg); code != 0 || !strings.Contains(out, "api-token") {
+		t.Fatalf("list: %q %s", out, errs)
+	}
+}
