@@ -132,7 +132,7 @@ type Attachment struct {
 	ContentType string `json:"content_type,omitempty" yaml:"content_type"`
 	SHA256      string `json:"sha256,omitempty" yaml:"sha256"`
 	// Path is a file to read at intake (CLI only); it is not stored.
-	Path string `json:"-" yaml:"path"`
+	Path string `json:"path,omitempty" yaml:"path"`
 }
 
 // Codes returns the service-line codes in order.

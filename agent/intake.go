@@ -40,7 +40,7 @@ type Intake struct {
 
 // NewCase is a case as offered at intake, with attachments inline.
 type NewCase struct {
-	authpilot.Case
+	authpilot.Case `yaml:",inline"`
 	// Files are attachment contents; Case.Attachments are filled from them.
 	Files []NewFile `json:"files,omitempty" yaml:"files"`
 }

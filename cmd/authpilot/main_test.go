@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -124,5 +125,57 @@ func TestFlagsAfterArguments(t *testing.T) {
 	}
 	if code, out, errs := run(t, "", "secrets", "list", "--config="+cfg); code != 0 || !strings.Contains(out, "api-token") {
 		t.Fatalf("list: %q %s", out, errs)
+	}
+}
+
+func TestCaseAddYAMLAndShow(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "connectors"), os.DirFS("../../examples/connectors")); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile("../../examples/authpilot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "authpilot.yaml")
+	if err := os.WriteFile(cfg, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pt.pdf"), []byte("%PDF-1.4\n% notes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caseFile := filepath.Join(dir, "case.yaml")
+	if err := os.WriteFile(caseFile, []byte(strings.Replace(`external_ref: MRN-2002-ORD-3
+patient: {first_name: Sam, last_name: Lee, dob: 1970-02-03, member_id: SHP998877}
+payer: summit-ma
+track: injection
+ordering_provider: {npi: "1234567893"}
+service_lines: [{code: "64483", units: 1, level: L5-S1 right}]
+diagnoses: [M54.17]
+service_date: DATE
+attachments: [{name: pt-notes.pdf, path: pt.pdf}]
+`, "DATE", time.Now().AddDate(0, 0, 20).Format(time.DateOnly), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "", "case", "add", caseFile, "--config", cfg)
+	if code != 0 {
+		t.Fatalf("case add: %d %s %s", code, out, errs)
+	}
+	id := strings.Fields(out)[1]
+	code, out, errs = run(t, "", "case", "show", "--config", cfg, id)
+	if code != 0 || !strings.Contains(out, "pt-notes.pdf") || !strings.Contains(out, "case_created") || !strings.Contains(out, "64483 x1 L5-S1 right") {
+		t.Fatalf("case show: %d %s %s", code, out, errs)
+	}
+	text, err := os.ReadFile(caseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(text), `npi: "1234567893"`, `npi: "1234567890"`, 1)
+	if err := os.WriteFile(caseFile, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = run(t, "", "case", "add", "--config", cfg, caseFile)
+	if code != 1 || !strings.Contains(errs, "ordering_provider.npi") {
+		t.Fatalf("bad NPI: %d %s", code, errs)
 	}
 }
