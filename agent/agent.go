@@ -288,9 +288,16 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 			}
 		}
 		if spec := cc.Schedule.Poll; spec != "" && r.caps.Poll {
-			if err := s.Add("poll:"+cc.ID, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) {
+			job := "poll:" + cc.ID
+			if err := s.Add(job, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) {
 				a.logRun(r.poll(ctx))
 				a.CheckDeadlines(ctx)
+				// Poll sooner than the schedule when a decision is due soon.
+				if at, ok := a.NextTightPoll(ctx, cc.ID); ok {
+					if err := s.Wake(job, at); err != nil {
+						a.log.Warn("cannot bring the next poll forward", "connector", cc.ID, "err", err)
+					}
+				}
 			}); err != nil {
 				return nil, fmt.Errorf("connector %q: poll schedule: %w", cc.ID, err)
 			}

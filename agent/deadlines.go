@@ -121,3 +121,39 @@ func rulesFromConfig(cfg *config.Config) schedules.Rules {
 	}
 	return r
 }
+
+// TightPollWindow is how close a decision-due deadline must be for polling
+// to tighten.
+const TightPollWindow = 48 * time.Hour
+
+// NextTightPoll says when to poll a connector again, sooner than its
+// schedule, because one of its pending cases has a decision due within
+// TightPollWindow: a quarter of the time left, between 30 minutes and 4
+// hours from now. ok is false when no decision is that close.
+func (a *Agent) NextTightPoll(ctx context.Context, connectorID string) (time.Time, bool) {
+	cases, err := a.store.ListCases(ctx, authpilot.CaseFilter{ConnectorID: connectorID,
+		Statuses: []authpilot.Status{authpilot.StatusSubmitted, authpilot.StatusPended, authpilot.StatusContactPayer}})
+	if err != nil {
+		a.log.Warn("tight poll: list cases failed", "connector", connectorID, "err", err)
+		return time.Time{}, false
+	}
+	now := a.now()
+	var soonest time.Time
+	for _, c := range cases {
+		ds, err := a.store.Deadlines(ctx, c.ID)
+		if err != nil {
+			continue
+		}
+		for _, d := range ds {
+			if d.Kind == authpilot.DeadlineDecisionDue && d.Due.After(now) && (soonest.IsZero() || d.Due.Before(soonest)) {
+				soonest = d.Due
+			}
+		}
+	}
+	left := soonest.Sub(now)
+	if soonest.IsZero() || left > TightPollWindow {
+		return time.Time{}, false
+	}
+	wait := min(max(left/4, 30*time.Minute), 4*time.Hour)
+	return now.Add(wait), true
+}

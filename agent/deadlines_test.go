@@ -128,3 +128,68 @@ notify:
 		t.Fatalf("decision-due alerts: %v, want two approaching (48h, 24h) and one missed", got)
 	}
 }
+
+// TestPollTightensNearDecisionDue: a connector's polling is brought
+// forward only when one of its pending cases has a decision due within
+// 48 h, to a quarter of the time left (30 min to 4 h).
+func TestPollTightensNearDecisionDue(t *testing.T) {
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: Tight, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
+connectors:
+  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+`, dir)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submitted := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+	clock := clocktest.New(submitted)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	_, err = a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
+		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0002"},
+		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
+		ServiceDate: authpilot.NewDate(2027, 3, 1), Tracked: true, PayerRef: "SHP-2026-000002",
+	}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := submitted.AddDate(0, 0, 7) // standard MA decision
+	tests := []struct {
+		name string
+		at   time.Time
+		want time.Duration // 0: not tightened
+	}{
+		{"five days ahead", due.Add(-5 * 24 * time.Hour), 0},
+		{"40 hours ahead", due.Add(-40 * time.Hour), 4 * time.Hour},
+		{"8 hours ahead", due.Add(-8 * time.Hour), 2 * time.Hour},
+		{"1 hour ahead", due.Add(-time.Hour), 30 * time.Minute},
+		{"past due", due.Add(time.Hour), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock.Set(tt.at)
+			if _, err := a.CheckDeadlines(ctx); err != nil {
+				t.Fatal(err)
+			}
+			at, ok := a.NextTightPoll(ctx, "idle")
+			if (tt.want != 0) != ok {
+				t.Fatalf("tightened = %v, want %v", ok, tt.want != 0)
+			}
+			if ok && at.Sub(tt.at) != tt.want {
+				t.Fatalf("next poll in %v, want %v", at.Sub(tt.at), tt.want)
+			}
+		})
+	}
+}
