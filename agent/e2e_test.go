@@ -70,6 +70,11 @@ func writeE2EConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config
 			if strings.HasPrefix(l, "base_url:") {
 				l = "base_url: " + url
 			}
+			// A page that never matches fails after this long (the faults
+			// test waits it out); the examples' 20s suits real portals.
+			if strings.HasPrefix(strings.TrimSpace(l), "step_timeout:") {
+				l = "  step_timeout: 8s"
+			}
 			out = append(out, l)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(out, "\n")), 0o600); err != nil {

@@ -1,0 +1,128 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+// TestPortalFaultsBecomeAlertsNotStatuses drives the agent against the
+// payer portal's layout-variant and CAPTCHA faults: each poll fails with
+// the right class, raises portal_changed (with a stored screenshot) or
+// needs_human, and leaves the case's status as it was.
+func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
+	needChromium(t)
+	sims, err := payersim.Start(payersim.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	var mu sync.Mutex
+	var alerts []authpilot.Alert
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(e2eWebhook, r.Header, body, 5*time.Minute, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var m struct {
+			Data authpilot.Alert `json:"data"`
+		}
+		_ = json.Unmarshal(body, &m)
+		mu.Lock()
+		alerts = append(alerts, m.Data)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ref, err := sims.Payer.AddRequest(payersim.Submission{MemberID: "SHPFAULT001", DOB: "1960-05-05",
+		Lines: []payersim.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
+		Outcome: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON("SHPFAULT001", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc.Files, nc.Tracked, nc.PayerRef = nil, true, ref
+	c, err := a.Intake().Create(ctx, nc, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		faults payersim.Faults
+		alert  authpilot.AlertType
+	}{
+		{"layout variant", payersim.Faults{LayoutVariant: true}, authpilot.AlertPortalChanged},
+		{"captcha", payersim.Faults{Captcha: true}, authpilot.AlertNeedsHuman},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			must(t, sims.Payer.SetFaults(tt.faults))
+			sims.Payer.ExpireSessions() // force a fresh login through the fault
+			res := a.PollNow(ctx, nil, "summit-portal")
+			if res[0].Err == nil {
+				t.Fatal("poll succeeded against a faulty portal")
+			}
+			must(t, a.FlushAlerts(ctx, 10*time.Second))
+			got, err := a.Store().GetCase(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != authpilot.StatusSubmitted {
+				t.Fatalf("status became %s under a %s fault", got.Status, tt.name)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			var found *authpilot.Alert
+			for i := range alerts {
+				if alerts[i].Type == tt.alert {
+					found = &alerts[i]
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %s alert among %d delivered", tt.alert, len(alerts))
+			}
+			if found.Recording == "" || found.ConnectorID != "summit-portal" {
+				t.Fatalf("alert lacks recording/connector: %+v", found)
+			}
+			if tt.alert == authpilot.AlertPortalChanged {
+				rc, doc, err := a.Store().OpenDocument(ctx, found.Screenshot)
+				if err != nil {
+					t.Fatalf("portal_changed screenshot %q not stored: %v", found.Screenshot, err)
+				}
+				head := make([]byte, 8)
+				_, _ = io.ReadFull(rc, head)
+				rc.Close()
+				if string(head[1:4]) != "PNG" || doc.ContentType != "image/png" {
+					t.Fatalf("screenshot is not a PNG: %q %s", head, doc.ContentType)
+				}
+			}
+		})
+	}
+	// The portal recovers: the next poll applies the decision.
+	must(t, sims.Payer.SetFaults(payersim.Faults{}))
+	if res := a.PollNow(ctx, nil, "summit-portal"); res[0].Err != nil {
+		t.Fatalf("poll after the faults: %v", res[0].Err)
+	}
+	if got, _ := a.Store().GetCase(ctx, c.ID); got.Status != authpilot.StatusApproved {
+		t.Fatalf("after recovery: %s, want approved", got.Status)
+	}
+}
