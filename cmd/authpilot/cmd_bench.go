@@ -16,8 +16,8 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 Measures one poll cycle of the agent over N pending cases on P simulated
 payer portals (each page answered after L, at most C pages per portal):
-wall time, the lower bound (the busiest portal's page loads × L ÷ C, plus
-its login), their ratio, page loads, logins, peak RSS of the agent and of
+wall time, the lower bound (the busiest portal's loads — pages and
+letters — × L ÷ C, plus its login), their ratio, page loads, logins, peak RSS of the agent and of
 Chromium, idle RSS and CPU after the cycle, and the same workload done the
 naive way (a login and a detail page per case, one at a time).`, stderr)
 	n := fs.Int("n", 200, "pending cases")
@@ -47,7 +47,7 @@ naive way (a login and a detail page per case, one at a time).`, stderr)
 	fmt.Fprintf(tw, "agent wall\t%.2f s\n", r.Wall)
 	fmt.Fprintf(tw, "lower bound\t%.2f s\n", r.LowerBound)
 	fmt.Fprintf(tw, "ratio to bound\t%.2f\n", r.RatioToBound)
-	fmt.Fprintf(tw, "page loads / logins\t%d / %d\n", r.PageLoads, r.Logins)
+	fmt.Fprintf(tw, "page loads / letters / logins\t%d / %d / %d\n", r.PageLoads, r.Letters, r.Logins)
 	fmt.Fprintf(tw, "peak RSS agent / chromium (PSS)\t%.0f MiB / %.0f MiB\n", r.AgentPeakRSS, r.ChromiumPeakRSS)
 	fmt.Fprintf(tw, "idle agent RSS / CPU\t%.0f MiB / %.2f %%\n", r.AgentIdleRSS, r.AgentIdleCPU)
 	if r.NaiveWall > 0 {

@@ -153,34 +153,36 @@ func (s *Session) runJobs(ctx context.Context, cases []*authpilot.Case, jobs []p
 		return
 	}
 	workers := min(cap(s.c.pages), len(jobs))
-	var slots []*pageSlot
-	for w := 0; w < workers; w++ {
-		var slot *pageSlot
-		var err error
-		if w == 0 {
-			slot, err = s.page(ctx)
-		} else if slot = s.takePage(); slot == nil {
-			// More pages only if the portal's limit has room right now.
-			slot, err = s.acquirePage(ctx, false)
+	first, err := s.page(ctx)
+	if err != nil {
+		for _, j := range jobs {
+			obs[j.i].Err = err
 		}
-		if err != nil && w == 0 {
-			for _, j := range jobs {
-				obs[j.i].Err = err
-			}
-			return
-		}
-		if slot == nil {
-			break
-		}
-		slots = append(slots, slot)
+		return
 	}
 	ch := make(chan pollJob)
 	var wg sync.WaitGroup
-	for _, slot := range slots {
+	work := func(slot *pageSlot) {
 		wg.Go(func() {
 			defer s.putPage(slot)
 			for j := range ch {
 				obs[j.i] = s.pollOne(ctx, slot, cases[j.i], j.row)
+			}
+		})
+	}
+	work(first)
+	// The other pages open while the first one already works (opening a
+	// page costs a few hundred milliseconds); more pages only if the
+	// portal's limit has room right now.
+	var opening sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		opening.Go(func() {
+			slot := s.takePage()
+			if slot == nil {
+				slot, _ = s.acquirePage(ctx, false)
+			}
+			if slot != nil {
+				work(slot)
 			}
 		})
 	}
@@ -194,6 +196,7 @@ func (s *Session) runJobs(ctx context.Context, cases []*authpilot.Case, jobs []p
 		ch <- j
 	}
 	close(ch)
+	opening.Wait()
 	wg.Wait()
 }
 
