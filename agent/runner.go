@@ -103,43 +103,50 @@ func (r *runner) poll(ctx context.Context) RunResult {
 	if len(cases) == 0 {
 		return res
 	}
+	r.visit(ctx, "poll", cases, &res, func(ctx context.Context, sess connectors.Session, rec string) {
+		obs, err := sess.Poll(ctx, cases)
+		if err != nil {
+			res.Err = err
+		}
+		byID := map[string]*authpilot.Case{}
+		for _, c := range cases {
+			byID[c.ID] = c
+		}
+		for _, o := range obs {
+			if _, ok := byID[o.CaseID]; !ok {
+				r.log.Warn("observation for a case not polled", "case", o.CaseID)
+				continue
+			}
+			changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec)
+			if err != nil {
+				res.Err = errors.Join(res.Err, err)
+				continue
+			}
+			if changed {
+				res.Changed++
+			}
+		}
+	})
+	return res
+}
+
+// visit runs fn in one recorded, time-bounded session of the connector
+// (one login) over cases; a failure to open it goes to res.Err.
+func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case, res *RunResult, fn func(ctx context.Context, sess connectors.Session, rec string)) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	start := time.Now()
-	rec := r.a.recs.Start(r.id, "poll")
+	rec := r.a.recs.Start(r.id, job)
 	res.Recording = rec.ID()
 	r.redactCases(rec, cases)
-	defer func() { r.finish(ctx, rec, "poll", start, res.Err) }()
-
+	defer func() { r.finish(ctx, rec, job, start, res.Err) }()
 	sess, err := r.open(ctx, rec)
 	if err != nil {
 		res.Err = err
-		return res
+		return
 	}
 	defer sess.Close()
-	obs, err := sess.Poll(ctx, cases)
-	if err != nil {
-		res.Err = err
-	}
-	byID := map[string]*authpilot.Case{}
-	for _, c := range cases {
-		byID[c.ID] = c
-	}
-	for _, o := range obs {
-		if _, ok := byID[o.CaseID]; !ok {
-			r.log.Warn("observation for a case not polled", "case", o.CaseID)
-			continue
-		}
-		changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec.ID())
-		if err != nil {
-			res.Err = errors.Join(res.Err, err)
-			continue
-		}
-		if changed {
-			res.Changed++
-		}
-	}
-	return res
+	fn(ctx, sess, rec.ID())
 }
 
 // observe stores an observation's files and applies it to the case in one
@@ -214,53 +221,41 @@ func (r *runner) submit(ctx context.Context) RunResult {
 	if len(todo) == 0 {
 		return res
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	start := time.Now()
-	rec := r.a.recs.Start(r.id, "submit")
-	res.Recording = rec.ID()
-	r.redactCases(rec, todo)
-	defer func() { r.finish(ctx, rec, "submit", start, res.Err) }()
-
-	sess, err := r.open(ctx, rec)
-	if err != nil {
-		res.Err = err
-		return res
-	}
-	defer sess.Close()
-	// Interrupted submissions first: a case left in submitting may already
-	// be at the payer, so search before submitting it again.
-	for _, c := range todo {
-		if c.Status != authpilot.StatusSubmitting {
-			continue
-		}
-		if err := r.reconcile(ctx, sess, c, rec.ID()); err != nil {
-			res.Err = errors.Join(res.Err, err)
-		}
-	}
-	for _, c := range todo {
-		if ctx.Err() != nil {
-			break
-		}
-		cur, err := r.a.store.GetCase(ctx, c.ID)
-		if err != nil {
-			res.Err = errors.Join(res.Err, err)
-			continue
-		}
-		if cur.Status != authpilot.StatusReady {
-			continue
-		}
-		ok, err := r.submitOne(ctx, sess, cur, rec.ID())
-		if ok {
-			res.Submitted++
-		}
-		if err != nil {
-			res.Err = errors.Join(res.Err, err)
-			if isSessionFatal(err) {
-				break
+	r.visit(ctx, "submit", todo, &res, func(ctx context.Context, sess connectors.Session, rec string) {
+		// Interrupted submissions first: a case left in submitting may
+		// already be at the payer, so search before submitting it again.
+		for _, c := range todo {
+			if c.Status != authpilot.StatusSubmitting {
+				continue
+			}
+			if err := r.reconcile(ctx, sess, c, rec); err != nil {
+				res.Err = errors.Join(res.Err, err)
 			}
 		}
-	}
+		for _, c := range todo {
+			if ctx.Err() != nil {
+				break
+			}
+			cur, err := r.a.store.GetCase(ctx, c.ID)
+			if err != nil {
+				res.Err = errors.Join(res.Err, err)
+				continue
+			}
+			if cur.Status != authpilot.StatusReady {
+				continue
+			}
+			ok, err := r.submitOne(ctx, sess, cur, rec)
+			if ok {
+				res.Submitted++
+			}
+			if err != nil {
+				res.Err = errors.Join(res.Err, err)
+				if isSessionFatal(err) {
+					break
+				}
+			}
+		}
+	})
 	return res
 }
 
