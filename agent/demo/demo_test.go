@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/authpilot/authpilot"
@@ -18,10 +19,16 @@ func TestDemoJSON(t *testing.T) {
 	if _, err := portal.FindChromium(""); err != nil {
 		t.Fatalf("the demo drives Debian's chromium; run ./scripts/setup: %v", err)
 	}
-	var out bytes.Buffer
-	if _, err := Run(context.Background(), Options{Out: &out, JSON: true, Days: 4}); err != nil {
+	var out, logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := Run(context.Background(), Options{Out: &out, JSON: true, Log: log}); err != nil {
 		t.Fatalf("demo: %v", err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("agent warnings and errors:\n%s", logs.String())
+		}
+	}()
 	var s struct {
 		Cases []struct {
 			ID         string `json:"id"`
