@@ -86,7 +86,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		fmt.Fprintf(o.Out, format+"\n", a...)
 	}
 	loc, _ := time.LoadLocation("America/New_York")
-	clock := newFastClock(mondayMorning(time.Now(), loc), 120)
+	// 20× real time: fast enough for a week in seconds (days are jumped),
+	// slow enough that a TOTP code (30 s) outlives the MFA form.
+	clock := newFastClock(mondayMorning(time.Now(), loc), 20)
 
 	dir := o.DataDir
 	if dir == "" {
@@ -149,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := script(sims, week); err != nil {
 		return nil, err
 	}
-	say("authpilot demo — %s, a simulated week (1 s ≈ 2 simulated minutes)", cfg.Practice.Name)
+	say("authpilot demo — %s, a simulated week (days jump; 1 s ≈ 20 simulated seconds in between)", cfg.Practice.Name)
 	say("  payer portal  %s   (Summit Health Plan, Medicare Advantage: CSRF login + TOTP, 4-step wizard)", sims.PayerURL)
 	say("  RBM portal    %s   (ClearView Imaging Benefits: long order form, tracking numbers)", sims.RBMURL)
 	say("  PAS API       %s   (Keystone PPO: Da Vinci PAS Claim/$submit and $inquire, OAuth2)", sims.PASURL)
