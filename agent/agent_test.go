@@ -181,8 +181,31 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	if id == "" || body["status"] != "ready" || body["connector"] != "summit" || body["plan_type"] != "medicare_advantage" {
 		t.Fatalf("created case: %v", body)
 	}
+	// The attachment given at intake is served back for its case only.
+	withFile := strings.Replace(lumbarFusionJSON("1234567893"), `"external_ref": "MRN-88231-ORD-1",`,
+		`"external_ref": "MRN-88231-ORD-2", "files": [{"name": "pt.pdf", "content_type": "application/pdf", "content_base64": "JVBERi0xLjQK"}],`, 1)
+	code, withDoc := do(t, "POST", base+"/v1/cases", testToken, withFile)
+	if code != http.StatusCreated {
+		t.Fatalf("create with a file: %d %v", code, withDoc)
+	}
+	att := withDoc["attachments"].([]any)[0].(map[string]any)
+	docURL := base + "/v1/cases/" + withDoc["id"].(string) + "/documents/" + att["sha256"].(string)
+	req, _ := http.NewRequest("GET", docURL, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	docResp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, _ := io.ReadAll(docResp.Body)
+	docResp.Body.Close()
+	if docResp.StatusCode != 200 || string(content) != "%PDF-1.4\n" {
+		t.Fatalf("attachment: %d %q", docResp.StatusCode, content)
+	}
+	if code, _ := do(t, "GET", base+"/v1/cases/"+id+"/documents/"+att["sha256"].(string), testToken, ""); code != 404 {
+		t.Fatalf("another case's document: %d, want 404", code)
+	}
 	code, list := do(t, "GET", base+"/v1/cases?status=ready&payer=summit-ma", testToken, "")
-	if code != 200 || len(list["cases"].([]any)) != 1 {
+	if code != 200 || len(list["cases"].([]any)) != 2 {
 		t.Fatalf("list: %d %v", code, list)
 	}
 	if code, _ := do(t, "GET", base+"/v1/cases?status=bogus", testToken, ""); code != http.StatusBadRequest {
@@ -205,7 +228,7 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	if code, _ := do(t, "GET", base+"/v1/cases/01NOPE", testToken, ""); code != 404 {
 		t.Fatalf("missing case: %d", code)
 	}
-	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req, _ = http.NewRequest("GET", base+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -237,12 +237,23 @@ func ParseDueBefore(v string, now time.Time) (time.Time, error) {
 }
 
 func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
-	rc, doc, err := a.Store.OpenDocument(r.Context(), r.PathValue("sha"))
-	if err != nil || doc.CaseID != r.PathValue("id") {
-		if rc != nil {
-			rc.Close()
+	// The same content may be stored for several cases (or for none, while
+	// intake links it), so the case's own document row is the authority.
+	docs, err := a.Store.Documents(r.Context(), r.PathValue("id"))
+	var doc *authpilot.Document
+	for i := range docs {
+		if docs[i].SHA256 == r.PathValue("sha") {
+			doc = &docs[i]
 		}
+	}
+	if err != nil || doc == nil {
 		writeError(w, http.StatusNotFound, "no such document for this case", nil)
+		return
+	}
+	rc, _, err := a.Store.OpenDocument(r.Context(), doc.SHA256)
+	if err != nil {
+		a.Log.Error("open document failed", "case", doc.CaseID, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the document", nil)
 		return
 	}
 	defer rc.Close()
