@@ -113,8 +113,12 @@ func (r *runner) poll(ctx context.Context) RunResult {
 			byID[c.ID] = c
 		}
 		for _, o := range obs {
-			if _, ok := byID[o.CaseID]; !ok {
+			c, ok := byID[o.CaseID]
+			if !ok {
 				r.log.Warn("observation for a case not polled", "case", o.CaseID)
+				continue
+			}
+			if noOp(c, o) {
 				continue
 			}
 			changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec)
@@ -128,6 +132,14 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		}
 	})
 	return res
+}
+
+// noOp reports whether an observation would leave the case as it is (the
+// payer shows the same status, nothing to store, no error to set or
+// clear), so the poll need not rewrite it.
+func noOp(c *authpilot.Case, o connectors.Observation) bool {
+	return o.Err == nil && o.Unchanged && o.Status == c.Status && o.PayerRef == "" &&
+		len(o.Files) == 0 && c.LastError == ""
 }
 
 // visit runs fn in one recorded, time-bounded session of the connector

@@ -8,9 +8,11 @@ import (
 )
 
 // writeFileAtomic writes data to dir/name through a temporary file (0600)
-// that is synced and renamed, so a crash leaves the old file or the new one,
-// never half of it. With durable, the directory is synced too so the rename
-// survives a power loss.
+// that is renamed, so a killed process leaves the old file or the new one,
+// never half of it. With durable, the file and the directory are synced
+// too, so they also survive a power loss; artifacts are evidence written
+// many times a second during a visit, and skip the sync (a kill -9 loses
+// nothing the kernel already has).
 func writeFileAtomic(dir, name string, data []byte, durable bool) (err error) {
 	f, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
 	if err != nil {
@@ -25,8 +27,10 @@ func writeFileAtomic(dir, name string, data []byte, durable bool) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", name, err)
+	if durable {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("write %s: sync: %w", name, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: close: %w", name, err)
@@ -40,7 +44,8 @@ func writeFileAtomic(dir, name string, data []byte, durable bool) (err error) {
 	return nil
 }
 
-// appendLine appends v as one JSON line, in a single write, and syncs.
+// appendLine appends v as one JSON line, in a single write (a killed
+// process leaves whole lines; the manifest written at Finish is synced).
 func appendLine(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -53,10 +58,6 @@ func appendLine(path string, v any) error {
 	if _, err := f.Write(append(data, '\n')); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("append %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("append %s: sync: %w", filepath.Base(path), err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("append %s: close: %w", filepath.Base(path), err)

@@ -51,6 +51,8 @@ type Connector struct {
 	// updated remembers each request's last seen "updated" list value, so
 	// an unchanged row is not opened again while the process runs.
 	updated map[string]string
+	// lastPages is how many list pages the last poll read (page_url).
+	lastPages int
 }
 
 // New builds the connector. It does no I/O: the browser starts on the first
@@ -202,6 +204,8 @@ type Session struct {
 
 	dlMu   sync.Mutex
 	netSeq atomic.Int64
+	// docSeq names fetch-mode documents.
+	docSeq atomic.Int64
 }
 
 type pageSlot struct {
@@ -467,10 +471,11 @@ func (s *Session) withRelogin(ctx context.Context, slot *pageSlot, retry func() 
 	return op()
 }
 
-// lockedRecorder serializes calls to the run's recorder: the network
-// capture and parallel detail pages record concurrently.
+// lockedRecorder guards the run's recorder for the visit's goroutines
+// (parallel reads and the network capture): calls run side by side — the
+// recorder serializes its own writes — and none reaches it after close.
 type lockedRecorder struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	r      connectors.Recorder
 	closed bool
 }
@@ -483,30 +488,30 @@ func (l *lockedRecorder) close() {
 
 // Redact always passes through: a late value must still never be written.
 func (l *lockedRecorder) Redact(values ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	l.r.Redact(values...)
 }
 
 func (l *lockedRecorder) Step(name string, start time.Time, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if !l.closed {
 		l.r.Step(name, start, err)
 	}
 }
 
 func (l *lockedRecorder) Attach(kind, name, contentType string, data []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if !l.closed {
 		l.r.Attach(kind, name, contentType, data)
 	}
 }
 
 func (l *lockedRecorder) Wants(kind string, failed bool) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	return l.r.Wants(kind, failed)
 }
 

@@ -562,6 +562,7 @@ func (d *decoder) poll(n *yaml.Node) *PollFlow {
 		{"list", false, func(k, v *yaml.Node) { p.List = d.list(v) }},
 		{"detail", false, func(k, v *yaml.Node) { p.Detail = d.flow(v, "poll.detail") }},
 		{"lookup", false, func(k, v *yaml.Node) { p.Lookup = d.flow(v, "poll.lookup") }},
+		{"fetch", false, func(k, v *yaml.Node) { p.Fetch = d.boolean(v, "poll", "", "fetch") }},
 	})
 	if ok && p.List == nil && p.Detail == nil && p.Lookup == nil {
 		d.errAt(d.node(n, "poll"), "poll", "needs a list, a detail or a lookup flow")
@@ -596,7 +597,12 @@ func (d *decoder) list(n *yaml.Node) *ListSpec {
 		{"next", false, func(k, v *yaml.Node) { l.Next = d.str(v, path, "", "next") }},
 		{"empty", false, func(k, v *yaml.Node) { l.Empty = d.str(v, path, "", "empty") }},
 		{"max_pages", false, func(k, v *yaml.Node) { l.MaxPages = d.integer(v, path, "", "max_pages", 1, 10_000) }},
+		{"page_url", false, func(k, v *yaml.Node) { l.PageURL = d.template(v, path, "", "page_url", false) }},
+		{"page_count", false, func(k, v *yaml.Node) { l.PageCount = d.fieldSpec(v, path+".page_count", "") }},
 	})
+	if ok && (l.PageURL == nil) != (l.PageCount == nil) {
+		d.errAt(d.node(n, path), path, "page_url and page_count go together: page_url opens page {{.Page}}, page_count reads how many pages the first page says there are")
+	}
 	if ok && l.Goto == nil && len(l.Steps) == 0 {
 		d.errAt(d.node(n, path), path, "needs goto or steps to open the list page")
 	}
@@ -608,6 +614,9 @@ func (d *decoder) list(n *yaml.Node) *ListSpec {
 	l.rowsStep = &Step{Kind: "wait_for", Path: path + ".rows", Line: line, action: &listRowsStep{Rows: l.Rows, Empty: l.Empty}}
 	if l.Next != "" {
 		l.nextStep = &Step{Kind: "click", Path: path + ".next", Line: line, action: &clickStep{Selector: sel{raw: l.Next}, Navigate: true}}
+	}
+	if l.PageURL != nil {
+		l.pageStep = &Step{Kind: "goto", Path: path + ".page_url", Line: line, action: &gotoStep{URL: l.PageURL}}
 	}
 	return l
 }

@@ -61,6 +61,28 @@ poll:
       - clik: "#next"
 status_map: {"^Approved$": approved}
 `, `line 8: poll.lookup.steps[3]: unknown step "clik" (did you mean "click"?)`},
+		{"fetch with a step that needs a tab", okHead + `
+poll:
+  fetch: true
+  lookup:
+    steps:
+      - goto: /status
+      - fill: {selector: "#q", value: x}
+      - click: "#search"
+      - extract: {selector: "#s", into: status}
+status_map: {"^Approved$": approved}
+`, `line 7: poll.lookup.steps[1]: poll.fetch reads pages without a browser tab and a fill step needs one: remove poll.fetch or this step
+line 8: poll.lookup.steps[2]: poll.fetch reads pages without a browser tab and a click that is not navigate: or download: needs one: remove poll.fetch or this step`},
+		{"page_url without page_count", okHead + `
+poll:
+  list:
+    goto: /list
+    rows: tr
+    key: td.ref
+    fields: {status: td.status}
+    page_url: "/list?page={{.Page}}"
+status_map: {"^Approved$": approved}
+`, `line 4: poll.list: page_url and page_count go together: page_url opens page {{.Page}}, page_count reads how many pages the first page says there are`},
 		{"fill without selector", okHead + `
 login:
   steps:

@@ -12,9 +12,12 @@ import (
 
 // jsExtract reads, for each row matched by rowsSel (or only the first),
 // the text or attribute of each spec's element inside the row, in one
-// round trip. A spec selector of "" or "." means the row itself.
-const jsExtract = `(rowsSel, specs, firstOnly) => {
-	const rows = firstOnly ? [document.querySelector(rowsSel)].filter(Boolean) : Array.from(document.querySelectorAll(rowsSel));
+// round trip. A spec selector of "" or "." means the row itself. docKey
+// names a fetched document (fetch mode); "" reads the page's own.
+const jsExtract = `(docKey, rowsSel, specs, firstOnly) => {
+	const root = docKey ? (` + jsDocs + `[docKey] || {}).doc : document;
+	if (!root) return null;
+	const rows = firstOnly ? [root.querySelector(rowsSel)].filter(Boolean) : Array.from(root.querySelectorAll(rowsSel));
 	return rows.map(row => specs.map(s => {
 		const el = (s.sel === '' || s.sel === '.') ? row : row.querySelector(s.sel);
 		if (!el) return null;
@@ -42,20 +45,25 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %s", e.field, e.reason) }
 
-// readRows extracts specs from every row (or the first) of rowsSel.
-func readRows(p *rod.Page, rowsSel string, specs []namedSpec, firstOnly bool) ([]map[string]string, error) {
+// readRows extracts specs from every row (or the first) of rowsSel, in
+// the page's document or (docKey set) in a fetched one.
+func readRows(p *rod.Page, docKey, rowsSel string, specs []namedSpec, firstOnly bool) ([]map[string]string, error) {
 	js := make([]jsSpec, len(specs))
 	for i, s := range specs {
 		js[i] = jsSpec{Sel: s.spec.Selector, Attr: s.spec.Attr}
 	}
-	res, err := p.Eval(jsExtract, rowsSel, js, firstOnly)
+	res, err := p.Eval(jsExtract, docKey, rowsSel, js, firstOnly)
 	if err != nil {
 		return nil, err
 	}
-	var raw [][]*string
-	if err := res.Value.Unmarshal(&raw); err != nil {
+	var got *[][]*string
+	if err := res.Value.Unmarshal(&got); err != nil {
 		return nil, fmt.Errorf("decode extracted values: %w", err)
 	}
+	if got == nil {
+		return nil, errors.New("the fetched page is gone")
+	}
+	raw := *got
 	out := make([]map[string]string, 0, len(raw))
 	for _, row := range raw {
 		rec := make(map[string]string, len(specs))
@@ -130,7 +138,7 @@ func (a *extractStep) run(x *exec) error {
 	}
 	self := a.Field
 	self.Selector = "."
-	rows, err := readRows(x.page, sel, []namedSpec{{name: a.Into, spec: &self}}, true)
+	rows, err := readRows(x.page, x.r.doc, sel, []namedSpec{{name: a.Into, spec: &self}}, true)
 	if err != nil {
 		return x.extractErr(err)
 	}
@@ -144,6 +152,16 @@ func (a *extractStep) run(x *exec) error {
 // waitPresent waits for sel to exist; an optional extract reads what the
 // page shows now, without waiting.
 func (x *exec) waitPresent(what, sel string) error {
+	if x.r.doc != "" {
+		ok, err := x.docExists(sel)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return x.notOnFetched(what)
+		}
+		return nil
+	}
 	if x.st.Optional {
 		if _, err := x.page.Sleeper(rod.NotFoundSleeper).Element(sel); err != nil {
 			if errors.Is(err, &rod.ElementNotFoundError{}) {
@@ -168,7 +186,7 @@ func (a *extractStep) runRows(x *exec) error {
 	for i, name := range a.order {
 		specs[i] = namedSpec{name: name, spec: a.Fields[name]}
 	}
-	rows, err := readRows(x.page, a.Rows, specs, false)
+	rows, err := readRows(x.page, x.r.doc, a.Rows, specs, false)
 	if err != nil {
 		return x.extractErr(err)
 	}
@@ -193,7 +211,7 @@ func (a *extractStep) runRecord(x *exec) error {
 			return err
 		}
 	}
-	rows, err := readRows(x.page, ":root", specs, true)
+	rows, err := readRows(x.page, x.r.doc, ":root", specs, true)
 	if err != nil {
 		return x.extractErr(err)
 	}

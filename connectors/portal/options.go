@@ -90,6 +90,10 @@ type PollFlow struct {
 	List   *ListSpec
 	Detail *Flow
 	Lookup *Flow
+	// Fetch reads the list, detail (or lookup) and download pages by
+	// fetching their HTML from the logged-in tab instead of navigating it
+	// (see fetch.go); a page that does not match is read again in a tab.
+	Fetch bool
 }
 
 // DownloadFlow fetches a decided case's letters, on the page the detail (or
@@ -121,9 +125,14 @@ type ListSpec struct {
 	MaxPages int
 	// Empty is an element shown instead of rows when the list is empty.
 	Empty string
+	// PageURL opens list page {{.Page}} directly; with PageCount (read on
+	// the first page) the other pages are read side by side instead of
+	// following Next one page at a time.
+	PageURL   *tmpl
+	PageCount *FieldSpec
 
 	// Synthetic steps, so list reading is recorded like any flow.
-	gotoStep, rowsStep, nextStep *Step
+	gotoStep, rowsStep, nextStep, pageStep *Step
 }
 
 // FieldSpec reads one value from an element.

@@ -49,14 +49,32 @@ type summit struct {
 }
 
 func newSummit(t *testing.T, stepTimeout string) *summit {
+	return newSummitWith(t, exampleConfig(t, "summit-portal.yaml", stepTimeout))
+}
+
+func newSummitWith(t *testing.T, cfg string) *summit {
 	t.Helper()
 	needBrowser(t)
 	clock := newClock()
 	sim := payersim.NewPayer(payersim.PayerOptions{Now: clock.Now})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	h := newHarness(t, srv, exampleConfig(t, "summit-portal.yaml", stepTimeout), harnessOpts{secrets: summitSecrets, now: clock.Now})
+	h := newHarness(t, srv, cfg, harnessOpts{secrets: summitSecrets, now: clock.Now})
 	return &summit{harness: h, sim: sim, clock: clock}
+}
+
+// inTabs is the Summit example without fetch mode and numbered list pages:
+// every page is navigated in a tab and the list follows its next link.
+func inTabs(t *testing.T, cfg string) string {
+	t.Helper()
+	out := cfg
+	for _, re := range []string{`(?m)^  fetch: true\n`, `(?m)^    page_count: .*\n`, `(?m)^    page_url: .*\n`} {
+		out = regexp.MustCompile(re).ReplaceAllString(out, "")
+	}
+	if out == cfg || strings.Contains(out, "page_url") || strings.Contains(out, "fetch: true") {
+		t.Fatal("the Summit example no longer has fetch: true, page_count and page_url where inTabs expects them")
+	}
+	return out
 }
 
 // lumbarFusion is a two-level lumbar fusion (22612 + 22614) with its
@@ -142,7 +160,51 @@ func TestSummitSubmitLumbarFusion(t *testing.T) {
 
 func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 	t.Parallel()
-	p := newSummit(t, "")
+	tests := []struct {
+		name string
+		tabs bool
+		// listViews: 55 rows, 20 a page; guessPages is what the connector
+		// remembers of the list from an earlier poll.
+		guessPages, listViews int
+		// detailLoads: the 4 changed rows and the unlisted case; fetched,
+		// the unlisted case's "not found" page is read again in a tab.
+		detailLoads int
+	}{
+		{name: "fetched", listViews: 3, detailLoads: 6},
+		{name: "fetched, two pages asked for ahead that do not exist", guessPages: 5, listViews: 5, detailLoads: 6},
+		{name: "in tabs", tabs: true, listViews: 3, detailLoads: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := exampleConfig(t, "summit-portal.yaml", "")
+			if tt.tabs {
+				cfg = inTabs(t, cfg)
+			}
+			p := newSummitWith(t, cfg)
+			testPollListDetailsOnlyForChangedRows(t, p, tt.guessPages, tt.listViews, tt.detailLoads)
+			fetched, missed := 0, 0
+			for _, n := range p.rec.stepNames() {
+				if strings.HasSuffix(n, "(fetched)") {
+					fetched++
+				}
+				if strings.Contains(n, "read again in a tab") {
+					missed++
+				}
+			}
+			// Fetched: every list page and detail read without a tab but the
+			// unlisted case's, whose "not found" is confirmed in a tab.
+			if tt.tabs && (fetched != 0 || missed != 0) {
+				t.Errorf("in tabs: %d fetched steps, %d misses, want none", fetched, missed)
+			}
+			if !tt.tabs && (fetched < tt.listViews+4 || missed != 1) {
+				t.Errorf("fetched: %d fetched steps, %d misses; want at least %d and 1", fetched, missed, tt.listViews+4)
+			}
+		})
+	}
+}
+
+func testPollListDetailsOnlyForChangedRows(t *testing.T, p *summit, guessPages, listViews, detailLoads int) {
 	// 50 requests still in review, 3 approved and 1 denied since the last
 	// poll (decided at the first view).
 	pending, err := payersim.Seed(p.sim, payersim.SampleSubmissions(50, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})...)
@@ -169,6 +231,7 @@ func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 	cases = append(cases, &authpilot.Case{ID: "case-missing", PayerRef: "SHP-2026-999999", Status: authpilot.StatusSubmitted, StatusText: "In Review"})
 
 	s := p.mustOpen()
+	s.c.setListPages(guessPages)
 	p.sim.ResetStats()
 	obs, err := s.Poll(testCtx(t), cases)
 	if err != nil {
@@ -184,12 +247,11 @@ func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 	if opened != 2 {
 		t.Errorf("the visit opened %d pages, want limits.pages = 2", opened)
 	}
-	if st.ListViews != 3 {
-		t.Errorf("list views %d, want 3 (55 rows, 20 a page)", st.ListViews)
+	if st.ListViews != listViews {
+		t.Errorf("list views %d, want %d", st.ListViews, listViews)
 	}
-	// Details: the 4 changed rows, plus the unlisted case (404).
-	if got := st.PageLoadsByRoute["GET /auth/{ref}"]; got != 5 {
-		t.Errorf("detail pages opened %d, want 5 (4 changed rows and 1 unlisted case)", got)
+	if got := st.PageLoadsByRoute["GET /auth/{ref}"]; got != detailLoads {
+		t.Errorf("detail pages opened %d, want %d", got, detailLoads)
 	}
 	if st.LettersDownloaded != 4 {
 		t.Errorf("letters downloaded %d, want 4", st.LettersDownloaded)

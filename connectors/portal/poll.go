@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/go-rod/rod"
@@ -16,78 +17,96 @@ import (
 // detail flow only for rows that changed (status wording, mapped status,
 // or the updated field) or for decided cases still missing their
 // determination; the others come back Unchanged. Without a list it runs
-// the lookup (or detail) flow for every case. Detail pages run on up to
-// limits.pages pages at once.
+// the lookup (or detail) flow for every case. The work runs on up to
+// limits.pages workers, and a changed row's detail starts as soon as its
+// list page is read; with poll.fetch the workers fetch pages from the
+// logged-in tab instead of navigating tabs.
 func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
 	p := s.c.opts.Poll
 	if p == nil {
 		return nil, &connectors.Error{Class: connectors.ErrUnsupported, Step: "poll", Msg: "no poll flow configured"}
 	}
-	obs := make([]connectors.Observation, len(cases))
-	var rows map[string]map[string]string
-	if p.List != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var shared *pageSlot
+	if p.Fetch {
 		slot, err := s.page(ctx)
 		if err != nil {
 			return nil, err
 		}
-		err = s.withRelogin(ctx, slot, nil, func() error {
-			var err error
-			rows, err = s.readList(ctx, slot)
-			return err
-		})
-		s.putPage(slot)
-		if err != nil {
-			return nil, err
-		}
+		shared = slot
+		defer s.putPage(shared)
 	}
-	var jobs []pollJob
-	listHasStatus := false
-	if p.List != nil {
-		_, listHasStatus = p.List.Fields[VarStatus]
+	pool := s.newPollPool(ctx, shared)
+	defer pool.wait()
+	defer pool.close()
+
+	obs := make([]connectors.Observation, len(cases))
+	detail := func(i int, row map[string]string) {
+		pool.push(false, func(w *worker) { obs[i] = s.pollOne(ctx, pool, w, cases[i], row) })
 	}
+	byRef := map[string][]int{}
 	for i, c := range cases {
 		obs[i].CaseID = c.ID
 		ref := normRef(c.PayerRef)
-		if ref == "" {
+		switch {
+		case ref == "":
 			obs[i].Err = &connectors.Error{Class: connectors.ErrNotFound, Step: "poll", Msg: "the case has no payer reference"}
-			continue
+		case p.List == nil:
+			detail(i, nil)
+		default:
+			byRef[ref] = append(byRef[ref], i)
 		}
-		if p.List == nil {
-			jobs = append(jobs, pollJob{i: i})
-			continue
-		}
-		row, ok := rows[ref]
-		if !ok {
-			if p.Detail != nil {
-				jobs = append(jobs, pollJob{i: i})
-				continue
-			}
-			obs[i].Err = &connectors.Error{Class: connectors.ErrNotFound, Step: "poll.list", Msg: "the request is not on the list"}
-			continue
-		}
-		var st authpilot.Status
-		if listHasStatus {
-			st, ok = s.c.opts.mapStatus(row[VarStatus])
-			if !ok {
-				obs[i].StatusText = normSpace(row[VarStatus])
-				obs[i].Err = errUnmapped("poll.list.fields.status")
-				continue
-			}
-		}
-		if listHasStatus && !s.rowChanged(c, row, st) && !s.needsDetermination(c, st) {
-			obs[i].Status, obs[i].StatusText, obs[i].Unchanged = st, normSpace(row[VarStatus]), true
-			s.c.remember(ref, row)
-			continue
-		}
-		jobs = append(jobs, pollJob{i: i, row: row})
 	}
-	s.runJobs(ctx, cases, jobs, obs)
+	if p.List == nil {
+		return obs, nil
+	}
+	_, listHasStatus := p.List.Fields[VarStatus]
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	onRows := func(rows []map[string]string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, row := range rows {
+			for _, i := range byRef[normRef(row[VarPayerRef])] {
+				if seen[i] {
+					continue
+				}
+				seen[i] = true
+				c := cases[i]
+				var st authpilot.Status
+				if listHasStatus {
+					var ok bool
+					if st, ok = s.c.opts.mapStatus(row[VarStatus]); !ok {
+						obs[i].StatusText = normSpace(row[VarStatus])
+						obs[i].Err = errUnmapped("poll.list.fields.status")
+						continue
+					}
+				}
+				if listHasStatus && !s.rowChanged(c, row, st) && !s.needsDetermination(c, st) {
+					obs[i].Status, obs[i].StatusText, obs[i].Unchanged = st, normSpace(row[VarStatus]), true
+					s.c.remember(normRef(c.PayerRef), row)
+					continue
+				}
+				detail(i, row)
+			}
+		}
+	}
+	if err := s.readList(ctx, pool, onRows); err != nil {
+		cancel()
+		return nil, err
+	}
+	for i := range cases {
+		if _, listed := byRef[normRef(cases[i].PayerRef)]; !listed || seen[i] {
+			continue
+		}
+		if p.Detail != nil {
+			detail(i, nil)
+			continue
+		}
+		obs[i].Err = &connectors.Error{Class: connectors.ErrNotFound, Step: "poll.list", Msg: "the request is not on the list"}
+	}
 	return obs, nil
-}
-
-type pollJob struct {
-	i   int
-	row map[string]string
 }
 
 // rowChanged compares a list row with what the case last recorded.
@@ -134,6 +153,19 @@ func (s *Session) wantsLetter(st authpilot.Status) bool {
 	return false
 }
 
+// listPages is how many list pages the last poll found (0: unknown).
+func (c *Connector) listPages() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastPages
+}
+
+func (c *Connector) setListPages(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastPages = n
+}
+
 // remember keeps a row's updated value, so the next poll of this process
 // notices when it moves.
 func (c *Connector) remember(ref string, row map[string]string) {
@@ -146,63 +178,30 @@ func (c *Connector) remember(ref string, row map[string]string) {
 	c.updated[ref] = normSpace(u)
 }
 
-// runJobs runs the detail (or lookup) flow of each job on up to
-// limits.pages pages of the visit.
-func (s *Session) runJobs(ctx context.Context, cases []*authpilot.Case, jobs []pollJob, obs []connectors.Observation) {
-	if len(jobs) == 0 {
-		return
+// pollOne reads one case on worker w: fetched first in fetch mode, and in
+// a tab when that misses.
+func (s *Session) pollOne(ctx context.Context, pool *pollPool, w *worker, c *authpilot.Case, row map[string]string) connectors.Observation {
+	if w.err != nil {
+		return connectors.Observation{CaseID: c.ID, Err: w.err}
 	}
-	workers := min(cap(s.c.pages), len(jobs))
-	first, err := s.page(ctx)
-	if err != nil {
-		for _, j := range jobs {
-			obs[j.i].Err = err
+	if w.key != "" {
+		var ob connectors.Observation
+		pool.fetched(func() { ob = s.readCase(ctx, w.slot, w.key, c, row) })
+		if ob.Err == nil || ctx.Err() != nil {
+			return ob
 		}
-		return
+		slot, release := pool.tab()
+		defer release()
+		return s.readCase(ctx, slot, "", c, row)
 	}
-	ch := make(chan pollJob)
-	var wg sync.WaitGroup
-	work := func(slot *pageSlot) {
-		wg.Go(func() {
-			defer s.putPage(slot)
-			for j := range ch {
-				obs[j.i] = s.pollOne(ctx, slot, cases[j.i], j.row)
-			}
-		})
-	}
-	work(first)
-	// The other pages open while the first one already works (opening a
-	// page costs a few hundred milliseconds); more pages only if the
-	// portal's limit has room right now.
-	var opening sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		opening.Go(func() {
-			slot := s.takePage()
-			if slot == nil {
-				slot, _ = s.acquirePage(ctx, false)
-			}
-			if slot != nil {
-				work(slot)
-			}
-		})
-	}
-	for k, j := range jobs {
-		if ctx.Err() != nil {
-			for _, rest := range jobs[k:] {
-				obs[rest.i].Err = &connectors.Error{Class: connectors.ErrRetryable, Step: "poll", Msg: "the poll was interrupted", Err: ctx.Err()}
-			}
-			break
-		}
-		ch <- j
-	}
-	close(ch)
-	opening.Wait()
-	wg.Wait()
+	return s.readCase(ctx, w.slot, "", c, row)
 }
 
-// pollOne runs the detail or lookup flow of one case (seeded with its list
-// row) and, for a newly decided case, the download flow on the same page.
-func (s *Session) pollOne(ctx context.Context, slot *pageSlot, c *authpilot.Case, row map[string]string) connectors.Observation {
+// readCase runs the detail or lookup flow of one case (seeded with its
+// list row) and, for a newly decided case, the download flow on the same
+// page — in slot's tab, or on a fetched document when doc is set (then
+// any failure is an error, for the caller to read the case in a tab).
+func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *authpilot.Case, row map[string]string) connectors.Observation {
 	p := s.c.opts.Poll
 	flow, name := p.Detail, "poll.detail"
 	if p.Lookup != nil {
@@ -210,17 +209,24 @@ func (s *Session) pollOne(ctx context.Context, slot *pageSlot, c *authpilot.Case
 	}
 	ob := connectors.Observation{CaseID: c.ID}
 	var r *runner
-	err := s.withRelogin(ctx, slot, nil, func() error {
+	op := func() error {
 		vars := map[string]any{}
 		for k, v := range row {
 			vars[k] = v
 		}
 		r = s.newRunner(slot, &tmplData{Case: c, Vars: vars}, name)
+		r.doc = doc
 		if flow == nil {
 			return nil
 		}
 		return r.runFlow(ctx, flow.Steps)
-	})
+	}
+	var err error
+	if doc != "" {
+		err = op()
+	} else {
+		err = s.withRelogin(ctx, slot, nil, op)
+	}
 	if err != nil {
 		ob.Err = err
 		return ob
@@ -239,17 +245,20 @@ func (s *Session) pollOne(ctx context.Context, slot *pageSlot, c *authpilot.Case
 		ob.PayerRef = out.payerRef
 	}
 	if s.wantsLetter(out.status) && (out.status != c.Status || c.Determination == nil || len(c.Determination.Letters) == 0) {
-		err := s.withRelogin(ctx, slot, nil, func() error {
+		download := func() error {
 			r.out.files = nil
 			return r.runFlow(ctx, s.c.opts.Download.Steps)
-		})
-		if err != nil {
+		}
+		if doc != "" {
+			if err := download(); err != nil {
+				return connectors.Observation{CaseID: c.ID, Err: err}
+			}
+		} else if err := s.withRelogin(ctx, slot, nil, download); err != nil {
 			// The status stands; the letter is fetched on the next poll
 			// (the case still has no letter).
 			s.log.Warn("portal letter download failed", "case", c.ID, "err", err)
-		} else {
-			ob.Files = r.out.files
 		}
+		ob.Files = r.out.files
 	}
 	if row != nil {
 		s.c.remember(normRef(c.PayerRef), row)
@@ -257,63 +266,197 @@ func (s *Session) pollOne(ctx context.Context, slot *pageSlot, c *authpilot.Case
 	return ob
 }
 
-// readList reads every page of the list into rows keyed by normalized
-// payer reference.
-func (s *Session) readList(ctx context.Context, slot *pageSlot) (map[string]map[string]string, error) {
-	l := s.c.opts.Poll.List
+// readList reads every page of the list, handing each page's rows to
+// onRows as soon as they are read (from several goroutines). With
+// page_url and page_count the pages after the first are read side by
+// side — those the last poll found are asked for together with the first
+// page, the rest once the first page tells how many there are; a page
+// asked for ahead that turns out not to exist is ignored. Otherwise the
+// next link is followed one page at a time.
+func (s *Session) readList(ctx context.Context, pool *pollPool, onRows func([]map[string]string)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.c.opts.Limits.FlowTimeout)
 	defer cancel()
-	r := s.newRunner(slot, &tmplData{Vars: map[string]any{}}, "poll.list")
-	r.flowCtx = ctx
-	if l.gotoStep != nil {
-		if err := r.runStep(ctx, l.gotoStep); err != nil {
-			return nil, err
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		count  int // pages the first page announced; 0 until it is read
+		pushed = map[int]bool{}
+		errs   = map[int]error{}
+	)
+	var page func(n int)
+	page = func(n int) {
+		mu.Lock()
+		if pushed[n] {
+			mu.Unlock()
+			return
+		}
+		pushed[n] = true
+		mu.Unlock()
+		wg.Add(1)
+		pool.push(true, func(w *worker) {
+			defer wg.Done()
+			more, err := 0, w.err
+			if err == nil {
+				more, err = s.listPages(ctx, pool, w, n, onRows)
+			}
+			mu.Lock()
+			if err != nil {
+				errs[n] = err
+				if n == 1 || (count > 0 && n <= count) {
+					cancel()
+				}
+			}
+			if n == 1 && err == nil {
+				count = max(more, 1)
+			}
+			mu.Unlock()
+			if n == 1 && err == nil && more > 0 {
+				s.c.setListPages(more)
+				for m := 2; m <= more; m++ {
+					page(m)
+				}
+			}
+		})
+	}
+	page(1)
+	if s.c.opts.Poll.List.pageStep != nil {
+		for m := 2; m <= s.c.listPages(); m++ {
+			page(m)
 		}
 	}
-	if err := r.runSteps(ctx, l.Steps); err != nil {
-		return nil, err
+	wg.Wait()
+	if err := errs[1]; err != nil {
+		return err
+	}
+	for n := 2; n <= count; n++ {
+		if err := errs[n]; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listPages reads list page n on worker w (fetched first in fetch mode)
+// and returns, for the first page of a page_url list, how many pages
+// there are to read. Without page_url, page 1 follows the next link
+// through the whole list.
+func (s *Session) listPages(ctx context.Context, pool *pollPool, w *worker, n int, onRows func([]map[string]string)) (int, error) {
+	read := func(slot *pageSlot, doc string) (more int, err error) {
+		op := func() error {
+			var e error
+			more, e = s.readListPages(ctx, slot, doc, n, onRows)
+			return e
+		}
+		if doc != "" {
+			return more, op()
+		}
+		return more, s.withRelogin(ctx, slot, nil, op)
+	}
+	if w.key != "" {
+		var more int
+		var err error
+		pool.fetched(func() { more, err = read(w.slot, w.key) })
+		if err == nil || ctx.Err() != nil {
+			return more, err
+		}
+		slot, release := pool.tab()
+		defer release()
+		return read(slot, "")
+	}
+	return read(w.slot, "")
+}
+
+// readListPages reads page n into onRows; see listPages.
+func (s *Session) readListPages(ctx context.Context, slot *pageSlot, doc string, n int, onRows func([]map[string]string)) (int, error) {
+	l := s.c.opts.Poll.List
+	r := s.newRunner(slot, &tmplData{Vars: map[string]any{}, Page: n}, "poll.list")
+	r.doc = doc
+	r.flowCtx = ctx
+	if n == 1 {
+		if l.gotoStep != nil {
+			if err := r.runStep(ctx, l.gotoStep); err != nil {
+				return 0, err
+			}
+		}
+		if err := r.runSteps(ctx, l.Steps); err != nil {
+			return 0, err
+		}
+	} else if err := r.runStep(ctx, l.pageStep); err != nil {
+		return 0, err
 	}
 	specs := []namedSpec{{name: VarPayerRef, spec: l.Key}}
 	for _, name := range keys(l.Fields) {
 		specs = append(specs, namedSpec{name: name, spec: l.Fields[name]})
 	}
-	rows := map[string]map[string]string{}
-	for page := 1; ; page++ {
+	for ; ; n++ {
 		if err := r.runStep(ctx, l.rowsStep); err != nil {
-			return nil, err
+			return 0, err
 		}
 		start := s.c.now()
-		recs, err := readRows(slot.page.Context(ctx), l.Rows, specs, false)
+		recs, err := readRows(slot.page.Context(ctx), doc, l.Rows, specs, false)
 		if err != nil {
-			e := &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path, Msg: fmt.Sprintf("page %d", page), Err: err}
+			e := &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path, Msg: fmt.Sprintf("page %d", n), Err: err}
 			if _, ok := err.(*fieldError); !ok {
 				e.Class = connectors.ErrRetryable
 			}
-			r.evidence(ctx, l.rowsStep, true, e)
-			s.rec.Step(fmt.Sprintf("%s read page %d", l.Path, page), start, e)
-			return nil, e
+			if doc == "" {
+				r.evidence(ctx, l.rowsStep, true, e)
+			}
+			s.rec.Step(fmt.Sprintf("%s read page %d", l.Path, n), start, e)
+			return 0, e
 		}
+		var rows []map[string]string
 		for _, rec := range recs {
-			if k := normRef(rec[VarPayerRef]); k != "" {
-				rows[k] = rec
+			if normRef(rec[VarPayerRef]) != "" {
+				rows = append(rows, rec)
 			}
 		}
-		s.rec.Step(fmt.Sprintf("%s read page %d (%d rows)", l.Path, page, len(recs)), start, nil)
-		if l.nextStep == nil || page >= l.MaxPages {
-			break
+		onRows(rows)
+		s.rec.Step(fmt.Sprintf("%s read page %d (%d rows)", l.Path, n, len(recs)), start, nil)
+		if l.pageStep != nil {
+			if n > 1 {
+				return 0, nil
+			}
+			return s.listPageCount(ctx, slot, doc, l)
 		}
-		has, err := hasEnabled(slot.page.Context(ctx), l.Next)
+		if l.nextStep == nil || n >= l.MaxPages {
+			return 0, nil
+		}
+		var has bool
+		if doc != "" {
+			x := &exec{r: r, st: l.nextStep, ctx: ctx, page: slot.page.Context(ctx)}
+			has, err = x.docHasEnabled(l.Next)
+		} else {
+			has, err = hasEnabled(slot.page.Context(ctx), l.Next)
+		}
 		if err != nil {
-			return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: l.Path + ".next", Msg: "look for the next page link", Err: err}
+			return 0, &connectors.Error{Class: connectors.ErrRetryable, Step: l.Path + ".next", Msg: "look for the next page link", Err: err}
 		}
 		if !has {
-			break
+			return 0, nil
 		}
 		if err := r.runStep(ctx, l.nextStep); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-	return rows, nil
+}
+
+// listPageCount reads page_count from the first list page, bounded by
+// max_pages.
+func (s *Session) listPageCount(ctx context.Context, slot *pageSlot, doc string, l *ListSpec) (int, error) {
+	recs, err := readRows(slot.page.Context(ctx), doc, ":root", []namedSpec{{name: "page_count", spec: l.PageCount}}, true)
+	if err != nil || len(recs) == 0 {
+		return 0, &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "read the number of pages", Err: err}
+	}
+	v := recs[0]["page_count"]
+	if v == "" && l.PageCount.Optional {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "the number of pages is not a positive number (check the regex)"}
+	}
+	return min(n, l.MaxPages), nil
 }
 
 const jsEnabled = `(sel) => {

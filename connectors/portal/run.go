@@ -53,6 +53,9 @@ type runner struct {
 	out     *runOutput
 	// iter names the current each iteration in step names ("line 2").
 	iter string
+	// doc, when set, runs the steps on a fetched document of that key
+	// (fetch mode, see fetch.go); docURL is its address.
+	doc, docURL string
 }
 
 // runOutput collects what a flow run produced besides variables.
@@ -142,13 +145,29 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 	// releases it. Nothing derived from tp is used after this step.
 	tp := r.slot.page.Context(ctx).Timeout(timeout)
 	x := &exec{r: r, st: st, ctx: tp.GetContext(), timeout: timeout, page: tp}
-	err := st.action.run(x)
+	var err error
+	if r.doc != "" {
+		err = runFetched(x)
+	} else {
+		err = st.action.run(x)
+	}
 	tp.CancelTimeout()
 	if err != nil && st.Optional && errors.Is(err, errMissing) {
 		r.s.rec.Step(name+" skipped (optional, not on the page)", start, nil)
 		return nil
 	}
 	failed := err != nil && !errors.Is(err, errFlowDone)
+	if r.doc != "" {
+		// A fetched step that fails is read again in a tab, which takes
+		// the evidence; the recording notes the miss without an error.
+		if failed {
+			r.s.rec.Step(name+" (fetched: "+fetchMiss(err)+"; read again in a tab)", start, nil)
+			return err
+		}
+		r.attachFetchedDOM(x, st)
+		r.s.rec.Step(name+" (fetched)", start, nil)
+		return err
+	}
 	if failed {
 		r.evidence(ctx, st, true, err)
 	} else if _, composite := st.action.(*screenshotStep); !composite {
@@ -437,14 +456,23 @@ func (c *Connector) resolveURL(raw string) (string, error) {
 	return c.opts.BaseURL.ResolveReference(u).String(), nil
 }
 
-func (a *gotoStep) run(x *exec) error {
+// target renders and resolves the step's URL.
+func (a *gotoStep) target(x *exec) (string, error) {
 	raw, err := x.render(a.URL)
 	if err != nil {
-		return err
+		return "", err
 	}
 	u, err := x.r.s.c.resolveURL(raw)
 	if err != nil {
-		return x.fail(connectors.ErrNeedsHuman, err.Error(), nil)
+		return "", x.fail(connectors.ErrNeedsHuman, err.Error(), nil)
+	}
+	return u, nil
+}
+
+func (a *gotoStep) run(x *exec) error {
+	u, err := a.target(x)
+	if err != nil {
+		return err
 	}
 	if err := x.beforeAct(); err != nil {
 		return err
@@ -702,12 +730,16 @@ func (x *exec) download(el *rod.Element, kind string) error {
 	return nil
 }
 
-// jsFetchLink fetches an <a href> the way a click would (same cookies),
-// returning the body base64-encoded with its Content-Disposition. It
-// returns null for an element that is not an http(s) link.
-const jsFetchLink = `async function() {
-	if (!(this instanceof HTMLAnchorElement) || !/^https?:/.test(this.href)) return null;
-	const r = await fetch(this.href, {credentials: 'include'});
+// jsLinkHref returns an <a href>'s absolute target, or null for an element
+// that is not an http(s) link.
+const jsLinkHref = `function() {
+	return (this instanceof HTMLAnchorElement && /^https?:/.test(this.href)) ? this.href : null;
+}`
+
+// jsFetchURL fetches a URL the way following a link would (the page's
+// cookies), returning the body base64-encoded with its Content-Disposition.
+const jsFetchURL = `async (url) => {
+	const r = await fetch(url, {credentials: 'include'});
 	const b = new Uint8Array(await r.arrayBuffer());
 	let s = '';
 	for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
@@ -717,38 +749,63 @@ const jsFetchLink = `async function() {
 // fetchLink downloads a link's target from inside the page. ok is false
 // when el is not a plain link (the caller clicks instead).
 func (x *exec) fetchLink(el *rod.Element) (name string, data []byte, ok bool, err error) {
-	res, evalErr := el.Context(x.ctx).Eval(jsFetchLink)
+	res, evalErr := el.Context(x.ctx).Eval(jsLinkHref)
 	if evalErr != nil {
-		if x.ctx.Err() != nil {
-			return "", nil, true, x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
-		}
-		return "", nil, true, x.fail(connectors.ErrRetryable, "fetch the download link", evalErr)
+		return "", nil, true, x.actErr("read the download link", evalErr)
 	}
 	if res.Value.Nil() {
 		return "", nil, false, nil
 	}
-	status := res.Value.Get("status").Int()
-	if status >= 400 {
+	name, data, err = x.fetchURL(res.Value.Str())
+	return name, data, true, err
+}
+
+// fetchURL downloads url from inside the page.
+func (x *exec) fetchURL(url string) (name string, data []byte, err error) {
+	res, evalErr := x.page.Eval(jsFetchURL, url)
+	if evalErr != nil {
+		if x.ctx.Err() != nil {
+			return "", nil, x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
+		}
+		return "", nil, x.fail(connectors.ErrRetryable, "fetch the download link", evalErr)
+	}
+	var reply fetchedURLReply
+	if err := res.Value.Unmarshal(&reply); err != nil {
+		return "", nil, x.fail(connectors.ErrRetryable, "fetch the download link", err)
+	}
+	return x.fetchedFile(&reply)
+}
+
+// fetchedURLReply is what jsFetchURL returns.
+type fetchedURLReply struct {
+	Status      int    `json:"status"`
+	Disposition string `json:"disposition"`
+	Data        string `json:"data"`
+}
+
+// fetchedFile checks and decodes a fetched download.
+func (x *exec) fetchedFile(f *fetchedURLReply) (name string, data []byte, err error) {
+	if f.Status >= 400 {
 		class := connectors.ErrRetryable
-		if status < 500 && status != http.StatusTooManyRequests {
+		if f.Status < 500 && f.Status != http.StatusTooManyRequests {
 			class = connectors.ErrPortalChanged
 		}
-		return "", nil, true, x.fail(class, fmt.Sprintf("the download link answered HTTP %d", status), nil)
+		return "", nil, x.fail(class, fmt.Sprintf("the download link answered HTTP %d", f.Status), nil)
 	}
-	data, decErr := base64.StdEncoding.DecodeString(res.Value.Get("data").Str())
+	data, decErr := base64.StdEncoding.DecodeString(f.Data)
 	if decErr != nil {
-		return "", nil, true, x.fail(connectors.ErrRetryable, "decode the downloaded file", decErr)
+		return "", nil, x.fail(connectors.ErrRetryable, "decode the downloaded file", decErr)
 	}
 	if len(data) == 0 {
-		return "", nil, true, x.fail(connectors.ErrRetryable, "the downloaded file is empty", nil)
+		return "", nil, x.fail(connectors.ErrRetryable, "the downloaded file is empty", nil)
 	}
-	if _, params, perr := mime.ParseMediaType(res.Value.Get("disposition").Str()); perr == nil {
+	if _, params, perr := mime.ParseMediaType(f.Disposition); perr == nil {
 		name = filepath.Base(params["filename"])
 		if name == "." || name == "/" {
 			name = ""
 		}
 	}
-	return name, data, true, nil
+	return name, data, nil
 }
 
 // waitDownload is rod's Browser.WaitDownload scoped to one page: rod's
@@ -939,7 +996,16 @@ func (a *expectStep) run(x *exec) error {
 		}
 		return x.ctxErr("none of the expected alternatives ("+strings.Join(names, ", ")+")", err)
 	}
+	return x.follow(hit)
+}
+
+// follow acts on the alternative an expect step found: its failure, the
+// end of the flow, or its then steps. On a fetched page a failure is not
+// decided: the caller reads the page again in a tab.
+func (x *exec) follow(hit *Alternative) error {
 	switch {
+	case hit.Fail != nil && x.r.doc != "":
+		return x.notOnFetched(fmt.Sprintf("a success alternative (the page shows %q)", hit.Name))
 	case hit.Fail != nil:
 		msg := fmt.Sprintf("the page shows %q", hit.Name)
 		if hit.Message != "" {

@@ -27,6 +27,8 @@ type tmplData struct {
 	Item any
 	// Index counts from 0 inside each; Number from 1.
 	Index, Number int
+	// Page is the list page being read by poll.list.page_url (from 2).
+	Page int
 }
 
 // errNoSecrets is returned by the secret function where secrets are not

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -82,6 +83,9 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 			d.errs = append(d.errs, fieldErr(lineOfPath(top, "poll"), "poll", "nothing extracts into status (a list field or an extract step)"))
 		}
 	}
+	if o.Poll != nil && o.Poll.Fetch {
+		d.checkFetchable(o)
+	}
 	if vars["status"] && len(o.StatusMap) == 0 {
 		d.errs = append(d.errs, fieldErr(lineOfPath(top, "status_map"), "status_map", "status is extracted but status_map is empty: map the payer's wording to statuses"))
 	}
@@ -96,6 +100,35 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 			d.errs = append(d.errs, fieldErr(lineOfPath(top, "download"), "download", "no click step has download: (the document kind, e.g. letter)"))
 		}
 	}
+}
+
+// checkFetchable refuses poll.fetch when a poll or download step needs a
+// real tab (typing, selecting, a click that is not a link, a screenshot).
+func (d *decoder) checkFetchable(o *Options) {
+	var steps []*Step
+	if l := o.Poll.List; l != nil {
+		steps = append(steps, l.Steps...)
+	}
+	for _, f := range []*Flow{o.Poll.Detail, o.Poll.Lookup} {
+		if f != nil {
+			steps = append(steps, f.Steps...)
+		}
+	}
+	if o.Download != nil {
+		steps = append(steps, o.Download.Steps...)
+	}
+	seen := map[*Step]bool{}
+	walkAll(o, steps, func(st *Step) {
+		if seen[st] || fetchable(st) {
+			return
+		}
+		seen[st] = true
+		what := "a " + st.Kind + " step"
+		if st.Kind == "click" {
+			what = "a click that is not navigate: or download:"
+		}
+		d.errs = append(d.errs, fieldErr(st.Line, st.Path, fmt.Sprintf("poll.fetch reads pages without a browser tab and %s needs one: remove poll.fetch or this step", what)))
+	})
 }
 
 func fieldErr(line int, path, msg string) *connectors.FieldError {
