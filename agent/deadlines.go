@@ -31,8 +31,16 @@ func (a *Agent) CheckDeadlines(ctx context.Context) (raised int, err error) {
 	now := a.now()
 	for _, c := range cases {
 		ds := a.rules.Compute(c, a.cal, now)
-		if err := a.store.SetDeadlines(ctx, c.ID, ds); err != nil {
-			return raised, fmt.Errorf("store deadlines of case %s: %w", c.ID, err)
+		// Most cases' deadlines stand from one check to the next: only a
+		// change is written (each write is a synced transaction).
+		stored, err := a.store.Deadlines(ctx, c.ID)
+		if err != nil {
+			return raised, fmt.Errorf("read deadlines of case %s: %w", c.ID, err)
+		}
+		if !sameDeadlines(stored, ds) {
+			if err := a.store.SetDeadlines(ctx, c.ID, ds); err != nil {
+				return raised, fmt.Errorf("store deadlines of case %s: %w", c.ID, err)
+			}
 		}
 		alerts := a.rules.Check(c, ds, now)
 		if len(alerts) == 0 {
@@ -50,6 +58,26 @@ func (a *Agent) CheckDeadlines(ctx context.Context) (raised int, err error) {
 		a.kickDispatcher()
 	}
 	return raised, nil
+}
+
+// sameDeadlines reports whether two lists hold the same deadlines, in any
+// order.
+func sameDeadlines(a, b []authpilot.Deadline) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+next:
+	for _, x := range a {
+		for j, y := range b {
+			if !used[j] && x.Kind == y.Kind && x.Rule == y.Rule && x.Due.Equal(y.Due) {
+				used[j] = true
+				continue next
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // Digest raises the daily digest: every open case with its soonest deadline.

@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
 	"github.com/authpilot/authpilot"
 )
 
@@ -64,11 +66,16 @@ func PatientValues(p authpilot.Patient) []string {
 	return vs
 }
 
-// redactor replaces registered values. It is safe for concurrent use.
+// redactor replaces registered values. It is safe for concurrent use. The
+// values are found in one pass with an Aho-Corasick automaton: a visit
+// registers every polled case's identifiers (thousands of values) and
+// redacts every page it records.
 type redactor struct {
 	mu       sync.RWMutex
 	seen     map[string]bool
-	patterns [][]byte // ASCII-lowercased, longest first
+	patterns [][]byte // ASCII-lowercased
+	// ac matches patterns; nil when they changed since it was built.
+	ac *ahocorasick.AhoCorasick
 }
 
 func (r *redactor) add(values ...string) {
@@ -77,7 +84,6 @@ func (r *redactor) add(values ...string) {
 	if r.seen == nil {
 		r.seen = map[string]bool{}
 	}
-	changed := false
 	for _, v := range values {
 		v = strings.TrimSpace(v)
 		if utf8.RuneCountInString(v) < MinRedactLen {
@@ -90,11 +96,8 @@ func (r *redactor) add(values ...string) {
 			}
 			r.seen[k] = true
 			r.patterns = append(r.patterns, []byte(k))
-			changed = true
+			r.ac = nil
 		}
-	}
-	if changed {
-		sort.SliceStable(r.patterns, func(i, j int) bool { return len(r.patterns[i]) > len(r.patterns[j]) })
 	}
 }
 
@@ -105,26 +108,41 @@ func (r *redactor) empty() bool {
 	return len(r.patterns) == 0
 }
 
-// bytes returns b with every registered value replaced. It returns b itself
-// when nothing matched.
-func (r *redactor) bytes(b []byte) []byte {
+// matcher returns the automaton of the registered values (nil: none),
+// building it after a change.
+func (r *redactor) matcher() *ahocorasick.AhoCorasick {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if len(r.patterns) == 0 || len(b) == 0 {
+	ac, n := r.ac, len(r.patterns)
+	r.mu.RUnlock()
+	if ac != nil || n == 0 {
+		return ac
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ac == nil {
+		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: false})
+		built := b.BuildByte(r.patterns)
+		r.ac = &built
+	}
+	return r.ac
+}
+
+// bytes returns b with every registered value replaced (matched without
+// regard to ASCII case; overlapping matches are replaced as one). It
+// returns b itself when nothing matched.
+func (r *redactor) bytes(b []byte) []byte {
+	if len(b) == 0 {
 		return b
 	}
-	lower := asciiLowerBytes(b)
+	ac := r.matcher()
+	if ac == nil {
+		return b
+	}
 	type span struct{ from, to int }
 	var spans []span
-	for _, p := range r.patterns {
-		for off := 0; off < len(lower); {
-			i := bytes.Index(lower[off:], p)
-			if i < 0 {
-				break
-			}
-			spans = append(spans, span{off + i, off + i + len(p)})
-			off += i + 1
-		}
+	it := ac.IterOverlappingByte(asciiLowerBytes(b))
+	for m := it.Next(); m != nil; m = it.Next() {
+		spans = append(spans, span{m.Start(), m.End()})
 	}
 	if len(spans) == 0 {
 		return b

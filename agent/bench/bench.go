@@ -212,7 +212,8 @@ func trackedCases(connector string, subs []payersim.Submission, refs []string) [
 }
 
 // flowFor is the Summit example flow pointed at url; naive turns the list
-// into a per-case lookup and drops kept cookies.
+// into a per-case lookup read in a tab (no fetch mode) and drops kept
+// cookies.
 func flowFor(url string, pages int, naive bool) ([]byte, error) {
 	b, err := fs.ReadFile(examples.FS, "connectors/summit-portal.yaml")
 	if err != nil {
@@ -252,7 +253,8 @@ func flowFor(url string, pages int, naive bool) ([]byte, error) {
 		var kept []*yaml.Node
 		for i := 0; i+1 < len(poll.Content); i += 2 {
 			switch poll.Content[i].Value {
-			case "list":
+			case "list", "fetch":
+				// The bot navigates a tab to every page.
 			case "detail":
 				kept = append(kept, &yaml.Node{Kind: yaml.ScalarNode, Value: "lookup"}, poll.Content[i+1])
 			default:

@@ -53,6 +53,42 @@ type Connector struct {
 	updated map[string]string
 	// lastPages is how many list pages the last poll read (page_url).
 	lastPages int
+	// kept is the last visit's browser context and tab, kept blank for the
+	// next visit (session.keep_cookies): opening a tab costs a fifth of a
+	// second of Chromium's time.
+	kept *keptTab
+}
+
+// keptTab is a visit's incognito context and its blank tab between visits.
+type keptTab struct {
+	host    *Browser
+	gen     int
+	context *rod.Browser
+	page    *rod.Page
+}
+
+func (k *keptTab) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	_ = k.page.Context(ctx).Close()
+	_ = k.context.Context(ctx).Close()
+}
+
+// takeKept returns the kept tab if it belongs to the running browser of
+// generation gen; a stale one is closed.
+func (c *Connector) takeKept(h *Browser, gen int) *keptTab {
+	c.mu.Lock()
+	k := c.kept
+	c.kept = nil
+	c.mu.Unlock()
+	if k == nil {
+		return nil
+	}
+	if k.host != h || k.gen != gen {
+		k.close()
+		return nil
+	}
+	return k
 }
 
 // New builds the connector. It does no I/O: the browser starts on the first
@@ -90,9 +126,12 @@ func (c *Connector) Capabilities() connectors.Capabilities {
 	return connectors.Capabilities{Submit: c.opts.Submit != nil, Poll: c.opts.Poll != nil, Find: c.opts.Find != nil}
 }
 
-// Close releases the connector. The shared browser is closed by the
-// owner of connectors.Shared (the agent).
+// Close releases the connector (and its kept tab). The shared browser is
+// closed by the owner of connectors.Shared (the agent).
 func (c *Connector) Close() error {
+	if k := c.takeKept(nil, -1); k != nil {
+		k.close()
+	}
 	if c.ownShared {
 		return c.shared.Close()
 	}
@@ -131,8 +170,11 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 		}
 		return nil, &connectors.Error{Class: class, Step: "open", Msg: "start browser", Err: err}
 	}
-	inc, err := b.Incognito()
-	if err != nil {
+	kept := c.takeKept(h, gen)
+	var inc *rod.Browser
+	if kept != nil {
+		inc = kept.context
+	} else if inc, err = b.Incognito(); err != nil {
 		if isConnClosed(err) {
 			h.markDead(gen)
 		}
@@ -153,17 +195,23 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 			_ = s.Close()
 		}
 	}()
-	if c.opts.Session.KeepCookies {
-		c.mu.Lock()
-		kept := c.cookies
-		c.mu.Unlock()
-		if len(kept) > 0 {
-			if err := inc.SetCookies(proto.CookiesToParams(kept)); err != nil {
-				return nil, s.browserErr("open", "restore cookies", err)
+	var slot *pageSlot
+	if kept != nil {
+		// The kept context still has the cookies of the last visit.
+		slot, err = s.adoptPage(ctx, kept.page)
+	} else {
+		if c.opts.Session.KeepCookies {
+			c.mu.Lock()
+			cookies := c.cookies
+			c.mu.Unlock()
+			if len(cookies) > 0 {
+				if err := inc.SetCookies(proto.CookiesToParams(cookies)); err != nil {
+					return nil, s.browserErr("open", "restore cookies", err)
+				}
 			}
 		}
+		slot, err = s.acquirePage(ctx, true)
 	}
-	slot, err := s.acquirePage(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +313,27 @@ func (s *Session) acquirePage(ctx context.Context, block bool) (*pageSlot, error
 		give(s.c.pages)
 		return nil, s.browserErr("open", "create page", err)
 	}
+	return s.addSlot(p), nil
+}
+
+// adoptPage takes the kept tab into the visit, counted against the limits
+// like a new one.
+func (s *Session) adoptPage(ctx context.Context, p *rod.Page) (*pageSlot, error) {
+	if _, err := take(ctx, s.c.pages, true); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	if _, err := take(ctx, s.host.pages, true); err != nil {
+		give(s.c.pages)
+		_ = p.Close()
+		return nil, err
+	}
+	return s.addSlot(p), nil
+}
+
+// addSlot records the visit's network exchanges on p and makes it a page
+// of the visit.
+func (s *Session) addSlot(p *rod.Page) *pageSlot {
 	p = p.Sleeper(pageSleeper)
 	slot := &pageSlot{page: p}
 	slot.stop = capture(p, &s.netSeq, func(name string, data []byte) {
@@ -273,7 +342,7 @@ func (s *Session) acquirePage(ctx context.Context, block bool) (*pageSlot, error
 	s.mu.Lock()
 	s.all = append(s.all, slot)
 	s.mu.Unlock()
-	return slot, nil
+	return slot
 }
 
 // takePage returns an idle page of the visit, or nil.
@@ -345,12 +414,30 @@ func (s *Session) Close() error {
 	}
 	// Nothing reaches the run's recorder after Close.
 	s.rec.close()
+	// With kept cookies the context and the main tab stay for the next
+	// visit, blank (no page of the portal, no fetched document in memory).
+	var keep *pageSlot
+	if s.c.opts.Session.KeepCookies && loggedIn && s.main != nil {
+		if err := s.main.page.Context(ctx).Navigate("about:blank"); err == nil {
+			keep = s.main
+		}
+	}
 	for _, p := range pages {
-		_ = p.page.Context(ctx).Close()
+		if p != keep {
+			_ = p.page.Context(ctx).Close()
+		}
 		give(s.host.pages)
 		give(s.c.pages)
 	}
-	if err := s.browser.Context(ctx).Close(); err != nil && !isConnClosed(err) {
+	if keep != nil {
+		s.c.mu.Lock()
+		prev := s.c.kept
+		s.c.kept = &keptTab{host: s.host, gen: s.gen, context: s.browser, page: keep.page}
+		s.c.mu.Unlock()
+		if prev != nil {
+			prev.close()
+		}
+	} else if err := s.browser.Context(ctx).Close(); err != nil && !isConnClosed(err) {
 		errs = append(errs, fmt.Errorf("close browser context: %w", err))
 	}
 	s.host.release()

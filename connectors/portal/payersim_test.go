@@ -580,3 +580,77 @@ func TestReplayRecordedPoll(t *testing.T) {
 		t.Errorf("approved case: live %+v, replayed %+v", live[2], replayed[2])
 	}
 }
+
+func TestSummitKeptTabBetweenVisits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		keep bool
+	}{
+		{"keep_cookies: the tab is kept blank and reused", true},
+		{"no kept cookies: nothing is kept", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := exampleConfig(t, "summit-portal.yaml", "")
+			if !tt.keep {
+				cfg = strings.Replace(cfg, "keep_cookies: true", "keep_cookies: false", 1)
+			}
+			p := newSummitWith(t, cfg)
+			refs, err := payersim.Seed(p.sim, payersim.SampleSubmissions(1, &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0, ValidityDays: 90})...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, _ := p.sim.Request(refs[0])
+			c := &authpilot.Case{ID: "case-1", PayerRef: refs[0], Status: authpilot.StatusSubmitted, StatusText: "In Review"}
+			s := p.mustOpen()
+			first := s.main.page.TargetID
+			if obs, err := s.Poll(testCtx(t), []*authpilot.Case{c}); err != nil || obs[0].Status != authpilot.StatusApproved {
+				t.Fatalf("poll: %+v, %v", obs, err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p.conn.mu.Lock()
+			kept := p.conn.kept
+			p.conn.mu.Unlock()
+			if !tt.keep {
+				if kept != nil {
+					t.Fatal("a tab was kept without keep_cookies")
+				}
+				return
+			}
+			if kept == nil || kept.page.TargetID != first {
+				t.Fatalf("kept %+v, want the visit's tab %s", kept, first)
+			}
+			// Between visits the tab shows nothing of the portal and holds
+			// no fetched page.
+			if res, err := kept.page.Eval(`() => location.href`); err != nil || res.Value.Str() != "about:blank" {
+				t.Errorf("kept tab at %v (%v), want about:blank", res, err)
+			}
+			html, err := kept.page.HTML()
+			if err != nil || strings.Contains(html, refs[0]) || strings.Contains(html, req.MemberID) {
+				t.Errorf("kept tab still shows the portal: %.200q (%v)", html, err)
+			}
+			if res, err := kept.page.Eval(`() => window.__authpilotDocs === undefined`); err != nil || !res.Value.Bool() {
+				t.Errorf("fetched documents survive the visit (%v)", err)
+			}
+
+			p.sim.ResetStats()
+			s2 := p.mustOpen()
+			if s2.main.page.TargetID != first {
+				t.Errorf("second visit opened tab %s, want the kept %s", s2.main.page.TargetID, first)
+			}
+			if st := p.sim.Stats(); st.Logins != 0 || st.LoginAttempts != 0 {
+				t.Errorf("second visit logged in again: %+v", st)
+			}
+			p.conn.mu.Lock()
+			taken := p.conn.kept == nil
+			p.conn.mu.Unlock()
+			if !taken {
+				t.Error("the kept tab is still offered while a visit uses it")
+			}
+		})
+	}
+}
