@@ -67,6 +67,9 @@ type Store interface {
 	SetDeadlines(ctx context.Context, caseID string, ds []Deadline) error
 	// Deadlines returns a case's computed deadlines, soonest first.
 	Deadlines(ctx context.Context, caseID string) ([]Deadline, error)
+	// AllDeadlines returns every case's computed deadlines by case ID,
+	// each soonest first (cases without any are absent).
+	AllDeadlines(ctx context.Context) (map[string][]Deadline, error)
 
 	// Enqueue writes alerts that belong to no case change (connector
 	// failing, digest). Alerts whose DedupKey was seen before are dropped;

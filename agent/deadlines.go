@@ -28,16 +28,16 @@ func (a *Agent) CheckDeadlines(ctx context.Context) (raised int, err error) {
 		a.log.Error("deadline check failed", "err", err)
 		return 0, fmt.Errorf("list open cases: %w", err)
 	}
+	// Most cases' deadlines stand from one check to the next: only a change
+	// is written (each write is a synced transaction).
+	stored, err := a.store.AllDeadlines(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read deadlines: %w", err)
+	}
 	now := a.now()
 	for _, c := range cases {
 		ds := a.rules.Compute(c, a.cal, now)
-		// Most cases' deadlines stand from one check to the next: only a
-		// change is written (each write is a synced transaction).
-		stored, err := a.store.Deadlines(ctx, c.ID)
-		if err != nil {
-			return raised, fmt.Errorf("read deadlines of case %s: %w", c.ID, err)
-		}
-		if !sameDeadlines(stored, ds) {
+		if !sameDeadlines(stored[c.ID], ds) {
 			if err := a.store.SetDeadlines(ctx, c.ID, ds); err != nil {
 				return raised, fmt.Errorf("store deadlines of case %s: %w", c.ID, err)
 			}

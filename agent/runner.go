@@ -104,32 +104,51 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		return res
 	}
 	r.visit(ctx, "poll", cases, &res, func(ctx context.Context, sess connectors.Session, rec string) {
-		obs, err := sess.Poll(ctx, cases)
-		if err != nil {
-			res.Err = err
-		}
 		byID := map[string]*authpilot.Case{}
 		for _, c := range cases {
 			byID[c.ID] = c
 		}
-		for _, o := range obs {
+		var applyErr error
+		apply := func(o connectors.Observation) {
 			c, ok := byID[o.CaseID]
 			if !ok {
 				r.log.Warn("observation for a case not polled", "case", o.CaseID)
-				continue
+				return
 			}
 			if noOp(c, o) {
-				continue
+				return
 			}
 			changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec)
 			if err != nil {
-				res.Err = errors.Join(res.Err, err)
-				continue
+				applyErr = errors.Join(applyErr, err)
+				return
 			}
 			if changed {
 				res.Changed++
 			}
 		}
+		var err error
+		if sp, ok := sess.(connectors.StreamPoller); ok {
+			// Each observation is stored while the visit goes on.
+			ch := make(chan connectors.Observation, len(cases))
+			applied := make(chan struct{})
+			go func() {
+				defer close(applied)
+				for o := range ch {
+					apply(o)
+				}
+			}()
+			err = sp.PollEach(ctx, cases, func(o connectors.Observation) { ch <- o })
+			close(ch)
+			<-applied
+		} else {
+			var obs []connectors.Observation
+			obs, err = sess.Poll(ctx, cases)
+			for _, o := range obs {
+				apply(o)
+			}
+		}
+		res.Err = errors.Join(err, applyErr)
 	})
 	return res
 }

@@ -58,6 +58,15 @@ type Session interface {
 	Close() error
 }
 
+// StreamPoller is a Session that hands over each observation as soon as it
+// is made, so the caller stores it while the visit goes on. emit is called
+// once per case (calls do not overlap), all before PollEach returns; when
+// the whole visit fails, the observations already emitted stand and the
+// rest are not emitted.
+type StreamPoller interface {
+	PollEach(ctx context.Context, cases []*authpilot.Case, emit func(Observation)) error
+}
+
 // Submission is what the payer answered to a submit or a find.
 type Submission struct {
 	// PayerRef is the payer's reference or tracking number.

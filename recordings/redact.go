@@ -66,17 +66,28 @@ func PatientValues(p authpilot.Patient) []string {
 	return vs
 }
 
-// redactor replaces registered values. It is safe for concurrent use. The
-// values are found in one pass with an Aho-Corasick automaton: a visit
-// registers every polled case's identifiers (thousands of values) and
-// redacts every page it records.
+// redactor replaces registered values. It is safe for concurrent use. A
+// visit registers every polled case's identifiers (thousands of values)
+// and redacts every page it records, so the values are found in one pass
+// by an Aho-Corasick automaton, built in the background; values
+// registered since the last build (say, the login's secrets) are searched
+// one by one until the next build covers them. Every registered value is
+// searched from the moment add returns.
 type redactor struct {
 	mu       sync.RWMutex
 	seen     map[string]bool
-	patterns [][]byte // ASCII-lowercased
-	// ac matches patterns; nil when they changed since it was built.
-	ac *ahocorasick.AhoCorasick
+	patterns [][]byte // ASCII-lowercased, in registration order
+	// ac matches patterns[:built]; building is set while a build runs.
+	ac       *ahocorasick.AhoCorasick
+	built    int
+	building bool
+	// idle is closed when no build runs (see settle).
+	idle chan struct{}
 }
+
+// buildAfter is how many values are searched one by one before the
+// automaton is rebuilt to cover them.
+const buildAfter = 32
 
 func (r *redactor) add(values ...string) {
 	r.mu.Lock()
@@ -96,8 +107,42 @@ func (r *redactor) add(values ...string) {
 			}
 			r.seen[k] = true
 			r.patterns = append(r.patterns, []byte(k))
-			r.ac = nil
 		}
+	}
+	r.maybeBuildLocked()
+}
+
+// maybeBuildLocked starts a build when enough values are not covered by
+// the automaton. r.mu must be held.
+func (r *redactor) maybeBuildLocked() {
+	if r.building || len(r.patterns)-r.built < buildAfter {
+		return
+	}
+	r.building = true
+	idle := make(chan struct{})
+	r.idle = idle
+	pats := r.patterns[:len(r.patterns):len(r.patterns)]
+	go func() {
+		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch})
+		ac := b.BuildByte(pats)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.ac, r.built, r.building = &ac, len(pats), false
+		close(idle)
+		r.maybeBuildLocked()
+	}()
+}
+
+// settle waits until no build runs (tests use it to see both states).
+func (r *redactor) settle() {
+	for {
+		r.mu.RLock()
+		building, idle := r.building, r.idle
+		r.mu.RUnlock()
+		if !building {
+			return
+		}
+		<-idle
 	}
 }
 
@@ -108,25 +153,6 @@ func (r *redactor) empty() bool {
 	return len(r.patterns) == 0
 }
 
-// matcher returns the automaton of the registered values (nil: none),
-// building it after a change.
-func (r *redactor) matcher() *ahocorasick.AhoCorasick {
-	r.mu.RLock()
-	ac, n := r.ac, len(r.patterns)
-	r.mu.RUnlock()
-	if ac != nil || n == 0 {
-		return ac
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ac == nil {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: false})
-		built := b.BuildByte(r.patterns)
-		r.ac = &built
-	}
-	return r.ac
-}
-
 // bytes returns b with every registered value replaced (matched without
 // regard to ASCII case; overlapping matches are replaced as one). It
 // returns b itself when nothing matched.
@@ -134,15 +160,30 @@ func (r *redactor) bytes(b []byte) []byte {
 	if len(b) == 0 {
 		return b
 	}
-	ac := r.matcher()
-	if ac == nil {
+	r.mu.RLock()
+	ac, rest := r.ac, r.patterns[r.built:]
+	r.mu.RUnlock()
+	if ac == nil && len(rest) == 0 {
 		return b
 	}
+	lower := asciiLowerBytes(b)
 	type span struct{ from, to int }
 	var spans []span
-	it := ac.IterOverlappingByte(asciiLowerBytes(b))
-	for m := it.Next(); m != nil; m = it.Next() {
-		spans = append(spans, span{m.Start(), m.End()})
+	if ac != nil {
+		it := ac.IterOverlappingByte(lower)
+		for m := it.Next(); m != nil; m = it.Next() {
+			spans = append(spans, span{m.Start(), m.End()})
+		}
+	}
+	for _, p := range rest {
+		for off := 0; off < len(lower); {
+			i := bytes.Index(lower[off:], p)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, span{off + i, off + i + len(p)})
+			off += i + 1
+		}
 	}
 	if len(spans) == 0 {
 		return b

@@ -47,28 +47,43 @@ func (s *Store) SetDeadlines(ctx context.Context, caseID string, ds []authpilot.
 // Deadlines returns a case's computed deadlines, soonest first (none for a
 // case without any, or an unknown one).
 func (s *Store) Deadlines(ctx context.Context, caseID string) ([]authpilot.Deadline, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT kind, due, rule FROM deadlines WHERE case_id = ? ORDER BY due, kind, rowid", caseID)
+	all, err := s.queryDeadlines(ctx, "SELECT case_id, kind, due, rule FROM deadlines WHERE case_id = ? ORDER BY due, kind, rowid", caseID)
 	if err != nil {
 		return nil, fmt.Errorf("deadlines of case %s: %w", caseID, err)
 	}
+	return all[caseID], nil
+}
+
+// AllDeadlines returns the computed deadlines of every case that has any,
+// by case ID, each soonest first: one query for a whole deadline check.
+func (s *Store) AllDeadlines(ctx context.Context) (map[string][]authpilot.Deadline, error) {
+	all, err := s.queryDeadlines(ctx, "SELECT case_id, kind, due, rule FROM deadlines ORDER BY case_id, due, kind, rowid")
+	if err != nil {
+		return nil, fmt.Errorf("all deadlines: %w", err)
+	}
+	return all, nil
+}
+
+func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (map[string][]authpilot.Deadline, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var out []authpilot.Deadline
+	out := map[string][]authpilot.Deadline{}
 	for rows.Next() {
 		var d authpilot.Deadline
-		var kind, due string
-		if err := rows.Scan(&kind, &due, &d.Rule); err != nil {
-			return nil, fmt.Errorf("deadlines of case %s: scan: %w", caseID, err)
+		var id, kind, due string
+		if err := rows.Scan(&id, &kind, &due, &d.Rule); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
 		}
 		d.Kind = authpilot.DeadlineKind(kind)
 		if d.Due, err = parseTime(due); err != nil {
-			return nil, fmt.Errorf("deadlines of case %s: %w", caseID, err)
+			return nil, err
 		}
-		out = append(out, d)
+		out[id] = append(out[id], d)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("deadlines of case %s: %w", caseID, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // LastRun returns when job last ran, or the zero time if it never did.

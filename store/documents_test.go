@@ -307,6 +307,17 @@ func TestDeadlines(t *testing.T) {
 			if got, _ := s.Deadlines(ctx, "c2"); !reflect.DeepEqual(got, other) {
 				t.Errorf("other case's deadlines changed: %+v", got)
 			}
+			all, err := s.AllDeadlines(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]authpilot.Deadline{"c2": other}
+			if tt.want != nil {
+				want["c1"] = tt.want
+			}
+			if !reflect.DeepEqual(all, want) {
+				t.Errorf("AllDeadlines = %+v\nwant %+v", all, want)
+			}
 		})
 	}
 	t.Run("unknown case", func(t *testing.T) {

@@ -23,9 +23,10 @@ import (
 
 // Interface guards.
 var (
-	_ connectors.Connector = (*Connector)(nil)
-	_ connectors.Session   = (*Session)(nil)
-	_ connectors.Options   = (*Options)(nil)
+	_ connectors.Connector    = (*Connector)(nil)
+	_ connectors.Session      = (*Session)(nil)
+	_ connectors.StreamPoller = (*Session)(nil)
+	_ connectors.Options      = (*Options)(nil)
 )
 
 // maxRelogins bounds re-logins in one visit, so a portal that ends every

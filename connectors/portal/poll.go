@@ -22,17 +22,40 @@ import (
 // list page is read; with poll.fetch the workers fetch pages from the
 // logged-in tab instead of navigating tabs.
 func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
+	obs := make([]connectors.Observation, 0, len(cases))
+	err := s.PollEach(ctx, cases, func(o connectors.Observation) { obs = append(obs, o) })
+	if err != nil {
+		return nil, err
+	}
+	return obs, nil
+}
+
+// PollEach is Poll handing each observation to emit as soon as it is made
+// (connectors.StreamPoller): unchanged rows as their list page is read,
+// the others as their detail is.
+func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit func(connectors.Observation)) error {
 	p := s.c.opts.Poll
 	if p == nil {
-		return nil, &connectors.Error{Class: connectors.ErrUnsupported, Step: "poll", Msg: "no poll flow configured"}
+		return &connectors.Error{Class: connectors.ErrUnsupported, Step: "poll", Msg: "no poll flow configured"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var (
+		emitMu sync.Mutex
+		failed bool
+	)
+	done := func(o connectors.Observation) {
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		if !failed {
+			emit(o)
+		}
+	}
 	var shared *pageSlot
 	if p.Fetch {
 		slot, err := s.page(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		shared = slot
 		defer s.putPage(shared)
@@ -41,17 +64,15 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 	defer pool.wait()
 	defer pool.close()
 
-	obs := make([]connectors.Observation, len(cases))
 	detail := func(i int, row map[string]string) {
-		pool.push(false, func(w *worker) { obs[i] = s.pollOne(ctx, pool, w, cases[i], row) })
+		pool.push(false, func(w *worker) { done(s.pollOne(ctx, pool, w, cases[i], row)) })
 	}
 	byRef := map[string][]int{}
 	for i, c := range cases {
-		obs[i].CaseID = c.ID
 		ref := normRef(c.PayerRef)
 		switch {
 		case ref == "":
-			obs[i].Err = &connectors.Error{Class: connectors.ErrNotFound, Step: "poll", Msg: "the case has no payer reference"}
+			done(connectors.Observation{CaseID: c.ID, Err: &connectors.Error{Class: connectors.ErrNotFound, Step: "poll", Msg: "the case has no payer reference"}})
 		case p.List == nil:
 			detail(i, nil)
 		default:
@@ -59,7 +80,7 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 		}
 	}
 	if p.List == nil {
-		return obs, nil
+		return nil
 	}
 	_, listHasStatus := p.List.Fields[VarStatus]
 	var mu sync.Mutex
@@ -78,14 +99,13 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 				if listHasStatus {
 					var ok bool
 					if st, ok = s.c.opts.mapStatus(row[VarStatus]); !ok {
-						obs[i].StatusText = normSpace(row[VarStatus])
-						obs[i].Err = errUnmapped("poll.list.fields.status")
+						done(connectors.Observation{CaseID: c.ID, StatusText: normSpace(row[VarStatus]), Err: errUnmapped("poll.list.fields.status")})
 						continue
 					}
 				}
 				if listHasStatus && !s.rowChanged(c, row, st) && !s.needsDetermination(c, st) {
-					obs[i].Status, obs[i].StatusText, obs[i].Unchanged = st, normSpace(row[VarStatus]), true
 					s.c.remember(normRef(c.PayerRef), row)
+					done(connectors.Observation{CaseID: c.ID, Status: st, StatusText: normSpace(row[VarStatus]), Unchanged: true})
 					continue
 				}
 				detail(i, row)
@@ -93,20 +113,23 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 		}
 	}
 	if err := s.readList(ctx, pool, onRows); err != nil {
+		emitMu.Lock()
+		failed = true
+		emitMu.Unlock()
 		cancel()
-		return nil, err
+		return err
 	}
-	for i := range cases {
-		if _, listed := byRef[normRef(cases[i].PayerRef)]; !listed || seen[i] {
+	for i, c := range cases {
+		if _, listed := byRef[normRef(c.PayerRef)]; !listed || seen[i] {
 			continue
 		}
 		if p.Detail != nil {
 			detail(i, nil)
 			continue
 		}
-		obs[i].Err = &connectors.Error{Class: connectors.ErrNotFound, Step: "poll.list", Msg: "the request is not on the list"}
+		done(connectors.Observation{CaseID: c.ID, Err: &connectors.Error{Class: connectors.ErrNotFound, Step: "poll.list", Msg: "the request is not on the list"}})
 	}
-	return obs, nil
+	return nil
 }
 
 // rowChanged compares a list row with what the case last recorded.
