@@ -44,12 +44,6 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	ref, err := sims.Payer.AddRequest(payersim.Submission{MemberID: "SHPFAULT001", DOB: "1960-05-05",
-		Lines: []payersim.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
-		Outcome: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 	if err != nil {
@@ -57,13 +51,7 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 	}
 	defer a.Close()
 	ctx := context.Background()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON("SHPFAULT001", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
-	nc.Files, nc.Tracked, nc.PayerRef = nil, true, ref
-	c, err := a.Intake().Create(ctx, nc, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := trackRequest(t, a, sims, "SHPFAULT001", &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})
 
 	tests := []struct {
 		name   string

@@ -37,20 +37,7 @@ func TestPollOfUnchangedRowsWritesNothing(t *testing.T) {
 		{Fate: payersim.FatePend, AfterChecks: 1000},
 		{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 90}, // decided on the second poll
 	} {
-		member := fmt.Sprintf("SHPSAME%04d", i)
-		ref, err := sims.Payer.AddRequest(payersim.Submission{MemberID: member, DOB: "1960-05-05",
-			Lines: []payersim.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"}, Outcome: fate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc := &agent.NewCase{}
-		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
-		nc.Files, nc.Tracked, nc.PayerRef = nil, true, ref
-		c, err := a.Intake().Create(ctx, nc, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
+		ids = append(ids, trackRequest(t, a, sims, fmt.Sprintf("SHPSAME%04d", i), fate).ID)
 	}
 	snapshot := func() (map[string]int, map[string]int) {
 		versions, events := map[string]int{}, map[string]int{}
@@ -85,4 +72,24 @@ func TestPollOfUnchangedRowsWritesNothing(t *testing.T) {
 	if c, _ := a.Store().GetCase(ctx, ids[2]); c.Status != authpilot.StatusApproved {
 		t.Errorf("decided request: %s, want approved", c.Status)
 	}
+}
+
+// trackRequest files a lumbar fusion request for member on the simulated
+// payer portal and has the agent track it (a case created with its
+// payer reference).
+func trackRequest(t *testing.T, a *agent.Agent, sims *payersim.Set, member string, fate *payersim.Outcome) *authpilot.Case {
+	t.Helper()
+	ref, err := sims.Payer.AddRequest(payersim.Submission{MemberID: member, DOB: "1960-05-05",
+		Lines: []payersim.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"}, Outcome: fate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc.Files, nc.Tracked, nc.PayerRef = nil, true, ref
+	c, err := a.Intake().Create(context.Background(), nc, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
