@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -326,6 +327,7 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 }
 
 func (a *Agent) logRun(r RunResult) {
+	defer idle()
 	if r.Cases == 0 && r.Err == nil {
 		return
 	}
@@ -364,6 +366,7 @@ func (a *Agent) SubmitNow(ctx context.Context, ids ...string) []RunResult {
 	for _, id := range a.pick(ids) {
 		out = append(out, a.runners[id].submit(ctx))
 	}
+	idle()
 	return out
 }
 
@@ -393,8 +396,13 @@ func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...st
 	if _, err := a.CheckDeadlines(ctx); err != nil {
 		a.log.Warn("deadline check after poll failed", "err", err)
 	}
+	idle()
 	return out
 }
+
+// idle hands the memory a finished run freed back to the system: the
+// daemon waits minutes to hours between runs.
+func idle() { debug.FreeOSMemory() }
 
 func (a *Agent) pick(ids []string) []string {
 	if len(ids) == 0 {

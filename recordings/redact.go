@@ -14,13 +14,10 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
 	"github.com/authpilot/authpilot"
 )
@@ -68,32 +65,23 @@ func PatientValues(p authpilot.Patient) []string {
 
 // redactor replaces registered values. It is safe for concurrent use. A
 // visit registers every polled case's identifiers (thousands of values)
-// and redacts every page it records, so the values are found in one pass
-// by an Aho-Corasick automaton, built in the background; values
-// registered since the last build (say, the login's secrets) are searched
-// one by one until the next build covers them. Every registered value is
-// searched from the moment add returns.
+// and redacts every page it records, so values are indexed by their first
+// three bytes: one pass over the text looks up each position and compares
+// only the values that start there.
 type redactor struct {
-	mu       sync.RWMutex
-	seen     map[string]bool
-	patterns [][]byte // ASCII-lowercased, in registration order
-	// ac matches patterns[:built]; building is set while a build runs.
-	ac       *ahocorasick.AhoCorasick
-	built    int
-	building bool
-	// idle is closed when no build runs (see settle).
-	idle chan struct{}
+	mu   sync.RWMutex
+	seen map[string]bool
+	// byPrefix holds the ASCII-lowercased values by their first 3 bytes
+	// (MinRedactLen guarantees 3).
+	byPrefix map[[3]byte][][]byte
 }
-
-// buildAfter is how many values are searched one by one before the
-// automaton is rebuilt to cover them.
-const buildAfter = 32
 
 func (r *redactor) add(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {
 		r.seen = map[string]bool{}
+		r.byPrefix = map[[3]byte][][]byte{}
 	}
 	for _, v := range values {
 		v = strings.TrimSpace(v)
@@ -106,43 +94,9 @@ func (r *redactor) add(values ...string) {
 				continue
 			}
 			r.seen[k] = true
-			r.patterns = append(r.patterns, []byte(k))
+			key := [3]byte{k[0], k[1], k[2]}
+			r.byPrefix[key] = append(r.byPrefix[key], []byte(k))
 		}
-	}
-	r.maybeBuildLocked()
-}
-
-// maybeBuildLocked starts a build when enough values are not covered by
-// the automaton. r.mu must be held.
-func (r *redactor) maybeBuildLocked() {
-	if r.building || len(r.patterns)-r.built < buildAfter {
-		return
-	}
-	r.building = true
-	idle := make(chan struct{})
-	r.idle = idle
-	pats := r.patterns[:len(r.patterns):len(r.patterns)]
-	go func() {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch})
-		ac := b.BuildByte(pats)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.ac, r.built, r.building = &ac, len(pats), false
-		close(idle)
-		r.maybeBuildLocked()
-	}()
-}
-
-// settle waits until no build runs (tests use it to see both states).
-func (r *redactor) settle() {
-	for {
-		r.mu.RLock()
-		building, idle := r.building, r.idle
-		r.mu.RUnlock()
-		if !building {
-			return
-		}
-		<-idle
 	}
 }
 
@@ -150,45 +104,32 @@ func (r *redactor) settle() {
 func (r *redactor) empty() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.patterns) == 0
+	return len(r.seen) == 0
 }
 
 // bytes returns b with every registered value replaced (matched without
 // regard to ASCII case; overlapping matches are replaced as one). It
 // returns b itself when nothing matched.
 func (r *redactor) bytes(b []byte) []byte {
-	if len(b) == 0 {
-		return b
-	}
 	r.mu.RLock()
-	ac, rest := r.ac, r.patterns[r.built:]
-	r.mu.RUnlock()
-	if ac == nil && len(rest) == 0 {
+	defer r.mu.RUnlock()
+	if len(r.seen) == 0 || len(b) < MinRedactLen {
 		return b
 	}
 	lower := asciiLowerBytes(b)
 	type span struct{ from, to int }
 	var spans []span
-	if ac != nil {
-		it := ac.IterOverlappingByte(lower)
-		for m := it.Next(); m != nil; m = it.Next() {
-			spans = append(spans, span{m.Start(), m.End()})
-		}
-	}
-	for _, p := range rest {
-		for off := 0; off < len(lower); {
-			i := bytes.Index(lower[off:], p)
-			if i < 0 {
-				break
+	for i := 0; i+3 <= len(lower); i++ {
+		for _, p := range r.byPrefix[[3]byte{lower[i], lower[i+1], lower[i+2]}] {
+			if bytes.HasPrefix(lower[i:], p) {
+				spans = append(spans, span{i, i + len(p)})
 			}
-			spans = append(spans, span{off + i, off + i + len(p)})
-			off += i + 1
 		}
 	}
 	if len(spans) == 0 {
 		return b
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	// spans are in order of their start.
 	out := make([]byte, 0, len(b))
 	pos := 0
 	for i := 0; i < len(spans); {

@@ -367,42 +367,23 @@ func BenchmarkRedactPage(b *testing.B) {
 	}
 }
 
-// Many values are found by the automaton once it is built; before that,
-// and for values registered after it, one by one. Either way every value
-// is replaced from the moment it is registered.
-func TestRedactorManyValuesBeforeAndAfterBuild(t *testing.T) {
+// Thousands of values (a visit registers every polled case's) are all
+// replaced, overlapping ones as one span, case aside.
+func TestRedactorManyValues(t *testing.T) {
 	var r redactor
 	var values []string
 	for i := range 300 {
 		values = append(values, fmt.Sprintf("MBR%06d", i*7919))
 	}
 	r.add(values...)
-	text := "rows: " + strings.Join(values, ", ") + "; Mbr%006d and mbr"
-	check := func(when string) {
-		t.Helper()
-		got := r.string(text)
-		for _, v := range values {
-			if strings.Contains(strings.ToLower(got), strings.ToLower(v)) {
-				t.Fatalf("%s: %q not redacted", when, v)
-			}
-		}
-		if want := "rows: " + strings.Repeat(Redacted+", ", len(values)-1) + Redacted + "; Mbr%006d and mbr"; got != want {
-			t.Fatalf("%s: got %.120q…, want %.120q…", when, got, want)
-		}
+	r.add("MBR000000-X", "000079")
+	text := "rows: " + strings.Join(values, ", ") + "; mbr000000-x1 and Mbr%006d and mbr"
+	got := r.string(text)
+	want := "rows: " + strings.Repeat(Redacted+", ", len(values)-1) + Redacted + "; " + Redacted + "1 and Mbr%006d and mbr"
+	if got != want {
+		t.Fatalf("got  %.200q…\nwant %.200q…", got, want)
 	}
-	check("right after add")
-	r.settle()
-	r.mu.RLock()
-	built := r.built
-	r.mu.RUnlock()
-	if built != len(r.patterns) {
-		t.Fatalf("automaton covers %d of %d values", built, len(r.patterns))
+	if r.string("nothing here") != "nothing here" || r.string("mb") != "mb" {
+		t.Fatal("text without values changed")
 	}
-	check("from the automaton")
-	late := "LateSecret-42"
-	r.add(late)
-	if got := r.string("pw=" + late); got != "pw="+Redacted {
-		t.Fatalf("a value registered after the build: %q", got)
-	}
-	check("with a value searched one by one")
 }

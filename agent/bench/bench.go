@@ -40,7 +40,10 @@ type Options struct {
 	Naive bool
 	// SubmitOne also times submitting one case through the wizard.
 	SubmitOne bool
-	Log       *slog.Logger
+	// Idle is how long the idle RSS and CPU are watched after the cycle
+	// (default 2s).
+	Idle time.Duration
+	Log  *slog.Logger
 	// Progress receives a line per phase (nil: silent).
 	Progress io.Writer
 }
@@ -336,13 +339,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// Idle: the cycle is over; the daemon waits for its next schedule.
+	idle := o.Idle
+	if idle <= 0 {
+		idle = 2 * time.Second
+	}
 	runtime.GC()
 	res.AgentIdleRSS = procStatusMB(os.Getpid(), "VmRSS")
 	cpu0, t0 := cpuSeconds(os.Getpid()), time.Now()
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-time.After(2 * time.Second):
+	case <-time.After(idle):
 	}
 	res.AgentIdleCPU = 100 * (cpuSeconds(os.Getpid()) - cpu0) / time.Since(t0).Seconds()
 

@@ -15,14 +15,18 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := newFlags("bench", `bench [-n CASES] [-p PORTALS] [-latency L] [-c SESSIONS] [-decided F] [--naive] [--json]
 
 Measures one poll cycle of the agent over N pending cases on P simulated
-payer portals (each page answered after L, at most C pages per portal):
-wall time, the lower bound (the busiest portal's loads — pages and
-letters — × L ÷ C, plus its login), their ratio, page loads, logins, peak RSS of the agent and of
-Chromium, idle RSS and CPU after the cycle, and the same workload done the
-naive way (a login and a detail page per case, one at a time).`, stderr)
+payer portals (each page answered after L, at most C pages per portal),
+in steady state (after a warm-up cycle), with the Summit example flow
+(poll.fetch, numbered list pages): wall time, the lower bound (the
+busiest portal's loads — pages and letters — × L ÷ C, plus its login),
+their ratio, page loads, logins, peak RSS of the agent and of Chromium,
+idle RSS and CPU after the cycle, and the same workload done the naive way
+(a login and a detail page per case, one at a time, each page navigated in
+a tab). Real payer portals answer a page in 0.5–3 s; the default 200 ms is
+a fast one.`, stderr)
 	n := fs.Int("n", 200, "pending cases")
 	p := fs.Int("p", 1, "portals")
-	lat := fs.Duration("latency", 50*time.Millisecond, "per-page latency")
+	lat := fs.Duration("latency", 200*time.Millisecond, "per-page latency")
 	c := fs.Int("c", 4, "pages (sessions) per portal")
 	decided := fs.Float64("decided", 0.1, "fraction of cases decided since the last look")
 	naive := fs.Bool("naive", true, "also run the naive strategy")
