@@ -107,7 +107,8 @@ type File struct {
 
 // Recorder captures the evidence of one connector run: a step log with
 // timings, screenshots, DOM snapshots and network exchanges. Implementations
-// redact every value registered with Redact before anything is written.
+// redact every value registered with Redact before anything is written, and
+// are safe for concurrent use (a visit reads several pages at once).
 type Recorder interface {
 	// ID names the recording; events link to it.
 	ID() string

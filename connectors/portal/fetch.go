@@ -280,7 +280,8 @@ func (x *exec) docLink(sel string, text interface{ String() string }) (docLink, 
 	if text != nil {
 		pattern = text.String()
 	}
-	res, err := x.page.Eval(jsDocLink, x.r.doc, sel, goRegexToJS(pattern), "")
+	jsPattern, flags := goRegexToJS(pattern)
+	res, err := x.page.Eval(jsDocLink, x.r.doc, sel, jsPattern, flags)
 	if err != nil {
 		return docLink{}, x.actErr("read the fetched page", err)
 	}
@@ -294,10 +295,16 @@ func (x *exec) docLink(sel string, text interface{ String() string }) (docLink, 
 	return *l, nil
 }
 
-// goRegexToJS drops Go-only syntax a click text pattern may carry; the
-// common subset (classes, groups, anchors, alternation) is the same.
-func goRegexToJS(p string) string {
-	return strings.NewReplacer("(?i)", "", `\A`, "^", `\z`, "$").Replace(p)
+// goRegexToJS turns a click text pattern into a JavaScript pattern and
+// flags: a leading (?i) becomes the i flag, \A and \z become ^ and $,
+// (?P<name> becomes (?<name>; the common subset (classes, groups,
+// anchors, alternation) is the same.
+func goRegexToJS(p string) (string, string) {
+	flags := ""
+	if rest, ok := strings.CutPrefix(p, "(?i)"); ok {
+		p, flags = rest, "i"
+	}
+	return strings.NewReplacer(`\A`, "^", `\z`, "$", "(?P<", "(?<").Replace(p), flags
 }
 
 // docHasEnabled reports whether a shown, enabled link matches sel.
@@ -420,11 +427,11 @@ func (a *clickStep) fetch(x *exec) error {
 		}
 		return x.fetchDoc(l.Href)
 	}
-	pattern := ""
+	pattern, flags := "", ""
 	if text != nil {
-		pattern = goRegexToJS(text.String())
+		pattern, flags = goRegexToJS(text.String())
 	}
-	res, err := x.page.Eval(jsDocDownload, x.r.doc, sel, pattern, "")
+	res, err := x.page.Eval(jsDocDownload, x.r.doc, sel, pattern, flags)
 	if err != nil {
 		if x.ctx.Err() != nil {
 			return x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
