@@ -327,7 +327,7 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 }
 
 func (a *Agent) logRun(r RunResult) {
-	defer idle()
+	defer a.Idle()
 	if r.Cases == 0 && r.Err == nil {
 		return
 	}
@@ -366,7 +366,6 @@ func (a *Agent) SubmitNow(ctx context.Context, ids ...string) []RunResult {
 	for _, id := range a.pick(ids) {
 		out = append(out, a.runners[id].submit(ctx))
 	}
-	idle()
 	return out
 }
 
@@ -396,13 +395,13 @@ func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...st
 	if _, err := a.CheckDeadlines(ctx); err != nil {
 		a.log.Warn("deadline check after poll failed", "err", err)
 	}
-	idle()
 	return out
 }
 
-// idle hands the memory a finished run freed back to the system: the
-// daemon waits minutes to hours between runs.
-func idle() { debug.FreeOSMemory() }
+// Idle hands the memory a finished run freed back to the system; the
+// daemon calls it after every scheduled run, as it then waits minutes to
+// hours for the next one.
+func (a *Agent) Idle() { debug.FreeOSMemory() }
 
 func (a *Agent) pick(ids []string) []string {
 	if len(ids) == 0 {

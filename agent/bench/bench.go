@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -338,12 +337,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.RatioToBound = res.Wall / busiest
 	}
 
-	// Idle: the cycle is over; the daemon waits for its next schedule.
+	// Idle: the cycle is over; the daemon hands back freed memory, as after
+	// every scheduled run, and waits for its next schedule.
 	idle := o.Idle
 	if idle <= 0 {
 		idle = 2 * time.Second
 	}
-	runtime.GC()
+	w.agent.Idle()
 	res.AgentIdleRSS = procStatusMB(os.Getpid(), "VmRSS")
 	cpu0, t0 := cpuSeconds(os.Getpid()), time.Now()
 	select {

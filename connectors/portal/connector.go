@@ -75,6 +75,15 @@ func (k *keptTab) close() {
 	_ = k.context.Context(ctx).Close()
 }
 
+// alive reports whether the kept tab still answers (its renderer may
+// have gone since the last visit).
+func (k *keptTab) alive(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	_, err := k.page.Context(ctx).Eval(`() => 1`)
+	return err == nil
+}
+
 // takeKept returns the kept tab if it belongs to the running browser of
 // generation gen; a stale one is closed.
 func (c *Connector) takeKept(h *Browser, gen int) *keptTab {
@@ -172,6 +181,10 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 		return nil, &connectors.Error{Class: class, Step: "open", Msg: "start browser", Err: err}
 	}
 	kept := c.takeKept(h, gen)
+	if kept != nil && !kept.alive(ctx) {
+		kept.close()
+		kept = nil
+	}
 	var inc *rod.Browser
 	if kept != nil {
 		inc = kept.context

@@ -651,6 +651,28 @@ func TestSummitKeptTabBetweenVisits(t *testing.T) {
 			if !taken {
 				t.Error("the kept tab is still offered while a visit uses it")
 			}
+
+			// A kept tab that died between visits is replaced by a new one;
+			// the kept cookies still spare the login.
+			if err := s2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p.conn.mu.Lock()
+			dead := p.conn.kept
+			p.conn.mu.Unlock()
+			if dead == nil {
+				t.Fatal("the second visit kept no tab")
+			}
+			if err := dead.page.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s3 := p.mustOpen()
+			if s3.main.page.TargetID == first {
+				t.Error("the third visit adopted the closed tab")
+			}
+			if st := p.sim.Stats(); st.Logins != 0 {
+				t.Errorf("third visit logged in again: %d logins", st.Logins)
+			}
 		})
 	}
 }
