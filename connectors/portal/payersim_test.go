@@ -67,12 +67,21 @@ func newSummitWith(t *testing.T, cfg string) *summit {
 // every page is navigated in a tab and the list follows its next link.
 func inTabs(t *testing.T, cfg string) string {
 	t.Helper()
-	out := cfg
-	for _, re := range []string{`(?m)^  fetch: true\n`, `(?m)^    page_count: .*\n`, `(?m)^    page_url: .*\n`} {
-		out = regexp.MustCompile(re).ReplaceAllString(out, "")
-	}
-	if out == cfg || strings.Contains(out, "page_url") || strings.Contains(out, "fetch: true") {
-		t.Fatal("the Summit example no longer has fetch: true, page_count and page_url where inTabs expects them")
+	return without(t, nextLink(t, cfg), `(?m)^  fetch: true\n`)
+}
+
+// nextLink is the Summit example without numbered list pages: the list
+// follows its next link.
+func nextLink(t *testing.T, cfg string) string {
+	t.Helper()
+	return without(t, without(t, cfg, `(?m)^    page_count: .*\n`), `(?m)^    page_url: .*\n`)
+}
+
+func without(t *testing.T, cfg, re string) string {
+	t.Helper()
+	out := regexp.MustCompile(re).ReplaceAllString(cfg, "")
+	if out == cfg {
+		t.Fatalf("the Summit example no longer has a line matching %s", re)
 	}
 	return out
 }
@@ -161,8 +170,8 @@ func TestSummitSubmitLumbarFusion(t *testing.T) {
 func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		tabs bool
+		name       string
+		tabs, next bool
 		// listViews: 55 rows, 20 a page; guessPages is what the connector
 		// remembers of the list from an earlier poll.
 		guessPages, listViews int
@@ -172,14 +181,18 @@ func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 	}{
 		{name: "fetched", listViews: 3, detailLoads: 6},
 		{name: "fetched, two pages asked for ahead that do not exist", guessPages: 5, listViews: 5, detailLoads: 6},
+		{name: "fetched, following the next link", next: true, listViews: 3, detailLoads: 6},
 		{name: "in tabs", tabs: true, listViews: 3, detailLoads: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := exampleConfig(t, "summit-portal.yaml", "")
-			if tt.tabs {
+			switch {
+			case tt.tabs:
 				cfg = inTabs(t, cfg)
+			case tt.next:
+				cfg = nextLink(t, cfg)
 			}
 			p := newSummitWith(t, cfg)
 			testPollListDetailsOnlyForChangedRows(t, p, tt.guessPages, tt.listViews, tt.detailLoads)
