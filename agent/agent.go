@@ -284,7 +284,10 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 	for _, cc := range a.cfg.Connectors {
 		r := a.runners[cc.ID]
 		if spec := cc.Schedule.Submit; spec != "" && r.caps.Submit {
-			if err := s.Add("submit:"+cc.ID, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) { a.logRun(r.submit(ctx)) }); err != nil {
+			if err := s.Add("submit:"+cc.ID, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) {
+				a.logRun(r.submit(ctx))
+				a.Idle()
+			}); err != nil {
 				return nil, fmt.Errorf("connector %q: submit schedule: %w", cc.ID, err)
 			}
 		}
@@ -299,6 +302,7 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 						a.log.Warn("cannot bring the next poll forward", "connector", cc.ID, "err", err)
 					}
 				}
+				a.Idle()
 			}); err != nil {
 				return nil, fmt.Errorf("connector %q: poll schedule: %w", cc.ID, err)
 			}
@@ -327,7 +331,6 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 }
 
 func (a *Agent) logRun(r RunResult) {
-	defer a.Idle()
 	if r.Cases == 0 && r.Err == nil {
 		return
 	}
