@@ -37,6 +37,9 @@ type Options struct {
 	Decided  float64
 	// Naive also runs the scripted-bot strategy for comparison.
 	Naive bool
+	// InTabs makes the agent navigate a tab to every page (the example
+	// flow without poll.fetch), on up to Sessions tabs a portal.
+	InTabs bool
 	// SubmitOne also times submitting one case through the wizard.
 	SubmitOne bool
 	// Idle is how long the idle RSS and CPU are watched after the cycle
@@ -145,7 +148,7 @@ func build(ctx context.Context, o Options, naive bool) (*world, error) {
 			w.close()
 			return nil, err
 		}
-		flow, err := flowFor(url, o.Sessions, naive)
+		flow, err := flowFor(url, o.Sessions, naive, naive || o.InTabs)
 		if err != nil {
 			w.close()
 			return nil, err
@@ -214,9 +217,8 @@ func trackedCases(connector string, subs []payersim.Submission, refs []string) [
 }
 
 // flowFor is the Summit example flow pointed at url; naive turns the list
-// into a per-case lookup read in a tab (no fetch mode) and drops kept
-// cookies.
-func flowFor(url string, pages int, naive bool) ([]byte, error) {
+// into a per-case lookup and drops kept cookies; inTabs drops fetch mode.
+func flowFor(url string, pages int, naive, inTabs bool) ([]byte, error) {
 	b, err := fs.ReadFile(examples.FS, "connectors/summit-portal.yaml")
 	if err != nil {
 		return nil, err
@@ -247,6 +249,15 @@ func flowFor(url string, pages int, naive bool) ([]byte, error) {
 	if lim := get(doc, "limits"); lim != nil {
 		set(lim, "pages", &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(pages)})
 	}
+	if inTabs {
+		poll := get(doc, "poll")
+		for i := 0; i+1 < len(poll.Content); i += 2 {
+			if poll.Content[i].Value == "fetch" {
+				poll.Content = append(poll.Content[:i], poll.Content[i+2:]...)
+				break
+			}
+		}
+	}
 	if naive {
 		if s := get(doc, "session"); s != nil {
 			set(s, "keep_cookies", &yaml.Node{Kind: yaml.ScalarNode, Value: "false"})
@@ -255,8 +266,7 @@ func flowFor(url string, pages int, naive bool) ([]byte, error) {
 		var kept []*yaml.Node
 		for i := 0; i+1 < len(poll.Content); i += 2 {
 			switch poll.Content[i].Value {
-			case "list", "fetch":
-				// The bot navigates a tab to every page.
+			case "list":
 			case "detail":
 				kept = append(kept, &yaml.Node{Kind: yaml.ScalarNode, Value: "lookup"}, poll.Content[i+1])
 			default:

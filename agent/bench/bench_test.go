@@ -67,3 +67,34 @@ func TestRunAgentAndNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestFlowFor(t *testing.T) {
+	tests := []struct {
+		name          string
+		naive, inTabs bool
+		want, notWant []string
+	}{
+		{"agent, fetched", false, false, []string{"fetch: true", "page_url:", "\n    list:", "\n    detail:", "keep_cookies: true", "base_url: http://sim"}, nil},
+		{"agent, in tabs", false, true, []string{"page_url:", "\n    list:", "keep_cookies: true"}, []string{"fetch: true"}},
+		{"naive bot", true, true, []string{"\n    lookup:", "keep_cookies: false"}, []string{"fetch: true", "\n    list:", "\n    detail:"}},
+	}
+	for _, tt := range tests {
+		b, err := flowFor("http://sim", 4, tt.naive, tt.inTabs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s: flow lacks %q", tt.name, w)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(string(b), w) {
+				t.Errorf("%s: flow still has %q", tt.name, w)
+			}
+		}
+		if !strings.Contains(string(b), "pages: 4") {
+			t.Errorf("%s: limits.pages not set", tt.name)
+		}
+	}
+}

@@ -12,12 +12,12 @@ import (
 )
 
 func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", `bench [-n CASES] [-p PORTALS] [-latency L] [-c SESSIONS] [-decided F] [--naive] [--json]
+	fs := newFlags("bench", `bench [-n CASES] [-p PORTALS] [-latency L] [-c SESSIONS] [-decided F] [--fetch] [--naive] [--json]
 
 Measures one poll cycle of the agent over N pending cases on P simulated
 payer portals (each page answered after L, at most C pages per portal),
 in steady state (after a warm-up cycle), with the Summit example flow
-(poll.fetch, numbered list pages): wall time, the lower bound (the
+(poll.fetch unless --fetch=false, numbered list pages): wall time, the lower bound (the
 busiest portal's loads — pages and letters — × L ÷ C, plus its login),
 their ratio, page loads, logins, peak RSS of the agent and of Chromium,
 idle RSS and CPU after the cycle, and the same workload done the naive way
@@ -30,6 +30,7 @@ a fast one.`, stderr)
 	c := fs.Int("c", 4, "pages (sessions) per portal")
 	decided := fs.Float64("decided", 0.1, "fraction of cases decided since the last look")
 	naive := fs.Bool("naive", true, "also run the naive strategy")
+	fetch := fs.Bool("fetch", true, "read pages with poll.fetch (false: navigate a tab to every page, on up to C tabs)")
 	submit := fs.Bool("submit", true, "also time one submission through the wizard")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
@@ -37,7 +38,7 @@ a fast one.`, stderr)
 	}
 	var progress io.Writer = stderr
 	r, err := bench.Run(ctx, bench.Options{Cases: *n, Portals: *p, Latency: *lat, Sessions: *c, Decided: *decided,
-		Naive: *naive, SubmitOne: *submit, Progress: progress})
+		Naive: *naive, InTabs: !*fetch, SubmitOne: *submit, Progress: progress})
 	if err != nil {
 		return err
 	}
