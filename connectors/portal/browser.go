@@ -248,7 +248,10 @@ func (h *Browser) launch(ctx context.Context, leakless bool) (string, *launcher.
 		Set("disable-component-update").
 		Set("disable-sync").
 		Set("no-first-run").
-		Set("disable-quic")
+		Set("disable-quic").
+		// rod's own defaults, and no back/forward cache: a tab that reads
+		// page after page would keep the pages it left in memory.
+		Set("disable-features", "site-per-process", "TranslateUI", "BackForwardCache")
 	if os.Geteuid() == 0 {
 		l = l.NoSandbox(true)
 	}
