@@ -405,10 +405,9 @@ func (a *extractStep) fetch(x *exec) error {
 	return a.run(x)
 }
 
+// fetch follows a link; runFetched lets only navigate and download clicks
+// through (see fetchable).
 func (a *clickStep) fetch(x *exec) error {
-	if !a.Navigate && a.Download == "" {
-		return errNotFetchable
-	}
 	sel, err := x.sel(a.Selector)
 	if err != nil {
 		return err

@@ -63,6 +63,21 @@ func newSummitWith(t *testing.T, cfg string) *summit {
 	return &summit{harness: h, sim: sim, clock: clock}
 }
 
+// seedInReview files n requests with the given fate and returns cases
+// tracking them, as the agent last saw them ("In Review").
+func (p *summit) seedInReview(t *testing.T, n int, fate *payersim.Outcome) []*authpilot.Case {
+	t.Helper()
+	refs, err := payersim.Seed(p.sim, payersim.SampleSubmissions(n, fate)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []*authpilot.Case
+	for _, ref := range refs {
+		cases = append(cases, &authpilot.Case{ID: ref, PayerRef: ref, Status: authpilot.StatusSubmitted, StatusText: "In Review"})
+	}
+	return cases
+}
+
 // inTabs is the Summit example without fetch mode and numbered list pages:
 // every page is navigated in a tab and the list follows its next link.
 func inTabs(t *testing.T, cfg string) string {
@@ -344,17 +359,11 @@ func testPollListDetailsOnlyForChangedRows(t *testing.T, p *summit, guessPages, 
 func TestSummitSessionExpiryRecoveredByOneRelogin(t *testing.T) {
 	t.Parallel()
 	p := newSummit(t, "")
-	refs, err := payersim.Seed(p.sim, payersim.SampleSubmissions(45, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []*authpilot.Case
-	for _, ref := range refs {
-		cases = append(cases, &authpilot.Case{ID: ref, PayerRef: ref, Status: authpilot.StatusSubmitted, StatusText: "In Review"})
-	}
+	cases := p.seedInReview(t, 45, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})
 	s := p.mustOpen()
-	// Two more pages load (list pages 1 and 2), then the session ends: page
-	// 3 of the list lands on the login page.
+	// Two more pages load (list page 1, then one of pages 2 and 3, fetched
+	// side by side), then the session ends: the other lands on the login
+	// page, is read again in a tab and logs in again.
 	if err := p.sim.SetFaults(payersim.Faults{ExpireSessionsAfter: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -416,14 +425,7 @@ func TestSummitFaults(t *testing.T) {
 func TestSummitLayoutChangeDuringPoll(t *testing.T) {
 	t.Parallel()
 	p := newSummit(t, "2s")
-	refs, err := payersim.Seed(p.sim, payersim.SampleSubmissions(3, &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []*authpilot.Case
-	for _, ref := range refs {
-		cases = append(cases, &authpilot.Case{ID: ref, PayerRef: ref, Status: authpilot.StatusSubmitted, StatusText: "In Review"})
-	}
+	cases := p.seedInReview(t, 3, &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})
 	s := p.mustOpen()
 	if err := p.sim.SetFaults(payersim.Faults{LayoutVariant: true}); err != nil {
 		t.Fatal(err)
