@@ -94,7 +94,9 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	a.secrets = opts.Secrets
 	if a.secrets == nil {
-		kr, err := secrets.Open(cfg.Keyring.Options())
+		ko := cfg.Keyring.Options()
+		ko.Logger = a.log.With("component", "keyring")
+		kr, err := secrets.Open(ko)
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("open keyring: %w", err)

@@ -73,7 +73,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func openKeyring(cfg *config.Config) (*secrets.Keyring, error) {
-	kr, err := secrets.Open(cfg.Keyring.Options())
+	ko := cfg.Keyring.Options()
+	ko.Logger = newLogger(cfg, os.Stderr)
+	kr, err := secrets.Open(ko)
 	if err != nil {
 		return nil, fmt.Errorf("open keyring: %w", err)
 	}

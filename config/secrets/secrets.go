@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,6 +114,9 @@ type Options struct {
 	// ServiceName names authpilot's items in OS keyrings; empty means
 	// "authpilot".
 	ServiceName string
+	// Logger receives the warning about a passphrase file that others can
+	// read; nil discards it.
+	Logger *slog.Logger
 }
 
 // Keyring reads and writes named secrets. It is safe for concurrent use.
@@ -131,7 +135,10 @@ var _ authpilot.Secrets = (*Keyring)(nil)
 
 // Open opens the keyring. For the file backend it resolves the passphrase
 // (environment variable, then file) and, when the keyring already holds
-// items, checks that the passphrase decrypts them.
+// items, checks that the passphrase decrypts them. The variable is removed
+// from the process environment as soon as it is read, so that no child
+// process (the browser, leakless) inherits it; a later Open in the same
+// process uses the value read first.
 func Open(o Options) (*Keyring, error) {
 	if o.Backend == "" {
 		o.Backend = DefaultBackend
@@ -208,13 +215,38 @@ func fileDir(dir string) (string, error) {
 	return abs, nil
 }
 
+// consumed holds the passphrases read from (and removed from) the
+// environment, by variable name, for a later Open in the same process.
+var consumed = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+// fromEnv reads the passphrase variable once and removes it from the
+// process environment. A variable that is present, even empty, replaces
+// what an earlier Open read; an absent one leaves it.
+func fromEnv(name string) string {
+	consumed.Lock()
+	defer consumed.Unlock()
+	if p, ok := os.LookupEnv(name); ok {
+		_ = os.Unsetenv(name)
+		if p == "" {
+			delete(consumed.m, name)
+		} else {
+			consumed.m[name] = p
+		}
+	}
+	return consumed.m[name]
+}
+
 // passphrase returns the file keyring's passphrase from the environment
 // variable or else the file. Its value never enters an error.
 func passphrase(o Options) (string, error) {
-	if p := os.Getenv(o.PassphraseEnv); p != "" {
+	if p := fromEnv(o.PassphraseEnv); p != "" {
 		return p, nil
 	}
 	if o.PassphraseFile != "" {
+		warnReadable(o.PassphraseFile, o.Logger)
 		p, err := readPassphraseFile(o.PassphraseFile)
 		if err != nil {
 			return "", err
@@ -225,6 +257,19 @@ func passphrase(o Options) (string, error) {
 		return "", fmt.Errorf("%w: %s is empty and passphrase file %s is empty", ErrNoPassphrase, o.PassphraseEnv, o.PassphraseFile)
 	}
 	return "", fmt.Errorf("%w: set the environment variable %s or keyring.passphrase_file", ErrNoPassphrase, o.PassphraseEnv)
+}
+
+// warnReadable warns when the passphrase file can be read by its group or
+// by everyone: it should be mode 0600 (or 0400), owned by the service user.
+func warnReadable(path string, log *slog.Logger) {
+	st, err := os.Stat(path)
+	if err != nil || log == nil {
+		return // the read that follows reports a missing file
+	}
+	if mode := st.Mode().Perm(); mode&0o044 != 0 {
+		log.Warn("keyring passphrase file is readable by other users; chmod 600 it",
+			"file", path, "mode", fmt.Sprintf("%04o", mode))
+	}
 }
 
 func readPassphraseFile(path string) (string, error) {

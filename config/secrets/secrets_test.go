@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -409,5 +410,64 @@ func TestNoSecretInErrors(t *testing.T) {
 				t.Errorf("error leaks the secret value: %q", err)
 			}
 		}
+	}
+}
+
+// TestPassphraseLeavesTheEnvironment: the variable is read once and removed,
+// so that no child process (the browser, leakless) inherits it; a second
+// Open in the same process still works.
+func TestPassphraseLeavesTheEnvironment(t *testing.T) {
+	const pass = "Env-Passphrase-Never-Inherited"
+	dir := t.TempDir()
+	k := mustOpen(t, dir, pass)
+	if err := k.Set("probe", "v"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, testEnv+"=") || strings.Contains(kv, pass) {
+			t.Fatalf("the passphrase is still in the process environment after Open (%s=...)", testEnv)
+		}
+	}
+	again, err := Open(Options{FileDir: dir, PassphraseEnv: testEnv})
+	if err != nil {
+		t.Fatalf("second Open after the variable was consumed: %v", err)
+	}
+	if got, err := again.Get("probe"); err != nil || got != "v" {
+		t.Errorf("second Open: Get = %q, %v", got, err)
+	}
+}
+
+// TestPassphraseFileModeWarning: a passphrase file others can read is
+// warned about (without its contents); a 0600 file is not.
+func TestPassphraseFileModeWarning(t *testing.T) {
+	const pass = "File-Passphrase-Not-In-Logs"
+	for _, tt := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o640, true}, {0o604, true}, {0o600, false}, {0o400, false}} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "pass")
+			if err := os.WriteFile(file, []byte(pass+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(file, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			var buf strings.Builder
+			t.Setenv(testEnv, "")
+			_, err := Open(Options{FileDir: filepath.Join(dir, "ring"), PassphraseEnv: testEnv, PassphraseFile: file,
+				Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			log := buf.String()
+			if got := strings.Contains(log, "level=WARN") && strings.Contains(log, "readable by other users"); got != tt.warn {
+				t.Errorf("mode %04o: warned %v, want %v; log:\n%s", tt.mode, got, tt.warn, log)
+			}
+			if strings.Contains(log, pass) {
+				t.Errorf("the log carries the passphrase: %s", log)
+			}
+		})
 	}
 }

@@ -255,6 +255,9 @@ func (h *Browser) launch(ctx context.Context, leakless bool) (string, *launcher.
 	if os.Geteuid() == 0 {
 		l = l.NoSandbox(true)
 	}
+	// Chromium and leakless get only what a browser needs, never the
+	// daemon's own environment (a keyring passphrase, API keys).
+	l = l.Env(browserEnv(os.Environ())...)
 	type result struct {
 		url string
 		err error
@@ -290,6 +293,31 @@ func (h *Browser) launch(ctx context.Context, leakless bool) (string, *launcher.
 		}()
 		return "", nil, fmt.Errorf("browser: launch %s: %w (is another process holding 127.0.0.1:2978, leakless's lock?)", h.bin, ctx.Err())
 	}
+}
+
+// browserEnvKeys are the variables passed on to Chromium (and leakless);
+// every other variable of the process stays behind.
+var browserEnvKeys = map[string]bool{
+	"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true, "LANGUAGE": true,
+	"LC_ALL": true, "LC_CTYPE": true, "LC_MESSAGES": true, "LC_TIME": true,
+	"XDG_CONFIG_HOME": true, "XDG_CACHE_HOME": true, "XDG_DATA_HOME": true, "XDG_RUNTIME_DIR": true,
+	"FONTCONFIG_PATH": true, "FONTCONFIG_FILE": true,
+}
+
+// browserEnv keeps the variables of environ that Chromium needs.
+func browserEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && browserEnvKeys[k] {
+			out = append(out, kv)
+		}
+	}
+	if len(out) == 0 {
+		// An empty list would make the launcher pass the whole environment.
+		out = append(out, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return out
 }
 
 func (h *Browser) shutdownLocked() {
