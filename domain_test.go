@@ -30,6 +30,19 @@ func TestTransitions(t *testing.T) {
 		{StatusExpired, StatusApproved, false},
 		{StatusWithdrawn, StatusReady, false},
 		{StatusContactPayer, StatusContactPayer, false},
+		// A refused request: reached from submitting (after the final
+		// click) or ready (refused on an earlier page); left only by a
+		// person (re-queue, cancel, withdraw), never by a payer's report.
+		{StatusSubmitting, StatusRejected, true},
+		{StatusReady, StatusRejected, true},
+		{StatusRejected, StatusReady, true},
+		{StatusRejected, StatusCancelled, true},
+		{StatusRejected, StatusWithdrawn, true},
+		{StatusRejected, StatusSubmitting, false},
+		{StatusRejected, StatusSubmitted, false},
+		{StatusRejected, StatusApproved, false},
+		{StatusSubmitted, StatusRejected, false},
+		{StatusPended, StatusRejected, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.from)+"->"+string(tt.to), func(t *testing.T) {
@@ -67,6 +80,16 @@ func TestEveryStatusReachableAndFinalOnesClosed(t *testing.T) {
 		if !s.Final() {
 			t.Errorf("%s should be final", s)
 		}
+	}
+}
+
+func TestRejectedIsKnownButNotPending(t *testing.T) {
+	st, err := ParseStatus("rejected")
+	if err != nil || st != StatusRejected {
+		t.Fatalf("ParseStatus(rejected) = %q, %v", st, err)
+	}
+	if StatusRejected.Pending() || StatusRejected.Decided() || StatusRejected.Authorized() || StatusRejected.Final() {
+		t.Fatal("rejected must be neither pending, decided, authorized nor final")
 	}
 }
 

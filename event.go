@@ -10,11 +10,14 @@ type EventType string
 
 // Event types. The alert-worthy ones share their names with AlertType.
 const (
-	EventCreated               EventType = "case_created"
-	EventUpdated               EventType = "case_updated"
-	EventSubmitIntent          EventType = "submit_intent"
-	EventSubmitted             EventType = "case_submitted"
-	EventSubmitFailed          EventType = "submit_failed"
+	EventCreated      EventType = "case_created"
+	EventUpdated      EventType = "case_updated"
+	EventSubmitIntent EventType = "submit_intent"
+	EventSubmitted    EventType = "case_submitted"
+	EventSubmitFailed EventType = "submit_failed"
+	// EventSubmissionRejected: the payer refused the request (the case
+	// became rejected); RawText is the payer's own words.
+	EventSubmissionRejected    EventType = "submission_rejected"
 	EventReconciled            EventType = "submit_reconciled"
 	EventStatusChanged         EventType = "status_changed"
 	EventDeterminationReceived EventType = "determination_received"
@@ -72,16 +75,20 @@ const (
 	AlertNeedsHuman            AlertType = "needs_human"
 	AlertPortalChanged         AlertType = "portal_changed"
 	AlertConnectorFailing      AlertType = "connector_failing"
-	AlertDigest                AlertType = "digest"
-	AlertSinkDisabled          AlertType = "sink_disabled"
-	AlertTest                  AlertType = "test"
+	// AlertSubmissionRejected: the payer refused a request; the case is
+	// rejected and waits for a person to correct and re-queue it. Its
+	// Reason is the payer's own words.
+	AlertSubmissionRejected AlertType = "submission_rejected"
+	AlertDigest             AlertType = "digest"
+	AlertSinkDisabled       AlertType = "sink_disabled"
+	AlertTest               AlertType = "test"
 )
 
 // AlertTypes lists the alert types routes may name.
 var AlertTypes = []AlertType{
 	AlertCaseSubmitted, AlertStatusChanged, AlertDeterminationReceived, AlertMoreInfoRequested,
 	AlertDeadlineApproaching, AlertDeadlineMissed, AlertNeedsHuman, AlertPortalChanged,
-	AlertConnectorFailing, AlertDigest, AlertSinkDisabled, AlertTest,
+	AlertConnectorFailing, AlertSubmissionRejected, AlertDigest, AlertSinkDisabled, AlertTest,
 }
 
 // Alert is something staff must hear about. It is written to the outbox in

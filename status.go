@@ -12,9 +12,15 @@ type Status string
 
 // The statuses of DESIGN.md.
 const (
-	StatusDraft             Status = "draft"
-	StatusReady             Status = "ready"
-	StatusSubmitting        Status = "submitting"
+	StatusDraft      Status = "draft"
+	StatusReady      Status = "ready"
+	StatusSubmitting Status = "submitting"
+	// StatusRejected: the payer refused the request itself (a validation
+	// banner after the final click, a PAS 4xx with an OperationOutcome).
+	// Nothing is pending at the payer; the agent never submits it again by
+	// itself. A person corrects or re-queues it (rejected → ready), cancels
+	// or withdraws it.
+	StatusRejected          Status = "rejected"
 	StatusSubmitted         Status = "submitted"
 	StatusPended            Status = "pended"
 	StatusApproved          Status = "approved"
@@ -30,7 +36,7 @@ const (
 
 // Statuses lists every status in lifecycle order.
 var Statuses = []Status{
-	StatusDraft, StatusReady, StatusSubmitting, StatusSubmitted, StatusPended,
+	StatusDraft, StatusReady, StatusSubmitting, StatusRejected, StatusSubmitted, StatusPended,
 	StatusApproved, StatusPartiallyApproved, StatusModified, StatusDenied,
 	StatusNotRequired, StatusContactPayer, StatusCancelled, StatusExpired, StatusWithdrawn,
 }
@@ -44,11 +50,17 @@ var decided = []Status{
 // transitions is the allowed-transition table. A status not listed as a key
 // is final.
 var transitions = map[Status][]Status{
-	StatusDraft:      {StatusReady, StatusCancelled, StatusWithdrawn},
-	StatusReady:      {StatusDraft, StatusSubmitting, StatusCancelled, StatusWithdrawn},
-	StatusSubmitting: append([]Status{StatusReady, StatusSubmitted, StatusPended}, decided...),
-	StatusSubmitted:  append([]Status{StatusPended, StatusWithdrawn}, decided...),
-	StatusPended:     append([]Status{StatusSubmitted, StatusWithdrawn}, decided...),
+	StatusDraft: {StatusReady, StatusCancelled, StatusWithdrawn},
+	// ready → rejected: the payer refused the request on a page before
+	// the final click (a member it does not find, service lines it will
+	// not take); submitting → rejected: after it.
+	StatusReady:      {StatusDraft, StatusSubmitting, StatusRejected, StatusCancelled, StatusWithdrawn},
+	StatusSubmitting: append([]Status{StatusReady, StatusSubmitted, StatusPended, StatusRejected}, decided...),
+	// A rejected request is left only by a person: corrected and re-queued,
+	// cancelled or withdrawn. No automatic path of the agent leads out.
+	StatusRejected:  {StatusReady, StatusCancelled, StatusWithdrawn},
+	StatusSubmitted: append([]Status{StatusPended, StatusWithdrawn}, decided...),
+	StatusPended:    append([]Status{StatusSubmitted, StatusWithdrawn}, decided...),
 	StatusContactPayer: append([]Status{StatusSubmitted, StatusPended, StatusWithdrawn},
 		without(decided, StatusContactPayer)...),
 	// A decision can still change: a payer modifies or cancels an approval,

@@ -337,7 +337,7 @@ func (a *Agent) logRun(r RunResult) {
 		return
 	}
 	a.log.Info("connector run finished", "connector", r.Connector, "job", r.Job, "cases", r.Cases,
-		"changed", r.Changed, "submitted", r.Submitted, "recording", r.Recording, "ok", r.Err == nil)
+		"changed", r.Changed, "submitted", r.Submitted, "rejected", r.Rejected, "recording", r.Recording, "ok", r.Err == nil)
 }
 
 // recoverInterrupted is called at start and at shutdown: a case left in

@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot"
@@ -26,6 +29,10 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 		ch.Events = append(ch.Events, e)
 	}
 	if obs.Err != nil {
+		if errors.Is(obs.Err, connectors.ErrPortalChanged) {
+			portalChanged(c, obs, event, &ch, rec, now)
+			return ch
+		}
 		msg := errorText(obs.Err)
 		if c.LastError != msg {
 			c.LastError = msg
@@ -91,6 +98,54 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 		event(authpilot.EventDeterminationReceived, old, c.Status, obs.StatusText, c.Determination)
 	}
 	return ch
+}
+
+// portalChanged records a page about one case that no longer matches the
+// flow — above all status wording missing from status_map — as a
+// portal_changed event on the case and a portal_changed alert naming the
+// step, the exact text and the case; the case keeps its status. The event
+// is written when the problem changes (LastError carries the wording, so a
+// new unknown word is a new problem); the alert's dedup key is the
+// problem's own (connector, step, wording or error), so one unknown word
+// raises one alert, not one per poll and not one per case showing it.
+func portalChanged(c *authpilot.Case, obs connectors.Observation, event func(authpilot.EventType, authpilot.Status, authpilot.Status, string, any), ch *authpilot.Changes, rec string, now time.Time) {
+	msg := errorText(obs.Err)
+	step := ""
+	var ce *connectors.Error
+	if errors.As(obs.Err, &ce) {
+		step = ce.Step
+	}
+	unmapped := errors.Is(obs.Err, connectors.ErrUnmappedStatus)
+	text := ""
+	if unmapped {
+		text = obs.StatusText
+		msg += fmt.Sprintf(": %q", text)
+	}
+	if c.LastError == msg {
+		return
+	}
+	c.LastError = msg
+	event(authpilot.EventPortalChanged, "", "", text, map[string]string{"error": msg, "class": errorClass(obs.Err), "step": step})
+	title := "A page about this case no longer matches the connector's flow"
+	action := "Open the recording, then update the connector's flow config; the case keeps its status"
+	reason := msg
+	problem := msg
+	if unmapped {
+		title = "The portal shows a status wording its status_map does not know"
+		action = "Add the wording to the connector's status_map; the case keeps its status until then"
+		reason, problem = text, strings.ToLower(text)
+	}
+	if step != "" {
+		title += " (" + step + ")"
+	}
+	if len(problem) > 200 {
+		sum := sha256.Sum256([]byte(problem))
+		problem = hex.EncodeToString(sum[:12])
+	}
+	a := caseAlert(c, authpilot.AlertPortalChanged, authpilot.SeverityCritical, title, action, now, rec,
+		"portal_changed:"+c.ConnectorID+":"+step+":"+problem)
+	a.Reason = reason
+	ch.Alerts = append(ch.Alerts, a)
 }
 
 func mergeDetermination(c *authpilot.Case, d *authpilot.Determination, st authpilot.Status) {

@@ -21,6 +21,8 @@ func TestApply(t *testing.T) {
 		wantEvents []authpilot.EventType
 		wantAlerts []authpilot.AlertType
 		check      func(t *testing.T, c *authpilot.Case)
+		// checkChanges looks at the events and alerts of the first apply.
+		checkChanges func(t *testing.T, ch authpilot.Changes)
 	}{
 		{
 			name: "approved with determination", from: authpilot.StatusSubmitted,
@@ -72,19 +74,58 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "per-case error recorded once", from: authpilot.StatusSubmitted,
-			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.detail"}},
+			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrRetryable, Step: "poll.detail"}},
 			wantStatus: authpilot.StatusSubmitted,
 			wantEvents: []authpilot.EventType{authpilot.EventConnectorError},
+			check: func(t *testing.T, c *authpilot.Case) {
+				if !strings.Contains(c.LastError, "temporary failure") {
+					t.Fatalf("LastError = %q", c.LastError)
+				}
+			},
+		},
+		{
+			name: "per-case page mismatch is portal_changed", from: authpilot.StatusSubmitted,
+			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.detail"}},
+			wantStatus: authpilot.StatusSubmitted,
+			wantEvents: []authpilot.EventType{authpilot.EventPortalChanged},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertPortalChanged},
 			check: func(t *testing.T, c *authpilot.Case) {
 				if !strings.Contains(c.LastError, "portal changed") {
 					t.Fatalf("LastError = %q", c.LastError)
 				}
 			},
 		},
+		{
+			// Issue 10 item 4: wording missing from status_map was a
+			// connector_error event and no alert.
+			name: "unmapped wording is portal_changed naming text, step and case", from: authpilot.StatusApproved,
+			obs: connectors.Observation{StatusText: "Under Medical Director Review",
+				Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.list.fields.status", Err: connectors.ErrUnmappedStatus}},
+			wantStatus: authpilot.StatusApproved,
+			wantEvents: []authpilot.EventType{authpilot.EventPortalChanged},
+			wantAlerts: []authpilot.AlertType{authpilot.AlertPortalChanged},
+			check: func(t *testing.T, c *authpilot.Case) {
+				if !strings.Contains(c.LastError, `"Under Medical Director Review"`) {
+					t.Fatalf("LastError = %q", c.LastError)
+				}
+			},
+			checkChanges: func(t *testing.T, ch authpilot.Changes) {
+				a, e := ch.Alerts[0], ch.Events[0]
+				if a.Reason != "Under Medical Director Review" || a.CaseID != "C1" || !strings.Contains(a.Title, "poll.list.fields.status") {
+					t.Errorf("alert = %+v", a)
+				}
+				if a.DedupKey != "portal_changed:summit-portal:poll.list.fields.status:under medical director review" {
+					t.Errorf("dedup key %q is not the problem's", a.DedupKey)
+				}
+				if e.RawText != "Under Medical Director Review" || !strings.Contains(string(e.Detail), "poll.list.fields.status") {
+					t.Errorf("event = %+v", e)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &authpilot.Case{ID: "C1", Payer: "summit-ma", Track: authpilot.TrackSurgery, Status: tt.from,
+			c := &authpilot.Case{ID: "C1", Payer: "summit-ma", ConnectorID: "summit-portal", Track: authpilot.TrackSurgery, Status: tt.from,
 				Patient: authpilot.Patient{FirstName: "Jane", LastName: "Doe", MemberID: "SHP123"}}
 			ch := apply(c, tt.obs, tt.letters, "agent:x", "rec_1", now)
 			if c.Status != tt.wantStatus {
@@ -115,6 +156,9 @@ func TestApply(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, c)
 			}
+			if tt.checkChanges != nil {
+				tt.checkChanges(t, ch)
+			}
 			// Applying the same observation again raises nothing new (an
 			// alert that repeats carries a dedup key, so the store drops it).
 			again := apply(c, tt.obs, tt.letters, "agent:x", "rec_2", now)
@@ -124,7 +168,7 @@ func TestApply(t *testing.T) {
 				}
 			}
 			for _, e := range again.Events {
-				if e.Type == authpilot.EventStatusChanged || e.Type == authpilot.EventConnectorError || e.Type == authpilot.EventDocumentStored {
+				if e.Type == authpilot.EventStatusChanged || e.Type == authpilot.EventConnectorError || e.Type == authpilot.EventPortalChanged || e.Type == authpilot.EventDocumentStored {
 					t.Errorf("re-applying appended %s again", e.Type)
 				}
 			}

@@ -12,9 +12,11 @@ import (
 
 // openStatuses are the statuses whose deadlines are watched: pending
 // decisions, and decisions with windows still open (peer-to-peer, appeal,
-// authorization expiry), plus cases not yet submitted (service date).
+// authorization expiry), plus cases not yet submitted or refused by the
+// payer (service date at risk; a rejected case is not pending, so it has no
+// decision-due or follow-up deadline).
 var openStatuses = []authpilot.Status{
-	authpilot.StatusDraft, authpilot.StatusReady, authpilot.StatusSubmitting, authpilot.StatusSubmitted,
+	authpilot.StatusDraft, authpilot.StatusReady, authpilot.StatusSubmitting, authpilot.StatusRejected, authpilot.StatusSubmitted,
 	authpilot.StatusPended, authpilot.StatusContactPayer, authpilot.StatusApproved,
 	authpilot.StatusPartiallyApproved, authpilot.StatusModified, authpilot.StatusDenied,
 }

@@ -50,7 +50,11 @@ type RunResult struct {
 	Cases     int
 	Changed   int
 	Submitted int
-	Err       error
+	// Rejected counts requests the payer refused in this run (now in
+	// status rejected). A refusal is the payer's answer, not a failure of
+	// the run: it is not in Err and does not count toward connector_failing.
+	Rejected int
+	Err      error
 }
 
 // open starts a session with retries for temporary failures; every attempt
@@ -279,6 +283,10 @@ func (r *runner) submit(ctx context.Context) RunResult {
 			if ok {
 				res.Submitted++
 			}
+			if errors.Is(err, errRefused) {
+				res.Rejected++
+				continue
+			}
 			if err != nil {
 				res.Err = errors.Join(res.Err, err)
 				if isSessionFatal(err) {
@@ -315,6 +323,15 @@ func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *auth
 		return err
 	}
 	sub, err := sess.Submit(ctx, c, commit)
+	if err != nil && refusedByPayer(err, committed) {
+		// The payer refused the request: nothing is pending there, and
+		// posting it again would be refused again.
+		r.log.Warn("payer rejected the request", "case", c.ID, "committed", committed, "err", err)
+		if rerr := r.reject(ctx, c.ID, err, actor, rec); rerr != nil {
+			return false, errors.Join(err, rerr)
+		}
+		return false, errRefused
+	}
 	if err != nil {
 		// Before the intent, nothing reached the payer: the case stays
 		// ready. After it, the final step may or may not have reached the
@@ -328,6 +345,69 @@ func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *auth
 		return false, fmt.Errorf("connector %s submitted case %s without recording the intent", r.id, c.ID)
 	}
 	return true, r.a.applySubmission(ctx, c.ID, sub, authpilot.EventSubmitted, actor, rec)
+}
+
+// refusedByPayer reports whether a submit error is the payer's refusal of
+// the request: a rejected-class error the payer answered after the intent
+// (the final click, the POST), or one that carries the payer's own words
+// (a rejection banner on an earlier page). A rejected-class error the
+// connector raised itself before sending anything (a PAS Bundle that cannot
+// be built from the case) is not: the case stays ready with its error.
+func refusedByPayer(err error, committed bool) bool {
+	if !errors.Is(err, connectors.ErrRejected) {
+		return false
+	}
+	var ce *connectors.Error
+	return committed || errors.As(err, &ce) && ce.PayerText != ""
+}
+
+// errRefused marks a submission the payer refused and the case recorded
+// as rejected: the run goes on and does not count it as a failure.
+var errRefused = errors.New("request rejected by the payer")
+
+// reject records a refusal by the payer: the case (ready, or submitting
+// once the intent was recorded) becomes rejected, carrying the payer's own
+// words in its status text, the event's raw text and the alert's reason.
+// It raises one submission_rejected alert. No automatic path leaves
+// rejected: the submit job lists only ready and submitting cases, so the
+// request is never posted again until a person re-queues it.
+func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, rec string) error {
+	msg := errorText(cause)
+	words := ""
+	var ce *connectors.Error
+	if errors.As(cause, &ce) {
+		words = ce.PayerText
+	}
+	now := r.a.now().UTC()
+	_, err := r.a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
+		if c.Status != authpilot.StatusSubmitting && c.Status != authpilot.StatusReady {
+			return authpilot.Changes{}, fmt.Errorf("case %s is %s, not ready or submitting: %w", c.ID, c.Status, authpilot.ErrConflict)
+		}
+		old := c.Status
+		c.Status = authpilot.StatusRejected
+		c.StatusText = words
+		c.LastError = msg
+		detail, _ := json.Marshal(map[string]string{"error": msg, "class": errorClass(cause)})
+		alert := caseAlert(c, authpilot.AlertSubmissionRejected, authpilot.SeverityCritical,
+			"The payer rejected the request", "Read the payer's reason, correct the case, then re-queue it; authpilot will not resubmit it by itself",
+			now, rec, "submission_rejected:"+c.ID+":"+fmt.Sprint(c.Version))
+		alert.PrevStatus = old
+		alert.Reason = words
+		if alert.Reason == "" {
+			alert.Reason = msg
+		}
+		return authpilot.Changes{
+			Events: []authpilot.Event{{Type: authpilot.EventSubmissionRejected, Actor: actor, From: old,
+				To: authpilot.StatusRejected, RawText: words, Recording: rec, At: now, Detail: detail}},
+			Alerts: []authpilot.Alert{alert},
+		}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record rejection of case %s: %w", caseID, err)
+	}
+	r.a.metrics.StatusChanges.WithLabelValues(string(authpilot.StatusRejected)).Inc()
+	r.a.kickDispatcher()
+	return nil
 }
 
 // applySubmission records the payer's answer to a submit (or a find during
@@ -430,13 +510,7 @@ func (r *runner) recordCaseError(ctx context.Context, caseID string, cause error
 		}
 		c.LastError = msg
 		detail, _ := json.Marshal(map[string]string{"error": msg, "class": errorClass(cause)})
-		ch := authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventSubmitFailed, Actor: actor, Recording: rec, At: r.a.now().UTC(), Detail: detail}}}
-		if errors.Is(cause, connectors.ErrRejected) {
-			ch.Alerts = append(ch.Alerts, caseAlert(c, authpilot.AlertNeedsHuman, authpilot.SeverityWarning,
-				"The payer rejected the request", "Correct the case and submit it again", r.a.now().UTC(), rec, ""))
-			ch.Alerts[0].Reason = msg
-		}
-		return ch, nil
+		return authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventSubmitFailed, Actor: actor, Recording: rec, At: r.a.now().UTC(), Detail: detail}}}, nil
 	})
 	if err != nil {
 		return errors.Join(cause, err)

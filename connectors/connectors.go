@@ -237,9 +237,15 @@ var (
 	// ErrRetryable: a timeout, a 5xx, a maintenance page, an expired session
 	// that could not be renewed.
 	ErrRetryable = errors.New("temporary failure")
-	// ErrRejected: the payer rejected this request (a 4xx with an
-	// OperationOutcome, a validation banner). Retrying will not help.
+	// ErrRejected: the payer refused this request (a 4xx with an
+	// OperationOutcome, a validation banner). Retrying will not help: the
+	// agent sets the case to rejected and never submits it again by itself.
 	ErrRejected = errors.New("rejected by payer")
+	// ErrUnmappedStatus is the cause (not a class) of a portal_changed
+	// error about status wording the connector cannot map (a portal's
+	// status_map has no entry for it): the wording is the observation's
+	// StatusText, never the error's message.
+	ErrUnmappedStatus = errors.New("the status text matches no status_map entry (add it to status_map)")
 	// ErrNotFound: Find found no request.
 	ErrNotFound = errors.New("no matching request")
 	// ErrUnsupported: the connector cannot do this (see Capabilities).
@@ -254,7 +260,13 @@ type Error struct {
 	Msg   string
 	// Screenshot of the page when it failed, if there was one (PNG).
 	Screenshot []byte
-	Err        error
+	// PayerText is the payer's own words about the failure: the visible
+	// text of the element a fail alternative matched (a rejection banner),
+	// or an OperationOutcome's issue text. It may hold PHI (a payer can
+	// quote the member), so it is not part of Error(): it goes only to the
+	// case's event and the alert's Reason, never to a log.
+	PayerText string
+	Err       error
 }
 
 func (e *Error) Error() string {

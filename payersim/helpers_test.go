@@ -255,6 +255,25 @@ func (e *simEnv) loginRBM() page {
 // submitWizard drives the payer wizard to the confirmation page.
 func (e *simEnv) submitWizard(memberID string, services url.Values, files ...upload) page {
 	e.t.Helper()
+	conf := e.postReview(e.reviewWizard(memberID, services, files...))
+	if conf.url.Path != "/auth/new/confirmation" {
+		e.t.Fatalf("submit not accepted, at %s:\n%s", conf.url, conf.body)
+	}
+	return conf
+}
+
+// postReview posts the review page's final submit form.
+func (e *simEnv) postReview(review page) page {
+	e.t.Helper()
+	return e.post("/auth/new/submit", url.Values{
+		"csrf_token": {hidden(e.t, review.body, "csrf_token")},
+		"attest":     {"yes"},
+	})
+}
+
+// reviewWizard drives the payer wizard to its review page.
+func (e *simEnv) reviewWizard(memberID string, services url.Values, files ...upload) page {
+	e.t.Helper()
 	step1 := e.get("/auth/new")
 	found := e.post("/auth/new/member", url.Values{
 		"csrf_token": {hidden(e.t, step1.body, "csrf_token")},
@@ -277,14 +296,7 @@ func (e *simEnv) submitWizard(memberID string, services url.Values, files ...upl
 	if review.url.Path != "/auth/new/review" {
 		e.t.Fatalf("documents not accepted, at %s:\n%s", review.url, review.body)
 	}
-	conf := e.post("/auth/new/submit", url.Values{
-		"csrf_token": {hidden(e.t, review.body, "csrf_token")},
-		"attest":     {"yes"},
-	})
-	if conf.url.Path != "/auth/new/confirmation" {
-		e.t.Fatalf("submit not accepted, at %s:\n%s", conf.url, conf.body)
-	}
-	return conf
+	return review
 }
 
 func fusionServices() url.Values {

@@ -541,12 +541,20 @@ func (p *Portal) wizardSubmit(w http.ResponseWriter, r *http.Request, s *session
 		Urgency: wz.Urgency, Notes: wz.Notes, Documents: slices.Clone(wz.Documents),
 	}
 	err := sub.validate()
+	refusal := ""
 	if err == nil {
+		refusal = p.refusalLocked(&sub)
+	}
+	if err == nil && refusal == "" {
 		req := p.createLocked(sub)
 		wz.Submitted = req.Reference
 		p.stats.Submissions++
 	}
 	p.mu.Unlock()
+	if refusal != "" {
+		p.wizardPage(w, s, http.StatusOK, "review.html", "Review and submit", wizardView{Errors: []string{refusal}})
+		return
+	}
 	if err != nil {
 		p.log.Error("wizard submit: invalid request", "err", err)
 		p.renderStatus(w, http.StatusInternalServerError)

@@ -208,6 +208,44 @@ func TestPayerWizardSubmit(t *testing.T) {
 	}
 }
 
+// TestPayerRefusesAtFinalSubmit: a refuse rule answers the final submit
+// with the review page's error banner holding the rule's reason, records
+// nothing, and refuses the same request again; a status wording override
+// shows on the list and the detail page.
+func TestPayerRefusesAtFinalSubmit(t *testing.T) {
+	e := newPayerEnv(t, payersim.PayerOptions{})
+	const reason = "Member W123456789 is not eligible on 04/20/2026."
+	if err := e.portal.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "W123456789", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: reason}},
+		{CPT: "22630", Outcome: payersim.Outcome{Fate: payersim.FateApprove, Wording: "Approved - Pending Medical Director Sign-off"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e.loginPayer()
+	review := e.reviewWizard("W123456789", fusionServices())
+	for i := 0; i < 2; i++ {
+		got := e.postReview(review)
+		if got.url.Path != "/auth/new/review" && got.url.Path != "/auth/new/submit" {
+			t.Fatalf("refused submit %d ended at %s", i+1, got.url)
+		}
+		if msg := mustText(t, got, "review-error"); msg != reason {
+			t.Fatalf("refusal banner %q, want %q", msg, reason)
+		}
+		review = got
+	}
+	if st := e.portal.Stats(); st.Refused != 2 || st.Submissions != 0 || len(e.portal.Requests()) != 0 {
+		t.Fatalf("refused %d submissions %d requests %d, want 2 0 0", st.Refused, st.Submissions, len(e.portal.Requests()))
+	}
+	ref := mustText(t, e.submitWizard("W555666777", fusionServices()), "reference-number")
+	if status, _ := statusOf(e, ref); status != "Approved - Pending Medical Director Sign-off" {
+		t.Fatalf("detail shows %q, want the rule's wording", status)
+	}
+	if _, err := e.portal.AddRequest(payersim.Submission{MemberID: "W123456789", Lines: []payersim.ServiceLine{{Code: "22630"}},
+		Outcome: &payersim.Outcome{Fate: payersim.FateRefuse}}); err == nil {
+		t.Fatal("a seeded request with a refuse outcome was accepted")
+	}
+}
+
 func TestPayerWizardValidation(t *testing.T) {
 	e := newPayerEnv(t, payersim.PayerOptions{})
 	e.loginPayer()

@@ -230,6 +230,12 @@ func (p *Portal) rbmOrder(w http.ResponseWriter, r *http.Request, s *session) {
 	p.mu.Lock()
 	tn := p.byNonce[nonce]
 	if tn == "" {
+		if refusal := p.refusalLocked(&sub); refusal != "" {
+			pg := p.newPage("Request an imaging order", s, orderView{Form: f, Nonce: nonce, Errors: []string{refusal}})
+			p.mu.Unlock()
+			p.render(w, http.StatusOK, "order.html", pg)
+			return
+		}
 		tn = p.createLocked(sub).Reference
 		p.stats.Submissions++
 		p.stats.Uploads += len(docs)

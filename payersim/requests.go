@@ -157,6 +157,8 @@ func (s *Submission) validate() error {
 	if s.Outcome != nil {
 		if err := s.Outcome.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("outcome: %w", err))
+		} else if s.Outcome.Fate == FateRefuse {
+			errs = append(errs, errors.New("outcome: refuse applies only to a submission through the portal"))
 		}
 	}
 	return errors.Join(errs...)
@@ -273,6 +275,17 @@ func SampleSubmissions(n int, outcome *Outcome) []Submission {
 		}
 	}
 	return out
+}
+
+// refusalLocked returns the banner of a submission the scenario refuses,
+// or "" when it is accepted; a refusal is counted. p.mu must be held.
+func (p *Portal) refusalLocked(sub *Submission) string {
+	o := p.scenario.match(sub)
+	if o.Fate != FateRefuse {
+		return ""
+	}
+	p.stats.Refused++
+	return orDefault(o.Reason, DefaultRefusal)
 }
 
 // createLocked stores a validated submission. p.mu must be held.
@@ -452,6 +465,9 @@ func (p *Portal) applyLocked(r *request, o *Outcome, now time.Time) {
 		r.Decisions = lineDecisions(r.Lines, nil, nil, true)
 	}
 	r.StatusText = p.wording(r.Status)
+	if o.Wording != "" {
+		r.StatusText = o.Wording
+	}
 	if !decided {
 		return
 	}

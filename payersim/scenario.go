@@ -19,9 +19,21 @@ const (
 	FateModify      Fate = "modify"       // approved with another code (Outcome.ApprovedCodes)
 	FateCancel      Fate = "cancel"       // cancelled by the payer
 	FateNotRequired Fate = "not_required" // no authorization required
+	// FateRefuse: the portal refuses the request at its final submit (the
+	// payer wizard's review page, the RBM order form shows an error banner
+	// with Outcome.Reason) and records nothing; every later submit of a
+	// matching request is refused again. Only at submission: a seeded
+	// request cannot be refused.
+	FateRefuse Fate = "refuse"
 )
 
-var fates = []Fate{FateApprove, FateDeny, FatePend, FatePartial, FateModify, FateCancel, FateNotRequired}
+var fates = []Fate{FateApprove, FateDeny, FatePend, FatePartial, FateModify, FateCancel, FateNotRequired, FateRefuse}
+
+const fateNames = "approve, deny, pend, partial, modify, cancel, not_required, refuse"
+
+// DefaultRefusal is the banner of a refused submission when the rule gives
+// no Reason.
+const DefaultRefusal = "The request cannot be accepted: the member's coverage is not active on the planned date of service. Verify eligibility and submit a new request."
 
 // DefaultValidityDays is the validity period of an approval when the
 // Outcome does not set one.
@@ -39,9 +51,15 @@ const DefaultValidityDays = 90
 type Outcome struct {
 	Fate        Fate `json:"fate"`
 	AfterChecks int  `json:"after_checks,omitempty"`
-	// Reason is the denial reason (deny), or the note shown for modify,
-	// partial, cancel and not_required. Empty takes a payer-like default.
+	// Reason is the denial reason (deny), the refusal banner (refuse), or
+	// the note shown for modify, partial, cancel and not_required. Empty
+	// takes a payer-like default.
 	Reason string `json:"reason,omitempty"`
+	// Wording, when set, is the status text the portal shows for this
+	// outcome instead of its usual wording (list and detail pages): a
+	// portal that words a status in a way a connector's status_map does
+	// not know.
+	Wording string `json:"wording,omitempty"`
 	// InfoRequest is the "information requested" text of a pend.
 	InfoRequest string `json:"info_request,omitempty"`
 	// ApprovedUnits maps a requested code to its approved units (partial).
@@ -103,14 +121,14 @@ func (sc Scenario) Validate() error {
 
 func (o *Outcome) validate() error {
 	if o.Fate == "" {
-		return errors.New("fate: missing (one of approve, deny, pend, partial, modify, cancel, not_required)")
+		return errors.New("fate: missing (one of " + fateNames + ")")
 	}
 	known := false
 	for _, f := range fates {
 		known = known || f == o.Fate
 	}
 	if !known {
-		return fmt.Errorf("fate: unknown %q (one of approve, deny, pend, partial, modify, cancel, not_required)", o.Fate)
+		return fmt.Errorf("fate: unknown %q (one of %s)", o.Fate, fateNames)
 	}
 	if o.AfterChecks < 0 {
 		return fmt.Errorf("after_checks: %d is negative", o.AfterChecks)
@@ -122,6 +140,9 @@ func (o *Outcome) validate() error {
 		if u < 0 {
 			return fmt.Errorf("approved_units[%s]: %d is negative", code, u)
 		}
+	}
+	if o.Fate == FateRefuse && (o.AfterChecks != 0 || o.Then != nil || o.Wording != "") {
+		return errors.New("refuse: the portal refuses at once; after_checks, then and wording do not apply")
 	}
 	if o.Then != nil {
 		if o.Fate != FatePend {

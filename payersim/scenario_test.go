@@ -189,6 +189,8 @@ func TestScenarioValidate(t *testing.T) {
 		{"negative checks", payersim.Scenario{Default: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: -1}}, "default: after_checks: -1 is negative"},
 		{"then on a denial", payersim.Scenario{Rules: []payersim.Rule{{Outcome: payersim.Outcome{Fate: payersim.FateDeny, Then: &payersim.Outcome{Fate: payersim.FateApprove}}}}}, "only a pend has a follow-up"},
 		{"bad follow-up", payersim.Scenario{Rules: []payersim.Rule{{Outcome: payersim.Outcome{Fate: payersim.FatePend, Then: &payersim.Outcome{}}}}}, "then: fate: missing"},
+		{"refuse is a fate", payersim.Scenario{Rules: []payersim.Rule{{Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: "Not eligible."}}}}, ""},
+		{"delayed refusal", payersim.Scenario{Rules: []payersim.Rule{{Outcome: payersim.Outcome{Fate: payersim.FateRefuse, AfterChecks: 1}}}}, "refuse: the portal refuses at once"},
 		{"negative units", payersim.Scenario{Rules: []payersim.Rule{{Outcome: payersim.Outcome{Fate: payersim.FatePartial, ApprovedUnits: map[string]int{"22840": -1}}}}}, "approved_units[22840]: -1 is negative"},
 	}
 	for _, tc := range tests {

@@ -22,6 +22,9 @@ type Stats struct {
 	// Submissions counts requests created through the portal's final submit
 	// (not AddRequest).
 	Submissions int `json:"submissions"`
+	// Refused counts final submits the scenario refused (fate refuse):
+	// nothing was recorded for them.
+	Refused int `json:"refused"`
 	// DetailViews counts payer detail pages and RBM status-lookup results
 	// that showed a request.
 	DetailViews int `json:"detail_views"`

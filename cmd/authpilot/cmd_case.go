@@ -109,7 +109,7 @@ func readCaseFile(name string) (*agent.NewCase, error) {
 func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("case list", "case list [--config FILE] [--status S[,S]] [--payer ID] [--due-before 48h|DATE] [--json]", stderr)
 	path := configFlag(fs)
-	status := fs.String("status", "", "only these statuses (comma-separated)")
+	status := fs.String("status", "", "only these statuses, comma-separated (e.g. rejected,pended)")
 	payer := fs.String("payer", "", "only this payer")
 	due := fs.String("due-before", "", "only cases with a deadline before this (RFC 3339, YYYY-MM-DD, or a duration such as 48h or 7d)")
 	asJSON := fs.Bool("json", false, "print JSON")

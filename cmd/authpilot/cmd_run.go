@@ -79,7 +79,11 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 			status = "failed: " + r.Err.Error()
 			failed++
 		}
-		bar.Step(fmt.Sprintf("%s: %d cases, %d changed, %d submitted — %s", r.Connector, r.Cases, r.Changed, r.Submitted, status))
+		line := fmt.Sprintf("%s: %d cases, %d changed, %d submitted", r.Connector, r.Cases, r.Changed, r.Submitted)
+		if r.Rejected > 0 {
+			line += fmt.Sprintf(", %d rejected by the payer", r.Rejected)
+		}
+		bar.Step(line + " — " + status)
 	}
 	if job == "poll" {
 		a.PollNow(ctx, report, ids...)

@@ -303,7 +303,9 @@ func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, bo
 	if err != nil {
 		var oe *outcomeError
 		if errors.As(err, &oe) {
-			return nil, rejected(op, oe.Error(), nil)
+			e := rejected(op, oe.Error(), nil)
+			e.PayerText = issueTexts(oe.issues)
+			return nil, e
 		}
 		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op,
 			Msg: "response is not a PAS Bundle or Parameters", Err: err}
@@ -428,9 +430,14 @@ func classifyStatus(op string, r *response) error {
 		return &connectors.Error{Class: connectors.ErrNotFound, Step: op, Msg: withDetail(what, detail)}
 	case r.status >= 400 && r.status < 500 && r.status != http.StatusTooManyRequests && r.status != http.StatusRequestTimeout:
 		if !isOO {
-			detail = "no OperationOutcome"
+			// Not the payer's answer about this request (a wrong base_url,
+			// a gateway): a person checks the connector.
+			return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: op,
+				Msg: what + " without an OperationOutcome (check the connector's base_url)"}
 		}
-		return rejected(op, withDetail(what, detail), nil)
+		e := rejected(op, withDetail(what, detail), nil)
+		e.PayerText = issueTexts(oe.issues)
+		return e
 	case r.status >= 500 || r.status == http.StatusTooManyRequests || r.status == http.StatusRequestTimeout:
 		if !isOO {
 			detail = snippet(r.header.Get("Content-Type"), r.body)

@@ -192,6 +192,12 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 				t.Errorf("err %q lacks %q", err, want)
 			}
 		}
+		// The payer's own words travel apart from the message (for the
+		// case's event and the alert's reason, never a log).
+		var ce *connectors.Error
+		if !errors.As(err, &ce) || ce.PayerText != "Subscriber not found" {
+			t.Errorf("payer text = %q, want the OperationOutcome's diagnostics", ce.PayerText)
+		}
 		if st := h.sim.Stats(); st.Calls["submit"] != 1 || st.BadRequests != 1 || st.Submissions != 0 {
 			t.Errorf("stats = %+v, want one call", st)
 		}

@@ -51,6 +51,23 @@ func summarizeIssues(issues []ooIssue) string {
 	return strings.Join(parts, "; ")
 }
 
+// issueTexts is the payer's own words in an OperationOutcome: each issue's
+// diagnostics, else its details text, joined by "; ". It can hold PHI (a
+// payer may quote the member) and goes only to connectors.Error.PayerText.
+func issueTexts(issues []ooIssue) string {
+	var parts []string
+	for _, is := range issues {
+		text := strings.TrimSpace(is.Diagnostics)
+		if text == "" {
+			text = strings.TrimSpace(is.Details.label())
+		}
+		if text != "" {
+			parts = append(parts, text)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // parseOutcome decodes an OperationOutcome body; ok is false when the body
 // is not one.
 func parseOutcome(data []byte) (*outcomeError, bool) {
@@ -289,7 +306,12 @@ func interpret(f found) (*result, error) {
 		if len(r.errs) > 0 {
 			msg += ": " + strings.Join(r.errs, "; ")
 		}
-		return r, rejected("response", msg, nil)
+		e := rejected("response", msg, nil)
+		e.PayerText = strings.TrimSpace(cr.Disposition)
+		if e.PayerText == "" {
+			e.PayerText = strings.Join(r.errs, "; ")
+		}
+		return r, e
 	}
 	st := overallStatus(decided)
 	r.status = st

@@ -182,7 +182,7 @@ func (x *exec) fetchDoc(url string) error {
 		return x.fail(connectors.ErrPortalChanged, "the fetched page is not HTML", nil)
 	}
 	if i := x.firstMatch(its, out.Match); i >= 0 {
-		return x.interruptErr(its[i])
+		return x.interruptErr(its[i], nil)
 	}
 	return nil
 }
@@ -345,7 +345,7 @@ func (a *expectStep) fetch(x *exec) error {
 		return err
 	}
 	if i >= 0 && i < len(its) {
-		return x.interruptErr(its[i])
+		return x.interruptErr(its[i], nil)
 	}
 	var hit *Alternative
 	if i >= 0 {
@@ -358,7 +358,7 @@ func (a *expectStep) fetch(x *exec) error {
 		}
 		return x.notOnFetched("none of the expected alternatives (" + strings.Join(names, ", ") + ")")
 	}
-	return x.follow(hit)
+	return x.follow(hit, nil)
 }
 
 func (a *waitForStep) fetch(x *exec) error {

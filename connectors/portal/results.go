@@ -98,8 +98,7 @@ func varString(vars map[string]any, name string) string {
 // errUnmapped is the portal_changed error for status text that matches no
 // status_map rule. The text itself goes in StatusText, not in the error.
 func errUnmapped(step string) error {
-	return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step,
-		Msg: "the status text matches no status_map entry (add it to status_map)"}
+	return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step, Err: connectors.ErrUnmappedStatus}
 }
 
 // outcomeOf turns the variables of a flow run into results. c may be nil.

@@ -314,7 +314,7 @@ func (r *runner) interrupts() []*Alternative {
 	return out
 }
 
-func (x *exec) interruptErr(a *Alternative) error {
+func (x *exec) interruptErr(a *Alternative, el *rod.Element) error {
 	if a.Relogin {
 		return x.fail(connectors.ErrRetryable, fmt.Sprintf("interrupt %q: the portal ended the session", a.Name), errSessionExpired)
 	}
@@ -322,21 +322,52 @@ func (x *exec) interruptErr(a *Alternative) error {
 	if a.Message != "" {
 		msg += ": " + a.Message
 	}
-	return x.fail(a.Fail, msg, nil)
+	e := x.fail(a.Fail, msg, nil)
+	e.PayerText = x.payerText(a, el)
+	return e
+}
+
+// maxPayerText bounds the payer's words kept from a page.
+const maxPayerText = 2000
+
+// payerText is what the payer's page says where a fail alternative
+// matched: the visible text of the matched element, or, for an alternative
+// that matches only the page's text, the part of the text its pattern
+// matched. It is the payer's own wording for a refusal; it can hold PHI and
+// goes only into connectors.Error.PayerText.
+func (x *exec) payerText(a *Alternative, el *rod.Element) string {
+	var s string
+	switch {
+	case x.r.doc != "":
+		// A fetched page is not the tab's page: its words are not read.
+	case a.Selector != "" && el != nil:
+		if t, err := el.Text(); err == nil {
+			s = t
+		}
+	case a.Text != nil:
+		if res, err := x.page.Eval(`() => document.body ? document.body.innerText : ''`); err == nil {
+			s = a.Text.FindString(normSpace(res.Value.Str()))
+		}
+	}
+	s = normSpace(s)
+	if len(s) > maxPayerText {
+		s = strings.ToValidUTF8(s[:maxPayerText], "") + "…"
+	}
+	return s
 }
 
 // waitMatch waits until match finds an element, racing the interrupts.
 func (x *exec) waitMatch(what string, match func(p *rod.Page) (*rod.Element, error)) (*rod.Element, error) {
-	var found *rod.Element
+	var found, hitEl *rod.Element
 	var hit *Alternative
 	rc := x.page.Race()
 	rc.ElementFunc(match).Handle(func(el *rod.Element) error { found = el; return nil })
 	for _, it := range x.r.interrupts() {
-		rc.ElementFunc(altMatcher(it)).Handle(func(*rod.Element) error { hit = it; return nil })
+		rc.ElementFunc(altMatcher(it)).Handle(func(el *rod.Element) error { hit, hitEl = it, el; return nil })
 	}
 	_, err := rc.Do()
 	if hit != nil {
-		return nil, x.interruptErr(hit)
+		return nil, x.interruptErr(hit, hitEl)
 	}
 	if err != nil {
 		return nil, x.ctxErr(what, err)
@@ -978,16 +1009,17 @@ func (a *screenshotStep) run(x *exec) error {
 
 func (a *expectStep) run(x *exec) error {
 	var hit, intr *Alternative
+	var hitEl *rod.Element
 	rc := x.page.Race()
 	for _, alt := range a.Alternatives {
-		rc.ElementFunc(altMatcher(alt)).Handle(func(*rod.Element) error { hit = alt; return nil })
+		rc.ElementFunc(altMatcher(alt)).Handle(func(el *rod.Element) error { hit, hitEl = alt, el; return nil })
 	}
 	for _, it := range x.r.interrupts() {
-		rc.ElementFunc(altMatcher(it)).Handle(func(*rod.Element) error { intr = it; return nil })
+		rc.ElementFunc(altMatcher(it)).Handle(func(el *rod.Element) error { intr, hitEl = it, el; return nil })
 	}
 	_, err := rc.Do()
 	if intr != nil {
-		return x.interruptErr(intr)
+		return x.interruptErr(intr, hitEl)
 	}
 	if err != nil {
 		names := make([]string, len(a.Alternatives))
@@ -996,13 +1028,13 @@ func (a *expectStep) run(x *exec) error {
 		}
 		return x.ctxErr("none of the expected alternatives ("+strings.Join(names, ", ")+")", err)
 	}
-	return x.follow(hit)
+	return x.follow(hit, hitEl)
 }
 
 // follow acts on the alternative an expect step found: its failure, the
 // end of the flow, or its then steps. On a fetched page a failure is not
 // decided: the caller reads the page again in a tab.
-func (x *exec) follow(hit *Alternative) error {
+func (x *exec) follow(hit *Alternative, el *rod.Element) error {
 	switch {
 	case hit.Fail != nil && x.r.doc != "":
 		return x.notOnFetched(fmt.Sprintf("a success alternative (the page shows %q)", hit.Name))
@@ -1011,7 +1043,9 @@ func (x *exec) follow(hit *Alternative) error {
 		if hit.Message != "" {
 			msg += ": " + hit.Message
 		}
-		return x.fail(hit.Fail, msg, nil)
+		e := x.fail(hit.Fail, msg, nil)
+		e.PayerText = x.payerText(hit, el)
+		return e
 	case hit.Done:
 		return errFlowDone
 	case len(hit.Then) > 0:

@@ -53,7 +53,10 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	}
 	err = s.withRelogin(ctx, slot, func() bool { return !committed }, op)
 	if err != nil {
-		if committed {
+		// A refusal the page showed (fail: rejected) is the payer's
+		// answer: nothing was filed. Anything else after the final step
+		// may have reached the payer.
+		if committed && !errors.Is(err, connectors.ErrRejected) {
 			var ce *connectors.Error
 			if errors.As(err, &ce) {
 				ce.Msg += " (after the final step: the request may have been filed)"

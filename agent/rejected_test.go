@@ -1,0 +1,330 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+// alertLog is a real webhook receiver that keeps every alert it is sent.
+type alertLog struct {
+	mu     sync.Mutex
+	alerts []authpilot.Alert
+}
+
+func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := webhook.Verify(e2eWebhook, r.Header, body, 5*time.Minute, time.Now()); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var m struct {
+		Data authpilot.Alert `json:"data"`
+	}
+	_ = json.Unmarshal(body, &m)
+	l.mu.Lock()
+	l.alerts = append(l.alerts, m.Data)
+	l.mu.Unlock()
+}
+
+// of returns the alerts of one type.
+func (l *alertLog) of(typ authpilot.AlertType) []authpilot.Alert {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []authpilot.Alert
+	for _, a := range l.alerts {
+		if a.Type == typ {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// eventsOf returns a case's events of one type.
+func eventsOf(t *testing.T, a *agent.Agent, caseID string, typ authpilot.EventType) []authpilot.Event {
+	t.Helper()
+	evs, err := a.Store().Events(context.Background(), caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []authpilot.Event
+	for _, e := range evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// checkRejected checks a refused case: status rejected with the payer's
+// words, one submission_rejected event and alert carrying them, no
+// connector_failing, and the rejected filter finds it.
+func checkRejected(t *testing.T, a *agent.Agent, alerts *alertLog, caseID, words string) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, a.FlushAlerts(ctx, 10*time.Second))
+	c, err := a.Store().GetCase(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != authpilot.StatusRejected || c.StatusText != words || c.LastError == "" {
+		t.Errorf("case: %s, status text %q, last error %q; want rejected with the payer's words", c.Status, c.StatusText, c.LastError)
+	}
+	if evs := eventsOf(t, a, caseID, authpilot.EventSubmissionRejected); len(evs) != 1 || evs[0].RawText != words || evs[0].To != authpilot.StatusRejected {
+		t.Errorf("submission_rejected events = %+v, want one with the payer's words", evs)
+	}
+	got := alerts.of(authpilot.AlertSubmissionRejected)
+	if len(got) != 1 || got[0].Reason != words || got[0].CaseID != caseID || got[0].Status != authpilot.StatusRejected {
+		t.Errorf("submission_rejected alerts = %+v, want one with the payer's words as its reason", got)
+	}
+	if n := len(alerts.of(authpilot.AlertNeedsHuman)); n != 0 {
+		t.Errorf("%d needs_human alerts for a refusal, want 0", n)
+	}
+	if n := len(alerts.of(authpilot.AlertConnectorFailing)); n != 0 {
+		t.Errorf("%d connector_failing alerts, want 0: a refusal is not a connector failure", n)
+	}
+	list, err := a.Store().ListCases(ctx, authpilot.CaseFilter{Statuses: []authpilot.Status{authpilot.StatusRejected}})
+	if err != nil || len(list) != 1 || list[0].ID != caseID {
+		t.Errorf("rejected filter: %d cases, %v", len(list), err)
+	}
+}
+
+// TestRefusedPortalSubmissionStops is issue 10 item 3 on a portal: the
+// payer refuses a request after the final click (a fail: rejected
+// alternative). The case becomes rejected with the banner's text, one
+// alert is raised, and later submit cycles never post it again (before, it
+// was reconciled back to ready and posted every cycle, each run counted as
+// a connector failure).
+func TestRefusedPortalSubmissionStops(t *testing.T) {
+	needChromium(t)
+	sims, err := payersim.Start(payersim.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	const words = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
+	}}))
+	alerts := &alertLog{}
+	hook := httptest.NewServer(alerts)
+	defer hook.Close()
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	create := func(member string) string {
+		nc := &agent.NewCase{}
+		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+		nc.Files = nil
+		c, err := a.Intake().Create(ctx, nc, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	refused := create("SHPREFUSE01")
+	accepted := create("SHPACCEPT02")
+
+	const cycles = 4
+	for i := 0; i < cycles; i++ {
+		res := a.SubmitNow(ctx, "summit-portal")
+		if res[0].Err != nil {
+			t.Errorf("submit cycle %d: %v (a refusal is not a failed run)", i+1, res[0].Err)
+		}
+		if i == 0 && (res[0].Rejected != 1 || res[0].Submitted != 1) {
+			t.Errorf("first cycle: %d rejected, %d submitted; want 1 and 1", res[0].Rejected, res[0].Submitted)
+		}
+	}
+	st := sims.Payer.Stats()
+	if posts := st.PageLoadsByRoute["POST /auth/new/submit"]; posts != 2 || st.Refused != 1 || st.Submissions != 1 {
+		t.Fatalf("after %d submit cycles the portal saw %d final POSTs (%d refused, %d accepted); want 2: the refused request posted exactly once",
+			cycles, posts, st.Refused, st.Submissions)
+	}
+	if c, _ := a.Store().GetCase(ctx, accepted); c.Status != authpilot.StatusSubmitted {
+		t.Errorf("the other case: %s, want submitted", c.Status)
+	}
+	checkRejected(t, a, alerts, refused, words)
+}
+
+// TestRefusedPASSubmissionStops is issue 10 item 3 on a PAS API: a
+// $submit answered 400 with an OperationOutcome sets rejected with the
+// issue's diagnostics, raises one alert, and is never posted again.
+func TestRefusedPASSubmissionStops(t *testing.T) {
+	const words = "Subscriber has no active coverage for the date of service (ELIG-22)"
+	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
+		{MemberID: "KPPREJ00001", Fate: payersim.PASReject, Reason: words},
+	}}})
+	srv := httptest.NewServer(pas)
+	defer srv.Close()
+	alerts := &alertLog{}
+	hook := httptest.NewServer(alerts)
+	defer hook.Close()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: PAS test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
+connectors:
+  - id: keystone-pas
+    kind: fhirpas
+    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
+    schedule: {submit: "", poll: ""}
+notify:
+  sinks:
+    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
+  routes:
+    - {match: {}, sinks: [ehr]}
+`, dir, srv.URL, srv.URL+"/token", hook.URL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{NoAPI: true, Secrets: authpilot.StaticSecrets{
+		"pas-secret": payersim.PASDefaultClientSecret, "hook-secret": e2eWebhook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
+		Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: "KPPREJ00001"},
+		Payer:   "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M51.16"},
+		ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)),
+	}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cycles = 4
+	for i := 0; i < cycles; i++ {
+		if res := a.SubmitNow(ctx); res[0].Err != nil {
+			t.Errorf("submit cycle %d: %v (a refusal is not a failed run)", i+1, res[0].Err)
+		}
+	}
+	if st := pas.Stats(); st.Calls["submit"] != 1 || st.Submissions != 0 {
+		t.Fatalf("after %d submit cycles the PAS API saw %d $submit calls; want exactly 1", cycles, st.Calls["submit"])
+	}
+	checkRejected(t, a, alerts, c.ID, words)
+	// The agent's log-safe error on the case names the class and status,
+	// the payer's words stay in the status text.
+	got, _ := a.Store().GetCase(ctx, c.ID)
+	if !strings.Contains(got.LastError, "HTTP 400") {
+		t.Errorf("last error %q", got.LastError)
+	}
+}
+
+// TestUnmappedWordingIsPortalChanged is issue 10 item 4: a status word
+// missing from status_map, on a list page (the payer portal's list) or a
+// detail page (the RBM's status lookup), left the case unchanged with no
+// alert. Now each case showing it gets a portal_changed event with the
+// exact text, one portal_changed alert names the text, the step and a case,
+// further polls raise nothing more, and the status stays as it was.
+func TestUnmappedWordingIsPortalChanged(t *testing.T) {
+	needChromium(t)
+	sims, err := payersim.Start(payersim.SetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	alerts := &alertLog{}
+	hook := httptest.NewServer(alerts)
+	defer hook.Close()
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+
+	const listWord, detailWord = "Approved - Pending Medical Director Sign-off", "Authorized Pending Peer Review"
+	// Two requests on the payer's list show the same unknown word.
+	list1 := trackRequest(t, a, sims, "SHPWORD0001", &payersim.Outcome{Fate: payersim.FateApprove, Wording: listWord})
+	list2 := trackRequest(t, a, sims, "SHPWORD0002", &payersim.Outcome{Fate: payersim.FateApprove, Wording: listWord})
+	// One RBM order shows an unknown word on its status page.
+	tn, err := sims.RBM.AddRequest(payersim.Submission{MemberID: "SHPWORD0003", DOB: "1960-05-05",
+		Lines: []payersim.ServiceLine{{Code: "72148", Units: 1}}, Diagnoses: []string{"M54.16"},
+		Outcome: &payersim.Outcome{Fate: payersim.FateApprove, Wording: detailWord}})
+	must(t, err)
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON("SHPWORD0003", "clearview-rbm", "imaging", []string{"72148"}, "M54.16", "1245319599")), nc))
+	nc.Files, nc.Tracked, nc.PayerRef = nil, true, tn
+	detail, err := a.Intake().Create(ctx, nc, "test")
+	must(t, err)
+
+	for cycle := 1; cycle <= 3; cycle++ {
+		for _, r := range a.PollNow(ctx, nil) {
+			if r.Err != nil {
+				t.Fatalf("poll %d %s: %v", cycle, r.Connector, r.Err)
+			}
+		}
+	}
+	must(t, a.FlushAlerts(ctx, 10*time.Second))
+
+	tests := []struct {
+		name, word, step, connector string
+		cases                       []string
+	}{
+		{"list page", listWord, "poll.list.fields.status", "summit-portal", []string{list1.ID, list2.ID}},
+		{"detail page", detailWord, "poll.lookup", "clearview-rbm", []string{detail.ID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, id := range tt.cases {
+				c, err := a.Store().GetCase(ctx, id)
+				must(t, err)
+				if c.Status != authpilot.StatusSubmitted {
+					t.Errorf("case %s became %s on unknown wording", id, c.Status)
+				}
+				evs := eventsOf(t, a, id, authpilot.EventPortalChanged)
+				if len(evs) != 1 || evs[0].RawText != tt.word || !strings.Contains(string(evs[0].Detail), tt.step) {
+					t.Errorf("case %s: portal_changed events over 3 polls = %+v, want one with the text and the step", id, evs)
+				}
+			}
+			var got []authpilot.Alert
+			for _, al := range alerts.of(authpilot.AlertPortalChanged) {
+				if al.ConnectorID == tt.connector {
+					got = append(got, al)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d portal_changed alerts over 3 polls, want 1: %+v", len(got), got)
+			}
+			al := got[0]
+			if al.Reason != tt.word || !strings.Contains(al.Title, tt.step) || !contains(tt.cases, al.CaseID) || al.Status != authpilot.StatusSubmitted {
+				t.Errorf("alert = %+v, want the text as reason, the step in the title and the case", al)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
