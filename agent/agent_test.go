@@ -252,3 +252,16 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestAPIListKnowsRejected: the worklist filters on the rejected status
+// (issue 10 item 3) and names the rule for a status it does not know.
+func TestAPIListKnowsRejected(t *testing.T) {
+	base, _ := startAgent(t, testConfig(t, t.TempDir()), io.Discard)
+	if code, body := do(t, "GET", base+"/v1/cases?status=rejected,ready", testToken, ""); code != http.StatusOK {
+		t.Fatalf("status=rejected: %d %v", code, body)
+	}
+	code, body := do(t, "GET", base+"/v1/cases?status=refused", testToken, "")
+	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body), "rejected") {
+		t.Fatalf("status=refused: %d %v, want 400 listing the statuses (rejected among them)", code, body)
+	}
+}

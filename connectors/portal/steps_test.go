@@ -315,13 +315,18 @@ func TestExpectAlternatives(t *testing.T) {
 		show      string
 		wantClass string
 		wantErr   string
-		wantVars  map[string]any
+		// wantText is the payer's words a fail alternative keeps: the
+		// matched element's visible text, or what a text pattern matched.
+		wantText string
+		wantVars map[string]any
 	}{
 		{show: "mfa", wantVars: map[string]any{"then_ran": "code", "after": "Please wait"}},
 		{show: "dashboard", wantVars: map[string]any{}},
 		{show: "hidden-error", wantVars: map[string]any{}},
-		{show: "error", wantClass: "auth", wantErr: `flows.login.steps[1] expect: authentication failed: the page shows "error": bad password`},
-		{show: "captcha", wantClass: "needs_human", wantErr: `flows.login.steps[1] expect: needs a human: the page shows "captcha"`},
+		{show: "error", wantClass: "auth", wantErr: `flows.login.steps[1] expect: authentication failed: the page shows "error": bad password`,
+			wantText: "The password is wrong."},
+		{show: "captcha", wantClass: "needs_human", wantErr: `flows.login.steps[1] expect: needs a human: the page shows "captcha"`,
+			wantText: "verify you are human"},
 		{show: "nothing", wantClass: "portal_changed",
 			wantErr: `flows.login.steps[1] expect: portal changed: none of the expected alternatives (mfa, dashboard, error, captcha) did not appear within 1.5s: element missing`},
 	}
@@ -345,6 +350,9 @@ func TestExpectAlternatives(t *testing.T) {
 				var ce *connectors.Error
 				if !errors.As(err, &ce) || len(ce.Screenshot) == 0 {
 					t.Errorf("failure without a screenshot")
+				}
+				if ce != nil && ce.PayerText != tt.wantText {
+					t.Errorf("payer text %q, want %q", ce.PayerText, tt.wantText)
 				}
 				return
 			}
