@@ -122,6 +122,10 @@ func (r *runner) poll(ctx context.Context) RunResult {
 			if noOp(c, o) {
 				return
 			}
+			if refused, err := r.refuseObservation(ctx, c, o, rec); refused || err != nil {
+				applyErr = errors.Join(applyErr, err)
+				return
+			}
 			changed, err := r.a.observe(ctx, o.CaseID, o, "agent:"+r.id, rec)
 			if err != nil {
 				applyErr = errors.Join(applyErr, err)
@@ -465,9 +469,19 @@ func (r *runner) reconcile(ctx context.Context, sess connectors.Session, c *auth
 		return r.needsHuman(ctx, c, "Submission interrupted and this payer cannot be searched",
 			"Check the payer's portal for this request; then mark the case submitted or ready", rec)
 	}
-	sub, err := sess.Find(ctx, c)
+	// Only a request made since the intent can be this case's.
+	since, err := r.intentTime(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	sub, err := sess.Find(ctx, c, since)
 	switch {
 	case err == nil:
+		if fields := linkProblem(c, sub.Shown, true); len(fields) > 0 {
+			// Another patient's or another service's request: never
+			// applied, and the case is not submitted again by itself.
+			return r.refuseLink(ctx, c.ID, sub.PayerRef, "find", fields, rec)
+		}
 		r.log.Info("interrupted submission found at the payer", "case", c.ID)
 		return r.a.applySubmission(ctx, c.ID, sub, authpilot.EventReconciled, actor, rec)
 	case errors.Is(err, connectors.ErrNotFound):

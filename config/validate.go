@@ -385,6 +385,15 @@ func (v *validator) connectorOptions(p string, cn *Connector) {
 		return
 	}
 	cn.Options = opts
+	if w, ok := opts.(connectors.Warner); ok {
+		for _, fe := range w.Warnings() {
+			line := fe.Line
+			if line <= 0 {
+				line = node.Line
+			}
+			v.errs.warn(file, line, join(p, fe.Path), fe.Msg)
+		}
+	}
 }
 
 func kindList() string {

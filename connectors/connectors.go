@@ -53,8 +53,13 @@ type Session interface {
 	// a failure about one case goes in its Observation.Err.
 	Poll(ctx context.Context, cases []*authpilot.Case) ([]Observation, error)
 	// Find looks for a request already made for c (member, codes, service
-	// date). It returns an error wrapping ErrNotFound when there is none.
-	Find(ctx context.Context, c *authpilot.Case) (*Submission, error)
+	// date) at or after since, the time the submission intent was recorded:
+	// a request the payer shows as made before it is not c's. Where the
+	// payer shows several candidates, Find picks the one whose identity
+	// matches c (Case.IdentityMismatch). It returns an error wrapping
+	// ErrNotFound when there is none, and reports in Submission.Shown what
+	// the payer showed of the request it found.
+	Find(ctx context.Context, c *authpilot.Case, since time.Time) (*Submission, error)
 	Close() error
 }
 
@@ -76,6 +81,11 @@ type Submission struct {
 	// Determination is set when the payer decided at once.
 	Determination *authpilot.Determination
 	Files         []File
+	// Shown is what the payer showed of the request that identifies it
+	// (member ID, DOB, codes, service date); nil when the connector read
+	// nothing of the kind. The agent checks it against the case before it
+	// links the request to the case.
+	Shown *authpilot.Identity
 }
 
 // Observation is what a poll saw of one case.
@@ -94,7 +104,11 @@ type Observation struct {
 	// the last poll (e.g. the list row's "last updated" did not move) and
 	// did not open the detail page.
 	Unchanged bool
-	Err       error
+	// Shown is what the payer showed of the request on the page read (nil:
+	// nothing identifying was read). The agent applies nothing of an
+	// observation whose Shown differs from the case.
+	Shown *authpilot.Identity
+	Err   error
 }
 
 // File is a downloaded document.
@@ -143,6 +157,13 @@ type Options interface {
 	// New builds the connector. It does no I/O: logins and browser
 	// launches happen on first Open.
 	New(env Env) (Connector, error)
+}
+
+// Warner is implemented by Options that have findings which do not stop
+// the daemon (e.g. a flow that reads nothing identifying a request);
+// config check prints them as warnings with their lines.
+type Warner interface {
+	Warnings() FieldErrors
 }
 
 // Kind is a registered connector kind.

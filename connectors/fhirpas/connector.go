@@ -174,6 +174,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 		Status:        r.status,
 		StatusText:    r.statusText,
 		Determination: r.determination(c, s.c.now()),
+		Shown:         r.shown,
 	}, nil
 }
 
@@ -209,6 +210,7 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 			Status:        r.status,
 			StatusText:    r.statusText,
 			Determination: r.determination(c, s.c.now()),
+			Shown:         r.shown,
 		}
 		if r.payerRef != "" && r.payerRef != c.PayerRef {
 			o.PayerRef = r.payerRef
@@ -220,17 +222,25 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 
 // Find implements connectors.Session: an inquiry by the request identifier
 // derived from the case ID (and the payer's reference when known). It
-// returns an error wrapping connectors.ErrNotFound when the payer has none.
-func (s *Session) Find(ctx context.Context, c *authpilot.Case) (*connectors.Submission, error) {
+// returns an error wrapping connectors.ErrNotFound when the payer has none,
+// or when the ClaimResponse is dated before since (it answers an older
+// request). What the response shows of the patient (member number, birth
+// date) goes in Submission.Shown for the agent to check.
+func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*connectors.Submission, error) {
 	r, err := s.inquire(ctx, c)
 	if err != nil {
 		return nil, err
+	}
+	if madeBefore(r.created, since) {
+		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "inquire",
+			Msg: "the payer's answer is about a request made before the submission intent"}
 	}
 	return &connectors.Submission{
 		PayerRef:      r.payerRef,
 		Status:        r.status,
 		StatusText:    r.statusText,
 		Determination: r.determination(c, s.c.now()),
+		Shown:         r.shown,
 	}, nil
 }
 
@@ -317,7 +327,8 @@ func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, bo
 		}
 		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op, Err: errNoClaimResponse}
 	}
-	r, err := interpret(pick(fs, traceNumber(c.ID)))
+	f := pick(fs, traceNumber(c.ID))
+	r, err := interpret(f)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) {
@@ -325,6 +336,7 @@ func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, bo
 		}
 		return nil, err
 	}
+	r.shown = shownIdentity(f)
 	return r, nil
 }
 

@@ -441,16 +441,29 @@ func TestSubmitIdempotentAndFind(t *testing.T) {
 	// Reconciliation finds the request by the identifier derived from the
 	// case ID.
 	s := h.open()
-	found, err := s.Find(context.Background(), c)
+	found, err := s.Find(context.Background(), c, time.Time{})
 	if err != nil {
 		t.Fatalf("find: %v", err)
 	}
 	if found.PayerRef != first.PayerRef || found.Status != authpilot.StatusPended {
 		t.Errorf("found = %+v", found)
 	}
+	// The response shows whose request it is: the agent checks it.
+	if found.Shown == nil || len(c.IdentityMismatch(*found.Shown)) > 0 || found.Shown.MemberID == "" || found.Shown.DOB == "" {
+		t.Errorf("found.Shown = %+v, want the case's member number and birth date", found.Shown)
+	}
+	wrong := *c
+	wrong.Patient.MemberID, wrong.Patient.DOB = "ZZZ999999", authpilot.NewDate(1999, 1, 1)
+	if diff := wrong.IdentityMismatch(*found.Shown); len(diff) != 2 {
+		t.Errorf("another member's case: mismatch %v, want member_id and dob", diff)
+	}
+	// A request answered before the intent is an older request's.
+	if _, err := s.Find(context.Background(), c, time.Now().Add(time.Hour)); !errors.Is(err, connectors.ErrNotFound) {
+		t.Errorf("find since after the request = %v, want ErrNotFound", err)
+	}
 	other := testCase()
 	other.ID = "01HZX5T0OTHER"
-	if _, err := s.Find(context.Background(), other); !errors.Is(err, connectors.ErrNotFound) {
+	if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, connectors.ErrNotFound) {
 		t.Errorf("find of an unsubmitted case = %v, want ErrNotFound", err)
 	}
 }
@@ -519,7 +532,7 @@ func TestInquiryResponseForms(t *testing.T) {
 			}
 			other := testCase()
 			other.ID = "01HZX5T0NEVER"
-			if _, err := s.Find(context.Background(), other); !errors.Is(err, connectors.ErrNotFound) {
+			if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, connectors.ErrNotFound) {
 				t.Errorf("find = %v, want ErrNotFound", err)
 			}
 		})

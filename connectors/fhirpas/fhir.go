@@ -320,6 +320,7 @@ type claimResponse struct {
 	Identifier    []identifier   `json:"identifier,omitempty"`
 	Status        string         `json:"status,omitempty"`
 	Created       string         `json:"created,omitempty"`
+	Patient       *reference     `json:"patient,omitempty"`
 	Request       *reference     `json:"request,omitempty"`
 	Outcome       string         `json:"outcome,omitempty"`
 	Disposition   string         `json:"disposition,omitempty"`

@@ -236,6 +236,8 @@ type result struct {
 	infoRequested string
 	lines         []line
 	errs          []string
+	// shown is what the response shows of whose request it is.
+	shown *authpilot.Identity
 }
 
 // interpret reads one ClaimResponse. A ClaimResponse that carries errors

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type decoder struct {
 	calls []*callRef
 	// totps are totp steps, checked against Secrets at the end.
 	totps []*totpRef
+	// warnings are findings that do not stop the daemon.
+	warnings connectors.FieldErrors
 }
 
 type tmplRef struct {
@@ -416,6 +419,7 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 			})
 		}},
 		{"status_map", false, func(k, v *yaml.Node) { o.StatusMap = d.statusMap(v) }},
+		{"identity", false, func(k, v *yaml.Node) { o.Identity = d.identity(v) }},
 		{"interrupts", false, func(k, v *yaml.Node) {
 			d.pairs(v, "interrupts", "", func(ak, av *yaml.Node) {
 				if a := d.alternative(ak, av, "interrupts."+ak.Value, "", true, false); a != nil {
@@ -443,6 +447,7 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
 	}
+	o.warnings = d.warnings
 	return o, nil
 }
 
@@ -512,6 +517,33 @@ func (d *decoder) statusMap(n *yaml.Node) []StatusRule {
 		rules = append(rules, StatusRule{Pattern: re, Status: st, Line: k.Line})
 	})
 	return rules
+}
+
+// identity decodes the list of identity field names.
+func (d *decoder) identity(n *yaml.Node) []string {
+	var out []string
+	seen := map[string]bool{}
+	ok := d.sequence(n, "identity", "", func(i int, item *yaml.Node) {
+		path := fmt.Sprintf("identity[%d]", i)
+		s, ok := d.scalar(item, path, "", "field")
+		if !ok {
+			return
+		}
+		s = strings.TrimSpace(s)
+		switch {
+		case !slices.Contains(authpilot.IdentityFields, s):
+			d.errAt(item, path, "unknown identity field %q%s (one of %s)", s, suggest(s, authpilot.IdentityFields), strings.Join(authpilot.IdentityFields, ", "))
+		case seen[s]:
+			d.errAt(item, path, "%q is listed twice", s)
+		default:
+			seen[s] = true
+			out = append(out, s)
+		}
+	})
+	if ok && len(out) == 0 && len(d.errs) == 0 {
+		d.errAt(n, "identity", "list at least one field the portal shows (%s)", strings.Join(authpilot.IdentityFields, ", "))
+	}
+	return out
 }
 
 // flow decodes {steps: [...]} or a bare list of steps.

@@ -302,6 +302,39 @@ flows:
   a: &loop
     - expect: {x: {selector: "#x", then: *loop}}
 `, `line 4: flows.a.steps[0].expect.x.then[0].expect.x.then: recursive alias *loop`},
+		{"find without identity", okHead + `
+find:
+  steps:
+    - goto: /list
+    - extract: {selector: "td.ref", into: payer_ref}
+`, `line 2: find: declare identity: the fields the portal shows that identify a request (member_id, dob, codes, service_date), so a request found is checked against the case`},
+		{"identity field misspelt", okHead + `
+identity: [member_id, servicedate, member_id]
+`, `line 2: identity[1]: unknown identity field "servicedate" (did you mean "service_date"?) (one of member_id, dob, codes, service_date)
+line 2: identity[2]: "member_id" is listed twice`},
+		{"identity not a list", okHead + `
+identity: member_id
+`, `line 2: identity: expected a list, got a scalar`},
+		{"identity empty", okHead + `
+identity: []
+`, `line 2: identity: list at least one field the portal shows (member_id, dob, codes, service_date)`},
+		{"declared identity not extracted", okHead + `
+identity: [member_id, service_date]
+status_map: {"^Approved$": approved}
+poll:
+  lookup:
+    steps:
+      - goto: /status
+      - extract: {fields: {status: "#s", member_id: "#m"}}
+find:
+  steps:
+    - goto: /list
+    - extract:
+        rows: tr
+        fields: {payer_ref: td.ref, service_date: td.date, submitted_at: td.sub}
+        into: requests
+`, `line 2: identity: field "service_date" is declared but poll.lookup extracts nothing into it
+line 9: find: identity field "member_id" is declared but no step extracts it`},
 		{"several errors at once", okHead + `
 limits: {pages: 99, step_timeout: soon}
 login:
@@ -315,6 +348,44 @@ line 5: login.steps[0]: unknown step "clik" (did you mean "click"?)`},
 		t.Run(tt.name, func(t *testing.T) {
 			if got := decodeErrs(t, tt.yaml); got != tt.want {
 				t.Errorf("errors:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeIdentityWarnings(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"poll without identity", okHead + `
+status_map: {"^Approved$": approved}
+poll:
+  lookup:
+    steps:
+      - extract: {selector: "#s", into: status}
+`, `line 3: poll: no identity declared: detail pages are not checked against their case, and a tracked case stops with needs_human on its first poll`},
+		{"find without submitted_at", okHead + `
+identity: [member_id]
+find:
+  steps:
+    - extract: {fields: {payer_ref: "#r", member_id: "#m"}}
+`, `line 3: find: nothing extracts submitted_at: a request made before the submission intent cannot be told from a new one by its date`},
+		{"complete", okHead + `
+identity: [member_id]
+find:
+  steps:
+    - extract: {fields: {payer_ref: "#r", member_id: "#m", submitted_at: "#t"}}
+`, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := decodeYAML(t, tt.yaml)
+			var lines []string
+			for _, w := range o.Warnings() {
+				lines = append(lines, fmt.Sprintf("line %d: %v", w.Line, w))
+			}
+			if got := strings.Join(lines, "\n"); got != tt.want {
+				t.Errorf("warnings:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
 	}
@@ -361,6 +432,9 @@ func TestDecodeSampleAndExamples(t *testing.T) {
 			}
 			if caps := c.Capabilities(); !caps.Poll || !caps.Submit {
 				t.Errorf("capabilities %+v", caps)
+			}
+			if len(o.Identity) == 0 || len(o.Warnings()) > 0 {
+				t.Errorf("identity %v, warnings %v: the examples declare and read what identifies a request", o.Identity, o.Warnings())
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
 )
 
 // Defaults of the limits section.
@@ -38,12 +39,25 @@ type Options struct {
 	// Flows are named, reusable step lists run by the call step.
 	Flows map[string]*Flow
 
+	// Identity names the fields this portal shows that identify a request
+	// (authpilot.IdentityFields: member_id, dob, codes, service_date). The
+	// find flow and the poll's detail/lookup flow extract them, and the
+	// agent checks them against the case before linking the request to it.
+	Identity []string
+
 	Login    *Flow
 	Submit   *SubmitFlow
 	Poll     *PollFlow
 	Download *DownloadFlow
 	Find     *Flow
+
+	// warnings are findings that do not stop the daemon (config check
+	// prints them).
+	warnings connectors.FieldErrors
 }
+
+// Warnings implements connectors.Warner.
+func (o *Options) Warnings() connectors.FieldErrors { return o.warnings }
 
 // Limits bound a connector's use of the browser.
 type Limits struct {

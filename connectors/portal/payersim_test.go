@@ -121,6 +121,7 @@ func TestSummitSubmitLumbarFusion(t *testing.T) {
 	}
 	c := lumbarFusion(t)
 	commits := 0
+	intent := p.clock.Now()
 	sub, err := s.Submit(testCtx(t), c, func(context.Context) error {
 		commits++
 		if n := p.sim.Stats().Submissions; n != 0 {
@@ -171,13 +172,13 @@ func TestSummitSubmitLumbarFusion(t *testing.T) {
 	}
 
 	// Find reconciles: the request filed above is found by member and code.
-	found, err := s.Find(testCtx(t), c)
+	found, err := s.Find(testCtx(t), c, intent)
 	if err != nil || found.PayerRef != sub.PayerRef || found.Status != authpilot.StatusSubmitted {
 		t.Errorf("find = %+v, %v", found, err)
 	}
 	other := lumbarFusion(t)
 	other.Patient.MemberID = "NOSUCH999"
-	if _, err := s.Find(testCtx(t), other); !errors.Is(err, connectors.ErrNotFound) {
+	if _, err := s.Find(testCtx(t), other, intent); !errors.Is(err, connectors.ErrNotFound) {
 		t.Errorf("find of an unknown member: %v, want ErrNotFound", err)
 	}
 }

@@ -264,6 +264,7 @@ func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *a
 		return ob
 	}
 	ob.Status, ob.StatusText, ob.Determination = out.status, out.statusText, out.det
+	ob.Shown = s.c.opts.shown(r.data.Vars)
 	if out.payerRef != "" && normRef(out.payerRef) != normRef(c.PayerRef) {
 		ob.PayerRef = out.payerRef
 	}

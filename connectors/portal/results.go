@@ -24,6 +24,11 @@ const (
 	VarDecidedAt     = "decided_at"
 	VarNoticeDate    = "notice_date"
 	VarUpdated       = "updated"
+	// VarSubmittedAt is when the payer shows a request was made (find).
+	VarSubmittedAt = "submitted_at"
+	// VarRequests is a find flow's table of candidate requests, one row per
+	// request (fields payer_ref, status, submitted_at and identity fields).
+	VarRequests = "requests"
 )
 
 // dateLayouts are the date forms portals print.

@@ -3,6 +3,9 @@ package portal
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
@@ -82,10 +85,14 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	return sub, nil
 }
 
-// Find runs the find flow: it reports a request already filed for c, or an
-// error wrapping connectors.ErrNotFound (an alternative with fail:
-// not_found).
-func (s *Session) Find(ctx context.Context, c *authpilot.Case) (*connectors.Submission, error) {
+// Find runs the find flow: it reports a request already filed for c at or
+// after since (the submission intent), or an error wrapping
+// connectors.ErrNotFound (an alternative with fail: not_found, or no
+// candidate left). A flow that reads a requests table gets the one row
+// made after since whose identity matches c; a flow that reads one request
+// reports it with what the page showed of it (Submission.Shown), for the
+// agent to check.
+func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*connectors.Submission, error) {
 	f := s.c.opts.Find
 	if f == nil {
 		return nil, &connectors.Error{Class: connectors.ErrUnsupported, Step: "find", Msg: "no find flow configured"}
@@ -103,14 +110,131 @@ func (s *Session) Find(ctx context.Context, c *authpilot.Case) (*connectors.Subm
 	if err != nil {
 		return nil, err
 	}
-	out, oerr := s.c.opts.outcomeOf(c, r.data.Vars, "find")
+	vars := r.data.Vars
+	if rows, ok := vars[VarRequests].([]map[string]string); ok {
+		row, err := s.c.opts.pickRequest(c, since, rows)
+		if err != nil {
+			return nil, err
+		}
+		vars = map[string]any{}
+		for k, v := range row {
+			vars[k] = v
+		}
+	} else if madeBefore(varString(vars, VarSubmittedAt), since) {
+		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "find",
+			Msg: "the request found was made before the submission intent"}
+	}
+	out, oerr := s.c.opts.outcomeOf(c, vars, "find")
 	if out.payerRef == "" {
 		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: "find",
 			Msg: "the flow read no payer reference and no alternative said not_found"}
 	}
-	sub := &connectors.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText}
+	sub := &connectors.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText,
+		Shown: s.c.opts.shown(vars)}
 	if oerr == nil && out.hasStatus {
 		sub.Status, sub.Determination = out.status, out.det
 	}
 	return sub, nil
+}
+
+// pickRequest chooses among a find flow's candidate rows the one request
+// made at or after since whose identity matches c. Rows made before since
+// and rows of another member, code set or date are other requests; none
+// left is not found, several is for a person to sort out.
+func (o *Options) pickRequest(c *authpilot.Case, since time.Time, rows []map[string]string) (map[string]string, error) {
+	var match []map[string]string
+	older, other := 0, 0
+	for _, row := range rows {
+		if normRef(row[VarPayerRef]) == "" {
+			continue
+		}
+		if madeBefore(row[VarSubmittedAt], since) {
+			older++
+			continue
+		}
+		shown := o.shownRow(row)
+		if shown == nil || shown.IsZero() {
+			return nil, &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "find",
+				Msg: "a request found shows none of the identity fields: it cannot be checked against the case"}
+		}
+		if len(c.IdentityMismatch(*shown)) > 0 {
+			other++
+			continue
+		}
+		match = append(match, row)
+	}
+	switch len(match) {
+	case 0:
+		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "find",
+			Msg: fmt.Sprintf("no request of this case among %d found (%d made before the submission intent, %d of another member, code or date)", len(rows), older, other)}
+	case 1:
+		return match[0], nil
+	}
+	return nil, &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "find",
+		Msg: fmt.Sprintf("%d requests made since the submission intent match the case", len(match))}
+}
+
+// shown returns the declared identity fields a flow run read (nil when the
+// flow declares none).
+func (o *Options) shown(vars map[string]any) *authpilot.Identity {
+	if len(o.Identity) == 0 {
+		return nil
+	}
+	id := &authpilot.Identity{}
+	for _, f := range o.Identity {
+		switch v := vars[f].(type) {
+		case string:
+			id.Set(f, normSpace(v))
+		case []map[string]string:
+			// A table of codes: one row per line, its "code" field.
+			if f == authpilot.IdentityCodes {
+				var codes []string
+				for _, r := range v {
+					codes = append(codes, normSpace(r["code"]))
+				}
+				id.Set(f, strings.Join(codes, ", "))
+			}
+		}
+	}
+	return id
+}
+
+func (o *Options) shownRow(row map[string]string) *authpilot.Identity {
+	vars := map[string]any{}
+	for k, v := range row {
+		vars[k] = v
+	}
+	return o.shown(vars)
+}
+
+// Allowances of madeBefore: the portal's clock may differ from ours, and a
+// time printed without its zone may be in any zone from UTC-12 to UTC+14.
+const (
+	clockSkew   = 5 * time.Minute
+	zoneUnknown = 14 * time.Hour
+)
+
+// madeBefore reports whether a request the payer shows as submitted at
+// shown was certainly made before since. A time with an offset (RFC 3339)
+// is exact within clockSkew; a date and time without a zone could be in any
+// zone, so it is before only when it is more than 14 hours (and a minute,
+// its precision) older; a bare date covers its whole day in every zone. An
+// empty or unreadable value is never before: the identity check still
+// applies.
+func madeBefore(shown string, since time.Time) bool {
+	s := normSpace(shown)
+	if s == "" || since.IsZero() {
+		return false
+	}
+	limit := since.Add(-clockSkew)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Before(limit)
+	}
+	if d, err := ParseDate(s); err == nil {
+		return d.AddDays(1).In(time.UTC).Add(zoneUnknown).Before(limit)
+	}
+	if t, err := ParseTime(s); err == nil {
+		return t.Add(time.Minute + zoneUnknown).Before(limit)
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
 )
 
@@ -64,9 +65,10 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 			d.errs = append(d.errs, fieldErr(lineOfPath(top, "submit"), "submit", "no step extracts into payer_ref (the payer's reference or tracking number)"))
 		}
 	}
-	if o.Find != nil && !extracts(o, o.Find.Steps, "payer_ref") {
-		d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find", "no step extracts into payer_ref"))
+	if o.Find != nil && !extracts(o, o.Find.Steps, VarPayerRef) && !extractsRows(o, o.Find.Steps, VarRequests, VarPayerRef) {
+		d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find", "no step extracts into payer_ref (or a requests table with a payer_ref field)"))
 	}
+	d.checkIdentity(top, o)
 	if o.Poll != nil {
 		var steps []*Step
 		for _, f := range []*Flow{o.Poll.Detail, o.Poll.Lookup} {
@@ -100,6 +102,73 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 			d.errs = append(d.errs, fieldErr(lineOfPath(top, "download"), "download", "no click step has download: (the document kind, e.g. letter)"))
 		}
 	}
+}
+
+// checkIdentity requires a find flow to read what identifies the request
+// it finds (the identity section, and every field it lists), the poll's
+// detail or lookup flow to read the declared fields too, and warns where a
+// flow reads nothing to check a payer record against its case.
+func (d *decoder) checkIdentity(top *yaml.Node, o *Options) {
+	line := lineOfPath(top, "identity")
+	if o.Find != nil {
+		switch {
+		case len(o.Identity) == 0:
+			d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find",
+				"declare identity: the fields the portal shows that identify a request ("+strings.Join(authpilot.IdentityFields, ", ")+"), so a request found is checked against the case"))
+		default:
+			rows := extractsRows(o, o.Find.Steps, VarRequests, VarPayerRef)
+			for _, f := range o.Identity {
+				if !extracts(o, o.Find.Steps, f) && !extractsRows(o, o.Find.Steps, VarRequests, f) {
+					d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find", fmt.Sprintf("identity field %q is declared but no step extracts it", f)))
+				}
+			}
+			if !extracts(o, o.Find.Steps, VarSubmittedAt) && !(rows && extractsRows(o, o.Find.Steps, VarRequests, VarSubmittedAt)) {
+				d.warnings = append(d.warnings, fieldErr(lineOfPath(top, "find"), "find",
+					"nothing extracts submitted_at: a request made before the submission intent cannot be told from a new one by its date"))
+			}
+		}
+	}
+	if o.Poll == nil || (o.Poll.Detail == nil && o.Poll.Lookup == nil) {
+		return
+	}
+	if len(o.Identity) == 0 {
+		d.warnings = append(d.warnings, fieldErr(lineOfPath(top, "poll"), "poll",
+			"no identity declared: detail pages are not checked against their case, and a tracked case stops with needs_human on its first poll"))
+		return
+	}
+	var steps []*Step
+	for _, f := range []*Flow{o.Poll.Detail, o.Poll.Lookup} {
+		if f != nil {
+			steps = append(steps, f.Steps...)
+		}
+	}
+	for _, f := range o.Identity {
+		inList := false
+		if o.Poll.List != nil {
+			_, inList = o.Poll.List.Fields[f]
+		}
+		if !extracts(o, steps, f) && !inList {
+			name := "poll.detail"
+			if o.Poll.Lookup != nil {
+				name = "poll.lookup"
+			}
+			d.errs = append(d.errs, fieldErr(line, "identity", fmt.Sprintf("field %q is declared but %s extracts nothing into it", f, name)))
+		}
+	}
+}
+
+// extractsRows reports whether a step extracts a table into into with a
+// field named field.
+func extractsRows(o *Options, steps []*Step, into, field string) bool {
+	found := false
+	walkAll(o, steps, func(st *Step) {
+		if e, ok := st.action.(*extractStep); ok && e.Rows != "" && e.Into == into {
+			if _, ok := e.Fields[field]; ok {
+				found = true
+			}
+		}
+	})
+	return found
 }
 
 // checkFetchable refuses poll.fetch when a poll or download step needs a
