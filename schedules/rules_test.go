@@ -371,6 +371,18 @@ func TestComputeClosedAndSorted(t *testing.T) {
 			}
 		})
 	}
+	// A request the payer refused is owed no decision: no decision-due or
+	// follow-up deadline, but its service date is still at risk.
+	t.Run("rejected", func(t *testing.T) {
+		c := phiCase(t)
+		c.Status = authpilot.StatusRejected
+		c.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
+		c.ServiceDate = day(t, "2026-12-01")
+		ds := rules.Compute(c, cal, at(t, "2026-11-21 09:00"))
+		if len(ds) != 1 || ds[0].Kind != authpilot.DeadlineServiceAtRisk {
+			t.Fatalf("rejected case deadlines %v, want only service_date_at_risk", ds)
+		}
+	})
 	t.Run("soonest first", func(t *testing.T) {
 		c := phiCase(t)
 		c.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
