@@ -358,3 +358,84 @@ func TestTrackedCaseWithAnotherMembersRef(t *testing.T) {
 		t.Fatalf("tracked case with its own ref: %s %+v, want approved with its letter", g.Status, g.Determination)
 	}
 }
+
+// TestPASTrackedCaseWithAnotherMembersRef is the second report on a PAS
+// API: a tracked case given another member's payer reference inquires by
+// that reference, and the answer (another member's Patient) is refused —
+// needs_human naming member_id and dob, nothing applied — while the other
+// member's own case is applied.
+func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
+	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
+		{MemberID: "KPPOTHR0001", Fate: payersim.PASApprove, ValidDays: 90},
+	}}})
+	srv := httptest.NewServer(pas)
+	defer srv.Close()
+	sink := &alertSink{}
+	hook := httptest.NewServer(sink)
+	defer hook.Close()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: PAS test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
+connectors:
+  - id: keystone-pas
+    kind: fhirpas
+    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
+    schedule: {submit: "", poll: ""}
+notify:
+  sinks:
+    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
+  routes:
+    - {match: {}, sinks: [ehr]}
+`, dir, srv.URL, srv.URL+"/token", hook.URL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	a, err := agent.New(loadConfig(t, p), agent.Options{NoAPI: true,
+		Secrets: authpilot.StaticSecrets{"pas-secret": payersim.PASDefaultClientSecret, "hook-secret": e2eWebhook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	w := &identityWorld{agent: a, sink: sink}
+	ctx := context.Background()
+	create := func(member string, dob authpilot.Date, tracked bool, ref string) *authpilot.Case {
+		t.Helper()
+		c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
+			ExternalRef: "ORD-PAS-" + fmt.Sprint(tracked),
+			Patient:     authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: dob, MemberID: member},
+			Payer:       "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+			ServiceLines: []authpilot.ServiceLine{{Code: "22551", Units: 1}}, Diagnoses: []string{"M51.16"},
+			ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)), Tracked: tracked, PayerRef: ref,
+		}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	other := create("KPPOTHR0001", authpilot.NewDate(1966, 3, 30), false, "")
+	if res := a.SubmitNow(ctx); res[0].Err != nil || res[0].Submitted != 1 {
+		t.Fatalf("submit: %+v", res[0])
+	}
+	ref := w.get(t, other.ID).PayerRef
+	if ref == "" {
+		t.Fatal("the other member's case has no payer reference")
+	}
+	wrong := create("KPPTRAK0002", authpilot.NewDate(1971, 8, 9), true, ref)
+	if res := a.PollNow(ctx, nil); res[0].Err != nil {
+		t.Fatalf("poll: %v", res[0].Err)
+	}
+	got := w.get(t, wrong.ID)
+	if got.Status != authpilot.StatusSubmitted || got.Determination != nil || got.StatusText != "" {
+		t.Fatalf("tracked case with another member's ref: %s %q %+v; want submitted with nothing applied", got.Status, got.StatusText, got.Determination)
+	}
+	fields := w.identityRefusal(t, wrong.ID)
+	if !slices.Equal(fields, []string{authpilot.IdentityMemberID, authpilot.IdentityDOB}) {
+		t.Fatalf("refusal names %v, want [member_id dob]", fields)
+	}
+	w.checkAlertNamesFieldsOnly(t, wrong.ID, fields, "KPPOTHR0001", "KPPTRAK0002", "1966-03-30", "1971-08-09")
+	if g := w.get(t, other.ID); g.Status != authpilot.StatusApproved {
+		t.Fatalf("the other member's own case: %s, want approved", g.Status)
+	}
+}
