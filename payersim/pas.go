@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -329,6 +330,49 @@ func (s *PASServer) Stats() PASStats {
 		st.Calls[k] = v
 	}
 	return st
+}
+
+// PASRequest is a snapshot of one request accepted by $submit.
+type PASRequest struct {
+	// Reference is the payer's preAuthRef; AuthNumber its authorization
+	// number (both unique per request).
+	Reference  string `json:"reference"`
+	AuthNumber string `json:"auth_number"`
+	// BundleID is the request Bundle's identifier value (repeats of it are
+	// the same request); Trace the Claim.identifier value.
+	BundleID string `json:"bundle_id"`
+	Trace    string `json:"trace"`
+	MemberID string `json:"member_id"`
+	// Codes are the items' codes in order; ServiceDate the first item's
+	// servicedDate as written ("" when absent).
+	Codes       []string  `json:"codes"`
+	ServiceDate string    `json:"service_date,omitempty"`
+	Fate        PASFate   `json:"fate"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+// Requests returns every request accepted by $submit, oldest first.
+func (s *PASServer) Requests() []PASRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := make([]*pasSub, 0, len(s.subs))
+	for _, sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].n < subs[j].n })
+	out := make([]PASRequest, 0, len(subs))
+	for _, sub := range subs {
+		r := PASRequest{Reference: sub.ref, AuthNumber: sub.authNumber, BundleID: sub.req.bundleID.Value,
+			Trace: sub.req.trace.Value, MemberID: sub.req.memberID, Fate: sub.rule.Fate, SubmittedAt: sub.submittedAt}
+		for _, l := range sub.req.lines {
+			r.Codes = append(r.Codes, l.code)
+			if r.ServiceDate == "" {
+				r.ServiceDate = l.date
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Reset forgets requests, tokens, faults and counters; the rules stay.

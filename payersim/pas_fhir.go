@@ -85,6 +85,7 @@ type pasJClaim struct {
 	Item []struct {
 		Sequence         int       `json:"sequence"`
 		ProductOrService pasJCC    `json:"productOrService"`
+		ServicedDate     string    `json:"servicedDate,omitempty"`
 		Extension        []pasJExt `json:"extension,omitempty"`
 		Quantity         *struct {
 			Value *float64 `json:"value,omitempty"`
@@ -105,6 +106,7 @@ type pasLine struct {
 	system string
 	code   string
 	units  int
+	date   string // servicedDate, as written
 }
 
 // pasRequest is a parsed $submit or $inquire Bundle.
@@ -264,7 +266,7 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 		return nil, "Claim.item missing"
 	}
 	for i, it := range cl.Item {
-		l := pasLine{seq: it.Sequence, units: 1}
+		l := pasLine{seq: it.Sequence, units: 1, date: it.ServicedDate}
 		if l.seq == 0 {
 			l.seq = i + 1
 		}

@@ -300,6 +300,16 @@ func TestPASSubmitAndInquireIGExamples(t *testing.T) {
 		if st := sim.Stats(); st.Submissions != 1 || st.Calls["submit"] != 2 {
 			t.Errorf("stats = %+v", st)
 		}
+		reqs := sim.Requests()
+		want := payersim.PASRequest{Reference: "SHP-PA-000001", AuthNumber: "AUTH000001", BundleID: "5269367", Trace: "111099",
+			MemberID: "1122334455", Codes: []string{"99212"}, ServiceDate: "2005-05-10", Fate: payersim.PASApprove}
+		if len(reqs) != 1 {
+			t.Fatalf("requests = %+v, want one", reqs)
+		}
+		reqs[0].SubmittedAt = time.Time{}
+		if !reflect.DeepEqual(reqs[0], want) {
+			t.Errorf("request = %+v, want %+v", reqs[0], want)
+		}
 	})
 	t.Run("inquiry example finds it", func(t *testing.T) {
 		r := pasAPI(t, sim, tok, "inquire", pasFixture(t, "Bundle-PASClaimInquiryBundleExample.json"))

@@ -87,6 +87,7 @@ func commands() map[string]command {
 		"sim":     cmdSim,
 		"replay":  cmdReplay,
 		"bench":   cmdBench,
+		"chaos":   cmdChaos,
 		"version": func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "authpilot", version)
 			return nil
