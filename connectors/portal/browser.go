@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/go-rod/rod/lib/defaults"
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
+	leaklessshared "github.com/ysmood/leakless/pkg/shared"
 )
 
 // ChromiumEnv names the environment variable that points at the browser.
@@ -214,6 +218,12 @@ func ping(ctx context.Context, b *rod.Browser) error {
 func (h *Browser) launchLocked(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, launchTimeout)
 	defer cancel()
+	guard := leaklessGuardPath()
+	if removed, err := repairLeaklessGuard(guard, time.Now()); err != nil {
+		h.log.Warn("portal browser: leakless guard unusable", "path", guard, "err", err)
+	} else if removed {
+		h.log.Warn("portal browser: removed a half-written leakless guard (a kill during its extraction); it is extracted again", "path", guard)
+	}
 	u, l, err := h.launch(ctx, true)
 	if err != nil && ctx.Err() == nil {
 		// leakless (the guard that kills Chromium if authpilot dies) needs
@@ -236,6 +246,40 @@ func (h *Browser) launchLocked(ctx context.Context) error {
 	h.visits, h.dead = 0, false
 	h.log.Info("portal browser launched", "bin", h.bin, "pid", l.PID())
 	return nil
+}
+
+// leaklessGuardPath is where leakless keeps its guard binary: extracted
+// once per TMPDIR and leakless version, then reused.
+func leaklessGuardPath() string {
+	name := "leakless"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("leakless-%s-%s", runtime.GOARCH, leaklessshared.Version), name)
+}
+
+// repairLeaklessGuard removes a guard binary left half-written. leakless
+// writes the file in place and only then makes it executable, and it never
+// writes it again once the file exists: a daemon killed in between (a
+// kill -9 during its first browser launch) left every later launch
+// unguarded, so each later kill -9 orphaned Chromium. A guard that is not
+// executable and was not written in the last few seconds (by a launch
+// going on now) is such a leftover.
+func repairLeaklessGuard(path string, now time.Time) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat: %w", err)
+	}
+	if fi.Mode()&0o111 != 0 || now.Sub(fi.ModTime()) < 5*time.Second {
+		return false, nil
+	}
+	if err := os.Remove(path); err != nil {
+		return false, fmt.Errorf("remove the half-written guard: %w", err)
+	}
+	return true, nil
 }
 
 // launch starts Chromium and returns its DevTools URL.
