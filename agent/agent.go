@@ -55,6 +55,7 @@ type Agent struct {
 	metrics  *Metrics
 	recs     Recordings
 	recStore *recordings.Store
+	phi      *phiIndex // every case's PHI, for recordings and alerts
 	shared   *connectors.Shared
 	runners  map[string]*runner
 	order    []string
@@ -103,9 +104,10 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		}
 		a.secrets = kr
 	}
+	a.phi = newPHIIndex(a.store)
 	rs, err := recordings.Open(cfg.DataDir+"/recordings", recordings.Options{
 		Capture: cfg.Recordings.Capture, Retention: cfg.Recordings.Retention.Std(), Now: a.now,
-		Logger: a.log.With("component", "recordings")})
+		Logger: a.log.With("component", "recordings"), Index: a.phi.idx})
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("open recordings: %w", err)

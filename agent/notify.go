@@ -24,7 +24,7 @@ func newNotifyPipeline(a *Agent) (*notifyPipeline, error) {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	router := routerFromConfig(a.cfg)
-	d := notify.NewDispatcher(a.store, a.store, router, notifiers, clock, a.log.With("component", "notify"), notify.Options{})
+	d := notify.NewDispatcher(a.store, a.store, router, notifiers, clock, a.log.With("component", "notify"), notify.Options{PHI: a.phi})
 	return &notifyPipeline{d: d}, nil
 }
 
@@ -35,7 +35,7 @@ func sinkConfigs(cfg *config.Config) []notify.SinkConfig {
 	var out []notify.SinkConfig
 	for _, s := range cfg.Notify.Sinks {
 		out = append(out, notify.SinkConfig{Name: s.Name, Type: s.Type, URL: s.URL, URLSecret: s.URLSecret,
-			Secret: s.Secret, IncludePHI: s.IncludePHI})
+			Secret: s.Secret, IncludePHI: s.IncludePHI, IncludeOrderRef: s.IncludeOrderRef})
 	}
 	return out
 }

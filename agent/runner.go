@@ -175,6 +175,11 @@ func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case,
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	start := time.Now()
+	if err := r.a.phi.Refresh(ctx); err != nil {
+		// Pages show other patients: never record without their values.
+		res.Err = err
+		return
+	}
 	rec := r.a.recs.Start(r.id, job)
 	res.Recording = rec.ID()
 	r.redactCases(rec, cases)

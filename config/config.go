@@ -283,8 +283,12 @@ type Sink struct {
 	// Secret names the keyring secret with a webhook's signing key
 	// (whsec_...).
 	Secret string `yaml:"secret"`
-	// IncludePHI adds patient details to this sink's messages.
+	// IncludePHI adds patient details to this sink's messages and leaves
+	// payer text unredacted.
 	IncludePHI bool `yaml:"include_phi"`
+	// IncludeOrderRef shows the case's order reference (external_ref,
+	// often an MRN) without the rest of the PHI; include_phi implies it.
+	IncludeOrderRef bool `yaml:"include_order_ref"`
 }
 
 // Route sends matching alerts to sinks. Routes are tried in order; the

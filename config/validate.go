@@ -264,6 +264,8 @@ func (v *validator) sinks() []string {
 			}
 			if s.IncludePHI {
 				v.warnf(p+".include_phi", "sends patient details to Slack")
+			} else if s.IncludeOrderRef {
+				v.warnf(p+".include_order_ref", "sends order references (often MRNs) to Slack")
 			}
 		case SinkWebhook:
 			switch {

@@ -138,6 +138,14 @@ type Recorder interface {
 	Wants(kind string, failed bool) bool
 }
 
+// TextRedactor is implemented by recorders that can redact a text the way
+// they redact what they write: every registered value and every PHI value
+// the store knows replaced by "[REDACTED]". A browser connector uses it to
+// mask a page's text before a screenshot, which cannot be redacted after.
+type TextRedactor interface {
+	RedactText(s string) string
+}
+
 // Env is what a connector is given when it is built.
 type Env struct {
 	ID string

@@ -31,8 +31,14 @@ type SinkConfig struct {
 	// ("whsec_" + base64 key). Required for webhooks, unused for Slack.
 	Secret string
 	// IncludePHI adds the patient, service lines and diagnoses to what the
-	// sink receives. Off by default; meant for the practice's own systems.
+	// sink receives, and leaves the payer's text in alerts unredacted. Off
+	// by default; meant for the practice's own systems. Without it the
+	// Dispatcher redacts every PHI value the store knows from the alert.
 	IncludePHI bool
+	// IncludeOrderRef keeps the alert's order reference (external_ref,
+	// often an MRN) for a sink without IncludePHI, which otherwise never
+	// receives it. IncludePHI implies it.
+	IncludeOrderRef bool
 	// Timeout bounds one delivery attempt; zero means DefaultTimeout.
 	Timeout time.Duration
 }

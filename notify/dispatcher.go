@@ -53,6 +53,10 @@ type Options struct {
 	// Rand returns a number in [0, 1) for jitter (default math/rand/v2).
 	// It is called from several goroutines.
 	Rand func() float64
+	// PHI redacts the PHI the store knows from every alert bound for a
+	// sink without include_phi (see alertForSink); nil drops only the
+	// order reference.
+	PHI PHIRedactor
 }
 
 func (o *Options) defaults() {
@@ -345,9 +349,13 @@ func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilo
 }
 
 // attempt makes one delivery attempt, reading the case first for a sink
-// that includes PHI.
+// that includes PHI, and redacting the alert for any other.
 func (d *Dispatcher) attempt(ctx context.Context, n Notifier, del authpilot.Delivery) (bool, time.Duration, error) {
 	nd := Delivery{Delivery: del}
+	var err error
+	if nd.Alert, err = d.alertForSink(ctx, n, del.Alert); err != nil {
+		return true, 0, err
+	}
 	if p, ok := n.(PHIRecipient); ok && p.IncludePHI() && del.Alert.CaseID != "" && d.cases != nil {
 		c, err := d.cases.GetCase(ctx, del.Alert.CaseID)
 		switch {

@@ -75,7 +75,11 @@
 // value that parses as a date (YYYY-MM-DD, MM/DD/YYYY, M/D/YYYY) is also
 // looked for in the other usual spellings (01/02/2006, 1/2/06, 20060102,
 // Jan 2, 2006, …). Values shorter than 3 characters are ignored: they
-// would match everywhere and say little. Independently of registered values,
+// would match everywhere and say little. A store opened with an Index
+// (Options.Index) also redacts the index's values in every recording: the
+// agent keeps the PHI of every case it holds there, since a payer's list
+// page shows other patients than the ones a visit polls. An index's values
+// without a digit (names) match only as whole words. Independently of registered values,
 // the Authorization, Proxy-Authorization, Cookie and Set-Cookie header values,
 // headers, query parameters, form fields (url-encoded and multipart), JSON
 // keys and HTML input/meta fields whose name contains password, passcode,

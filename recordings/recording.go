@@ -17,7 +17,10 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 )
 
-var _ connectors.Recorder = (*Recording)(nil)
+var (
+	_ connectors.Recorder     = (*Recording)(nil)
+	_ connectors.TextRedactor = (*Recording)(nil)
+)
 
 // ErrFinished is returned by a second Finish.
 var ErrFinished = errors.New("recording already finished")
@@ -59,6 +62,12 @@ func (r *Recording) Dir() string { return r.dir }
 // MinRedactLen characters are ignored. Register them before the steps and
 // artifacts that may contain them.
 func (r *Recording) Redact(values ...string) { r.red.add(values...) }
+
+// RedactText returns s with every value registered with Redact, or held by
+// the store's Options.Index, replaced by Redacted. A connector uses it for
+// text it keeps out of the recording's reach, such as the text of a page
+// it masks before a screenshot (connectors.TextRedactor).
+func (r *Recording) RedactText(s string) string { return r.red.string(s) }
 
 // Wants reports whether an artifact of kind is kept for a step that failed
 // or not: screenshots and DOM snapshots per Options.Capture, network

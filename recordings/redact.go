@@ -69,61 +69,130 @@ func PatientValues(p authpilot.Patient) []string {
 // three bytes: one pass over the text looks up each position and compares
 // only the values that start there.
 type redactor struct {
-	mu   sync.RWMutex
-	seen map[string]bool
-	// byPrefix holds the ASCII-lowercased values by their first 3 bytes
-	// (MinRedactLen guarantees 3).
-	byPrefix map[[3]byte][][]byte
+	// words makes values without an ASCII digit (names) match only as
+	// whole words (see Index); set before the first add.
+	words bool
+	// shared, when set, is consulted too (Options.Index).
+	shared *Index
+
+	mu sync.RWMutex
+	// added holds the values given to add, so a value added again (the
+	// store-wide index re-reads recently written cases) costs one lookup.
+	added map[string]bool
+	seen  map[string]bool
+	// short holds the ASCII-lowercased spellings of 3 to 5 bytes by their
+	// first 3 bytes (MinRedactLen guarantees 3); long the longer ones by
+	// their first 6, so thousands of values sharing a short prefix (dates
+	// of one decade, member IDs of one payer) are not all compared at
+	// every position that starts with it.
+	short map[[3]byte][]pattern
+	long  map[[6]byte][]pattern
+}
+
+// pattern is one indexed spelling of a value.
+type pattern struct {
+	v string
+	// word: the match must not touch an ASCII letter or digit on a side
+	// where the value itself starts or ends with one.
+	word bool
 }
 
 func (r *redactor) add(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {
+		r.added = map[string]bool{}
 		r.seen = map[string]bool{}
-		r.byPrefix = map[[3]byte][][]byte{}
+		r.short = map[[3]byte][]pattern{}
+		r.long = map[[6]byte][]pattern{}
 	}
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if utf8.RuneCountInString(v) < MinRedactLen {
+		if utf8.RuneCountInString(v) < MinRedactLen || r.added[v] {
 			continue
 		}
+		r.added[v] = true
+		word := r.words && !strings.ContainsAny(v, "0123456789")
 		for _, variant := range valueVariants(v) {
 			k := asciiLower(variant)
 			if len(k) < MinRedactLen || r.seen[k] {
 				continue
 			}
 			r.seen[k] = true
-			key := [3]byte{k[0], k[1], k[2]}
-			r.byPrefix[key] = append(r.byPrefix[key], []byte(k))
+			p := pattern{v: k, word: word}
+			if len(k) < 6 {
+				key := [3]byte{k[0], k[1], k[2]}
+				r.short[key] = append(r.short[key], p)
+			} else {
+				key := [6]byte{k[0], k[1], k[2], k[3], k[4], k[5]}
+				r.long[key] = append(r.long[key], p)
+			}
 		}
 	}
 }
 
-// empty reports whether no value is registered.
+// empty reports whether no value is registered here or in the shared index.
 func (r *redactor) empty() bool {
 	r.mu.RLock()
+	n := len(r.seen)
+	r.mu.RUnlock()
+	return n == 0 && (r.shared == nil || r.shared.red.empty())
+}
+
+type span struct{ from, to int }
+
+// find appends the spans of lower (an ASCII-lowercased text) that hold a
+// registered value, in order of their start.
+func (r *redactor) find(lower []byte, spans []span) []span {
+	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.seen) == 0
+	if len(r.seen) == 0 {
+		return spans
+	}
+	match := func(i int, p pattern) {
+		end := i + len(p.v)
+		if end > len(lower) || string(lower[i:end]) != p.v {
+			return
+		}
+		if p.word && ((i > 0 && isAlnum(lower[i-1]) && isAlnum(p.v[0])) ||
+			(end < len(lower) && isAlnum(lower[end]) && isAlnum(p.v[len(p.v)-1]))) {
+			return
+		}
+		spans = append(spans, span{i, end})
+	}
+	for i := 0; i+3 <= len(lower); i++ {
+		if len(r.short) > 0 {
+			for _, p := range r.short[[3]byte{lower[i], lower[i+1], lower[i+2]}] {
+				match(i, p)
+			}
+		}
+		if i+6 <= len(lower) {
+			for _, p := range r.long[[6]byte{lower[i], lower[i+1], lower[i+2], lower[i+3], lower[i+4], lower[i+5]}] {
+				match(i, p)
+			}
+		}
+	}
+	return spans
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // bytes returns b with every registered value replaced (matched without
 // regard to ASCII case; overlapping matches are replaced as one). It
 // returns b itself when nothing matched.
 func (r *redactor) bytes(b []byte) []byte {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if len(r.seen) == 0 || len(b) < MinRedactLen {
+	if len(b) < MinRedactLen || r.empty() {
 		return b
 	}
 	lower := asciiLowerBytes(b)
-	type span struct{ from, to int }
-	var spans []span
-	for i := 0; i+3 <= len(lower); i++ {
-		for _, p := range r.byPrefix[[3]byte{lower[i], lower[i+1], lower[i+2]}] {
-			if bytes.HasPrefix(lower[i:], p) {
-				spans = append(spans, span{i, i + len(p)})
-			}
+	spans := r.find(lower, nil)
+	if r.shared != nil {
+		own := len(spans)
+		spans = r.shared.red.find(lower, spans)
+		if own > 0 && len(spans) > own {
+			slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
 		}
 	}
 	if len(spans) == 0 {
@@ -150,6 +219,35 @@ func (r *redactor) string(s string) string {
 	}
 	return string(r.bytes([]byte(s)))
 }
+
+// Index is a set of values redacted by every recording of a Store
+// (Options.Index) besides those each registers with Recording.Redact, and
+// by whoever else must keep them out of text (the agent's alerts to sinks
+// without PHI): the PHI of every case the store holds. Values are only
+// ever added.
+//
+// Matching is as for Recording.Redact, except that a value without an
+// ASCII digit (a name) matches only as a whole word — not next to an ASCII
+// letter or digit — so that thousands of short names do not eat into
+// ordinary words ("Eve" in "every"); a value with a digit (member ID,
+// date, order reference) matches anywhere. Safe for concurrent use.
+type Index struct{ red redactor }
+
+// NewIndex returns an empty index.
+func NewIndex() *Index { return &Index{red: redactor{words: true}} }
+
+// Add registers values; see PatientValues.
+func (x *Index) Add(values ...string) { x.red.add(values...) }
+
+// Len returns how many spellings (escaped forms, date layouts) are indexed.
+func (x *Index) Len() int {
+	x.red.mu.RLock()
+	defer x.red.mu.RUnlock()
+	return len(x.red.seen)
+}
+
+// Redact returns s with every indexed value replaced by Redacted.
+func (x *Index) Redact(s string) string { return x.red.string(s) }
 
 // asciiLower lowercases ASCII letters only, so byte offsets are kept.
 func asciiLower(s string) string { return string(asciiLowerBytes([]byte(s))) }

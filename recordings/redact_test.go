@@ -387,3 +387,75 @@ func TestRedactorManyValues(t *testing.T) {
 		t.Fatal("text without values changed")
 	}
 }
+
+// The store-wide index holds thousands of names: a name matches only as a
+// whole word, so short names do not eat into ordinary words, while member
+// IDs, dates and order references match anywhere.
+func TestIndexMatchesNamesAsWords(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		in     string
+		want   string
+	}{
+		{"name as a word", []string{"Eve"}, "Eve, EVE and eve.", "[REDACTED], [REDACTED] and [REDACTED]."},
+		{"name inside a word kept", []string{"Eve", "Dan", "Ray"}, "every level guidance array", "every level guidance array"},
+		{"name next to a digit kept", []string{"Eve"}, "eve2 2eve", "eve2 2eve"},
+		{"name at punctuation", []string{"Quartermaine"}, "Quartermaine_MRI.pdf (quartermaine)", "[REDACTED]_MRI.pdf ([REDACTED])"},
+		{"full name", []string{"Janet Quartermaine"}, "JANET QUARTERMAINE, Janet&nbsp;Quartermaine", "[REDACTED], [REDACTED]"},
+		{"member ID inside a longer token", []string{"XYZ123456789"}, "XYZ12345678901 idXYZ123456789", "[REDACTED]01 id[REDACTED]"},
+		{"date anywhere", []string{"1961-07-04"}, "dob:07/04/1961;x7/4/61", "dob:[REDACTED];x[REDACTED]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := NewIndex()
+			x.Add(tt.values...)
+			if got := x.Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// A recording of a store with an index redacts the index's values besides
+// its own, in what it writes and in RedactText; its own values still match
+// inside words.
+func TestRecordingRedactsStoreIndex(t *testing.T) {
+	x := NewIndex()
+	s, clk := openStore(t, Options{Index: x})
+	x.Add(PatientValues(authpilot.Patient{FirstName: "Ola", LastName: "Berg", MemberID: "ZZQ774411903"})...)
+	rec := s.Start("summit", "poll")
+	rec.Redact("Hunter2")
+	page := "<tr><td>Berg, Ola</td><td>ZZQ774411903</td></tr><p>Iceberg xHunter2x</p>"
+	if got, want := rec.RedactText(page), "<tr><td>[REDACTED]</td><td>[REDACTED]</td></tr><p>Iceberg x[REDACTED]x</p>"; got != want {
+		t.Errorf("RedactText = %q, want %q", got, want)
+	}
+	rec.Attach("dom", "list", "text/html", DOMSnapshot("http://portal.test/list", []byte(page)))
+	rec.Step("list", clk.Now(), nil)
+	if err := rec.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	assertNotInDir(t, rec.Dir(), "ZZQ774411903", "Berg, Ola", "Hunter2")
+}
+
+func assertNotInDir(t *testing.T, dir string, needles ...string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(bytes.ToLower(b), bytes.ToLower([]byte(n))) {
+				t.Errorf("%s holds %q", filepath.Base(p), n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

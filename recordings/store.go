@@ -68,6 +68,9 @@ type Options struct {
 	// Logger receives write failures; nil discards them. It never gets
 	// PHI: names and errors are redacted first.
 	Logger *slog.Logger
+	// Index, when set, holds values every recording redacts besides its
+	// own (the agent keeps the PHI of every case of its store in it).
+	Index *Index
 }
 
 // Store is a directory of recordings. It is safe for concurrent use.
@@ -142,6 +145,7 @@ func (s *Store) Start(connectorID, job string) *Recording {
 		started:   now,
 		dir:       filepath.Join(s.dir, now.UTC().Format(dayLayout), id),
 		log:       s.log.With("recording", id, "connector", connectorID, "job", job),
+		red:       redactor{shared: s.opts.Index},
 	}
 }
 

@@ -44,6 +44,7 @@ type Notifier struct {
 	name       string
 	url        authpilot.Secret // the webhook URL is a credential
 	includePHI bool
+	includeRef bool
 	timeout    time.Duration
 	clock      schedules.Clock
 	client     *http.Client
@@ -53,9 +54,10 @@ type Notifier struct {
 }
 
 var (
-	_ notify.Notifier     = (*Notifier)(nil)
-	_ notify.Throttler    = (*Notifier)(nil)
-	_ notify.PHIRecipient = (*Notifier)(nil)
+	_ notify.Notifier          = (*Notifier)(nil)
+	_ notify.Throttler         = (*Notifier)(nil)
+	_ notify.PHIRecipient      = (*Notifier)(nil)
+	_ notify.OrderRefRecipient = (*Notifier)(nil)
 )
 
 // New returns the notifier of a Slack sink, reading its webhook URL from
@@ -77,7 +79,7 @@ func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier
 		return nil, fmt.Errorf("slack sink %q: url_secret %q does not hold an http(s) URL", cfg.Name, cfg.URLSecret)
 	}
 	n := &Notifier{
-		name: cfg.Name, url: authpilot.Secret(v), includePHI: cfg.IncludePHI, timeout: cfg.Timeout,
+		name: cfg.Name, url: authpilot.Secret(v), includePHI: cfg.IncludePHI, includeRef: cfg.IncludeOrderRef, timeout: cfg.Timeout,
 		clock: o.Clock, client: o.Client, loc: o.Location, lim: o.Limiter, rows: o.DigestRows,
 	}
 	if n.timeout <= 0 {
@@ -103,6 +105,9 @@ func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier
 
 // IncludePHI implements notify.PHIRecipient.
 func (n *Notifier) IncludePHI() bool { return n.includePHI }
+
+// IncludeOrderRef implements notify.OrderRefRecipient.
+func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
 
 // Throttle implements notify.Throttler.
 func (n *Notifier) Throttle(now time.Time) time.Duration { return n.lim.Delay(n.url.Reveal(), now) }

@@ -75,14 +75,16 @@ type Notifier struct {
 	url        authpilot.Secret // may carry a token: never printed
 	key        []byte
 	includePHI bool
+	includeRef bool
 	timeout    time.Duration
 	clock      schedules.Clock
 	client     *http.Client
 }
 
 var (
-	_ notify.Notifier     = (*Notifier)(nil)
-	_ notify.PHIRecipient = (*Notifier)(nil)
+	_ notify.Notifier          = (*Notifier)(nil)
+	_ notify.PHIRecipient      = (*Notifier)(nil)
+	_ notify.OrderRefRecipient = (*Notifier)(nil)
 )
 
 // New returns the notifier of a webhook sink, reading its URL (when in
@@ -114,7 +116,7 @@ func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier
 		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", cfg.Name, cfg.Secret, err)
 	}
 	n := &Notifier{
-		name: cfg.Name, url: authpilot.Secret(u), key: key, includePHI: cfg.IncludePHI,
+		name: cfg.Name, url: authpilot.Secret(u), key: key, includePHI: cfg.IncludePHI, includeRef: cfg.IncludeOrderRef,
 		timeout: cfg.Timeout, clock: o.Clock, client: o.Client,
 	}
 	if n.timeout <= 0 {
@@ -165,6 +167,9 @@ func DecodeSecret(secret string) ([]byte, error) {
 
 // IncludePHI implements notify.PHIRecipient.
 func (n *Notifier) IncludePHI() bool { return n.includePHI }
+
+// IncludeOrderRef implements notify.OrderRefRecipient.
+func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
 
 // Body returns the JSON body of a delivery: the alert, plus the case's
 // patient, service lines and diagnoses when c is non-nil.

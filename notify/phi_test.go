@@ -1,0 +1,199 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/notify/notifytest"
+	"github.com/authpilot/authpilot/notify/sinks"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+// fakePHI redacts a fixed list of values; Refresh fails while failing is set.
+type fakePHI struct {
+	values    []string
+	refreshes atomic.Int32
+	failing   atomic.Bool
+}
+
+func (f *fakePHI) Refresh(context.Context) error {
+	f.refreshes.Add(1)
+	if f.failing.Load() {
+		return errors.New("database is locked")
+	}
+	return nil
+}
+
+func (f *fakePHI) Redact(s string) string {
+	for _, v := range f.values {
+		s = strings.ReplaceAll(s, v, "[REDACTED]")
+	}
+	return s
+}
+
+// TestRedactAlertCoversEveryTextField sets every string field of an alert,
+// at any depth, to payer text naming the patient: every field but the
+// identifiers comes back redacted — so a field added to Alert later is
+// redacted unless someone declares it an identifier — and the original,
+// with what its pointers and slices point to, is unchanged.
+func TestRedactAlertCoversEveryTextField(t *testing.T) {
+	const text = "payer says Quillfeather ZQX998877"
+	identifiers := map[string]bool{"ID": true, "Type": true, "Severity": true, "DedupKey": true, "CaseID": true,
+		"ExternalRef": true, "Payer": true, "ConnectorID": true, "Track": true, "Status": true, "PrevStatus": true,
+		"Kind": true, "AuthNumber": true, "Recording": true, "Screenshot": true}
+	var a authpilot.Alert
+	a.Deadline = &authpilot.Deadline{}
+	a.Items = []authpilot.DigestItem{{Deadline: &authpilot.Deadline{}}}
+	var fields []string
+	var fill func(v reflect.Value, path string)
+	fill = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(text)
+			fields = append(fields, path)
+		case reflect.Pointer:
+			if !v.IsNil() {
+				fill(v.Elem(), path)
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				fill(v.Index(i), path+"[]")
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if f := v.Type().Field(i); f.IsExported() {
+					fill(v.Field(i), path+"."+f.Name)
+				}
+			}
+		}
+	}
+	fill(reflect.ValueOf(&a).Elem(), "Alert")
+	orig, _ := json.Marshal(a)
+
+	got := notify.RedactAlert(a, (&fakePHI{values: []string{"Quillfeather", "ZQX998877"}}).Redact)
+
+	var check func(v reflect.Value, path string)
+	check = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.String:
+			name := path[strings.LastIndex(path, ".")+1:]
+			want := "payer says [REDACTED] [REDACTED]"
+			if identifiers[name] {
+				want = text
+			}
+			if v.String() != want {
+				t.Errorf("%s = %q, want %q", path, v.String(), want)
+			}
+		case reflect.Pointer:
+			if !v.IsNil() {
+				check(v.Elem(), path)
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				check(v.Index(i), path+"[]")
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if f := v.Type().Field(i); f.IsExported() {
+					check(v.Field(i), path+"."+f.Name)
+				}
+			}
+		}
+	}
+	check(reflect.ValueOf(got), "Alert")
+	if after, _ := json.Marshal(a); string(after) != string(orig) {
+		t.Errorf("RedactAlert changed its argument:\n%s\n%s", orig, after)
+	}
+	if len(fields) < 20 {
+		t.Errorf("only %d string fields filled: %v", len(fields), fields)
+	}
+}
+
+// TestDispatcherRedactsPayerTextForSinksWithoutPHI: a payer's denial
+// reason naming the patient reaches three real webhook receivers. The one
+// without include_phi gets it redacted and no order reference; the one
+// with include_order_ref alone gets the order reference but the reason
+// redacted; the include_phi one gets it all. While the PHI index cannot
+// be refreshed, nothing is sent to the sinks without PHI: the delivery
+// waits for a retry.
+func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
+	clock := clocktest.New(start)
+	plain, refOnly, full := newEndpoint(t, clock, nil), newEndpoint(t, clock, nil), newEndpoint(t, clock, nil)
+	refSink, phiSink := hookSink("ref", "ref-url"), hookSink("ehr", "ehr-url")
+	refSink.IncludeOrderRef = true
+	phiSink.IncludePHI = true
+	cfgs := []notify.SinkConfig{hookSink("plain", "plain-url"), refSink, phiSink}
+	ns, err := sinks.New(cfgs, notifytest.Secrets{"plain-url": plain.srv.URL, "ref-url": refOnly.srv.URL,
+		"ehr-url": full.srv.URL, "hook-key": hookSecret}, sinks.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := &notifytest.Outbox{Now: clock.Now}
+	red := &fakePHI{values: []string{"Marguerite", "Quillfeather", "QUILLFEATHER", "07/14/1961", "ZQX998877", "ORD-4411"}}
+	red.failing.Store(true)
+	logger, logs := notifytest.NewLogger()
+	d := notify.NewDispatcher(outbox, notifytest.Cases{seeded.ID: seeded}, &notify.Router{Sinks: sinks.Names(cfgs),
+		Routes: []notify.Route{{Sinks: sinks.Names(cfgs)}}}, ns, clock, logger,
+		notify.Options{Rand: func() float64 { return 0.5 }, PHI: red})
+	a := alertN(0, authpilot.AlertDeterminationReceived)
+	a.Reason = "Denied for QUILLFEATHER, Marguerite (DOB 07/14/1961), member ZQX998877, order ORD-4411: not medically necessary."
+	if _, err := outbox.Enqueue(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DeliverOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(plain.requests()) + len(refOnly.requests()); n != 0 {
+		t.Fatalf("%d requests to sinks without PHI while the index could not be refreshed", n)
+	}
+	if len(full.requests()) != 1 {
+		t.Fatalf("the include_phi sink got %d requests, want 1 (it needs no redaction)", len(full.requests()))
+	}
+	red.failing.Store(false)
+	clock.Advance(time.Minute)
+	if _, err := d.DeliverOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	body := func(e *endpoint) webhook.Payload {
+		t.Helper()
+		reqs := e.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%d requests, want 1", len(reqs))
+		}
+		var p webhook.Payload
+		if err := json.Unmarshal(reqs[0].body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const redacted = "Denied for [REDACTED], [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]: not medically necessary."
+	if p := body(plain); p.Data.Reason != redacted || p.Data.ExternalRef != "" || p.Data.Patient != nil {
+		t.Errorf("plain sink: reason %q, external_ref %q, patient %v", p.Data.Reason, p.Data.ExternalRef, p.Data.Patient)
+	}
+	if p := body(refOnly); p.Data.Reason != redacted || p.Data.ExternalRef != "ORD-4411" || p.Data.Patient != nil {
+		t.Errorf("order-ref sink: reason %q, external_ref %q, patient %v", p.Data.Reason, p.Data.ExternalRef, p.Data.Patient)
+	}
+	if p := body(full); p.Data.Reason != a.Reason || p.Data.ExternalRef != "ORD-4411" || p.Data.Patient == nil {
+		t.Errorf("include_phi sink: reason %q, external_ref %q, patient %v", p.Data.Reason, p.Data.ExternalRef, p.Data.Patient)
+	}
+	for _, v := range red.values {
+		if strings.Contains(logs.String(), v) {
+			t.Errorf("PHI %q in the logs", v)
+		}
+		for _, del := range outbox.All() {
+			if strings.Contains(del.LastError, v) {
+				t.Errorf("PHI %q in a delivery's last error", v)
+			}
+		}
+	}
+}
