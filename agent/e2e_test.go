@@ -470,6 +470,15 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	if n := len(sims.Payer.Requests()); n != 1 {
 		t.Fatalf("after the kill the payer holds %d requests, want 1", n)
 	}
+	// While the daemon is down, a sibling request of the same member and
+	// code for another service date is filed (the newest on the list):
+	// reconciliation must not take it.
+	sibling, err := sims.Payer.AddRequest(payersim.Submission{MemberID: "SHPKILL0009", DOB: "1960-05-05",
+		Lines: []payersim.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
+		ServiceDate: c.ServiceDate.AddDays(14).String()})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Restart: the case is found in submitting and reconciled, not resubmitted.
 	a, err = agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
@@ -485,13 +494,18 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	if res[0].Err != nil {
 		t.Fatalf("submit after restart: %v", res[0].Err)
 	}
-	reqs := sims.Payer.Requests()
+	var reqs []payersim.Request
+	for _, r := range sims.Payer.Requests() {
+		if r.Reference != sibling {
+			reqs = append(reqs, r)
+		}
+	}
 	if len(reqs) != 1 {
-		t.Fatalf("after restart the payer holds %d requests, want exactly 1", len(reqs))
+		t.Fatalf("after restart the payer holds %d requests of the case, want exactly 1", len(reqs))
 	}
 	got, _ = a.Store().GetCase(context.Background(), c.ID)
 	if got.Status != authpilot.StatusSubmitted || got.PayerRef != reqs[0].Reference {
-		t.Fatalf("after reconcile: status %s ref %q, want submitted %q", got.Status, got.PayerRef, reqs[0].Reference)
+		t.Fatalf("after reconcile: status %s ref %q (sibling %q), want submitted %q", got.Status, got.PayerRef, sibling, reqs[0].Reference)
 	}
 	evs, _ := a.Store().Events(context.Background(), c.ID)
 	var types []string
