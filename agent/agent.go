@@ -129,7 +129,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	for _, cc := range cfg.Connectors {
 		env := connectors.Env{ID: cc.ID, Logger: a.log, Secrets: a.secrets, Now: a.now,
-			DataDir: cfg.DataDir, Shared: a.shared}
+			Location: cfg.Location(), DataDir: cfg.DataDir, Shared: a.shared}
 		conn, err := cc.Options.New(env)
 		if err != nil {
 			a.Close()

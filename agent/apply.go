@@ -17,9 +17,11 @@ import (
 // and alerts that go with the change. letters are the sha256 digests of
 // documents stored from the observation. It never applies a transition the
 // domain forbids: an impossible report from the payer becomes a needs_human
-// alert instead of a wrong status.
+// alert instead of a wrong status. now is in the practice's zone: a
+// decision the payer gave no date for is noticed on today's date there.
 func apply(c *authpilot.Case, obs connectors.Observation, letters []string, actor, rec string, now time.Time) authpilot.Changes {
 	var ch authpilot.Changes
+	local := now
 	now = now.UTC()
 	event := func(t authpilot.EventType, from, to authpilot.Status, raw string, detail any) {
 		e := authpilot.Event{CaseID: c.ID, At: now, Type: t, Actor: actor, From: from, To: to, RawText: raw, Recording: rec}
@@ -84,8 +86,12 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 		mergeDetermination(c, d, obs.Status)
 		if c.Determination.DecidedAt == nil && obs.Status.Decided() {
 			c.Determination.DecidedAt = &now
+			if c.Determination.NoticeDate.IsZero() {
+				c.Determination.NoticeDate = authpilot.DateOf(local)
+			}
 		}
 		if c.Determination.NoticeDate.IsZero() && c.Determination.DecidedAt != nil {
+			// The connector's time keeps the zone or offset it was read in.
 			c.Determination.NoticeDate = authpilot.DateOf(*c.Determination.DecidedAt)
 		}
 	}

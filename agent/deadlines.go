@@ -62,6 +62,27 @@ func (a *Agent) CheckDeadlines(ctx context.Context) (raised int, err error) {
 	return raised, nil
 }
 
+// caseDeadlines computes and stores one case's deadlines right after a
+// change the sweep would otherwise see only at its next run (a submission:
+// the decision-due deadline starts then), and raises the alerts already
+// due. A failure is logged: the next sweep computes them again.
+func (a *Agent) caseDeadlines(ctx context.Context, c *authpilot.Case) {
+	now := a.now()
+	ds := a.rules.Compute(c, a.cal, now)
+	if err := a.store.SetDeadlines(ctx, c.ID, ds); err != nil {
+		a.log.Warn("deadlines after submission not stored; the next check retries", "case", c.ID, "err", err)
+		return
+	}
+	if alerts := a.rules.Check(c, ds, now); len(alerts) > 0 {
+		if _, err := a.store.Enqueue(ctx, alerts...); err != nil {
+			a.log.Warn("deadline alerts after submission not queued; the next check retries", "case", c.ID, "err", err)
+		}
+	}
+}
+
+// localNow is the clock's time in the practice's zone.
+func (a *Agent) localNow() time.Time { return a.now().In(a.cfg.Location()) }
+
 // sameDeadlines reports whether two lists hold the same deadlines, in any
 // order.
 func sameDeadlines(a, b []authpilot.Deadline) bool {

@@ -203,7 +203,7 @@ func (a *Agent) observe(ctx context.Context, caseID string, o connectors.Observa
 	changed := false
 	_, err = a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
 		old := c.Status
-		ch := apply(c, o, letters, actor, rec, a.now())
+		ch := apply(c, o, letters, actor, rec, a.localNow())
 		changed = c.Status != old
 		return ch, nil
 	})
@@ -427,7 +427,7 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connect
 		return err
 	}
 	now := a.now().UTC()
-	_, err = a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
+	updated, err := a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
 		if c.Status != authpilot.StatusSubmitting {
 			return authpilot.Changes{}, fmt.Errorf("case %s is %s, not submitting: %w", c.ID, c.Status, authpilot.ErrConflict)
 		}
@@ -447,11 +447,11 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connect
 		ch.Alerts[0].PrevStatus = authpilot.StatusSubmitting
 		if sub.Status != "" && sub.Status != authpilot.StatusSubmitted {
 			more := apply(c, connectors.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
-				Determination: sub.Determination}, letters, actor, rec, now)
+				Determination: sub.Determination}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 			ch.Alerts = append(ch.Alerts, more.Alerts...)
 		} else if len(letters) > 0 {
-			more := apply(c, connectors.Observation{CaseID: c.ID}, letters, actor, rec, now)
+			more := apply(c, connectors.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 		}
 		return ch, nil
@@ -459,6 +459,7 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connect
 	if err != nil {
 		return fmt.Errorf("record submission of case %s: %w", caseID, err)
 	}
+	a.caseDeadlines(ctx, updated)
 	a.metrics.StatusChanges.WithLabelValues(string(authpilot.StatusSubmitted)).Inc()
 	a.log.Info("case submitted", "case", caseID, "recording", rec)
 	a.kickDispatcher()

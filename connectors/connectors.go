@@ -153,8 +153,11 @@ type Env struct {
 	Logger  *slog.Logger
 	Secrets authpilot.Secrets
 	// Now is the clock; tests inject one.
-	Now     func() time.Time
-	DataDir string
+	Now func() time.Time
+	// Location is the practice's time zone (practice.timezone): payer
+	// dates and times without an offset are read in it. nil is UTC.
+	Location *time.Location
+	DataDir  string
 	// Shared holds resources shared by all connectors of a process, such
 	// as the one headless browser of every portal connector.
 	Shared *Shared

@@ -403,7 +403,7 @@ func TestPayerDetailAndLetter(t *testing.T) {
 		{"status", status, "Approved"},
 		{"valid from", mustText(t, pg, "valid-from"), "03/03/2026"},
 		{"valid to", mustText(t, pg, "valid-to"), "07/01/2026"},
-		{"decision date", mustText(t, pg, "decision-date"), "03/03/2026"},
+		{"decision date", mustText(t, pg, "decision-date"), "03/03/2026 11:30 AM"},
 		{"last updated", mustText(t, pg, "last-updated"), "03/03/2026 11:30 AM"},
 	}
 	for _, c := range checks {

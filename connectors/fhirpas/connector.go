@@ -38,6 +38,7 @@ type Connector struct {
 	id         string
 	log        *slog.Logger
 	now        func() time.Time
+	loc        *time.Location // the practice's zone
 	secrets    authpilot.Secrets
 	build      *builder
 	submitURL  string
@@ -62,6 +63,10 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 	if now == nil {
 		now = time.Now
 	}
+	loc := env.Location
+	if loc == nil {
+		loc = time.UTC
+	}
 	base := strings.TrimRight(o.BaseURL, "/")
 	tokenHTTP := newTokenHTTPClient(o, log)
 	tokens := newTokenSource(o, tokenHTTP.StandardClient())
@@ -70,6 +75,7 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 		id:         env.ID,
 		log:        log,
 		now:        now,
+		loc:        loc,
 		secrets:    env.Secrets,
 		build:      &builder{insurer: o.Insurer, requester: o.Requester, now: now},
 		submitURL:  base + "/Claim/$submit",
@@ -79,6 +85,9 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 		api:        newAPIClient(o, log, tokens),
 	}, nil
 }
+
+// localNow is the clock's time in the practice's zone.
+func (c *Connector) localNow() time.Time { return c.now().In(c.loc) }
 
 // Capabilities implements connectors.Connector: PAS submits, polls by
 // inquiry and finds a request by its identifier.
@@ -173,7 +182,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 		PayerRef:      r.payerRef,
 		Status:        r.status,
 		StatusText:    r.statusText,
-		Determination: r.determination(c, s.c.now()),
+		Determination: r.determination(c, s.c.localNow()),
 		Shown:         r.shown,
 	}, nil
 }
@@ -209,7 +218,7 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 			CaseID:        c.ID,
 			Status:        r.status,
 			StatusText:    r.statusText,
-			Determination: r.determination(c, s.c.now()),
+			Determination: r.determination(c, s.c.localNow()),
 			Shown:         r.shown,
 		}
 		if r.payerRef != "" && r.payerRef != c.PayerRef {
@@ -239,7 +248,7 @@ func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) 
 		PayerRef:      r.payerRef,
 		Status:        r.status,
 		StatusText:    r.statusText,
-		Determination: r.determination(c, s.c.now()),
+		Determination: r.determination(c, s.c.localNow()),
 		Shown:         r.shown,
 	}, nil
 }

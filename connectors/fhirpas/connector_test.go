@@ -623,3 +623,29 @@ func TestRecordingRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeDateKeepsThePayersOffset: a payer in New York denies at 23:30
+// local time (04:30 UTC the next day); its ClaimResponse.created says
+// 2026-12-01T23:30:00-05:00 and carries no issue date. The notice date, from
+// which appeal windows run, is December 1, not December 2.
+func TestNoticeDateKeepsThePayersOffset(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessConfig{zone: ny})
+	h.clock.t = time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC)
+	h.scenario(payersim.PASRule{Code: "22612", Fate: payersim.PASDeny, Reason: "Not medically necessary"})
+	s := h.open()
+	sub := h.submit(s, testCase())
+	d := sub.Determination
+	if sub.Status != authpilot.StatusDenied || d == nil {
+		t.Fatalf("submit = %s %+v", sub.Status, d)
+	}
+	if want := authpilot.NewDate(2026, 12, 1); d.NoticeDate != want {
+		t.Errorf("notice date %s, want %s (the payer's own date)", d.NoticeDate, want)
+	}
+	if d.DecidedAt == nil || !d.DecidedAt.Equal(time.Date(2026, 12, 1, 23, 30, 0, 0, ny)) {
+		t.Errorf("decided at %v, want 2026-12-01 23:30 in New York", d.DecidedAt)
+	}
+}

@@ -163,11 +163,17 @@ type harnessConfig struct {
 	wrap func(http.Handler) http.Handler
 	// quiet logs at info level instead of debug.
 	quiet bool
+	// zone is the practice's time zone; the simulator prints its times
+	// with that zone's offset, as a payer in that zone would.
+	zone *time.Location
 }
 
 func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	clock := &testClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
 	cfg.sim.Now = clock.Now
+	if cfg.zone != nil {
+		cfg.sim.Now = func() time.Time { return clock.Now().In(cfg.zone) }
+	}
 	if cfg.sim.ClientSecret == "" {
 		cfg.sim.ClientSecret = testSecret
 	}
@@ -211,7 +217,7 @@ requester:
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
-	conn, err := o.New(connectors.Env{ID: "summit-pas", Logger: logger, Secrets: secrets, Now: clock.Now})
+	conn, err := o.New(connectors.Env{ID: "summit-pas", Logger: logger, Secrets: secrets, Now: clock.Now, Location: cfg.zone})
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}

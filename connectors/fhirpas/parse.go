@@ -223,19 +223,21 @@ type line struct {
 
 // result is what one ClaimResponse says, normalized.
 type result struct {
-	status        authpilot.Status
-	statusText    string
-	payerRef      string
-	authNumber    string
-	identifier    string
-	created       time.Time
-	validFrom     authpilot.Date
-	validTo       authpilot.Date
-	issued        authpilot.Date
-	reason        string
-	infoRequested string
-	lines         []line
-	errs          []string
+	status     authpilot.Status
+	statusText string
+	payerRef   string
+	authNumber string
+	identifier string
+	created    time.Time // with the payer's own offset
+	// createdDateOnly: created is a date without a time (midnight UTC).
+	createdDateOnly bool
+	validFrom       authpilot.Date
+	validTo         authpilot.Date
+	issued          authpilot.Date
+	reason          string
+	infoRequested   string
+	lines           []line
+	errs            []string
 	// shown is what the response shows of whose request it is.
 	shown *authpilot.Identity
 }
@@ -249,6 +251,7 @@ func interpret(f found) (*result, error) {
 		r.identifier = cr.Identifier[0].Value
 	}
 	r.created = parseInstant(cr.Created)
+	r.createdDateOnly = len(strings.TrimSpace(cr.Created)) == len(time.DateOnly)
 	notes := map[int]string{}
 	var allNotes []string
 	for _, n := range cr.ProcessNote {
@@ -561,7 +564,11 @@ func (r *result) hasSubstitute(seq int) bool {
 
 // determination is what the payer decided, or nil while nothing is decided.
 // A pended request that asks for information carries a determination too,
-// with status pended and InfoRequested, so staff learn what to send.
+// with status pended and InfoRequested, so staff learn what to send. now is
+// in the practice's zone: the notice date is the payer's own (the issue
+// date, else the date of created in the payer's offset), a created that is
+// a date alone is midnight of that date in the practice's zone, and only
+// without either is it today in the practice's zone.
 func (r *result) determination(c *authpilot.Case, now time.Time) *authpilot.Determination {
 	if !r.status.Decided() && !(r.status == authpilot.StatusPended && r.infoRequested != "") {
 		return nil
@@ -577,15 +584,18 @@ func (r *result) determination(c *authpilot.Case, now time.Time) *authpilot.Dete
 	}
 	if r.status.Decided() {
 		at := r.created
-		if at.IsZero() {
+		switch {
+		case at.IsZero():
 			at = now
+		case r.createdDateOnly:
+			at = authpilot.DateOf(at).In(now.Location())
+		}
+		d.NoticeDate = r.issued
+		if d.NoticeDate.IsZero() {
+			d.NoticeDate = authpilot.DateOf(at) // in the offset the payer wrote
 		}
 		at = at.UTC()
 		d.DecidedAt = &at
-		d.NoticeDate = r.issued
-		if d.NoticeDate.IsZero() {
-			d.NoticeDate = authpilot.DateOf(at)
-		}
 	}
 	return d
 }

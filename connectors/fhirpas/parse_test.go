@@ -301,3 +301,54 @@ func TestExtractRejectsGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestNoticeDateFromCreatedOffset: the IG's practitioner response, made a
+// denial without an issue date and created late in the evening at UTC-5:
+// the notice date is the payer's date, whatever the practice's zone; a
+// created that is a date alone is that day in the practice's zone.
+func TestNoticeDateFromCreatedOffset(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "ClaimResponse-PractitionerRequestorResponseExample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	denial := strings.NewReplacer(
+		`{"url":"http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemPreAuthIssueDate","valueDate":"2005-05-02"},`, ``,
+		`"code":"A1","display":"Certified in total"`, `"code":"A3","display":"Not Certified"`,
+	).Replace(string(data))
+	if denial == string(data) {
+		t.Fatal("the fixture no longer has the fields this test rewrites")
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	la, _ := time.LoadLocation("America/Los_Angeles")
+	tests := []struct {
+		created    string
+		zone       *time.Location
+		wantNotice authpilot.Date
+		wantAt     time.Time
+	}{
+		{"2026-12-01T23:30:00-05:00", ny, authpilot.NewDate(2026, 12, 1), time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC)},
+		{"2026-12-01T23:30:00-05:00", time.UTC, authpilot.NewDate(2026, 12, 1), time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC)},
+		{"2026-12-01T01:00:00+09:00", la, authpilot.NewDate(2026, 12, 1), time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC)},
+		{"2026-12-01", ny, authpilot.NewDate(2026, 12, 1), time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.created+" in "+tt.zone.String(), func(t *testing.T) {
+			doc := strings.Replace(denial, `"created":"2005-05-02T11:02:00+05:00"`, `"created":"`+tt.created+`"`, 1)
+			fs, err := extract([]byte(doc))
+			if err != nil || len(fs) == 0 {
+				t.Fatalf("extract: %d, %v", len(fs), err)
+			}
+			r, err := interpret(fs[0])
+			if err != nil {
+				t.Fatalf("interpret: %v", err)
+			}
+			if r.status != authpilot.StatusDenied {
+				t.Fatalf("status %s, want denied", r.status)
+			}
+			d := r.determination(nil, time.Date(2026, 12, 5, 12, 0, 0, 0, tt.zone))
+			if d.NoticeDate != tt.wantNotice || d.DecidedAt == nil || !d.DecidedAt.Equal(tt.wantAt) {
+				t.Errorf("notice %s, decided %v; want %s, %v", d.NoticeDate, d.DecidedAt, tt.wantNotice, tt.wantAt)
+			}
+		})
+	}
+}

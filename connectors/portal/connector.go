@@ -107,9 +107,12 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 	if len(o.Secrets) > 0 && env.Secrets == nil {
 		return nil, fmt.Errorf("portal connector %q: the secrets section needs a keyring", env.ID)
 	}
+	// The connector's own copy carries the practice's zone.
+	own := *o
+	own.practiceZone = env.Location
 	c := &Connector{
 		id:      env.ID,
-		opts:    o,
+		opts:    &own,
 		env:     env,
 		log:     env.Logger,
 		now:     env.Now,

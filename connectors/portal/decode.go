@@ -410,6 +410,18 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 				o.Secrets[rk.Value] = name
 			})
 		}},
+		{"timezone", false, func(k, v *yaml.Node) {
+			name := d.str(v, "", "", "timezone")
+			if strings.TrimSpace(name) == "" {
+				return
+			}
+			loc, err := time.LoadLocation(name)
+			if err != nil || name == "Local" {
+				d.errAt(v, "timezone", "unknown time zone %q (use an IANA name such as America/New_York)", name)
+				return
+			}
+			o.Timezone = loc
+		}},
 		{"limits", false, func(k, v *yaml.Node) { d.limits(v, &o.Limits) }},
 		{"session", false, func(k, v *yaml.Node) {
 			d.mapping(v, "session", "", []field{

@@ -51,6 +51,12 @@ func TestDecodeErrors(t *testing.T) {
 			`line 1: base_url: expected an absolute http or https URL, got "/login"`},
 		{"base_url missing", "limits: {pages: 2}\n",
 			`line 1: missing required field "base_url"`},
+		{"unknown time zone", okHead + "\ntimezone: America/New_Yrok\n",
+			`line 2: timezone: unknown time zone "America/New_Yrok" (use an IANA name such as America/New_York)`},
+		{"time zone not a name", okHead + "\ntimezone: [UTC]\n",
+			`line 2: timezone: expected a string, got a list`},
+		{"time zone misspelt", okHead + "\ntime_zone: UTC\n",
+			`line 2: unknown field "time_zone" (did you mean "timezone"?)`},
 		{"unknown step", okHead + `
 poll:
   lookup:
@@ -499,9 +505,129 @@ status_map:
 			}
 		})
 	}
-	tm, err := ParseTime("03/02/2026 09:30 AM")
+	tm, _, err := ParseTime("03/02/2026 09:30 AM", nil)
 	if err != nil || !tm.Equal(timeUTC(2026, 3, 2, 9, 30)) {
 		t.Errorf("ParseTime = %v, %v", tm, err)
+	}
+}
+
+// TestParseTimeInThePortalsZone: a portal's wall-clock times are read in
+// the practice's (or the flow's) zone, across DST changes; a date alone is
+// that day's midnight there; an explicit offset is kept.
+func TestParseTimeInThePortalsZone(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		in       string
+		loc      *time.Location
+		wantUTC  time.Time
+		dateOnly bool
+	}{
+		// The report: "12/01/2026 02:15 PM" is 2:15 PM in New York (EST).
+		{"12/01/2026 02:15 PM", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"12/1/2026 2:15 pm", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"12/01/2026 2:15p.m.", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"12/01/2026 14:15", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"2026-12-01 14:15", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"2026-12-01 14:15:00", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"2026-12-01 2:15 PM", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"Dec 1, 2026 2:15 PM", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"Dec 1, 2026, 2:15 PM", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		{"December 1, 2026 at 2:15 PM", ny, timeUTC(2026, 12, 1, 19, 15), false},
+		// Summer: EDT, four hours behind.
+		{"07/04/2026 09:00 AM", ny, timeUTC(2026, 7, 4, 13, 0), false},
+		// Spring forward, 2026-03-08: 01:59 EST, 02:30 does not exist
+		// (moved on by the gap to 03:30 EDT), 03:00 EDT.
+		{"03/08/2026 01:59 AM", ny, timeUTC(2026, 3, 8, 6, 59), false},
+		{"03/08/2026 02:30 AM", ny, timeUTC(2026, 3, 8, 7, 30), false},
+		{"03/08/2026 03:00 AM", ny, timeUTC(2026, 3, 8, 7, 0), false},
+		// Fall back, 2026-11-01: 01:30 happens twice (the first, EDT, is
+		// taken); 02:30 is EST.
+		{"11/01/2026 12:59 AM", ny, timeUTC(2026, 11, 1, 4, 59), false},
+		{"11/01/2026 01:30 AM", ny, timeUTC(2026, 11, 1, 5, 30), false},
+		{"11/01/2026 02:30 AM", ny, timeUTC(2026, 11, 1, 7, 30), false},
+		// A date alone is midnight of that day in the zone, never the
+		// evening before.
+		{"12/01/2026", ny, timeUTC(2026, 12, 1, 5, 0), true},
+		{"2026-07-04", ny, timeUTC(2026, 7, 4, 4, 0), true},
+		{"Dec 1, 2026", ny, timeUTC(2026, 12, 1, 5, 0), true},
+		// An explicit offset wins over the zone.
+		{"2026-12-01T23:30:00-05:00", time.UTC, timeUTC(2026, 12, 2, 4, 30), false},
+		{"2026-12-01T14:15:00Z", ny, timeUTC(2026, 12, 1, 14, 15), false},
+		{"2026-12-01T14:15:00-08:00", ny, timeUTC(2026, 12, 1, 22, 15), false},
+		// No zone at all is UTC.
+		{"12/01/2026 02:15 PM", nil, timeUTC(2026, 12, 1, 14, 15), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, dateOnly, err := ParseTime(tt.in, tt.loc)
+			if err != nil {
+				t.Fatalf("ParseTime(%q): %v", tt.in, err)
+			}
+			if !got.Equal(tt.wantUTC) || dateOnly != tt.dateOnly {
+				t.Errorf("ParseTime(%q) = %v (date only %v), want %v (date only %v)", tt.in, got.UTC(), dateOnly, tt.wantUTC, tt.dateOnly)
+			}
+			if tt.dateOnly {
+				want, _ := ParseDate(tt.in)
+				if d := authpilot.DateOf(got.In(tt.loc)); d != want {
+					t.Errorf("date %s in the zone, want %s", d, want)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"13/45/2026 10:00 AM", "12/01/2026 25:00", "tomorrow", "12/01/2026 02:15 XM"} {
+		if got, _, err := ParseTime(bad, ny); err == nil {
+			t.Errorf("ParseTime(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// TestOutcomeDatesInTheZone: decided_at is read in the flow's timezone when
+// it has one, else the practice's; a decision date alone is the notice
+// date and does not move a day.
+func TestOutcomeDatesInTheZone(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	practice := decodeYAML(t, okHead+"\n"+`status_map: {"^Denied$": denied}`)
+	practice.practiceZone = ny
+	flowTZ := decodeYAML(t, okHead+"\ntimezone: America/Los_Angeles\n"+`status_map: {"^Denied$": denied}`)
+	flowTZ.practiceZone = ny
+	tests := []struct {
+		name       string
+		o          *Options
+		vars       map[string]any
+		wantAt     time.Time
+		wantNotice authpilot.Date
+	}{
+		{"practice zone", practice, map[string]any{"status": "Denied", "decided_at": "12/01/2026 02:15 PM"},
+			timeUTC(2026, 12, 1, 19, 15), authpilot.NewDate(2026, 12, 1)},
+		{"late evening stays that day", practice, map[string]any{"status": "Denied", "decided_at": "12/01/2026 11:30 PM"},
+			timeUTC(2026, 12, 2, 4, 30), authpilot.NewDate(2026, 12, 1)},
+		{"date alone", practice, map[string]any{"status": "Denied", "decided_at": "12/01/2026"},
+			timeUTC(2026, 12, 1, 5, 0), authpilot.NewDate(2026, 12, 1)},
+		{"the flow's timezone overrides the practice's", flowTZ, map[string]any{"status": "Denied", "decided_at": "12/01/2026 02:15 PM"},
+			timeUTC(2026, 12, 1, 22, 15), authpilot.NewDate(2026, 12, 1)},
+		{"a notice date shown is kept", practice, map[string]any{"status": "Denied", "decided_at": "12/01/2026 02:15 PM", "notice_date": "12/03/2026"},
+			timeUTC(2026, 12, 1, 19, 15), authpilot.NewDate(2026, 12, 3)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.o.outcomeOf(nil, tt.vars, "poll.detail")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := out.det
+			if d == nil || d.DecidedAt == nil {
+				t.Fatalf("determination %+v", d)
+			}
+			if !d.DecidedAt.Equal(tt.wantAt) || d.NoticeDate != tt.wantNotice {
+				t.Errorf("decided at %v, notice %s; want %v, %s", d.DecidedAt.UTC(), d.NoticeDate, tt.wantAt, tt.wantNotice)
+			}
+			if got := authpilot.DateOf(d.DecidedAt.In(ny)); tt.name == "date alone" && got != tt.wantNotice {
+				t.Errorf("a date-only decision is %s in the practice zone, want %s", got, tt.wantNotice)
+			}
+		})
 	}
 }
 

@@ -45,6 +45,12 @@ type Options struct {
 	// agent checks them against the case before linking the request to it.
 	Identity []string
 
+	// Timezone is the zone the portal prints its times in (the flow's
+	// timezone: field); nil means the practice's zone (connectors.Env).
+	Timezone *time.Location
+	// practiceZone is the practice's zone, set on the connector's copy.
+	practiceZone *time.Location
+
 	Login    *Flow
 	Submit   *SubmitFlow
 	Poll     *PollFlow
@@ -201,3 +207,15 @@ type tmpl struct {
 //
 //go:embed sample.yaml
 var Sample []byte
+
+// location is the zone portal times are read in: the flow's timezone, else
+// the practice's, else UTC.
+func (o *Options) location() *time.Location {
+	switch {
+	case o.Timezone != nil:
+		return o.Timezone
+	case o.practiceZone != nil:
+		return o.practiceZone
+	}
+	return time.UTC
+}

@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -36,14 +37,21 @@ var dateLayouts = []string{
 	"2006-01-02", "1/2/2006", "01/02/2006", "Jan 2, 2006", "January 2, 2006", "2 Jan 2006", "02-Jan-2006", "Jan 02, 2006",
 }
 
-// timeLayouts are date-time forms; a bare date is midnight UTC.
+// timeLayouts are date-time forms. Only RFC 3339 carries its own offset;
+// every other form is a wall-clock time in the portal's zone.
 var timeLayouts = []string{
-	time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04",
-	"1/2/2006 3:04 PM", "1/2/2006 15:04", "Jan 2, 2006 3:04 PM", "Jan 2, 2006 15:04", "January 2, 2006 3:04 PM",
+	time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04",
+	"2006-01-02 3:04 PM", "1/2/2006 3:04 PM", "1/2/2006 3:04:05 PM", "1/2/2006 15:04", "1/2/2006 15:04:05",
+	"Jan 2, 2006 3:04 PM", "Jan 2, 2006, 3:04 PM", "Jan 2, 2006 15:04", "January 2, 2006 3:04 PM", "January 2, 2006, 3:04 PM",
+	"January 2, 2006 at 3:04 PM", "Jan 2, 2006 at 3:04 PM",
 }
 
+// meridiem matches a trailing am/pm after a digit, in any case, with or
+// without a space or dots ("2:15pm", "2:15 p.m.").
+var meridiem = regexp.MustCompile(`(?i)(\d)\s*([ap])\.?m\.?$`)
+
 // ParseDate reads a date in any of the accepted forms (2006-01-02,
-// 01/02/2006, Jan 2, 2006, January 2, 2006, ...).
+// 01/02/2006, Jan 2, 2006, January 2, 2006, ...). A date has no zone.
 func ParseDate(s string) (authpilot.Date, error) {
 	s = normSpace(s)
 	for _, l := range dateLayouts {
@@ -54,19 +62,67 @@ func ParseDate(s string) (authpilot.Date, error) {
 	return authpilot.Date{}, errors.New("not a date in a known form (2006-01-02, 01/02/2006, Jan 2, 2006)")
 }
 
-// ParseTime reads a date-time (or a date, as midnight UTC).
-func ParseTime(s string) (time.Time, error) {
+// ParseTime reads a date-time as the portal shows it: a wall-clock time in
+// loc (the flow's timezone, else the practice's; nil is UTC) unless the text
+// carries its own offset (RFC 3339). A date alone is midnight in loc and
+// dateOnly is true: it names a day, not an instant. A wall-clock time that
+// a DST change skips is moved forward by the gap (02:30 on spring-forward
+// day is 03:30); one that occurs twice is the first (daylight) one.
+func ParseTime(s string, loc *time.Location) (t time.Time, dateOnly bool, err error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	s = normSpace(s)
+	if m := meridiem.FindStringSubmatchIndex(s); m != nil {
+		s = s[:m[3]] + " " + strings.ToUpper(s[m[4]:m[5]]) + "M"
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
+			if l == time.RFC3339 {
+				return t, false, nil
+			}
+			return wallClock(t, loc), false, nil
 		}
 	}
 	d, err := ParseDate(s)
 	if err != nil {
-		return time.Time{}, errors.New("not a date or date-time in a known form")
+		return time.Time{}, false, errors.New("not a date or date-time in a known form")
 	}
-	return d.In(time.UTC), nil
+	return d.In(loc), true, nil
+}
+
+// wallClock returns the instant that wall's clock reading (its fields, read
+// as UTC) shows in loc. time.Date leaves the choice open for a reading that
+// a DST change skips or repeats; here a skipped reading moves forward by the
+// gap and a repeated one is the first (daylight) occurrence.
+func wallClock(wall time.Time, loc *time.Location) time.Time {
+	y, mo, d := wall.Date()
+	h, mi, sec := wall.Clock()
+	w := time.Date(y, mo, d, h, mi, sec, wall.Nanosecond(), time.UTC)
+	shows := func(t time.Time) bool {
+		l := t.In(loc)
+		ly, lmo, ld := l.Date()
+		lh, lmi, ls := l.Clock()
+		return time.Date(ly, lmo, ld, lh, lmi, ls, l.Nanosecond(), time.UTC).Equal(w)
+	}
+	// The offsets in force a day before and a day after the reading.
+	_, before := w.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := w.Add(24 * time.Hour).In(loc).Zone()
+	first := w.Add(-time.Duration(before) * time.Second)
+	second := w.Add(-time.Duration(after) * time.Second)
+	switch {
+	case shows(first) && shows(second):
+		if second.Before(first) {
+			return second.In(loc)
+		}
+		return first.In(loc)
+	case shows(first):
+		return first.In(loc)
+	case shows(second):
+		return second.In(loc)
+	}
+	// Skipped: read with the offset before the change, which lands after it.
+	return first.In(loc)
 }
 
 // mapStatus maps payer wording through status_map; the first rule that
@@ -141,11 +197,15 @@ func (o *Options) outcomeOf(c *authpilot.Case, vars map[string]any, step string)
 		}
 	}
 	if s := varString(vars, VarDecidedAt); s != "" {
-		t, err := ParseTime(s)
+		t, _, err := ParseTime(s, o.location())
 		if err != nil {
 			return out, bad(VarDecidedAt, err)
 		}
 		det.DecidedAt, has = &t, true
+		if det.NoticeDate.IsZero() {
+			// The day the portal shows (a date alone stays that day).
+			det.NoticeDate = authpilot.DateOf(t)
+		}
 	}
 	lines, err := approvedLines(c, vars)
 	if err != nil {

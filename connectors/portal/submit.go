@@ -233,7 +233,7 @@ func madeBefore(shown string, since time.Time) bool {
 	if d, err := ParseDate(s); err == nil {
 		return d.AddDays(1).In(time.UTC).Add(zoneUnknown).Before(limit)
 	}
-	if t, err := ParseTime(s); err == nil {
+	if t, _, err := ParseTime(s, nil); err == nil { // read as UTC; zoneUnknown covers the zone
 		return t.Add(time.Minute + zoneUnknown).Before(limit)
 	}
 	return false
