@@ -251,7 +251,7 @@ func TestExtract(t *testing.T) {
 			Status: authpilot.StatusApproved, AuthNumber: "PA-778899",
 			ApprovedLines: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "22614", Units: 2}},
 			ValidFrom:     authpilot.Date{Year: 2026, Month: 3, Day: 1}, ValidTo: authpilot.Date{Year: 2026, Month: 5, Day: 30},
-			DecidedAt: &decided,
+			DecidedAt: &decided, NoticeDate: authpilot.Date{Year: 2026, Month: 3, Day: 1},
 		},
 	}
 	if !reflect.DeepEqual(out, want) {
