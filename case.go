@@ -2,6 +2,7 @@ package authpilot
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -252,3 +253,19 @@ func (d *Date) UnmarshalText(b []byte) error {
 
 // NewDate returns the date y-m-d.
 func NewDate(y int, m time.Month, d int) Date { return Date{y, m, d} }
+
+// RequestKey identifies what c asks one payer for: the payer, member ID,
+// service date and procedure codes (sorted, with repeats). Two open cases
+// with the same key are the same request and must never both be submitted.
+func (c *Case) RequestKey() string {
+	codes := make([]string, len(c.ServiceLines))
+	for i, l := range c.ServiceLines {
+		codes[i] = strings.ToUpper(strings.TrimSpace(l.Code))
+	}
+	sort.Strings(codes)
+	return strings.Join([]string{c.Payer, strings.ToUpper(strings.TrimSpace(c.Patient.MemberID)),
+		c.ServiceDate.String(), strings.Join(codes, ",")}, "|")
+}
+
+// SameRequest reports whether c and d have the same RequestKey.
+func (c *Case) SameRequest(d *Case) bool { return c.RequestKey() == d.RequestKey() }

@@ -183,3 +183,13 @@ func StatusFromReviewAction(code string) (Status, error) {
 	}
 	return st, nil
 }
+
+// Closed reports whether a case in s no longer stands for a request at the
+// payer (cancelled, expired, withdrawn): its external reference and its
+// request may be used again. Every other status is open.
+func (s Status) Closed() bool {
+	return s == StatusCancelled || s == StatusExpired || s == StatusWithdrawn
+}
+
+// ClosedStatuses lists the statuses for which Closed is true.
+var ClosedStatuses = []Status{StatusCancelled, StatusExpired, StatusWithdrawn}

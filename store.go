@@ -16,11 +16,49 @@ var ErrNotFound = errors.New("not found")
 // it was read) or would duplicate a unique key.
 var ErrConflict = errors.New("conflict")
 
+// DuplicateError is returned by CreateCase when an open case (see
+// Status.Closed) at the same payer already holds the new case's external
+// reference. It names the existing case and matches ErrConflict.
+type DuplicateError struct {
+	// CaseID is the existing open case.
+	CaseID string
+	// Field is what is duplicated ("external_ref").
+	Field string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("open case %s at this payer already has this %s", e.CaseID, e.Field)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *DuplicateError) Is(target error) bool { return target == ErrConflict }
+
 // Changes are what one update appends besides the case itself: history
 // and alerts, written in the same transaction.
 type Changes struct {
 	Events []Event
 	Alerts []Alert
+	// Idempotency, if set, is the API request that made the change: it is
+	// stored with the change, so a retry with the same key finds it.
+	Idempotency *IdempotencyRecord
+}
+
+// IdempotencyRecord is one API request made with an Idempotency-Key: what
+// was asked (a hash) and what was answered.
+type IdempotencyRecord struct {
+	Key string
+	// Route is the method and path pattern, e.g. "POST /v1/cases".
+	Route string
+	// RequestHash is the hex sha256 of the request (method, path, body).
+	RequestHash string
+	// Status is the HTTP status answered.
+	Status int
+	// CaseID is the case the request created or changed, if any; a replay
+	// answers with that case as it is now.
+	CaseID string
+	// Body is the answer's body where no case stands for it.
+	Body      []byte
+	CreatedAt time.Time
 }
 
 // CaseFilter selects cases for ListCases. Zero fields match everything.
@@ -33,7 +71,10 @@ type CaseFilter struct {
 	// DueBefore keeps cases with a deadline due before it (see
 	// Store.SetDeadlines).
 	DueBefore time.Time
-	Limit     int
+	// After, if set, is a case ID: only cases stored after it are listed
+	// (a cursor: stable under concurrent inserts).
+	After string
+	Limit int
 }
 
 // Store is the durable state: cases, their events, documents, computed
@@ -41,11 +82,13 @@ type CaseFilter struct {
 // A write that returned nil survives a crash.
 type Store interface {
 	// CreateCase inserts a new case with its creation changes. It fails
-	// with ErrConflict if the ID exists.
+	// with ErrConflict if the ID exists, and with a *DuplicateError if an
+	// open case at the same payer has the same external reference.
 	CreateCase(ctx context.Context, c *Case, ch Changes) error
 	// GetCase returns the case or ErrNotFound.
 	GetCase(ctx context.Context, id string) (*Case, error)
-	// ListCases returns matching cases, oldest first.
+	// ListCases returns matching cases in the order they were stored,
+	// oldest first.
 	ListCases(ctx context.Context, f CaseFilter) ([]*Case, error)
 	// UpdateCase reads the case in a write transaction, lets fn change it
 	// and say what to append, and writes all of it, or nothing if fn
@@ -53,6 +96,12 @@ type Store interface {
 	UpdateCase(ctx context.Context, id string, fn func(c *Case) (Changes, error)) (*Case, error)
 	// Events returns a case's history, oldest first.
 	Events(ctx context.Context, caseID string) ([]Event, error)
+
+	// Idempotency returns the record stored for an Idempotency-Key, or
+	// ErrNotFound. PutIdempotency stores one made outside a case change;
+	// it fails with ErrConflict if the key is taken.
+	Idempotency(ctx context.Context, key string) (*IdempotencyRecord, error)
+	PutIdempotency(ctx context.Context, rec IdempotencyRecord) error
 
 	// PutDocument stores content under its sha256 (idempotent) and records
 	// its metadata for the case; doc.SHA256 and doc.Size are filled in.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FieldError is one broken rule of an input, named by its field path.
@@ -129,6 +130,10 @@ func (c *Case) ValidateNew(today Date) error {
 			add(field, "is required")
 		case len(v) > max:
 			add(field, "is longer than %d characters", max)
+		default:
+			if rule := TextRule(v, false); rule != "" {
+				add(field, "%s", rule)
+			}
 		}
 	}
 
@@ -193,6 +198,7 @@ func (c *Case) ValidateNew(today Date) error {
 	npi("servicing_provider.npi", c.ServicingProvider.NPI, false)
 	npi("facility.npi", c.Facility.NPI, false)
 	text("ordering_provider.name", c.OrderingProvider.Name, false, maxText)
+	text("servicing_provider.name", c.ServicingProvider.Name, false, maxText)
 	text("facility.name", c.Facility.Name, false, maxText)
 
 	switch n := len(c.ServiceLines); {
@@ -213,7 +219,7 @@ func (c *Case) ValidateNew(today Date) error {
 			add(f+".modifiers", "has more than 4 modifiers")
 		}
 		for j, m := range l.Modifiers {
-			if len(m) != 2 {
+			if len(m) != 2 || TextRule(m, false) != "" {
 				add(fmt.Sprintf("%s.modifiers[%d]", f, j), "must be 2 characters")
 			}
 		}
@@ -243,12 +249,16 @@ func (c *Case) ValidateNew(today Date) error {
 	}
 	if len(c.ClinicalNotes) > maxNotes {
 		add("clinical_notes", "is longer than %d characters", maxNotes)
+	} else if rule := TextRule(c.ClinicalNotes, true); rule != "" {
+		add("clinical_notes", "%s", rule)
 	}
 	if len(c.Attachments) > MaxAttachments {
 		add("attachments", "has more than %d files", MaxAttachments)
 	}
 	for i, a := range c.Attachments {
 		text(fmt.Sprintf("attachments[%d].name", i), a.Name, true, maxText)
+		text(fmt.Sprintf("attachments[%d].kind", i), a.Kind, false, maxText)
+		text(fmt.Sprintf("attachments[%d].content_type", i), a.ContentType, false, maxText)
 	}
 
 	if c.Tracked {
@@ -269,6 +279,73 @@ func (c *Case) ValidateNew(today Date) error {
 		return errs
 	}
 	return nil
+}
+
+// TextRule returns the rule a text field's value breaks, or "": text must
+// be valid UTF-8 without control characters (NUL, ESC, CR, LF, DEL, the C1
+// range), line or paragraph separators, or bidirectional overrides, which
+// would forge lines or colours on a terminal and in logs. A multiline field
+// (clinical notes) may hold line feeds, carriage returns before them, and
+// tabs.
+func TextRule(v string, multiline bool) string {
+	if !utf8.ValidString(v) {
+		return "must be valid UTF-8"
+	}
+	for i, r := range v {
+		if multiline && (r == '\n' || r == '\t' || (r == '\r' && i+1 < len(v) && v[i+1] == '\n')) {
+			continue
+		}
+		if unsafeRune(r) {
+			if multiline {
+				return fmt.Sprintf("must not contain control character %U (only line feeds and tabs are allowed)", r)
+			}
+			return fmt.Sprintf("must not contain control character %U", r)
+		}
+	}
+	return ""
+}
+
+// unsafeRune reports runes a terminal or a log line must never get raw.
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x2028, r == 0x2029, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// Printable returns s with every control character, line separator and
+// bidirectional override escaped (\x1b, \u202e), for printing text that
+// came from outside (a payer's words, a stored name) on a terminal.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x80 && unsafeRune(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func oneOf[T comparable](v T, list []T) bool {

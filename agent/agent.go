@@ -43,6 +43,9 @@ type Options struct {
 	NoAPI    bool
 	// HTTPClient is used by notifiers (nil: a default client).
 	HTTPClient *http.Client
+	// ServerTimeouts bound the API's connections; zero fields take
+	// DefaultServerTimeouts'.
+	ServerTimeouts ServerTimeouts
 }
 
 // Agent is the daemon.
@@ -234,8 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	if a.listener != nil {
 		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
-		a.server = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		a.server = NewServer(api.Handler(), a.opts.ServerTimeouts, a.log)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,8 +19,47 @@ import (
 	"github.com/authpilot/authpilot"
 )
 
-// maxBody bounds a request body: a case with its attachments inline.
-const maxBody = 64 << 20
+// Request bodies. A body over maxBody is refused before it is read. A
+// body over smallBody (or of unknown length) needs one of maxLargeBodies
+// slots while it is read and decoded, so concurrent uploads cannot take
+// more than a few times maxBody of memory; a request that finds no slot
+// within largeBodyWait gets 503 with Retry-After.
+const (
+	maxBody        = 32 << 20
+	smallBody      = 1 << 20
+	maxLargeBodies = 2
+	largeBodyWait  = 15 * time.Second
+)
+
+// ServerTimeouts bound the API server's connections: a client that stalls
+// sending headers or a body, or keeps a connection idle, is cut off.
+type ServerTimeouts struct {
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, headers and body.
+	Read  time.Duration
+	Write time.Duration
+	Idle  time.Duration
+}
+
+// DefaultServerTimeouts are the API server's timeouts unless Options
+// change them.
+var DefaultServerTimeouts = ServerTimeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second,
+	Write: 60 * time.Second, Idle: 30 * time.Second}
+
+// NewServer returns the HTTP server for h with the timeouts t (zero
+// fields take DefaultServerTimeouts') and a 64 KiB header limit.
+func NewServer(h http.Handler, t ServerTimeouts, log *slog.Logger) *http.Server {
+	d := DefaultServerTimeouts
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: pick(t.ReadHeader, d.ReadHeader), ReadTimeout: pick(t.Read, d.Read),
+		WriteTimeout: pick(t.Write, d.Write), IdleTimeout: pick(t.Idle, d.Idle), MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
 
 // API is the intake and worklist HTTP API.
 type API struct {
@@ -29,6 +69,9 @@ type API struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+
+	largeOnce sync.Once
+	large     chan struct{}
 }
 
 // CaseView is a case with its history, deadlines and documents.
@@ -45,7 +88,8 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /v1/cases", a.auth(a.createCase))
+	// Every POST goes through idempotent: Idempotency-Key is honoured.
+	mux.Handle("POST /v1/cases", a.auth(a.idempotent(a.createCase)))
 	mux.Handle("GET /v1/cases", a.auth(a.listCases))
 	mux.Handle("GET /v1/cases/{id}", a.auth(a.getCase))
 	mux.Handle("GET /v1/cases/{id}/documents/{sha}", a.auth(a.getDocument))
@@ -113,16 +157,37 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body holds more than one JSON value", nil)
 		return
 	}
-	c, err := a.Intake.Create(r.Context(), &nc, "api")
+	idem := idempotencyOf(r)
+	var rec *authpilot.IdempotencyRecord
+	if idem != nil {
+		rec = &idem.rec
+		rec.Status = http.StatusCreated
+	}
+	c, err := a.Intake.CreateIdempotent(r.Context(), &nc, "api", rec)
 	var ve authpilot.ValidationError
+	var de *authpilot.DuplicateError
 	switch {
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, "invalid case", ve)
+		return
+	case idem != nil && errors.Is(err, authpilot.ErrConflict) && a.replayStored(w, r, idem):
+		// A concurrent request with the same key won the race.
+		return
+	case errors.As(err, &de):
+		w.Header().Set("Location", "/v1/cases/"+de.CaseID)
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"error":         "an open case at this payer already has this external_ref; nothing was created",
+			"existing_case": de.CaseID,
+			"fields":        authpilot.ValidationError{{Field: "external_ref", Rule: "is already used by open case " + de.CaseID + " at this payer"}},
+		})
 		return
 	case err != nil:
 		a.Log.Error("create case failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not store the case", nil)
 		return
+	}
+	if idem != nil {
+		idem.stored = true
 	}
 	a.Metrics.CasesCreated.Inc()
 	w.Header().Set("Location", "/v1/cases/"+c.ID)
@@ -170,8 +235,8 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 	var f authpilot.CaseFilter
 	var errs authpilot.ValidationError
 	for key := range q {
-		if !contains([]string{"status", "payer", "connector", "track", "episode", "due_before", "limit"}, key) {
-			errs = append(errs, authpilot.FieldError{Field: key, Rule: "is not a filter (status, payer, connector, track, episode, due_before, limit)"})
+		if !contains(listParams, key) {
+			errs = append(errs, authpilot.FieldError{Field: key, Rule: "is not a filter (" + strings.Join(listParams, ", ") + ")"})
 		}
 	}
 	for _, s := range q["status"] {
@@ -201,6 +266,12 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	if v := q.Get("cursor"); v != "" {
+		if _, err := a.Store.GetCase(r.Context(), v); err != nil {
+			errs = append(errs, authpilot.FieldError{Field: "cursor", Rule: "is not a case ID (take it from the next link of the page before)"})
+		}
+		f.After = v
+	}
 	if len(errs) > 0 {
 		writeError(w, http.StatusBadRequest, "invalid query", errs)
 		return
@@ -214,8 +285,18 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 	if cases == nil {
 		cases = []*authpilot.Case{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cases": cases})
+	body := map[string]any{"cases": cases}
+	// A full page may have more after it: next continues after its last
+	// case, with the same filters.
+	if len(cases) == f.Limit {
+		q.Set("cursor", cases[len(cases)-1].ID)
+		body["next"] = "/v1/cases?" + q.Encode()
+	}
+	writeJSON(w, http.StatusOK, body)
 }
+
+// listParams are the query parameters of GET /v1/cases.
+var listParams = []string{"status", "payer", "connector", "track", "episode", "due_before", "limit", "cursor"}
 
 // ParseDueBefore accepts RFC 3339, a date, or a duration from now ("48h", "7d").
 func ParseDueBefore(v string, now time.Time) (time.Time, error) {

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -57,8 +60,17 @@ const maxFileSize = 20 << 20
 
 // Create validates nc, stores its files and the case with a creation event,
 // and returns the stored case. Nothing is stored when validation fails. An
-// invalid case yields an authpilot.ValidationError.
+// invalid case yields an authpilot.ValidationError; an open case at the
+// same payer with the same external_ref yields a *authpilot.DuplicateError
+// naming it, and nothing is stored.
 func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authpilot.Case, error) {
+	return in.CreateIdempotent(ctx, nc, actor, nil)
+}
+
+// CreateIdempotent is Create that also stores rec (an API request made
+// with an Idempotency-Key) in the case's own transaction, so a retry with
+// the same key finds the case even if the first answer was lost.
+func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor string, rec *authpilot.IdempotencyRecord) (*authpilot.Case, error) {
 	c := nc.Case
 	// Server-owned fields are never taken from input.
 	c.ID, c.Version, c.Determination, c.SubmittedAt, c.LastError, c.StatusText = "", 0, nil, nil, "", ""
@@ -70,20 +82,25 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 	if err := c.ValidateNew(authpilot.Today(now, in.Dir.Location())); err != nil {
 		errs = append(errs, err.(authpilot.ValidationError)...)
 	}
+	// The payer's configuration alone chooses the connector: a client may
+	// leave connector out or repeat the payer's own, nothing else.
 	if c.Payer != "" {
 		conn, plan, ok := in.Dir.Payer(c.Payer)
 		switch {
-		case !ok && c.ConnectorID == "":
+		case !ok:
 			errs = append(errs, authpilot.FieldError{Field: "payer", Rule: "is not a configured payer (add it under payers: in authpilot.yaml)"})
-		case c.ConnectorID == "":
+		case c.ConnectorID != "" && c.ConnectorID != conn:
+			errs = append(errs, authpilot.FieldError{Field: "connector",
+				Rule: fmt.Sprintf("is chosen by the payer's configuration (payer %q uses %q); leave it out", c.Payer, conn)})
+		default:
 			c.ConnectorID = conn
+			if !in.Dir.HasConnector(conn) {
+				errs = append(errs, authpilot.FieldError{Field: "payer", Rule: "names a connector that is not configured"})
+			}
 		}
 		if c.PlanType == "" {
 			c.PlanType = plan
 		}
-	}
-	if c.ConnectorID != "" && !in.Dir.HasConnector(c.ConnectorID) {
-		errs = append(errs, authpilot.FieldError{Field: "connector", Rule: "is not a configured connector"})
 	}
 	if c.PlanType == "" && len(errs) == 0 {
 		errs = append(errs, authpilot.FieldError{Field: "plan_type", Rule: "is required (the payer has no default plan type)"})
@@ -92,6 +109,11 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 		errs = append(errs, authpilot.FieldError{Field: "files", Rule: fmt.Sprintf("has more than %d files", authpilot.MaxAttachments)})
 	}
 	for i, f := range nc.Files {
+		for _, t := range []struct{ field, v string }{{"name", f.Name}, {"kind", f.Kind}, {"content_type", f.ContentType}} {
+			if rule := authpilot.TextRule(t.v, false); rule != "" {
+				errs = append(errs, authpilot.FieldError{Field: fmt.Sprintf("files[%d].%s", i, t.field), Rule: rule})
+			}
+		}
 		switch {
 		case strings.TrimSpace(f.Name) == "":
 			errs = append(errs, authpilot.FieldError{Field: fmt.Sprintf("files[%d].name", i), Rule: "is required"})
@@ -117,10 +139,7 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 	// idempotent, so a failure here leaves no case, and a failure later
 	// never leaves a case pointing at missing content.
 	for _, f := range nc.Files {
-		ct := f.ContentType
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
+		ct := mediaType(f.Name, f.ContentType, f.Content)
 		doc, err := in.Store.PutDocument(ctx, authpilot.Document{Kind: authpilot.DocAttachment, Name: f.Name, ContentType: ct}, bytes.NewReader(f.Content))
 		if err != nil {
 			return nil, fmt.Errorf("store attachment: %w", err)
@@ -129,7 +148,11 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 	}
 	detail, _ := json.Marshal(map[string]any{"tracked": c.Tracked, "attachments": len(c.Attachments)})
 	ev := authpilot.Event{Type: authpilot.EventCreated, Actor: actor, To: c.Status, At: now.UTC(), Detail: detail}
-	if err := in.Store.CreateCase(ctx, &c, authpilot.Changes{Events: []authpilot.Event{ev}}); err != nil {
+	if err := in.Store.CreateCase(ctx, &c, authpilot.Changes{Events: []authpilot.Event{ev}, Idempotency: rec}); err != nil {
+		var de *authpilot.DuplicateError
+		if errors.As(err, &de) {
+			return nil, de
+		}
 		return nil, fmt.Errorf("store case: %w", err)
 	}
 	// Then link the content to the case (the same file, a row for the case).
@@ -141,6 +164,21 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 	}
 	in.Log.Info("case created", "case", c.ID, "payer", c.Payer, "track", c.Track, "status", c.Status, "actor", actor)
 	return &c, nil
+}
+
+// mediaType is a file's media type: the one given, else the one its name's
+// extension says, else what its first bytes look like.
+func mediaType(name, given string, content []byte) string {
+	if given != "" {
+		return given
+	}
+	if t := mime.TypeByExtension(strings.ToLower(filepath.Ext(name))); t != "" {
+		return t
+	}
+	if len(content) > 0 {
+		return http.DetectContentType(content)
+	}
+	return "application/octet-stream"
 }
 
 // NewID returns a new case ID (a ULID).
@@ -168,12 +206,98 @@ func (e RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.E
 
 // ImportResult is what a CSV import did.
 type ImportResult struct {
-	Created []string   `json:"created"`
-	Errors  []RowError `json:"-"`
+	Created []string `json:"created"`
+	// Present are rows already stored as an open case; they were skipped.
+	Present []PresentRow `json:"present"`
+	Errors  []RowError   `json:"-"`
+}
+
+// PresentRow is a CSV row (or a case file) that an open case already
+// stands for: the same external_ref at the payer, or, for a row without
+// one, the same member, codes and service date.
+type PresentRow struct {
+	Line   int    `json:"line"`
+	CaseID string `json:"case_id"`
+	// By is what matched: "external_ref" or "request".
+	By string `json:"by"`
+}
+
+// requestIndex finds open cases by their request (see
+// authpilot.Case.RequestKey), loading each payer's open cases once.
+type requestIndex struct {
+	in     *Intake
+	loaded map[string]bool
+	byKey  map[string]string
+}
+
+func (in *Intake) newRequestIndex() *requestIndex {
+	return &requestIndex{in: in, loaded: map[string]bool{}, byKey: map[string]string{}}
+}
+
+// find returns the open case that is the same request as nc, if any.
+func (x *requestIndex) find(ctx context.Context, nc *NewCase) (string, error) {
+	c := nc.Case
+	c.ServiceLines = append([]authpilot.ServiceLine(nil), c.ServiceLines...)
+	c.Diagnoses = append([]string(nil), c.Diagnoses...)
+	c.Normalize()
+	if c.Payer == "" {
+		return "", nil
+	}
+	if !x.loaded[c.Payer] {
+		open, err := x.in.Store.ListCases(ctx, authpilot.CaseFilter{Payer: c.Payer, Statuses: requestStatuses()})
+		if err != nil {
+			return "", fmt.Errorf("list open cases: %w", err)
+		}
+		for _, o := range open {
+			if _, ok := x.byKey[o.RequestKey()]; !ok {
+				x.byKey[o.RequestKey()] = o.ID
+			}
+		}
+		x.loaded[c.Payer] = true
+	}
+	return x.byKey[c.RequestKey()], nil
+}
+
+func (x *requestIndex) add(c *authpilot.Case) {
+	if _, ok := x.byKey[c.RequestKey()]; !ok {
+		x.byKey[c.RequestKey()] = c.ID
+	}
+}
+
+// CreateOnce is Create for the CLI and import, which a person may run
+// twice: a case that an open case already stands for (the same
+// external_ref at the payer, or, without one, the same member, codes and
+// service date) is not created; its ID is returned as present.
+func (in *Intake) CreateOnce(ctx context.Context, nc *NewCase, actor string) (c *authpilot.Case, present *PresentRow, err error) {
+	return in.createOnce(ctx, in.newRequestIndex(), nc, actor)
+}
+
+func (in *Intake) createOnce(ctx context.Context, idx *requestIndex, nc *NewCase, actor string) (*authpilot.Case, *PresentRow, error) {
+	if strings.TrimSpace(nc.ExternalRef) == "" {
+		id, err := idx.find(ctx, nc)
+		if err != nil {
+			return nil, nil, err
+		}
+		if id != "" {
+			return nil, &PresentRow{CaseID: id, By: "request"}, nil
+		}
+	}
+	c, err := in.Create(ctx, nc, actor)
+	var de *authpilot.DuplicateError
+	if errors.As(err, &de) {
+		return nil, &PresentRow{CaseID: de.CaseID, By: "external_ref"}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	idx.add(c)
+	return c, nil, nil
 }
 
 // ImportCSV creates one case per row. A bad row is reported with its line
-// and imports nothing; good rows go in. A malformed header fails the whole
+// and imports nothing; good rows go in; a row an open case already stands
+// for (see CreateOnce; rows of the same file count too) is reported as
+// present and skipped, so importing a file twice creates nothing new. A malformed header fails the whole
 // file before any row is read. progress, if not nil, is called after each row.
 func (in *Intake) ImportCSV(ctx context.Context, r io.Reader, actor string, progress func(done int)) (*ImportResult, error) {
 	cr := csv.NewReader(r)
@@ -200,6 +324,7 @@ func (in *Intake) ImportCSV(ctx context.Context, r io.Reader, actor string, prog
 		}
 	}
 	res := &ImportResult{}
+	idx := in.newRequestIndex()
 	rows := 0
 	for {
 		rec, err := cr.Read()
@@ -225,8 +350,13 @@ func (in *Intake) ImportCSV(ctx context.Context, r io.Reader, actor string, prog
 		nc, perr := caseFromRow(get)
 		if perr == nil {
 			var c *authpilot.Case
-			c, perr = in.Create(ctx, nc, actor)
-			if perr == nil {
+			var present *PresentRow
+			c, present, perr = in.createOnce(ctx, idx, nc, actor)
+			switch {
+			case present != nil:
+				present.Line = line
+				res.Present = append(res.Present, *present)
+			case perr == nil:
 				res.Created = append(res.Created, c.ID)
 			}
 		}

@@ -261,6 +261,9 @@ func (r *runner) submit(ctx context.Context) RunResult {
 			todo = append(todo, c)
 		}
 	}
+	// A second open request for the same member, codes and service date
+	// at this payer is never submitted (before any login).
+	todo, res.Err = r.refuseDuplicates(ctx, todo)
 	res.Cases = len(todo)
 	if len(todo) == 0 {
 		return res

@@ -15,7 +15,11 @@ import (
 // CreateCase inserts c with its creation events and alerts in one
 // transaction. It sets c.Version to 1 and c.CreatedAt and c.UpdatedAt to
 // the store's clock once the write succeeded. An existing ID fails with an
-// error wrapping authpilot.ErrConflict. Events get c.ID and the current
+// error wrapping authpilot.ErrConflict; an open case at the same payer with
+// the same external reference fails with a *authpilot.DuplicateError
+// naming it (checked inside the write transaction, so two concurrent
+// creations cannot both pass). ch.Idempotency is stored in the same
+// transaction. Events get c.ID and the current
 // time where they have none; alerts get a ULID and the current time, and
 // an alert whose DedupKey was seen before is dropped.
 func (s *Store) CreateCase(ctx context.Context, c *authpilot.Case, ch authpilot.Changes) error {
@@ -28,26 +32,41 @@ func (s *Store) CreateCase(ctx context.Context, c *authpilot.Case, ch authpilot.
 	if !c.Status.Valid() {
 		return fmt.Errorf("create case %s: invalid status %q", c.ID, c.Status)
 	}
-	now := s.clock()
-	cp := *c
-	cp.Version = 1
-	cp.CreatedAt = now
-	cp.UpdatedAt = now
-	data, err := json.Marshal(&cp)
-	if err != nil {
-		return fmt.Errorf("create case %s: encode: %w", c.ID, err)
-	}
-	events, err := prepareEvents(cp.ID, ch.Events, now)
-	if err != nil {
-		return fmt.Errorf("create case %s: %w", c.ID, err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	var cp authpilot.Case
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The time is taken inside the serialized write, so creation times
+		// follow the order cases are stored in.
+		now := s.clock()
+		cp = *c
+		cp.Version = 1
+		cp.CreatedAt = now
+		cp.UpdatedAt = now
+		data, err := json.Marshal(&cp)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		events, err := prepareEvents(cp.ID, ch.Events, now)
+		if err != nil {
+			return err
+		}
 		exists, err := caseExists(ctx, tx, cp.ID)
 		if err != nil {
 			return err
 		}
 		if exists {
 			return fmt.Errorf("case already exists: %w", authpilot.ErrConflict)
+		}
+		if cp.ExternalRef != "" {
+			var other string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM cases WHERE payer = ? AND external_ref = ?
+				AND status NOT IN (`+placeholders(len(authpilot.ClosedStatuses))+`) ORDER BY rowid LIMIT 1`,
+				append([]any{cp.Payer, cp.ExternalRef}, statusArgs(authpilot.ClosedStatuses)...)...).Scan(&other)
+			switch {
+			case err == nil:
+				return &authpilot.DuplicateError{CaseID: other, Field: "external_ref"}
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("look up external_ref: %w", err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cases
 			(id, status, payer, connector, track, episode, external_ref, version, created_at, updated_at, data)
@@ -59,9 +78,16 @@ func (s *Store) CreateCase(ctx context.Context, c *authpilot.Case, ch authpilot.
 		if err := insertEvents(ctx, tx, events); err != nil {
 			return err
 		}
+		if err := insertIdempotency(ctx, tx, ch.Idempotency, cp.ID, now); err != nil {
+			return err
+		}
 		_, err = s.insertAlerts(ctx, tx, ch.Alerts, now)
 		return err
 	})
+	var de *authpilot.DuplicateError
+	if errors.As(err, &de) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("create case %s: %w", c.ID, err)
 	}
@@ -116,7 +142,10 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// ListCases returns the cases f selects, oldest first.
+// ListCases returns the cases f selects in the order they were stored
+// (rowid order: a case's rowid is taken inside the serialized write, so a
+// cursor on it misses nothing inserted later), oldest first. f.After names
+// the case a page ended with.
 func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authpilot.Case, error) {
 	var where []string
 	var args []any
@@ -134,6 +163,10 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 			args = append(args, eq.val)
 		}
 	}
+	if f.After != "" {
+		where = append(where, "rowid > (SELECT rowid FROM cases WHERE id = ?)")
+		args = append(args, f.After)
+	}
 	if !f.DueBefore.IsZero() {
 		where = append(where, "EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id AND d.due < ?)")
 		args = append(args, fmtTime(f.DueBefore))
@@ -142,7 +175,7 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY created_at, rowid"
+	query += " ORDER BY rowid"
 	if f.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, f.Limit)
@@ -169,6 +202,14 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil
+}
+
+func statusArgs(list []authpilot.Status) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = string(s)
+	}
+	return out
 }
 
 func placeholders(n int) string {
@@ -236,6 +277,9 @@ func (s *Store) UpdateCase(ctx context.Context, id string, fn func(c *authpilot.
 			return err
 		}
 		if _, err := s.insertAlerts(ctx, tx, ch.Alerts, now); err != nil {
+			return err
+		}
+		if err := insertIdempotency(ctx, tx, ch.Idempotency, id, now); err != nil {
 			return err
 		}
 		out, err = decodeCase(string(data), c.Version)

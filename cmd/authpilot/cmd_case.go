@@ -16,6 +16,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
 )
 
 func caseSetup(ctx context.Context, path string, stderr io.Writer) (*agent.Intake, func(), error) {
@@ -32,8 +33,15 @@ func caseSetup(ctx context.Context, path string, stderr io.Writer) (*agent.Intak
 }
 
 func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("case add", "case add [--config FILE] CASE.json|CASE.yaml\n\nValidates and stores one case. Attachments may be given as files:\n[{name, path}] (read relative to the case file) or inline content_base64.", stderr)
+	fs := newFlags("case add", "case add [--config FILE] [--attachments-root DIR] CASE.json|CASE.yaml\n\n"+
+		"Validates and stores one case. Attachments may be given as files: [{name, path}]\n"+
+		"(read relative to the case file, and only from inside its folder or\n"+
+		"--attachments-root; never the data or keyring directory) or inline\n"+
+		"content_base64. A case that an open case already stands for (the same\n"+
+		"external_ref at the payer, or without one the same member, codes and\n"+
+		"service date) is reported as present and not created again.", stderr)
 	path := configFlag(fs)
+	root := fs.String("attachments-root", "", "read attachment paths only from inside this `dir` (default: the case file's folder)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +49,11 @@ func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		fs.Usage()
 		return &exitError{2, ""}
 	}
-	nc, err := readCaseFile(fs.Arg(0))
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	nc, err := readCaseFile(fs.Arg(0), *root, forbiddenDirs(cfg))
 	if err != nil {
 		return &exitError{1, err.Error()}
 	}
@@ -50,7 +62,7 @@ func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return err
 	}
 	defer done()
-	c, err := in.Create(ctx, nc, "cli")
+	c, present, err := in.CreateOnce(ctx, nc, "cli")
 	var ve authpilot.ValidationError
 	if errors.As(err, &ve) {
 		return &exitError{1, fmt.Sprintf("%s: %s", fs.Arg(0), ve.Error())}
@@ -58,13 +70,37 @@ func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	if present != nil {
+		fmt.Fprintf(stdout, "case %s already present (same %s); nothing created\n", present.CaseID, presentBy(present.By))
+		return nil
+	}
 	fmt.Fprintf(stdout, "case %s created (%s)\n", c.ID, c.Status)
 	return nil
 }
 
-// readCaseFile decodes a case strictly from JSON or YAML; attachments given
-// by path are read relative to the file.
-func readCaseFile(name string) (*agent.NewCase, error) {
+func presentBy(by string) string {
+	if by == "request" {
+		return "member, codes and service date at the payer"
+	}
+	return "external_ref at the payer"
+}
+
+// forbiddenDirs are directories no attachment is read from, wherever the
+// attachments root is: the data directory (the store, documents,
+// recordings) and the keyring.
+func forbiddenDirs(cfg *config.Config) []string {
+	dirs := []string{cfg.DataDir, cfg.Keyring.FileDir}
+	if cfg.Keyring.PassphraseFile != "" {
+		dirs = append(dirs, cfg.Keyring.PassphraseFile)
+	}
+	return dirs
+}
+
+// readCaseFile decodes a case strictly from JSON or YAML. Attachments given
+// by path are read relative to the file, and only from inside root (the
+// case file's folder when root is empty) once symbolic links are resolved,
+// and never from inside one of the forbidden paths.
+func readCaseFile(name, root string, forbidden []string) (*agent.NewCase, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("read case: %w", err)
@@ -84,17 +120,59 @@ func readCaseFile(name string) (*agent.NewCase, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	if len(nc.Attachments) == 0 {
+		return &nc, nil
+	}
+	base := filepath.Dir(name)
+	if root == "" {
+		root = base
+	}
+	realRoot, err := realPath(root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attachments root %s: %w", name, root, err)
+	}
+	var realForbidden []string
+	for _, f := range forbidden {
+		if f == "" {
+			continue
+		}
+		if rf, err := realPath(f); err == nil {
+			realForbidden = append(realForbidden, rf)
+		}
+	}
 	for i, a := range nc.Attachments {
+		field := fmt.Sprintf("%s: attachments[%d].path", name, i)
 		if a.Path == "" {
 			return nil, fmt.Errorf("%s: attachments[%d]: path is required (or give files: with content)", name, i)
 		}
 		p := a.Path
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(name), p)
+			p = filepath.Join(base, p)
 		}
-		b, err := os.ReadFile(p)
+		rp, err := realPath(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: attachments[%d]: %w", name, i, err)
+			return nil, fmt.Errorf("%s: %q: no such file", field, a.Path)
+		}
+		if !within(realRoot, rp) {
+			return nil, fmt.Errorf("%s: %q is outside %s (attachments are read only from inside the case file's folder or --attachments-root, links resolved)", field, a.Path, realRoot)
+		}
+		for _, f := range realForbidden {
+			if within(f, rp) {
+				return nil, fmt.Errorf("%s: %q is inside authpilot's data or keyring directory; attachments are never read from there", field, a.Path)
+			}
+		}
+		fi, err := os.Stat(rp)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s: %q: %w", field, a.Path, err)
+		case !fi.Mode().IsRegular():
+			return nil, fmt.Errorf("%s: %q is not a regular file", field, a.Path)
+		case fi.Size() > 20<<20:
+			return nil, fmt.Errorf("%s: %q is larger than 20 MiB", field, a.Path)
+		}
+		b, err := os.ReadFile(rp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", field, a.Path, err)
 		}
 		nm := a.Name
 		if nm == "" {
@@ -104,6 +182,21 @@ func readCaseFile(name string) (*agent.NewCase, error) {
 	}
 	nc.Attachments = nil
 	return &nc, nil
+}
+
+// realPath is p made absolute with every symbolic link resolved.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// within reports whether p is dir or inside it (both real paths).
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -154,7 +247,8 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		if c.Determination != nil {
 			auth = c.Determination.AuthNumber
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.ExternalRef, c.Payer, c.Track, c.Status, c.PayerRef, auth, c.ServiceDate)
+		p := authpilot.Printable
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(c.ID), p(c.ExternalRef), p(c.Payer), p(string(c.Track)), p(string(c.Status)), p(c.PayerRef), p(auth), c.ServiceDate)
 	}
 	return tw.Flush()
 }
@@ -191,15 +285,19 @@ func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	return nil
 }
 
+// printCase prints a case for a person. Every value passes through
+// authpilot.Printable: stored text (a name, a payer's words) never reaches
+// the terminal with raw control characters.
 func printCase(w io.Writer, v *agent.CaseView, loc *time.Location) {
 	c := v.Case
-	fmt.Fprintf(w, "Case %s  [%s]\n", c.ID, c.Status)
+	p := authpilot.Printable
+	fmt.Fprintf(w, "Case %s  [%s]\n", p(c.ID), p(string(c.Status)))
 	if c.StatusText != "" {
-		fmt.Fprintf(w, "  payer says:   %s\n", c.StatusText)
+		fmt.Fprintf(w, "  payer says:   %s\n", p(c.StatusText))
 	}
-	fmt.Fprintf(w, "  external ref: %s   episode: %s\n", c.ExternalRef, c.Episode)
-	fmt.Fprintf(w, "  payer:        %s (%s) via %s   track: %s   urgency: %s\n", c.Payer, c.PlanType, c.ConnectorID, c.Track, c.Urgency)
-	fmt.Fprintf(w, "  patient:      %s %s  DOB %s  member %s\n", c.Patient.FirstName, c.Patient.LastName, c.Patient.DOB, c.Patient.MemberID)
+	fmt.Fprintf(w, "  external ref: %s   episode: %s\n", p(c.ExternalRef), p(c.Episode))
+	fmt.Fprintf(w, "  payer:        %s (%s) via %s   track: %s   urgency: %s\n", p(c.Payer), p(string(c.PlanType)), p(c.ConnectorID), p(string(c.Track)), p(string(c.Urgency)))
+	fmt.Fprintf(w, "  patient:      %s %s  DOB %s  member %s\n", p(c.Patient.FirstName), p(c.Patient.LastName), c.Patient.DOB, p(c.Patient.MemberID))
 	var lines []string
 	for _, l := range c.ServiceLines {
 		s := fmt.Sprintf("%s x%d", l.Code, l.Units)
@@ -208,46 +306,46 @@ func printCase(w io.Writer, v *agent.CaseView, loc *time.Location) {
 		}
 		lines = append(lines, s)
 	}
-	fmt.Fprintf(w, "  services:     %s   dx: %s   date: %s\n", strings.Join(lines, ", "), strings.Join(c.Diagnoses, ", "), c.ServiceDate)
+	fmt.Fprintf(w, "  services:     %s   dx: %s   date: %s\n", p(strings.Join(lines, ", ")), p(strings.Join(c.Diagnoses, ", ")), c.ServiceDate)
 	if c.PayerRef != "" {
-		fmt.Fprintf(w, "  payer ref:    %s\n", c.PayerRef)
+		fmt.Fprintf(w, "  payer ref:    %s\n", p(c.PayerRef))
 	}
 	if d := c.Determination; d != nil {
-		fmt.Fprintf(w, "  determination: %s  auth #%s  valid %s..%s\n", d.Status, d.AuthNumber, d.ValidFrom, d.ValidTo)
+		fmt.Fprintf(w, "  determination: %s  auth #%s  valid %s..%s\n", p(string(d.Status)), p(d.AuthNumber), d.ValidFrom, d.ValidTo)
 		if d.DenialReason != "" {
-			fmt.Fprintf(w, "  reason:       %s\n", d.DenialReason)
+			fmt.Fprintf(w, "  reason:       %s\n", p(d.DenialReason))
 		}
 		if d.InfoRequested != "" {
-			fmt.Fprintf(w, "  info requested: %s\n", d.InfoRequested)
+			fmt.Fprintf(w, "  info requested: %s\n", p(d.InfoRequested))
 		}
 	}
 	if c.LastError != "" {
-		fmt.Fprintf(w, "  last error:   %s\n", c.LastError)
+		fmt.Fprintf(w, "  last error:   %s\n", p(c.LastError))
 	}
 	if len(v.Deadlines) > 0 {
 		fmt.Fprintln(w, "Deadlines:")
 		for _, d := range v.Deadlines {
-			fmt.Fprintf(w, "  %-22s %s  (%s)\n", d.Kind, d.Due.In(loc).Format("Mon Jan 2 2006 15:04 MST"), d.Rule)
+			fmt.Fprintf(w, "  %-22s %s  (%s)\n", p(string(d.Kind)), d.Due.In(loc).Format("Mon Jan 2 2006 15:04 MST"), p(d.Rule))
 		}
 	}
 	if len(v.Documents) > 0 {
 		fmt.Fprintln(w, "Documents:")
 		for _, d := range v.Documents {
-			fmt.Fprintf(w, "  %-10s %s  %d bytes  sha256 %s\n", d.Kind, d.Name, d.Size, d.SHA256)
+			fmt.Fprintf(w, "  %-10s %s  %s  %d bytes  sha256 %s\n", p(d.Kind), p(d.Name), p(d.ContentType), d.Size, p(d.SHA256))
 		}
 	}
 	fmt.Fprintln(w, "Events:")
 	for _, e := range v.Events {
 		change := ""
 		if e.From != "" || e.To != "" {
-			change = fmt.Sprintf(" %s → %s", e.From, e.To)
+			change = fmt.Sprintf(" %s → %s", p(string(e.From)), p(string(e.To)))
 		}
-		line := fmt.Sprintf("  %s  %-22s%s  by %s", e.At.In(loc).Format("2006-01-02 15:04"), e.Type, change, e.Actor)
+		line := fmt.Sprintf("  %s  %-22s%s  by %s", e.At.In(loc).Format("2006-01-02 15:04"), p(string(e.Type)), change, p(e.Actor))
 		if e.RawText != "" {
 			line += fmt.Sprintf("  %q", e.RawText)
 		}
 		if e.Recording != "" {
-			line += "  [" + e.Recording + "]"
+			line += "  [" + p(e.Recording) + "]"
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -255,7 +353,7 @@ func printCase(w io.Writer, v *agent.CaseView, loc *time.Location) {
 
 func cmdCaseImport(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("case import", "case import [--config FILE] FILE.csv\n\nColumns (header row): "+strings.Join(agent.CSVColumns(), ", ")+
-		"\nprocedures: CODE[xUNITS][@LEVEL] separated by ';'; diagnoses separated by ';'.\nA bad row is reported with its line and not imported; good rows are.", stderr)
+		"\nprocedures: CODE[xUNITS][@LEVEL] separated by ';'; diagnoses separated by ';'.\nA bad row is reported with its line and not imported; good rows are. A row\nthat an open case already stands for (the same external_ref at the payer, or\nwithout one the same member, codes and service date) is reported as already\npresent and skipped, so importing a file again creates nothing new.", stderr)
 	path := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -284,7 +382,10 @@ func cmdCaseImport(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	for _, re := range res.Errors {
 		fmt.Fprintf(stderr, "%s:%d: %v\n", fs.Arg(0), re.Line, re.Err)
 	}
-	fmt.Fprintf(stdout, "%d cases imported, %d rows rejected\n", len(res.Created), len(res.Errors))
+	for _, p := range res.Present {
+		fmt.Fprintf(stdout, "%s:%d: already present as case %s (same %s); skipped\n", fs.Arg(0), p.Line, p.CaseID, presentBy(p.By))
+	}
+	fmt.Fprintf(stdout, "%d cases imported, %d already present (skipped), %d rows rejected\n", len(res.Created), len(res.Present), len(res.Errors))
 	if len(res.Errors) > 0 {
 		return &exitError{1, ""}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
@@ -62,6 +63,16 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 	if err != nil {
 		return err
 	}
+	var known []string
+	for _, cc := range cfg.Connectors {
+		known = append(known, cc.ID)
+	}
+	for _, id := range only {
+		if !contains(known, id) {
+			return &exitError{2, fmt.Sprintf("%s: --connector: unknown connector %q%s (configured: %s)", job, id,
+				didYouMean(id, known), strings.Join(known, ", "))}
+		}
+	}
 	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})
 	if err != nil {
 		return err
@@ -71,6 +82,7 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 	if len(ids) == 0 {
 		ids = a.Connectors()
 	}
+
 	bar := newProgress(stdout, len(ids), job)
 	failed := 0
 	report := func(r agent.RunResult) {
@@ -100,6 +112,51 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(ids))}
 	}
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate closest to s
+// when it is close (an edit distance of at most a third of s, and 3).
+func didYouMean(s string, candidates []string) string {
+	best, bestD := "", min(3, max(1, len(s)/3))+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 type multiFlag []string

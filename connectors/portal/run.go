@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -928,9 +929,71 @@ func (x *exec) uploadFiles(a *uploadStep) ([]string, error) {
 		if err != nil {
 			return nil, x.fail(connectors.ErrNeedsHuman, fmt.Sprintf("attachment %d: %v", i+1, err), nil)
 		}
-		paths = append(paths, p)
+		// The portal gets the file under its own name (and so the media
+		// type its extension says), not the store's sha256.
+		named, err := x.r.s.namedCopy(p, att, i)
+		if err != nil {
+			return nil, x.fail(connectors.ErrNeedsHuman, fmt.Sprintf("attachment %d: prepare upload", i+1), err)
+		}
+		paths = append(paths, named)
 	}
 	return paths, nil
+}
+
+// namedCopy places the content at p under the attachment's own file name
+// in the visit's work directory (removed when the visit ends), linked or
+// copied, and returns its path.
+func (s *Session) namedCopy(p string, att authpilot.Attachment, i int) (string, error) {
+	work, err := s.workDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(work, fmt.Sprintf("upload-%d-%d", time.Now().UnixNano(), i))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create upload directory: %w", err)
+	}
+	dst := filepath.Join(dir, uploadName(att, i))
+	if err := os.Link(p, dst); err == nil {
+		return dst, nil
+	}
+	in, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", err
+	}
+	return dst, out.Close()
+}
+
+// uploadName is an attachment's file name made safe for a file system: its
+// base name without separators or control characters, with an extension
+// for its media type when it has none.
+func uploadName(att authpilot.Attachment, i int) string {
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == ':' {
+			return '_'
+		}
+		return r
+	}, filepath.Base(strings.ReplaceAll(att.Name, "\\", "/")))
+	if name == "" || name == "." || name == ".." || name == "_" {
+		name = fmt.Sprintf("attachment-%d", i+1)
+	}
+	if len(name) > 200 {
+		name = name[len(name)-200:]
+	}
+	if filepath.Ext(name) == "" && att.ContentType != "" {
+		if exts, _ := mime.ExtensionsByType(att.ContentType); len(exts) > 0 {
+			name += exts[0]
+		}
+	}
+	return name
 }
 
 // attachmentPath finds an attachment's content: its intake path, or the
