@@ -81,14 +81,36 @@ const (
 	AlertSubmissionRejected AlertType = "submission_rejected"
 	AlertDigest             AlertType = "digest"
 	AlertSinkDisabled       AlertType = "sink_disabled"
-	AlertTest               AlertType = "test"
+	// AlertSinkFailing: a sink has failed for a while or lost an alert; it
+	// goes to the other sinks.
+	AlertSinkFailing AlertType = "sink_failing"
+	// AlertResolved closes a problem alert (connector_failing,
+	// portal_changed, needs_human of a connector, sink_failing,
+	// sink_disabled): Resolves names the problem's type, and routes that
+	// match that type match it too.
+	AlertResolved AlertType = "resolved"
+	AlertTest     AlertType = "test"
 )
 
 // AlertTypes lists the alert types routes may name.
 var AlertTypes = []AlertType{
 	AlertCaseSubmitted, AlertStatusChanged, AlertDeterminationReceived, AlertMoreInfoRequested,
 	AlertDeadlineApproaching, AlertDeadlineMissed, AlertNeedsHuman, AlertPortalChanged,
-	AlertConnectorFailing, AlertSubmissionRejected, AlertDigest, AlertSinkDisabled, AlertTest,
+	AlertConnectorFailing, AlertSubmissionRejected, AlertDigest, AlertSinkDisabled, AlertSinkFailing,
+	AlertResolved, AlertTest,
+}
+
+// Rank orders severities for routing and delivery: critical 2, warning 1,
+// info (and anything unknown) 0.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityCritical:
+		return 2
+	case SeverityWarning:
+		return 1
+	default:
+		return 0
+	}
 }
 
 // Alert is something staff must hear about. It is written to the outbox in
@@ -125,6 +147,28 @@ type Alert struct {
 	Screenshot string `json:"screenshot,omitempty"`
 	// Items is a digest's list of cases and deadlines.
 	Items []DigestItem `json:"items,omitempty"`
+	// Sink is the sink a sink_disabled or sink_failing alert (or their
+	// resolved alert) is about; it is not sent to that sink.
+	Sink string `json:"sink,omitempty"`
+	// Resolves is the type of the problem a resolved alert closes.
+	Resolves AlertType `json:"resolves,omitempty"`
+}
+
+// OrderKey names the alerts that must reach a sink in the order raised:
+// those of one case; else those about one sink; else those of one
+// connector. Other alerts ("") keep no order among themselves. Critical
+// and warning alerts overtake info alerts of other keys, never of their
+// own (see store.PendingDeliveries).
+func (a Alert) OrderKey() string {
+	switch {
+	case a.CaseID != "":
+		return "case:" + a.CaseID
+	case a.Sink != "":
+		return "sink:" + a.Sink
+	case a.ConnectorID != "":
+		return "connector:" + a.ConnectorID
+	}
+	return ""
 }
 
 // DigestItem is one line of a daily digest.

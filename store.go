@@ -125,6 +125,17 @@ type Store interface {
 	// it reports how many were new.
 	Enqueue(ctx context.Context, alerts ...Alert) (int, error)
 
+	// RaiseProblem opens the problem key and enqueues a, in one
+	// transaction, unless that problem is open already; it reports whether
+	// it raised a. ResolveProblems closes every open problem whose key
+	// starts with prefix, enqueueing resolved(p) for each, and reports how
+	// many it closed. This is dedup per problem: a problem alerts once
+	// until it is resolved, then may alert again.
+	RaiseProblem(ctx context.Context, key string, a Alert) (bool, error)
+	ResolveProblems(ctx context.Context, prefix string, resolved func(Problem) Alert) (int, error)
+	// OpenProblems lists the open problems, oldest first.
+	OpenProblems(ctx context.Context) ([]Problem, error)
+
 	// LastRun and SetLastRun persist job run times so a run missed during
 	// downtime is made up at start-up.
 	LastRun(ctx context.Context, job string) (time.Time, error)
@@ -145,6 +156,28 @@ const (
 	DeliveryDead DeliveryState = "dead"
 )
 
+// Problem is an open problem (a connector failing, a sink failing or
+// disabled): the alert that raised it stands until a resolved alert closes
+// it.
+type Problem struct {
+	// Key names the problem, e.g. "connector:summit:connector_failing:
+	// <normalized message>" or "sink:ehr:failing".
+	Key    string    `json:"key"`
+	Opened time.Time `json:"opened"`
+	Alert  Alert     `json:"alert"`
+}
+
+// Kinds of sink problems.
+const (
+	SinkDisabledProblem = "disabled"
+	SinkFailingProblem  = "failing"
+)
+
+// SinkProblemKey is the problem key of a sink's trouble (kind
+// SinkDisabledProblem or SinkFailingProblem). Every key of a sink starts
+// with SinkProblemKey(sink, "").
+func SinkProblemKey(sink, kind string) string { return "sink:" + sink + ":" + kind }
+
 // Delivery is one alert bound for one sink.
 type Delivery struct {
 	ID          int64         `json:"id"`
@@ -153,8 +186,11 @@ type Delivery struct {
 	State       DeliveryState `json:"state"`
 	Attempts    int           `json:"attempts"`
 	NextAttempt time.Time     `json:"next_attempt"`
-	LastError   string        `json:"last_error,omitempty"`
-	DeliveredAt *time.Time    `json:"delivered_at,omitempty"`
+	// Since starts the delivery's retry window: when it was queued, or
+	// when its sink was re-enabled.
+	Since       time.Time  `json:"since"`
+	LastError   string     `json:"last_error,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 }
 
 // Outbox is the durable queue between alerts and notifiers. Alerts enter
@@ -174,8 +210,9 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 	// MarkDead gives a delivery up.
 	MarkDead(ctx context.Context, id int64, lastErr string) error
-	// DisableSink marks a sink disabled (e.g. a webhook answered 410) and
-	// gives up its pending deliveries; DisabledSinks lists them with reasons.
+	// DisableSink marks a sink disabled (e.g. a webhook answered 410): its
+	// deliveries wait, and alerts routed to it are still queued, until it is
+	// re-enabled; DisabledSinks lists them with reasons.
 	DisableSink(ctx context.Context, sink, reason string, at time.Time) error
 	DisabledSinks(ctx context.Context) (map[string]string, error)
 	// Deliveries lists the deliveries of an alert (for tests and the CLI).

@@ -100,7 +100,9 @@ type Route struct {
 }
 
 func (r Route) matches(a authpilot.Alert) bool {
-	if len(r.Types) > 0 && !slices.Contains(r.Types, a.Type) {
+	if len(r.Types) > 0 && !slices.Contains(r.Types, a.Type) &&
+		(a.Type != authpilot.AlertResolved || !slices.Contains(r.Types, a.Resolves)) {
+		// A resolved alert also matches the routes of the type it resolves.
 		return false
 	}
 	if len(r.Payers) > 0 && !slices.Contains(r.Payers, a.Payer) {
@@ -113,13 +115,4 @@ func (r Route) matches(a authpilot.Alert) bool {
 }
 
 // severityRank orders severities; unknown or empty ranks lowest.
-func severityRank(s authpilot.Severity) int {
-	switch s {
-	case authpilot.SeverityCritical:
-		return 2
-	case authpilot.SeverityWarning:
-		return 1
-	default:
-		return 0
-	}
-}
+func severityRank(s authpilot.Severity) int { return s.Rank() }

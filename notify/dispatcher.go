@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,11 +18,15 @@ import (
 )
 
 // Outbox is the durable queue the Dispatcher drains: authpilot.Outbox plus
-// Enqueue, for the alerts the Dispatcher raises itself (sink_disabled).
+// Enqueue and problems, for the alerts the Dispatcher raises itself
+// (sink_disabled, sink_failing and their resolved alerts).
 // authpilot.Store satisfies it.
 type Outbox interface {
 	authpilot.Outbox
 	Enqueue(ctx context.Context, alerts ...authpilot.Alert) (int, error)
+	RaiseProblem(ctx context.Context, key string, a authpilot.Alert) (bool, error)
+	ResolveProblems(ctx context.Context, prefix string, resolved func(authpilot.Problem) authpilot.Alert) (int, error)
+	OpenProblems(ctx context.Context) ([]authpilot.Problem, error)
 }
 
 // CaseReader reads a case; the Dispatcher uses it only for sinks that
@@ -37,9 +42,14 @@ type Options struct {
 	BatchSize int
 	// Concurrency is how many sinks are delivered to at once (default 4).
 	Concurrency int
-	// MaxAge is how long after an alert was raised its deliveries are
-	// retried before they are given up (default 24 h).
+	// MaxAge is how long a delivery is retried, from when it was queued
+	// (or its sink re-enabled), before it is given up (default 24 h). A
+	// delivery is always tried at least once.
 	MaxAge time.Duration
+	// FailingAfter is how long a sink may fail without a success before
+	// a sink_failing alert goes to the other sinks (default 15 min). A
+	// delivery given up raises it at once.
+	FailingAfter time.Duration
 	// InitialBackoff is the wait after the first failed attempt (default
 	// 5 s); it doubles per attempt up to MaxBackoff (default 1 h). A larger
 	// Retry-After from the sink wins.
@@ -78,6 +88,9 @@ func (o *Options) defaults() {
 	if o.Jitter <= 0 {
 		o.Jitter = 0.2
 	}
+	if o.FailingAfter <= 0 {
+		o.FailingAfter = 15 * time.Minute
+	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 30 * time.Second
 	}
@@ -87,10 +100,15 @@ func (o *Options) defaults() {
 }
 
 // Dispatcher drains the outbox: it routes new alerts to sinks and delivers
-// each sink's deliveries in the order the alerts were raised, retrying
-// failures with exponential backoff and jitter until MaxAge. Delivery is
-// at least once: a crash between a sink's 2xx and MarkDelivered resends,
-// with the same webhook-id.
+// each sink's deliveries by priority (critical and warning before info)
+// while one case's alerts keep the order raised (see
+// authpilot.Alert.OrderKey and store.PendingDeliveries), retrying failures
+// with exponential backoff and jitter until MaxAge. A sink failing for
+// FailingAfter, or losing a delivery, raises one sink_failing alert
+// through the other sinks, resolved when it delivers again; a sink that
+// answers 410 is disabled and keeps its queue until re-enabled. Delivery
+// is at least once: a crash between a sink's 2xx and MarkDelivered
+// resends, with the same webhook-id.
 type Dispatcher struct {
 	outbox    Outbox
 	cases     CaseReader
@@ -106,6 +124,18 @@ type Dispatcher struct {
 	wakeMu sync.Mutex
 	wake   time.Time // earliest time a pending delivery becomes sendable
 	more   bool      // a sink filled its batch: run again at once
+
+	healthMu sync.Mutex
+	health   map[string]*sinkHealth
+}
+
+// sinkHealth is a sink's failing streak, in memory (a restart starts it
+// again; the sink_failing problem itself is in the outbox).
+type sinkHealth struct {
+	since  time.Time // first failure without a success since
+	streak int       // failed attempts without a success
+	raised bool      // sink_failing raised in this streak
+	hold   time.Time // no attempt before this (the sink looks down)
 }
 
 // NewDispatcher returns a Dispatcher. notifiers maps sink names to their
@@ -125,7 +155,8 @@ func NewDispatcher(outbox Outbox, cases CaseReader, router *Router, notifiers ma
 	return &Dispatcher{
 		outbox: outbox, cases: cases, router: router, notifiers: notifiers,
 		clock: clock, log: logger, opts: opts,
-		kick: make(chan struct{}, 1),
+		kick:   make(chan struct{}, 1),
+		health: map[string]*sinkHealth{},
 	}
 }
 
@@ -195,10 +226,12 @@ func (d *Dispatcher) setMore() {
 }
 
 // DeliverOnce makes one pass: it routes the alerts not yet routed, then
-// delivers each sink's due deliveries in the order their alerts were
-// raised, sinks in parallel. A sink's pass stops at the first delivery that
-// is not due yet, is rate-limited or fails and will be retried, so a sink
-// never receives an alert before an earlier one. It returns how many
+// delivers each enabled sink's due deliveries, sinks in parallel. Within a
+// sink it goes by priority (store.PendingDeliveries); a delivery not due
+// yet, or failed now, holds back the later alerts of its order key (its
+// case) only, so one alert a receiver refuses does not bury the others.
+// After two failed attempts in a row the sink looks down: its pass ends
+// and the sink is left alone for a backoff. It returns how many
 // deliveries succeeded.
 func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	d.passMu.Lock()
@@ -207,14 +240,27 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	d.wake, d.more = time.Time{}, false
 	d.wakeMu.Unlock()
 
+	// Alerts are routed to disabled sinks too: they keep their queue.
+	if _, err := d.outbox.RouteNew(ctx, func(a authpilot.Alert) []string {
+		return d.router.Route(a, nil)
+	}); err != nil {
+		return 0, fmt.Errorf("deliver: route new alerts: %w", err)
+	}
 	disabled, err := d.outbox.DisabledSinks(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("deliver: list disabled sinks: %w", err)
 	}
-	if _, err := d.outbox.RouteNew(ctx, func(a authpilot.Alert) []string {
-		return d.router.Route(a, disabled)
-	}); err != nil {
-		return 0, fmt.Errorf("deliver: route new alerts: %w", err)
+	problems, err := d.outbox.OpenProblems(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deliver: list open problems: %w", err)
+	}
+	troubled := map[string]bool{}
+	for _, p := range problems {
+		for sink := range d.notifiers {
+			if strings.HasPrefix(p.Key, authpilot.SinkProblemKey(sink, "")) {
+				troubled[sink] = true
+			}
+		}
 	}
 	pending, err := d.outbox.PendingDeliveries(ctx, d.opts.BatchSize)
 	if err != nil {
@@ -237,7 +283,15 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 		wg        sync.WaitGroup
 		sem       = make(chan struct{}, d.opts.Concurrency)
 	)
+	now := d.clock.Now()
 	for _, sink := range order {
+		if _, off := disabled[sink]; off {
+			continue // `authpilot notify enable` lets its queue go
+		}
+		if hold := d.heldUntil(sink); hold.After(now) {
+			d.wakeAt(hold)
+			continue
+		}
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -245,7 +299,7 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 				return
 			}
 			defer func() { <-sem }()
-			n, err := d.deliverSink(ctx, sink, bySink[sink])
+			n, err := d.deliverSink(ctx, sink, bySink[sink], troubled[sink])
 			mu.Lock()
 			defer mu.Unlock()
 			delivered += n
@@ -261,14 +315,24 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	return delivered, errors.Join(errs...)
 }
 
-// deliverSink delivers one sink's deliveries in order; see DeliverOnce.
-func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilot.Delivery) (int, error) {
+// deliverSink delivers one sink's deliveries; see DeliverOnce. troubled
+// says the sink has an open problem, which a success resolves.
+func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilot.Delivery, troubled bool) (int, error) {
 	log := d.log.With("sink", sink)
 	n := d.notifiers[sink]
-	delivered := 0
+	delivered, settled := 0, 0
+	failed := 0                  // failed attempts since the last success, in this pass
+	blocked := map[string]bool{} // order keys held back by a delivery not sent
 	for _, del := range ds {
 		if ctx.Err() != nil {
 			return delivered, nil
+		}
+		key := del.Alert.OrderKey()
+		if key == "" {
+			key = "alert:" + del.Alert.ID
+		}
+		if blocked[key] {
+			continue
 		}
 		log := log.With("alert", del.Alert.ID, "type", string(del.Alert.Type), "case", del.Alert.CaseID)
 		now := d.clock.Now()
@@ -276,17 +340,25 @@ func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilo
 			if err := d.giveUp(ctx, log, del, "sink is not configured"); err != nil {
 				return delivered, err
 			}
+			settled++
 			continue
 		}
-		if d.expired(del.Alert, now) {
-			if err := d.giveUp(ctx, log, del, fmt.Sprintf("not delivered within %s of the alert", d.opts.MaxAge)); err != nil {
+		if d.expired(del, now) {
+			reason := fmt.Sprintf("not delivered within %s", d.opts.MaxAge)
+			if err := d.giveUp(ctx, log, del, reason); err != nil {
 				return delivered, err
 			}
+			settled++
+			if err := d.sinkFailing(ctx, log, sink, "an alert was given up: "+reason, now, true); err != nil {
+				return delivered, err
+			}
+			troubled = true
 			continue
 		}
 		if del.NextAttempt.After(now) {
 			d.wakeAt(del.NextAttempt)
-			return delivered, nil
+			blocked[key] = true
+			continue
 		}
 		if t, ok := n.(Throttler); ok {
 			if w := t.Throttle(now); w > 0 {
@@ -304,7 +376,16 @@ func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilo
 				return delivered, fmt.Errorf("mark delivery %d delivered: %w", del.ID, err)
 			}
 			delivered++
+			settled++
+			failed = 0
+			d.sinkOK(sink)
 			log.Debug("alert delivered", "attempt", del.Attempts+1)
+			if troubled {
+				troubled = false
+				if err := d.resolveSink(ctx, log, sink); err != nil {
+					return delivered, err
+				}
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -321,31 +402,141 @@ func (d *Dispatcher) deliverSink(ctx context.Context, sink string, ds []authpilo
 			return delivered, nil
 		case errors.Is(err, ErrGone):
 			return delivered, d.disable(ctx, log, sink, err)
-		case !retry:
-			if err := d.giveUp(ctx, log, del, err.Error()); err != nil {
-				return delivered, err
-			}
-		default:
-			next, ok := d.nextAttempt(del, now, retryAfter)
-			if !ok {
-				msg := fmt.Sprintf("giving up after %d attempts: %v", del.Attempts+1, err)
-				if err := d.giveUp(ctx, log, del, msg); err != nil {
-					return delivered, err
-				}
-				continue
-			}
+		}
+		blocked[key] = true
+		failed++
+		lost := ""
+		if next, ok := d.nextAttempt(del, now, retryAfter); retry && ok {
 			if err := d.outbox.MarkRetry(ctx, del.ID, next, err.Error()); err != nil {
 				return delivered, fmt.Errorf("schedule retry of delivery %d: %w", del.ID, err)
 			}
 			log.Warn("alert delivery failed, will retry", "attempt", del.Attempts+1, "next", next, "err", err)
 			d.wakeAt(next)
+		} else {
+			lost = err.Error()
+			if retry {
+				lost = fmt.Sprintf("giving up after %d attempts in %s: %v", del.Attempts+1, d.opts.MaxAge, err)
+			}
+			if err := d.giveUp(ctx, log, del, lost); err != nil {
+				return delivered, err
+			}
+			settled++
+		}
+		streak, err := d.sinkFailed(ctx, log, sink, now, err, lost)
+		if err != nil {
+			return delivered, err
+		}
+		if d.raisedFor(sink) {
+			troubled = true
+		}
+		if failed >= 2 {
+			// Two alerts in a row refused: the sink, not one alert, is
+			// failing. Leave it alone for a while.
+			hold := now.Add(d.Backoff(streak - 2))
+			d.holdSink(sink, hold)
+			d.wakeAt(hold)
 			return delivered, nil
 		}
 	}
-	if len(ds) >= d.opts.BatchSize {
+	if len(ds) >= d.opts.BatchSize && settled > 0 {
 		d.setMore()
 	}
 	return delivered, nil
+}
+
+func (d *Dispatcher) healthOf(sink string) *sinkHealth {
+	h := d.health[sink]
+	if h == nil {
+		h = &sinkHealth{}
+		d.health[sink] = h
+	}
+	return h
+}
+
+func (d *Dispatcher) heldUntil(sink string) time.Time {
+	d.healthMu.Lock()
+	defer d.healthMu.Unlock()
+	return d.healthOf(sink).hold
+}
+
+func (d *Dispatcher) holdSink(sink string, until time.Time) {
+	d.healthMu.Lock()
+	defer d.healthMu.Unlock()
+	d.healthOf(sink).hold = until
+}
+
+func (d *Dispatcher) raisedFor(sink string) bool {
+	d.healthMu.Lock()
+	defer d.healthMu.Unlock()
+	return d.healthOf(sink).raised
+}
+
+// sinkOK ends a sink's failing streak.
+func (d *Dispatcher) sinkOK(sink string) {
+	d.healthMu.Lock()
+	defer d.healthMu.Unlock()
+	*d.healthOf(sink) = sinkHealth{}
+}
+
+// sinkFailed counts a failed attempt; once the sink has failed for
+// FailingAfter, or lost an alert (lost is the reason), it raises
+// sink_failing. It returns the streak.
+func (d *Dispatcher) sinkFailed(ctx context.Context, log *slog.Logger, sink string, now time.Time, cause error, lost string) (int, error) {
+	d.healthMu.Lock()
+	h := d.healthOf(sink)
+	h.streak++
+	if h.since.IsZero() {
+		h.since = now
+	}
+	streak, since := h.streak, h.since
+	d.healthMu.Unlock()
+	switch {
+	case lost != "":
+		return streak, d.sinkFailing(ctx, log, sink, "an alert was given up: "+lost, now, true)
+	case now.Sub(since) >= d.opts.FailingAfter:
+		reason := fmt.Sprintf("failing since %s (%d attempts): %v", since.UTC().Format(time.RFC3339), streak, cause)
+		return streak, d.sinkFailing(ctx, log, sink, reason, now, false)
+	}
+	return streak, nil
+}
+
+// sinkFailing raises the sink's sink_failing problem unless it is open
+// (once per streak in memory; the outbox dedups across restarts).
+func (d *Dispatcher) sinkFailing(ctx context.Context, log *slog.Logger, sink, reason string, now time.Time, force bool) error {
+	d.healthMu.Lock()
+	h := d.healthOf(sink)
+	if h.raised && !force {
+		d.healthMu.Unlock()
+		return nil
+	}
+	h.raised = true
+	d.healthMu.Unlock()
+	a := SinkFailingAlert(sink, reason, d.opts.MaxAge, now)
+	raised, err := d.outbox.RaiseProblem(ctx, authpilot.SinkProblemKey(sink, authpilot.SinkFailingProblem), a)
+	if err != nil {
+		return fmt.Errorf("raise sink_failing: %w", err)
+	}
+	if raised {
+		log.Error("sink failing", "reason", reason)
+		d.setMore() // route and deliver it on the next pass, at once
+	}
+	return nil
+}
+
+// resolveSink closes the sink's open problems with resolved alerts.
+func (d *Dispatcher) resolveSink(ctx context.Context, log *slog.Logger, sink string) error {
+	now := d.clock.Now()
+	n, err := d.outbox.ResolveProblems(ctx, authpilot.SinkProblemKey(sink, ""), func(p authpilot.Problem) authpilot.Alert {
+		return ResolvedAlert(p, "the sink delivers again", now)
+	})
+	if err != nil {
+		return fmt.Errorf("resolve sink problems: %w", err)
+	}
+	if n > 0 {
+		log.Info("sink delivers again", "resolved", n)
+		d.setMore()
+	}
+	return nil
 }
 
 // attempt makes one delivery attempt, reading the case first for a sink
@@ -370,8 +561,21 @@ func (d *Dispatcher) attempt(ctx context.Context, n Notifier, del authpilot.Deli
 	return n.Notify(ctx, nd)
 }
 
-func (d *Dispatcher) expired(a authpilot.Alert, now time.Time) bool {
-	return !a.At.IsZero() && now.After(a.At.Add(d.opts.MaxAge))
+// windowStart is when a delivery's retry window began: when it was queued
+// or its sink re-enabled (the alert's time for a delivery without one).
+func windowStart(del authpilot.Delivery) time.Time {
+	if !del.Since.IsZero() {
+		return del.Since
+	}
+	return del.Alert.At
+}
+
+// expired reports whether a delivery's retry window is over. A delivery
+// never tried (held back behind an earlier alert of its case, or queued
+// for a disabled or failing sink) is not expired: it gets one attempt.
+func (d *Dispatcher) expired(del authpilot.Delivery, now time.Time) bool {
+	start := windowStart(del)
+	return del.Attempts > 0 && !start.IsZero() && now.After(start.Add(d.opts.MaxAge))
 }
 
 // nextAttempt schedules the retry after a failed attempt: exponential
@@ -383,7 +587,7 @@ func (d *Dispatcher) nextAttempt(del authpilot.Delivery, now time.Time, retryAft
 		wait = retryAfter
 	}
 	next := now.Add(wait)
-	if !del.Alert.At.IsZero() && next.After(del.Alert.At.Add(d.opts.MaxAge)) {
+	if start := windowStart(del); !start.IsZero() && next.After(start.Add(d.opts.MaxAge)) {
 		return time.Time{}, false
 	}
 	return next, true
@@ -393,6 +597,7 @@ func (d *Dispatcher) nextAttempt(del authpilot.Delivery, now time.Time, retryAft
 // already failed before it: InitialBackoff doubled per earlier attempt,
 // spread by ±Jitter, capped at MaxBackoff.
 func (d *Dispatcher) Backoff(attempts int) time.Duration {
+	attempts = max(attempts, 0)
 	b := d.opts.InitialBackoff
 	for i := 0; i < attempts && b < d.opts.MaxBackoff; i++ {
 		b *= 2
@@ -411,42 +616,87 @@ func (d *Dispatcher) giveUp(ctx context.Context, log *slog.Logger, del authpilot
 }
 
 // disable turns a sink off after it said it is gone, and raises a
-// sink_disabled alert, which the router sends to the other sinks.
+// sink_disabled alert, which the router sends to the other sinks. The
+// sink's deliveries stay queued for `authpilot notify enable`.
 func (d *Dispatcher) disable(ctx context.Context, log *slog.Logger, sink string, cause error) error {
 	now := d.clock.Now()
 	reason := cause.Error()
 	if err := d.outbox.DisableSink(ctx, sink, reason, now); err != nil {
 		return fmt.Errorf("disable sink: %w", err)
 	}
+	d.sinkOK(sink)
 	log.Error("sink disabled", "reason", reason)
-	a, err := SinkDisabledAlert(sink, reason, now)
-	if err != nil {
-		return err
-	}
-	if _, err := d.outbox.Enqueue(ctx, a); err != nil {
+	a := SinkDisabledAlert(sink, reason, now)
+	if _, err := d.outbox.RaiseProblem(ctx, authpilot.SinkProblemKey(sink, authpilot.SinkDisabledProblem), a); err != nil {
 		return fmt.Errorf("raise sink_disabled alert: %w", err)
 	}
 	d.setMore() // route and deliver it on the next pass, at once
 	return nil
 }
 
-// SinkDisabledAlert is the alert raised when a sink is disabled.
-func SinkDisabledAlert(sink, reason string, now time.Time) (authpilot.Alert, error) {
-	id, err := NewAlertID(now)
-	if err != nil {
-		return authpilot.Alert{}, err
-	}
+// SinkDisabledAlert is the alert raised when a sink is disabled. It goes
+// to the other sinks.
+func SinkDisabledAlert(sink, reason string, now time.Time) authpilot.Alert {
 	return authpilot.Alert{
-		ID:       id,
+		ID:       newAlertID(now),
 		Type:     authpilot.AlertSinkDisabled,
 		Severity: authpilot.SeverityCritical,
 		At:       now,
-		DedupKey: "sink_disabled:" + sink + ":" + now.UTC().Format(time.RFC3339Nano),
-		Title:    fmt.Sprintf("Alerts to %q stopped: the endpoint is gone", sink),
-		Action: fmt.Sprintf("Fix or replace the endpoint of sink %q and re-enable it; "+
-			"alerts routed to it are not delivered until then.", sink),
+		Sink:     sink,
+		Title:    fmt.Sprintf("Alerts to %q are paused: the endpoint is gone", sink),
+		Action: fmt.Sprintf("Fix or replace the endpoint of sink %q, then run `authpilot notify enable %s`: "+
+			"the alerts raised meanwhile are kept for it and delivered then.", sink, sink),
 		Reason: reason,
-	}, nil
+	}
+}
+
+// SinkFailingAlert is the alert raised when a sink has failed for a while
+// or lost an alert. It goes to the other sinks.
+func SinkFailingAlert(sink, reason string, window time.Duration, now time.Time) authpilot.Alert {
+	return authpilot.Alert{
+		ID:       newAlertID(now),
+		Type:     authpilot.AlertSinkFailing,
+		Severity: authpilot.SeverityCritical,
+		At:       now,
+		Sink:     sink,
+		Title:    fmt.Sprintf("Alerts to %q are failing", sink),
+		Action: fmt.Sprintf("Check the endpoint of sink %q. authpilot retries each alert for %s and says "+
+			"when the sink delivers again; `authpilot notify status` shows its queue.", sink, window),
+		Reason: reason,
+	}
+}
+
+// ResolvedAlert closes problem p: a resolved alert with the problem's
+// severity, connector, sink and case (so it reaches whoever got the
+// problem, and stays in order after it), saying why.
+func ResolvedAlert(p authpilot.Problem, why string, now time.Time) authpilot.Alert {
+	o := p.Alert
+	title := strings.TrimSpace(o.Title)
+	if title == "" {
+		title = string(o.Type)
+	}
+	return authpilot.Alert{
+		ID:          newAlertID(now),
+		Type:        authpilot.AlertResolved,
+		Resolves:    o.Type,
+		Severity:    o.Severity,
+		At:          now,
+		CaseID:      o.CaseID,
+		Payer:       o.Payer,
+		ConnectorID: o.ConnectorID,
+		Track:       o.Track,
+		Sink:        o.Sink,
+		Title:       "Resolved: " + title,
+		Action:      "Nothing to do.",
+		Reason:      fmt.Sprintf("%s; the problem was raised %s", why, p.Opened.UTC().Format(time.RFC3339)),
+	}
+}
+
+// newAlertID is NewAlertID, or "" (the store then makes one) if the
+// system's randomness fails.
+func newAlertID(now time.Time) string {
+	id, _ := NewAlertID(now)
+	return id
 }
 
 // TestAlert is the alert of `authpilot notify test SINK`.

@@ -300,21 +300,31 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 	}
 }
 
-// TestWebhookGoneDisablesSink: 410 disables the sink, gives up its queue,
-// and tells the other sinks.
+// TestWebhookGoneDisablesSink: 410 disables the sink and tells the other
+// sinks; its queue is kept, alerts raised meanwhile are queued for it, and
+// once re-enabled it gets them all.
 func TestWebhookGoneDisablesSink(t *testing.T) {
 	clock := clocktest.New(start)
-	gone := newEndpoint(t, clock, func(int, *http.Request) (int, string) { return 410, "" })
+	goneNow := true
+	var mu sync.Mutex
+	hook := newEndpoint(t, clock, func(int, *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if goneNow {
+			return 410, ""
+		}
+		return 200, ""
+	})
 	ops := newEndpoint(t, clock, nil)
 	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
-		notifytest.Secrets{"hook-url": gone.srv.URL + "/in?token=" + hookToken, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+		notifytest.Secrets{"hook-url": hook.srv.URL + "/in?token=" + hookToken, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	for i := range 3 {
 		e.enqueue(t, alertN(i, authpilot.AlertStatusChanged))
 	}
 
 	e.deliverOnce(t)
-	if n := len(gone.requests()); n != 1 {
+	if n := len(hook.requests()); n != 1 {
 		t.Fatalf("gone endpoint got %d requests, want 1", n)
 	}
 	disabled, err := e.outbox.DisabledSinks(t.Context())
@@ -323,8 +333,8 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 	}
 	for i := range 3 {
 		ds, _ := e.outbox.Deliveries(t.Context(), alertN(i, "").ID)
-		if len(ds) != 1 || ds[0].State != authpilot.DeliveryDead {
-			t.Errorf("alert %d: deliveries %+v, want one dead", i, ds)
+		if len(ds) != 1 || ds[0].State != authpilot.DeliveryPending {
+			t.Errorf("alert %d: deliveries %+v, want one kept pending", i, ds)
 		}
 	}
 
@@ -337,30 +347,52 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 	if err := json.Unmarshal(opsReqs[0].body, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Type != authpilot.AlertSinkDisabled || !strings.Contains(p.Data.Title, `"hook"`) ||
-		p.Data.Severity != authpilot.SeverityCritical || !strings.Contains(p.Data.Reason, "410") {
+	if p.Type != authpilot.AlertSinkDisabled || !strings.Contains(p.Data.Title, `"hook"`) || p.Data.Sink != "hook" ||
+		p.Data.Severity != authpilot.SeverityCritical || !strings.Contains(p.Data.Reason, "410") ||
+		!strings.Contains(p.Data.Action, "authpilot notify enable hook") {
 		t.Errorf("ops got %s %+v", p.Type, p.Data)
 	}
 	if opsReqs[0].verifyErr != nil {
 		t.Errorf("sink_disabled signature: %v", opsReqs[0].verifyErr)
 	}
 
-	// Later alerts are not routed to the disabled sink at all.
+	// Later alerts are queued for the disabled sink, not sent.
 	e.enqueue(t, alertN(10, authpilot.AlertStatusChanged))
-	e.clock.Advance(time.Hour)
+	e.clock.Advance(48 * time.Hour)
 	e.deliverOnce(t)
-	if n := len(gone.requests()); n != 1 {
+	if n := len(hook.requests()); n != 1 {
 		t.Errorf("disabled endpoint got %d requests, want no more", n)
 	}
-	if ds, _ := e.outbox.Deliveries(t.Context(), alertN(10, "").ID); len(ds) != 0 {
-		t.Errorf("new alert routed to %+v", ds)
+	if ds, _ := e.outbox.Deliveries(t.Context(), alertN(10, "").ID); len(ds) != 1 || ds[0].State != authpilot.DeliveryPending {
+		t.Errorf("alert raised while disabled: %+v, want queued", ds)
+	}
+
+	// Fixed and re-enabled two days later: the whole queue goes, in order.
+	mu.Lock()
+	goneNow = false
+	mu.Unlock()
+	if was, err := e.outbox.EnableSink(t.Context(), "hook", e.clock.Now(), nil); err != nil || !was {
+		t.Fatalf("EnableSink = %v, %v", was, err)
+	}
+	e.drain(t, time.Second, 20)
+	var ids []string
+	for _, r := range hook.requests()[1:] {
+		ids = append(ids, r.id)
+	}
+	want := []string{alertN(0, "").ID, alertN(1, "").ID, alertN(2, "").ID, alertN(10, "").ID}
+	if !slices.Equal(ids, want) {
+		t.Errorf("after enable the sink got %q, want %q", ids, want)
 	}
 }
 
-// TestWebhookClientErrorIsDead: a 4xx gives the delivery up at once; the
-// sink's later alerts still go.
-func TestWebhookClientErrorIsDead(t *testing.T) {
+// TestWebhookClientErrorRetried: a 4xx is retried with backoff, it holds
+// back only the later alerts of its own case, and after the retry window
+// it is given up with a sink_failing alert to the other sink.
+func TestWebhookClientErrorRetried(t *testing.T) {
 	bad := alertN(0, authpilot.AlertStatusChanged)
+	otherCase := alertN(1, authpilot.AlertStatusChanged)
+	otherCase.CaseID = "01JCASE0000000000000000002"
+	sameCase := alertN(2, authpilot.AlertStatusChanged)
 	clock := clocktest.New(start)
 	ep := newEndpoint(t, clock, func(_ int, r *http.Request) (int, string) {
 		if r.Header.Get(webhook.HeaderID) == bad.ID {
@@ -368,14 +400,16 @@ func TestWebhookClientErrorIsDead(t *testing.T) {
 		}
 		return 200, ""
 	})
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
-		notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
-	e.enqueue(t, bad, alertN(1, authpilot.AlertStatusChanged))
+	ops := newEndpoint(t, clock, nil)
+	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
+		notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
+	e.enqueue(t, bad, otherCase, sameCase)
 
 	if n := e.deliverOnce(t); n != 1 {
-		t.Errorf("DeliverOnce delivered %d, want 1", n)
+		t.Errorf("DeliverOnce delivered %d, want the other case's alert", n)
 	}
-	for range 5 {
+	for range 30 {
 		e.clock.Advance(time.Hour)
 		e.deliverOnce(t)
 	}
@@ -383,27 +417,47 @@ func TestWebhookClientErrorIsDead(t *testing.T) {
 	for _, r := range ep.requests() {
 		ids = append(ids, r.id)
 	}
-	if want := []string{bad.ID, alertN(1, "").ID}; !slices.Equal(ids, want) {
-		t.Errorf("requests %q, want %q (no retry of the 400)", ids, want)
+	if len(ids) < 10 || ids[0] != bad.ID || ids[1] != otherCase.ID || ids[len(ids)-1] != sameCase.ID ||
+		slices.Index(ids, sameCase.ID) != len(ids)-1 {
+		t.Errorf("requests %q: want the 400 retried, the other case at once, the same case only after the 400 was given up", ids)
 	}
 	ds, _ := e.outbox.Deliveries(t.Context(), bad.ID)
-	if len(ds) != 1 || ds[0].State != authpilot.DeliveryDead || !strings.Contains(ds[0].LastError, "400") {
-		t.Errorf("deliveries = %+v, want dead with the 400", ds)
+	if len(ds) != 1 || ds[0].State != authpilot.DeliveryDead || !strings.Contains(ds[0].LastError, "400") ||
+		!strings.Contains(ds[0].LastError, "giving up after") {
+		t.Errorf("deliveries = %+v, want dead with the 400 after the retry window", ds)
+	}
+	var types []authpilot.AlertType
+	for _, r := range ops.requests() {
+		var p webhook.Payload
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, p.Type)
+		if p.Type == authpilot.AlertSinkFailing && (p.Data.Sink != "hook" || !strings.Contains(p.Data.Reason, "http 400")) {
+			t.Errorf("sink_failing %+v", p.Data)
+		}
+	}
+	if want := []authpilot.AlertType{authpilot.AlertSinkFailing, authpilot.AlertResolved}; !slices.Equal(types, want) {
+		t.Errorf("ops got %v, want %v", types, want)
 	}
 	if !strings.Contains(e.logs.String(), "alert delivery given up") {
 		t.Error("giving up was not logged")
 	}
 }
 
+// TestRetryWindow: the window counts from when the delivery was queued.
 func TestRetryWindow(t *testing.T) {
 	tests := []struct {
 		name      string
-		age       time.Duration // of the alert when first tried
+		wait      time.Duration // between queuing and the first pass
 		wantReqs  int
 		wantError string
 	}{
-		{name: "older than a day is given up untried", age: 25 * time.Hour, wantReqs: 0, wantError: "not delivered within 24h0m0s"},
-		{name: "a retry past the day gives up", age: 24*time.Hour - 2*time.Second, wantReqs: 1, wantError: "giving up after 1 attempts: post webhook: http 503"},
+		{name: "queued more than a day ago is tried once", wait: 25 * time.Hour, wantReqs: 1,
+			wantError: "giving up after 1 attempts in 24h0m0s: post webhook: http 503"},
+		{name: "a retry past the day gives up", wait: 24*time.Hour - 2*time.Second, wantReqs: 1,
+			wantError: "giving up after 1 attempts in 24h0m0s: post webhook: http 503"},
+		{name: "an old alert queued now is tried", wait: 0, wantReqs: 1, wantError: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,15 +466,23 @@ func TestRetryWindow(t *testing.T) {
 			e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
 			a := alertN(0, authpilot.AlertStatusChanged)
-			a.At = start.Add(-tt.age)
+			a.At = start.Add(-72 * time.Hour) // raised while the daemon was down
 			e.enqueue(t, a)
+			if _, err := e.outbox.RouteNew(t.Context(), func(authpilot.Alert) []string { return []string{"hook"} }); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(tt.wait)
 			e.deliverOnce(t)
 			if n := len(ep.requests()); n != tt.wantReqs {
 				t.Errorf("%d requests, want %d", n, tt.wantReqs)
 			}
 			ds, _ := e.outbox.Deliveries(t.Context(), a.ID)
-			if len(ds) != 1 || ds[0].State != authpilot.DeliveryDead || !strings.Contains(ds[0].LastError, tt.wantError) {
-				t.Errorf("deliveries = %+v, want dead with %q", ds, tt.wantError)
+			wantState := authpilot.DeliveryDead
+			if tt.wantError == "" {
+				wantState = authpilot.DeliveryPending
+			}
+			if len(ds) != 1 || ds[0].State != wantState || !strings.Contains(ds[0].LastError, tt.wantError) {
+				t.Errorf("deliveries = %+v, want %s with %q", ds, wantState, tt.wantError)
 			}
 		})
 	}

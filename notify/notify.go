@@ -86,22 +86,25 @@ func (e *StatusError) Error() string {
 func (e *StatusError) Is(target error) bool { return target == ErrGone && e.Code == http.StatusGone }
 
 // Classify turns an HTTP status into a notifier result: 2xx is delivered;
-// 429, 502, 503 and 504 are retried after the sink's Retry-After (when it
-// sent one); any other 5xx is retried with backoff; 410 is ErrGone; any
-// other status (4xx, and 1xx/3xx since redirects are not followed) is a
-// permanent failure.
+// 410 is ErrGone (the Dispatcher disables the sink); 429, 502, 503 and 504
+// are retried after the sink's Retry-After (when it sent one, clamped to
+// MaxRetryAfter); any other status is retried with backoff, 4xx included:
+// a receiver answering 404 or 401 while it is redeployed or reconfigured
+// must not lose alerts. The Dispatcher bounds the retries (Options.MaxAge).
+// 3xx is retried too, since redirects are not followed: a moved endpoint
+// is fixed in the config within the retry window.
 func Classify(code int, h http.Header, now time.Time) (retry bool, retryAfter time.Duration, err *StatusError) {
 	switch {
 	case code >= 200 && code < 300:
 		return false, 0, nil
+	case code == http.StatusGone:
+		return false, 0, &StatusError{Code: code}
 	case code == http.StatusTooManyRequests, code == http.StatusBadGateway,
 		code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
 		ra, _ := ParseRetryAfter(h.Get("Retry-After"), now)
 		return true, ra, &StatusError{Code: code, RetryAfter: ra}
-	case code >= 500 && code < 600:
-		return true, 0, &StatusError{Code: code}
 	default:
-		return false, 0, &StatusError{Code: code}
+		return true, 0, &StatusError{Code: code}
 	}
 }
 

@@ -17,31 +17,32 @@ type Router struct {
 	// ExtraSinks adds sinks for every alert of a connector (keyed by
 	// connector ID), e.g. the channel of the team that owns that portal.
 	ExtraSinks map[string][]string
-	// Sinks names every configured sink. A sink_disabled alert that no
-	// route matches goes to all of them (but the disabled ones), so losing
-	// a sink is never silent.
+	// Sinks names every configured sink. An alert about a sink
+	// (sink_disabled, sink_failing, their resolved alerts) that the routes
+	// send nowhere else goes to all the others, so losing a sink is never
+	// silent.
 	Sinks []string
 }
 
 // Route returns the sinks for a, in route order, without duplicates and
 // without the sinks in disabled (names to reasons, as in
-// authpilot.Outbox.DisabledSinks).
+// authpilot.Outbox.DisabledSinks; the Dispatcher passes none, so that a
+// disabled sink keeps its queue). An alert about a sink (a.Sink) never
+// goes to that sink.
 func (r *Router) Route(a authpilot.Alert, disabled map[string]string) []string {
 	var out []string
 	add := func(sinks []string) {
 		for _, s := range sinks {
-			if _, off := disabled[s]; off || slices.Contains(out, s) {
+			if _, off := disabled[s]; off || s == a.Sink || slices.Contains(out, s) {
 				continue
 			}
 			out = append(out, s)
 		}
 	}
-	matched := false
 	for _, rt := range r.Routes {
 		if !rt.matches(a) {
 			continue
 		}
-		matched = true
 		add(rt.Sinks)
 		if !rt.Continue {
 			break
@@ -50,7 +51,9 @@ func (r *Router) Route(a authpilot.Alert, disabled map[string]string) []string {
 	if a.ConnectorID != "" {
 		add(r.ExtraSinks[a.ConnectorID])
 	}
-	if !matched && a.Type == authpilot.AlertSinkDisabled {
+	if len(out) == 0 && a.Sink != "" {
+		// About a sink and nowhere to go (no route matched, or only the
+		// routes to that very sink): every other sink.
 		add(r.Sinks)
 	}
 	return out

@@ -25,6 +25,9 @@ func TestRouterRoute(t *testing.T) {
 	alert := func(typ authpilot.AlertType, sev authpilot.Severity, payer string, track authpilot.Track, conn string) authpilot.Alert {
 		return authpilot.Alert{Type: typ, Severity: sev, Payer: payer, Track: track, ConnectorID: conn}
 	}
+	sinkAlert := func(typ authpilot.AlertType, sev authpilot.Severity, sink string) authpilot.Alert {
+		return authpilot.Alert{Type: typ, Severity: sev, Sink: sink}
+	}
 	tests := []struct {
 		name     string
 		alert    authpilot.Alert
@@ -56,10 +59,23 @@ func TestRouterRoute(t *testing.T) {
 			alert:    alert(authpilot.AlertDeterminationReceived, authpilot.SeverityCritical, "acme", authpilot.TrackImaging, "acme-portal"),
 			disabled: map[string]string{"team": "http 410 Gone", "pager": "http 410 Gone"},
 			want:     []string{"imaging", "acme-owners"}},
-		{name: "sink_disabled that no route matches goes to every enabled sink",
-			alert:    alert(authpilot.AlertSinkDisabled, authpilot.SeverityWarning, "", "", ""),
-			disabled: map[string]string{"ehr": "http 410 Gone"},
-			want:     []string{"it", "pager", "imaging", "team", "acme-owners"}},
+		{name: "sink_disabled that no route matches goes to every other sink",
+			alert:    sinkAlert(authpilot.AlertSinkDisabled, authpilot.SeverityWarning, "ehr"),
+			disabled: map[string]string{"it": "http 410 Gone"},
+			want:     []string{"pager", "imaging", "team", "acme-owners"}},
+		{name: "sink_failing that no route matches goes to every other sink",
+			alert: sinkAlert(authpilot.AlertSinkFailing, authpilot.SeverityWarning, "team"),
+			want:  []string{"it", "pager", "imaging", "ehr", "acme-owners"}},
+		{name: "sink_failing routed only to its own sink goes to every other sink",
+			alert: sinkAlert(authpilot.AlertSinkFailing, authpilot.SeverityCritical, "pager"),
+			want:  []string{"it", "imaging", "team", "ehr", "acme-owners"}},
+		{name: "resolved follows the routes of the type it resolves",
+			alert: func() authpilot.Alert {
+				a := alert(authpilot.AlertResolved, authpilot.SeverityWarning, "", "", "acme-portal")
+				a.Resolves = authpilot.AlertConnectorFailing
+				return a
+			}(),
+			want: []string{"it", "acme-owners", "team"}},
 		{name: "sink_disabled that a route matches follows the routes",
 			alert: alert(authpilot.AlertSinkDisabled, authpilot.SeverityCritical, "", "", ""),
 			want:  []string{"pager"}},
@@ -176,10 +192,11 @@ func TestClassify(t *testing.T) {
 		{name: "502 clamped", code: 502, ra: "999999", wantRetry: true, wantAfter: MaxRetryAfter, wantErr: true},
 		{name: "504 negative ignored", code: 504, ra: "-5", wantRetry: true, wantErr: true},
 		{name: "500 ignores Retry-After", code: 500, ra: "60", wantRetry: true, wantErr: true},
-		{name: "400", code: 400, wantErr: true},
-		{name: "401", code: 401, wantErr: true},
-		{name: "410", code: 410, wantErr: true},
-		{name: "301", code: 301, wantErr: true},
+		{name: "400 retried", code: 400, wantRetry: true, wantErr: true},
+		{name: "401 retried", code: 401, wantRetry: true, wantErr: true},
+		{name: "404 ignores Retry-After", code: 404, ra: "60", wantRetry: true, wantErr: true},
+		{name: "410 is gone, not retried", code: 410, wantErr: true},
+		{name: "301 retried", code: 301, wantRetry: true, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,9 +57,10 @@ func (s *Store) insertAlerts(ctx context.Context, tx *sql.Tx, alerts []authpilot
 		if err != nil {
 			return 0, fmt.Errorf("alert %d (%s): encode: %w", i, a.Type, err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, dedup_key, case_id, type, at, payload)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			a.ID, nullString(a.DedupKey), a.CaseID, string(a.Type), fmtTime(a.At), string(payload))
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, dedup_key, case_id, type, at, payload, priority, order_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			a.ID, nullString(a.DedupKey), a.CaseID, string(a.Type), fmtTime(a.At), string(payload),
+			a.Severity.Rank(), a.OrderKey())
 		if err != nil {
 			return 0, fmt.Errorf("insert alert %d (%s): %w", i, a.Type, err)
 		}
@@ -97,8 +98,8 @@ type unroutedAlert struct {
 }
 
 // RouteNew fans every unrouted alert out, in the order alerts were raised,
-// into one delivery per sink route names: pending, or dead at once if the
-// sink is disabled. Each alert is routed and marked in its own
+// into one pending delivery per sink route names, a disabled sink's too
+// (it keeps its queue until re-enabled). Each alert is routed and marked in its own
 // transaction, so a crash midway routes no alert twice; route runs outside
 // the transaction. It reports how many alerts it routed.
 func (s *Store) RouteNew(ctx context.Context, route func(authpilot.Alert) []string) (int, error) {
@@ -164,26 +165,15 @@ func (s *Store) routeOne(ctx context.Context, ua unroutedAlert, sinks []string) 
 			return nil
 		}
 		routed = true
-		if len(sinks) == 0 {
-			return nil
-		}
-		disabled, err := disabledSinks(ctx, tx)
-		if err != nil {
-			return err
-		}
 		now := fmtTime(s.clock())
 		for _, sink := range sinks {
 			if sink == "" {
 				s.log.Warn("route named an empty sink", "alert", ua.alert.ID, "type", string(ua.alert.Type))
 				continue
 			}
-			state, lastErr := authpilot.DeliveryPending, ""
-			if reason, ok := disabled[sink]; ok {
-				state, lastErr = authpilot.DeliveryDead, "sink disabled: "+reason
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (alert_seq, sink, state, next_attempt, last_error)
-				VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_seq, sink) DO NOTHING`,
-				ua.seq, sink, string(state), now, lastErr); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (alert_seq, sink, state, next_attempt, since)
+				VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (alert_seq, sink) DO NOTHING`,
+				ua.seq, sink, now, now); err != nil {
 				return fmt.Errorf("insert delivery to %s: %w", sink, err)
 			}
 		}
@@ -197,20 +187,25 @@ func (s *Store) routeOne(ctx context.Context, ua unroutedAlert, sinks []string) 
 
 // deliveryColumns are the columns scanDelivery reads, from deliveries d
 // joined with alerts a.
-const deliveryColumns = `d.id, d.sink, d.state, d.attempts, d.next_attempt, d.last_error, d.delivered_at,
+const deliveryColumns = `d.id, d.sink, d.state, d.attempts, d.next_attempt, d.since, d.last_error, d.delivered_at,
 	a.dedup_key, a.payload`
 
 func scanDelivery(rows *sql.Rows) (authpilot.Delivery, error) {
 	var d authpilot.Delivery
-	var state, next, payload string
+	var state, next, since, payload string
 	var delivered, dedup sql.NullString
-	if err := rows.Scan(&d.ID, &d.Sink, &state, &d.Attempts, &next, &d.LastError, &delivered, &dedup, &payload); err != nil {
+	if err := rows.Scan(&d.ID, &d.Sink, &state, &d.Attempts, &next, &since, &d.LastError, &delivered, &dedup, &payload); err != nil {
 		return d, fmt.Errorf("scan delivery: %w", err)
 	}
 	d.State = authpilot.DeliveryState(state)
 	var err error
 	if d.NextAttempt, err = parseTime(next); err != nil {
 		return d, err
+	}
+	if since != "" {
+		if d.Since, err = parseTime(since); err != nil {
+			return d, err
+		}
 	}
 	if delivered.Valid {
 		t, err := parseTime(delivered.String)
@@ -226,20 +221,31 @@ func scanDelivery(rows *sql.Rows) (authpilot.Delivery, error) {
 }
 
 // PendingDeliveries returns pending deliveries ordered by sink and then by
-// the order their alerts were raised, at most limit per sink (no cap if
-// limit <= 0). It returns deliveries whose NextAttempt is still ahead too:
-// the dispatcher decides when to try, and keeps each sink in order.
+// priority, at most limit per sink (no cap if limit <= 0). A delivery's
+// priority is the highest severity rank among it and the later pending
+// deliveries of the same sink and order key (authpilot.Alert.OrderKey);
+// equal priorities keep the order raised. So a critical or warning alert
+// overtakes info alerts of other cases, and carries the earlier alerts of
+// its own case along ahead of it: one case's alerts stay in order. It
+// returns deliveries whose NextAttempt is still ahead too, and those of
+// disabled sinks: the dispatcher decides when to try.
 func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]authpilot.Delivery, error) {
 	query := `SELECT ` + deliveryColumns + ` FROM (
-			SELECT *, ROW_NUMBER() OVER (PARTITION BY sink ORDER BY alert_seq) AS rn
-			FROM deliveries WHERE state = 'pending'
+			SELECT p.*, ROW_NUMBER() OVER (PARTITION BY p.sink ORDER BY p.eff DESC, p.alert_seq) AS rn
+			FROM (
+				SELECT d.*, MAX(a.priority) OVER (
+					PARTITION BY d.sink, CASE WHEN a.order_key = '' THEN 'seq:' || a.seq ELSE a.order_key END
+					ORDER BY d.alert_seq DESC ROWS UNBOUNDED PRECEDING) AS eff
+				FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
+				WHERE d.state = 'pending'
+			) p
 		) d JOIN alerts a ON a.seq = d.alert_seq`
 	var args []any
 	if limit > 0 {
 		query += " WHERE d.rn <= ?"
 		args = append(args, limit)
 	}
-	query += " ORDER BY d.sink, d.alert_seq"
+	query += " ORDER BY d.sink, d.eff DESC, d.alert_seq"
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pending deliveries: %w", err)
@@ -339,9 +345,9 @@ func (s *Store) MarkDead(ctx context.Context, id int64, lastErr string) error {
 	return nil
 }
 
-// DisableSink records sink as disabled for reason and gives up its pending
-// deliveries with that reason. Alerts routed to it later get dead
-// deliveries.
+// DisableSink records sink as disabled for reason. Its pending deliveries
+// stay pending, and alerts routed to it meanwhile are queued for it too,
+// until EnableSink.
 func (s *Store) DisableSink(ctx context.Context, sink, reason string, at time.Time) error {
 	if sink == "" {
 		return errors.New("disable sink: empty name")
@@ -352,16 +358,214 @@ func (s *Store) DisableSink(ctx context.Context, sink, reason string, at time.Ti
 			sink, reason, fmtTime(at)); err != nil {
 			return fmt.Errorf("record disabled sink: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', last_error = ?
-			WHERE sink = ? AND state = 'pending'`, reason, sink); err != nil {
-			return fmt.Errorf("give up deliveries: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("disable sink %s: %w", sink, err)
 	}
 	return nil
+}
+
+// EnableSink re-enables a disabled sink at at: its queue is due at once
+// and each pending delivery's retry window starts again. Deliveries that
+// an older authpilot gave up because the sink was disabled are queued
+// again. The sink's disabled problem is closed with resolved(problem) as
+// its alert when resolved is non-nil. It reports false, changing nothing,
+// when the sink was not disabled. Safe beside a running daemon, which
+// sees the change on its next pass.
+func (s *Store) EnableSink(ctx context.Context, sink string, at time.Time, resolved func(authpilot.Problem) authpilot.Alert) (bool, error) {
+	was := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM disabled_sinks WHERE sink = ?", sink)
+		if err != nil {
+			return fmt.Errorf("delete disabled sink: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		was = true
+		now := fmtTime(at)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ?, since = ?, attempts = 0
+			WHERE sink = ? AND state = 'pending'`, now, now, sink); err != nil {
+			return fmt.Errorf("requeue deliveries: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt = ?, since = ?,
+			attempts = 0, last_error = '' WHERE sink = ? AND state = 'dead' AND last_error LIKE 'sink disabled: %'`,
+			now, now, sink); err != nil {
+			return fmt.Errorf("requeue deliveries given up while disabled: %w", err)
+		}
+		_, err = s.resolveProblems(ctx, tx, authpilot.SinkProblemKey(sink, authpilot.SinkDisabledProblem), true, resolved)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("enable sink %s: %w", sink, err)
+	}
+	return was, nil
+}
+
+// SinkQueue sums up one sink's deliveries.
+type SinkQueue struct {
+	Pending int
+	Dead    int
+	// Oldest is when the oldest pending delivery was queued (zero if none).
+	Oldest time.Time
+}
+
+// SinkQueues returns the pending and dead deliveries of every sink that
+// has any.
+func (s *Store) SinkQueues(ctx context.Context) (map[string]SinkQueue, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT sink,
+			COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0),
+			COALESCE(MIN(CASE WHEN state = 'pending' THEN since END), '')
+		FROM deliveries WHERE state != 'delivered' GROUP BY sink`)
+	if err != nil {
+		return nil, fmt.Errorf("sink queues: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]SinkQueue{}
+	for rows.Next() {
+		var sink, oldest string
+		var q SinkQueue
+		if err := rows.Scan(&sink, &q.Pending, &q.Dead, &oldest); err != nil {
+			return nil, fmt.Errorf("sink queues: %w", err)
+		}
+		if oldest != "" {
+			if q.Oldest, err = parseTime(oldest); err != nil {
+				return nil, fmt.Errorf("sink queues: %w", err)
+			}
+		}
+		out[sink] = q
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sink queues: %w", err)
+	}
+	return out, nil
+}
+
+// RaiseProblem opens problem key and enqueues a in one transaction, unless
+// the problem is open already; it reports whether a was raised. a gets an
+// ID and time like Enqueue's alerts.
+func (s *Store) RaiseProblem(ctx context.Context, key string, a authpilot.Alert) (bool, error) {
+	if key == "" {
+		return false, errors.New("raise problem: empty key")
+	}
+	raised := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := s.clock()
+		if a.At.IsZero() {
+			a.At = now
+		}
+		a.At = a.At.UTC()
+		if a.ID == "" {
+			id, err := s.newID(now)
+			if err != nil {
+				return err
+			}
+			a.ID = id
+		}
+		payload, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode alert: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO problems (key, opened_at, alert) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, key, fmtTime(a.At), string(payload))
+		if err != nil {
+			return fmt.Errorf("insert problem: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		n, err := s.insertAlerts(ctx, tx, []authpilot.Alert{a}, now)
+		raised = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("raise problem %s: %w", key, err)
+	}
+	return raised, nil
+}
+
+// ResolveProblems closes every open problem whose key starts with prefix,
+// enqueueing resolved(p) for each in the same transaction, and reports how
+// many it closed. With nothing open it only reads.
+func (s *Store) ResolveProblems(ctx context.Context, prefix string, resolved func(authpilot.Problem) authpilot.Alert) (int, error) {
+	open, err := s.problems(ctx, s.r, prefix, false)
+	if err != nil {
+		return 0, fmt.Errorf("resolve problems %s: %w", prefix, err)
+	}
+	if len(open) == 0 {
+		return 0, nil
+	}
+	var n int
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = s.resolveProblems(ctx, tx, prefix, false, resolved)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("resolve problems %s: %w", prefix, err)
+	}
+	return n, nil
+}
+
+func (s *Store) resolveProblems(ctx context.Context, tx *sql.Tx, key string, exact bool,
+	resolved func(authpilot.Problem) authpilot.Alert) (int, error) {
+	ps, err := s.problems(ctx, tx, key, exact)
+	if err != nil {
+		return 0, err
+	}
+	var alerts []authpilot.Alert
+	for _, p := range ps {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM problems WHERE key = ?", p.Key); err != nil {
+			return 0, fmt.Errorf("close problem: %w", err)
+		}
+		if resolved != nil {
+			alerts = append(alerts, resolved(p))
+		}
+	}
+	if _, err := s.insertAlerts(ctx, tx, alerts, s.clock()); err != nil {
+		return 0, err
+	}
+	return len(ps), nil
+}
+
+// OpenProblems lists the open problems, oldest first.
+func (s *Store) OpenProblems(ctx context.Context) ([]authpilot.Problem, error) {
+	ps, err := s.problems(ctx, s.r, "", false)
+	if err != nil {
+		return nil, fmt.Errorf("open problems: %w", err)
+	}
+	return ps, nil
+}
+
+// problems reads the open problems whose key is key (exact) or starts
+// with it.
+func (s *Store) problems(ctx context.Context, q queryer, key string, exact bool) ([]authpilot.Problem, error) {
+	cond, args := "substr(key, 1, length(?)) = ?", []any{key, key}
+	if exact {
+		cond, args = "key = ?", []any{key}
+	}
+	rows, err := q.QueryContext(ctx, "SELECT key, opened_at, alert FROM problems WHERE "+cond+" ORDER BY opened_at, rowid", args...)
+	if err != nil {
+		return nil, fmt.Errorf("query problems: %w", err)
+	}
+	defer rows.Close()
+	var out []authpilot.Problem
+	for rows.Next() {
+		var p authpilot.Problem
+		var opened, payload string
+		if err := rows.Scan(&p.Key, &opened, &payload); err != nil {
+			return nil, fmt.Errorf("scan problem: %w", err)
+		}
+		if p.Opened, err = parseTime(opened); err != nil {
+			return nil, err
+		}
+		if p.Alert, err = decodeAlert(payload, sql.NullString{}); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // DisabledSinks returns the disabled sinks and their reasons.

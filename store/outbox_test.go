@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -421,6 +422,7 @@ func TestMarkDelivery(t *testing.T) {
 			if want.NextAttempt.IsZero() {
 				want.NextAttempt = clk.Now()
 			}
+			want.Since = clk.Now()
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("delivery = %+v\nwant %+v", got, want)
 			}
@@ -443,7 +445,10 @@ func TestMarkDelivery(t *testing.T) {
 	})
 }
 
-func TestDisableSink(t *testing.T) {
+// TestDisableSinkKeepsQueue: a disabled sink keeps its pending deliveries
+// and gets new ones; EnableSink makes them due again with a fresh retry
+// window and closes the disabled problem with its resolved alert.
+func TestDisableSinkKeepsQueue(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	alerts := outboxFixture(t, s, map[string][]string{
@@ -466,6 +471,10 @@ func TestDisableSink(t *testing.T) {
 	if err := s.DisableSink(ctx, "webhook", "410 gone", at); err != nil {
 		t.Fatal(err)
 	}
+	if raised, err := s.RaiseProblem(ctx, authpilot.SinkProblemKey("webhook", authpilot.SinkDisabledProblem),
+		authpilot.Alert{Type: authpilot.AlertSinkDisabled, Sink: "webhook", Title: "webhook gone"}); err != nil || !raised {
+		t.Fatalf("RaiseProblem = %v, %v", raised, err)
+	}
 	if _, err := s.Enqueue(ctx, authpilot.Alert{Type: authpilot.AlertTest, Title: "a3"}); err != nil {
 		t.Fatal(err)
 	}
@@ -473,45 +482,27 @@ func TestDisableSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := alertsInOrder(t, s)
-
-	tests := []struct {
-		alert   int
-		sink    string
-		state   authpilot.DeliveryState
-		lastErr string
-	}{
-		{0, "webhook", authpilot.DeliveryDelivered, ""},
-		{0, "slack", authpilot.DeliveryPending, ""},
-		{1, "webhook", authpilot.DeliveryDead, "410 gone"},
-		{1, "slack", authpilot.DeliveryPending, ""},
-		{2, "webhook", authpilot.DeliveryDead, "sink disabled: 410 gone"},
-		{2, "slack", authpilot.DeliveryPending, ""},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s/%s", all[tt.alert].Title, tt.sink), func(t *testing.T) {
-			ds, err := s.Deliveries(ctx, all[tt.alert].ID)
+	states := func() map[string]authpilot.DeliveryState {
+		m := map[string]authpilot.DeliveryState{}
+		for _, a := range all {
+			ds, err := s.Deliveries(ctx, a.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range ds {
-				if d.Sink == tt.sink {
-					if d.State != tt.state || d.LastError != tt.lastErr {
-						t.Errorf("state %s error %q, want %s %q", d.State, d.LastError, tt.state, tt.lastErr)
-					}
-					return
-				}
+				m[a.Title+"/"+d.Sink] = d.State
 			}
-			t.Errorf("no delivery to %s", tt.sink)
-		})
-	}
-	pending, err := s.PendingDeliveries(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range pending {
-		if d.Sink == "webhook" {
-			t.Errorf("pending delivery to the disabled sink: %+v", d)
 		}
+		return m
+	}
+	want := map[string]authpilot.DeliveryState{
+		"a1/webhook": authpilot.DeliveryDelivered, "a1/slack": authpilot.DeliveryPending,
+		"a2/webhook": authpilot.DeliveryPending, "a2/slack": authpilot.DeliveryPending,
+		"webhook gone/webhook": authpilot.DeliveryPending, "webhook gone/slack": authpilot.DeliveryPending,
+		"a3/webhook": authpilot.DeliveryPending, "a3/slack": authpilot.DeliveryPending,
+	}
+	if got := states(); !reflect.DeepEqual(got, want) {
+		t.Errorf("states while disabled = %v\nwant %v", got, want)
 	}
 	got, err := s.DisabledSinks(ctx)
 	if err != nil {
@@ -520,7 +511,143 @@ func TestDisableSink(t *testing.T) {
 	if want := map[string]string{"webhook": "410 gone"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("DisabledSinks = %v, want %v", got, want)
 	}
+	qs, err := s.SinkQueues(ctx)
+	if err != nil || qs["webhook"].Pending != 3 || qs["slack"].Pending != 4 {
+		t.Errorf("SinkQueues = %+v, %v", qs, err)
+	}
+
+	enabledAt := at.Add(48 * time.Hour)
+	was, err := s.EnableSink(ctx, "webhook", enabledAt, func(p authpilot.Problem) authpilot.Alert {
+		return authpilot.Alert{Type: authpilot.AlertResolved, Resolves: p.Alert.Type, Title: "resolved: " + p.Alert.Title}
+	})
+	if err != nil || !was {
+		t.Fatalf("EnableSink = %v, %v", was, err)
+	}
+	if got, _ := s.DisabledSinks(ctx); len(got) != 0 {
+		t.Errorf("still disabled: %v", got)
+	}
+	pending, err := s.PendingDeliveries(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range pending {
+		if d.Sink == "webhook" {
+			n++
+			if !d.NextAttempt.Equal(enabledAt) || !d.Since.Equal(enabledAt) || d.Attempts != 0 {
+				t.Errorf("after enable: %+v, want due at and retried from %v", d, enabledAt)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d pending to webhook after enable, want 3", n)
+	}
+	if ps, _ := s.OpenProblems(ctx); len(ps) != 0 {
+		t.Errorf("open problems after enable: %+v", ps)
+	}
+	if last := alertsInOrder(t, s); last[len(last)-1].Title != "resolved: webhook gone" {
+		t.Errorf("last alert %+v, want the resolved alert", last[len(last)-1])
+	}
+	if was, err := s.EnableSink(ctx, "webhook", enabledAt, nil); err != nil || was {
+		t.Errorf("EnableSink of an enabled sink = %v, %v", was, err)
+	}
 	if err := s.DisableSink(ctx, "", "x", at); err == nil {
 		t.Error("DisableSink with empty name succeeded")
+	}
+}
+
+// TestPendingDeliveriesPriority: per sink, critical and warning alerts
+// come before info alerts, but an alert carries the earlier alerts of its
+// own case (order key) ahead of it; equal priorities keep the order raised.
+func TestPendingDeliveriesPriority(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	info, warn, crit := authpilot.SeverityInfo, authpilot.SeverityWarning, authpilot.SeverityCritical
+	raised := []authpilot.Alert{
+		{Title: "i1 case A", Severity: info, CaseID: "A"},
+		{Title: "i2 case B", Severity: info, CaseID: "B"},
+		{Title: "i3 no key", Severity: info},
+		{Title: "i4 case C", Severity: info, CaseID: "C"},
+		{Title: "w5 connector X", Severity: warn, ConnectorID: "X"},
+		{Title: "c6 case B", Severity: crit, CaseID: "B"},
+		{Title: "i7 case B", Severity: info, CaseID: "B"},
+		{Title: "c8 no key", Severity: crit},
+		{Title: "i9 case A", Severity: info, CaseID: "A"},
+	}
+	for i := range raised {
+		raised[i].Type = authpilot.AlertStatusChanged
+	}
+	if _, err := s.Enqueue(ctx, raised...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RouteNew(ctx, func(authpilot.Alert) []string { return []string{"hook"} }); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		limit int
+		want  []string
+	}{
+		{0, []string{"i2 case B", "c6 case B", "c8 no key", "w5 connector X", "i1 case A", "i3 no key", "i4 case C", "i7 case B", "i9 case A"}},
+		{3, []string{"i2 case B", "c6 case B", "c8 no key"}},
+	}
+	for _, tt := range tests {
+		ds, err := s.PendingDeliveries(ctx, tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.Alert.Title)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("limit %d: order %q\nwant %q", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestProblems: a problem raises its alert once while open; resolving it
+// enqueues the resolved alert in the same write, and then it may be raised
+// again. Prefixes select what to resolve.
+func TestProblems(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	raise := func(key, title string) bool {
+		t.Helper()
+		ok, err := s.RaiseProblem(ctx, key, authpilot.Alert{Type: authpilot.AlertConnectorFailing, Severity: authpilot.SeverityCritical,
+			ConnectorID: "summit", Title: title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	resolved := func(p authpilot.Problem) authpilot.Alert {
+		return authpilot.Alert{Type: authpilot.AlertResolved, Resolves: p.Alert.Type, Title: "resolved " + p.Alert.Title}
+	}
+	if !raise("connector:summit:timeout", "outage 1") {
+		t.Fatal("first raise did not raise")
+	}
+	if raise("connector:summit:timeout", "outage 1 again") {
+		t.Error("the same open problem raised twice")
+	}
+	if !raise("connector:summit:http #", "outage 2") || !raise("connector:summit-east:timeout", "other connector") {
+		t.Error("a different problem did not raise")
+	}
+	ps, err := s.OpenProblems(ctx)
+	if err != nil || len(ps) != 3 || ps[0].Alert.Title != "outage 1" || ps[0].Alert.ID == "" {
+		t.Fatalf("OpenProblems = %+v, %v", ps, err)
+	}
+	n, err := s.ResolveProblems(ctx, "connector:summit:", resolved)
+	if err != nil || n != 2 {
+		t.Fatalf("ResolveProblems = %d, %v; want 2 (not the other connector's)", n, err)
+	}
+	if n, err := s.ResolveProblems(ctx, "connector:summit:", resolved); err != nil || n != 0 {
+		t.Errorf("second ResolveProblems = %d, %v", n, err)
+	}
+	if !raise("connector:summit:timeout", "outage 3") {
+		t.Error("a resolved problem did not raise again")
+	}
+	want := []string{"outage 1", "outage 2", "other connector", "resolved outage 1", "resolved outage 2", "outage 3"}
+	if got := titles(alertsInOrder(t, s)); !slices.Equal(got, want) {
+		t.Errorf("alerts %q\nwant %q", got, want)
 	}
 }

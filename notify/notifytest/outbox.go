@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ type Outbox struct {
 	deliveries []*authpilot.Delivery
 	dedup      map[string]bool
 	disabled   map[string]string
+	problems   []authpilot.Problem
 	nextID     int64
 }
 
@@ -78,8 +80,8 @@ func (o *Outbox) Enqueue(_ context.Context, alerts ...authpilot.Alert) (int, err
 }
 
 // RouteNew implements authpilot.Outbox: route runs outside the lock, one
-// alert at a time in the order raised; a delivery to a disabled sink is
-// created dead.
+// alert at a time in the order raised; a disabled sink's deliveries are
+// queued too.
 func (o *Outbox) RouteNew(_ context.Context, route func(authpilot.Alert) []string) (int, error) {
 	n := 0
 	for {
@@ -110,10 +112,7 @@ func (o *Outbox) RouteNew(_ context.Context, route func(authpilot.Alert) []strin
 				o.nextID++
 				d := &authpilot.Delivery{
 					ID: o.nextID, Sink: sink, Alert: next.alert,
-					State: authpilot.DeliveryPending, NextAttempt: o.now(),
-				}
-				if reason, off := o.disabled[sink]; off {
-					d.State, d.LastError = authpilot.DeliveryDead, "sink disabled: "+reason
+					State: authpilot.DeliveryPending, NextAttempt: o.now(), Since: o.now(),
 				}
 				o.deliveries = append(o.deliveries, d)
 			}
@@ -123,21 +122,40 @@ func (o *Outbox) RouteNew(_ context.Context, route func(authpilot.Alert) []strin
 }
 
 // PendingDeliveries implements authpilot.Outbox, not-yet-due ones
-// included; limit <= 0 means no cap.
+// included, in the store's priority order (store.PendingDeliveries); limit
+// <= 0 means no cap.
 func (o *Outbox) PendingDeliveries(_ context.Context, limit int) ([]authpilot.Delivery, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	seq := o.seqs()
 	var out []authpilot.Delivery
 	perSink := map[string]int{}
-	pending := slices.Clone(o.deliveries)
+	var pending []*authpilot.Delivery
+	for _, d := range o.deliveries {
+		if d.State == authpilot.DeliveryPending {
+			pending = append(pending, d)
+		}
+	}
 	slices.SortStableFunc(pending, func(a, b *authpilot.Delivery) int {
 		return cmp.Or(cmp.Compare(a.Sink, b.Sink), cmp.Compare(seq[a.Alert.ID], seq[b.Alert.ID]))
 	})
-	for _, d := range pending {
-		if d.State != authpilot.DeliveryPending {
-			continue
+	// A delivery's priority is the highest rank among it and the later
+	// ones of its sink and order key.
+	eff := map[int64]int{}
+	best := map[string]int{}
+	for i := len(pending) - 1; i >= 0; i-- {
+		d := pending[i]
+		k := d.Sink + "\x00" + d.Alert.OrderKey()
+		if d.Alert.OrderKey() == "" {
+			k = fmt.Sprint(d.ID)
 		}
+		best[k] = max(best[k], d.Alert.Severity.Rank())
+		eff[d.ID] = best[k]
+	}
+	slices.SortStableFunc(pending, func(a, b *authpilot.Delivery) int {
+		return cmp.Or(cmp.Compare(a.Sink, b.Sink), cmp.Compare(eff[b.ID], eff[a.ID]))
+	})
+	for _, d := range pending {
 		if limit > 0 && perSink[d.Sink] >= limit {
 			continue
 		}
@@ -219,7 +237,7 @@ func (o *Outbox) MarkDead(_ context.Context, id int64, lastErr string) error {
 	return nil
 }
 
-// DisableSink implements authpilot.Outbox.
+// DisableSink implements authpilot.Outbox: the sink's deliveries wait.
 func (o *Outbox) DisableSink(_ context.Context, sink, reason string, _ time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -227,13 +245,78 @@ func (o *Outbox) DisableSink(_ context.Context, sink, reason string, _ time.Time
 		o.disabled = map[string]string{}
 	}
 	o.disabled[sink] = reason
+	return nil
+}
+
+// EnableSink re-enables a sink like store.EnableSink: its queue is due at
+// at, its retry windows start again, and its disabled problem
+// ("sink:NAME:disabled") is closed with resolved's alert.
+func (o *Outbox) EnableSink(ctx context.Context, sink string, at time.Time, resolved func(authpilot.Problem) authpilot.Alert) (bool, error) {
+	o.mu.Lock()
+	if _, ok := o.disabled[sink]; !ok {
+		o.mu.Unlock()
+		return false, nil
+	}
+	delete(o.disabled, sink)
 	for _, d := range o.deliveries {
 		if d.Sink == sink && d.State == authpilot.DeliveryPending {
-			d.State = authpilot.DeliveryDead
-			d.LastError = reason
+			d.NextAttempt, d.Since, d.Attempts = at, at, 0
 		}
 	}
-	return nil
+	o.mu.Unlock()
+	_, err := o.resolve(ctx, authpilot.SinkProblemKey(sink, authpilot.SinkDisabledProblem), true, resolved)
+	return true, err
+}
+
+// RaiseProblem implements notify.Outbox.
+func (o *Outbox) RaiseProblem(ctx context.Context, key string, a authpilot.Alert) (bool, error) {
+	o.mu.Lock()
+	for _, p := range o.problems {
+		if p.Key == key {
+			o.mu.Unlock()
+			return false, nil
+		}
+	}
+	if a.At.IsZero() {
+		a.At = o.now()
+	}
+	o.problems = append(o.problems, authpilot.Problem{Key: key, Opened: a.At, Alert: a})
+	o.mu.Unlock()
+	n, err := o.Enqueue(ctx, a)
+	return n == 1, err
+}
+
+// ResolveProblems implements notify.Outbox.
+func (o *Outbox) ResolveProblems(ctx context.Context, prefix string, resolved func(authpilot.Problem) authpilot.Alert) (int, error) {
+	return o.resolve(ctx, prefix, false, resolved)
+}
+
+func (o *Outbox) resolve(ctx context.Context, key string, exact bool, resolved func(authpilot.Problem) authpilot.Alert) (int, error) {
+	o.mu.Lock()
+	var closed []authpilot.Problem
+	o.problems = slices.DeleteFunc(o.problems, func(p authpilot.Problem) bool {
+		if p.Key == key || (!exact && strings.HasPrefix(p.Key, key)) {
+			closed = append(closed, p)
+			return true
+		}
+		return false
+	})
+	o.mu.Unlock()
+	for _, p := range closed {
+		if resolved != nil {
+			if _, err := o.Enqueue(ctx, resolved(p)); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(closed), nil
+}
+
+// OpenProblems implements notify.Outbox.
+func (o *Outbox) OpenProblems(context.Context) ([]authpilot.Problem, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.problems), nil
 }
 
 // DisabledSinks implements authpilot.Outbox.

@@ -75,7 +75,7 @@ func Build(a authpilot.Alert, c *authpilot.Case, o BuildOptions) Message {
 	if title == "" {
 		title = humanType(a.Type)
 	}
-	blocks := []Block{header(emoji(a.Severity) + " " + title)}
+	blocks := []Block{header(alertEmoji(a) + " " + title)}
 	if a.Type == authpilot.AlertDigest {
 		blocks = append(blocks, digestBlocks(a, o)...)
 	} else if facts := factLines(a, o); len(facts) > 0 {
@@ -89,7 +89,7 @@ func Build(a authpilot.Alert, c *authpilot.Case, o BuildOptions) Message {
 	}
 	blocks = append(blocks, contextLine(a))
 
-	fallback := emoji(a.Severity) + " " + escape(title)
+	fallback := alertEmoji(a) + " " + escape(title)
 	if a.CaseID != "" {
 		fallback += " — case " + escape(a.CaseID)
 	}
@@ -266,6 +266,15 @@ func relative(d time.Duration) string {
 		return s + " ago"
 	}
 	return "in " + s
+}
+
+// alertEmoji marks a resolved alert as good news whatever its severity
+// (it keeps its problem's severity for routing and priority).
+func alertEmoji(a authpilot.Alert) string {
+	if a.Type == authpilot.AlertResolved {
+		return ":white_check_mark:"
+	}
+	return emoji(a.Severity)
 }
 
 func emoji(s authpilot.Severity) string {

@@ -276,7 +276,8 @@ func TestNotifyAnswers(t *testing.T) {
 		{name: "rate limited honours Retry-After", code: 429, ra: "30", body: "rate_limited", wantRetry: true,
 			wantAfter: 30 * time.Second, wantErr: "http 429 Too Many Requests: rate_limited", wantHold: 30 * time.Second},
 		{name: "archived channel is gone", code: 410, body: "channel_is_archived", wantGone: true, wantErr: "channel_is_archived", wantHold: time.Second},
-		{name: "invalid payload is permanent", code: 400, body: "invalid_blocks", wantErr: "invalid_blocks", wantHold: time.Second},
+		{name: "invalid payload retried (the dispatcher bounds it)", code: 400, body: "invalid_blocks", wantRetry: true,
+			wantErr: "invalid_blocks", wantHold: time.Second},
 		{name: "server error retried", code: 500, body: "<html>oops</html>", wantRetry: true, wantErr: "http 500", wantHold: time.Second},
 	}
 	for _, tt := range tests {

@@ -209,8 +209,8 @@ func TestNotifyStatuses(t *testing.T) {
 	}{
 		{name: "200 delivered", code: 200},
 		{name: "204 delivered", code: 204},
-		{name: "400 permanent", code: 400, wantErr: true},
-		{name: "404 permanent", code: 404, wantErr: true},
+		{name: "400 retried", code: 400, wantErr: true, wantRetry: true},
+		{name: "404 retried, Retry-After ignored", code: 404, header: map[string]string{"Retry-After": "30"}, wantErr: true, wantRetry: true},
 		{name: "410 gone", code: 410, wantErr: true, wantGone: true},
 		{name: "429 with seconds", code: 429, header: map[string]string{"Retry-After": "7"}, wantErr: true, wantRetry: true, wantAfter: 7 * time.Second},
 		{name: "503 with HTTP date", code: 503, header: map[string]string{"Retry-After": now.Add(90 * time.Second).Format(http.TimeFormat)},
@@ -221,7 +221,7 @@ func TestNotifyStatuses(t *testing.T) {
 		{name: "504 garbage Retry-After", code: 504, header: map[string]string{"Retry-After": "soon"}, wantErr: true, wantRetry: true},
 		{name: "500 retried with backoff", code: 500, header: map[string]string{"Retry-After": "30"}, wantErr: true, wantRetry: true},
 		{name: "501 retried with backoff", code: 501, wantErr: true, wantRetry: true},
-		{name: "302 not followed, permanent", code: 302, header: map[string]string{"Location": "https://elsewhere.invalid/"}, wantErr: true},
+		{name: "302 not followed, retried", code: 302, header: map[string]string{"Location": "https://elsewhere.invalid/"}, wantErr: true, wantRetry: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
