@@ -571,19 +571,18 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	streak := r.failures
 	r.failMu.Unlock()
 	if runErr == nil {
+		r.resolveProblems(ctx, job)
 		return
 	}
 	r.log.Error("connector run failed", "job", job, "class", outcome, "recording", rec.ID(), "err", runErr)
 	now := r.a.now().UTC()
 	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: errorText(runErr)}
-	day := now.Format("2006-01-02")
 	var ce *connectors.Error
 	switch {
 	case errors.Is(runErr, connectors.ErrPortalChanged):
 		alert.Type, alert.Severity = authpilot.AlertPortalChanged, authpilot.SeverityCritical
 		alert.Title = "The payer's portal no longer matches its flow"
 		alert.Action = "Open the recording's screenshot, then update the connector's flow config"
-		alert.DedupKey = "portal_changed:" + r.id + ":" + day
 		if errors.As(runErr, &ce) && len(ce.Screenshot) > 0 {
 			if doc, err := r.a.store.PutDocument(ctx, authpilot.Document{Kind: "screenshot", Name: "portal-changed.png", ContentType: "image/png"}, bytes.NewReader(ce.Screenshot)); err == nil {
 				alert.Screenshot = doc.SHA256
@@ -593,7 +592,6 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 		alert.Type, alert.Severity = authpilot.AlertNeedsHuman, authpilot.SeverityCritical
 		alert.Title = "The payer's portal needs a person (" + outcome + ")"
 		alert.Action = "Log in to the portal by hand (MFA, CAPTCHA or password) and check the connector's secrets"
-		alert.DedupKey = "needs_human:" + r.id + ":" + outcome + ":" + day
 	default:
 		if streak < 3 {
 			return
@@ -601,10 +599,9 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 		alert.Type, alert.Severity = authpilot.AlertConnectorFailing, authpilot.SeverityCritical
 		alert.Title = fmt.Sprintf("Connector failing: %d runs in a row", streak)
 		alert.Action = "Check the payer's portal status and the connector's recording"
-		alert.DedupKey = fmt.Sprintf("connector_failing:%s:%s", r.id, day)
 	}
-	if _, err := r.a.store.Enqueue(context.WithoutCancel(ctx), alert); err != nil {
-		r.log.Error("alert not enqueued", "type", alert.Type, "err", err)
+	// One alert per problem until the connector works again (problems.go).
+	if !r.raiseProblem(ctx, connectorProblemKey(r.id, alert.Type, outcome, alert.Reason), alert) {
 		return
 	}
 	r.a.metrics.AlertsRaised.WithLabelValues(string(alert.Type)).Inc()

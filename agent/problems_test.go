@@ -1,0 +1,209 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+// flakyConnector is a connector kind whose logins fail with whatever error
+// the test sets (nil: the visit works and sees nothing new).
+type flakyConnector struct {
+	mu  sync.Mutex
+	err error
+}
+
+var flaky = &flakyConnector{}
+
+func (f *flakyConnector) fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+type flakyOptions struct{}
+
+func (flakyOptions) New(connectors.Env) (connectors.Connector, error) { return flaky, nil }
+
+func (*flakyConnector) Capabilities() connectors.Capabilities { return connectors.Capabilities{Poll: true} }
+func (f *flakyConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return flakySession{}, nil
+}
+func (*flakyConnector) Close() error { return nil }
+
+type flakySession struct{}
+
+func (flakySession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*connectors.Submission, error) {
+	return nil, connectors.ErrUnsupported
+}
+func (flakySession) Poll(_ context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
+	var obs []connectors.Observation
+	for _, c := range cases {
+		obs = append(obs, connectors.Observation{CaseID: c.ID, Status: c.Status, Unchanged: true})
+	}
+	return obs, nil
+}
+func (flakySession) Find(context.Context, *authpilot.Case) (*connectors.Submission, error) {
+	return nil, connectors.ErrUnsupported
+}
+func (flakySession) Close() error { return nil }
+
+func init() {
+	connectors.Register(connectors.Kind{Name: "agenttest-flaky", Doc: "test kind",
+		Decode: func(*yaml.Node) (connectors.Options, error) { return flakyOptions{}, nil }})
+}
+
+// TestConnectorAlertsPerProblem is the report: connector alerts were
+// deduplicated per connector per UTC day, so a second, different outage
+// the same day raised nothing. Now: one alert per problem (connector,
+// class, message without its numbers and IDs), a resolved alert when the
+// connector works again, and the next outage the same day alerts again;
+// the same outage going on alerts once.
+func TestConnectorAlertsPerProblem(t *testing.T) {
+	var mu sync.Mutex
+	var got []authpilot.Alert
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p webhook.Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		got = append(got, p.Data.Alert)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	dir := t.TempDir()
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
+practice: {name: Test Spine, timezone: America/New_York}
+data_dir: %s
+schedules: {deadlines: "", digest: ""}
+payers:
+  - {id: summit-ma, plan_type: medicare_advantage, connector: flaky}
+connectors:
+  - {id: flaky, kind: agenttest-flaky, options: {}, schedule: {submit: "", poll: ""}, limits: {retries: 0}}
+notify:
+  sinks: [{name: ops, type: webhook, url: %q, secret: hook-secret}]
+  routes: [{match: {types: [connector_failing, needs_human, portal_changed]}, sinks: [ops]}]
+`, dir, hook.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 09:00 to 17:00 UTC on one day: one UTC day, one practice day.
+	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, Clock: clock, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	c := &authpilot.Case{ID: "01JCASEFLAKY00000000000001", Status: authpilot.StatusSubmitted, Payer: "summit-ma",
+		ConnectorID: "flaky", Track: authpilot.TrackSurgery, PayerRef: "REF-1"}
+	if err := a.store.CreateCase(ctx, c, authpilot.Changes{}); err != nil {
+		t.Fatal(err)
+	}
+
+	outage1 := func(i int) error {
+		return fmt.Errorf("open portal: timeout after %ds waiting for #login (request 8f3a%04x, %s)",
+			30+i, i, clock.Now().Format(time.RFC3339))
+	}
+	outage2 := func(i int) error {
+		return fmt.Errorf("open portal: http %d from /api/session %d", 500+i%3, 1000+i)
+	}
+	login := func(i int) error {
+		return fmt.Errorf("log in: wrong password for account ending %d: %w", i, connectors.ErrAuth)
+	}
+	steps := []struct {
+		name string
+		err  func(int) error
+		runs int
+		want []string // alerts delivered after these runs: type/resolves
+	}{
+		{"outage 1, runs 1-2", outage1, 2, nil},
+		{"outage 1 reaches 3 runs", outage1, 1, []string{"connector_failing"}},
+		{"outage 1 goes on all morning", outage1, 20, nil},
+		{"works again", nil, 1, []string{"resolved/connector_failing"}},
+		{"works on", nil, 5, nil},
+		{"outage 2, another cause the same day", outage2, 3, []string{"connector_failing"}},
+		{"outage 2 goes on", outage2, 10, nil},
+		{"and a login problem beside it", login, 1, []string{"needs_human"}},
+		{"the login problem again", login, 4, nil},
+		{"works again: both resolved", nil, 1, []string{"resolved/connector_failing", "resolved/needs_human"}},
+		{"outage 1 again, still the same day", outage1, 3, []string{"connector_failing"}},
+	}
+	seen := 0
+	run := 0
+	for _, st := range steps {
+		for range st.runs {
+			run++
+			if st.err != nil {
+				flaky.fail(st.err(run))
+			} else {
+				flaky.fail(nil)
+			}
+			res := a.PollNow(ctx, nil, "flaky")
+			if (res[0].Err == nil) != (st.err == nil) {
+				t.Fatalf("%s: run %d: err %v", st.name, run, res[0].Err)
+			}
+			if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(10 * time.Minute)
+		}
+		mu.Lock()
+		var now []string
+		for _, al := range got[seen:] {
+			s := string(al.Type)
+			if al.Resolves != "" {
+				s += "/" + string(al.Resolves)
+			}
+			now = append(now, s)
+		}
+		seen = len(got)
+		mu.Unlock()
+		if fmt.Sprint(now) != fmt.Sprint(st.want) {
+			t.Errorf("%s: alerts %v, want %v", st.name, now, st.want)
+		}
+	}
+	if d := clock.Now().UTC(); d.Day() != 1 {
+		t.Fatalf("the test left the day: %v", d)
+	}
+	flaky.fail(nil)
+}
+
+func TestNormalizeMessage(t *testing.T) {
+	tests := []struct{ a, b string }{
+		{"open portal: timeout after 30s (request 8f3a0001, 2026-12-01T09:00:00Z)",
+			"open portal: timeout after 31s (request 8f3a0002, 2026-12-01T09:10:00Z)"},
+		{"case 01JCASEFLAKY00000000000001: http 503", "case 01JCASEOTHER00000000000009: http 502"},
+		{"poll: page 3 of 12 at 14:05", "poll:  page 4 of 12 at 14:15"},
+	}
+	for _, tt := range tests {
+		if normalizeMessage(tt.a) != normalizeMessage(tt.b) {
+			t.Errorf("%q and %q differ: %q vs %q", tt.a, tt.b, normalizeMessage(tt.a), normalizeMessage(tt.b))
+		}
+	}
+	if normalizeMessage("open portal: timeout") == normalizeMessage("open portal: http 500") {
+		t.Error("different problems normalized alike")
+	}
+}
