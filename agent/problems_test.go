@@ -39,7 +39,9 @@ type flakyOptions struct{}
 
 func (flakyOptions) New(connectors.Env) (connectors.Connector, error) { return flaky, nil }
 
-func (*flakyConnector) Capabilities() connectors.Capabilities { return connectors.Capabilities{Poll: true} }
+func (*flakyConnector) Capabilities() connectors.Capabilities {
+	return connectors.Capabilities{Poll: true}
+}
 func (f *flakyConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
