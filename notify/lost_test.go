@@ -233,7 +233,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 // sink only; it is resolved once the sink delivers again, and its queue
 // (alerts still in their retry window) goes then.
 func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
-	for _, code := range []int{500, 404, 503} {
+	for _, code := range []int{500, 404} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			clock := clocktest.New(start)
 			back := start.Add(48 * time.Hour)
@@ -247,9 +247,9 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 			e := newSQLEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 				&notify.Router{Routes: []notify.Route{{Sinks: []string{"hook"}}}})
-			for i := range 48 {
+			for i := range 24 {
 				e.enqueue(t, caseAlert(i, authpilot.SeverityWarning))
-				e.run(t, 5*time.Minute, time.Hour)
+				e.run(t, 15*time.Minute, 2*time.Hour)
 			}
 			late := caseAlert(100, authpilot.SeverityWarning)
 			e.enqueue(t, late)

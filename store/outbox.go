@@ -99,9 +99,9 @@ type unroutedAlert struct {
 
 // RouteNew fans every unrouted alert out, in the order alerts were raised,
 // into one pending delivery per sink route names, a disabled sink's too
-// (it keeps its queue until re-enabled). Each alert is routed and marked in its own
-// transaction, so a crash midway routes no alert twice; route runs outside
-// the transaction. It reports how many alerts it routed.
+// (it keeps its queue until re-enabled). Alerts are routed and marked a
+// batch per transaction, so a crash midway routes no alert twice; route
+// runs outside the transaction. It reports how many alerts it routed.
 func (s *Store) RouteNew(ctx context.Context, route func(authpilot.Alert) []string) (int, error) {
 	routed := 0
 	var after int64
@@ -113,16 +113,15 @@ func (s *Store) RouteNew(ctx context.Context, route func(authpilot.Alert) []stri
 		if len(batch) == 0 {
 			return routed, nil
 		}
-		for _, ua := range batch {
-			after = ua.seq
-			sinks := route(ua.alert)
-			ok, err := s.routeOne(ctx, ua, sinks)
-			if err != nil {
-				return routed, fmt.Errorf("route alert %s: %w", ua.alert.ID, err)
-			}
-			if ok {
-				routed++
-			}
+		sinks := make([][]string, len(batch))
+		for i, ua := range batch {
+			sinks[i] = route(ua.alert)
+		}
+		after = batch[len(batch)-1].seq
+		n, err := s.routeBatch(ctx, batch, sinks)
+		routed += n
+		if err != nil {
+			return routed, fmt.Errorf("route alerts: %w", err)
 		}
 	}
 }
@@ -150,37 +149,41 @@ func (s *Store) unrouted(ctx context.Context, after int64) ([]unroutedAlert, err
 	return out, rows.Err()
 }
 
-// routeOne marks one alert routed and inserts its deliveries. It reports
-// false if the alert was routed meanwhile (by a concurrent RouteNew).
-func (s *Store) routeOne(ctx context.Context, ua unroutedAlert, sinks []string) (bool, error) {
-	routed := false
+// routeBatch marks alerts routed and inserts their deliveries (sinks[i]
+// for batch[i]) in one transaction. An alert routed meanwhile by a
+// concurrent RouteNew is skipped. It reports how many it routed.
+func (s *Store) routeBatch(ctx context.Context, batch []unroutedAlert, sinks [][]string) (int, error) {
+	routed := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE alerts SET routed = 1 WHERE seq = ? AND routed = 0", ua.seq)
-		if err != nil {
-			return fmt.Errorf("mark routed: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("mark routed: %w", err)
-		} else if n == 0 {
-			return nil
-		}
-		routed = true
+		routed = 0
 		now := fmtTime(s.clock())
-		for _, sink := range sinks {
-			if sink == "" {
-				s.log.Warn("route named an empty sink", "alert", ua.alert.ID, "type", string(ua.alert.Type))
+		for i, ua := range batch {
+			res, err := tx.ExecContext(ctx, "UPDATE alerts SET routed = 1 WHERE seq = ? AND routed = 0", ua.seq)
+			if err != nil {
+				return fmt.Errorf("alert %s: mark routed: %w", ua.alert.ID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("alert %s: mark routed: %w", ua.alert.ID, err)
+			} else if n == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (alert_seq, sink, state, next_attempt, since)
-				VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (alert_seq, sink) DO NOTHING`,
-				ua.seq, sink, now, now); err != nil {
-				return fmt.Errorf("insert delivery to %s: %w", sink, err)
+			routed++
+			for _, sink := range sinks[i] {
+				if sink == "" {
+					s.log.Warn("route named an empty sink", "alert", ua.alert.ID, "type", string(ua.alert.Type))
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (alert_seq, sink, state, next_attempt, since)
+					VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (alert_seq, sink) DO NOTHING`,
+					ua.seq, sink, now, now); err != nil {
+					return fmt.Errorf("alert %s: insert delivery to %s: %w", ua.alert.ID, sink, err)
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	return routed, nil
 }
