@@ -24,7 +24,10 @@ func newNotifyPipeline(a *Agent) (*notifyPipeline, error) {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	router := routerFromConfig(a.cfg)
-	d := notify.NewDispatcher(a.store, a.store, router, notifiers, clock, a.log.With("component", "notify"), notify.Options{PHI: a.phi})
+	retry := a.cfg.Notify.Retry
+	d := notify.NewDispatcher(a.store, a.store, router, notifiers, clock, a.log.With("component", "notify"), notify.Options{
+		PHI: a.phi, MaxAge: retry.For.Std(), MaxBackoff: retry.MaxBackoff.Std(), FailingAfter: retry.FailingAfter.Std(),
+	})
 	return &notifyPipeline{d: d}, nil
 }
 

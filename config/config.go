@@ -264,6 +264,21 @@ type Limits struct {
 type Notify struct {
 	Sinks  []*Sink  `yaml:"sinks"`
 	Routes []*Route `yaml:"routes"`
+	Retry  Retry    `yaml:"retry"`
+}
+
+// Retry bounds the redelivery of alerts to a failing sink. Zero fields
+// take the defaults: retried for 24 h, backoff doubling from 5 s up to
+// 1 h, sink_failing after 15 min of failures.
+type Retry struct {
+	// For is how long a delivery is retried after it was queued (or its
+	// sink re-enabled) before it is given up; it is always tried once.
+	For Duration `yaml:"for"`
+	// MaxBackoff caps the wait between two attempts.
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// FailingAfter is how long a sink may fail before a sink_failing
+	// alert goes to the other sinks.
+	FailingAfter Duration `yaml:"failing_after"`
 }
 
 // Sink types.

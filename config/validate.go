@@ -283,6 +283,9 @@ func (v *validator) sinks() []string {
 			}
 		}
 	}
+	v.nonNegative("notify.retry.for", v.cfg.Notify.Retry.For)
+	v.nonNegative("notify.retry.max_backoff", v.cfg.Notify.Retry.MaxBackoff)
+	v.nonNegative("notify.retry.failing_after", v.cfg.Notify.Retry.FailingAfter)
 	if len(v.cfg.Notify.Sinks) > 0 && len(v.cfg.Notify.Routes) == 0 {
 		v.warnf("notify", "sinks but no routes: only connectors' notify lists send alerts")
 	}

@@ -1,11 +1,13 @@
 // Package notify delivers alerts from the durable outbox to the practice's
 // sinks (Slack channels and signed webhooks): a Router picks each alert's
-// sinks, a Dispatcher delivers each (alert, sink) pair in the order alerts
-// were raised, retrying with backoff for up to a day, and Notifiers (in the
+// sinks, a Dispatcher delivers each (alert, sink) pair, critical and
+// warning alerts ahead of info ones while one case's alerts keep their
+// order, retrying with backoff for up to a day, and Notifiers (in the
 // slack and webhook sub-packages) speak one sink kind each.
 //
-// Dedup, retry, backoff and sink disabling live here, in the pipeline;
-// a Notifier makes one attempt and says whether trying again can help.
+// Retry, backoff, sink disabling and the sink_failing and resolved alerts
+// live here, in the pipeline; a Notifier makes one attempt and says
+// whether trying again can help.
 //
 // PHI is kept out here too, in one place for every sink kind: before each
 // attempt to a sink without include_phi, the Dispatcher drops the alert's

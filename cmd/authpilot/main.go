@@ -36,6 +36,8 @@ Commands:
   poll --now           run one poll sweep of every connector now
   submit --now         submit every ready case now
   notify test SINK     send a test alert to a notify sink
+  notify status        list the sinks: ok, failing or disabled, and their queues
+  notify enable SINK   re-enable a sink disabled after a 410 (its queue is delivered)
   sim                  serve the simulated payer portal, RBM portal and PAS API
   replay RECORDING     serve a recording's pages again for offline flow tests
   bench                measure a poll cycle against the simulators (vs. a naive bot)
@@ -83,7 +85,7 @@ func commands() map[string]command {
 		"secrets": sub(map[string]command{"set": cmdSecretsSet, "list": cmdSecretsList, "delete": cmdSecretsDelete}),
 		"poll":    cmdPoll,
 		"submit":  cmdSubmit,
-		"notify":  sub(map[string]command{"test": cmdNotifyTest}),
+		"notify":  sub(map[string]command{"test": cmdNotifyTest, "enable": cmdNotifyEnable, "status": cmdNotifyStatus}),
 		"sim":     cmdSim,
 		"replay":  cmdReplay,
 		"bench":   cmdBench,

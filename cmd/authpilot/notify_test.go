@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+)
+
+// TestNotifyEnableBesideTheDaemon: a webhook answers 410 and is disabled;
+// alerts raised afterwards are queued for it; `notify status` shows it
+// disabled with its queue, and `notify enable`, run while the daemon holds
+// the store open, lets the daemon deliver the whole queue.
+func TestNotifyEnableBesideTheDaemon(t *testing.T) {
+	var mu sync.Mutex
+	gone := true
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			w.WriteHeader(http.StatusGone)
+			return
+		}
+		got[r.Header.Get("webhook-id")]++
+	}))
+	defer hook.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer other.Close()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "authpilot.yaml")
+	y := fmt.Sprintf(`
+practice: {name: Notify test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+notify:
+  sinks:
+    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
+    - {name: ops, type: webhook, url: %q, secret: hook-secret}
+  routes: [{match: {types: [status_changed]}, sinks: [ehr]}]
+`, dir, hook.URL, other.URL)
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	raise := func(n int) {
+		for i := range n {
+			if _, err := a.Store().Enqueue(ctx, authpilot.Alert{Type: authpilot.AlertStatusChanged,
+				Severity: authpilot.SeverityInfo, Title: fmt.Sprintf("alert %d", i), At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raise(2) // the first meets the 410
+	raise(3) // raised while disabled
+
+	code, out, errs := run(t, "", "notify", "status", "--config", p)
+	if code != 0 || !strings.Contains(out, "disabled (post webhook: http 410 Gone)") || !strings.Contains(out, "notify enable ehr") {
+		t.Fatalf("status = %d %q %q", code, out, errs)
+	}
+	if line := lineOf(out, "ehr "); !strings.Contains(line, " 5 ") {
+		t.Errorf("ehr's line %q does not show 5 pending", line)
+	}
+	if code, _, errs := run(t, "", "notify", "enable", "nope", "--config", p); code != 1 || !strings.Contains(errs, `no sink "nope" in the config (sinks: ehr, ops)`) {
+		t.Errorf("enable of an unknown sink = %d %q", code, errs)
+	}
+	mu.Lock()
+	gone = false
+	mu.Unlock()
+	code, out, errs = run(t, "", "notify", "enable", "ehr", "--config", p)
+	if code != 0 || !strings.Contains(out, "sink ehr enabled; 5 alert(s) queued for it will be delivered") {
+		t.Fatalf("enable = %d %q %q", code, out, errs)
+	}
+	if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(got) != 5 {
+		t.Errorf("the re-enabled sink got %d distinct alerts, want 5", len(got))
+	}
+	mu.Unlock()
+	code, out, _ = run(t, "", "notify", "status", "--config", p)
+	if line := lineOf(out, "ehr "); code != 0 || !strings.Contains(line, " ok ") || !strings.Contains(line, " 0 ") {
+		t.Errorf("status after enable: %q", out)
+	}
+	if code, out, _ := run(t, "", "notify", "enable", "ehr", "--config", p); code != 0 || !strings.Contains(out, "not disabled") {
+		t.Errorf("second enable = %d %q", code, out)
+	}
+}
+
+func lineOf(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
