@@ -64,7 +64,7 @@ func (flakySession) Poll(_ context.Context, cases []*authpilot.Case) ([]connecto
 	}
 	return obs, nil
 }
-func (flakySession) Find(context.Context, *authpilot.Case) (*connectors.Submission, error) {
+func (flakySession) Find(context.Context, *authpilot.Case, time.Time) (*connectors.Submission, error) {
 	return nil, connectors.ErrUnsupported
 }
 func (flakySession) Close() error { return nil }
