@@ -1,4 +1,4 @@
--- 0002: alerts are delivered by priority (critical and warning before
+-- 0003: alerts are delivered by priority (critical and warning before
 -- info, but in the order raised within one order key: a case, a sink, a
 -- connector); a delivery's retry window starts when it was queued or its
 -- sink re-enabled; problems dedup alerts until a resolved alert closes
