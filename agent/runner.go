@@ -257,9 +257,23 @@ func (r *runner) submit(ctx context.Context) RunResult {
 	}
 	var todo []*authpilot.Case
 	for _, c := range pending {
-		if !c.Tracked {
-			todo = append(todo, c)
+		if c.Tracked {
+			continue
 		}
+		if c.Status == authpilot.StatusSubmitting && !r.caps.Find {
+			// This payer cannot be searched: once a person has been asked
+			// to check the portal, another visit could only repeat the
+			// question (a login and a needs_human event every cycle).
+			asked, err := r.askedSinceIntent(ctx, c.ID)
+			if err != nil {
+				res.Err = errors.Join(res.Err, err)
+				continue
+			}
+			if asked {
+				continue
+			}
+		}
+		todo = append(todo, c)
 	}
 	// A second open request for the same member, codes and service date
 	// at this payer is never submitted (before any login).
@@ -308,6 +322,25 @@ func (r *runner) submit(ctx context.Context) RunResult {
 		}
 	})
 	return res
+}
+
+// askedSinceIntent reports whether a person was asked (needs_human) about
+// a case since its last submission intent.
+func (r *runner) askedSinceIntent(ctx context.Context, caseID string) (bool, error) {
+	evs, err := r.a.store.Events(ctx, caseID)
+	if err != nil {
+		return false, fmt.Errorf("events of case %s: %w", caseID, err)
+	}
+	asked := false
+	for _, e := range evs {
+		switch e.Type {
+		case authpilot.EventSubmitIntent:
+			asked = false
+		case authpilot.EventNeedsHuman:
+			asked = true
+		}
+	}
+	return asked, nil
 }
 
 // isSessionFatal reports errors after which the session is unusable for
