@@ -62,9 +62,23 @@ func (g *caseGen) next() []order {
 	return []order{g.plain()}
 }
 
+// nextAt makes a plain order for the payer whose simulator is sim.
+func (g *caseGen) nextAt(sim string) []order {
+	g.n++
+	for payer, s := range payerOf {
+		if s == sim {
+			return []order{g.plainAt(payer)}
+		}
+	}
+	return []order{g.plain()}
+}
+
 func (g *caseGen) plain() order {
 	payers := []string{"summit-ma", "clearview-rbm", "keystone-ppo"}
-	payer := payers[g.rnd.IntN(len(payers))]
+	return g.plainAt(payers[g.rnd.IntN(len(payers))])
+}
+
+func (g *caseGen) plainAt(payer string) order {
 	var lines []map[string]any
 	track := "surgery"
 	switch payer {

@@ -316,12 +316,16 @@ func round(ctx context.Context, rnd *rand.Rand, phase string, d *daemon, tp *tap
 	case "submit", "poll":
 		tr := &trap{classes: map[string]bool{}, after: rnd.IntN(2) == 0, fired: make(chan string, 1)}
 		if phase == "submit" {
+			// Aim at one simulator, and give it a case to submit.
+			tr.sim = []string{"payer", "rbm", "pas"}[rnd.IntN(3)]
 			tr.classes[classSubmitFinal] = true
 			if rnd.IntN(3) == 0 {
 				tr.classes[classSubmitStep] = true
 				tr.skip = rnd.IntN(3)
 			}
-			postBatch(1)
+			for _, o := range gen.nextAt(tr.sim) {
+				cl.post(ctx, o)
+			}
 		} else {
 			if rnd.IntN(3) == 0 {
 				tr.classes[classLetter] = true

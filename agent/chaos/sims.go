@@ -59,6 +59,7 @@ func classify(sim string, r *http.Request) string {
 // the classes kills the daemon, before the simulator sees it or after it
 // has processed it (the answer never reaches the daemon).
 type trap struct {
+	sim     string // "" for any simulator
 	classes map[string]bool
 	after   bool
 	skip    int
@@ -98,11 +99,11 @@ func (t *taps) disarm(tr *trap) bool {
 }
 
 // take returns the trap when this request springs it.
-func (t *taps) take(class string) *trap {
+func (t *taps) take(sim, class string) *trap {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr := t.armed
-	if tr == nil || !tr.classes[class] {
+	if tr == nil || !tr.classes[class] || (tr.sim != "" && tr.sim != sim) {
 		return nil
 	}
 	if tr.skip > 0 {
@@ -131,7 +132,7 @@ func (t *taps) lettersServed() map[string]map[string]bool {
 func (t *taps) wrap(sim string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class := classify(sim, r)
-		tr := t.take(class)
+		tr := t.take(sim, class)
 		if tr != nil && !tr.after {
 			t.kill()
 			tr.fired <- sim + " " + class + " (before the simulator)"
