@@ -1,0 +1,152 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+)
+
+// TestIdempotencyKeySurvivesKill9: a client posts a case with an
+// Idempotency-Key, and the daemon is killed with SIGKILL before the client
+// reads an answer (right after the request is sent, or once the answer has
+// started); the client retries the same request with the same key against
+// the restarted daemon. Each time exactly one case exists for it, and when
+// the first attempt was stored the retry gets that case back.
+func TestIdempotencyKeySurvivesKill9(t *testing.T) {
+	if os.Getenv("AUTHPILOT_INTAKE_CHILD") != "" {
+		t.Skip("child process")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	y := fmt.Sprintf(`
+practice: {name: Intake kill test, timezone: America/New_York}
+data_dir: %s/data
+server: {listen: %q}
+schedules: {deadlines: "", digest: ""}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
+connectors:
+  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+`, dir, addr)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for round, when := range []string{"after sending", "after the answer started", "after sending", "after the answer started"} {
+		member := fmt.Sprintf("SHPKILL%04d", round)
+		body := strings.Replace(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599"),
+			`"external_ref": "ORD-`+member+`",`, "", 1)
+		key := fmt.Sprintf("kill-key-%d", round)
+
+		child := exec.Command(os.Args[0], "-test.run=^TestIntakeKillChild$", "-test.v")
+		child.Env = append(os.Environ(), "AUTHPILOT_INTAKE_CHILD="+p)
+		out, _ := child.StdoutPipe()
+		child.Stderr = child.Stdout
+		must(t, child.Start())
+		sc := bufio.NewScanner(out)
+		for sc.Scan() && !strings.Contains(sc.Text(), "LISTENING") {
+		}
+		go io.Copy(io.Discard, out)
+
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
+			e2eToken, key, len(body), body)
+		if when == "after the answer started" {
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := conn.Read(make([]byte, 1)); err != nil {
+				t.Fatalf("round %d: no answer: %v", round, err)
+			}
+		}
+		must(t, child.Process.Signal(syscall.SIGKILL))
+		_ = child.Wait()
+		conn.Close()
+
+		// The client retries against the restarted daemon.
+		rl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Listener: rl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		req, _ := http.NewRequest("POST", "http://"+rl.Addr().String()+"/v1/cases", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e2eToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		replayed := resp.Header.Get("Idempotent-Replayed") == "true"
+		cases, err := a.Store().ListCases(ctx, authpilot.CaseFilter{})
+		cancel()
+		<-done
+		a.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range cases {
+			if c.Patient.MemberID == member {
+				n++
+			}
+		}
+		t.Logf("round %d, killed %s: retry %d, replayed %v", round, when, resp.StatusCode, replayed)
+		if resp.StatusCode != http.StatusCreated || n != 1 {
+			t.Fatalf("round %d (killed %s): retry answered %d, %d cases for the request; want 201 and 1", round, when, resp.StatusCode, n)
+		}
+		if when == "after the answer started" && !replayed {
+			t.Fatalf("round %d: the first attempt was answered, so it was stored, but the retry was not a replay", round)
+		}
+	}
+}
+
+// TestIntakeKillChild is the daemon of TestIdempotencyKeySurvivesKill9.
+func TestIntakeKillChild(t *testing.T) {
+	p := os.Getenv("AUTHPILOT_INTAKE_CHILD")
+	if p == "" {
+		t.Skip("runs only as the child of TestIdempotencyKeySurvivesKill9")
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("LISTENING", a.Addr())
+	t.Fatalf("daemon stopped before the kill: %v", a.Run(context.Background()))
+}
