@@ -1,4 +1,4 @@
--- 0003: idempotent intake. An open case's external_ref is unique per
+-- 0004: idempotent intake. An open case's external_ref is unique per
 -- payer (checked in CreateCase's transaction; this index makes it quick),
 -- and API requests made with an Idempotency-Key are kept with a hash of
 -- the request and what was answered.
