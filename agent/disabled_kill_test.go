@@ -1,0 +1,164 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/store"
+)
+
+// TestDisabledSinkQueueSurvivesKill9: a webhook answers 410 and the daemon
+// disables it; alerts raised afterwards are queued for it; the daemon is
+// killed with SIGKILL. `notify enable` (EnableSink, from another process's
+// store handle), then a restart: every alert, those raised while the sink
+// was disabled included, reaches it exactly once, and the other sink got
+// sink_disabled then resolved.
+func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
+	if os.Getenv("AUTHPILOT_OUTBOX_CHILD") != "" {
+		t.Skip("child process")
+	}
+	var mu sync.Mutex
+	gone := true
+	refused := make(chan struct{})
+	var once sync.Once
+	seen := map[string]int{}
+	var opsTypes []authpilot.AlertType
+	opsSeen := map[string]bool{}
+	ehr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			once.Do(func() { close(refused) })
+			w.WriteHeader(http.StatusGone)
+			return
+		}
+		seen[r.Header.Get("webhook-id")]++
+	}))
+	defer ehr.Close()
+	ops := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var m struct {
+			Type authpilot.AlertType `json:"type"`
+		}
+		_ = json.Unmarshal(body, &m)
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.Header.Get("webhook-id")
+		if opsSeen[id] { // at least once: a kill may come between the 2xx and its record
+			return
+		}
+		opsSeen[id] = true
+		opsTypes = append(opsTypes, m.Type)
+	}))
+	defer ops.Close()
+
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: Outbox test, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
+connectors:
+  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+notify:
+  sinks:
+    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
+    - {name: ops, type: webhook, url: %q, secret: hook-secret}
+  routes: [{match: {types: [status_changed]}, sinks: [ehr]}]
+`, dir, ehr.URL, ops.URL)
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	child := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
+	child.Env = append(os.Environ(), "AUTHPILOT_OUTBOX_CHILD="+p)
+	out, _ := child.StdoutPipe()
+	child.Stderr = child.Stdout
+	must(t, child.Start())
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case <-refused:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the child never tried to deliver")
+	}
+	// A second process, as the API or CLI would: wait until the daemon has
+	// disabled the sink, then raise more alerts while it is disabled.
+	st, err := store.Open(context.Background(), cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		d, err := st.DisabledSinks(ctx)
+		must(t, err)
+		if _, ok := d["ehr"]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon never disabled the sink")
+		}
+	}
+	const later = 5
+	for i := range later {
+		_, err := st.Enqueue(ctx, authpilot.Alert{Type: authpilot.AlertStatusChanged, Severity: authpilot.SeverityInfo,
+			Title: fmt.Sprintf("while disabled %02d", i), At: time.Now()})
+		must(t, err)
+	}
+	must(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+
+	// The admin fixes the endpoint and re-enables it; then the daemon restarts.
+	mu.Lock()
+	gone = false
+	mu.Unlock()
+	now := time.Now()
+	was, err := st.EnableSink(ctx, "ehr", now, func(p authpilot.Problem) authpilot.Alert {
+		return notify.ResolvedAlert(p, "re-enabled", now)
+	})
+	if err != nil || !was {
+		t.Fatalf("EnableSink = %v, %v", was, err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	must(t, a.FlushAlerts(ctx, 30*time.Second))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != outboxAlerts+later {
+		t.Errorf("%d distinct alerts reached the re-enabled sink, want %d", len(seen), outboxAlerts+later)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("webhook-id %s delivered %d times", id, n)
+		}
+	}
+	if got := fmt.Sprint(opsTypes); got != "[sink_disabled resolved]" {
+		t.Errorf("ops got %s, want [sink_disabled resolved]", got)
+	}
+}
