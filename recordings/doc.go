@@ -87,7 +87,10 @@
 // uploaded files in multipart bodies are replaced by their size and SHA-256.
 //
 // Screenshots and binary response bodies (images, PDFs) cannot be
-// text-redacted and may show PHI. They live only under the data directory,
+// text-redacted and may show PHI. The portal connector masks the page's
+// text that holds a redacted value before each screenshot
+// (Recording.RedactText), which leaves images, canvas, values split across
+// elements and values never registered. They live only under the data directory,
 // in 0700 directories and 0600 files, and are removed by Prune with the rest.
 //
 // # Replay

@@ -206,6 +206,7 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 		gen:     gen,
 		browser: inc,
 	}
+	s.redactSecrets()
 	ok := false
 	defer func() {
 		if !ok {
@@ -511,6 +512,22 @@ func (s *Session) secret(role string) (string, error) {
 		s.rec.Redact(v, url.QueryEscape(v), url.PathEscape(v))
 	}
 	return v, nil
+}
+
+// redactSecrets registers every secret of the connector with the visit's
+// recording before anything is recorded: a visit that reuses a logged-in
+// session reads none of them, yet its pages may show one (the portal
+// username on the dashboard). A secret that cannot be read is skipped
+// here; the step that needs it reports the error.
+func (s *Session) redactSecrets() {
+	if s.c.env.Secrets == nil {
+		return
+	}
+	for _, name := range s.c.opts.Secrets {
+		if v, err := s.c.env.Secrets.Get(name); err == nil && v != "" {
+			s.rec.Redact(v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
 }
 
 // login runs the login flow on slot's page.

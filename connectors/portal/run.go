@@ -202,7 +202,10 @@ func (r *runner) evidence(ctx context.Context, st *Step, failed bool, err error)
 	}
 	base := strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(st.Path)
 	if wantShot || hasErr {
-		if png, serr := p.Screenshot(false, nil); serr == nil {
+		_, restore := maskPage(r.s.rec, p)
+		png, serr := p.Screenshot(false, nil)
+		restore()
+		if serr == nil {
 			if wantShot {
 				r.s.rec.Attach("screenshot", base+".png", "image/png", png)
 			}
@@ -576,6 +579,12 @@ func (a *fillStep) run(x *exec) error {
 	v, err := x.render(a.Value)
 	if err != nil {
 		return err
+	}
+	if x.r.inLogin && v != "" {
+		// What is typed to log in is a credential (a username or an
+		// account number written in the flow, not only the secrets):
+		// never recorded.
+		x.r.s.rec.Redact(v, url.QueryEscape(v), url.PathEscape(v))
 	}
 	if err := x.beforeAct(); err != nil {
 		return err
@@ -1055,7 +1064,9 @@ func (a *waitForStep) run(x *exec) error {
 }
 
 func (a *screenshotStep) run(x *exec) error {
+	_, restore := maskPage(x.r.s.rec, x.page)
 	png, err := x.page.Screenshot(a.FullPage, nil)
+	restore()
 	if err != nil {
 		return x.actErr("take a screenshot", err)
 	}
@@ -1180,6 +1191,9 @@ func (a *totpStep) run(x *exec) error {
 	if err != nil {
 		return x.fail(connectors.ErrNeedsHuman, "MFA prompt: "+err.Error(), nil)
 	}
+	// The code is posted in a form field the portal names as it likes
+	// ("code"): redact it by value before the exchange is recorded.
+	x.r.s.rec.Redact(code)
 	return x.fillElement(el, code)
 }
 
