@@ -21,6 +21,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // alertSink is a webhook receiver that keeps every alert it is sent.
@@ -365,10 +366,10 @@ func TestTrackedCaseWithAnotherMembersRef(t *testing.T) {
 // needs_human naming member_id and dob, nothing applied — while the other
 // member's own case is applied.
 func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
-	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
-		{MemberID: "KPPOTHR0001", Fate: payersim.PASApprove, ValidDays: 90},
+	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
+		{MemberID: "KPPOTHR0001", Fate: pas.Approve, ValidDays: 90},
 	}}})
-	srv := httptest.NewServer(pas)
+	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	sink := &alertSink{}
 	hook := httptest.NewServer(sink)
@@ -393,7 +394,7 @@ notify:
 	p := filepath.Join(dir, "authpilot.yaml")
 	must(t, os.WriteFile(p, []byte(y), 0o600))
 	a, err := agent.New(loadConfig(t, p), agent.Options{NoAPI: true,
-		Secrets: authpilot.StaticSecrets{"pas-secret": payersim.PASDefaultClientSecret, "hook-secret": e2eWebhook}})
+		Secrets: authpilot.StaticSecrets{"pas-secret": pas.DefaultClientSecret, "hook-secret": e2eWebhook}})
 	if err != nil {
 		t.Fatal(err)
 	}

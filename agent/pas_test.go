@@ -12,7 +12,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
-	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // TestPASThroughTheAgent is the PAS issue's end-to-end acceptance: a case
@@ -21,12 +21,12 @@ import (
 // approved with both; a denial (A3) ends denied with its reason; a
 // modified approval (A6) records what was actually authorized.
 func TestPASThroughTheAgent(t *testing.T) {
-	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
-		{MemberID: "KPPPEND0001", Fate: payersim.PASPend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: payersim.PASApprove, ValidDays: 90},
-		{MemberID: "KPPDENY0002", Fate: payersim.PASDeny, Reason: "Six weeks of conservative care required."},
-		{MemberID: "KPPMODI0003", Fate: payersim.PASModify, ModifyCode: "63035", ModifyUnits: 1},
+	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
+		{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90},
+		{MemberID: "KPPDENY0002", Fate: pas.Deny, Reason: "Six weeks of conservative care required."},
+		{MemberID: "KPPMODI0003", Fate: pas.Modify, ModifyCode: "63035", ModifyUnits: 1},
 	}}})
-	srv := httptest.NewServer(pas)
+	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	dir := t.TempDir()
 	y := fmt.Sprintf(`
@@ -46,7 +46,7 @@ connectors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"pas-secret": payersim.PASDefaultClientSecret}, NoAPI: true})
+	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"pas-secret": pas.DefaultClientSecret}, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ connectors:
 	if c.Status != authpilot.StatusApproved || d.AuthNumber == "" || d.ValidFrom.IsZero() || d.ValidTo.IsZero() || d.InfoRequested == "" {
 		t.Fatalf("pended case after inquiries: %s %+v", c.Status, d)
 	}
-	if st := pas.Stats(); st.Submissions != 3 {
+	if st := pasSim.Stats(); st.Submissions != 3 {
 		t.Fatalf("PAS simulator saw %d submissions, want 3", st.Submissions)
 	}
 }

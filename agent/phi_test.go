@@ -17,7 +17,7 @@ import (
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
-	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 	"github.com/authpilot/authpilot/store"
 )
@@ -67,11 +67,11 @@ func TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI(t *testing.T) {
 	denial := "Denied for JANET QUARTERMAINE (DOB 07/04/1961, also shown as Jul 4, 1961 and 1961-07-04), " +
 		"member " + member + ", order " + mrn + ": six weeks of conservative care not documented."
 	info := "Send the PT notes for Quartermaine, Janet, born 7/4/61, and for Ola Berg (" + otherMbr + ")."
-	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
-		{MemberID: member, Fate: payersim.PASDeny, Reason: denial},
-		{MemberID: pendMbr, Fate: payersim.PASPend, Reason: info},
+	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
+		{MemberID: member, Fate: pas.Deny, Reason: denial},
+		{MemberID: pendMbr, Fate: pas.Pend, Reason: info},
 	}}})
-	srv := httptest.NewServer(pas)
+	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	slack := &bodies{t: t}
 	slackSrv := httptest.NewServer(slack)
@@ -118,7 +118,7 @@ notify:
 	}
 	defer st.Close()
 	a, err := agent.New(cfg, agent.Options{Store: st, Clock: clk, NoAPI: true, Secrets: authpilot.StaticSecrets{
-		"pas-secret": payersim.PASDefaultClientSecret, "slack-url": slackSrv.URL + "/services/T0/B0/x",
+		"pas-secret": pas.DefaultClientSecret, "slack-url": slackSrv.URL + "/services/T0/B0/x",
 		"hook-secret": hookSecret}})
 	if err != nil {
 		t.Fatal(err)

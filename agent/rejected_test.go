@@ -19,6 +19,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // alertLog is a real webhook receiver that keeps every alert it is sent.
@@ -194,10 +195,10 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 // issue's diagnostics, raises one alert, and is never posted again.
 func TestRefusedPASSubmissionStops(t *testing.T) {
 	const words = "Subscriber has no active coverage for the date of service (ELIG-22)"
-	pas := payersim.NewPAS(payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{
-		{MemberID: "KPPREJ00001", Fate: payersim.PASReject, Reason: words},
+	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
+		{MemberID: "KPPREJ00001", Fate: pas.Reject, Reason: words},
 	}}})
-	srv := httptest.NewServer(pas)
+	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	alerts := &alertLog{}
 	hook := httptest.NewServer(alerts)
@@ -226,7 +227,7 @@ notify:
 		t.Fatal(err)
 	}
 	a, err := agent.New(cfg, agent.Options{NoAPI: true, Secrets: authpilot.StaticSecrets{
-		"pas-secret": payersim.PASDefaultClientSecret, "hook-secret": e2eWebhook}})
+		"pas-secret": pas.DefaultClientSecret, "hook-secret": e2eWebhook}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ notify:
 			t.Errorf("submit cycle %d: %v (a refusal is not a failed run)", i+1, res[0].Err)
 		}
 	}
-	if st := pas.Stats(); st.Calls["submit"] != 1 || st.Submissions != 0 {
+	if st := pasSim.Stats(); st.Calls["submit"] != 1 || st.Submissions != 0 {
 		t.Fatalf("after %d submit cycles the PAS API saw %d $submit calls; want exactly 1", cycles, st.Calls["submit"])
 	}
 	checkRejected(t, a, alerts, c.ID, words)

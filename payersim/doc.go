@@ -4,5 +4,6 @@
 // and the benchmark. Each request's fate and timing is scripted by a Scenario,
 // failures are injected with Faults, and Stats counts what a client did.
 //
-// The pages, form fields and selectors are documented in README.md.
+// The PAS API simulator is the sub-package payersim/pas; Start serves all
+// three. The pages, form fields and selectors are documented in README.md.
 package payersim

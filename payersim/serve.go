@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // SetOptions configure the simulators started together.
@@ -26,7 +28,7 @@ type SetOptions struct {
 type Set struct {
 	Payer *Portal
 	RBM   *Portal
-	PAS   *PASServer
+	PAS   *pas.Server
 	// PayerURL, RBMURL and PASURL are the servers' base URLs.
 	PayerURL, RBMURL, PASURL string
 
@@ -41,7 +43,7 @@ func Start(opts SetOptions) (*Set, error) {
 	s := &Set{
 		Payer: NewPayer(PayerOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "payer")}),
 		RBM:   NewRBM(RBMOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "rbm")}),
-		PAS:   NewPAS(PASOptions{Now: opts.Now, Logger: opts.Logger.With("sim", "pas")}),
+		PAS:   pas.New(pas.Options{Now: opts.Now, Logger: opts.Logger.With("sim", "pas")}),
 	}
 	var err error
 	if s.PayerURL, err = s.serve(opts.PayerAddr, s.Payer); err != nil {

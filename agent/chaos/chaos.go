@@ -27,6 +27,7 @@ import (
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/examples"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // Options control a run.
@@ -137,8 +138,8 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	tp := newTaps(func() { d.kill() })
 	payer := payersim.NewPayer(payersim.PayerOptions{})
 	rbm := payersim.NewRBM(payersim.RBMOptions{})
-	pas := payersim.NewPAS(payersim.PASOptions{})
-	if err := scenario(payer, rbm, pas); err != nil {
+	pasSim := pas.New(pas.Options{})
+	if err := scenario(payer, rbm, pasSim); err != nil {
 		return nil, err
 	}
 	var stops []func()
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 		}
 	}()
 	urls := map[string]string{}
-	for name, h := range map[string]http.Handler{"payer": payer, "rbm": rbm, "pas": pas} {
+	for name, h := range map[string]http.Handler{"payer": payer, "rbm": rbm, "pas": pasSim} {
 		u, stop, err := serve(tp.wrap(name, h))
 		if err != nil {
 			return nil, err
@@ -210,7 +211,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	}
 	cl.retries(ctx)
 	settleStart := time.Now()
-	fig.Settled = settle(ctx, o.Settle, cl, rc, tp, payer, rbm, pas, seen)
+	fig.Settled = settle(ctx, o.Settle, cl, rc, tp, payer, rbm, pasSim, seen)
 	fig.SettleTime = time.Since(settleStart)
 	if err := d.stop(40 * time.Second); err != nil {
 		say("warning: %v", err)
@@ -219,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	time.Sleep(2 * time.Second)
 	fig.LeftoverChromium, _ = leftoverChromium(d.tmp)
 
-	recs, err := collect(ctx, dir, payer, rbm, pas, cl, rc, tp, seen)
+	recs, err := collect(ctx, dir, payer, rbm, pasSim, cl, rc, tp, seen)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +408,7 @@ func (s *seenEvents) all() map[string][]int64 {
 // settle waits until nothing changes for a while: every acknowledged
 // case's status and version, the simulators' requests, the letters served
 // and the alerts received. It reports whether that happened before limit.
-func settle(ctx context.Context, limit time.Duration, cl *client, rc *receiver, tp *taps, payer, rbm *payersim.Portal, pas *payersim.PASServer, seen *seenEvents) bool {
+func settle(ctx context.Context, limit time.Duration, cl *client, rc *receiver, tp *taps, payer, rbm *payersim.Portal, pasSim *pas.Server, seen *seenEvents) bool {
 	const quiet = 10 * time.Second
 	deadline := time.Now().Add(limit)
 	last, since := "", time.Now()
@@ -428,7 +429,7 @@ func settle(ctx context.Context, limit time.Duration, cl *client, rc *receiver, 
 				pending++
 			}
 		}
-		fmt.Fprintf(&b, "|%d|%d|%d|%d|%d", len(payer.Requests()), len(rbm.Requests()), len(pas.Requests()), len(rc.received()), len(tp.lettersServed()))
+		fmt.Fprintf(&b, "|%d|%d|%d|%d|%d", len(payer.Requests()), len(rbm.Requests()), len(pasSim.Requests()), len(rc.received()), len(tp.lettersServed()))
 		if fp := b.String(); fp != last {
 			last, since = fp, time.Now()
 		} else if time.Since(since) >= quiet && pending == 0 {
@@ -444,7 +445,7 @@ func settle(ctx context.Context, limit time.Duration, cl *client, rc *receiver, 
 
 // scenario scripts the simulators: most requests are approved at the
 // second look, some denied, some pended first; all get letters.
-func scenario(payer, rbm *payersim.Portal, pas *payersim.PASServer) error {
+func scenario(payer, rbm *payersim.Portal, pasSim *pas.Server) error {
 	rules := []payersim.Rule{
 		{Name: "denied injections", CPT: "62323", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1, Reason: "Fewer than 4 weeks of conservative care."}},
 		{Name: "pended two-level fusions", CPT: "22614", Outcome: payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send the MRI report.",
@@ -458,7 +459,7 @@ func scenario(payer, rbm *payersim.Portal, pas *payersim.PASServer) error {
 	}}); err != nil {
 		return err
 	}
-	return pas.SetScenario(payersim.PASScenario{Rules: []payersim.PASRule{{Code: "63030", Fate: payersim.PASDeny, Reason: "Not medically necessary."}}})
+	return pasSim.SetScenario(pas.Scenario{Rules: []pas.Rule{{Code: "63030", Fate: pas.Deny, Reason: "Not medically necessary."}}})
 }
 
 func serve(h http.Handler) (string, func(), error) {
@@ -556,7 +557,7 @@ func storeSecrets(cfgPath string) error {
 		"summit-totp":            payersim.DefaultTOTPSecret,
 		"clearview-email":        payersim.DefaultRBMEmail,
 		"clearview-password":     payersim.DefaultRBMPassword,
-		"keystone-client-secret": payersim.PASDefaultClientSecret,
+		"keystone-client-secret": pas.DefaultClientSecret,
 		"hook-secret":            hookSecret,
 	} {
 		if err := kr.Set(name, v); err != nil {

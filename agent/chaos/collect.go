@@ -9,13 +9,14 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/store"
 )
 
 // collect gathers the records the checks read, once the daemon is gone:
 // the simulators' requests, the store's cases, events, documents and
 // outbox, and what the API and the receiver saw.
-func collect(ctx context.Context, dir string, payer, rbm *payersim.Portal, pas *payersim.PASServer, cl *client, rc *receiver, tp *taps, seen *seenEvents) (*Records, error) {
+func collect(ctx context.Context, dir string, payer, rbm *payersim.Portal, pasSim *pas.Server, cl *client, rc *receiver, tp *taps, seen *seenEvents) (*Records, error) {
 	r := &Records{SeenEvents: seen.all(), Letters: tp.lettersServed(), Received: rc.received(), Sink: hookSink,
 		Cases: map[string]*StoredCase{}, Alerts: map[string]*StoredAlert{}}
 	for sim, p := range map[string]*payersim.Portal{"payer": payer, "rbm": rbm} {
@@ -27,7 +28,7 @@ func collect(ctx context.Context, dir string, payer, rbm *payersim.Portal, pas *
 			r.Requests = append(r.Requests, sr)
 		}
 	}
-	for _, q := range pas.Requests() {
+	for _, q := range pasSim.Requests() {
 		r.Requests = append(r.Requests, SimRequest{Sim: "pas", Ref: q.Reference, AuthNumber: q.AuthNumber, MemberID: q.MemberID,
 			Codes: q.Codes, ServiceDate: q.ServiceDate})
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // demoCase is one case of the practice's week and the fate the simulated
@@ -18,7 +19,7 @@ type demoCase struct {
 	portal *payersim.Outcome
 	code   string
 	// pas is the fate on the PAS API.
-	pas *payersim.PASRule
+	pas *pas.Rule
 	// seedRef: the request was filed by phone before authpilot; the case
 	// tracks it (seeded into the simulator first).
 	tracked bool
@@ -102,16 +103,16 @@ func practiceWeek(today authpilot.Date) []demoCase {
 				Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 60}}},
 		{label: "cervical fusion", nc: mk("ORD-24025", "Oliver", "Brennan", "1966-03-30", "KPP90233817", keystonePay, authpilot.TrackSurgery, npiSurgeon,
 			[]authpilot.ServiceLine{line("22551", 1, "C5-C6"), line("22552", 1, "C6-C7")}, []string{"M50.121", "M48.02"}, in(28), pt),
-			pas: &payersim.PASRule{Fate: payersim.PASPend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: payersim.PASApprove, ValidDays: 90}},
+			pas: &pas.Rule{Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90}},
 		{label: "cervical ESI", nc: mk("ORD-24026", "Priya", "Raman", "1972-10-14", "KPP90234455", keystonePay, authpilot.TrackInjection, npiPainDoc,
 			[]authpilot.ServiceLine{line("62321", 1, "C6-C7")}, []string{"M50.12"}, in(10), nil),
-			pas: &payersim.PASRule{Fate: payersim.PASApprove, ValidDays: 60}},
+			pas: &pas.Rule{Fate: pas.Approve, ValidDays: 60}},
 		{label: "kyphoplasty", nc: mk("ORD-24027", "Walter", "Ostrowski", "1946-01-05", "KPP90235120", keystonePay, authpilot.TrackSurgery, npiSurgeon,
 			[]authpilot.ServiceLine{line("22514", 1, "L1")}, []string{"M80.08XA"}, in(7), nil),
-			pas: &payersim.PASRule{Fate: payersim.PASDeny, Reason: "Conservative management for 6 weeks required before vertebral augmentation."}},
+			pas: &pas.Rule{Fate: pas.Deny, Reason: "Conservative management for 6 weeks required before vertebral augmentation."}},
 		{label: "lumbar discectomy", nc: mk("ORD-24028", "Elena", "Vasquez", "1983-05-19", "KPP90236607", keystonePay, authpilot.TrackSurgery, npiSurgeon,
 			[]authpilot.ServiceLine{line("63030", 1, "L4-L5 right"), line("63035", 2, "L5-S1")}, []string{"M51.16"}, in(21), pt),
-			pas: &payersim.PASRule{Fate: payersim.PASModify, ModifyCode: "63035", ModifyUnits: 1, ValidDays: 90}},
+			pas: &pas.Rule{Fate: pas.Modify, ModifyCode: "63035", ModifyUnits: 1, ValidDays: 90}},
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/examples"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 // Options control a demo run.
@@ -133,7 +134,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		"summit-totp":              payersim.DefaultTOTPSecret,
 		"clearview-email":          payersim.DefaultRBMEmail,
 		"clearview-password":       payersim.DefaultRBMPassword,
-		"keystone-client-secret":   payersim.PASDefaultClientSecret,
+		"keystone-client-secret":   pas.DefaultClientSecret,
 		"slack-coordinators-url":   slackURL,
 		"practice-webhook-signing": hook.secret,
 	}
@@ -393,7 +394,7 @@ func printSummary(w io.Writer, s *Summary) {
 // case "by phone" so authpilot finds it there.
 func script(sims *payersim.Set, week []demoCase) error {
 	var payerRules, rbmRules []payersim.Rule
-	var pasRules []payersim.PASRule
+	var pasRules []pas.Rule
 	for i := range week {
 		dc := &week[i]
 		c := &dc.nc.Case
@@ -433,7 +434,7 @@ func script(sims *payersim.Set, week []demoCase) error {
 	if err := sims.RBM.SetScenario(payersim.Scenario{Rules: rbmRules}); err != nil {
 		return err
 	}
-	return sims.PAS.SetScenario(payersim.PASScenario{Rules: pasRules})
+	return sims.PAS.SetScenario(pas.Scenario{Rules: pasRules})
 }
 
 // writeConfig writes the demo's authpilot.yaml and the example flows,

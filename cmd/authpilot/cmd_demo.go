@@ -8,6 +8,7 @@ import (
 
 	"github.com/authpilot/authpilot/agent/demo"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 func cmdDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -43,11 +44,11 @@ loopback until Ctrl-C, and prints their URLs and credentials. Each has an
 admin API under /_sim/ (scenario, faults, stats); see payersim/README.md.`, stderr)
 	payer := fs.String("payer", "127.0.0.1:8701", "payer portal listen `address`")
 	rbm := fs.String("rbm", "127.0.0.1:8702", "RBM portal listen `address`")
-	pas := fs.String("pas", "127.0.0.1:8703", "PAS API listen `address`")
+	pasAddr := fs.String("pas", "127.0.0.1:8703", "PAS API listen `address`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	sims, err := payersim.Start(payersim.SetOptions{PayerAddr: *payer, RBMAddr: *rbm, PASAddr: *pas,
+	sims, err := payersim.Start(payersim.SetOptions{PayerAddr: *payer, RBMAddr: *rbm, PASAddr: *pasAddr,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ admin API under /_sim/ (scenario, faults, stats); see payersim/README.md.`, stde
   admin:        GET %s/_sim/stats, PUT %s/_sim/scenario, POST %s/_sim/faults
 `, sims.PayerURL, payersim.DefaultPayerUsername, payersim.DefaultPayerPassword, payersim.DefaultTOTPSecret,
 		sims.RBMURL, payersim.DefaultRBMEmail, payersim.DefaultRBMPassword,
-		sims.PASURL, sims.PASURL, payersim.PASDefaultClientID, payersim.PASDefaultClientSecret,
+		sims.PASURL, sims.PASURL, pas.DefaultClientID, pas.DefaultClientSecret,
 		sims.PayerURL, sims.PayerURL, sims.PayerURL)
 	<-ctx.Done()
 	return nil

@@ -12,7 +12,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
-	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -27,7 +27,7 @@ func TestSubmitDecisions(t *testing.T) {
 	day := func(n int) authpilot.Date { return date("2026-03-02").AddDays(n) }
 	tests := []struct {
 		name       string
-		rules      []payersim.PASRule
+		rules      []pas.Rule
 		status     authpilot.Status
 		authNumber string
 		approved   []authpilot.ApprovedLine
@@ -44,38 +44,38 @@ func TestSubmitDecisions(t *testing.T) {
 		},
 		{
 			name:   "denied with a reason",
-			rules:  []payersim.PASRule{{Code: "22612", Fate: payersim.PASDeny, Reason: "Fewer than 6 weeks of conservative care"}},
+			rules:  []pas.Rule{{Code: "22612", Fate: pas.Deny, Reason: "Fewer than 6 weeks of conservative care"}},
 			status: authpilot.StatusDenied, reason: "Fewer than 6 weeks of conservative care",
 		},
 		{
 			name:   "modified to fewer units",
-			rules:  []payersim.PASRule{{Code: "C1889", Fate: payersim.PASModify, ModifyUnits: 1, ValidDays: 60}},
+			rules:  []pas.Rule{{Code: "C1889", Fate: pas.Modify, ModifyUnits: 1, ValidDays: 60}},
 			status: authpilot.StatusModified, authNumber: "AUTH000001",
 			approved: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "22840", Units: 1}, {Code: "C1889", Units: 1}},
 			validTo:  day(60), reason: "Authorized as modified",
 		},
 		{
 			name:   "modified to another code",
-			rules:  []payersim.PASRule{{Code: "22612", Fate: payersim.PASModify, ModifyCode: "22630", Reason: "Single-level PLIF authorized"}},
+			rules:  []pas.Rule{{Code: "22612", Fate: pas.Modify, ModifyCode: "22630", Reason: "Single-level PLIF authorized"}},
 			status: authpilot.StatusModified, authNumber: "AUTH000001",
 			approved: []authpilot.ApprovedLine{{Code: "22840", Units: 1}, {Code: "C1889", Units: 2}, {Code: "22630", Units: 1}},
 			validTo:  day(90), reason: "Single-level PLIF authorized",
 		},
 		{
 			name:   "partially approved",
-			rules:  []payersim.PASRule{{Code: "22840", Fate: payersim.PASPartial, Reason: "Instrumentation not necessary"}},
+			rules:  []pas.Rule{{Code: "22840", Fate: pas.Partial, Reason: "Instrumentation not necessary"}},
 			status: authpilot.StatusPartiallyApproved, authNumber: "AUTH000001",
 			approved: []authpilot.ApprovedLine{{Code: "22612", Units: 1}, {Code: "C1889", Units: 2}},
 			validTo:  day(90), reason: "Instrumentation not necessary",
 		},
 		{
 			name:   "pended asking for documents",
-			rules:  []payersim.PASRule{{Fate: payersim.PASPend, Reason: "Send physical therapy notes"}},
+			rules:  []pas.Rule{{Fate: pas.Pend, Reason: "Send physical therapy notes"}},
 			status: authpilot.StatusPended, info: "Send physical therapy notes",
 		},
 		{
 			name:   "pended until inquired",
-			rules:  []payersim.PASRule{{Fate: payersim.PASApprove, AfterInquiries: 1}},
+			rules:  []pas.Rule{{Fate: pas.Approve, AfterInquiries: 1}},
 			status: authpilot.StatusPended, noDet: true,
 		},
 	}
@@ -126,9 +126,9 @@ func TestSubmitDecisions(t *testing.T) {
 
 func TestPendedThenApproved(t *testing.T) {
 	// Tokens outlive the days this test lets pass (expiry is tested below).
-	h := newHarness(t, harnessConfig{sim: payersim.PASOptions{TokenTTL: 30 * 24 * time.Hour}})
-	h.scenario(payersim.PASRule{Code: "22612", Fate: payersim.PASPend, Reason: "Send PT notes",
-		AfterInquiries: 2, Then: payersim.PASApprove, ValidDays: 60})
+	h := newHarness(t, harnessConfig{sim: pas.Options{TokenTTL: 30 * 24 * time.Hour}})
+	h.scenario(pas.Rule{Code: "22612", Fate: pas.Pend, Reason: "Send PT notes",
+		AfterInquiries: 2, Then: pas.Approve, ValidDays: 60})
 	s := h.open()
 	c := testCase()
 	sub := h.submit(s, c)
@@ -181,7 +181,7 @@ func TestPendedThenApproved(t *testing.T) {
 func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 	t.Run("submit", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{})
-		h.scenario(payersim.PASRule{MemberID: "SHP99887766", Fate: payersim.PASReject, Reason: "Subscriber not found"})
+		h.scenario(pas.Rule{MemberID: "SHP99887766", Fate: pas.Reject, Reason: "Subscriber not found"})
 		s := h.open()
 		_, err := s.Submit(context.Background(), testCase(), noCommit)
 		if !errors.Is(err, connectors.ErrRejected) {
@@ -211,7 +211,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 		s := h.open()
 		c := testCase()
 		h.submit(s, c)
-		h.fault(payersim.PASFault{Kind: payersim.PASFaultBadRequest, Op: "inquire", Diagnostics: "Invalid inquiry"})
+		h.fault(pas.Fault{Kind: pas.FaultBadRequest, Op: "inquire", Diagnostics: "Invalid inquiry"})
 		o := h.poll(s, c)
 		if !errors.Is(o.Err, connectors.ErrRejected) || !strings.Contains(o.Err.Error(), "error invalid: Invalid inquiry") {
 			t.Fatalf("observation err = %v", o.Err)
@@ -222,7 +222,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 	})
 	t.Run("payer echoes PHI", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{})
-		h.scenario(payersim.PASRule{Fate: payersim.PASReject, Reason: "Member SHP99887766 (QUIMBY) not found"})
+		h.scenario(pas.Rule{Fate: pas.Reject, Reason: "Member SHP99887766 (QUIMBY) not found"})
 		_, err := h.open().Submit(context.Background(), testCase(), noCommit)
 		if err == nil || strings.Contains(err.Error(), "SHP99887766") || strings.Contains(err.Error(), "QUIMBY") ||
 			!strings.Contains(err.Error(), "Member <redacted> (<redacted>) not found") {
@@ -235,29 +235,29 @@ func TestTransientFailures(t *testing.T) {
 	tests := []struct {
 		name     string
 		op       string
-		fault    payersim.PASFault
+		fault    pas.Fault
 		calls    int
 		errClass error
 		errSays  string
 		waits    []float64
 	}{
 		{name: "submit 503 with Retry-After twice then 200", op: "submit",
-			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "submit", Count: 2, RetryAfter: 1},
+			fault: pas.Fault{Kind: pas.Fault503, Op: "submit", Count: 2, RetryAfter: 1},
 			calls: 3, waits: []float64{5, 5}},
 		{name: "inquire 503 twice then 200", op: "inquire",
-			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", Count: 2},
+			fault: pas.Fault{Kind: pas.Fault503, Op: "inquire", Count: 2},
 			calls: 3},
 		{name: "inquire 500 twice then 200", op: "inquire",
-			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 2},
+			fault: pas.Fault{Kind: pas.Fault500, Op: "inquire", Count: 2},
 			calls: 3},
 		{name: "submit 503 without Retry-After not retried", op: "submit",
-			fault: payersim.PASFault{Kind: payersim.PASFault503, Op: "submit"},
+			fault: pas.Fault{Kind: pas.Fault503, Op: "submit"},
 			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 503: error transient: simulated maintenance"},
 		{name: "submit 500 not retried", op: "submit",
-			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "submit"},
+			fault: pas.Fault{Kind: pas.Fault500, Op: "submit"},
 			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 500: error exception: simulated internal error (not retried"},
 		{name: "inquire retries exhausted", op: "inquire",
-			fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 10},
+			fault: pas.Fault{Kind: pas.Fault500, Op: "inquire", Count: 10},
 			calls: 4, errClass: connectors.ErrRetryable, errSays: "HTTP 500 after 4 attempts: error exception"},
 	}
 	for _, tt := range tests {
@@ -307,7 +307,7 @@ func TestRetryAfterClamped(t *testing.T) {
 	s := h.open()
 	c := testCase()
 	h.submit(s, c)
-	h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", RetryAfter: 3600})
+	h.fault(pas.Fault{Kind: pas.Fault503, Op: "inquire", RetryAfter: 3600})
 	began := time.Now()
 	o := h.poll(s, c)
 	if o.Err != nil || o.Status != authpilot.StatusApproved {
@@ -417,7 +417,7 @@ func TestOpenErrors(t *testing.T) {
 	})
 	t.Run("token endpoint 503 then ok", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{})
-		h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "token", Count: 2})
+		h.fault(pas.Fault{Kind: pas.Fault503, Op: "token", Count: 2})
 		h.open()
 		if st := h.sim.Stats(); st.Calls["token"] != 3 || st.TokensIssued != 1 {
 			t.Errorf("stats = %+v", st)
@@ -427,7 +427,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestSubmitIdempotentAndFind(t *testing.T) {
 	h := newHarness(t, harnessConfig{})
-	h.scenario(payersim.PASRule{Fate: payersim.PASPend, Reason: "Send imaging report"})
+	h.scenario(pas.Rule{Fate: pas.Pend, Reason: "Send imaging report"})
 	c := testCase()
 	first := h.submit(h.open(), c)
 	// A crash after the POST: the agent submits again in a new visit.
@@ -472,7 +472,7 @@ func TestSubmitTimeouts(t *testing.T) {
 	t.Run("submit not retried once sent", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{options: func(o *Options) { o.Timeout = 250 * time.Millisecond }})
 		s := h.open()
-		h.fault(payersim.PASFault{Kind: payersim.PASFaultSlow, Op: "submit", Delay: payersim.PASDuration(2 * time.Second)})
+		h.fault(pas.Fault{Kind: pas.FaultSlow, Op: "submit", Delay: pas.Duration(2 * time.Second)})
 		_, err := s.Submit(context.Background(), testCase(), noCommit)
 		if !errors.Is(err, connectors.ErrRetryable) || !strings.Contains(err.Error(), "may have received it") {
 			t.Fatalf("err = %v", err)
@@ -486,7 +486,7 @@ func TestSubmitTimeouts(t *testing.T) {
 		s := h.open()
 		c := testCase()
 		h.submit(s, c)
-		h.fault(payersim.PASFault{Kind: payersim.PASFaultSlow, Op: "inquire", Delay: payersim.PASDuration(2 * time.Second)})
+		h.fault(pas.Fault{Kind: pas.FaultSlow, Op: "inquire", Delay: pas.Duration(2 * time.Second)})
 		if o := h.poll(s, c); o.Err != nil || o.Status != authpilot.StatusApproved {
 			t.Fatalf("observation = %+v", o)
 		}
@@ -521,8 +521,8 @@ func TestCommitFailureStopsSubmit(t *testing.T) {
 func TestInquiryResponseForms(t *testing.T) {
 	for _, form := range []string{"return", "responseBundle", "bundle"} {
 		t.Run(form, func(t *testing.T) {
-			h := newHarness(t, harnessConfig{sim: payersim.PASOptions{InquiryParam: form}})
-			h.scenario(payersim.PASRule{Fate: payersim.PASDeny, Reason: "Not covered", AfterInquiries: 1})
+			h := newHarness(t, harnessConfig{sim: pas.Options{InquiryParam: form}})
+			h.scenario(pas.Rule{Fate: pas.Deny, Reason: "Not covered", AfterInquiries: 1})
 			s := h.open()
 			c := testCase()
 			h.submit(s, c)
@@ -572,7 +572,7 @@ func TestPollManyCases(t *testing.T) {
 func TestPollGivesUpWhenPayerIsDown(t *testing.T) {
 	h := newHarness(t, harnessConfig{options: func(o *Options) { o.Retries = 0 }})
 	s := h.open()
-	h.fault(payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire", Count: 100})
+	h.fault(pas.Fault{Kind: pas.Fault500, Op: "inquire", Count: 100})
 	cases := []*authpilot.Case{testCase(), testCase(), testCase(), testCase(), testCase()}
 	obs, err := s.Poll(context.Background(), cases)
 	if !errors.Is(err, connectors.ErrRetryable) {
@@ -635,7 +635,7 @@ func TestNoticeDateKeepsThePayersOffset(t *testing.T) {
 	}
 	h := newHarness(t, harnessConfig{zone: ny})
 	h.clock.t = time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC)
-	h.scenario(payersim.PASRule{Code: "22612", Fate: payersim.PASDeny, Reason: "Not medically necessary"})
+	h.scenario(pas.Rule{Code: "22612", Fate: pas.Deny, Reason: "Not medically necessary"})
 	s := h.open()
 	sub := h.submit(s, testCase())
 	d := sub.Determination

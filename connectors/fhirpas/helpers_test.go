@@ -15,7 +15,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
-	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 const testSecret = "pas-secret-Zq81"
@@ -147,7 +147,7 @@ func (l *lockedBuffer) String() string {
 type harness struct {
 	t     testing.TB
 	clock *testClock
-	sim   *payersim.PASServer
+	sim   *pas.Server
 	srv   *httptest.Server
 	conn  connectors.Connector
 	opts  *Options
@@ -156,7 +156,7 @@ type harness struct {
 }
 
 type harnessConfig struct {
-	sim     payersim.PASOptions
+	sim     pas.Options
 	options func(*Options)
 	secrets memSecrets
 	// wrap puts a handler in front of the simulator.
@@ -177,7 +177,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	if cfg.sim.ClientSecret == "" {
 		cfg.sim.ClientSecret = testSecret
 	}
-	sim := payersim.NewPAS(cfg.sim)
+	sim := pas.New(cfg.sim)
 	var h http.Handler = sim
 	if cfg.wrap != nil {
 		h = cfg.wrap(sim)
@@ -268,14 +268,14 @@ func (h *harness) poll(s connectors.Session, c *authpilot.Case) connectors.Obser
 	return obs[0]
 }
 
-func (h *harness) scenario(rules ...payersim.PASRule) {
+func (h *harness) scenario(rules ...pas.Rule) {
 	h.t.Helper()
-	if err := h.sim.SetScenario(payersim.PASScenario{Rules: rules}); err != nil {
+	if err := h.sim.SetScenario(pas.Scenario{Rules: rules}); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-func (h *harness) fault(f payersim.PASFault) {
+func (h *harness) fault(f pas.Fault) {
 	h.t.Helper()
 	if err := h.sim.AddFault(f); err != nil {
 		h.t.Fatal(err)

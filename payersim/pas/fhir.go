@@ -1,4 +1,4 @@
-package payersim
+package pas
 
 import (
 	"bytes"
@@ -6,64 +6,65 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
 
 // FHIR names of the PAS simulator, as in the Da Vinci PAS 2.2.1 examples.
 const (
-	pasSD            = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
-	pasExtReview     = pasSD + "extension-reviewAction"
-	pasExtReviewCode = pasSD + "extension-reviewActionCode"
-	pasExtAdminRef   = pasSD + "extension-administrationReferenceNumber"
-	pasExtAuthNumber = pasSD + "extension-authorizationNumber"
-	pasExtIssueDate  = pasSD + "extension-itemPreAuthIssueDate"
-	pasExtPeriod     = pasSD + "extension-itemPreAuthPeriod"
-	pasExtAuthDetail = pasSD + "extension-itemAuthorizedDetail"
-	pasSysAction     = "https://codesystem.x12.org/005010/306"
-	pasSysAdjudicate = "http://terminology.hl7.org/CodeSystem/adjudication"
+	sdBase        = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+	extReview     = sdBase + "extension-reviewAction"
+	extReviewCode = sdBase + "extension-reviewActionCode"
+	extAdminRef   = sdBase + "extension-administrationReferenceNumber"
+	extAuthNumber = sdBase + "extension-authorizationNumber"
+	extIssueDate  = sdBase + "extension-itemPreAuthIssueDate"
+	extPeriod     = sdBase + "extension-itemPreAuthPeriod"
+	extAuthDetail = sdBase + "extension-itemAuthorizedDetail"
+	sysAction     = "https://codesystem.x12.org/005010/306"
+	sysAdjudicate = "http://terminology.hl7.org/CodeSystem/adjudication"
 )
 
-type pasJIdent struct {
+type jIdent struct {
 	System string `json:"system,omitempty"`
 	Value  string `json:"value,omitempty"`
 }
 
-type pasJRef struct {
+type jRef struct {
 	Reference string `json:"reference,omitempty"`
 }
 
-type pasJCoding struct {
+type jCoding struct {
 	System string `json:"system,omitempty"`
 	Code   string `json:"code,omitempty"`
 }
 
-type pasJCC struct {
-	Coding []pasJCoding `json:"coding,omitempty"`
+type jCC struct {
+	Coding []jCoding `json:"coding,omitempty"`
 }
 
-type pasJExt struct {
-	URL             string     `json:"url"`
-	ValueString     *string    `json:"valueString,omitempty"`
-	ValueIdentifier *pasJIdent `json:"valueIdentifier,omitempty"`
+type jExt struct {
+	URL             string  `json:"url"`
+	ValueString     *string `json:"valueString,omitempty"`
+	ValueIdentifier *jIdent `json:"valueIdentifier,omitempty"`
 }
 
-type pasJHead struct {
+type jHead struct {
 	ResourceType string `json:"resourceType"`
 	ID           string `json:"id,omitempty"`
 }
 
-type pasJBundle struct {
-	ResourceType string     `json:"resourceType"`
-	Identifier   *pasJIdent `json:"identifier,omitempty"`
-	Type         string     `json:"type,omitempty"`
+type jBundle struct {
+	ResourceType string  `json:"resourceType"`
+	Identifier   *jIdent `json:"identifier,omitempty"`
+	Type         string  `json:"type,omitempty"`
 	Entry        []struct {
 		FullURL  string          `json:"fullUrl,omitempty"`
 		Resource json.RawMessage `json:"resource,omitempty"`
 	} `json:"entry,omitempty"`
 }
 
-type pasJParameters struct {
+type jParameters struct {
 	ResourceType string `json:"resourceType"`
 	Parameter    []struct {
 		Name     string          `json:"name"`
@@ -71,37 +72,37 @@ type pasJParameters struct {
 	} `json:"parameter,omitempty"`
 }
 
-type pasJClaim struct {
+type jClaim struct {
 	ResourceType string          `json:"resourceType"`
-	Identifier   []pasJIdent     `json:"identifier,omitempty"`
+	Identifier   []jIdent        `json:"identifier,omitempty"`
 	Type         json.RawMessage `json:"type,omitempty"`
 	Use          string          `json:"use,omitempty"`
-	Patient      pasJRef         `json:"patient"`
-	Insurer      pasJRef         `json:"insurer"`
-	Provider     pasJRef         `json:"provider"`
+	Patient      jRef            `json:"patient"`
+	Insurer      jRef            `json:"insurer"`
+	Provider     jRef            `json:"provider"`
 	Insurance    []struct {
-		Coverage pasJRef `json:"coverage"`
+		Coverage jRef `json:"coverage"`
 	} `json:"insurance,omitempty"`
 	Item []struct {
-		Sequence         int       `json:"sequence"`
-		ProductOrService pasJCC    `json:"productOrService"`
-		ServicedDate     string    `json:"servicedDate,omitempty"`
-		Extension        []pasJExt `json:"extension,omitempty"`
+		Sequence         int    `json:"sequence"`
+		ProductOrService jCC    `json:"productOrService"`
+		ServicedDate     string `json:"servicedDate,omitempty"`
+		Extension        []jExt `json:"extension,omitempty"`
 		Quantity         *struct {
 			Value *float64 `json:"value,omitempty"`
 		} `json:"quantity,omitempty"`
 	} `json:"item,omitempty"`
 }
 
-// pasEntry is one entry of a request Bundle.
-type pasEntry struct {
+// bundleEntry is one entry of a request Bundle.
+type bundleEntry struct {
 	fullURL string
-	head    pasJHead
+	head    jHead
 	raw     json.RawMessage
 }
 
-// pasLine is one requested service line.
-type pasLine struct {
+// serviceLine is one requested service line.
+type serviceLine struct {
 	seq    int
 	system string
 	code   string
@@ -109,42 +110,42 @@ type pasLine struct {
 	date   string // servicedDate, as written
 }
 
-// pasRequest is a parsed $submit or $inquire Bundle.
-type pasRequest struct {
-	bundleID  pasJIdent
-	trace     pasJIdent // Claim.identifier
+// parsedRequest is a parsed $submit or $inquire Bundle.
+type parsedRequest struct {
+	bundleID  jIdent
+	trace     jIdent // Claim.identifier
 	claimType json.RawMessage
 	refs      []string // item administrationReferenceNumber / authorizationNumber
 	patient   string   // Claim references, as written
 	insurer   string
 	provider  string
-	echo      []pasEntry // the referenced Patient, insurer and provider
+	echo      []bundleEntry // the referenced Patient, insurer and provider
 	memberID  string
-	lines     []pasLine
+	lines     []serviceLine
 }
 
-// pasSub is one accepted request.
-type pasSub struct {
+// submission is one accepted request.
+type submission struct {
 	n           int
 	ref         string // preAuthRef and administration reference number
 	authNumber  string
-	rule        PASRule
-	req         *pasRequest
+	rule        Rule
+	req         *parsedRequest
 	inquiries   int
 	submittedAt time.Time
 	decidedAt   time.Time
 }
 
-// pasParse reads a request Bundle (bare, or as the "resource" parameter of
+// parseBundle reads a request Bundle (bare, or as the "resource" parameter of
 // a Parameters) and checks what the simulator needs; problem names what is
 // wrong.
-func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
-	rt := pasResourceType(body)
+func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
+	rt := resourceType(body)
 	if rt == "" {
 		return nil, "body is not a FHIR resource"
 	}
 	if rt == "Parameters" {
-		var p pasJParameters
+		var p jParameters
 		if err := json.Unmarshal(body, &p); err != nil {
 			return nil, "Parameters: malformed"
 		}
@@ -157,12 +158,12 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 		if body == nil {
 			return nil, `Parameters: no "resource" parameter`
 		}
-		rt = pasResourceType(body)
+		rt = resourceType(body)
 	}
 	if rt != "Bundle" {
 		return nil, "expected a Bundle, got " + rt
 	}
-	var b pasJBundle
+	var b jBundle
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, "Bundle: malformed: " + err.Error()
 	}
@@ -175,9 +176,9 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 	if len(b.Entry) == 0 {
 		return nil, "Bundle has no entries"
 	}
-	entries := make([]pasEntry, 0, len(b.Entry))
+	entries := make([]bundleEntry, 0, len(b.Entry))
 	for i, e := range b.Entry {
-		h := pasJHead{ResourceType: pasResourceType(e.Resource)}
+		h := jHead{ResourceType: resourceType(e.Resource)}
 		if h.ResourceType == "" {
 			return nil, fmt.Sprintf("Bundle.entry[%d]: no resource", i)
 		}
@@ -189,16 +190,16 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 			_ = json.Unmarshal(e.Resource, &id)
 		}
 		h.ID = id.ID
-		entries = append(entries, pasEntry{fullURL: e.FullURL, head: h, raw: e.Resource})
+		entries = append(entries, bundleEntry{fullURL: e.FullURL, head: h, raw: e.Resource})
 	}
 	if entries[0].head.ResourceType != "Claim" {
 		return nil, "Bundle.entry[0] must be the Claim"
 	}
-	var cl pasJClaim
+	var cl jClaim
 	if err := json.Unmarshal(entries[0].raw, &cl); err != nil {
 		return nil, "Claim: malformed: " + err.Error()
 	}
-	req := &pasRequest{
+	req := &parsedRequest{
 		bundleID:  *b.Identifier,
 		claimType: cl.Type,
 		patient:   cl.Patient.Reference,
@@ -214,7 +215,7 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 	if req.trace.Value == "" {
 		return nil, "Claim.identifier missing"
 	}
-	resolve := func(ref, want, what string) (*pasEntry, string) {
+	resolve := func(ref, want, what string) (*bundleEntry, string) {
 		if ref == "" {
 			return nil, what + " missing"
 		}
@@ -266,7 +267,7 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 		return nil, "Claim.item missing"
 	}
 	for i, it := range cl.Item {
-		l := pasLine{seq: it.Sequence, units: 1, date: it.ServicedDate}
+		l := serviceLine{seq: it.Sequence, units: 1, date: it.ServicedDate}
 		if l.seq == 0 {
 			l.seq = i + 1
 		}
@@ -281,7 +282,7 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 		}
 		req.lines = append(req.lines, l)
 		for _, e := range it.Extension {
-			if (e.URL == pasExtAdminRef || e.URL == pasExtAuthNumber) && e.ValueString != nil && *e.ValueString != "" {
+			if (e.URL == extAdminRef || e.URL == extAuthNumber) && e.ValueString != nil && *e.ValueString != "" {
 				req.refs = append(req.refs, *e.ValueString)
 			}
 		}
@@ -290,7 +291,7 @@ func pasParse(body []byte, inquiry bool) (*pasRequest, string) {
 }
 
 // matchLocked returns the first rule matching the request, or approve.
-func (s *PASServer) matchLocked(req *pasRequest) PASRule {
+func (s *Server) matchLocked(req *parsedRequest) Rule {
 	for _, r := range s.rules {
 		if r.MemberID != "" && r.MemberID != req.memberID {
 			continue
@@ -300,10 +301,10 @@ func (s *PASServer) matchLocked(req *pasRequest) PASRule {
 		}
 		return r
 	}
-	return PASRule{Fate: PASApprove}
+	return Rule{Fate: Approve}
 }
 
-func (req *pasRequest) hasCode(code string) bool {
+func (req *parsedRequest) hasCode(code string) bool {
 	for _, l := range req.lines {
 		if strings.EqualFold(l.code, code) {
 			return true
@@ -314,10 +315,10 @@ func (req *pasRequest) hasCode(code string) bool {
 
 // submit handles Claim/$submit. A repeat of a Bundle identifier answers the
 // request's current ClaimResponse and records nothing new.
-func (s *PASServer) submit(body []byte) (int, any) {
-	req, problem := pasParse(body, false)
+func (s *Server) submit(body []byte) (int, any) {
+	req, problem := parseBundle(body, false)
 	if problem != "" {
-		return http.StatusBadRequest, pasOutcomeResource("structure", problem)
+		return http.StatusBadRequest, outcomeResource("structure", problem)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -326,15 +327,15 @@ func (s *PASServer) submit(body []byte) (int, any) {
 		return http.StatusOK, s.renderLocked(sub, false, req.bundleID)
 	}
 	rule := s.matchLocked(req)
-	if rule.Fate == PASReject {
+	if rule.Fate == Reject {
 		msg := rule.Reason
 		if msg == "" {
 			msg = "Subscriber not found"
 		}
-		return http.StatusBadRequest, pasOutcomeResource("invalid", msg)
+		return http.StatusBadRequest, outcomeResource("invalid", msg)
 	}
 	s.seq++
-	sub := &pasSub{
+	sub := &submission{
 		n:           s.seq,
 		ref:         fmt.Sprintf("SHP-PA-%06d", s.seq),
 		authNumber:  fmt.Sprintf("AUTH%06d", s.seq),
@@ -353,10 +354,10 @@ func (s *PASServer) submit(body []byte) (int, any) {
 // inquire handles Claim/$inquire: it finds the request by the inquiry
 // Claim's identifier, else by a payer reference on its items, and answers
 // Parameters with zero or one response Bundle.
-func (s *PASServer) inquire(body []byte) (int, any) {
-	req, problem := pasParse(body, true)
+func (s *Server) inquire(body []byte) (int, any) {
+	req, problem := parseBundle(body, true)
 	if problem != "" {
-		return http.StatusBadRequest, pasOutcomeResource("structure", problem)
+		return http.StatusBadRequest, outcomeResource("structure", problem)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -375,12 +376,12 @@ func (s *PASServer) inquire(body []byte) (int, any) {
 	}
 	if s.opts.InquiryParam == "bundle" {
 		if len(found) == 0 {
-			return http.StatusOK, pasResource{"resourceType": "Bundle", "type": "collection",
+			return http.StatusOK, resource{"resourceType": "Bundle", "type": "collection",
 				"identifier": req.bundleID, "timestamp": s.opts.Now().Format(time.RFC3339)}
 		}
 		return http.StatusOK, found[0]
 	}
-	params := pasResource{"resourceType": "Parameters"}
+	params := resource{"resourceType": "Parameters"}
 	var ps []any
 	for _, f := range found {
 		ps = append(ps, map[string]any{"name": s.opts.InquiryParam, "resource": f})
@@ -393,36 +394,36 @@ func (s *PASServer) inquire(body []byte) (int, any) {
 
 // state is the request's fate as of now: pending until AfterInquiries
 // inquiries were made (a pend without Then stays pending).
-func (sub *pasSub) state() (PASFate, bool) {
+func (sub *submission) state() (Fate, bool) {
 	r := sub.rule
 	switch {
-	case r.Fate == PASPend && (r.Then == "" || sub.inquiries < r.AfterInquiries):
-		return PASPend, true
-	case r.Fate == PASPend:
+	case r.Fate == Pend && (r.Then == "" || sub.inquiries < r.AfterInquiries):
+		return Pend, true
+	case r.Fate == Pend:
 		return r.Then, false
 	case r.AfterInquiries > 0 && sub.inquiries < r.AfterInquiries:
-		return PASPend, true
+		return Pend, true
 	}
 	return r.Fate, false
 }
 
-// pasReview is the review of one line.
-type pasReview struct {
+// lineReview is the review of one line.
+type lineReview struct {
 	action, display string
 	number          bool
 	units           int    // authorized units (authorized lines)
 	code            string // authorized code
 	note            bool
-	add             *pasLine // an addItem authorizing instead (modify)
+	add             *serviceLine // an addItem authorizing instead (modify)
 }
 
 // decide reviews each line under fate.
-func (sub *pasSub) decide(fate PASFate) []pasReview {
+func (sub *submission) decide(fate Fate) []lineReview {
 	lines := sub.req.lines
 	r := sub.rule
-	out := make([]pasReview, len(lines))
-	approve := func(i int) pasReview {
-		return pasReview{action: "A1", display: "Certified in total", number: true, units: lines[i].units, code: lines[i].code}
+	out := make([]lineReview, len(lines))
+	approve := func(i int) lineReview {
+		return lineReview{action: "A1", display: "Certified in total", number: true, units: lines[i].units, code: lines[i].code}
 	}
 	// targets are the lines a modify or partial acts on: those of the
 	// rule's code when it leaves others, else the first (modify) or all
@@ -434,13 +435,13 @@ func (sub *pasSub) decide(fate PASFate) []pasReview {
 				targets[i] = true
 			}
 		}
-		if len(targets) == len(lines) && fate == PASPartial && len(lines) > 1 {
+		if len(targets) == len(lines) && fate == Partial && len(lines) > 1 {
 			targets = map[int]bool{}
 		}
 	}
 	if len(targets) == 0 {
 		switch {
-		case fate == PASModify || len(lines) == 1:
+		case fate == Modify || len(lines) == 1:
 			targets[0] = true
 		default:
 			for i := 1; i < len(lines); i++ {
@@ -450,18 +451,18 @@ func (sub *pasSub) decide(fate PASFate) []pasReview {
 	}
 	for i, l := range lines {
 		switch fate {
-		case PASApprove:
+		case Approve:
 			out[i] = approve(i)
-		case PASDeny:
-			out[i] = pasReview{action: "A3", display: "Not Certified", note: true}
-		case PASPend:
-			out[i] = pasReview{action: "A4", display: "Pended", note: true}
-		case PASModify:
+		case Deny:
+			out[i] = lineReview{action: "A3", display: "Not Certified", note: true}
+		case Pend:
+			out[i] = lineReview{action: "A4", display: "Pended", note: true}
+		case Modify:
 			if !targets[i] {
 				out[i] = approve(i)
 				continue
 			}
-			add := pasLine{seq: l.seq, system: l.system, code: l.code, units: max(1, l.units-1)}
+			add := serviceLine{seq: l.seq, system: l.system, code: l.code, units: max(1, l.units-1)}
 			if r.ModifyCode != "" {
 				add.code = r.ModifyCode
 				add.units = l.units
@@ -469,8 +470,8 @@ func (sub *pasSub) decide(fate PASFate) []pasReview {
 			if r.ModifyUnits > 0 {
 				add.units = r.ModifyUnits
 			}
-			out[i] = pasReview{action: "A6", display: "Modified", number: true, add: &add, note: true}
-		case PASPartial:
+			out[i] = lineReview{action: "A6", display: "Modified", number: true, add: &add, note: true}
+		case Partial:
 			switch {
 			case !targets[i]:
 				out[i] = approve(i)
@@ -479,30 +480,30 @@ func (sub *pasSub) decide(fate PASFate) []pasReview {
 				if r.ModifyUnits > 0 {
 					units = r.ModifyUnits
 				}
-				out[i] = pasReview{action: "A2", display: "Certified - partial", number: true, units: units, code: l.code, note: true}
+				out[i] = lineReview{action: "A2", display: "Certified - partial", number: true, units: units, code: l.code, note: true}
 			default:
-				out[i] = pasReview{action: "A3", display: "Not Certified", note: true}
+				out[i] = lineReview{action: "A3", display: "Not Certified", note: true}
 			}
 		}
 	}
 	return out
 }
 
-func pasReviewAction(code, display, number string) map[string]any {
+func reviewAction(code, display, number string) map[string]any {
 	ext := []any{}
 	if number != "" {
 		ext = append(ext, map[string]any{"url": "number", "valueString": number})
 	}
 	ext = append(ext, map[string]any{
-		"url": pasExtReviewCode,
+		"url": extReviewCode,
 		"valueCodeableConcept": map[string]any{"coding": []any{map[string]any{
-			"system": pasSysAction, "code": code, "display": display,
+			"system": sysAction, "code": code, "display": display,
 		}}},
 	})
 	return map[string]any{
-		"extension": []any{map[string]any{"url": pasExtReview, "extension": ext}},
+		"extension": []any{map[string]any{"url": extReview, "extension": ext}},
 		"category": map[string]any{"coding": []any{map[string]any{
-			"system": pasSysAdjudicate, "code": "submitted",
+			"system": sysAdjudicate, "code": "submitted",
 		}}},
 	}
 }
@@ -510,7 +511,7 @@ func pasReviewAction(code, display, number string) map[string]any {
 // renderLocked builds the response Bundle of a request as it stands now,
 // shaped like the IG's response examples: the ClaimResponse first, then
 // the Patient, requester and insurer it references.
-func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) pasResource {
+func (s *Server) renderLocked(sub *submission, inquiry bool, bundleID jIdent) resource {
 	now := s.opts.Now()
 	fate, pending := sub.state()
 	created := sub.submittedAt
@@ -522,7 +523,7 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 	}
 	validDays := sub.rule.ValidDays
 	if validDays == 0 {
-		validDays = PASDefaultValidDays
+		validDays = DefaultValidDays
 	}
 	issued := created.Format(time.DateOnly)
 	validity := map[string]any{"start": issued, "end": created.AddDate(0, 0, validDays).Format(time.DateOnly)}
@@ -531,11 +532,11 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 	reason := sub.rule.Reason
 	if reason == "" {
 		switch fate {
-		case PASDeny:
+		case Deny:
 			reason = "Not medically necessary based on the documentation submitted"
-		case PASPartial:
+		case Partial:
 			reason = "Part of the requested services is not medically necessary"
-		case PASModify:
+		case Modify:
 			reason = "Authorized as modified"
 		}
 	}
@@ -550,18 +551,18 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 		}
 		it := map[string]any{
 			"itemSequence": l.seq,
-			"adjudication": []any{pasReviewAction(rv.action, rv.display, number)},
+			"adjudication": []any{reviewAction(rv.action, rv.display, number)},
 		}
 		var ext []any
 		if rv.action == "A4" {
-			ext = append(ext, map[string]any{"url": pasExtAdminRef, "valueString": sub.ref})
+			ext = append(ext, map[string]any{"url": extAdminRef, "valueString": sub.ref})
 		}
 		if rv.action == "A1" || rv.action == "A2" {
 			authorized = true
 			ext = append(ext,
-				map[string]any{"url": pasExtIssueDate, "valueDate": issued},
-				map[string]any{"url": pasExtPeriod, "valuePeriod": validity},
-				map[string]any{"url": pasExtAuthDetail, "extension": []any{
+				map[string]any{"url": extIssueDate, "valueDate": issued},
+				map[string]any{"url": extPeriod, "valuePeriod": validity},
+				map[string]any{"url": extAuthDetail, "extension": []any{
 					map[string]any{"url": "productOrServiceCode", "valueCodeableConcept": map[string]any{
 						"coding": []any{map[string]any{"system": l.system, "code": rv.code}}}},
 					map[string]any{"url": "quantity", "valueQuantity": map[string]any{"value": rv.units}},
@@ -580,23 +581,23 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 			addItems = append(addItems, map[string]any{
 				"itemSequence": []int{l.seq},
 				"extension": []any{
-					map[string]any{"url": pasExtIssueDate, "valueDate": issued},
-					map[string]any{"url": pasExtPeriod, "valuePeriod": validity},
+					map[string]any{"url": extIssueDate, "valueDate": issued},
+					map[string]any{"url": extPeriod, "valuePeriod": validity},
 				},
 				"productOrService": map[string]any{"coding": []any{map[string]any{"system": rv.add.system, "code": rv.add.code}}},
 				"quantity":         map[string]any{"value": rv.add.units},
-				"adjudication":     []any{pasReviewAction("A1", "Certified in total", sub.authNumber)},
+				"adjudication":     []any{reviewAction("A1", "Certified in total", sub.authNumber)},
 			})
 		}
-		if !pasContains(displays, rv.display) {
+		if !slices.Contains(displays, rv.display) {
 			displays = append(displays, rv.display)
 		}
 	}
-	profile := pasSD + "profile-claimresponse"
+	profile := sdBase + "profile-claimresponse"
 	if inquiry {
-		profile = pasSD + "profile-claiminquiryresponse"
+		profile = sdBase + "profile-claiminquiryresponse"
 	}
-	cr := pasResource{
+	cr := resource{
 		"resourceType": "ClaimResponse",
 		"id":           fmt.Sprintf("pas-response-%06d", sub.n),
 		"meta":         map[string]any{"profile": []string{profile}},
@@ -627,7 +628,7 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 	} else {
 		insurer := "urn:uuid:00000000-0000-4000-8000-ffffffffffff"
 		cr["insurer"] = map[string]any{"reference": insurer}
-		entries = append(entries, map[string]any{"fullUrl": insurer, "resource": pasResource{
+		entries = append(entries, map[string]any{"fullUrl": insurer, "resource": resource{
 			"resourceType": "Organization", "id": "pas-sim-insurer", "active": true, "name": s.opts.PayerName,
 		}})
 	}
@@ -637,14 +638,14 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 	if authorized {
 		cr["preAuthPeriod"] = validity
 	}
-	if reason != "" && (pending || fate != PASApprove) {
+	if reason != "" && (pending || fate != Approve) {
 		cr["processNote"] = []any{map[string]any{"number": 1, "type": "display", "text": reason}}
 	}
-	bprofile := pasSD + "profile-pas-response-bundle"
+	bprofile := sdBase + "profile-pas-response-bundle"
 	if inquiry {
-		bprofile = pasSD + "profile-pas-inquiry-response-bundle"
+		bprofile = sdBase + "profile-pas-inquiry-response-bundle"
 	}
-	return pasResource{
+	return resource{
 		"resourceType": "Bundle",
 		"id":           fmt.Sprintf("pas-bundle-%06d-%d", sub.n, sub.inquiries),
 		"meta":         map[string]any{"profile": []string{bprofile}},
@@ -655,12 +656,12 @@ func (s *PASServer) renderLocked(sub *pasSub, inquiry bool, bundleID pasJIdent) 
 	}
 }
 
-// pasResource is a FHIR resource as a map; it is written with its
+// resource is a FHIR resource as a map; it is written with its
 // resourceType first, as FHIR servers do (readers sniff it cheaply).
-type pasResource map[string]any
+type resource map[string]any
 
 // MarshalJSON implements json.Marshaler.
-func (r pasResource) MarshalJSON() ([]byte, error) {
+func (r resource) MarshalJSON() ([]byte, error) {
 	rest := make(map[string]any, len(r))
 	for k, v := range r {
 		if k != "resourceType" {
@@ -682,9 +683,9 @@ func (r pasResource) MarshalJSON() ([]byte, error) {
 	return append(out, body[1:]...), nil
 }
 
-// pasResourceType reads a resource's resourceType without decoding the
+// resourceType reads a resource's resourceType without decoding the
 // rest when it comes first.
-func pasResourceType(raw []byte) string {
+func resourceType(raw []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return ""
@@ -707,13 +708,4 @@ func pasResourceType(raw []byte) string {
 		}
 	}
 	return ""
-}
-
-func pasContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

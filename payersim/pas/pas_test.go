@@ -1,4 +1,4 @@
-package payersim_test
+package pas_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 type pasClock struct {
@@ -34,11 +34,11 @@ func (c *pasClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func pasNew(t *testing.T, opts payersim.PASOptions) (*payersim.PASServer, *pasClock) {
+func pasNew(t *testing.T, opts pas.Options) (*pas.Server, *pasClock) {
 	t.Helper()
 	clock := &pasClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
 	opts.Now = clock.Now
-	return payersim.NewPAS(opts), clock
+	return pas.New(opts), clock
 }
 
 type pasReply struct {
@@ -66,11 +66,11 @@ func pasDo(h http.Handler, method, path, body string, header map[string]string) 
 	return pasReply{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
-func pasToken(t *testing.T, sim *payersim.PASServer) string {
+func pasToken(t *testing.T, sim *pas.Server) string {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials&scope=system%2FClaim.write"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(payersim.PASDefaultClientID, payersim.PASDefaultClientSecret)
+	req.SetBasicAuth(pas.DefaultClientID, pas.DefaultClientSecret)
 	rec := httptest.NewRecorder()
 	sim.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
@@ -87,14 +87,14 @@ func pasToken(t *testing.T, sim *payersim.PASServer) string {
 
 func pasFixture(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "pas-"+name))
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(data)
 }
 
-func pasAPI(t *testing.T, sim *payersim.PASServer, token, op, body string) pasReply {
+func pasAPI(t *testing.T, sim *pas.Server, token, op, body string) pasReply {
 	t.Helper()
 	return pasDo(sim, http.MethodPost, "/Claim/$"+op, body, map[string]string{
 		"Authorization": "Bearer " + token, "Content-Type": "application/fhir+json",
@@ -160,7 +160,7 @@ func pasActions(cr map[string]any) []string {
 	return out
 }
 
-func TestPASToken(t *testing.T) {
+func TestToken(t *testing.T) {
 	tests := []struct {
 		name   string
 		method string
@@ -169,16 +169,16 @@ func TestPASToken(t *testing.T) {
 		status int
 		errStr string
 	}{
-		{name: "basic auth", body: "grant_type=client_credentials", basic: [2]string{payersim.PASDefaultClientID, payersim.PASDefaultClientSecret}, status: 200},
+		{name: "basic auth", body: "grant_type=client_credentials", basic: [2]string{pas.DefaultClientID, pas.DefaultClientSecret}, status: 200},
 		{name: "form auth", body: "grant_type=client_credentials&client_id=authpilot&client_secret=pas-sim-secret", status: 200},
-		{name: "wrong secret", body: "grant_type=client_credentials", basic: [2]string{payersim.PASDefaultClientID, "nope"}, status: 401, errStr: "invalid_client"},
+		{name: "wrong secret", body: "grant_type=client_credentials", basic: [2]string{pas.DefaultClientID, "nope"}, status: 401, errStr: "invalid_client"},
 		{name: "no credentials", body: "grant_type=client_credentials", status: 401, errStr: "invalid_client"},
-		{name: "other grant", body: "grant_type=password", basic: [2]string{payersim.PASDefaultClientID, payersim.PASDefaultClientSecret}, status: 400, errStr: "unsupported_grant_type"},
+		{name: "other grant", body: "grant_type=password", basic: [2]string{pas.DefaultClientID, pas.DefaultClientSecret}, status: 400, errStr: "unsupported_grant_type"},
 		{name: "GET", method: http.MethodGet, status: 405, errStr: "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, _ := pasNew(t, payersim.PASOptions{TokenTTL: 10 * time.Minute})
+			sim, _ := pasNew(t, pas.Options{TokenTTL: 10 * time.Minute})
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
@@ -217,8 +217,8 @@ func TestPASToken(t *testing.T) {
 	}
 }
 
-func TestPASRequiresValidToken(t *testing.T) {
-	sim, clock := pasNew(t, payersim.PASOptions{TokenTTL: time.Hour})
+func TestRequiresValidToken(t *testing.T) {
+	sim, clock := pasNew(t, pas.Options{TokenTTL: time.Hour})
 	body := pasFixture(t, "Bundle-MedicalServicesAuthorizationBundleExample.json")
 	tok := pasToken(t, sim)
 	steps := []struct {
@@ -262,8 +262,8 @@ func TestPASRequiresValidToken(t *testing.T) {
 }
 
 // The IG's own request and inquiry examples go through the simulator.
-func TestPASSubmitAndInquireIGExamples(t *testing.T) {
-	sim, _ := pasNew(t, payersim.PASOptions{})
+func TestSubmitAndInquireIGExamples(t *testing.T) {
+	sim, _ := pasNew(t, pas.Options{})
 	tok := pasToken(t, sim)
 	r := pasAPI(t, sim, tok, "submit", pasFixture(t, "Bundle-MedicalServicesAuthorizationBundleExample.json"))
 	if r.status != 200 || r.header.Get("Content-Type") != "application/fhir+json" {
@@ -301,8 +301,8 @@ func TestPASSubmitAndInquireIGExamples(t *testing.T) {
 			t.Errorf("stats = %+v", st)
 		}
 		reqs := sim.Requests()
-		want := payersim.PASRequest{Reference: "SHP-PA-000001", AuthNumber: "AUTH000001", BundleID: "5269367", Trace: "111099",
-			MemberID: "1122334455", Codes: []string{"99212"}, ServiceDate: "2005-05-10", Fate: payersim.PASApprove}
+		want := pas.Request{Reference: "SHP-PA-000001", AuthNumber: "AUTH000001", BundleID: "5269367", Trace: "111099",
+			MemberID: "1122334455", Codes: []string{"99212"}, ServiceDate: "2005-05-10", Fate: pas.Approve}
 		if len(reqs) != 1 {
 			t.Fatalf("requests = %+v, want one", reqs)
 		}
@@ -353,7 +353,7 @@ func TestPASSubmitAndInquireIGExamples(t *testing.T) {
 	})
 }
 
-func TestPASSubmitValidation(t *testing.T) {
+func TestSubmitValidation(t *testing.T) {
 	base := pasFixture(t, "Bundle-MedicalServicesAuthorizationBundleExample.json")
 	mutate := func(f func(b map[string]any)) string {
 		var b map[string]any
@@ -397,7 +397,7 @@ func TestPASSubmitValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, _ := pasNew(t, payersim.PASOptions{})
+			sim, _ := pasNew(t, pas.Options{})
 			r := pasAPI(t, sim, pasToken(t, sim), "submit", tt.body)
 			if r.status != 400 {
 				t.Fatalf("status %d: %s", r.status, r.body)
@@ -414,7 +414,7 @@ func TestPASSubmitValidation(t *testing.T) {
 		})
 	}
 	t.Run("parameters wrapper accepted", func(t *testing.T) {
-		sim, _ := pasNew(t, payersim.PASOptions{})
+		sim, _ := pasNew(t, pas.Options{})
 		body := `{"resourceType":"Parameters","parameter":[{"name":"resource","resource":` + base + `}]}`
 		if r := pasAPI(t, sim, pasToken(t, sim), "submit", body); r.status != 200 {
 			t.Errorf("status %d: %s", r.status, r.body)
@@ -422,13 +422,13 @@ func TestPASSubmitValidation(t *testing.T) {
 	})
 }
 
-func TestPASScenarioFates(t *testing.T) {
+func TestScenarioFates(t *testing.T) {
 	// The IG example: member 1122334455, one line of HCPCS 99212.
 	body := pasFixture(t, "Bundle-MedicalServicesAuthorizationBundleExample.json")
 	inquiry := pasFixture(t, "Bundle-PASClaimInquiryBundleExample.json")
 	tests := []struct {
 		name     string
-		rules    []payersim.PASRule
+		rules    []pas.Rule
 		submit   []string
 		inquire  [][]string // actions after each inquiry
 		note     string
@@ -436,29 +436,29 @@ func TestPASScenarioFates(t *testing.T) {
 	}{
 		{name: "default approve", submit: []string{"A1"}},
 		{name: "first match wins",
-			rules:  []payersim.PASRule{{MemberID: "1122334455", Fate: payersim.PASDeny, Reason: "Out of network"}, {Code: "99212", Fate: payersim.PASApprove}},
+			rules:  []pas.Rule{{MemberID: "1122334455", Fate: pas.Deny, Reason: "Out of network"}, {Code: "99212", Fate: pas.Approve}},
 			submit: []string{"A3"}, note: "Out of network"},
 		{name: "unmatched rules fall through to approve",
-			rules:  []payersim.PASRule{{MemberID: "other", Fate: payersim.PASDeny}, {Code: "72148", Fate: payersim.PASDeny}},
+			rules:  []pas.Rule{{MemberID: "other", Fate: pas.Deny}, {Code: "72148", Fate: pas.Deny}},
 			submit: []string{"A1"}},
 		{name: "pend then approve after two inquiries",
-			rules:   []payersim.PASRule{{Code: "99212", Fate: payersim.PASPend, Reason: "Send notes", AfterInquiries: 2, Then: payersim.PASApprove}},
+			rules:   []pas.Rule{{Code: "99212", Fate: pas.Pend, Reason: "Send notes", AfterInquiries: 2, Then: pas.Approve}},
 			submit:  []string{"A4"},
 			inquire: [][]string{{"A4"}, {"A1"}, {"A1"}}, note: "Send notes"},
 		{name: "deny delayed by one inquiry",
-			rules:   []payersim.PASRule{{Fate: payersim.PASDeny, AfterInquiries: 1}},
+			rules:   []pas.Rule{{Fate: pas.Deny, AfterInquiries: 1}},
 			submit:  []string{"A4"},
 			inquire: [][]string{{"A3"}}},
 		{name: "modify fewer units",
-			rules:  []payersim.PASRule{{Fate: payersim.PASModify, ModifyUnits: 1}},
+			rules:  []pas.Rule{{Fate: pas.Modify, ModifyUnits: 1}},
 			submit: []string{"A6", "+A1"}, note: "Authorized as modified", addUnits: 1},
 		{name: "partial single line",
-			rules:  []payersim.PASRule{{Fate: payersim.PASPartial}},
+			rules:  []pas.Rule{{Fate: pas.Partial}},
 			submit: []string{"A2"}, note: "Part of the requested services is not medically necessary"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, _ := pasNew(t, payersim.PASOptions{Scenario: payersim.PASScenario{Rules: tt.rules}})
+			sim, _ := pasNew(t, pas.Options{Scenario: pas.Scenario{Rules: tt.rules}})
 			tok := pasToken(t, sim)
 			cr := pasClaimResponse(t, pasAPI(t, sim, tok, "submit", body).json(t))
 			if got := pasActions(cr); !reflect.DeepEqual(got, tt.submit) {
@@ -486,7 +486,7 @@ func TestPASScenarioFates(t *testing.T) {
 		})
 	}
 	t.Run("reject answers 400", func(t *testing.T) {
-		sim, _ := pasNew(t, payersim.PASOptions{Scenario: payersim.PASScenario{Rules: []payersim.PASRule{{MemberID: "1122334455", Fate: payersim.PASReject}}}})
+		sim, _ := pasNew(t, pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{{MemberID: "1122334455", Fate: pas.Reject}}}})
 		r := pasAPI(t, sim, pasToken(t, sim), "submit", body)
 		if r.status != 400 || !strings.Contains(string(r.body), "Subscriber not found") {
 			t.Errorf("reply %d %s", r.status, r.body)
@@ -497,21 +497,21 @@ func TestPASScenarioFates(t *testing.T) {
 	})
 }
 
-func TestPASScenarioValidate(t *testing.T) {
+func TestScenarioValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		rule payersim.PASRule
+		rule pas.Rule
 		want string
 	}{
-		{"unknown fate", payersim.PASRule{Fate: "maybe"}, `unknown fate "maybe"`},
-		{"then without after", payersim.PASRule{Fate: payersim.PASPend, Then: payersim.PASApprove}, "then needs after_inquiries"},
-		{"then pend", payersim.PASRule{Fate: payersim.PASPend, Then: payersim.PASPend, AfterInquiries: 1}, "is not a decision"},
-		{"negative", payersim.PASRule{Fate: payersim.PASApprove, ValidDays: -1}, "negative number"},
-		{"delayed reject", payersim.PASRule{Fate: payersim.PASReject, AfterInquiries: 2}, "cannot be delayed"},
+		{"unknown fate", pas.Rule{Fate: "maybe"}, `unknown fate "maybe"`},
+		{"then without after", pas.Rule{Fate: pas.Pend, Then: pas.Approve}, "then needs after_inquiries"},
+		{"then pend", pas.Rule{Fate: pas.Pend, Then: pas.Pend, AfterInquiries: 1}, "is not a decision"},
+		{"negative", pas.Rule{Fate: pas.Approve, ValidDays: -1}, "negative number"},
+		{"delayed reject", pas.Rule{Fate: pas.Reject, AfterInquiries: 2}, "cannot be delayed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := payersim.PASScenario{Rules: []payersim.PASRule{tt.rule}}.Validate()
+			err := pas.Scenario{Rules: []pas.Rule{tt.rule}}.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate = %v, want %q", err, tt.want)
 			}
@@ -519,25 +519,25 @@ func TestPASScenarioValidate(t *testing.T) {
 	}
 }
 
-func TestPASFaults(t *testing.T) {
+func TestFaults(t *testing.T) {
 	body := pasFixture(t, "Bundle-MedicalServicesAuthorizationBundleExample.json")
 	inquiry := pasFixture(t, "Bundle-PASClaimInquiryBundleExample.json")
 	tests := []struct {
 		name   string
-		fault  payersim.PASFault
+		fault  pas.Fault
 		op     string
 		want   []int // statuses of consecutive calls
 		header string
 	}{
-		{name: "500 twice", fault: payersim.PASFault{Kind: payersim.PASFault500, Count: 2}, op: "submit", want: []int{500, 500, 200}},
-		{name: "503 with Retry-After", fault: payersim.PASFault{Kind: payersim.PASFault503, RetryAfter: 7}, op: "submit", want: []int{503, 200}, header: "7"},
-		{name: "bad request", fault: payersim.PASFault{Kind: payersim.PASFaultBadRequest, Op: "inquire"}, op: "inquire", want: []int{400, 200}},
-		{name: "inquire fault spares submit", fault: payersim.PASFault{Kind: payersim.PASFault500, Op: "inquire"}, op: "submit", want: []int{200, 200}},
-		{name: "slow then normal", fault: payersim.PASFault{Kind: payersim.PASFaultSlow, Delay: payersim.PASDuration(time.Millisecond)}, op: "submit", want: []int{200}},
+		{name: "500 twice", fault: pas.Fault{Kind: pas.Fault500, Count: 2}, op: "submit", want: []int{500, 500, 200}},
+		{name: "503 with Retry-After", fault: pas.Fault{Kind: pas.Fault503, RetryAfter: 7}, op: "submit", want: []int{503, 200}, header: "7"},
+		{name: "bad request", fault: pas.Fault{Kind: pas.FaultBadRequest, Op: "inquire"}, op: "inquire", want: []int{400, 200}},
+		{name: "inquire fault spares submit", fault: pas.Fault{Kind: pas.Fault500, Op: "inquire"}, op: "submit", want: []int{200, 200}},
+		{name: "slow then normal", fault: pas.Fault{Kind: pas.FaultSlow, Delay: pas.Duration(time.Millisecond)}, op: "submit", want: []int{200}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, _ := pasNew(t, payersim.PASOptions{})
+			sim, _ := pasNew(t, pas.Options{})
 			tok := pasToken(t, sim)
 			if tt.op == "inquire" {
 				pasAPI(t, sim, tok, "submit", body)
@@ -566,8 +566,8 @@ func TestPASFaults(t *testing.T) {
 		})
 	}
 	t.Run("token fault", func(t *testing.T) {
-		sim, _ := pasNew(t, payersim.PASOptions{})
-		if err := sim.AddFault(payersim.PASFault{Kind: payersim.PASFault503, Op: "token"}); err != nil {
+		sim, _ := pasNew(t, pas.Options{})
+		if err := sim.AddFault(pas.Fault{Kind: pas.Fault503, Op: "token"}); err != nil {
 			t.Fatal(err)
 		}
 		r := pasDo(sim, http.MethodPost, "/token", "grant_type=client_credentials&client_id=authpilot&client_secret=pas-sim-secret",
@@ -581,8 +581,8 @@ func TestPASFaults(t *testing.T) {
 		}
 	})
 	t.Run("bad faults", func(t *testing.T) {
-		sim, _ := pasNew(t, payersim.PASOptions{})
-		for _, f := range []payersim.PASFault{{Kind: "boom"}, {Kind: payersim.PASFault500, Op: "delete"}} {
+		sim, _ := pasNew(t, pas.Options{})
+		for _, f := range []pas.Fault{{Kind: "boom"}, {Kind: pas.Fault500, Op: "delete"}} {
 			if err := sim.AddFault(f); err == nil {
 				t.Errorf("AddFault(%+v) accepted", f)
 			}
@@ -590,8 +590,8 @@ func TestPASFaults(t *testing.T) {
 	})
 }
 
-func TestPASAdmin(t *testing.T) {
-	sim, _ := pasNew(t, payersim.PASOptions{})
+func TestAdmin(t *testing.T) {
+	sim, _ := pasNew(t, pas.Options{})
 	hdr := map[string]string{"Content-Type": "application/json"}
 	steps := []struct {
 		method, path, body string
@@ -625,7 +625,7 @@ func TestPASAdmin(t *testing.T) {
 	if got := pasActions(cr); !reflect.DeepEqual(got, []string{"A3"}) {
 		t.Errorf("actions = %v", got)
 	}
-	var stats payersim.PASStats
+	var stats pas.Stats
 	r := pasDo(sim, "GET", "/_sim/pas/stats", "", nil)
 	if err := json.Unmarshal(r.body, &stats); err != nil {
 		t.Fatal(err)

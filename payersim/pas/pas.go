@@ -1,9 +1,8 @@
-package payersim
-
-// The simulated Da Vinci PAS API: an OAuth2 token endpoint, Claim/$submit,
-// Claim/$inquire, and an admin endpoint under /_sim/pas/ for scenarios,
-// faults and stats. Everything is in files named pas*.go; exported names
-// start with PAS.
+// Package pas simulates a payer's Da Vinci PAS 2.x API for the demo, the
+// fhirpas connector's tests and the benchmark: an OAuth2 token endpoint,
+// Claim/$submit, Claim/$inquire, and an admin endpoint under /_sim/pas/ for
+// scenarios, faults and stats. See ../README.md.
+package pas
 
 import (
 	"context"
@@ -17,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,47 +26,47 @@ import (
 
 // PAS defaults.
 const (
-	PASDefaultClientID     = "authpilot"
-	PASDefaultClientSecret = "pas-sim-secret"
-	PASDefaultTokenTTL     = time.Hour
-	PASDefaultValidDays    = 90
-	pasMaxBody             = 8 << 20
+	DefaultClientID     = "authpilot"
+	DefaultClientSecret = "pas-sim-secret"
+	DefaultTokenTTL     = time.Hour
+	DefaultValidDays    = 90
+	maxBody             = 8 << 20
 )
 
-// PASFate is what the simulated payer decides for a PAS request.
-type PASFate string
+// Fate is what the simulated payer decides for a PAS request.
+type Fate string
 
 // PAS fates.
 const (
-	// PASApprove certifies every line (A1).
-	PASApprove PASFate = "approve"
-	// PASDeny denies every line (A3) with the rule's reason.
-	PASDeny PASFate = "deny"
-	// PASPend pends the request (A4), asking for the rule's reason; with
+	// Approve certifies every line (A1).
+	Approve Fate = "approve"
+	// Deny denies every line (A3) with the rule's reason.
+	Deny Fate = "deny"
+	// Pend pends the request (A4), asking for the rule's reason; with
 	// AfterInquiries and Then it decides Then after that many inquiries.
-	PASPend PASFate = "pend"
-	// PASModify certifies a different code or fewer units: the line gets A6
+	Pend Fate = "pend"
+	// Modify certifies a different code or fewer units: the line gets A6
 	// and an addItem carries what was authorized.
-	PASModify PASFate = "modify"
-	// PASPartial certifies some lines and denies others; a single line is
+	Modify Fate = "modify"
+	// Partial certifies some lines and denies others; a single line is
 	// certified in part (A2) with fewer units.
-	PASPartial PASFate = "partial"
-	// PASReject answers $submit with HTTP 400 and an OperationOutcome (an
+	Partial Fate = "partial"
+	// Reject answers $submit with HTTP 400 and an OperationOutcome (an
 	// invalid member, say); nothing is recorded.
-	PASReject PASFate = "reject"
+	Reject Fate = "reject"
 )
 
-var pasFates = []PASFate{PASApprove, PASDeny, PASPend, PASModify, PASPartial, PASReject}
+var fates = []Fate{Approve, Deny, Pend, Modify, Partial, Reject}
 
-// PASRule scripts the fate of the requests it matches. A rule matches a
+// Rule scripts the fate of the requests it matches. A rule matches a
 // request when every set matcher does; the first matching rule wins, and a
 // request no rule matches is approved at once.
-type PASRule struct {
+type Rule struct {
 	// Code matches a request with a service line of this CPT/HCPCS code.
 	Code string `json:"code,omitempty"`
 	// MemberID matches the Coverage.subscriberId.
-	MemberID string  `json:"member_id,omitempty"`
-	Fate     PASFate `json:"fate"`
+	MemberID string `json:"member_id,omitempty"`
+	Fate     Fate   `json:"fate"`
 	// Reason is the denial reason, the information a pend asks for, the
 	// diagnostics of a reject, or the note of a partial approval.
 	Reason string `json:"reason,omitempty"`
@@ -74,7 +74,7 @@ type PASRule struct {
 	// it has been inquired about this many times.
 	AfterInquiries int `json:"after_inquiries,omitempty"`
 	// Then is the fate a pend turns into after AfterInquiries inquiries.
-	Then PASFate `json:"then,omitempty"`
+	Then Fate `json:"then,omitempty"`
 	// ModifyCode and ModifyUnits are what a modify (or partial) authorizes
 	// instead: default the same code, and one unit fewer (at least one).
 	ModifyCode  string `json:"modify_code,omitempty"`
@@ -83,18 +83,18 @@ type PASRule struct {
 	ValidDays int `json:"valid_days,omitempty"`
 }
 
-// PASScenario is the ordered rules of the PAS simulator.
-type PASScenario struct {
-	Rules []PASRule `json:"rules"`
+// Scenario is the ordered rules of the PAS simulator.
+type Scenario struct {
+	Rules []Rule `json:"rules"`
 }
 
 // Validate checks the scenario's fates.
-func (sc PASScenario) Validate() error {
+func (sc Scenario) Validate() error {
 	for i, r := range sc.Rules {
-		if !pasValidFate(r.Fate) {
+		if !slices.Contains(fates, r.Fate) {
 			return fmt.Errorf("rules[%d]: unknown fate %q", i, r.Fate)
 		}
-		if r.Then != "" && (!pasValidFate(r.Then) || r.Then == PASPend || r.Then == PASReject) {
+		if r.Then != "" && (!slices.Contains(fates, r.Then) || r.Then == Pend || r.Then == Reject) {
 			return fmt.Errorf("rules[%d]: then: %q is not a decision", i, r.Then)
 		}
 		if r.Then != "" && r.AfterInquiries <= 0 {
@@ -103,41 +103,32 @@ func (sc PASScenario) Validate() error {
 		if r.AfterInquiries < 0 || r.ModifyUnits < 0 || r.ValidDays < 0 {
 			return fmt.Errorf("rules[%d]: negative number", i)
 		}
-		if r.Fate == PASReject && r.AfterInquiries > 0 {
+		if r.Fate == Reject && r.AfterInquiries > 0 {
 			return fmt.Errorf("rules[%d]: a reject cannot be delayed", i)
 		}
 	}
 	return nil
 }
 
-func pasValidFate(f PASFate) bool {
-	for _, x := range pasFates {
-		if f == x {
-			return true
-		}
-	}
-	return false
-}
-
-// PASFaultKind is a failure the simulator can inject.
-type PASFaultKind string
+// FaultKind is a failure the simulator can inject.
+type FaultKind string
 
 // PAS fault kinds.
 const (
-	PASFault500 PASFaultKind = "http_500"
-	// PASFault503 answers 503 with Retry-After (RetryAfter seconds).
-	PASFault503 PASFaultKind = "http_503"
-	// PASFaultSlow delays the answer by Delay, then answers normally.
-	PASFaultSlow PASFaultKind = "slow"
-	// PASFaultBadRequest answers 400 with an OperationOutcome.
-	PASFaultBadRequest PASFaultKind = "bad_request"
-	// PASFaultExpireTokens expires every issued token at once.
-	PASFaultExpireTokens PASFaultKind = "expire_tokens"
+	Fault500 FaultKind = "http_500"
+	// Fault503 answers 503 with Retry-After (RetryAfter seconds).
+	Fault503 FaultKind = "http_503"
+	// FaultSlow delays the answer by Delay, then answers normally.
+	FaultSlow FaultKind = "slow"
+	// FaultBadRequest answers 400 with an OperationOutcome.
+	FaultBadRequest FaultKind = "bad_request"
+	// FaultExpireTokens expires every issued token at once.
+	FaultExpireTokens FaultKind = "expire_tokens"
 )
 
-// PASFault injects a failure into the next Count calls of an operation.
-type PASFault struct {
-	Kind PASFaultKind `json:"kind"`
+// Fault injects a failure into the next Count calls of an operation.
+type Fault struct {
+	Kind FaultKind `json:"kind"`
 	// Op is "submit", "inquire" or "token"; empty means submit and inquire.
 	Op string `json:"op,omitempty"`
 	// Count is how many calls it affects (default 1).
@@ -145,41 +136,41 @@ type PASFault struct {
 	// RetryAfter is the Retry-After of a 503, in seconds (0: none).
 	RetryAfter int `json:"retry_after,omitempty"`
 	// Delay is the pause of a slow answer, e.g. "250ms".
-	Delay PASDuration `json:"delay,omitempty"`
+	Delay Duration `json:"delay,omitempty"`
 	// Diagnostics is the OperationOutcome text of a bad request.
 	Diagnostics string `json:"diagnostics,omitempty"`
 }
 
-// PASDuration is a time.Duration written as "250ms" in JSON.
-type PASDuration time.Duration
+// Duration is a time.Duration written as "250ms" in JSON.
+type Duration time.Duration
 
 // MarshalJSON implements json.Marshaler.
-func (d PASDuration) MarshalJSON() ([]byte, error) {
+func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
 // UnmarshalJSON implements json.Unmarshaler; it takes "250ms" or
 // nanoseconds.
-func (d *PASDuration) UnmarshalJSON(b []byte) error {
+func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := time.ParseDuration(s)
 		if err != nil {
 			return fmt.Errorf("duration: %w", err)
 		}
-		*d = PASDuration(v)
+		*d = Duration(v)
 		return nil
 	}
 	var n int64
 	if err := json.Unmarshal(b, &n); err != nil {
 		return errors.New("duration: want a string such as \"250ms\"")
 	}
-	*d = PASDuration(n)
+	*d = Duration(n)
 	return nil
 }
 
-// PASStats counts what clients did.
-type PASStats struct {
+// Stats counts what clients did.
+type Stats struct {
 	// Calls counts HTTP calls by operation: token, submit, inquire.
 	Calls map[string]int `json:"calls"`
 	// TokensIssued counts access tokens handed out.
@@ -198,15 +189,15 @@ type PASStats struct {
 	FaultsServed int `json:"faults_served"`
 }
 
-// PASOptions configure the PAS simulator.
-type PASOptions struct {
+// Options configure the PAS simulator.
+type Options struct {
 	ClientID     string
 	ClientSecret string
 	// TokenTTL is the life of an access token on the Now clock.
 	TokenTTL time.Duration
 	// Now is the clock (tokens, timestamps, validity periods).
 	Now      func() time.Time
-	Scenario PASScenario
+	Scenario Scenario
 	// InquiryParam names the Parameters output of $inquire: "return" (the
 	// OperationDefinition's name, default), "responseBundle" (the name in
 	// the IG's example), or "bundle" to answer with a bare Bundle.
@@ -216,32 +207,32 @@ type PASOptions struct {
 	Logger    *slog.Logger
 }
 
-// PASServer is the simulated PAS API; it is an http.Handler.
-type PASServer struct {
-	opts PASOptions
+// Server is the simulated PAS API; it is an http.Handler.
+type Server struct {
+	opts Options
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	rules   []PASRule
-	faults  []*PASFault
+	rules   []Rule
+	faults  []*Fault
 	tokens  map[string]time.Time
-	subs    map[string]*pasSub // by request Bundle identifier
-	byTrace map[string]*pasSub // by Claim.identifier value
-	byRef   map[string]*pasSub // by payer reference and authorization number
+	subs    map[string]*submission // by request Bundle identifier
+	byTrace map[string]*submission // by Claim.identifier value
+	byRef   map[string]*submission // by payer reference and authorization number
 	seq     int
-	stats   PASStats
+	stats   Stats
 }
 
-// NewPAS returns a PAS simulator.
-func NewPAS(opts PASOptions) *PASServer {
+// New returns a PAS simulator.
+func New(opts Options) *Server {
 	if opts.ClientID == "" {
-		opts.ClientID = PASDefaultClientID
+		opts.ClientID = DefaultClientID
 	}
 	if opts.ClientSecret == "" {
-		opts.ClientSecret = PASDefaultClientSecret
+		opts.ClientSecret = DefaultClientSecret
 	}
 	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = PASDefaultTokenTTL
+		opts.TokenTTL = DefaultTokenTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -256,37 +247,37 @@ func NewPAS(opts PASOptions) *PASServer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &PASServer{opts: opts, log: log.With("sim", "pas")}
+	s := &Server{opts: opts, log: log.With("sim", "pas")}
 	s.resetLocked()
-	s.rules = append([]PASRule(nil), opts.Scenario.Rules...)
+	s.rules = append([]Rule(nil), opts.Scenario.Rules...)
 	return s
 }
 
-func (s *PASServer) resetLocked() {
+func (s *Server) resetLocked() {
 	s.faults = nil
 	s.tokens = map[string]time.Time{}
-	s.subs = map[string]*pasSub{}
-	s.byTrace = map[string]*pasSub{}
-	s.byRef = map[string]*pasSub{}
-	s.stats = PASStats{Calls: map[string]int{}}
+	s.subs = map[string]*submission{}
+	s.byTrace = map[string]*submission{}
+	s.byRef = map[string]*submission{}
+	s.stats = Stats{Calls: map[string]int{}}
 }
 
 // SetScenario replaces the rules.
-func (s *PASServer) SetScenario(sc PASScenario) error {
+func (s *Server) SetScenario(sc Scenario) error {
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("pas scenario: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rules = append([]PASRule(nil), sc.Rules...)
+	s.rules = append([]Rule(nil), sc.Rules...)
 	return nil
 }
 
 // AddFault queues a fault; an expire_tokens fault acts at once.
-func (s *PASServer) AddFault(f PASFault) error {
+func (s *Server) AddFault(f Fault) error {
 	switch f.Kind {
-	case PASFault500, PASFault503, PASFaultSlow, PASFaultBadRequest:
-	case PASFaultExpireTokens:
+	case Fault500, Fault503, FaultSlow, FaultBadRequest:
+	case FaultExpireTokens:
 		s.ExpireTokens()
 		return nil
 	default:
@@ -307,21 +298,21 @@ func (s *PASServer) AddFault(f PASFault) error {
 }
 
 // ClearFaults drops every queued fault.
-func (s *PASServer) ClearFaults() {
+func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
 }
 
 // ExpireTokens makes every issued token invalid now.
-func (s *PASServer) ExpireTokens() {
+func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens = map[string]time.Time{}
 }
 
 // Stats returns a copy of the counters.
-func (s *PASServer) Stats() PASStats {
+func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
@@ -332,8 +323,8 @@ func (s *PASServer) Stats() PASStats {
 	return st
 }
 
-// PASRequest is a snapshot of one request accepted by $submit.
-type PASRequest struct {
+// Request is a snapshot of one request accepted by $submit.
+type Request struct {
 	// Reference is the payer's preAuthRef; AuthNumber its authorization
 	// number (both unique per request).
 	Reference  string `json:"reference"`
@@ -347,22 +338,22 @@ type PASRequest struct {
 	// servicedDate as written ("" when absent).
 	Codes       []string  `json:"codes"`
 	ServiceDate string    `json:"service_date,omitempty"`
-	Fate        PASFate   `json:"fate"`
+	Fate        Fate      `json:"fate"`
 	SubmittedAt time.Time `json:"submitted_at"`
 }
 
 // Requests returns every request accepted by $submit, oldest first.
-func (s *PASServer) Requests() []PASRequest {
+func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	subs := make([]*pasSub, 0, len(s.subs))
+	subs := make([]*submission, 0, len(s.subs))
 	for _, sub := range s.subs {
 		subs = append(subs, sub)
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].n < subs[j].n })
-	out := make([]PASRequest, 0, len(subs))
+	out := make([]Request, 0, len(subs))
 	for _, sub := range subs {
-		r := PASRequest{Reference: sub.ref, AuthNumber: sub.authNumber, BundleID: sub.req.bundleID.Value,
+		r := Request{Reference: sub.ref, AuthNumber: sub.authNumber, BundleID: sub.req.bundleID.Value,
 			Trace: sub.req.trace.Value, MemberID: sub.req.memberID, Fate: sub.rule.Fate, SubmittedAt: sub.submittedAt}
 		for _, l := range sub.req.lines {
 			r.Codes = append(r.Codes, l.code)
@@ -376,14 +367,14 @@ func (s *PASServer) Requests() []PASRequest {
 }
 
 // Reset forgets requests, tokens, faults and counters; the rules stay.
-func (s *PASServer) Reset() {
+func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resetLocked()
 }
 
 // ServeHTTP implements http.Handler.
-func (s *PASServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == "/token":
 		s.serveToken(w, r)
@@ -394,12 +385,12 @@ func (s *PASServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/_sim/pas/"):
 		s.serveAdmin(w, r, strings.TrimPrefix(p, "/_sim/pas/"))
 	default:
-		pasOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
+		writeOutcome(w, http.StatusNotFound, "not-found", "no such endpoint")
 	}
 }
 
 // takeFault returns the next fault for op, consuming one of its calls.
-func (s *PASServer) takeFault(op string) *PASFault {
+func (s *Server) takeFault(op string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
@@ -410,7 +401,7 @@ func (s *PASServer) takeFault(op string) *PASFault {
 		if f.Count <= 0 {
 			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
 		}
-		if f.Kind != PASFaultSlow {
+		if f.Kind != FaultSlow {
 			s.stats.FaultsServed++
 		}
 		s.log.Debug("pas fault injected", "op", op, "kind", string(f.Kind))
@@ -421,40 +412,40 @@ func (s *PASServer) takeFault(op string) *PASFault {
 }
 
 // fault applies an injected fault; it reports whether the answer was sent.
-func (s *PASServer) fault(w http.ResponseWriter, r *http.Request, op string) bool {
+func (s *Server) fault(w http.ResponseWriter, r *http.Request, op string) bool {
 	f := s.takeFault(op)
 	if f == nil {
 		return false
 	}
 	switch f.Kind {
-	case PASFault500:
-		pasOutcome(w, http.StatusInternalServerError, "exception", "simulated internal error")
-	case PASFault503:
+	case Fault500:
+		writeOutcome(w, http.StatusInternalServerError, "exception", "simulated internal error")
+	case Fault503:
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		}
-		pasOutcome(w, http.StatusServiceUnavailable, "transient", "simulated maintenance")
-	case PASFaultBadRequest:
+		writeOutcome(w, http.StatusServiceUnavailable, "transient", "simulated maintenance")
+	case FaultBadRequest:
 		s.countBadRequest()
 		msg := f.Diagnostics
 		if msg == "" {
 			msg = "Subscriber not found"
 		}
-		pasOutcome(w, http.StatusBadRequest, "invalid", msg)
-	case PASFaultSlow:
+		writeOutcome(w, http.StatusBadRequest, "invalid", msg)
+	case FaultSlow:
 		// The client may give up first; then there is no one to answer.
-		return pasSleep(r.Context(), time.Duration(f.Delay)) != nil
+		return sleepCtx(r.Context(), time.Duration(f.Delay)) != nil
 	}
 	return true
 }
 
-func (s *PASServer) countBadRequest() {
+func (s *Server) countBadRequest() {
 	s.mu.Lock()
 	s.stats.BadRequests++
 	s.mu.Unlock()
 }
 
-func (s *PASServer) count(op string) {
+func (s *Server) count(op string) {
 	s.mu.Lock()
 	s.stats.Calls[op]++
 	s.mu.Unlock()
@@ -462,15 +453,15 @@ func (s *PASServer) count(op string) {
 
 // serveToken is the OAuth2 client-credentials token endpoint (RFC 6749
 // 4.4): client authentication by HTTP Basic or by form parameters.
-func (s *PASServer) serveToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	s.count("token")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		pasTokenError(w, http.StatusMethodNotAllowed, "invalid_request")
+		writeTokenError(w, http.StatusMethodNotAllowed, "invalid_request")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		pasTokenError(w, http.StatusBadRequest, "invalid_request")
+		writeTokenError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
 	if s.fault(w, r, "token") {
@@ -494,16 +485,16 @@ func (s *PASServer) serveToken(w http.ResponseWriter, r *http.Request) {
 		s.stats.TokensRefused++
 		s.mu.Unlock()
 		w.Header().Set("WWW-Authenticate", `Basic realm="pas"`)
-		pasTokenError(w, http.StatusUnauthorized, "invalid_client")
+		writeTokenError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		pasTokenError(w, http.StatusBadRequest, "unsupported_grant_type")
+		writeTokenError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		pasTokenError(w, http.StatusInternalServerError, "server_error")
+		writeTokenError(w, http.StatusInternalServerError, "server_error")
 		return
 	}
 	tok := hex.EncodeToString(b[:])
@@ -521,14 +512,14 @@ func (s *PASServer) serveToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func pasTokenError(w http.ResponseWriter, status int, code string) {
+func writeTokenError(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
 }
 
 // authorized checks the bearer token against the Now clock.
-func (s *PASServer) authorized(r *http.Request) bool {
+func (s *Server) authorized(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
 		return false
@@ -539,18 +530,18 @@ func (s *PASServer) authorized(r *http.Request) bool {
 	return ok && s.opts.Now().Before(exp)
 }
 
-func (s *PASServer) serveAPI(w http.ResponseWriter, r *http.Request, op string) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, op string) {
 	s.count(op)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		pasOutcome(w, http.StatusMethodNotAllowed, "not-supported", "use POST")
+		writeOutcome(w, http.StatusMethodNotAllowed, "not-supported", "use POST")
 		return
 	}
 	// Read the body first: the server notices a client hanging up (and
 	// cancels r.Context, ending a slow fault) only once it is consumed.
-	body, err := io.ReadAll(io.LimitReader(r.Body, pasMaxBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
-		pasOutcome(w, http.StatusBadRequest, "structure", "unreadable body")
+		writeOutcome(w, http.StatusBadRequest, "structure", "unreadable body")
 		return
 	}
 	if s.fault(w, r, op) {
@@ -561,12 +552,12 @@ func (s *PASServer) serveAPI(w http.ResponseWriter, r *http.Request, op string) 
 		s.stats.Unauthorized++
 		s.mu.Unlock()
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		pasOutcome(w, http.StatusUnauthorized, "login", "access token missing, invalid or expired")
+		writeOutcome(w, http.StatusUnauthorized, "login", "access token missing, invalid or expired")
 		return
 	}
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	if !strings.HasPrefix(ct, "application/fhir+json") && !strings.HasPrefix(ct, "application/json") {
-		pasOutcome(w, http.StatusUnsupportedMediaType, "not-supported", "send application/fhir+json")
+		writeOutcome(w, http.StatusUnsupportedMediaType, "not-supported", "send application/fhir+json")
 		return
 	}
 	var status int
@@ -580,10 +571,10 @@ func (s *PASServer) serveAPI(w http.ResponseWriter, r *http.Request, op string) 
 		s.countBadRequest()
 	}
 	s.log.Debug("pas call", "op", op, "status", status)
-	pasWrite(w, status, out)
+	writeJSON(w, status, out)
 }
 
-func pasWrite(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, "encode", http.StatusInternalServerError)
@@ -594,13 +585,13 @@ func pasWrite(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(data)
 }
 
-// pasOutcome answers an OperationOutcome with one issue.
-func pasOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
-	pasWrite(w, status, pasOutcomeResource(code, diagnostics))
+// writeOutcome answers an OperationOutcome with one issue.
+func writeOutcome(w http.ResponseWriter, status int, code, diagnostics string) {
+	writeJSON(w, status, outcomeResource(code, diagnostics))
 }
 
-func pasOutcomeResource(code, diagnostics string) pasResource {
-	return pasResource{
+func outcomeResource(code, diagnostics string) resource {
+	return resource{
 		"resourceType": "OperationOutcome",
 		"issue": []any{map[string]any{
 			"severity":    "error",
@@ -619,7 +610,7 @@ func pasOutcomeResource(code, diagnostics string) pasResource {
 //	DELETE /_sim/pas/faults         drop queued faults
 //	POST /_sim/pas/tokens/expire    expire every token now
 //	POST /_sim/pas/reset            forget requests, tokens, faults, counters
-func (s *PASServer) serveAdmin(w http.ResponseWriter, r *http.Request, p string) {
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, p string) {
 	reply := func(v any) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
@@ -639,11 +630,11 @@ func (s *PASServer) serveAdmin(w http.ResponseWriter, r *http.Request, p string)
 		reply(s.Stats())
 	case p == "scenario" && r.Method == http.MethodGet:
 		s.mu.Lock()
-		sc := PASScenario{Rules: append([]PASRule{}, s.rules...)}
+		sc := Scenario{Rules: append([]Rule{}, s.rules...)}
 		s.mu.Unlock()
 		reply(sc)
 	case p == "scenario" && (r.Method == http.MethodPut || r.Method == http.MethodPost):
-		var sc PASScenario
+		var sc Scenario
 		if err := body(&sc); err != nil {
 			fail(http.StatusBadRequest, fmt.Errorf("scenario: %w", err))
 			return
@@ -659,13 +650,13 @@ func (s *PASServer) serveAdmin(w http.ResponseWriter, r *http.Request, p string)
 			fail(http.StatusBadRequest, err)
 			return
 		}
-		var list []PASFault
+		var list []Fault
 		if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "[") {
-			err = pasStrict(raw, &list)
+			err = decodeStrict(raw, &list)
 		} else {
-			var f PASFault
-			err = pasStrict(raw, &f)
-			list = []PASFault{f}
+			var f Fault
+			err = decodeStrict(raw, &f)
+			list = []Fault{f}
 		}
 		if err != nil {
 			fail(http.StatusBadRequest, fmt.Errorf("faults: %w", err))
@@ -692,14 +683,14 @@ func (s *PASServer) serveAdmin(w http.ResponseWriter, r *http.Request, p string)
 	}
 }
 
-func pasStrict(raw []byte, v any) error {
+func decodeStrict(raw []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
 
-// pasSleep waits d or until ctx ends.
-func pasSleep(ctx context.Context, d time.Duration) error {
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
