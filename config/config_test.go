@@ -445,6 +445,10 @@ notify:
     - name: ehr
       type: webhook
       url: http://ehr.example.org/hook
+    - name: chat-refs
+      type: slack
+      url_secret: slack-url-2
+      include_order_ref: true
 `
 	cfg, err := Parse(file, []byte(data))
 	if err != nil {
@@ -458,6 +462,7 @@ notify:
 		`warn.yaml:18: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
 		`warn.yaml:19: notify.sinks[1] "ehr": no secret: deliveries are not signed`,
 		`warn.yaml:21: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
+		`warn.yaml:25: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("Warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -298,6 +298,7 @@ var dateOutputLayouts = []string{
 	"01/02/2006", "1/2/2006", "01-02-2006", "01022006", "01/02/06", "1/2/06",
 	"Jan 2, 2006", "Jan 02, 2006", "January 2, 2006", "January 02, 2006",
 	"2 Jan 2006", "02 Jan 2006", "2 January 2006", "02-Jan-2006",
+	"Jan. 2, 2006", "2-Jan-2006",
 }
 
 // dateVariants returns the spellings of v when v is a date.

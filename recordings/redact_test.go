@@ -262,6 +262,7 @@ func TestRedactorValues(t *testing.T) {
 		{"iso date in us forms", []string{"1961-07-04"}, "07/04/1961 7/4/1961 07-04-1961 19610704 7/4/61", "[REDACTED] [REDACTED] [REDACTED] [REDACTED] [REDACTED]"},
 		{"us date in long forms", []string{"07/04/1961"}, "Jul 4, 1961; July 4, 1961; 04 Jul 1961; 1961-07-04", "[REDACTED]; [REDACTED]; [REDACTED]; [REDACTED]"},
 		{"unpadded us date", []string{"7/4/1961"}, "1961/07/04", "[REDACTED]"},
+		{"abbreviated month with a period", []string{"1961-07-04"}, "JUL. 4, 1961 or 4-Jul-1961", "[REDACTED] or [REDACTED]"},
 		{"other dates kept", []string{"1961-07-04"}, "1961-07-05", "1961-07-05"},
 	}
 	for _, tt := range tests {
