@@ -79,7 +79,7 @@ type redactor struct {
 	// added holds the values given to add, so a value added again (the
 	// store-wide index re-reads recently written cases) costs one lookup.
 	added map[string]bool
-	seen  map[string]bool
+	n     int // spellings indexed
 	// short holds the ASCII-lowercased spellings of 3 to 5 bytes by their
 	// first 3 bytes (MinRedactLen guarantees 3); long the longer ones by
 	// their first 6, so thousands of values sharing a short prefix (dates
@@ -100,9 +100,8 @@ type pattern struct {
 func (r *redactor) add(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.seen == nil {
+	if r.added == nil {
 		r.added = map[string]bool{}
-		r.seen = map[string]bool{}
 		r.short = map[[3]byte][]pattern{}
 		r.long = map[[6]byte][]pattern{}
 	}
@@ -115,26 +114,41 @@ func (r *redactor) add(values ...string) {
 		word := r.words && !strings.ContainsAny(v, "0123456789")
 		for _, variant := range valueVariants(v) {
 			k := asciiLower(variant)
-			if len(k) < MinRedactLen || r.seen[k] {
+			if len(k) < MinRedactLen {
 				continue
 			}
-			r.seen[k] = true
+			// Buckets are small (values sharing 3 or 6 first bytes): a
+			// scan finds a spelling already indexed, with no set beside.
 			p := pattern{v: k, word: word}
 			if len(k) < 6 {
 				key := [3]byte{k[0], k[1], k[2]}
-				r.short[key] = append(r.short[key], p)
+				r.short[key] = addPattern(r.short[key], p, &r.n)
 			} else {
 				key := [6]byte{k[0], k[1], k[2], k[3], k[4], k[5]}
-				r.long[key] = append(r.long[key], p)
+				r.long[key] = addPattern(r.long[key], p, &r.n)
 			}
 		}
 	}
 }
 
+// addPattern appends p to bucket unless its spelling is there, counting
+// it in n. A spelling indexed both as a name (whole words) and as part of
+// a value with digits keeps the looser match.
+func addPattern(bucket []pattern, p pattern, n *int) []pattern {
+	for i, q := range bucket {
+		if q.v == p.v {
+			bucket[i].word = q.word && p.word
+			return bucket
+		}
+	}
+	*n++
+	return append(bucket, p)
+}
+
 // empty reports whether no value is registered here or in the shared index.
 func (r *redactor) empty() bool {
 	r.mu.RLock()
-	n := len(r.seen)
+	n := r.n
 	r.mu.RUnlock()
 	return n == 0 && (r.shared == nil || r.shared.red.empty())
 }
@@ -146,7 +160,7 @@ type span struct{ from, to int }
 func (r *redactor) find(lower []byte, spans []span) []span {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if len(r.seen) == 0 {
+	if r.n == 0 {
 		return spans
 	}
 	match := func(i int, p pattern) {
@@ -243,7 +257,7 @@ func (x *Index) Add(values ...string) { x.red.add(values...) }
 func (x *Index) Len() int {
 	x.red.mu.RLock()
 	defer x.red.mu.RUnlock()
-	return len(x.red.seen)
+	return x.red.n
 }
 
 // Redact returns s with every indexed value replaced by Redacted.
