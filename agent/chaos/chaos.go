@@ -51,25 +51,29 @@ type Options struct {
 
 // Figures are the run's numbers.
 type Figures struct {
-	Seed             uint64
-	Kills            int
-	SignaledKills    int
-	KillPoints       map[string]int
-	Starts           int
-	Posts            int
-	PostsByKind      map[string]int
-	Acked            int
-	Refused          map[int]int
-	Retried          int
-	Cases            int
-	CasesByStatus    map[string]int
-	Requests         map[string]int
-	Letters          int
-	AlertsStored     int
-	AlertsDelivered  int
-	AlertsQueued     int
-	WebhookAttempts  int
-	WebhookRefused   int
+	Seed            uint64
+	Kills           int
+	SignaledKills   int
+	KillPoints      map[string]int
+	Starts          int
+	Posts           int
+	PostsByKind     map[string]int
+	Acked           int
+	Refused         map[int]int
+	Retried         int
+	Cases           int
+	CasesByStatus   map[string]int
+	Requests        map[string]int
+	Letters         int
+	AlertsStored    int
+	AlertsDelivered int
+	AlertsQueued    int
+	WebhookAttempts int
+	WebhookRefused  int
+	// Waiting are cases whose last event asks a person (needs_human), by
+	// status; NeedsHumanEvents counts those events in all.
+	Waiting          map[string]int
+	NeedsHumanEvents int
 	Settled          bool
 	SettleTime       time.Duration
 	LeftoverChromium int
@@ -86,7 +90,7 @@ const (
 
 // trapWait is how long a round waits for its kill point before it kills
 // the daemon anyway.
-const trapWait = 12 * time.Second
+const trapWait = 15 * time.Second
 
 // phases are where kills aim, in turn.
 var phases = []string{"submit", "poll", "api"}
@@ -181,6 +185,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 
 	say("authpilot chaos: %d kills, seed %d, data in %s", o.Kills, o.Seed, dir)
 	order := append([]string(nil), phases...)
+	phaseRounds := map[string]int{}
 	for i := 0; i < o.Kills; i++ {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -196,7 +201,8 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 			return nil, err
 		}
 		cl.retries(ctx)
-		point := round(ctx, rnd, phase, d, tp, cl, gen, seen)
+		point := round(ctx, rnd, phase, phaseRounds[phase], d, tp, cl, gen, seen)
+		phaseRounds[phase]++
 		fig.KillPoints[point]++
 		if o.Verbose {
 			say("  %5.1fs kill %2d/%d  %s", time.Since(start).Seconds(), i+1, o.Kills, point)
@@ -237,6 +243,21 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	for _, c := range recs.Cases {
 		fig.CasesByStatus[c.Status]++
 	}
+	fig.Waiting = map[string]int{}
+	for _, c := range recs.Cases {
+		last := int64(-1)
+		for id, typ := range c.Events {
+			if typ == "needs_human" {
+				fig.NeedsHumanEvents++
+			}
+			if id > last {
+				last = id
+			}
+		}
+		if last >= 0 && c.Events[last] == "needs_human" {
+			fig.Waiting[c.Status]++
+		}
+	}
 	fig.Requests = map[string]int{}
 	for _, q := range recs.Requests {
 		fig.Requests[q.Sim]++
@@ -262,9 +283,12 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	return fig, nil
 }
 
-// round feeds the daemon and kills it once, aiming at phase; it returns
-// the kill point.
-func round(ctx context.Context, rnd *rand.Rand, phase string, d *daemon, tp *taps, cl *client, gen *caseGen, seen *seenEvents) string {
+// round feeds the daemon and kills it once, aiming at phase (its k-th
+// round of that phase); it returns the kill point. Submit and poll rounds
+// go round the simulators and alternate between a kill before and after
+// the simulator has processed the request, so even a short run hits each
+// simulator's final POST from both sides.
+func round(ctx context.Context, rnd *rand.Rand, phase string, k int, d *daemon, tp *taps, cl *client, gen *caseGen, seen *seenEvents) string {
 	// Read cases back through the API while the daemon works: whatever
 	// it showed must survive the kill.
 	rctx, stopReading := context.WithCancel(ctx)
@@ -315,12 +339,13 @@ func round(ctx context.Context, rnd *rand.Rand, phase string, d *daemon, tp *tap
 		<-done
 		return "api: during a burst of posts"
 	case "submit", "poll":
-		tr := &trap{classes: map[string]bool{}, after: rnd.IntN(2) == 0, fired: make(chan string, 1)}
+		sims := []string{"payer", "rbm", "pas"}
+		tr := &trap{classes: map[string]bool{}, after: (k/len(sims))%2 == 0, fired: make(chan string, 1)}
 		if phase == "submit" {
 			// Aim at one simulator, and give it a case to submit.
-			tr.sim = []string{"payer", "rbm", "pas"}[rnd.IntN(3)]
+			tr.sim = sims[k%len(sims)]
 			tr.classes[classSubmitFinal] = true
-			if rnd.IntN(3) == 0 {
+			if k >= 2*len(sims) && rnd.IntN(3) == 0 {
 				tr.classes[classSubmitStep] = true
 				tr.skip = rnd.IntN(3)
 			}
@@ -328,7 +353,10 @@ func round(ctx context.Context, rnd *rand.Rand, phase string, d *daemon, tp *tap
 				cl.post(ctx, o)
 			}
 		} else {
-			if rnd.IntN(3) == 0 {
+			if k < 2*len(sims) {
+				tr.sim = sims[k%len(sims)]
+			}
+			if rnd.IntN(3) == 0 && tr.sim != "pas" { // the PAS API sends no letters
 				tr.classes[classLetter] = true
 			} else {
 				tr.classes[classPoll] = true
@@ -588,6 +616,7 @@ func (f *Figures) Print(w io.Writer) {
 	}
 	p("  API posts              %d (%s); acknowledged %d; refused %s", f.Posts, kv(f.PostsByKind), f.Acked, kvInt(f.Refused))
 	p("  cases in the store     %d (%s)", f.Cases, kv(f.CasesByStatus))
+	p("  waiting on a person    %s (last event needs_human); needs_human events in all %d", kv(f.Waiting), f.NeedsHumanEvents)
 	p("  requests at simulators payer portal %d, RBM portal %d, PAS API %d", f.Requests["payer"], f.Requests["rbm"], f.Requests["pas"])
 	p("  letters issued         %d requests", f.Letters)
 	p("  alerts                 %d stored: %d delivered, %d still queued; webhook attempts %d (%d answered 503 on purpose)",
