@@ -53,6 +53,12 @@ func (a *API) idempotent(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		defer release()
+		if _, sent := r.Header[idempotencyHeader]; !sent {
+			// Nothing to hash: the handler reads the body as it decodes.
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			h(w, r)
+			return
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -65,10 +71,6 @@ func (a *API) idempotent(h http.HandlerFunc) http.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		key := r.Header.Get(idempotencyHeader)
-		if _, sent := r.Header[idempotencyHeader]; !sent {
-			h(w, r)
-			return
-		}
 		if rule := keyRule(key); rule != "" {
 			writeError(w, http.StatusBadRequest, "invalid Idempotency-Key", authpilot.ValidationError{{Field: idempotencyHeader, Rule: rule}})
 			return
