@@ -141,6 +141,16 @@ type Store interface {
 	LastRun(ctx context.Context, job string) (time.Time, error)
 	SetLastRun(ctx context.Context, job string, at time.Time) error
 
+	// ConnectorState returns what is remembered of a connector's logins
+	// (the zero state, with its ID, if nothing is).
+	ConnectorState(ctx context.Context, connectorID string) (ConnectorState, error)
+	// ConnectorStates returns every connector's remembered state.
+	ConnectorStates(ctx context.Context) ([]ConnectorState, error)
+	// UpdateConnectorState reads a connector's state in a write
+	// transaction, lets fn change it and return alerts, and writes both,
+	// or nothing if fn returns an error (returned unchanged).
+	UpdateConnectorState(ctx context.Context, connectorID string, fn func(s *ConnectorState) ([]Alert, error)) (ConnectorState, error)
+
 	Outbox
 	Close() error
 }

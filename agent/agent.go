@@ -139,7 +139,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 			return nil, fmt.Errorf("connector %q: %w", cc.ID, err)
 		}
 		a.runners[cc.ID] = &runner{id: cc.ID, conn: conn, caps: conn.Capabilities(), retries: cc.Limits.Retries,
-			timeout: cc.Limits.Timeout.Std(), a: a, log: a.log.With("connector", cc.ID)}
+			timeout: cc.Limits.Timeout.Std(), a: a, log: a.log.With("connector", cc.ID), polite: politenessOf(cc.Limits)}
 		a.order = append(a.order, cc.ID)
 	}
 	np, err := newNotifyPipeline(a)
@@ -237,6 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	if a.listener != nil {
 		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
+		api.Connectors = LimitsOf(a.cfg)
 		a.server = NewServer(api.Handler(), a.opts.ServerTimeouts, a.log)
 		wg.Add(1)
 		go func() {

@@ -69,6 +69,8 @@ type API struct {
 	Log     *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// Connectors are the configured connectors (GET /v1/connectors, resume).
+	Connectors []ConnectorLimits
 
 	largeOnce sync.Once
 	large     chan struct{}
@@ -93,6 +95,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /v1/cases", a.auth(a.listCases))
 	mux.Handle("GET /v1/cases/{id}", a.auth(a.getCase))
 	mux.Handle("GET /v1/cases/{id}/documents/{sha}", a.auth(a.getDocument))
+	mux.Handle("GET /v1/connectors", a.auth(a.listConnectors))
+	mux.Handle("POST /v1/connectors/{id}/resume", a.auth(a.resumeConnector))
 	return a.logRequests(mux)
 }
 

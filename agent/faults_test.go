@@ -105,8 +105,15 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 			}
 		})
 	}
-	// The portal recovers: the next poll applies the decision.
+	// The portal recovers, but the CAPTCHA paused the connector's logins
+	// until a person resumes it; then the next poll applies the decision.
 	must(t, sims.Payer.SetFaults(payersim.Faults{}))
+	if res := a.PollNow(ctx, nil, "summit-portal"); res[0].Held == nil || res[0].Held.Why != agent.HoldPaused {
+		t.Fatalf("poll after the CAPTCHA: held %+v, err %v; want paused", res[0].Held, res[0].Err)
+	}
+	if _, err := a.ResumeConnector(ctx, "summit-portal", "test"); err != nil {
+		t.Fatal(err)
+	}
 	if res := a.PollNow(ctx, nil, "summit-portal"); res[0].Err != nil {
 		t.Fatalf("poll after the faults: %v", res[0].Err)
 	}

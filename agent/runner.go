@@ -36,6 +36,7 @@ type runner struct {
 	timeout time.Duration
 	a       *Agent
 	log     *slog.Logger
+	polite  politeness // see polite.go
 
 	mu       sync.Mutex // held for a whole run
 	failMu   sync.Mutex
@@ -54,11 +55,15 @@ type RunResult struct {
 	// status rejected). A refusal is the payer's answer, not a failure of
 	// the run: it is not in Err and does not count toward connector_failing.
 	Rejected int
-	Err      error
+	// Held is set when the run made no login because the connector's
+	// logins are paused, held by a Retry-After or at the hourly cap.
+	Held *HoldError
+	Err  error
 }
 
 // open starts a session with retries for temporary failures; every attempt
-// is a login, so retries are few and spaced.
+// is a login, so retries are few and spaced, and each one is admitted
+// (pause, Retry-After, hourly cap) and counted first.
 func (r *runner) open(ctx context.Context, rec Recording) (connectors.Session, error) {
 	var err error
 	for attempt := 0; attempt <= r.retries; attempt++ {
@@ -68,13 +73,19 @@ func (r *runner) open(ctx context.Context, rec Recording) (connectors.Session, e
 				return nil, werr
 			}
 		}
+		at, aerr := r.admit(ctx)
+		if aerr != nil {
+			return nil, errors.Join(err, aerr)
+		}
 		var sess connectors.Session
 		sess, err = r.conn.Open(ctx, rec)
 		if err == nil {
 			r.a.metrics.Logins.WithLabelValues(r.id).Inc()
+			r.loggedIn(ctx, sess, at)
 			return sess, nil
 		}
-		if !errors.Is(err, connectors.ErrRetryable) {
+		// The payer said when to come back: no retry before then.
+		if !errors.Is(err, connectors.ErrRetryable) || connectors.RetryAfterOf(err) > 0 {
 			return nil, err
 		}
 	}
@@ -174,6 +185,14 @@ func noOp(c *authpilot.Case, o connectors.Observation) bool {
 func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case, res *RunResult, fn func(ctx context.Context, sess connectors.Session, rec string)) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	if h, err := r.held(ctx); err != nil || h != nil {
+		res.Held, res.Err = h, err
+		if h != nil {
+			r.a.metrics.ConnectorRuns.WithLabelValues(r.id, job, "held").Inc()
+			r.log.Info("connector run skipped: logins on hold", "job", job, "hold", h.Why, "until", h.Until)
+		}
+		return
+	}
 	start := time.Now()
 	if err := r.a.phi.Refresh(ctx); err != nil {
 		// Pages show other patients: never record without their values.
@@ -593,6 +612,11 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	if runErr != nil {
 		outcome = errorClass(runErr)
 	}
+	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, connectors.ErrAuth) && !errors.Is(runErr, connectors.ErrNeedsHuman) {
+		// A retry stopped by the hourly cap (or a pause another process
+		// set): what failed before is retryable; the hold says when next.
+		outcome = "held"
+	}
 	r.a.metrics.ConnectorRuns.WithLabelValues(r.id, job, outcome).Inc()
 	r.a.metrics.RunDuration.WithLabelValues(r.id, job).Observe(time.Since(start).Seconds())
 	r.failMu.Lock()
@@ -608,6 +632,10 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 		return
 	}
 	r.log.Error("connector run failed", "job", job, "class", outcome, "recording", rec.ID(), "err", runErr)
+	r.holdForRetryAfter(ctx, runErr)
+	if r.pauseFor(ctx, runErr, rec.ID()) {
+		return // the pause's alert says what to do
+	}
 	now := r.a.now().UTC()
 	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: errorText(runErr)}
 	var ce *connectors.Error

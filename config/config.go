@@ -231,6 +231,10 @@ var (
 		Timeout:           Duration(5 * time.Minute),
 		Retries:           3,
 		RequestsPerMinute: 60,
+		LoginsPerHour:     6,
+		Pause:             Duration(time.Hour),
+		PauseMax:          Duration(24 * time.Hour),
+		MaxRetryAfter:     Duration(6 * time.Hour),
 	}
 )
 
@@ -258,6 +262,17 @@ type Limits struct {
 	Retries int      `yaml:"retries"`
 	// RequestsPerMinute bounds navigations/API calls; 0 is unlimited.
 	RequestsPerMinute int `yaml:"requests_per_minute"`
+	// LoginsPerHour caps login attempts in any hour (retries included; a
+	// visit that reuses a live session does not count).
+	LoginsPerHour int `yaml:"logins_per_hour"`
+	// Pause is how long logins stop after one that needs a person (auth
+	// failure, refused MFA code, CAPTCHA) unless a person resumes the
+	// connector first; it doubles with each pause in a row, up to PauseMax.
+	Pause    Duration `yaml:"pause"`
+	PauseMax Duration `yaml:"pause_max"`
+	// MaxRetryAfter caps how long a payer's Retry-After (maintenance page,
+	// 503) keeps the connector from logging in.
+	MaxRetryAfter Duration `yaml:"max_retry_after"`
 }
 
 // Notify is where alerts go.

@@ -93,7 +93,8 @@ func TestGoodConfig(t *testing.T) {
 	check("Connectors[0].Kind", c0.Kind, "testkind")
 	check("Connectors[0].Flow", c0.Flow, filepath.Join(dir, "connectors/summit-portal.yaml"))
 	check("Connectors[0].Schedule", c0.Schedule, ConnectorSchedule{Submit: "*/15 8-17 * * 1-5", Poll: "0 9,14 * * 1-5", Jitter: Duration(3 * time.Minute)})
-	check("Connectors[0].Limits", c0.Limits, Limits{Pages: 2, Timeout: Duration(10 * time.Minute), Retries: 5, RequestsPerMinute: 30})
+	check("Connectors[0].Limits", c0.Limits, Limits{Pages: 2, Timeout: Duration(10 * time.Minute), Retries: 5, RequestsPerMinute: 30,
+		LoginsPerHour: 4, Pause: Duration(2 * time.Hour), PauseMax: Duration(24 * time.Hour), MaxRetryAfter: Duration(6 * time.Hour)})
 	check("Connectors[0].Notify", c0.Notify, []string{"coordinators"})
 	// Options decoded from the flow file; ${VAR:-default} expanded there.
 	check("Connectors[0].Options", c0.Options, &testOptions{BaseURL: "https://summit.example.org", Steps: []string{"goto", "fill", "click"}, Line: 2})
@@ -328,6 +329,13 @@ var badCases = []struct {
 		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.decision_standard: must be more than 0, not 0s`,
 		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.appeal: must be more than 0, not -1d`,
 		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.peer_to_peer_business_days: must be at least 0, not -1`,
+	}},
+	{"politeness.yaml", []string{
+		`testdata/bad/politeness.yaml:7: connectors[0] "summit-portal": limits.logins_per_hour: must be at least 1, not 0`,
+		`testdata/bad/politeness.yaml:8: connectors[0] "summit-portal": limits.pause: must be more than 0, not 0s`,
+		`testdata/bad/politeness.yaml:10: connectors[0] "summit-portal": limits.max_retry_after: must be more than 0, not -1h`,
+		`testdata/bad/politeness.yaml:14: connectors[1] "clearview": limits: unknown key "paws"`,
+		`testdata/bad/politeness.yaml:14: connectors[1] "clearview": limits.pause_max: must be at least limits.pause (2h), not 1h`,
 	}},
 	{"syntax.yaml", []string{
 		`testdata/bad/syntax.yaml:2: bad YAML: did not find expected ',' or ']'`,

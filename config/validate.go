@@ -326,6 +326,12 @@ func (v *validator) connectors(sinks []string) []string {
 		v.positive(p+".limits.timeout", l.Timeout)
 		v.atLeast(p+".limits.retries", l.Retries, 0)
 		v.atLeast(p+".limits.requests_per_minute", l.RequestsPerMinute, 0)
+		v.atLeast(p+".limits.logins_per_hour", l.LoginsPerHour, 1)
+		v.positive(p+".limits.pause", l.Pause)
+		v.positive(p+".limits.max_retry_after", l.MaxRetryAfter)
+		if l.PauseMax < l.Pause {
+			v.errorf(p+".limits.pause_max", "must be at least limits.pause (%s), not %s", l.Pause, l.PauseMax)
+		}
 		for j, s := range cn.Notify {
 			v.ref(fmt.Sprintf("%s.notify[%d]", p, j), s, "sink", sinks)
 		}

@@ -13,7 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +64,14 @@ type Session interface {
 	// the payer showed of the request it found.
 	Find(ctx context.Context, c *authpilot.Case, since time.Time) (*Submission, error)
 	Close() error
+}
+
+// LoginReuser is a Session that can tell whether its Open reused a live
+// login (kept cookies, a cached access token) instead of presenting the
+// credentials; such a visit does not count toward the connector's hourly
+// login cap. A Session that does not implement it counts as a login.
+type LoginReuser interface {
+	ReusedLogin() bool
 }
 
 // StreamPoller is a Session that hands over each observation as soon as it
@@ -298,7 +309,11 @@ type Error struct {
 	// quote the member), so it is not part of Error(): it goes only to the
 	// case's event and the alert's Reason, never to a log.
 	PayerText string
-	Err       error
+	// RetryAfter is how long the payer asked us to stay away (the
+	// Retry-After of a maintenance page or a 503/429), if it said; the
+	// agent logs in again no sooner.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -314,6 +329,66 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+// RetryAfterOf returns the longest RetryAfter among err's connector errors
+// (0 if none said).
+func RetryAfterOf(err error) time.Duration {
+	var d time.Duration
+	walk(err, func(e error) {
+		if ce, ok := e.(*Error); ok && ce.RetryAfter > d {
+			d = ce.RetryAfter
+		}
+	})
+	return d
+}
+
+// walk calls fn on err and every error it wraps (joined errors too).
+func walk(err error, fn func(error)) {
+	if err == nil {
+		return
+	}
+	fn(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			walk(e, fn)
+		}
+	case interface{ Unwrap() error }:
+		walk(u.Unwrap(), fn)
+	}
+}
+
+// ParseRetryAfter reads an HTTP Retry-After value, delay-seconds or an
+// HTTP date (relative to now), as a duration; it reports false for an
+// empty, malformed or past value.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0, false
+		}
+		if n > int64(maxRetryAfterSeconds) {
+			n = maxRetryAfterSeconds
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	if d <= 0 {
+		return 0, false
+	}
+	return d, true
+}
+
+// maxRetryAfterSeconds keeps a huge delay-seconds from overflowing; the
+// agent clamps the wait further (limits.max_retry_after).
+const maxRetryAfterSeconds = 366 * 24 * 3600
 
 // Is matches the error's class.
 func (e *Error) Is(target error) bool { return target == e.Class }

@@ -87,6 +87,12 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 	failed := 0
 	report := func(r agent.RunResult) {
 		status := "ok"
+		if r.Held != nil {
+			status = "skipped: " + r.Held.Error()
+			if r.Held.Why == agent.HoldPaused {
+				status += "; run `authpilot connector resume " + r.Connector + "` once fixed"
+			}
+		}
 		if r.Err != nil {
 			status = "failed: " + r.Err.Error()
 			failed++

@@ -33,6 +33,8 @@ Commands:
   secrets set NAME     store a secret read from stdin (never from arguments)
   secrets list         list secret names
   secrets delete NAME  delete a secret
+  connector list       show each connector's logins: active, paused (until when, why)
+  connector resume ID  let a paused connector log in again at its next run
   poll --now           run one poll sweep of every connector now
   submit --now         submit every ready case now
   notify test SINK     send a test alert to a notify sink
@@ -77,7 +79,7 @@ func main() {
 type command func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 
 func commands() map[string]command {
-	return map[string]command{
+	return withConnectorCommands(map[string]command{
 		"demo":    cmdDemo,
 		"run":     cmdRun,
 		"config":  sub(map[string]command{"check": cmdConfigCheck}),
@@ -94,7 +96,7 @@ func commands() map[string]command {
 			fmt.Fprintln(stdout, "authpilot", version)
 			return nil
 		},
-	}
+	})
 }
 
 func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -24,8 +24,9 @@ import (
 
 // Interface guards.
 var (
-	_ connectors.Connector = (*Connector)(nil)
-	_ connectors.Session   = (*Session)(nil)
+	_ connectors.LoginReuser = (*Session)(nil)
+	_ connectors.Connector   = (*Connector)(nil)
+	_ connectors.Session     = (*Session)(nil)
 )
 
 // pollAbortAfter is how many cases in a row may fail with a temporary
@@ -110,6 +111,7 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 		rec.Step("token", start, err)
 		return nil, err
 	}
+	issued := c.tokens.issued.Load()
 	tok, err := c.tokens.Token()
 	if err != nil {
 		e := classifyTokenErr(err)
@@ -118,7 +120,7 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 	}
 	rec.Redact(tok.AccessToken)
 	rec.Step("token", start, nil)
-	return &Session{c: c, rec: rec}, nil
+	return &Session{c: c, rec: rec, reused: c.tokens.issued.Load() == issued}, nil
 }
 
 // arm reads the client secret once.
@@ -153,7 +155,13 @@ func (c *Connector) Close() error {
 type Session struct {
 	c   *Connector
 	rec connectors.Recorder
+	// reused is set when Open took a cached access token (no call to the
+	// token endpoint).
+	reused bool
 }
+
+// ReusedLogin implements connectors.LoginReuser.
+func (s *Session) ReusedLogin() bool { return s.reused }
 
 // Close implements connectors.Session.
 func (s *Session) Close() error { return nil }
@@ -189,7 +197,8 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 
 // Poll implements connectors.Session with one $inquire per case. A failure
 // about one case goes in its observation; an authentication failure, a
-// cancelled context, or pollAbortAfter temporary failures in a row end the
+// cancelled context, a 503/429 with Retry-After (after the client's own
+// clamped retries), or pollAbortAfter temporary failures in a row end the
 // visit (the observations made so far are returned with the error).
 func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
 	out := make([]connectors.Observation, 0, len(cases))
@@ -204,6 +213,10 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 			switch {
 			case errors.Is(err, connectors.ErrAuth), ctx.Err() != nil:
 				return out, err
+			case connectors.RetryAfterOf(err) > 0:
+				// The payer said when to come back: end the visit; the
+				// agent keeps away until then.
+				return out, fmt.Errorf("fhirpas: poll: the payer asked to come back later: %w", err)
 			case errors.Is(err, connectors.ErrRetryable):
 				if failing++; failing >= pollAbortAfter {
 					return out, fmt.Errorf("fhirpas: poll: %d cases in a row failed: %w", failing, err)
@@ -467,7 +480,13 @@ func classifyStatus(op string, r *response) error {
 		if op == "submit" && r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests {
 			msg += " (not retried: the payer may have received the request)"
 		}
-		return &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: msg}
+		e := &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: msg}
+		if r.status == http.StatusServiceUnavailable || r.status == http.StatusTooManyRequests {
+			// The agent keeps away until then (clamped by
+			// limits.max_retry_after: retryablehttp does not cap it).
+			e.RetryAfter, _ = connectors.ParseRetryAfter(r.header.Get("Retry-After"), time.Now())
+		}
+		return e
 	}
 	return rejected(op, "unexpected "+what, nil)
 }

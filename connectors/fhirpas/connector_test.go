@@ -649,3 +649,32 @@ func TestNoticeDateKeepsThePayersOffset(t *testing.T) {
 		t.Errorf("decided at %v, want 2026-12-01 23:30 in New York", d.DecidedAt)
 	}
 }
+
+// TestRetryAfterEndsTheVisit: a 503 whose Retry-After outlasts the
+// client's clamped retries ends the poll visit and hands the payer's
+// Retry-After (unclamped; the agent clamps it with limits.max_retry_after)
+// to the agent, which keeps away until then; the other cases are not
+// inquired.
+func TestRetryAfterEndsTheVisit(t *testing.T) {
+	h := newHarness(t, harnessConfig{options: func(o *Options) { o.RetryWaitMax = 20 * time.Millisecond }})
+	s := h.open()
+	a, b := testCase(), testCase()
+	b.ID = "01JCASEB0000000000000000B"
+	h.submit(s, a)
+	h.submit(s, b)
+	h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", Count: 100, RetryAfter: 30})
+	before := h.sim.Stats().Calls["inquire"]
+	obs, err := s.Poll(context.Background(), []*authpilot.Case{a, b})
+	if err == nil || !errors.Is(err, connectors.ErrRetryable) {
+		t.Fatalf("poll error = %v, want a retryable one", err)
+	}
+	if got := connectors.RetryAfterOf(err); got != 30*time.Second {
+		t.Fatalf("RetryAfter = %v, want 30s", got)
+	}
+	if len(obs) != 1 {
+		t.Fatalf("%d observations, want 1 (the visit ends at the first Retry-After)", len(obs))
+	}
+	if calls := h.sim.Stats().Calls["inquire"] - before; calls != 1+h.opts.Retries {
+		t.Fatalf("%d inquiries, want the first case's attempts only", calls)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ var (
 	_ connectors.Connector    = (*Connector)(nil)
 	_ connectors.Session      = (*Session)(nil)
 	_ connectors.StreamPoller = (*Session)(nil)
+	_ connectors.LoginReuser  = (*Session)(nil)
 	_ connectors.Options      = (*Options)(nil)
 )
 
@@ -240,11 +242,16 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 			return nil, err
 		}
 	}
+	s.reused = s.secretReads.Load() == 0
 	s.putPage(slot)
 	ok = true
 	c.log.Info("portal visit opened", "pages", cap(c.pages))
 	return s, nil
 }
+
+// ReusedLogin reports whether the visit's login flow used no credential:
+// the kept session was still alive (connectors.LoginReuser).
+func (s *Session) ReusedLogin() bool { return s.reused }
 
 // Session is one logged-in visit. Its methods are called one at a time;
 // Poll may use several pages of the same browser context at once.
@@ -268,6 +275,11 @@ type Session struct {
 	relogins int
 	logins   int
 
+	// secretReads counts reads of the connector's secrets: a login flow
+	// that read none reused a live session (kept cookies).
+	secretReads atomic.Int64
+	reused      bool
+
 	dlMu   sync.Mutex
 	netSeq atomic.Int64
 	// docSeq names fetch-mode documents.
@@ -277,6 +289,24 @@ type Session struct {
 type pageSlot struct {
 	page *rod.Page
 	stop func()
+	// doc is the last main-frame document response's Retry-After, as
+	// sent (maintenance pages say when to come back).
+	doc atomic.Pointer[docResponse]
+}
+
+type docResponse struct {
+	status     int
+	retryAfter string
+}
+
+// retryAfter is how long the page's last document asked us to stay away.
+func (p *pageSlot) retryAfter(now time.Time) time.Duration {
+	d := p.doc.Load()
+	if d == nil {
+		return 0
+	}
+	v, _ := connectors.ParseRetryAfter(d.retryAfter, now)
+	return v
 }
 
 // pageSleeper polls for elements quickly at first, then every 250ms.
@@ -356,6 +386,8 @@ func (s *Session) addSlot(p *rod.Page) *pageSlot {
 	slot := &pageSlot{page: p}
 	slot.stop = capture(p, &s.netSeq, func(name string, data []byte) {
 		s.rec.Attach("network", name, "application/json", data)
+	}, func(status int, h http.Header) {
+		slot.doc.Store(&docResponse{status: status, retryAfter: h.Get("Retry-After")})
 	})
 	s.mu.Lock()
 	s.all = append(s.all, slot)
@@ -493,6 +525,7 @@ func (s *Session) workDir() (string, error) {
 // secret fetches a role's value from the keyring and registers it (and its
 // URL-encoded forms, which appear in recorded form posts) for redaction.
 func (s *Session) secret(role string) (string, error) {
+	s.secretReads.Add(1)
 	name, ok := s.c.opts.Secrets[role]
 	if !ok {
 		return "", &connectors.Error{Class: connectors.ErrNeedsHuman, Msg: fmt.Sprintf("secret %q is not in the secrets section", role)}

@@ -92,10 +92,11 @@ const jsFetchDoc = `async (key, url, sels, wantText) => {
 	const r = await fetch(url, {credentials: 'include', redirect: 'follow'});
 	const text = await r.text();
 	const type = (r.headers.get('content-type') || '').toLowerCase();
-	if (!type.includes('html')) return {status: r.status, url: r.url, html: false};
+	const retryAfter = r.headers.get('retry-after') || '';
+	if (!type.includes('html')) return {status: r.status, url: r.url, html: false, retryAfter};
 	const d = {doc: new DOMParser().parseFromString(text, 'text/html'), url: r.url};
 	docs[key] = d;
-	return {status: r.status, url: r.url, html: true, match: (` + jsMatchIn + `)(d, sels, wantText)};
+	return {status: r.status, url: r.url, html: true, retryAfter, match: (` + jsMatchIn + `)(d, sels, wantText)};
 }`
 
 // jsDocMatch is jsMatchIn on the document kept under key.
@@ -166,23 +167,32 @@ func (x *exec) fetchDoc(url string) error {
 		return x.fail(connectors.ErrRetryable, "fetch the page", err)
 	}
 	var out struct {
-		Status int       `json:"status"`
-		URL    string    `json:"url"`
-		HTML   bool      `json:"html"`
-		Match  *docMatch `json:"match"`
+		Status     int       `json:"status"`
+		URL        string    `json:"url"`
+		HTML       bool      `json:"html"`
+		RetryAfter string    `json:"retryAfter"`
+		Match      *docMatch `json:"match"`
 	}
 	if err := res.Value.Unmarshal(&out); err != nil {
 		return x.actErr("fetch the page", err)
 	}
 	x.r.docURL = out.URL
+	retryAfter, _ := connectors.ParseRetryAfter(out.RetryAfter, x.r.s.c.now())
 	if out.Status >= 500 || out.Status == http.StatusTooManyRequests {
-		return x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", out.Status), nil)
+		e := x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", out.Status), nil)
+		e.RetryAfter = retryAfter
+		return e
 	}
 	if !out.HTML || out.Match == nil || len(out.Match.Shown) != len(sels) {
 		return x.fail(connectors.ErrPortalChanged, "the fetched page is not HTML", nil)
 	}
 	if i := x.firstMatch(its, out.Match); i >= 0 {
-		return x.interruptErr(its[i], nil)
+		err := x.interruptErr(its[i], nil)
+		var ce *connectors.Error
+		if errors.As(err, &ce) && errors.Is(ce, connectors.ErrRetryable) && retryAfter > 0 {
+			ce.RetryAfter = retryAfter
+		}
+		return err
 	}
 	return nil
 }

@@ -43,9 +43,11 @@ func capturedType(t proto.NetworkResourceType) bool {
 }
 
 // capture passively records a page's document, XHR and fetch exchanges
-// (no request interception) and hands each to attach. stop ends the
-// capture and waits (briefly) until no attach call is running.
-func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byte)) (stop func()) {
+// (no request interception) and hands each to attach; onDoc, if set, is
+// told the headers of every main-frame document response (a maintenance
+// page's Retry-After). stop ends the capture and waits (briefly) until no
+// attach call is running.
+func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byte), onDoc func(status int, h http.Header)) (stop func()) {
 	pc, cancel := p.WithCancel()
 	var mu sync.Mutex
 	pending := map[proto.NetworkRequestID]*pendingExchange{}
@@ -100,6 +102,10 @@ func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byt
 			pending[e.RequestID] = pe
 		},
 		func(e *proto.NetworkResponseReceived) {
+			if onDoc != nil && e.Type == proto.NetworkResourceTypeDocument && e.Response != nil &&
+				(p.FrameID == "" || e.FrameID == p.FrameID) {
+				onDoc(e.Response.Status, headerMap(e.Response.Headers))
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if pe := pending[e.RequestID]; pe != nil && e.Response != nil {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
@@ -396,10 +397,14 @@ func TestSummitFaults(t *testing.T) {
 		faults    payersim.Faults
 		wantClass string
 		wantStep  string
+		// retryAfter is the maintenance page's Retry-After, read from the
+		// document response's headers.
+		retryAfter time.Duration
 	}{
-		{"layout variant", payersim.Faults{LayoutVariant: true}, "portal_changed", `login.steps[4] click: portal changed: "#login-button" did not appear within 2s`},
-		{"captcha", payersim.Faults{Captcha: true}, "needs_human", `login.steps[5].expect.mfa.then[2] expect: needs a human: interrupt "captcha": the portal asks for a CAPTCHA`},
-		{"maintenance", payersim.Faults{Maintenance: true}, "retryable", `login.steps[0] goto: temporary failure: the portal answered HTTP 503`},
+		{"layout variant", payersim.Faults{LayoutVariant: true}, "portal_changed", `login.steps[4] click: portal changed: "#login-button" did not appear within 2s`, 0},
+		{"captcha", payersim.Faults{Captcha: true}, "needs_human", `login.steps[5].expect.mfa.then[2] expect: needs a human: interrupt "captcha": the portal asks for a CAPTCHA`, 0},
+		{"maintenance", payersim.Faults{Maintenance: true}, "retryable", `login.steps[0] goto: temporary failure: the portal answered HTTP 503`, 10 * time.Minute},
+		{"maintenance 30s", payersim.Faults{Maintenance: true, RetryAfter: 30 * time.Second}, "retryable", `login.steps[0] goto: temporary failure: the portal answered HTTP 503`, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -415,6 +420,9 @@ func TestSummitFaults(t *testing.T) {
 			var ce *connectors.Error
 			if !errors.As(err, &ce) || !strings.HasPrefix(string(ce.Screenshot), "\x89PNG") {
 				t.Errorf("no screenshot on the error")
+			}
+			if got := connectors.RetryAfterOf(err); got != tt.retryAfter {
+				t.Errorf("RetryAfter = %v, want %v", got, tt.retryAfter)
 			}
 			if p.sim.Stats().Logins != 0 {
 				t.Errorf("a login was counted")
@@ -690,5 +698,25 @@ func TestSummitKeptTabBetweenVisits(t *testing.T) {
 				t.Errorf("third visit logged in again: %d logins", st.Logins)
 			}
 		})
+	}
+}
+
+// TestSummitMaintenanceDuringPoll: a maintenance page met while reading
+// the list (fetch mode, after the login) hands its Retry-After to the
+// agent with the retryable error.
+func TestSummitMaintenanceDuringPoll(t *testing.T) {
+	t.Parallel()
+	p := newSummit(t, "2s")
+	cases := p.seedInReview(t, 2, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 100})
+	s := p.mustOpen()
+	if err := p.sim.SetFaults(payersim.Faults{Maintenance: true, RetryAfter: 45 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Poll(testCtx(t), cases)
+	if !errors.Is(err, connectors.ErrRetryable) {
+		t.Fatalf("poll: %v, want retryable", err)
+	}
+	if got := connectors.RetryAfterOf(err); got != 45*time.Second {
+		t.Fatalf("RetryAfter = %v, want 45s (err %v)", got, err)
 	}
 }

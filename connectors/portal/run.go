@@ -328,6 +328,10 @@ func (x *exec) interruptErr(a *Alternative, el *rod.Element) error {
 	}
 	e := x.fail(a.Fail, msg, nil)
 	e.PayerText = x.payerText(a, el)
+	if a.Fail == connectors.ErrRetryable && x.r.doc == "" && x.page != nil {
+		// A maintenance page: its Retry-After says when to come back.
+		e.RetryAfter = x.docRetryAfter(x.navStatus())
+	}
 	return e
 }
 
@@ -456,18 +460,55 @@ func altMatcher(a *Alternative) func(p *rod.Page) (*rod.Element, error) {
 	}
 }
 
+const jsNavStatus = `() => { const e = performance.getEntriesByType('navigation')[0]; return e && e.responseStatus ? e.responseStatus : 0 }`
+
+// navStatus is the HTTP status of the page's document (0 if unknown).
+func (x *exec) navStatus() int {
+	res, err := x.page.Eval(jsNavStatus)
+	if err != nil {
+		return 0
+	}
+	return res.Value.Int()
+}
+
 // checkHTTP fails the step when the page's document answered 5xx or 429.
 func (x *exec) checkHTTP() error {
-	res, err := x.page.Eval(`() => { const e = performance.getEntriesByType('navigation')[0]; return e && e.responseStatus ? e.responseStatus : 0 }`)
+	res, err := x.page.Eval(jsNavStatus)
 	if err != nil {
 		return nil // the status is a hint; the next wait will notice a broken page
 	}
 	code := res.Value.Int()
 	if code >= 500 || code == http.StatusTooManyRequests {
-		return x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", code), nil)
+		e := x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", code), nil)
+		e.RetryAfter = x.docRetryAfter(code)
+		return e
 	}
 	return nil
 }
+
+// docRetryAfter is the Retry-After of the page's document response (a
+// maintenance page, a 503), read from the network events; it waits a
+// moment for the event of a response with status code (0: any).
+func (x *exec) docRetryAfter(code int) time.Duration {
+	slot := x.r.slot
+	if slot == nil {
+		return 0
+	}
+	deadline := time.Now().Add(docEventWait)
+	for {
+		if d := slot.doc.Load(); d != nil && (code == 0 || d.status == code) {
+			return slot.retryAfter(x.r.s.c.now())
+		}
+		if time.Now().After(deadline) || x.ctx.Err() != nil {
+			return 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// docEventWait bounds the wait for a document response's network event,
+// which rod may hand over a little after the page shows.
+const docEventWait = 500 * time.Millisecond
 
 func (x *exec) navErr(err error) error {
 	if x.r.flowCtx != nil && x.r.flowCtx.Err() != nil {

@@ -1,0 +1,363 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/connectors"
+)
+
+// Politeness towards payers (DESIGN.md, Trust rules): a login that needs a
+// person (refused password, refused MFA code, CAPTCHA, any needs_human)
+// pauses the connector's logins until a person resumes it or a back-off
+// passes (limits.pause, doubling up to limits.pause_max); a payer's
+// Retry-After holds its logins until then; and no connector logs in more
+// than limits.logins_per_hour times in any hour, retries included. All of
+// it lives in the store (ConnectorState), so every run path, every process
+// (the daemon, `poll --now`, `submit --now`) and every restart honours it.
+
+// ErrHeld marks a run or login attempt that was not made because the
+// connector's logins are paused, held by a Retry-After, or at the hourly
+// cap. It is not a connector failure.
+var ErrHeld = errors.New("connector logins on hold")
+
+// HoldError says why and until when a connector does not log in.
+type HoldError struct {
+	Connector string
+	// Why is "paused" (for a person), "retry_after" (the payer asked us
+	// to come back later) or "login_cap" (logins per hour reached).
+	Why    string
+	Until  time.Time
+	Reason string
+}
+
+func (e *HoldError) Error() string {
+	s := fmt.Sprintf("connector %s: no login before %s (%s)", e.Connector, e.Until.UTC().Format(time.RFC3339), e.Why)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrHeld) true.
+func (e *HoldError) Is(target error) bool { return target == ErrHeld }
+
+// Hold reasons.
+const (
+	HoldPaused     = "paused"
+	HoldRetryAfter = "retry_after"
+	HoldLoginCap   = "login_cap"
+)
+
+// politeness is one connector's limits.
+type politeness struct {
+	loginsPerHour int
+	pause         time.Duration
+	pauseMax      time.Duration
+	maxRetryAfter time.Duration
+}
+
+// holdOf reports whether st keeps the connector from logging in at now.
+func holdOf(st *authpilot.ConnectorState, p politeness, now time.Time) *HoldError {
+	h := &HoldError{Connector: st.ConnectorID}
+	switch {
+	case st.Paused && now.Before(st.PausedUntil):
+		h.Why, h.Until, h.Reason = HoldPaused, st.PausedUntil, st.PauseReason
+	case now.Before(st.NotBefore):
+		h.Why, h.Until, h.Reason = HoldRetryAfter, st.NotBefore, st.NotBeforeReason
+	case p.loginsPerHour > 0 && st.LoginsSince(now.Add(-time.Hour)) >= p.loginsPerHour:
+		recent := st.Logins[len(st.Logins)-p.loginsPerHour]
+		h.Why, h.Until = HoldLoginCap, recent.Add(time.Hour)
+		h.Reason = fmt.Sprintf("%d login attempts in the last hour (limits.logins_per_hour)", st.LoginsSince(now.Add(-time.Hour)))
+	default:
+		return nil
+	}
+	return h
+}
+
+// pruneLogins keeps the attempts of the last hour.
+func pruneLogins(st *authpilot.ConnectorState, now time.Time) {
+	cut := now.Add(-time.Hour)
+	i := 0
+	for i < len(st.Logins) && st.Logins[i].Before(cut) {
+		i++
+	}
+	st.Logins = append([]time.Time(nil), st.Logins[i:]...)
+}
+
+// held reports whether the connector may not log in now (read only).
+func (r *runner) held(ctx context.Context) (*HoldError, error) {
+	st, err := r.a.store.ConnectorState(ctx, r.id)
+	if err != nil {
+		return nil, err
+	}
+	return holdOf(&st, r.polite, r.a.now().UTC()), nil
+}
+
+// admit decides whether one login attempt may be made now and, if so,
+// records it, in one transaction (so two processes cannot both take the
+// last attempt of the hour). It returns a *HoldError when not.
+func (r *runner) admit(ctx context.Context) (time.Time, error) {
+	now := r.a.now().UTC()
+	var hold *HoldError
+	_, err := r.a.store.UpdateConnectorState(ctx, r.id, func(st *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		pruneLogins(st, now)
+		if hold = holdOf(st, r.polite, now); hold != nil {
+			return nil, hold
+		}
+		st.Logins = append(st.Logins, now)
+		return nil, nil
+	})
+	if hold != nil {
+		return now, hold
+	}
+	if err != nil {
+		return now, fmt.Errorf("record login attempt: %w", err)
+	}
+	return now, nil
+}
+
+// loggedIn is called after a successful Open: a visit that reused a live
+// login gives its attempt back; a pause whose back-off had passed ends
+// (with a resumed alert), and the back-off starts over.
+func (r *runner) loggedIn(ctx context.Context, sess connectors.Session, at time.Time) {
+	reused := false
+	if lr, ok := sess.(connectors.LoginReuser); ok {
+		reused = lr.ReusedLogin()
+	}
+	now := r.a.now().UTC()
+	_, err := r.a.store.UpdateConnectorState(ctx, r.id, func(st *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		if reused {
+			for i := len(st.Logins) - 1; i >= 0; i-- {
+				if st.Logins[i].Equal(at) {
+					st.Logins = append(st.Logins[:i:i], st.Logins[i+1:]...)
+					break
+				}
+			}
+		}
+		st.Strikes = 0
+		if !st.Paused {
+			return nil, nil
+		}
+		alert := resumeAlert(st, now, "A login worked again after the back-off; the connector runs as usual", "Nothing to do")
+		st.Paused = false
+		st.ResumedAt, st.ResumedBy = now, "agent:"+r.id
+		return []authpilot.Alert{alert}, nil
+	})
+	if err != nil {
+		r.log.Error("connector state not updated after login", "err", err)
+		return
+	}
+	r.a.kickDispatcher()
+}
+
+// pauseFor pauses the connector's logins after a run error that needs a
+// person (auth failure, refused MFA code, CAPTCHA, needs_human), raising
+// one critical alert per pause. It reports whether it paused.
+func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
+	var class string
+	switch {
+	case errors.Is(runErr, connectors.ErrAuth):
+		class = "auth"
+	case errors.Is(runErr, connectors.ErrNeedsHuman):
+		class = "needs_human"
+	default:
+		return false
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := r.a.now().UTC()
+	var st authpilot.ConnectorState
+	var err error
+	st, err = r.a.store.UpdateConnectorState(ctx, r.id, func(st *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		if st.Paused && now.Before(st.PausedUntil) {
+			return nil, nil // already paused (a run that started before the pause)
+		}
+		wait := r.polite.pause
+		for i := 0; i < st.Strikes && wait < r.polite.pauseMax; i++ {
+			wait *= 2
+		}
+		wait = min(wait, r.polite.pauseMax)
+		st.Strikes++
+		st.Paused = true
+		st.PauseID = fmt.Sprintf("%d", now.UnixNano())
+		st.PausedAt, st.PausedUntil = now, now.Add(wait)
+		st.PauseClass, st.PauseReason = class, errorText(runErr)
+		title := fmt.Sprintf("Connector %s paused: its portal needs a person (%s)", r.id, class)
+		if st.Strikes > 1 {
+			title += fmt.Sprintf(", %d times in a row", st.Strikes)
+		}
+		action := fmt.Sprintf("authpilot will not log in to this payer until %s UTC, so the practice's account is not locked. "+
+			"Log in to the portal by hand (password, MFA code or CAPTCHA), fix the connector's secrets if needed, "+
+			"then run `authpilot connector resume %s`", st.PausedUntil.Format("2006-01-02 15:04"), r.id)
+		return []authpilot.Alert{{Type: authpilot.AlertNeedsHuman, Severity: authpilot.SeverityCritical, At: now,
+			ConnectorID: r.id, Recording: rec, Title: title, Action: action, Reason: st.PauseReason,
+			DedupKey: "connector_paused:" + r.id + ":" + st.PauseID}}, nil
+	})
+	if err != nil {
+		r.log.Error("connector not paused", "err", err)
+		return false
+	}
+	r.log.Error("connector logins paused", "class", class, "until", st.PausedUntil, "strikes", st.Strikes, "recording", rec)
+	r.a.metrics.AlertsRaised.WithLabelValues(string(authpilot.AlertNeedsHuman)).Inc()
+	r.a.kickDispatcher()
+	return true
+}
+
+// holdForRetryAfter keeps the connector from logging in until the payer's
+// Retry-After (clamped to limits.max_retry_after) has passed.
+func (r *runner) holdForRetryAfter(ctx context.Context, runErr error) {
+	d := connectors.RetryAfterOf(runErr)
+	if d <= 0 {
+		return
+	}
+	d = min(d, r.polite.maxRetryAfter)
+	ctx = context.WithoutCancel(ctx)
+	now := r.a.now().UTC()
+	until := now.Add(d)
+	_, err := r.a.store.UpdateConnectorState(ctx, r.id, func(st *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		if until.After(st.NotBefore) {
+			st.NotBefore = until
+			st.NotBeforeReason = "the payer asked to come back later (Retry-After)"
+		}
+		return nil, nil
+	})
+	if err != nil {
+		r.log.Error("retry-after not recorded", "err", err)
+		return
+	}
+	r.log.Warn("payer asked to come back later", "retry_after", d, "until", until)
+}
+
+func resumeAlert(st *authpilot.ConnectorState, now time.Time, title, action string) authpilot.Alert {
+	return authpilot.Alert{Type: authpilot.AlertConnectorResumed, Severity: authpilot.SeverityInfo, At: now,
+		ConnectorID: st.ConnectorID, Title: title, Action: action,
+		DedupKey: "connector_resumed:" + st.ConnectorID + ":" + st.PauseID}
+}
+
+// ErrNotPaused is returned by ResumeConnector for a connector that is
+// neither paused nor held by a Retry-After.
+var ErrNotPaused = errors.New("connector is not paused")
+
+// ResumeConnector lets a paused connector log in again at its next run: a
+// person says the portal is fixed (the password reset, the CAPTCHA
+// solved by hand). It clears the pause and any Retry-After hold, starts
+// the back-off over and raises one resumed alert per pause; the hourly
+// login cap still applies. It works on the store, so the CLI resumes a
+// connector of a running daemon.
+func ResumeConnector(ctx context.Context, st authpilot.Store, id, actor string, now time.Time) (authpilot.ConnectorState, error) {
+	now = now.UTC()
+	out, err := st.UpdateConnectorState(ctx, id, func(s *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		if !s.Paused && !now.Before(s.NotBefore) {
+			return nil, fmt.Errorf("connector %s: %w", id, ErrNotPaused)
+		}
+		var alerts []authpilot.Alert
+		if s.Paused {
+			alerts = append(alerts, resumeAlert(s, now, fmt.Sprintf("Connector %s resumed by %s", id, actor),
+				"Nothing to do; it logs in at its next run"))
+		}
+		s.Paused, s.Strikes = false, 0
+		s.NotBefore, s.NotBeforeReason = time.Time{}, ""
+		s.ResumedAt, s.ResumedBy = now, actor
+		return alerts, nil
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// ConnectorStatus is a connector's login state for `connector list`, the
+// API and the workspace.
+type ConnectorStatus struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// State is "active", "paused" (for a person), "retry_after" or
+	// "login_cap"; Until says until when, Reason why.
+	State         string    `json:"state"`
+	Until         time.Time `json:"until,omitzero"`
+	Reason        string    `json:"reason,omitempty"`
+	PausedAt      time.Time `json:"paused_at,omitzero"`
+	Strikes       int       `json:"strikes,omitempty"`
+	LoginsLastHr  int       `json:"logins_last_hour"`
+	LoginsPerHour int       `json:"logins_per_hour"`
+	ResumedAt     time.Time `json:"resumed_at,omitzero"`
+	ResumedBy     string    `json:"resumed_by,omitempty"`
+}
+
+// ConnectorStatuses reports every configured connector's login state, in
+// config order.
+func ConnectorStatuses(ctx context.Context, st authpilot.Store, cfgConnectors []ConnectorLimits, now time.Time) ([]ConnectorStatus, error) {
+	states, err := st.ConnectorStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*authpilot.ConnectorState{}
+	for i := range states {
+		byID[states[i].ConnectorID] = &states[i]
+	}
+	now = now.UTC()
+	var out []ConnectorStatus
+	for _, c := range cfgConnectors {
+		s := byID[c.ID]
+		if s == nil {
+			s = &authpilot.ConnectorState{ConnectorID: c.ID}
+		}
+		cs := ConnectorStatus{ID: c.ID, Kind: c.Kind, State: "active", LoginsPerHour: c.polite.loginsPerHour,
+			LoginsLastHr: s.LoginsSince(now.Add(-time.Hour)), ResumedAt: s.ResumedAt, ResumedBy: s.ResumedBy,
+			Strikes: s.Strikes}
+		if s.Paused {
+			// Past its back-off a paused connector tries one login; it
+			// stays "paused" until that login works.
+			cs.State, cs.Until, cs.Reason, cs.PausedAt = HoldPaused, s.PausedUntil, s.PauseReason, s.PausedAt
+		} else if h := holdOf(s, c.polite, now); h != nil {
+			cs.State, cs.Until, cs.Reason = h.Why, h.Until, h.Reason
+		}
+		out = append(out, cs)
+	}
+	return out, nil
+}
+
+// ConnectorLimits is one configured connector's politeness limits.
+type ConnectorLimits struct {
+	ID     string
+	Kind   string
+	polite politeness
+}
+
+// LimitsOf returns the configured connectors' limits, in config order.
+func LimitsOf(cfg *config.Config) []ConnectorLimits {
+	out := make([]ConnectorLimits, 0, len(cfg.Connectors))
+	for _, cc := range cfg.Connectors {
+		out = append(out, ConnectorLimits{ID: cc.ID, Kind: cc.Kind, polite: politenessOf(cc.Limits)})
+	}
+	return out
+}
+
+func politenessOf(l config.Limits) politeness {
+	return politeness{loginsPerHour: l.LoginsPerHour, pause: l.Pause.Std(), pauseMax: l.PauseMax.Std(),
+		maxRetryAfter: l.MaxRetryAfter.Std()}
+}
+
+// ResumeConnector resumes a configured connector of this agent (see the
+// package-level ResumeConnector).
+func (a *Agent) ResumeConnector(ctx context.Context, id, actor string) (authpilot.ConnectorState, error) {
+	if _, ok := a.runners[id]; !ok {
+		return authpilot.ConnectorState{}, fmt.Errorf("resume connector %q: not in the config (one of %s): %w", id, strings.Join(a.order, ", "), authpilot.ErrNotFound)
+	}
+	st, err := ResumeConnector(ctx, a.store, id, actor, a.now())
+	if err == nil {
+		a.log.Info("connector resumed", "connector", id, "by", actor)
+		a.kickDispatcher()
+	}
+	return st, err
+}
+
+// ConnectorStatuses reports every connector's login state.
+func (a *Agent) ConnectorStatuses(ctx context.Context) ([]ConnectorStatus, error) {
+	return ConnectorStatuses(ctx, a.store, LimitsOf(a.cfg), a.now())
+}
