@@ -154,9 +154,9 @@ func (r *politeRig) flush() {
 // in (one resumed alert).
 func TestRefusedLoginPausesConnector(t *testing.T) {
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(r *politeRig)
-		fix   func(r *politeRig)
+		fix    func(r *politeRig)
 		// attempts counts what the portal saw of the agent's logins.
 		attempts func(s payersim.Stats) int
 		class    string
