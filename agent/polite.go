@@ -157,14 +157,14 @@ func (r *runner) loggedIn(ctx context.Context, sess connectors.Session, at time.
 }
 
 // pauseFor pauses the connector's logins after a run error that needs a
-// person (auth failure, refused MFA code, CAPTCHA, needs_human), raising
-// one critical alert per pause. It reports whether it paused.
+// person (auth failure, refused MFA code, CAPTCHA, needs_human at login),
+// raising one critical alert per pause. It reports whether it paused.
 func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
 	var class string
 	switch {
 	case errors.Is(runErr, connectors.ErrAuth):
 		class = "auth"
-	case errors.Is(runErr, connectors.ErrNeedsHuman):
+	case needsHumanAtLogin(runErr):
 		class = "needs_human"
 	default:
 		return false
@@ -206,6 +206,45 @@ func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
 	r.a.metrics.AlertsRaised.WithLabelValues(string(authpilot.AlertNeedsHuman)).Inc()
 	r.a.kickDispatcher()
 	return true
+}
+
+// loginError marks a failure to open a session: the login itself failed.
+type loginError struct{ error }
+
+func (e *loginError) Unwrap() error { return e.error }
+
+// needsHumanAtLogin reports a needs_human failure of a login: of Open, or
+// of a login flow run again inside a visit. A needs_human about one case
+// (a missing attachment, a template) does not pause the connector.
+func needsHumanAtLogin(err error) bool {
+	if !errors.Is(err, connectors.ErrNeedsHuman) {
+		return false
+	}
+	var le *loginError
+	if errors.As(err, &le) {
+		return true
+	}
+	found := false
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil || found {
+			return
+		}
+		if ce, ok := e.(*connectors.Error); ok && ce.Class == connectors.ErrNeedsHuman && strings.HasPrefix(ce.Step, "login") {
+			found = true
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return found
 }
 
 // holdForRetryAfter keeps the connector from logging in until the payer's

@@ -205,7 +205,7 @@ func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case,
 	defer func() { r.finish(ctx, rec, job, start, res.Err) }()
 	sess, err := r.open(ctx, rec)
 	if err != nil {
-		res.Err = err
+		res.Err = &loginError{err}
 		return
 	}
 	defer sess.Close()
@@ -612,7 +612,7 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	if runErr != nil {
 		outcome = errorClass(runErr)
 	}
-	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, connectors.ErrAuth) && !errors.Is(runErr, connectors.ErrNeedsHuman) {
+	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, connectors.ErrAuth) && !needsHumanAtLogin(runErr) {
 		// A retry stopped by the hourly cap (or a pause another process
 		// set): what failed before is retryable; the hold says when next.
 		outcome = "held"
