@@ -92,17 +92,12 @@ const (
 	AlertTest     AlertType = "test"
 )
 
-// AlertConnectorResumed says a paused connector logs in again: a person
-// resumed it, or a login after its back-off worked. (Its pause is a
-// needs_human alert.)
-const AlertConnectorResumed AlertType = "connector_resumed"
-
 // AlertTypes lists the alert types routes may name.
 var AlertTypes = []AlertType{
 	AlertCaseSubmitted, AlertStatusChanged, AlertDeterminationReceived, AlertMoreInfoRequested,
 	AlertDeadlineApproaching, AlertDeadlineMissed, AlertNeedsHuman, AlertPortalChanged,
 	AlertConnectorFailing, AlertSubmissionRejected, AlertDigest, AlertSinkDisabled, AlertSinkFailing,
-	AlertResolved, AlertTest, AlertConnectorResumed,
+	AlertResolved, AlertTest,
 }
 
 // Rank orders severities for routing and delivery: critical 2, warning 1,

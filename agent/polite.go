@@ -10,6 +10,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify"
 )
 
 // Politeness towards payers (DESIGN.md, Trust rules): a login that needs a
@@ -144,7 +145,7 @@ func (r *runner) loggedIn(ctx context.Context, sess connectors.Session, at time.
 		if !st.Paused {
 			return nil, nil
 		}
-		alert := resumeAlert(st, now, "A login worked again after the back-off; the connector runs as usual", "Nothing to do")
+		alert := resumeAlert(st, now, "a login worked again after the back-off", "Nothing to do; the connector logs in as usual")
 		st.Paused = false
 		st.ResumedAt, st.ResumedBy = now, "agent:"+r.id
 		return []authpilot.Alert{alert}, nil
@@ -187,16 +188,7 @@ func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
 		st.PauseID = fmt.Sprintf("%d", now.UnixNano())
 		st.PausedAt, st.PausedUntil = now, now.Add(wait)
 		st.PauseClass, st.PauseReason = class, errorText(runErr)
-		title := fmt.Sprintf("Connector %s paused: its portal needs a person (%s)", r.id, class)
-		if st.Strikes > 1 {
-			title += fmt.Sprintf(", %d times in a row", st.Strikes)
-		}
-		action := fmt.Sprintf("authpilot will not log in to this payer until %s UTC, so the practice's account is not locked. "+
-			"Log in to the portal by hand (password, MFA code or CAPTCHA), fix the connector's secrets if needed, "+
-			"then run `authpilot connector resume %s`", st.PausedUntil.Format("2006-01-02 15:04"), r.id)
-		return []authpilot.Alert{{Type: authpilot.AlertNeedsHuman, Severity: authpilot.SeverityCritical, At: now,
-			ConnectorID: r.id, Recording: rec, Title: title, Action: action, Reason: st.PauseReason,
-			DedupKey: "connector_paused:" + r.id + ":" + st.PauseID}}, nil
+		return []authpilot.Alert{pauseAlert(st, rec)}, nil
 	})
 	if err != nil {
 		r.log.Error("connector not paused", "err", err)
@@ -272,10 +264,28 @@ func (r *runner) holdForRetryAfter(ctx context.Context, runErr error) {
 	r.log.Warn("payer asked to come back later", "retry_after", d, "until", until)
 }
 
-func resumeAlert(st *authpilot.ConnectorState, now time.Time, title, action string) authpilot.Alert {
-	return authpilot.Alert{Type: authpilot.AlertConnectorResumed, Severity: authpilot.SeverityInfo, At: now,
-		ConnectorID: st.ConnectorID, Title: title, Action: action,
-		DedupKey: "connector_resumed:" + st.ConnectorID + ":" + st.PauseID}
+// pauseAlert is the critical needs_human alert of a pause: what happened,
+// until when, what to do. Its dedup key is the pause's.
+func pauseAlert(st *authpilot.ConnectorState, rec string) authpilot.Alert {
+	title := fmt.Sprintf("Connector %s paused: its portal needs a person (%s)", st.ConnectorID, st.PauseClass)
+	if st.Strikes > 1 {
+		title += fmt.Sprintf(", %d times in a row", st.Strikes)
+	}
+	action := fmt.Sprintf("authpilot will not log in to this payer until %s UTC, so the practice's account is not locked. "+
+		"Log in to the portal by hand (password, MFA code or CAPTCHA), fix the connector's secrets if needed, "+
+		"then run `authpilot connector resume %s`", st.PausedUntil.Format("2006-01-02 15:04"), st.ConnectorID)
+	return authpilot.Alert{Type: authpilot.AlertNeedsHuman, Severity: authpilot.SeverityCritical, At: st.PausedAt,
+		ConnectorID: st.ConnectorID, Recording: rec, Title: title, Action: action, Reason: st.PauseReason,
+		DedupKey: "connector_paused:" + st.ConnectorID + ":" + st.PauseID}
+}
+
+// resumeAlert is the resolved alert that closes a pause (one per pause),
+// routed like the pause's needs_human alert.
+func resumeAlert(st *authpilot.ConnectorState, now time.Time, why, action string) authpilot.Alert {
+	a := notify.ResolvedAlert(authpilot.Problem{Opened: st.PausedAt, Alert: pauseAlert(st, "")}, why, now)
+	a.Action = action
+	a.DedupKey = "connector_resumed:" + st.ConnectorID + ":" + st.PauseID
+	return a
 }
 
 // ErrNotPaused is returned by ResumeConnector for a connector that is
@@ -296,7 +306,7 @@ func ResumeConnector(ctx context.Context, st authpilot.Store, id, actor string, 
 		}
 		var alerts []authpilot.Alert
 		if s.Paused {
-			alerts = append(alerts, resumeAlert(s, now, fmt.Sprintf("Connector %s resumed by %s", id, actor),
+			alerts = append(alerts, resumeAlert(s, now, "resumed by "+actor,
 				"Nothing to do; it logs in at its next run"))
 		}
 		s.Paused, s.Strikes = false, 0

@@ -220,7 +220,7 @@ func TestRefusedLoginPausesConnector(t *testing.T) {
 				t.Fatalf("%d logins after resume, want 1", got)
 			}
 			r.flush()
-			if n := r.hook.count(authpilot.AlertConnectorResumed, "resumed"); n != 1 {
+			if n := r.hook.count(authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
 				t.Fatalf("%d resumed alerts, want 1", n)
 			}
 			if _, err := r.a.ResumeConnector(context.Background(), "summit-portal", "cli:test"); !errors.Is(err, agent.ErrNotPaused) {
@@ -281,7 +281,7 @@ func TestPauseBacksOffAndSurvivesRestart(t *testing.T) {
 	if n := r.hook.count(authpilot.AlertNeedsHuman, "2 times in a row"); n != 1 {
 		t.Errorf("the second pause's alert does not say it is the second")
 	}
-	if n := r.hook.count(authpilot.AlertConnectorResumed, ""); n != 1 {
+	if n := r.hook.count(authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
 		t.Errorf("%d resumed alerts, want 1", n)
 	}
 }

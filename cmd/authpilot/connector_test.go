@@ -93,7 +93,7 @@ func TestConnectorResumeBesideTheDaemon(t *testing.T) {
 		t.Fatalf("the daemon's store still sees %+v", st)
 	}
 	n, err := daemon.RouteNew(ctx, func(a authpilot.Alert) []string {
-		if a.Type != authpilot.AlertConnectorResumed || a.ConnectorID != "summit-portal" {
+		if a.Type != authpilot.AlertResolved || a.Resolves != authpilot.AlertNeedsHuman || a.ConnectorID != "summit-portal" {
 			t.Errorf("unexpected alert %s %s", a.Type, a.Title)
 		}
 		return nil
