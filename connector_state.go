@@ -35,11 +35,11 @@ type ConnectorState struct {
 	ResumedBy string    `json:"resumed_by,omitempty"`
 }
 
-// LoginsSince counts the login attempts at or after t.
+// LoginsSince counts the login attempts after t.
 func (s *ConnectorState) LoginsSince(t time.Time) int {
 	n := 0
 	for _, at := range s.Logins {
-		if !at.Before(t) {
+		if at.After(t) {
 			n++
 		}
 	}

@@ -81,11 +81,12 @@ func holdOf(st *authpilot.ConnectorState, p politeness, now time.Time) *HoldErro
 	return h
 }
 
-// pruneLogins keeps the attempts of the last hour.
+// pruneLogins keeps the attempts of the last hour (an attempt exactly an
+// hour ago no longer counts).
 func pruneLogins(st *authpilot.ConnectorState, now time.Time) {
 	cut := now.Add(-time.Hour)
 	i := 0
-	for i < len(st.Logins) && st.Logins[i].Before(cut) {
+	for i < len(st.Logins) && !st.Logins[i].After(cut) {
 		i++
 	}
 	st.Logins = append([]time.Time(nil), st.Logins[i:]...)

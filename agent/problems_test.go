@@ -148,14 +148,26 @@ notify:
 		{"works on", nil, 5, nil},
 		{"outage 2, another cause the same day", outage2, 3, []string{"connector_failing"}},
 		{"outage 2 goes on", outage2, 10, nil},
+		// A refused login pauses the connector's logins (polite.go):
+		// its needs_human alert is the pause's, and the next runs are
+		// held without logging in, until a person resumes it.
 		{"and a login problem beside it", login, 1, []string{"needs_human"}},
-		{"the login problem again", login, 4, nil},
-		{"works again: both resolved", nil, 1, []string{"resolved/connector_failing", "resolved/needs_human"}},
+		{"the login problem again: runs held", login, 4, nil},
+		{"a person resumes the connector", nil, 0, []string{"resolved/needs_human"}},
+		{"works again: resolved", nil, 1, []string{"resolved/connector_failing"}},
 		{"outage 1 again, still the same day", outage1, 3, []string{"connector_failing"}},
 	}
 	seen := 0
 	run := 0
 	for _, st := range steps {
+		if st.runs == 0 {
+			if _, err := a.ResumeConnector(ctx, "flaky", "test"); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for range st.runs {
 			run++
 			if st.err != nil {
@@ -164,7 +176,7 @@ notify:
 				flaky.fail(nil)
 			}
 			res := a.PollNow(ctx, nil, "flaky")
-			if (res[0].Err == nil) != (st.err == nil) {
+			if (res[0].Err == nil && res[0].Held == nil) != (st.err == nil) {
 				t.Fatalf("%s: run %d: err %v", st.name, run, res[0].Err)
 			}
 			if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
