@@ -662,7 +662,7 @@ func TestRetryAfterEndsTheVisit(t *testing.T) {
 	b.ID = "01JCASEB0000000000000000B"
 	h.submit(s, a)
 	h.submit(s, b)
-	h.fault(payersim.PASFault{Kind: payersim.PASFault503, Op: "inquire", Count: 100, RetryAfter: 30})
+	h.fault(pas.Fault{Kind: pas.Fault503, Op: "inquire", Count: 100, RetryAfter: 30})
 	before := h.sim.Stats().Calls["inquire"]
 	obs, err := s.Poll(context.Background(), []*authpilot.Case{a, b})
 	if err == nil || !errors.Is(err, connectors.ErrRetryable) {
