@@ -120,9 +120,9 @@ type Store interface {
 	// each soonest first (cases without any are absent).
 	AllDeadlines(ctx context.Context) (map[string][]Deadline, error)
 
-	// Enqueue writes alerts that belong to no case change (connector
-	// failing, digest). Alerts whose DedupKey was seen before are dropped;
-	// it reports how many were new.
+	// Enqueue writes alerts that belong to no case change (digest, deadline
+	// checks; a connector's problems go through RaiseProblem). Alerts whose
+	// DedupKey was seen before are dropped; it reports how many were new.
 	Enqueue(ctx context.Context, alerts ...Alert) (int, error)
 
 	// RaiseProblem opens the problem key and enqueues a, in one
