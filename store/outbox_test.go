@@ -516,6 +516,13 @@ func TestDisableSinkKeepsQueue(t *testing.T) {
 		t.Errorf("SinkQueues = %+v, %v", qs, err)
 	}
 
+	// A delivery an older authpilot gave up because the sink was disabled.
+	legacy := alertsInOrder(t, s)[3]
+	if _, err := s.w.ExecContext(ctx, `UPDATE deliveries SET state = 'dead', last_error = 'sink disabled: http 410 Gone'
+		WHERE sink = 'webhook' AND alert_seq = (SELECT seq FROM alerts WHERE id = ?)`, legacy.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	enabledAt := at.Add(48 * time.Hour)
 	was, err := s.EnableSink(ctx, "webhook", enabledAt, func(p authpilot.Problem) authpilot.Alert {
 		return authpilot.Alert{Type: authpilot.AlertResolved, Resolves: p.Alert.Type, Title: "resolved: " + p.Alert.Title}
