@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,7 +240,7 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 	var f authpilot.CaseFilter
 	var errs authpilot.ValidationError
 	for key := range q {
-		if !contains(listParams, key) {
+		if !slices.Contains(listParams, key) {
 			errs = append(errs, authpilot.FieldError{Field: key, Rule: "is not a filter (" + strings.Join(listParams, ", ") + ")"})
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 		if c.Determination == nil {
 			c.Determination = &authpilot.Determination{Status: c.Status}
 		}
-		if !containsStr(c.Determination.Letters, sha) {
+		if !slices.Contains(c.Determination.Letters, sha) {
 			c.Determination.Letters = append(c.Determination.Letters, sha)
 			event(authpilot.EventDocumentStored, "", "", "", map[string]string{"sha256": sha, "kind": authpilot.DocLetter})
 		}
@@ -185,7 +186,7 @@ func mergeDetermination(c *authpilot.Case, d *authpilot.Determination, st authpi
 		cur.NoticeDate = d.NoticeDate
 	}
 	for _, l := range d.Letters {
-		if !containsStr(cur.Letters, l) {
+		if !slices.Contains(cur.Letters, l) {
 			cur.Letters = append(cur.Letters, l)
 		}
 	}
@@ -284,13 +285,4 @@ func errorText(err error) string {
 		s = s[:500] + "…"
 	}
 	return s
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

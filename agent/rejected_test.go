@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -338,18 +339,9 @@ func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 				t.Fatalf("%d portal_changed alerts over 3 polls, want 1: %+v", len(got), got)
 			}
 			al := got[0]
-			if al.Reason != tt.word || !strings.Contains(al.Title, tt.step) || !contains(tt.cases, al.CaseID) || al.Status != authpilot.StatusSubmitted {
+			if al.Reason != tt.word || !strings.Contains(al.Title, tt.step) || !slices.Contains(tt.cases, al.CaseID) || al.Status != authpilot.StatusSubmitted {
 				t.Errorf("alert = %+v, want the text as reason, the step in the title and the case", al)
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

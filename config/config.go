@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
+
 	// Time zones are validated with time.LoadLocation; embedding the zone
 	// database makes that work in minimal containers without tzdata.
 	_ "time/tzdata"
@@ -351,25 +353,16 @@ func severityRank(s authpilot.Severity) int {
 
 // Matches reports whether a is selected by m.
 func (m Match) Matches(a *authpilot.Alert) bool {
-	if len(m.Types) > 0 && !contains(m.Types, a.Type) {
+	if len(m.Types) > 0 && !slices.Contains(m.Types, a.Type) {
 		return false
 	}
-	if len(m.Payers) > 0 && !contains(m.Payers, a.Payer) {
+	if len(m.Payers) > 0 && !slices.Contains(m.Payers, a.Payer) {
 		return false
 	}
-	if len(m.Tracks) > 0 && !contains(m.Tracks, a.Track) {
+	if len(m.Tracks) > 0 && !slices.Contains(m.Tracks, a.Track) {
 		return false
 	}
 	return m.Severity == "" || severityRank(a.Severity) >= severityRank(m.Severity)
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // SinksFor returns the names of the sinks an alert goes to: those of the
@@ -379,7 +372,7 @@ func (c *Config) SinksFor(a *authpilot.Alert) []string {
 	var out []string
 	add := func(names []string) {
 		for _, n := range names {
-			if !contains(out, n) {
+			if !slices.Contains(out, n) {
 				out = append(out, n)
 			}
 		}

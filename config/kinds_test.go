@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -40,7 +41,7 @@ func decodeTestOptions(n *yaml.Node) (connectors.Options, error) {
 			o.BaseURL = v.Value
 		case "steps":
 			for j, s := range v.Content {
-				if !contains(testSteps, s.Value) {
+				if !slices.Contains(testSteps, s.Value) {
 					errs = append(errs, &connectors.FieldError{
 						Line: s.Line, Path: fmt.Sprintf("steps[%d]", j),
 						Msg: fmt.Sprintf("unknown step %q%s", s.Value, suggest(s.Value, testSteps)),

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func (v *validator) enum(path, value string, allowed []string) {
 		v.errorf(path, "required (one of %s)", strings.Join(allowed, ", "))
 		return
 	}
-	if !contains(allowed, value) {
+	if !slices.Contains(allowed, value) {
 		v.errorf(path, "unknown value %s (one of %s)", v.q(path, value), strings.Join(allowed, ", "))
 	}
 }
@@ -345,7 +346,7 @@ func (v *validator) ref(path, name, what string, known []string) {
 		v.errorf(path, "required (the name of a %s)", what)
 		return
 	}
-	if !contains(known, name) {
+	if !slices.Contains(known, name) {
 		v.errorf(path, "unknown %s %s%s", what, v.q(path, name), suggest(name, known))
 	}
 }
@@ -507,7 +508,7 @@ func (v *validator) payers(conns []string) []string {
 		}
 		if py.PlanType == "" {
 			v.errorf(p+".plan_type", "required (one of %s)", strings.Join(plans, ", "))
-		} else if !contains(authpilot.PlanTypes, py.PlanType) {
+		} else if !slices.Contains(authpilot.PlanTypes, py.PlanType) {
 			v.errorf(p+".plan_type", "unknown plan type %s%s (one of %s)", v.q(p+".plan_type", string(py.PlanType)), suggest(string(py.PlanType), plans), strings.Join(plans, ", "))
 		}
 		v.ref(p+".connector", py.Connector, "connector", conns)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +69,7 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 		known = append(known, cc.ID)
 	}
 	for _, id := range only {
-		if !contains(known, id) {
+		if !slices.Contains(known, id) {
 			return &exitError{2, fmt.Sprintf("%s: --connector: unknown connector %q%s (configured: %s)", job, id,
 				didYouMean(id, known), strings.Join(known, ", "))}
 		}
@@ -118,15 +119,6 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(ids))}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // didYouMean returns ` (did you mean "x"?)` for the candidate closest to s

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -381,7 +382,7 @@ func interpret(f found) (*result, error) {
 			continue
 		}
 		for _, rs := range l.reasons {
-			if !contains(why, rs) {
+			if !slices.Contains(why, rs) {
 				why = append(why, rs)
 			}
 		}
@@ -389,7 +390,7 @@ func interpret(f found) (*result, error) {
 	switch st {
 	case authpilot.StatusPended, authpilot.StatusContactPayer:
 		for _, o := range f.others {
-			if s := describeInfoRequest(o); s != "" && !contains(why, s) {
+			if s := describeInfoRequest(o); s != "" && !slices.Contains(why, s) {
 				why = append(why, s)
 			}
 		}
@@ -555,7 +556,7 @@ func (r *result) approvedLines(c *authpilot.Case) []authpilot.ApprovedLine {
 
 func (r *result) hasSubstitute(seq int) bool {
 	for _, l := range r.lines {
-		if l.added && l.status.Authorized() && containsInt(l.refs, seq) {
+		if l.added && l.status.Authorized() && slices.Contains(l.refs, seq) {
 			return true
 		}
 	}
@@ -699,22 +700,4 @@ func first(vals ...string) string {
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsInt(list []int, n int) bool {
-	for _, x := range list {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }

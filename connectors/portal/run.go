@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -972,7 +973,7 @@ func (x *exec) uploadFiles(a *uploadStep) ([]string, error) {
 		return paths, nil
 	}
 	for i, att := range x.r.data.Case.Attachments {
-		if len(a.Kinds) > 0 && !contains(a.Kinds, att.Kind) {
+		if len(a.Kinds) > 0 && !slices.Contains(a.Kinds, att.Kind) {
 			continue
 		}
 		p, err := x.r.s.c.attachmentPath(att)

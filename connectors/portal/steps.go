@@ -3,6 +3,7 @@ package portal
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -509,20 +510,11 @@ func decodeEach(d *decoder, n *yaml.Node, path string, inEach bool) action {
 	d.mapping(n, path, "each: ", []field{
 		{"over", true, func(k, v *yaml.Node) {
 			a.Over = d.str(v, path, "each: ", "over")
-			if a.Over != "" && !contains(eachOver, a.Over) {
+			if a.Over != "" && !slices.Contains(eachOver, a.Over) {
 				d.errAt(d.node(v, path), path, "each: over: unknown list %q%s (one of %s)", a.Over, suggest(a.Over, eachOver), strings.Join(eachOver, ", "))
 			}
 		}},
 		{"steps", true, func(k, v *yaml.Node) { a.Steps = d.steps(v, path+".each.steps", true) }},
 	})
 	return a
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
