@@ -72,14 +72,17 @@ type Figures struct {
 	WebhookRefused  int
 	// Waiting are cases whose last event asks a person (needs_human), by
 	// status; NeedsHumanEvents counts those events in all.
-	Waiting          map[string]int
-	NeedsHumanEvents int
-	Settled          bool
-	SettleTime       time.Duration
-	LeftoverChromium int
-	Violations       []Violation
-	Wall             time.Duration
-	Dir              string
+	// SeenEvents counts the events read back through the API during the
+	// run (each must still be stored), over SeenCases cases.
+	SeenEvents, SeenCases int
+	Waiting               map[string]int
+	NeedsHumanEvents      int
+	Settled               bool
+	SettleTime            time.Duration
+	LeftoverChromium      int
+	Violations            []Violation
+	Wall                  time.Duration
+	Dir                   string
 }
 
 const (
@@ -201,7 +204,21 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 			return nil, err
 		}
 		cl.retries(ctx)
-		point := round(ctx, rnd, phase, phaseRounds[phase], d, tp, cl, gen, seen)
+		// Whether a simulator has a request still to decide (a poll will
+		// come); the PAS API's pended requests are not visible, so always.
+		undecided := func(sim string) bool {
+			p := map[string]*payersim.Portal{"payer": payer, "rbm": rbm}[sim]
+			if p == nil {
+				return false
+			}
+			for _, q := range p.Requests() {
+				if q.Status == payersim.StatusInReview || q.Status == payersim.StatusPended {
+					return true
+				}
+			}
+			return false
+		}
+		point := round(ctx, rnd, phase, phaseRounds[phase], undecided, d, tp, cl, gen, seen)
 		phaseRounds[phase]++
 		fig.KillPoints[point]++
 		if o.Verbose {
@@ -242,6 +259,10 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	fig.CasesByStatus = map[string]int{}
 	for _, c := range recs.Cases {
 		fig.CasesByStatus[c.Status]++
+	}
+	fig.SeenCases = len(recs.SeenEvents)
+	for _, evs := range recs.SeenEvents {
+		fig.SeenEvents += len(evs)
 	}
 	fig.Waiting = map[string]int{}
 	for _, c := range recs.Cases {
@@ -288,7 +309,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 // go round the simulators and alternate between a kill before and after
 // the simulator has processed the request, so even a short run hits each
 // simulator's final POST from both sides.
-func round(ctx context.Context, rnd *rand.Rand, phase string, k int, d *daemon, tp *taps, cl *client, gen *caseGen, seen *seenEvents) string {
+func round(ctx context.Context, rnd *rand.Rand, phase string, k int, undecided func(sim string) bool, d *daemon, tp *taps, cl *client, gen *caseGen, seen *seenEvents) string {
 	// Read cases back through the API while the daemon works: whatever
 	// it showed must survive the kill.
 	rctx, stopReading := context.WithCancel(ctx)
@@ -355,6 +376,12 @@ func round(ctx context.Context, rnd *rand.Rand, phase string, k int, d *daemon, 
 		} else {
 			if k < 2*len(sims) {
 				tr.sim = sims[k%len(sims)]
+				if !undecided(tr.sim) {
+					// Nothing there to poll yet: give it a case.
+					for _, o := range gen.nextAt(tr.sim) {
+						cl.post(ctx, o)
+					}
+				}
 			}
 			if rnd.IntN(3) == 0 && tr.sim != "pas" { // the PAS API sends no letters
 				tr.classes[classLetter] = true
@@ -487,7 +514,11 @@ func scenario(payer, rbm *payersim.Portal, pasSim *pas.Server) error {
 	}}); err != nil {
 		return err
 	}
-	return pasSim.SetScenario(pas.Scenario{Rules: []pas.Rule{{Code: "63030", Fate: pas.Deny, Reason: "Not medically necessary."}}})
+	return pasSim.SetScenario(pas.Scenario{Rules: []pas.Rule{
+		{Code: "63030", Fate: pas.Deny, Reason: "Not medically necessary."},
+		// Decided at the second inquiry, so the PAS API is polled too.
+		{Code: "22612", Fate: pas.Pend, Reason: "Send the MRI report.", AfterInquiries: 2, Then: pas.Approve},
+	}})
 }
 
 func serve(h http.Handler) (string, func(), error) {
@@ -616,6 +647,7 @@ func (f *Figures) Print(w io.Writer) {
 	}
 	p("  API posts              %d (%s); acknowledged %d; refused %s", f.Posts, kv(f.PostsByKind), f.Acked, kvInt(f.Refused))
 	p("  cases in the store     %d (%s)", f.Cases, kv(f.CasesByStatus))
+	p("  read back via the API  %d events of %d cases while the daemon ran", f.SeenEvents, f.SeenCases)
 	p("  waiting on a person    %s (last event needs_human); needs_human events in all %d", kv(f.Waiting), f.NeedsHumanEvents)
 	p("  requests at simulators payer portal %d, RBM portal %d, PAS API %d", f.Requests["payer"], f.Requests["rbm"], f.Requests["pas"])
 	p("  letters issued         %d requests", f.Letters)
