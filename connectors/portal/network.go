@@ -12,27 +12,16 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
+
+	"github.com/authpilot/authpilot/recordings"
 )
 
 // maxCapturedBody bounds one captured response body.
 const maxCapturedBody = 8 << 20
 
-// Exchange is one captured network exchange, attached to the recording as
-// a JSON "network" artifact. The recordings package replays them.
-type Exchange struct {
-	Method          string              `json:"method"`
-	URL             string              `json:"url"`
-	Status          int                 `json:"status"`
-	RequestHeaders  map[string][]string `json:"request_headers"`
-	RequestBody     string              `json:"request_body"`
-	ResponseHeaders map[string][]string `json:"response_headers"`
-	BodyBase64      string              `json:"body_base64"`
-	Started         string              `json:"started"`
-	DurationMS      int64               `json:"duration_ms"`
-}
-
+// pendingExchange is a captured exchange waiting for its response.
 type pendingExchange struct {
-	ex      Exchange
+	ex      recordings.Exchange
 	startTS proto.MonotonicTime
 }
 
@@ -98,7 +87,7 @@ func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byt
 			if e.WallTime == 0 {
 				started = time.Now()
 			}
-			pe.ex.Started = started.UTC().Format(time.RFC3339Nano)
+			pe.ex.Started = started.UTC()
 			pending[e.RequestID] = pe
 		},
 		func(e *proto.NetworkResponseReceived) {
@@ -123,10 +112,10 @@ func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byt
 			}
 			if e.EncodedDataLength <= maxCapturedBody {
 				if res, err := (proto.NetworkGetResponseBody{RequestID: e.RequestID}).Call(pc); err == nil {
-					if res.Base64Encoded {
-						pe.ex.BodyBase64 = res.Body
-					} else {
-						pe.ex.BodyBase64 = base64.StdEncoding.EncodeToString([]byte(res.Body))
+					if !res.Base64Encoded {
+						pe.ex.Body = []byte(res.Body)
+					} else if b, err := base64.StdEncoding.DecodeString(res.Body); err == nil {
+						pe.ex.Body = b
 					}
 				}
 			}
@@ -158,8 +147,8 @@ func capture(p *rod.Page, seq *atomic.Int64, attach func(name string, data []byt
 
 // headerMap turns CDP headers (multiple values joined by newlines) into
 // canonical http.Header form.
-func headerMap(h proto.NetworkHeaders) map[string][]string {
-	out := map[string][]string{}
+func headerMap(h proto.NetworkHeaders) http.Header {
+	out := http.Header{}
 	for k, v := range h {
 		for _, line := range strings.Split(v.Str(), "\n") {
 			key := http.CanonicalHeaderKey(k)
