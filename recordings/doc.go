@@ -1,7 +1,8 @@
 // Package recordings keeps the evidence of every connector run — a step log
 // with timings, screenshots, DOM snapshots and network exchanges, redacted
-// before anything touches disk — and replays recorded portal pages over HTTP
-// so a browser flow can be tested offline.
+// before anything touches disk — and replays recorded portal pages and API
+// calls over HTTP so a browser flow or an API connector can be tested
+// offline.
 //
 // # Layout
 //
@@ -42,7 +43,8 @@
 // screenshots, DOM snapshots and other kinds per Capture ("all" or
 // "on_failure"), network exchanges per Network (kept always by default,
 // since replay needs them). Transport records the exchanges of an API
-// client the same way.
+// client the same way, into the recorder of each request's context
+// (WithRecorder): the fhirpas connector's recordings replay like a portal's.
 //
 // # Network exchanges
 //
@@ -57,6 +59,8 @@
 //	 "body_base64":"PGh0bWw+…",
 //	 "started":"2026-03-02T14:05:01.123456789Z",
 //	 "duration_ms":12}
+//
+// (and "error", when an exchange got no response or an incomplete one).
 //
 // Header values are arrays of strings (a single string is accepted when
 // reading). body_base64 is the decoded response body (after any
@@ -100,7 +104,7 @@
 // recorded [REDACTED] value matches anything), repeated requests are answered
 // in recorded order and then with the last answer, and POSTs are matched by
 // method and path and, where that is ambiguous, by their form fields (CSRF,
-// secret and redacted fields ignored). Absolute URLs to the recorded origins
+// secret and redacted fields ignored; a JSON body's scalars at any depth). Absolute URLs to the recorded origins
 // in bodies and headers (Location) are rewritten to the replay server's own
 // origin. Set-Cookie values were redacted, so replay serves every page
 // regardless of session: it never depends on cookies. An unknown request gets

@@ -17,8 +17,10 @@ import (
 )
 
 // Exchange is one recorded HTTP request and its response: the JSON a
-// "network" artifact holds (see the package doc). Connectors build one per
-// captured request and Attach its JSON encoding.
+// "network" artifact holds (see the package doc), and the only network
+// format of the project. The portal connector builds one per request its
+// browser makes; API connectors record theirs through Transport. Either
+// way its JSON encoding is Attached and the recorder redacts it.
 type Exchange struct {
 	Method          string      `json:"method"`
 	URL             string      `json:"url"`
@@ -30,6 +32,9 @@ type Exchange struct {
 	Body       []byte    `json:"body_base64,omitempty"`
 	Started    time.Time `json:"started"`
 	DurationMS int64     `json:"duration_ms"`
+	// Error is why an exchange has no (whole) response: a transport error
+	// (Status is 0), or a failure reading the body.
+	Error string `json:"error,omitempty"`
 }
 
 // exchangeJSON is the wire form, with headers that accept a string or an
@@ -44,6 +49,7 @@ type exchangeJSON struct {
 	Body            []byte                     `json:"body_base64,omitempty"`
 	Started         time.Time                  `json:"started"`
 	DurationMS      int64                      `json:"duration_ms"`
+	Error           string                     `json:"error,omitempty"`
 }
 
 // ParseExchange decodes a network artifact strictly: unknown fields are an
@@ -73,7 +79,7 @@ func ParseExchange(data []byte) (*Exchange, error) {
 		Method: strings.ToUpper(w.Method), URL: w.URL, Status: w.Status,
 		RequestHeaders: reqH, RequestBody: w.RequestBody,
 		ResponseHeaders: respH, Body: w.Body,
-		Started: w.Started, DurationMS: w.DurationMS,
+		Started: w.Started, DurationMS: w.DurationMS, Error: w.Error,
 	}, nil
 }
 
@@ -102,6 +108,7 @@ func decodeHeaders(m map[string]json.RawMessage) (http.Header, error) {
 func (r *redactor) exchange(e *Exchange) *Exchange {
 	out := *e
 	out.URL = r.string(redactURLParams(e.URL))
+	out.Error = r.string(e.Error)
 	out.RequestHeaders = r.headers(e.RequestHeaders)
 	out.RequestBody = string(r.body(headerGet(e.RequestHeaders, "Content-Type"), []byte(e.RequestBody)))
 	out.ResponseHeaders = r.headers(e.ResponseHeaders)

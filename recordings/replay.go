@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -457,15 +458,40 @@ func formFields(contentType string, body []byte) url.Values {
 			return nil
 		}
 		out := url.Values{}
-		for k, v := range obj {
-			switch v.(type) {
-			case string, float64, bool, nil:
-				out.Set(k, fmt.Sprint(v))
-			}
-		}
+		jsonFields(out, "", obj)
 		return out
 	}
 	return nil
+}
+
+// maxJSONFields bounds the fields jsonFields takes from one body.
+const maxJSONFields = 4096
+
+// jsonFields adds the scalars of a JSON value under their paths ("a.b.0.c"),
+// so that two requests to one endpoint that differ deep inside their
+// bodies (two cases' PAS Bundles) are told apart.
+func jsonFields(out url.Values, prefix string, v any) {
+	if len(out) >= maxJSONFields {
+		return
+	}
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			jsonFields(out, join(k), e)
+		}
+	case []any:
+		for i, e := range x {
+			jsonFields(out, join(strconv.Itoa(i)), e)
+		}
+	default:
+		out.Set(prefix, fmt.Sprint(x))
+	}
 }
 
 // hopHeaders are not replayed: the body is served decoded and whole, and

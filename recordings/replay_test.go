@@ -380,3 +380,49 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Errorf("redirect not followed on the replay host: %s", replayed[0])
 	}
 }
+
+// TestReplayTellsJSONBodiesApart: two POSTs to one API endpoint whose
+// bodies differ only deep inside (two cases' PAS inquiries, each with its
+// time stamp) are each answered with their own recorded response, in any
+// order; a body no recording resembles more gets the recorded order.
+func TestReplayTellsJSONBodiesApart(t *testing.T) {
+	s, clk := openStore(t, Options{})
+	rec := s.Start("pas", "poll")
+	inquiry := func(caseID, ts string) string {
+		return `{"resourceType":"Bundle","timestamp":"` + ts + `","entry":[{"resource":{"resourceType":"Claim","identifier":[{"value":"` + caseID + `"}]}}]}`
+	}
+	for _, id := range []string{"CASE-A", "CASE-B"} {
+		rec.Attach("network", "inquire", "application/json", mustJSON(t, Exchange{
+			Method: "POST", URL: origin + "/Claim/$inquire", Status: 200,
+			RequestHeaders:  http.Header{"Content-Type": {"application/fhir+json"}},
+			RequestBody:     inquiry(id, "2026-03-02T14:00:00Z"),
+			ResponseHeaders: http.Header{"Content-Type": {"application/fhir+json"}},
+			Body:            []byte(`{"answer":"` + id + `"}`),
+		}))
+	}
+	rec.Step("poll", clk.Now(), nil)
+	if err := rec.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	rp, err := ReplayDir(rec.Dir(), ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rp)
+	defer srv.Close()
+	post := func(body string) string {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/Claim/$inquire", "application/fhir+json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for _, id := range []string{"CASE-B", "CASE-A", "CASE-B"} {
+		if got := post(inquiry(id, "2026-03-09T08:00:00Z")); got != `{"answer":"`+id+`"}` {
+			t.Errorf("inquiry about %s answered %s", id, got)
+		}
+	}
+}
