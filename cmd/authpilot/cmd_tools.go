@@ -41,10 +41,10 @@ func cmdNotifyTest(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	return nil
 }
 
-// cmdReplay serves a recording's pages on loopback so a flow can be run
-// against them offline.
+// cmdReplay serves a recording's pages (or API answers) on loopback so a
+// flow or an API connector can be run against them offline.
 func cmdReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("replay", "replay [--config FILE] [--listen ADDR] [--dom] RECORDING-ID|DIR\n\nServes a recording's pages again. Point a connector's base_url at the\nprinted URL (e.g. with `authpilot poll --now`) to test a flow offline.", stderr)
+	fs := newFlags("replay", "replay [--config FILE] [--listen ADDR] [--dom] RECORDING-ID|DIR\n\nServes a recording's pages (or a fhirpas run's API answers) again. Point\na connector's base_url (and a fhirpas connector's token_url, at URL/token)\nat the printed URL (e.g. with `authpilot poll --now`) to test it offline.", stderr)
 	path := fs.String("config", "", "config `file` whose data_dir holds the recordings (not needed with a DIR)")
 	listen := fs.String("listen", "127.0.0.1:0", "listen `address`")
 	dom := fs.Bool("dom", false, "also answer with DOM snapshots where no network exchange was recorded")

@@ -2,6 +2,7 @@ package fhirpas
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/recordings"
 )
 
 // maxBody bounds what is read of a response.
@@ -38,9 +40,6 @@ type callState struct {
 	wrote atomic.Bool
 	// attempts counts the attempts made.
 	attempts atomic.Int32
-	// waits records the backoff chosen before each retry.
-	mu    sync.Mutex
-	waits []time.Duration
 }
 
 type callStateKey struct{}
@@ -105,14 +104,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 // visit for an hour.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	d := retryablehttp.DefaultBackoff(minWait, maxWait, attempt, resp)
-	d = min(max(d, 0), maxWait)
-	if resp != nil && resp.Request != nil {
-		st := stateOf(resp.Request.Context())
-		st.mu.Lock()
-		st.waits = append(st.waits, d)
-		st.mu.Unlock()
-	}
-	return d
+	return min(max(d, 0), maxWait)
 }
 
 // keepLast is the ErrorHandler used when retries are exhausted: it keeps
@@ -141,11 +133,12 @@ func (r retryLogger) Debug(msg string, kv ...any) { r.l.Debug(msg, kv...) }
 func retryWaitMin(o Options) time.Duration { return min(500*time.Millisecond, o.RetryWaitMax) }
 
 // newAPIClient builds the retrying client of $submit and $inquire. Its
-// transport sets the bearer token from tokens.
-func newAPIClient(o Options, log *slog.Logger, tokens oauth2.TokenSource) *retryablehttp.Client {
+// transport sets the bearer token from tokens and records every attempt
+// into the recorder of the request's context (recordings.WithRecorder).
+func newAPIClient(o Options, log *slog.Logger, tokens *tokenSource) *retryablehttp.Client {
 	return &retryablehttp.Client{
 		HTTPClient: &http.Client{
-			Transport: bearerTransport{&oauth2.Transport{Source: tokens, Base: cleanhttp.DefaultPooledTransport()}},
+			Transport: &bearerTransport{tokens: tokens, base: &recordings.Transport{Base: cleanhttp.DefaultPooledTransport()}},
 			Timeout:   o.Timeout,
 		},
 		Logger:       retryLogger{log},
@@ -163,24 +156,39 @@ func newAPIClient(o Options, log *slog.Logger, tokens oauth2.TokenSource) *retry
 	}
 }
 
-// bearerTransport hides oauth2.Transport's deprecated CancelRequest, which
-// http.Client calls on a timeout and which only logs a warning.
-type bearerTransport struct{ t *oauth2.Transport }
+// bearerTransport sets the access token of every API request, fetching one
+// (recorded into the request's recorder) when the cached one is stale.
+type bearerTransport struct {
+	tokens *tokenSource
+	base   http.RoundTripper
+}
 
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) { return b.t.RoundTrip(r) }
+func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tok, _, err := b.tokens.token(r.Context())
+	if err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, err
+	}
+	r2 := r.Clone(r.Context())
+	tok.SetAuthHeader(r2)
+	return b.base.RoundTrip(r2)
+}
 
 // CloseIdleConnections closes the base transport's idle connections.
-func (b bearerTransport) CloseIdleConnections() {
-	if c, ok := b.t.Base.(interface{ CloseIdleConnections() }); ok {
+func (b *bearerTransport) CloseIdleConnections() {
+	if c, ok := b.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
 
 // newTokenHTTPClient is the client of the token endpoint: a POST there is
-// safe to repeat, so transport errors, 429 and 5xx are retried.
+// safe to repeat, so transport errors, 429 and 5xx are retried. Its
+// attempts are recorded like the API's.
 func newTokenHTTPClient(o Options, log *slog.Logger) *retryablehttp.Client {
 	return &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: cleanhttp.DefaultPooledTransport(), Timeout: o.Timeout},
+		HTTPClient:   &http.Client{Transport: &recordings.Transport{Base: cleanhttp.DefaultPooledTransport()}, Timeout: o.Timeout},
 		Logger:       retryLogger{log},
 		RetryWaitMin: retryWaitMin(o),
 		RetryWaitMax: o.RetryWaitMax,
@@ -196,15 +204,22 @@ type tokenError struct{ err error }
 func (e *tokenError) Error() string { return "access token: " + e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
-// tokenSource hands out the cached client-credentials token. The oauth2
-// library caches and refreshes it before expiry; invalidate drops the cache
-// when the payer refused a token the library still thought valid.
+// tokenSource hands out the cached client-credentials token, fetching a
+// new one when it is missing or about to expire (oauth2.Token.Valid);
+// invalidate drops it when the payer refused a token still thought valid.
+// A fetch is recorded into the recorder of the asking request's context;
+// the exchange that issued the cached token is kept so that a later run
+// reusing the token can put it in its own recording (a recording replays
+// only if it holds a token answer).
 type tokenSource struct {
 	cfg    clientcredentials.Config
-	ctx    context.Context
-	mu     sync.Mutex
-	src    oauth2.TokenSource
-	issued atomic.Int64 // tokens fetched (for tests and logs)
+	hc     *http.Client
+	fetch  sync.Mutex // one token request at a time
+	mu     sync.Mutex // guards the fields below and cfg.ClientSecret
+	armed  bool
+	tok    *oauth2.Token
+	origin *recordings.Exchange // the exchange that issued tok, unredacted
+	issued atomic.Int64         // tokens fetched (for tests and logs)
 }
 
 func newTokenSource(o Options, hc *http.Client) *tokenSource {
@@ -215,7 +230,7 @@ func newTokenSource(o Options, hc *http.Client) *tokenSource {
 			Scopes:    o.Scopes,
 			AuthStyle: oauth2.AuthStyleInHeader,
 		},
-		ctx: context.WithValue(context.Background(), oauth2.HTTPClient, hc),
+		hc: hc,
 	}
 }
 
@@ -223,7 +238,14 @@ func newTokenSource(o Options, hc *http.Client) *tokenSource {
 func (t *tokenSource) ready() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.src != nil
+	return t.armed
+}
+
+// secret returns the client secret.
+func (t *tokenSource) secret() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cfg.ClientSecret
 }
 
 // setSecret arms the source with the client secret.
@@ -231,32 +253,36 @@ func (t *tokenSource) setSecret(secret string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.cfg.ClientSecret = secret
-	t.src = oauth2.ReuseTokenSource(nil, countingSource{t})
+	t.armed, t.tok, t.origin = true, nil, nil
 }
 
-type countingSource struct{ t *tokenSource }
-
-func (c countingSource) Token() (*oauth2.Token, error) {
-	tok, err := c.t.cfg.Token(c.t.ctx)
-	if err == nil {
-		c.t.issued.Add(1)
-	}
-	return tok, err
-}
-
-// Token implements oauth2.TokenSource.
-func (t *tokenSource) Token() (*oauth2.Token, error) {
+// token returns a valid access token. When it is the cached one, origin
+// is the exchange that issued it (nil if that was not recorded).
+func (t *tokenSource) token(ctx context.Context) (tok *oauth2.Token, origin *recordings.Exchange, err error) {
+	t.fetch.Lock()
+	defer t.fetch.Unlock()
 	t.mu.Lock()
-	src := t.src
+	armed, tok, origin, cfg := t.armed, t.tok, t.origin, t.cfg
 	t.mu.Unlock()
-	if src == nil {
-		return nil, &tokenError{errors.New("connector not opened")}
+	if !armed {
+		return nil, nil, &tokenError{errors.New("connector not opened")}
 	}
-	tok, err := src.Token()
+	if tok.Valid() {
+		return tok, origin, nil
+	}
+	// Not the caller's context: the token outlives the call, and the
+	// call's trace hooks are about the API request only.
+	tc := &tokenCapture{rec: recordings.RecorderFrom(ctx)}
+	fctx := context.WithValue(recordings.WithRecorder(context.Background(), tc), oauth2.HTTPClient, t.hc)
+	tok, err = cfg.Token(fctx)
 	if err != nil {
-		return nil, &tokenError{err}
+		return nil, nil, &tokenError{err}
 	}
-	return tok, nil
+	t.issued.Add(1)
+	t.mu.Lock()
+	t.tok, t.origin = tok, tc.last
+	t.mu.Unlock()
+	return tok, nil, nil
 }
 
 // invalidate drops the cached token if it is still the refused one, so the
@@ -265,13 +291,42 @@ func (t *tokenSource) Token() (*oauth2.Token, error) {
 func (t *tokenSource) invalidate(refused string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.src == nil {
-		return
+	if t.tok != nil && t.tok.AccessToken == refused {
+		t.tok, t.origin = nil, nil
 	}
-	if tok, err := t.src.Token(); err == nil && tok.AccessToken != refused {
-		return // already replaced
+}
+
+// tokenCapture passes the token endpoint's exchanges on to the run's
+// recorder and keeps the last successful one. It serves one fetch, which
+// runs on one goroutine.
+type tokenCapture struct {
+	rec    recordings.Attacher
+	failed bool
+	last   *recordings.Exchange
+}
+
+func (c *tokenCapture) Wants(_ string, failed bool) bool {
+	c.failed = failed
+	return true
+}
+
+func (c *tokenCapture) Attach(kind, name, contentType string, data []byte) {
+	ex, err := recordings.ParseExchange(data)
+	if err == nil && !c.failed {
+		c.last = ex
 	}
-	t.src = oauth2.ReuseTokenSource(nil, countingSource{t})
+	if r, ok := c.rec.(interface{ Redact(...string) }); ok && err == nil {
+		// Registered before the exchange is written.
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		if json.Unmarshal(ex.Body, &body) == nil && body.AccessToken != "" {
+			r.Redact(body.AccessToken)
+		}
+	}
+	if c.rec != nil && c.rec.Wants(kind, c.failed) {
+		c.rec.Attach(kind, name, contentType, data)
+	}
 }
 
 // classifyTokenErr turns a token failure into a connector error: the token

@@ -1,7 +1,6 @@
 package fhirpas
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/recordings"
 )
 
 // Interface guards.
@@ -111,14 +111,28 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 		rec.Step("token", start, err)
 		return nil, err
 	}
+	rec.Redact(c.tokens.secret()) // every run's recorder, not only the first's
 	issued := c.tokens.issued.Load()
-	tok, err := c.tokens.Token()
+	tok, origin, err := c.tokens.token(recordings.WithRecorder(ctx, rec))
 	if err != nil {
 		e := classifyTokenErr(err)
 		rec.Step("token", start, e)
 		return nil, e
 	}
 	rec.Redact(tok.AccessToken)
+	if origin != nil && rec.Wants("network", false) {
+		// The token was issued to an earlier run: its exchange goes in
+		// this run's recording too, so the recording replays on its own.
+		ex := *origin
+		ex.ResponseHeaders = ex.ResponseHeaders.Clone()
+		if ex.ResponseHeaders == nil {
+			ex.ResponseHeaders = http.Header{}
+		}
+		ex.ResponseHeaders.Set("X-Authpilot-Recording", "token reused: issued to an earlier run")
+		if data, err := json.Marshal(&ex); err == nil {
+			rec.Attach("network", "post-token-reused", "application/json", data)
+		}
+	}
 	rec.Step("token", start, nil)
 	return &Session{c: c, rec: rec, reused: c.tokens.issued.Load() == issued}, nil
 }
@@ -324,7 +338,7 @@ func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, bo
 		// safe for $submit too.
 		s.c.log.Warn("pas access token refused, fetching a new one", "op", op)
 		s.c.tokens.invalidate(resp.token)
-		if tok, err := s.c.tokens.Token(); err == nil {
+		if tok, _, err := s.c.tokens.token(recordings.WithRecorder(ctx, s.rec)); err == nil {
 			s.rec.Redact(tok.AccessToken)
 		}
 	}
@@ -371,11 +385,11 @@ type response struct {
 	attempts int
 }
 
-// post sends body with retries (see checkRetry), records the exchange, and
-// returns the final response. Transport failures are ErrRetryable.
+// post sends body with retries (see checkRetry) and returns the final
+// response; the client's transport records each attempt into s.rec. Transport failures are ErrRetryable.
 func (s *Session) post(ctx context.Context, op, url string, body []byte) (*response, error) {
 	st := &callState{submit: op == "submit"}
-	cctx := context.WithValue(ctx, callStateKey{}, st)
+	cctx := context.WithValue(recordings.WithRecorder(ctx, s.rec), callStateKey{}, st)
 	cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
 			if i.Err == nil {
@@ -393,7 +407,6 @@ func (s *Session) post(ctx context.Context, op, url string, body []byte) (*respo
 	began := time.Now()
 	hr, err := s.c.api.Do(req)
 	if err != nil {
-		s.attach(op, url, body, st, began, nil, nil, err)
 		var te *tokenError
 		switch {
 		case errors.As(err, &te):
@@ -413,32 +426,12 @@ func (s *Session) post(ctx context.Context, op, url string, body []byte) (*respo
 	if hr.Request != nil {
 		resp.token = bearer(hr.Request.Header)
 	}
-	s.attach(op, url, body, st, began, hr, data, rerr)
 	s.c.log.Debug("pas call", "op", op, "status", hr.StatusCode, "attempts", resp.attempts,
 		"duration", time.Since(began))
 	if rerr != nil {
 		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: "read response", Err: rerr}
 	}
 	return resp, nil
-}
-
-// attach records one exchange as a "network" artifact when the recording
-// wants it (a failure, or every step per config).
-func (s *Session) attach(op, url string, body []byte, st *callState, began time.Time, hr *http.Response, respBody []byte, err error) {
-	failed := err != nil || hr == nil || hr.StatusCode >= 300
-	if !s.rec.Wants("network", failed) {
-		return
-	}
-	rec := netRecord{Op: op, Method: http.MethodPost, URL: url, Request: netMessage{
-		Headers: map[string]string{"Content-Type": mediaFHIR, "Accept": mediaFHIR, "Authorization": "Bearer <redacted>"},
-		Body:    jsonOrText(body),
-	}}
-	rec.finish(st, began, hr, respBody, err)
-	data, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return
-	}
-	s.rec.Attach("network", op+".json", "application/json", data)
 }
 
 // classifyStatus turns a non-2xx final status into a connector error.
@@ -539,63 +532,6 @@ func scrub(err error, c *authpilot.Case) error {
 		ce.Msg = re.ReplaceAllString(ce.Msg, "<redacted>")
 	}
 	return err
-}
-
-// netRecord is the evidence of one HTTP exchange, attached to the
-// recording as kind "network". The recorder redacts registered values.
-type netRecord struct {
-	Op       string      `json:"op"`
-	Method   string      `json:"method"`
-	URL      string      `json:"url"`
-	Attempts int         `json:"attempts"`
-	WaitsMS  []float64   `json:"retry_waits_ms,omitempty"`
-	Duration float64     `json:"duration_ms"`
-	Request  netMessage  `json:"request"`
-	Response *netMessage `json:"response,omitempty"`
-	Error    string      `json:"error,omitempty"`
-}
-
-type netMessage struct {
-	Status  int               `json:"status,omitempty"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    json.RawMessage   `json:"body,omitempty"`
-}
-
-func (n *netRecord) finish(st *callState, began time.Time, hr *http.Response, body []byte, err error) {
-	n.Attempts = int(st.attempts.Load())
-	n.Duration = float64(time.Since(began).Microseconds()) / 1000
-	st.mu.Lock()
-	for _, w := range st.waits {
-		n.WaitsMS = append(n.WaitsMS, float64(w.Microseconds())/1000)
-	}
-	st.mu.Unlock()
-	if err != nil {
-		n.Error = err.Error()
-	}
-	if hr != nil {
-		m := &netMessage{Status: hr.StatusCode, Headers: map[string]string{}, Body: jsonOrText(body)}
-		for _, h := range []string{"Content-Type", "Retry-After", "WWW-Authenticate", "Location"} {
-			if v := hr.Header.Get(h); v != "" {
-				m.Headers[h] = v
-			}
-		}
-		n.Response = m
-	}
-}
-
-// jsonOrText embeds a JSON body as is and anything else as a JSON string.
-func jsonOrText(b []byte) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	if json.Valid(b) {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, b); err == nil {
-			return buf.Bytes()
-		}
-	}
-	s, _ := json.Marshal(string(b))
-	return s
 }
 
 // nopRecorder is used when Open is given no recorder.

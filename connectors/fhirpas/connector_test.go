@@ -202,7 +202,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 			t.Errorf("stats = %+v, want one call", st)
 		}
 		// A failed step captures the exchange even when only failures are.
-		if n := h.rec.network(t); len(n) != 1 || n[0].Response == nil || n[0].Response.Status != 400 {
+		if n := h.rec.network(t); len(n) != 1 || n[0].Status != 400 || !strings.HasSuffix(n[0].URL, "/Claim/$submit") {
 			t.Errorf("network records = %+v", n)
 		}
 	})
@@ -239,11 +239,11 @@ func TestTransientFailures(t *testing.T) {
 		calls    int
 		errClass error
 		errSays  string
-		waits    []float64
+		waits    int // retries waiting 5ms (retry_wait_max)
 	}{
 		{name: "submit 503 with Retry-After twice then 200", op: "submit",
 			fault: pas.Fault{Kind: pas.Fault503, Op: "submit", Count: 2, RetryAfter: 1},
-			calls: 3, waits: []float64{5, 5}},
+			calls: 3, waits: 2},
 		{name: "inquire 503 twice then 200", op: "inquire",
 			fault: pas.Fault{Kind: pas.Fault503, Op: "inquire", Count: 2},
 			calls: 3},
@@ -289,13 +289,12 @@ func TestTransientFailures(t *testing.T) {
 			if got := h.sim.Stats().Calls[tt.op]; got != tt.calls {
 				t.Errorf("%s calls = %d, want %d", tt.op, got, tt.calls)
 			}
-			n := h.rec.network(t)
-			last := n[len(n)-1]
-			if last.Attempts != tt.calls {
-				t.Errorf("recorded attempts = %d, want %d", last.Attempts, tt.calls)
+			// Every attempt is one recorded exchange.
+			if n := exchangesTo(h.rec.network(t), "/Claim/$"+tt.op); len(n) != tt.calls {
+				t.Errorf("recorded attempts = %d, want %d", len(n), tt.calls)
 			}
-			if tt.waits != nil && !reflect.DeepEqual(last.WaitsMS, tt.waits) {
-				t.Errorf("waits = %v ms, want %v (Retry-After: 1 clamped to retry_wait_max)", last.WaitsMS, tt.waits)
+			if tt.waits > 0 && strings.Count(h.logs.String(), "timeout=5ms") != tt.waits {
+				t.Errorf("want %d waits of 5ms (Retry-After: 1 clamped to retry_wait_max):\n%s", tt.waits, h.logs.String())
 			}
 		})
 	}
@@ -316,9 +315,8 @@ func TestRetryAfterClamped(t *testing.T) {
 	if waited := time.Since(began); waited > 10*time.Second {
 		t.Errorf("poll took %v: Retry-After: 3600 was not clamped", waited)
 	}
-	n := h.rec.network(t)
-	if last := n[len(n)-1]; !reflect.DeepEqual(last.WaitsMS, []float64{20}) {
-		t.Errorf("waits = %v ms, want [20]", last.WaitsMS)
+	if n := exchangesTo(h.rec.network(t), "/Claim/$inquire"); len(n) != 2 || n[0].Status != 503 || n[1].Status != 200 {
+		t.Errorf("recorded inquiries = %+v, want a 503 then a 200", n)
 	}
 	if !strings.Contains(h.logs.String(), "timeout=20ms") {
 		t.Errorf("retry log does not show the clamped wait:\n%s", h.logs.String())
@@ -608,12 +606,13 @@ func TestRecordingRedacted(t *testing.T) {
 		t.Error("access token not registered for redaction")
 	}
 	n := h.rec.network(t)
-	if len(n) != 2 || n[0].Op != "submit" || n[1].Op != "inquire" {
-		t.Fatalf("network records = %d", len(n))
+	if len(n) != 3 || !strings.HasSuffix(n[0].URL, "/token") || !strings.HasSuffix(n[1].URL, "/Claim/$submit") ||
+		!strings.HasSuffix(n[2].URL, "/Claim/$inquire") {
+		t.Fatalf("network records = %+v", n)
 	}
-	if !strings.HasSuffix(n[0].URL, "/Claim/$submit") || n[0].Response.Status != 200 ||
-		n[0].Request.Headers["Authorization"] != "Bearer <redacted>" {
-		t.Errorf("submit record = %+v", n[0])
+	if n[1].Method != http.MethodPost || n[1].Status != 200 || n[1].RequestHeaders.Get("Authorization") != "Bearer <redacted>" ||
+		n[1].RequestHeaders.Get("Content-Type") != mediaFHIR || len(n[1].Body) == 0 {
+		t.Errorf("submit record = %+v", n[1])
 	}
 	for _, a := range h.rec.attachments {
 		for _, phi := range []string{"SHP99887766", "Quimby", "1961-07-14"} {

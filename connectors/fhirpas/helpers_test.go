@@ -3,11 +3,11 @@ package fhirpas
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +16,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/payersim/pas"
+	"github.com/authpilot/authpilot/recordings"
 )
 
 const testSecret = "pas-secret-Zq81"
@@ -106,21 +107,33 @@ func (r *testRecorder) stepNames() []string {
 	return out
 }
 
-// network returns the decoded network attachments.
-func (r *testRecorder) network(t *testing.T) []netRecord {
+// network returns the network attachments, each decoded strictly as a
+// recordings.Exchange (the format replay serves).
+func (r *testRecorder) network(t *testing.T) []*recordings.Exchange {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []netRecord
+	var out []*recordings.Exchange
 	for _, a := range r.attachments {
 		if a.kind != "network" {
 			continue
 		}
-		var n netRecord
-		if err := json.Unmarshal(a.data, &n); err != nil {
+		ex, err := recordings.ParseExchange(a.data)
+		if err != nil {
 			t.Fatalf("network attachment %s: %v", a.name, err)
 		}
-		out = append(out, n)
+		out = append(out, ex)
+	}
+	return out
+}
+
+// exchangesTo returns the exchanges whose URL path ends with suffix.
+func exchangesTo(exs []*recordings.Exchange, suffix string) []*recordings.Exchange {
+	var out []*recordings.Exchange
+	for _, ex := range exs {
+		if u, err := url.Parse(ex.URL); err == nil && strings.HasSuffix(u.Path, suffix) {
+			out = append(out, ex)
+		}
 	}
 	return out
 }
@@ -183,6 +196,16 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 		h = cfg.wrap(sim)
 	}
 	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	conn, o, logs := newTestConnector(t, srv.URL, clock, cfg)
+	return &harness{t: t, clock: clock, sim: sim, srv: srv, conn: conn, opts: o, rec: &testRecorder{}, logs: logs}
+}
+
+// newTestConnector builds a connector whose base_url and token_url point
+// at url (the simulator or a replay of a recording). At cleanup it is
+// closed and its logs are checked for PHI and the client secret.
+func newTestConnector(t testing.TB, url string, clock *testClock, cfg harnessConfig) (connectors.Connector, *Options, *lockedBuffer) {
+	t.Helper()
 	var doc = fmt.Sprintf(`
 base_url: %s/
 token_url: %s/token
@@ -198,7 +221,7 @@ insurer:
 requester:
   name: Spine Associates
   npi: "1234567893"
-`, srv.URL, srv.URL)
+`, url, url)
 	opts, err := decodeYAML(t, doc)
 	if err != nil {
 		t.Fatalf("options: %v", err)
@@ -221,10 +244,8 @@ requester:
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}
-	h2 := &harness{t: t, clock: clock, sim: sim, srv: srv, conn: conn, opts: o, rec: &testRecorder{}, logs: logs}
 	t.Cleanup(func() {
 		_ = conn.Close()
-		srv.Close()
 		out := logs.String()
 		for _, secret := range []string{testSecret, "SHP99887766", "Quimby", "Rosalind", "1961-07-14", "M43.16", "C1889"} {
 			if strings.Contains(out, secret) {
@@ -232,7 +253,7 @@ requester:
 			}
 		}
 	})
-	return h2
+	return conn, o, logs
 }
 
 func (h *harness) open() connectors.Session {
