@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // maxSteps bounds the work of one decode, so that a file of nested aliases
@@ -425,7 +426,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		idx, ok := fi.index[key]
 		if !ok {
-			d.errorf(k, path, "unknown key %q%s", key, suggest(key, fi.keys))
+			d.errorf(k, path, "unknown key %q%s", key, didyoumean.Suggest(key, fi.keys))
 			continue
 		}
 		d.decode(val, v.Field(idx), child)

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // Fake connector kinds, registered once for the package's tests. The real
@@ -44,7 +45,7 @@ func decodeTestOptions(n *yaml.Node) (connectors.Options, error) {
 				if !slices.Contains(testSteps, s.Value) {
 					errs = append(errs, &connectors.FieldError{
 						Line: s.Line, Path: fmt.Sprintf("steps[%d]", j),
-						Msg: fmt.Sprintf("unknown step %q%s", s.Value, suggest(s.Value, testSteps)),
+						Msg: fmt.Sprintf("unknown step %q%s", s.Value, didyoumean.Suggest(s.Value, testSteps)),
 					})
 				}
 				o.Steps = append(o.Steps, s.Value)

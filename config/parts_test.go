@@ -147,58 +147,6 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	return l
 }
 
-func TestSuggest(t *testing.T) {
-	keys := []string{"name", "timezone", "closed_days", "data_dir", "passphrase_env", "passphrase_file"}
-	tests := []struct {
-		in, want string
-	}{
-		{"timezon", ` (did you mean "timezone"?)`},
-		{"time_zone", ` (did you mean "timezone"?)`},
-		{"nmae", ` (did you mean "name"?)`},
-		{"Name", ` (did you mean "name"?)`},
-		{"datadir", ` (did you mean "data_dir"?)`},
-		{"closed_dayz", ` (did you mean "closed_days"?)`},
-		{"frobnicate", ""},
-		{"x", ""},
-		{"", ""},
-		{"passphrase_enf", ` (did you mean "passphrase_env"?)`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := suggest(tt.in, keys); got != tt.want {
-				t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSuggestTie(t *testing.T) {
-	// Equally close to two candidates: no guess.
-	if got := suggest("page", []string{"pages", "paged"}); got != "" {
-		t.Errorf("suggest on a tie = %q, want none", got)
-	}
-}
-
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"abc", "abc", 0},
-		{"abc", "", 3},
-		{"kitten", "sitting", 3},
-		{"timezon", "timezone", 1},
-		{"nmae", "name", 1}, // a transposition is one edit
-		{"café", "cafe", 1},
-	}
-	for _, tt := range tests {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestErrorFormat(t *testing.T) {
 	tests := []struct {
 		e    Error

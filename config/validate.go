@@ -18,6 +18,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // validator checks a decoded Config in one place: values, then
@@ -347,7 +348,7 @@ func (v *validator) ref(path, name, what string, known []string) {
 		return
 	}
 	if !slices.Contains(known, name) {
-		v.errorf(path, "unknown %s %s%s", what, v.q(path, name), suggest(name, known))
+		v.errorf(path, "unknown %s %s%s", what, v.q(path, name), didyoumean.Suggest(name, known))
 	}
 }
 
@@ -381,7 +382,7 @@ func (v *validator) connectorOptions(p string, cn *Connector) {
 	}
 	kind, ok := connectors.Lookup(cn.Kind)
 	if !ok {
-		v.errorf(kindPath, "unknown connector kind %s%s (registered: %s)", v.q(kindPath, cn.Kind), suggest(cn.Kind, connectors.Kinds()), kindList())
+		v.errorf(kindPath, "unknown connector kind %s%s (registered: %s)", v.q(kindPath, cn.Kind), didyoumean.Suggest(cn.Kind, connectors.Kinds()), kindList())
 		return
 	}
 	if node == nil {
@@ -509,7 +510,7 @@ func (v *validator) payers(conns []string) []string {
 		if py.PlanType == "" {
 			v.errorf(p+".plan_type", "required (one of %s)", strings.Join(plans, ", "))
 		} else if !slices.Contains(authpilot.PlanTypes, py.PlanType) {
-			v.errorf(p+".plan_type", "unknown plan type %s%s (one of %s)", v.q(p+".plan_type", string(py.PlanType)), suggest(string(py.PlanType), plans), strings.Join(plans, ", "))
+			v.errorf(p+".plan_type", "unknown plan type %s%s (one of %s)", v.q(p+".plan_type", string(py.PlanType)), didyoumean.Suggest(string(py.PlanType), plans), strings.Join(plans, ", "))
 		}
 		v.ref(p+".connector", py.Connector, "connector", conns)
 		dl := py.Deadlines

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // ReplayIndexPath serves a page listing what a Replay can answer.
@@ -661,7 +663,8 @@ func (rp *Replay) nearest(method string, u *url.URL) string {
 			continue
 		}
 		seen[k] = true
-		d := editDistance(want, requestKey("", e.path, e.query))
+		other := requestKey("", e.path, e.query)
+		d := didyoumean.Distance(want[:min(len(want), 256)], other[:min(len(other), 256)])
 		if e.method != method {
 			d += 8
 		}
@@ -681,29 +684,6 @@ func requestKey(method, path string, q url.Values) string {
 		s += "?" + q.Encode() // Encode sorts by key
 	}
 	return s
-}
-
-// editDistance is the Levenshtein distance of a and b, on at most their
-// first 256 bytes.
-func editDistance(a, b string) int {
-	a, b = a[:min(len(a), 256)], b[:min(len(b), 256)]
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (rp *Replay) serveIndex(w http.ResponseWriter) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -71,7 +72,7 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 	for _, id := range only {
 		if !slices.Contains(known, id) {
 			return &exitError{2, fmt.Sprintf("%s: --connector: unknown connector %q%s (configured: %s)", job, id,
-				didYouMean(id, known), strings.Join(known, ", "))}
+				didyoumean.Suggest(id, known), strings.Join(known, ", "))}
 		}
 	}
 	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})
@@ -119,42 +120,6 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 		return &exitError{1, fmt.Sprintf("%d of %d connectors failed", failed, len(ids))}
 	}
 	return nil
-}
-
-// didYouMean returns ` (did you mean "x"?)` for the candidate closest to s
-// when it is close (an edit distance of at most a third of s, and 3).
-func didYouMean(s string, candidates []string) string {
-	best, bestD := "", min(3, max(1, len(s)/3))+1
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 type multiFlag []string

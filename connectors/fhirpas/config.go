@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // KindName is the connector kind this package registers.
@@ -234,11 +235,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, each func(k
 		}
 		seen[k.Value] = k.Line
 		if !slices.Contains(known, k.Value) {
-			msg := fmt.Sprintf("unknown field %q", k.Value)
-			if s := suggest(k.Value, known); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.add(k.Line, p, msg)
+			d.add(k.Line, p, fmt.Sprintf("unknown field %q%s", k.Value, didyoumean.Suggest(k.Value, known)))
 			continue
 		}
 		d.lines[p] = k.Line
@@ -292,39 +289,4 @@ func (d *decoder) scopes(n *yaml.Node, path string) []string {
 	}
 	d.add(n.Line, path, "must be a list of scopes")
 	return nil
-}
-
-// suggest returns the known name closest to s, if it is close.
-func suggest(s string, known []string) string {
-	// Accept up to 2 edits, 3 for longer names ("retry" → "retries").
-	best, bestD := "", 3
-	if len(s) >= 5 {
-		bestD = 4
-	}
-	for _, k := range known {
-		if dist := levenshtein(s, k); dist < bestD {
-			best, bestD = k, dist
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -78,8 +78,8 @@ func TestDecodeErrors(t *testing.T) {
 		src  string
 		want []connectors.FieldError
 	}{
-		{"unknown field with suggestion", ok + "retry: 3\n",
-			[]connectors.FieldError{{Line: 5, Path: "retry", Msg: `unknown field "retry" (did you mean "retries"?)`}}},
+		{"unknown field with suggestion", ok + "retires: 3\n",
+			[]connectors.FieldError{{Line: 5, Path: "retires", Msg: `unknown field "retires" (did you mean "retries"?)`}}},
 		{"unknown nested field", ok + "insurer:\n  name: X\n  npi: \"1\"\n",
 			[]connectors.FieldError{{Line: 7, Path: "insurer.npi", Msg: `unknown field "npi"`}}},
 		{"missing required", "client_id: a\n",

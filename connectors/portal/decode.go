@@ -15,6 +15,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // maxNodes bounds how many YAML nodes one decode visits, so that a config
@@ -178,7 +179,7 @@ func (d *decoder) mapping(n *yaml.Node, path, prefix string, fields []field) boo
 				}
 			}
 			if fd == nil {
-				d.errAt(k, path, "%sunknown field %q%s", prefix, k.Value, suggest(k.Value, names))
+				d.errAt(k, path, "%sunknown field %q%s", prefix, k.Value, didyoumean.Suggest(k.Value, names))
 				ok = false
 				continue
 			}
@@ -522,7 +523,7 @@ func (d *decoder) statusMap(n *yaml.Node) []StatusRule {
 		}
 		st, ok := parsePayerStatus(s)
 		if !ok {
-			sugg := suggest(s, strings.Split(statusNames(payerStatuses), ", "))
+			sugg := didyoumean.Suggest(s, strings.Split(statusNames(payerStatuses), ", "))
 			d.errAt(v, path, "unknown status %q%s (one of %s)", s, sugg, statusNames(payerStatuses))
 			return
 		}
@@ -544,7 +545,7 @@ func (d *decoder) identity(n *yaml.Node) []string {
 		s = strings.TrimSpace(s)
 		switch {
 		case !slices.Contains(authpilot.IdentityFields, s):
-			d.errAt(item, path, "unknown identity field %q%s (one of %s)", s, suggest(s, authpilot.IdentityFields), strings.Join(authpilot.IdentityFields, ", "))
+			d.errAt(item, path, "unknown identity field %q%s (one of %s)", s, didyoumean.Suggest(s, authpilot.IdentityFields), strings.Join(authpilot.IdentityFields, ", "))
 		case seen[s]:
 			d.errAt(item, path, "%q is listed twice", s)
 		default:
@@ -747,7 +748,7 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 			}
 			c, ok := failClasses[s]
 			if !ok {
-				d.errAt(d.node(v, path), path, "%sunknown fail class %q%s (one of %s)", prefix, s, suggest(s, failClassNames()), strings.Join(failClassNames(), ", "))
+				d.errAt(d.node(v, path), path, "%sunknown fail class %q%s (one of %s)", prefix, s, didyoumean.Suggest(s, failClassNames()), strings.Join(failClassNames(), ", "))
 				return
 			}
 			a.Fail = c
@@ -791,45 +792,6 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 		return nil
 	}
 	return a
-}
-
-// suggest returns ` (did you mean "x"?)` for the closest name, if close.
-func suggest(s string, names []string) string {
-	best, bestD := "", 1<<30
-	for _, n := range names {
-		if dist := levenshtein(strings.ToLower(s), strings.ToLower(n)); dist < bestD {
-			best, bestD = n, dist
-		}
-	}
-	limit := 2
-	if len(s) <= 3 {
-		limit = 1
-	}
-	if best == "" || bestD > limit {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 func init() {

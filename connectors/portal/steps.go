@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // action is what a step kind does; see run.go for the implementations.
@@ -113,7 +115,7 @@ func (d *decoder) step(n *yaml.Node, path string, inEach bool) *Step {
 				if hasKind {
 					msg = "unknown field %q%s"
 				}
-				d.errAt(k, path, msg, k.Value, suggest(k.Value, append(stepKindNames(), stepModifiers...)))
+				d.errAt(k, path, msg, k.Value, didyoumean.Suggest(k.Value, append(stepKindNames(), stepModifiers...)))
 				valid = false
 				continue
 			}
@@ -511,7 +513,7 @@ func decodeEach(d *decoder, n *yaml.Node, path string, inEach bool) action {
 		{"over", true, func(k, v *yaml.Node) {
 			a.Over = d.str(v, path, "each: ", "over")
 			if a.Over != "" && !slices.Contains(eachOver, a.Over) {
-				d.errAt(d.node(v, path), path, "each: over: unknown list %q%s (one of %s)", a.Over, suggest(a.Over, eachOver), strings.Join(eachOver, ", "))
+				d.errAt(d.node(v, path), path, "each: over: unknown list %q%s (one of %s)", a.Over, didyoumean.Suggest(a.Over, eachOver), strings.Join(eachOver, ", "))
 			}
 		}},
 		{"steps", true, func(k, v *yaml.Node) { a.Steps = d.steps(v, path+".each.steps", true) }},

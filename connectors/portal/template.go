@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // tmplData is what step templates see.
@@ -201,7 +202,7 @@ func (c *templateChecker) pipe(p *parse.PipeNode, dotKnown bool) {
 					if i+1 < len(cmd.Args) {
 						if s, ok := cmd.Args[i+1].(*parse.StringNode); ok {
 							if _, known := c.secrets[s.Text]; !known {
-								c.errs = append(c.errs, fmt.Sprintf("secret %q is not in the secrets section%s", s.Text, suggest(s.Text, keys(c.secrets))))
+								c.errs = append(c.errs, fmt.Sprintf("secret %q is not in the secrets section%s", s.Text, didyoumean.Suggest(s.Text, keys(c.secrets))))
 							}
 							continue
 						}
@@ -235,12 +236,12 @@ func (c *templateChecker) fields(idents []string) {
 				}
 				t = m.Type.Out(0)
 			} else {
-				c.errs = append(c.errs, fmt.Sprintf("unknown field %q in %s%s", name, orDot(path), suggest(name, fieldNames(t))))
+				c.errs = append(c.errs, fmt.Sprintf("unknown field %q in %s%s", name, orDot(path), didyoumean.Suggest(name, fieldNames(t))))
 				return
 			}
 		case reflect.Map:
 			if path == ".Vars" && c.vars != nil && !c.vars[name] {
-				c.errs = append(c.errs, fmt.Sprintf(".Vars.%s is never extracted (no extract step or list field has into: %s)%s", name, name, suggest(name, keys(c.vars))))
+				c.errs = append(c.errs, fmt.Sprintf(".Vars.%s is never extracted (no extract step or list field has into: %s)%s", name, name, didyoumean.Suggest(name, keys(c.vars))))
 				return
 			}
 			t = t.Elem()

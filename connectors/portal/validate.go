@@ -8,6 +8,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // validate checks what needs the whole configuration: template references,
@@ -31,12 +32,12 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 	}
 	for _, ref := range d.totps {
 		if _, ok := o.Secrets[ref.role]; !ok {
-			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "totp: secret: "+quote(ref.role)+" is not in the secrets section"+suggest(ref.role, keys(o.Secrets))))
+			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "totp: secret: "+quote(ref.role)+" is not in the secrets section"+didyoumean.Suggest(ref.role, keys(o.Secrets))))
 		}
 	}
 	for _, ref := range d.calls {
 		if _, ok := o.Flows[ref.name]; !ok {
-			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "call: unknown flow "+quote(ref.name)+suggest(ref.name, keys(o.Flows))))
+			d.errs = append(d.errs, fieldErr(ref.line, ref.path, "call: unknown flow "+quote(ref.name)+didyoumean.Suggest(ref.name, keys(o.Flows))))
 		}
 	}
 	if len(d.errs) > 0 {
