@@ -73,6 +73,12 @@ type politeRig struct {
 }
 
 func newPoliteRig(t *testing.T, limits string) *politeRig {
+	return newPoliteRigSchedule(t, limits, "")
+}
+
+// newPoliteRigSchedule is newPoliteRig with the payer connector's poll on
+// a cron spec (no jitter).
+func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 	t.Helper()
 	needChromium(t)
 	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
@@ -87,14 +93,17 @@ func newPoliteRig(t *testing.T, limits string) *politeRig {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, srv.URL)
-	if limits != "" {
-		// Rewrite the payer connector's limits and reload through the
-		// real loader.
+	if limits != "" || poll != "" {
+		// Rewrite the payer connector's limits and schedule and reload
+		// through the real loader.
+		if limits == "" {
+			limits = "{retries: 1}"
+		}
 		p := filepath.Join(dir, "authpilot.yaml")
 		b, err := os.ReadFile(p)
 		must(t, err)
 		y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}",
-			"schedule: {submit: \"\", poll: \"\"}, limits: "+limits+"}", 1)
+			"schedule: {submit: \"\", poll: \""+poll+"\", jitter: 0s}, limits: "+limits+"}", 1)
 		must(t, os.WriteFile(p, []byte(y), 0o600))
 		if cfg, err = config.Load(p); err != nil {
 			t.Fatal(err)
@@ -364,4 +373,74 @@ func TestLoginsPerHourCap(t *testing.T) {
 	if res := r.poll(); res.Err != nil || res.Held != nil {
 		t.Fatalf("poll an hour later: held %+v err %v", res.Held, res.Err)
 	}
+}
+
+// TestScheduledPollsAfterRefusedPassword: the daemon's own schedule (a
+// poll every minute, on the injected clock) makes one login attempt after
+// a refused password, however many runs follow.
+func TestScheduledPollsAfterRefusedPassword(t *testing.T) {
+	r := newPoliteRigSchedule(t, "", "* * * * *")
+	r.secret["summit-password"] = "not-the-password"
+	r.sims.Payer.ResetStats()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	runs := func() int { return pollRuns(t, r.a, "auth") + pollRuns(t, r.a, "held") }
+	const n = 15
+	for i := 1; i <= n; i++ {
+		next := r.clock.Now().Truncate(time.Minute).Add(time.Minute)
+		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+		err := r.clock.BlockUntilDue(wctx, next)
+		wcancel()
+		must(t, err)
+		r.clock.Set(next)
+		// The scheduler records a run when the job has returned.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			last, err := r.a.Store().LastRun(ctx, "poll:summit-portal")
+			must(t, err)
+			if !last.Before(next) && runs() == i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("scheduled poll %d did not finish (%d runs counted)", i, runs())
+			}
+			time.Sleep(5 * time.Millisecond) // waiting for the job's goroutine, not for time to pass
+		}
+	}
+	if got := r.stats().LoginAttempts; got != 1 {
+		t.Fatalf("%d login attempts over %d scheduled polls, want 1", got, n)
+	}
+	if held := pollRuns(t, r.a, "held"); held != n-1 {
+		t.Fatalf("%d scheduled polls held, want %d", held, n-1)
+	}
+}
+
+// pollRuns reads authpilot_connector_runs_total for the payer connector's
+// polls with outcome.
+func pollRuns(t *testing.T, a *agent.Agent, outcome string) int {
+	t.Helper()
+	mfs, err := a.Metrics().Registry.Gather()
+	must(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "authpilot_connector_runs_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["connector"] == "summit-portal" && labels["job"] == "poll" && labels["outcome"] == outcome {
+				return int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
 }
