@@ -87,7 +87,8 @@
 // the Authorization, Proxy-Authorization, Cookie and Set-Cookie header values,
 // headers, query parameters, form fields (url-encoded and multipart), JSON
 // keys and HTML input/meta fields whose name contains password, passcode,
-// token, secret, otp, csrf, xsrf, apikey or sessionid are always redacted;
+// token, secret, otp, csrf, xsrf, apikey or sessionid are always redacted
+// (OAuth2's token_type, "Bearer", is kept);
 // uploaded files in multipart bodies are replaced by their size and SHA-256.
 //
 // Screenshots and binary response bodies (images, PDFs) cannot be

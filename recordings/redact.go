@@ -37,9 +37,13 @@ var sensitiveWords = []string{
 }
 
 // SensitiveName reports whether a field, parameter or header of this name
-// always has its value redacted (see the package doc).
+// always has its value redacted (see the package doc). OAuth2's token_type
+// ("Bearer") is not a secret.
 func SensitiveName(name string) bool {
 	n := strings.ToLower(name)
+	if n == "token_type" {
+		return false
+	}
 	for _, w := range sensitiveWords {
 		if strings.Contains(n, w) {
 			return true

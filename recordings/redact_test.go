@@ -311,6 +311,7 @@ func TestRedactBody(t *testing.T) {
 		{"json nested", "application/fhir+json", `{"a":[{"client_secret":"s"}],"b":1.50}`, `{"a":[{"client_secret":"[REDACTED]"}],"b":1.50}`},
 		{"json untouched keeps bytes", "application/json", `{ "b": 1, "a": "<x>" }`, `{ "b": 1, "a": "<x>" }`},
 		{"json null secret", "application/json", `{"token":null}`, `{"token":null}`},
+		{"oauth token answer", "application/json", `{"access_token":"abc123","token_type":"Bearer","expires_in":3600}`, `{"access_token":"[REDACTED]","expires_in":3600,"token_type":"Bearer"}`},
 		{"broken json", "application/json", `{"password": "x", "id_token":"y"`, `{"password": "[REDACTED]", "id_token":"[REDACTED]"`},
 		{"sniffed json", "", `{"otp":"123456"}`, `{"otp":"[REDACTED]"}`},
 		{"html input single quotes", "text/html", `<INPUT name='otp' value='123'>`, `<INPUT name='otp' value="[REDACTED]">`},
