@@ -580,15 +580,19 @@ payers:
   - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal}
   - {id: clearview-rbm, plan_type: medicare_advantage, connector: clearview-rbm}
   - {id: keystone-ppo, plan_type: commercial, connector: keystone-pas}
+# Every restart logs in afresh (a kept session dies with the process): the
+# hourly login cap (default 6) would hold these simulators' logins after a
+# few kills, so it is lifted here.
 connectors:
   - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml,
-     schedule: {submit: "@every 2s", poll: "@every 3s", jitter: 0s}, limits: {pages: 2, timeout: 2m, retries: 1}}
+     schedule: {submit: "@every 2s", poll: "@every 3s", jitter: 0s}, limits: {pages: 2, timeout: 2m, retries: 1, logins_per_hour: 100000}}
   - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml,
-     schedule: {submit: "@every 2s", poll: "@every 3s", jitter: 0s}, limits: {pages: 2, timeout: 2m, retries: 1}}
+     schedule: {submit: "@every 2s", poll: "@every 3s", jitter: 0s}, limits: {pages: 2, timeout: 2m, retries: 1, logins_per_hour: 100000}}
   - id: keystone-pas
     kind: fhirpas
     options: {base_url: %[3]s, token_url: %[3]s/token, client_id: authpilot, client_secret: keystone-client-secret}
     schedule: {submit: "@every 2s", poll: "@every 3s", jitter: 0s}
+    limits: {logins_per_hour: 100000}
 notify:
   sinks:
     - {name: %[5]s, type: webhook, url: %[4]q, secret: hook-secret}
