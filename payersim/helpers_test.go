@@ -11,36 +11,16 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 	"github.com/pquerna/otp/totp"
 )
 
 // testStart is the fixed start of every test clock: a Monday morning.
 var testStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
-
-// fakeClock is an injected clock that only moves when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: testStart} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // simEnv is one portal behind an httptest server and a browser-like client
 // (cookie jar, follows redirects).
@@ -49,7 +29,7 @@ type simEnv struct {
 	portal *payersim.Portal
 	srv    *httptest.Server
 	client *http.Client
-	clock  *fakeClock
+	clock  *clocktest.Fake
 }
 
 // page is one response as the client ended up with it.
@@ -62,7 +42,7 @@ type page struct {
 
 func newPayerEnv(t *testing.T, opts payersim.PayerOptions) *simEnv {
 	t.Helper()
-	clock := newFakeClock()
+	clock := clocktest.New(testStart)
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
@@ -71,14 +51,14 @@ func newPayerEnv(t *testing.T, opts payersim.PayerOptions) *simEnv {
 
 func newRBMEnv(t *testing.T, opts payersim.RBMOptions) *simEnv {
 	t.Helper()
-	clock := newFakeClock()
+	clock := clocktest.New(testStart)
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
 	return newSimEnv(t, payersim.NewRBM(opts), clock)
 }
 
-func newSimEnv(t *testing.T, p *payersim.Portal, clock *fakeClock) *simEnv {
+func newSimEnv(t *testing.T, p *payersim.Portal, clock *clocktest.Fake) *simEnv {
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	e := &simEnv{t: t, portal: p, srv: srv, clock: clock}

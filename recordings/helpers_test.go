@@ -3,37 +3,18 @@ package recordings
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
-
-// fakeClock is an injected clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var t0 = time.Date(2026, 3, 2, 14, 5, 1, 0, time.UTC)
 
 // openStore opens a store in a fresh directory with a fake clock at t0.
-func openStore(t *testing.T, opts Options) (*Store, *fakeClock) {
+func openStore(t *testing.T, opts Options) (*Store, *clocktest.Fake) {
 	t.Helper()
-	clk := newClock(t0)
+	clk := clocktest.New(t0)
 	opts.Now = clk.Now
 	s, err := Open(t.TempDir(), opts)
 	if err != nil {

@@ -3,21 +3,27 @@ package recordings
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 func TestPrune(t *testing.T) {
 	const retention = 30 * 24 * time.Hour
-	s, clk := openStore(t, Options{Retention: retention})
+	// Recordings are made at times out of order, which a clocktest.Fake
+	// (it never moves back) cannot tell.
+	var recordAt atomic.Pointer[time.Time]
+	recordAt.Store(&t0)
+	s, err := Open(t.TempDir(), Options{Retention: retention, Now: func() time.Time { return *recordAt.Load() }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
 	now := t0
 	cutoff := now.Add(-retention) // 2026-01-31 14:05:01 UTC
 
 	record := func(at time.Time, finish bool) string {
 		t.Helper()
-		clk.mu.Lock()
-		clk.t = at
-		clk.mu.Unlock()
+		recordAt.Store(&at)
 		rec := s.Start("c", "poll")
 		rec.Step("login", at, nil)
 		if finish {

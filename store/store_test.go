@@ -5,39 +5,21 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 var discard = slog.New(slog.DiscardHandler)
 
-// fakeClock is a settable clock for the store.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 3, 14, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2025, 3, 3, 14, 0, 0, 0, time.UTC))
 }
 
 // openTest opens a store in a fresh directory with a fake clock.
-func openTest(t testing.TB) (*Store, *fakeClock) {
+func openTest(t testing.TB) (*Store, *clocktest.Fake) {
 	t.Helper()
 	clk := newClock()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data"), WithClock(clk.Now), WithLogger(discard))

@@ -633,7 +633,7 @@ func TestNoticeDateKeepsThePayersOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, harnessConfig{zone: ny})
-	h.clock.t = time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC)
+	h.clock.Set(time.Date(2026, 12, 2, 4, 30, 0, 0, time.UTC))
 	h.scenario(pas.Rule{Code: "22612", Fate: pas.Deny, Reason: "Not medically necessary"})
 	s := h.open()
 	sub := h.submit(s, testCase())

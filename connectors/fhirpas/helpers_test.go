@@ -17,27 +17,10 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/recordings"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 const testSecret = "pas-secret-Zq81"
-
-// testClock is the injected clock of the simulator and the connector.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type memSecrets map[string]string
 
@@ -159,7 +142,7 @@ func (l *lockedBuffer) String() string {
 // server.
 type harness struct {
 	t     testing.TB
-	clock *testClock
+	clock *clocktest.Fake
 	sim   *pas.Server
 	srv   *httptest.Server
 	conn  connectors.Connector
@@ -182,7 +165,7 @@ type harnessConfig struct {
 }
 
 func newHarness(t testing.TB, cfg harnessConfig) *harness {
-	clock := &testClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC))
 	cfg.sim.Now = clock.Now
 	if cfg.zone != nil {
 		cfg.sim.Now = func() time.Time { return clock.Now().In(cfg.zone) }
@@ -204,7 +187,7 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 // newTestConnector builds a connector whose base_url and token_url point
 // at url (the simulator or a replay of a recording). At cleanup it is
 // closed and its logs are checked for PHI and the client secret.
-func newTestConnector(t testing.TB, url string, clock *testClock, cfg harnessConfig) (connectors.Connector, *Options, *lockedBuffer) {
+func newTestConnector(t testing.TB, url string, clock *clocktest.Fake, cfg harnessConfig) (connectors.Connector, *Options, *lockedBuffer) {
 	t.Helper()
 	var doc = fmt.Sprintf(`
 base_url: %s/

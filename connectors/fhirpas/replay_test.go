@@ -20,6 +20,7 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/recordings"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // TestReplayRecordedRuns records three runs of the connector against the
@@ -32,7 +33,7 @@ import (
 // in the other order. No recording holds the client secret, an access
 // token or the patients' PHI.
 func TestReplayRecordedRuns(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC))
 	sim := pas.New(pas.Options{Now: clock.Now, ClientSecret: testSecret, TokenTTL: 30 * 24 * time.Hour})
 	if err := sim.SetScenario(pas.Scenario{Rules: []pas.Rule{
 		{MemberID: "SHP99887766", Fate: pas.Pend, Reason: "Send PT notes", AfterInquiries: 2, Then: pas.Approve, ValidDays: 60},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // testShared holds the one Chromium of this package's tests: every test
@@ -114,26 +115,8 @@ func (r *memRecorder) stepNames() []string {
 	return out
 }
 
-// fakeClock is a settable clock shared by a simulator and the connector.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Fake {
+	return clocktest.New(time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC))
 }
 
 // decodeYAML decodes portal options from YAML text.

@@ -14,6 +14,7 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // The example configs, as an admin wrote them, against the simulators.
@@ -46,7 +47,7 @@ var clearviewSecrets = memSecrets{
 type summit struct {
 	*harness
 	sim   *payersim.Portal
-	clock *fakeClock
+	clock *clocktest.Fake
 }
 
 func newSummit(t *testing.T, stepTimeout string) *summit {

@@ -10,33 +10,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot/payersim/pas"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
-type pasClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *pasClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *pasClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func pasNew(t *testing.T, opts pas.Options) (*pas.Server, *pasClock) {
+func pasNew(t *testing.T, opts pas.Options) (*pas.Server, *clocktest.Fake) {
 	t.Helper()
-	clock := &pasClock{t: time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC))
 	opts.Now = clock.Now
 	return pas.New(opts), clock
 }
