@@ -17,10 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/ids"
 )
 
 // Directory tells intake which connector serves a payer, its plan type,
@@ -128,7 +127,7 @@ func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor strin
 		return nil, errs
 	}
 
-	c.ID = NewID(now)
+	c.ID = ids.New(now)
 	c.Status = c.InitialStatus()
 	if c.Tracked {
 		// Tracked cases were submitted elsewhere; the submit time is unknown
@@ -180,11 +179,6 @@ func mediaType(name, given string, content []byte) string {
 		return http.DetectContentType(content)
 	}
 	return "application/octet-stream"
-}
-
-// NewID returns a new case ID (a ULID).
-func NewID(now time.Time) string {
-	return ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
 }
 
 // csvColumns are the columns a practice-management export may carry.

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/ids"
 	"github.com/authpilot/authpilot/schedules"
 )
 
@@ -638,7 +636,7 @@ func (d *Dispatcher) disable(ctx context.Context, log *slog.Logger, sink string,
 // to the other sinks.
 func SinkDisabledAlert(sink, reason string, now time.Time) authpilot.Alert {
 	return authpilot.Alert{
-		ID:       newAlertID(now),
+		ID:       ids.New(now),
 		Type:     authpilot.AlertSinkDisabled,
 		Severity: authpilot.SeverityCritical,
 		At:       now,
@@ -654,7 +652,7 @@ func SinkDisabledAlert(sink, reason string, now time.Time) authpilot.Alert {
 // or lost an alert. It goes to the other sinks.
 func SinkFailingAlert(sink, reason string, window time.Duration, now time.Time) authpilot.Alert {
 	return authpilot.Alert{
-		ID:       newAlertID(now),
+		ID:       ids.New(now),
 		Type:     authpilot.AlertSinkFailing,
 		Severity: authpilot.SeverityCritical,
 		At:       now,
@@ -676,7 +674,7 @@ func ResolvedAlert(p authpilot.Problem, why string, now time.Time) authpilot.Ale
 		title = string(o.Type)
 	}
 	return authpilot.Alert{
-		ID:          newAlertID(now),
+		ID:          ids.New(now),
 		Type:        authpilot.AlertResolved,
 		Resolves:    o.Type,
 		Severity:    o.Severity,
@@ -692,36 +690,16 @@ func ResolvedAlert(p authpilot.Problem, why string, now time.Time) authpilot.Ale
 	}
 }
 
-// newAlertID is NewAlertID, or "" (the store then makes one) if the
-// system's randomness fails.
-func newAlertID(now time.Time) string {
-	id, _ := NewAlertID(now)
-	return id
-}
-
 // TestAlert is the alert of `authpilot notify test SINK`.
-func TestAlert(sink string, now time.Time) (authpilot.Alert, error) {
-	id, err := NewAlertID(now)
-	if err != nil {
-		return authpilot.Alert{}, err
-	}
+func TestAlert(sink string, now time.Time) authpilot.Alert {
 	return authpilot.Alert{
-		ID:       id,
+		ID:       ids.New(now),
 		Type:     authpilot.AlertTest,
 		Severity: authpilot.SeverityInfo,
 		At:       now,
 		Title:    "Test alert from authpilot",
 		Action:   fmt.Sprintf("Nothing to do: this checks that sink %q receives alerts.", sink),
-	}, nil
-}
-
-// NewAlertID returns a ULID for an alert raised at now.
-func NewAlertID(now time.Time) (string, error) {
-	id, err := ulid.New(ulid.Timestamp(now), rand.Reader)
-	if err != nil {
-		return "", fmt.Errorf("new alert id: %w", err)
 	}
-	return id.String(), nil
 }
 
 // SendTest sends a test alert straight to one sink, bypassing the outbox,
@@ -733,11 +711,8 @@ func (d *Dispatcher) SendTest(ctx context.Context, sink string) error {
 		return fmt.Errorf("send test alert: unknown sink %q", sink)
 	}
 	now := d.clock.Now()
-	a, err := TestAlert(sink, now)
-	if err != nil {
-		return err
-	}
-	_, _, err = n.Notify(ctx, Delivery{Delivery: authpilot.Delivery{
+	a := TestAlert(sink, now)
+	_, _, err := n.Notify(ctx, Delivery{Delivery: authpilot.Delivery{
 		Sink: sink, Alert: a, State: authpilot.DeliveryPending, NextAttempt: now,
 	}})
 	if err != nil {

@@ -3,7 +3,6 @@ package recordings
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +14,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/ids"
 )
 
 // Capture modes for Options.Capture and Options.Network.
@@ -79,9 +76,6 @@ type Store struct {
 	opts Options
 	now  func() time.Time
 	log  *slog.Logger
-
-	mu      sync.Mutex
-	entropy *ulid.MonotonicEntropy
 }
 
 // Open returns the store of recordings under dir, creating dir (0700).
@@ -114,11 +108,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open recordings: %w", err)
 	}
 	s := &Store{
-		dir:     abs,
-		opts:    opts,
-		now:     opts.Now,
-		log:     opts.Logger,
-		entropy: ulid.Monotonic(rand.Reader, 0),
+		dir:  abs,
+		opts: opts,
+		now:  opts.Now,
+		log:  opts.Logger,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -136,7 +129,7 @@ func (s *Store) Dir() string { return s.dir }
 // its first step, artifact or Finish.
 func (s *Store) Start(connectorID, job string) *Recording {
 	now := s.now()
-	id := s.newID(now)
+	id := IDPrefix + ids.New(now)
 	return &Recording{
 		store:     s,
 		id:        id,
@@ -147,18 +140,6 @@ func (s *Store) Start(connectorID, job string) *Recording {
 		log:       s.log.With("recording", id, "connector", connectorID, "job", job),
 		red:       redactor{shared: s.opts.Index},
 	}
-}
-
-func (s *Store) newID(now time.Time) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, err := ulid.New(ulid.Timestamp(now), s.entropy)
-	if err != nil {
-		// Entropy exhausted within one millisecond, or a clock out of
-		// ULID range: a fresh ID from the default source is still unique.
-		id = ulid.Make()
-	}
-	return IDPrefix + id.String()
 }
 
 // Load returns the recording id of the store.
@@ -268,8 +249,8 @@ func Load(dir, id string) (*Manifest, error) {
 	if !idPattern.MatchString(id) {
 		return nil, fmt.Errorf("load recording %q: not a recording id (%s + 26-character ULID)", id, IDPrefix)
 	}
-	if u, err := ulid.ParseStrict(strings.ToUpper(strings.TrimPrefix(id, IDPrefix))); err == nil {
-		p := filepath.Join(dir, ulid.Time(u.Time()).UTC().Format(dayLayout), id)
+	if at, err := ids.Time(strings.TrimPrefix(id, IDPrefix)); err == nil {
+		p := filepath.Join(dir, at.UTC().Format(dayLayout), id)
 		if isDir(p) {
 			return LoadDir(p)
 		}
@@ -384,11 +365,11 @@ func loadPartial(dir string) (*Manifest, error) {
 
 // idTime returns the time in a recording ID, or zero.
 func idTime(id string) time.Time {
-	u, err := ulid.ParseStrict(strings.ToUpper(strings.TrimPrefix(id, IDPrefix)))
+	at, err := ids.Time(strings.TrimPrefix(id, IDPrefix))
 	if err != nil {
 		return time.Time{}
 	}
-	return ulid.Time(u.Time())
+	return at
 }
 
 // List returns the recordings under dir, newest first. A recording

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/ids"
 )
 
 // routeBatch is how many unrouted alerts RouteNew reads at a time.
@@ -49,11 +50,7 @@ func (s *Store) insertAlerts(ctx context.Context, tx *sql.Tx, alerts []authpilot
 		}
 		a.At = a.At.UTC()
 		if a.ID == "" {
-			id, err := s.newID(now)
-			if err != nil {
-				return 0, fmt.Errorf("alert %d: %w", i, err)
-			}
-			a.ID = id
+			a.ID = ids.New(now)
 		}
 		payload, err := json.Marshal(a)
 		if err != nil {
@@ -525,11 +522,7 @@ func (s *Store) RaiseProblem(ctx context.Context, key string, a authpilot.Alert)
 		}
 		a.At = a.At.UTC()
 		if a.ID == "" {
-			id, err := s.newID(now)
-			if err != nil {
-				return err
-			}
-			a.ID = id
+			a.ID = ids.New(now)
 		}
 		payload, err := json.Marshal(a)
 		if err != nil {

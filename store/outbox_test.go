@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/ids"
 )
 
 // alertsInOrder returns the stored alerts in raise order.
@@ -76,7 +75,7 @@ func TestEnqueue(t *testing.T) {
 	if want := []string{"one", "two", "three"}; !reflect.DeepEqual(titles(got), want) {
 		t.Fatalf("alerts = %v, want %v", titles(got), want)
 	}
-	if _, err := ulid.ParseStrict(got[0].ID); err != nil {
+	if _, err := ids.Time(got[0].ID); err != nil {
 		t.Errorf("assigned ID %q is not a ULID: %v", got[0].ID, err)
 	}
 	if got[0].ID == got[1].ID {

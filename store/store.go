@@ -6,11 +6,9 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/authpilot/authpilot"
@@ -42,13 +39,12 @@ const busyTimeout = 10 * time.Second
 // and run concurrently with writes (WAL). Every committed write is synced
 // (synchronous=FULL) before the method returns.
 type Store struct {
-	dir     string
-	docs    string
-	w       *sql.DB // the single writer connection
-	r       *sql.DB // read-only connections
-	now     func() time.Time
-	log     *slog.Logger
-	entropy io.Reader
+	dir  string
+	docs string
+	w    *sql.DB // the single writer connection
+	r    *sql.DB // read-only connections
+	now  func() time.Time
+	log  *slog.Logger
 }
 
 type options struct {
@@ -113,11 +109,10 @@ func Open(ctx context.Context, dataDir string, opts ...Option) (*Store, error) {
 	}
 
 	s := &Store{
-		dir:     dir,
-		docs:    docs,
-		now:     o.now,
-		log:     o.log,
-		entropy: &ulid.LockedMonotonicReader{MonotonicReader: ulid.Monotonic(rand.Reader, 0)},
+		dir:  dir,
+		docs: docs,
+		now:  o.now,
+		log:  o.log,
 	}
 	ms := busyTimeout.Milliseconds()
 	s.w, err = sql.Open("sqlite", fmt.Sprintf(
@@ -205,15 +200,6 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	return fn(tx)
-}
-
-// newID returns a ULID stamped with the store's clock.
-func (s *Store) newID(at time.Time) (string, error) {
-	id, err := ulid.New(ulid.Timestamp(at), s.entropy)
-	if err != nil {
-		return "", fmt.Errorf("new ulid: %w", err)
-	}
-	return id.String(), nil
 }
 
 // clock returns the store's current time in UTC, without a monotonic
