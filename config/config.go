@@ -210,8 +210,8 @@ type Connector struct {
 	optionsNode *yaml.Node
 }
 
-// keepNode keeps the inline options for the kind to decode.
-func (c *Connector) keepNode(key string, n *yaml.Node) bool {
+// KeepNode keeps the inline options for the kind to decode.
+func (c *Connector) KeepNode(key string, n *yaml.Node) bool {
 	if key != "options" {
 		return false
 	}
@@ -240,7 +240,7 @@ var (
 	}
 )
 
-func (c *Connector) setDefaults() {
+func (c *Connector) SetDefaults() {
 	c.Schedule = DefaultConnectorSchedule
 	c.Limits = DefaultLimits
 }
@@ -496,19 +496,19 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	errs := &collector{}
 	cfg := base(errs)
 	d := newDecoder(file, errs)
-	root := d.parseYAML(data)
+	root := d.Parse(data)
 	if len(errs.errs) > 0 {
 		es, _ := errs.finish(nil)
 		return nil, es
 	}
 	if root != nil {
-		d.expandEnv(root, lookup)
+		d.ExpandEnv(root, lookup)
 		if root.Kind != yaml.MappingNode {
-			d.errorf(root, "", "expected a mapping of settings, got %s", d.describe(root))
+			d.Errorf(root, "", "expected a mapping of settings, got %s", d.Describe(root))
 			es, _ := errs.finish(nil)
 			return nil, es
 		}
-		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+		d.Decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -529,8 +529,8 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 func base(errs *collector) *Config {
 	cfg := &Config{}
 	d := newDecoder(defaultFile, errs)
-	if root := d.parseYAML(defaultYAML); root != nil {
-		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	if root := d.Parse(defaultYAML); root != nil {
+		d.Decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	return cfg
 }

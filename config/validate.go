@@ -19,6 +19,7 @@ import (
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/internal/didyoumean"
+	"github.com/authpilot/authpilot/internal/yamlx"
 )
 
 // validator checks a decoded Config in one place: values, then
@@ -34,20 +35,20 @@ type validator struct {
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	if v.d.hasFailed(path) {
+	if v.d.Failed(path) {
 		return
 	}
-	v.errs.add(v.d.file, v.d.line(path), path, fmt.Sprintf(format, args...))
+	v.errs.add(v.d.file, v.d.Line(path), path, fmt.Sprintf(format, args...))
 }
 
 func (v *validator) warnf(path, format string, args ...any) {
-	if v.d.hasFailed(path) {
+	if v.d.Failed(path) {
 		return
 	}
-	v.errs.warn(v.d.file, v.d.line(path), path, fmt.Sprintf(format, args...))
+	v.errs.warn(v.d.file, v.d.Line(path), path, fmt.Sprintf(format, args...))
 }
 
-func (v *validator) q(path, value string) string { return v.d.quoteAt(path, value) }
+func (v *validator) q(path, value string) string { return v.d.QuoteAt(path, value) }
 
 func (v *validator) run() {
 	v.practice()
@@ -185,7 +186,7 @@ func (v *validator) id(path, id, what string, seen map[string]string) {
 		v.errorf(path, "bad %s %s: use a-z, 0-9 and '-', starting with a letter or digit (at most 64)", what, v.q(path, id))
 	}
 	if first, dup := seen[id]; dup {
-		v.errorf(path, "duplicate %s %s (first at line %d)", what, strconv.Quote(id), v.d.line(first))
+		v.errorf(path, "duplicate %s %s (first at line %d)", what, strconv.Quote(id), v.d.Line(first))
 		return
 	}
 	seen[id] = path
@@ -219,7 +220,7 @@ func (v *validator) keyring() {
 	if k.Backend != "file" {
 		return
 	}
-	if !envName.MatchString(k.PassphraseEnv) {
+	if !yamlx.IsEnvName(k.PassphraseEnv) {
 		v.errorf("keyring.passphrase_env", "bad environment variable name %s", v.q("keyring.passphrase_env", k.PassphraseEnv))
 	}
 }
@@ -274,7 +275,7 @@ func (v *validator) sinks() []string {
 			case s.URL != "" && s.URLSecret != "":
 				v.errorf(p+".url", "give url or url_secret, not both")
 			case s.URL == "" && s.URLSecret == "":
-				if !v.d.hasFailed(p+".url") && !v.d.hasFailed(p+".url_secret") {
+				if !v.d.Failed(p+".url") && !v.d.Failed(p+".url_secret") {
 					v.errorf(p, "one of url or url_secret is required")
 				}
 			case s.URL != "":
@@ -363,14 +364,14 @@ func (v *validator) connectorOptions(p string, cn *Connector) {
 	case cn.Flow != "" && cn.optionsNode != nil:
 		v.errorf(p+".options", "give flow or options, not both")
 	case cn.Flow == "" && cn.optionsNode == nil:
-		if !v.d.hasFailed(p + ".flow") {
+		if !v.d.Failed(p + ".flow") {
 			v.errorf(p, "one of flow (a file of options) or options is required")
 		}
 	case cn.Flow != "":
 		node, file = v.loadFlow(p, cn)
 	default:
 		node = cn.optionsNode
-		if isNull(node) {
+		if yamlx.IsNull(node) {
 			node = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: node.Line, Column: node.Column}
 		}
 	}
@@ -476,16 +477,16 @@ func (v *validator) loadFlow(p string, cn *Connector) (*yaml.Node, string) {
 		return nil, ""
 	}
 	fd := newDecoder(shown, v.errs)
-	fd.base = p
+	fd.Base = p
 	before := len(v.errs.errs)
-	root := fd.parseYAML(data)
+	root := fd.Parse(data)
 	if len(v.errs.errs) > before {
 		return nil, ""
 	}
 	if root == nil {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}, shown
 	}
-	fd.expandEnv(root, v.lookup)
+	fd.ExpandEnv(root, v.lookup)
 	if len(v.errs.errs) > before {
 		return nil, ""
 	}
