@@ -4,15 +4,14 @@ import (
 	_ "embed"
 	"fmt"
 	"net/url"
-	"slices"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/connectors"
-	"github.com/authpilot/authpilot/internal/didyoumean"
+	"github.com/authpilot/authpilot/internal/yamlx"
 )
 
 // KindName is the connector kind this package registers.
@@ -49,8 +48,8 @@ type Options struct {
 	ClientID string `yaml:"client_id"`
 	// ClientSecret names the keyring secret holding the client secret; the
 	// value itself never appears in the config.
-	ClientSecret string   `yaml:"client_secret"`
-	Scopes       []string `yaml:"scopes"`
+	ClientSecret string `yaml:"client_secret"`
+	Scopes       Scopes `yaml:"scopes"`
 	// Timeout bounds one HTTP attempt.
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how many times a failed call is retried (see README.md
@@ -94,49 +93,9 @@ func decode(node *yaml.Node) (*Options, error) {
 	if node == nil {
 		return nil, connectors.FieldErrors{{Msg: "fhirpas options missing"}}
 	}
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
-	}
 	d := &decoder{}
-	d.mapping(node, "", []string{"base_url", "token_url", "client_id", "client_secret", "scopes",
-		"timeout", "retries", "retry_wait_max", "insurer", "requester"}, func(key string, v *yaml.Node) {
-		switch key {
-		case "base_url":
-			o.BaseURL = d.str(v, key)
-		case "token_url":
-			o.TokenURL = d.str(v, key)
-		case "client_id":
-			o.ClientID = d.str(v, key)
-		case "client_secret":
-			o.ClientSecret = d.str(v, key)
-		case "scopes":
-			o.Scopes = d.scopes(v, key)
-		case "timeout":
-			o.Timeout = d.duration(v, key)
-		case "retries":
-			o.Retries = d.integer(v, key)
-		case "retry_wait_max":
-			o.RetryWaitMax = d.duration(v, key)
-		case "insurer":
-			d.mapping(v, key, []string{"name", "identifier"}, func(k string, w *yaml.Node) {
-				switch k {
-				case "name":
-					o.Insurer.Name = d.str(w, key+"."+k)
-				case "identifier":
-					o.Insurer.Identifier = d.str(w, key+"."+k)
-				}
-			})
-		case "requester":
-			d.mapping(v, key, []string{"name", "npi"}, func(k string, w *yaml.Node) {
-				switch k {
-				case "name":
-					o.Requester.Name = d.str(w, key+"."+k)
-				case "npi":
-					o.Requester.NPI = d.str(w, key+"."+k)
-				}
-			})
-		}
-	})
+	d.Decoder = yamlx.New(d.add)
+	d.DecodeInto(node, o)
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
@@ -151,7 +110,7 @@ func decode(node *yaml.Node) (*Options, error) {
 // or at the options' line when the field is missing.
 func (d *decoder) validate(o *Options, node *yaml.Node) {
 	at := func(path string) int {
-		if l, ok := d.lines[path]; ok {
+		if l := d.Line(path); l > 0 {
 			return l
 		}
 		return node.Line
@@ -203,90 +162,28 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 	return newConnector(*o, env)
 }
 
-// decoder collects field errors while walking the options node by hand:
-// yaml.v3's Node.Decode is not strict, so every mapping is checked here.
+// decoder is the shared strict decoder (internal/yamlx) collecting
+// connectors.FieldErrors.
 type decoder struct {
-	errs  connectors.FieldErrors
-	lines map[string]int
+	*yamlx.Decoder
+	errs connectors.FieldErrors
 }
 
 func (d *decoder) add(line int, path, msg string) {
 	d.errs = append(d.errs, &connectors.FieldError{Line: line, Path: path, Msg: msg})
 }
 
-func (d *decoder) mapping(n *yaml.Node, path string, known []string, each func(key string, v *yaml.Node)) {
-	if n.Kind != yaml.MappingNode {
-		d.add(n.Line, path, "must be a mapping")
+// Scopes are OAuth2 scopes, written as a list or as one space-separated
+// string.
+type Scopes []string
+
+// DecodeYAML accepts both spellings.
+func (s *Scopes) DecodeYAML(d *yamlx.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		*s = strings.Fields(n.Value)
 		return
 	}
-	if d.lines == nil {
-		d.lines = map[string]int{}
-	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		p := k.Value
-		if path != "" {
-			p = path + "." + k.Value
-		}
-		if prev, dup := seen[k.Value]; dup {
-			d.add(k.Line, p, fmt.Sprintf("duplicate field (first set on line %d)", prev))
-			continue
-		}
-		seen[k.Value] = k.Line
-		if !slices.Contains(known, k.Value) {
-			d.add(k.Line, p, fmt.Sprintf("unknown field %q%s", k.Value, didyoumean.Suggest(k.Value, known)))
-			continue
-		}
-		d.lines[p] = k.Line
-		each(k.Value, v)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, path string) string {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.add(n.Line, path, "must be a string")
-		return ""
-	}
-	return strings.TrimSpace(n.Value)
-}
-
-func (d *decoder) integer(n *yaml.Node, path string) int {
-	if n.Kind != yaml.ScalarNode {
-		d.add(n.Line, path, "must be an integer")
-		return 0
-	}
-	v, err := strconv.Atoi(n.Value)
-	if err != nil {
-		d.add(n.Line, path, fmt.Sprintf("must be an integer, got %q", n.Value))
-	}
-	return v
-}
-
-func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
-	if n.Kind != yaml.ScalarNode {
-		d.add(n.Line, path, "must be a duration such as 30s")
-		return 0
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		d.add(n.Line, path, fmt.Sprintf("must be a duration such as 30s or 1m, got %q", n.Value))
-	}
-	return v
-}
-
-// scopes accepts a list or one space-separated string.
-func (d *decoder) scopes(n *yaml.Node, path string) []string {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		return strings.Fields(n.Value)
-	case yaml.SequenceNode:
-		var out []string
-		for i, c := range n.Content {
-			out = append(out, d.str(c, fmt.Sprintf("%s[%d]", path, i)))
-		}
-		return out
-	}
-	d.add(n.Line, path, "must be a list of scopes")
-	return nil
+	var list []string
+	d.Decode(n, reflect.ValueOf(&list).Elem(), path)
+	*s = list
 }

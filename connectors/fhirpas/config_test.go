@@ -66,7 +66,7 @@ scopes: system/Claim.write system/ClaimResponse.read
 	if o.Timeout != DefaultTimeout || o.Retries != DefaultRetries || o.RetryWaitMax != DefaultRetryWaitMax {
 		t.Errorf("defaults = %v %v %v", o.Timeout, o.Retries, o.RetryWaitMax)
 	}
-	if !reflect.DeepEqual(o.Scopes, []string{"system/Claim.write", "system/ClaimResponse.read"}) {
+	if !reflect.DeepEqual([]string(o.Scopes), []string{"system/Claim.write", "system/ClaimResponse.read"}) {
 		t.Errorf("scopes = %q", o.Scopes)
 	}
 }
@@ -78,10 +78,10 @@ func TestDecodeErrors(t *testing.T) {
 		src  string
 		want []connectors.FieldError
 	}{
-		{"unknown field with suggestion", ok + "retires: 3\n",
-			[]connectors.FieldError{{Line: 5, Path: "retires", Msg: `unknown field "retires" (did you mean "retries"?)`}}},
-		{"unknown nested field", ok + "insurer:\n  name: X\n  npi: \"1\"\n",
-			[]connectors.FieldError{{Line: 7, Path: "insurer.npi", Msg: `unknown field "npi"`}}},
+		{"unknown key with suggestion", ok + "retires: 3\n",
+			[]connectors.FieldError{{Line: 5, Msg: `unknown key "retires" (did you mean "retries"?)`}}},
+		{"unknown nested key", ok + "insurer:\n  name: X\n  npi: \"1\"\n",
+			[]connectors.FieldError{{Line: 7, Path: "insurer", Msg: `unknown key "npi"`}}},
 		{"missing required", "client_id: a\n",
 			[]connectors.FieldError{
 				{Line: 1, Path: "base_url", Msg: "required"},
@@ -91,20 +91,26 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad url", "base_url: ftp://p.example\ntoken_url: https://p.example/token\nclient_id: a\nclient_secret: s\n",
 			[]connectors.FieldError{{Line: 1, Path: "base_url", Msg: `must be an http or https URL, got "ftp://p.example"`}}},
 		{"bad duration", ok + "timeout: soon\n",
-			[]connectors.FieldError{{Line: 5, Path: "timeout", Msg: `must be a duration such as 30s or 1m, got "soon"`}}},
+			[]connectors.FieldError{{Line: 5, Path: "timeout", Msg: `expected a duration such as 30s or 15m, got "soon"`}}},
 		{"negative wait", ok + "retry_wait_max: -1s\n",
 			[]connectors.FieldError{{Line: 5, Path: "retry_wait_max", Msg: "must be positive"}}},
 		{"too many retries", ok + "retries: 99\n",
 			[]connectors.FieldError{{Line: 5, Path: "retries", Msg: "must be between 0 and 10"}}},
 		{"retries not a number", ok + "retries: three\n",
-			[]connectors.FieldError{{Line: 5, Path: "retries", Msg: `must be an integer, got "three"`}}},
+			[]connectors.FieldError{{Line: 5, Path: "retries", Msg: `expected an integer, got "three"`}}},
 		{"bad requester NPI", ok + "requester:\n  npi: \"12\"\n",
 			[]connectors.FieldError{{Line: 6, Path: "requester.npi", Msg: "must be 10 digits"}}},
 		{"duplicate", ok + "client_id: b\n",
-			[]connectors.FieldError{{Line: 5, Path: "client_id", Msg: "duplicate field (first set on line 3)"}}},
-		{"not a mapping", "- a\n", []connectors.FieldError{{Line: 1, Msg: "must be a mapping"}}},
+			[]connectors.FieldError{{Line: 5, Msg: `duplicate key "client_id" (first at line 3)`}}},
+		{"not a mapping", "- a\n", []connectors.FieldError{{Line: 1, Msg: "expected a mapping, got a list"}}},
+		{"scopes not a list", ok + "scopes: {a: b}\n",
+			[]connectors.FieldError{{Line: 5, Path: "scopes", Msg: "expected a list, got a mapping"}}},
+		{"scope not a string", ok + "scopes: [a, [b]]\n",
+			[]connectors.FieldError{{Line: 5, Path: "scopes[1]", Msg: "expected a string, got a list"}}},
+		{"merged insurer", ok + "insurer:\n  <<: {name: X, identifer: \"1\"}\n",
+			[]connectors.FieldError{{Line: 6, Path: "insurer", Msg: `unknown key "identifer" (did you mean "identifier"?)`}}},
 		{"insurer not a mapping", ok + "insurer: Summit\n",
-			[]connectors.FieldError{{Line: 5, Path: "insurer", Msg: "must be a mapping"}}},
+			[]connectors.FieldError{{Line: 5, Path: "insurer", Msg: `expected a mapping, got "Summit"`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -16,19 +15,16 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/internal/didyoumean"
+	"github.com/authpilot/authpilot/internal/yamlx"
 )
 
-// maxNodes bounds how many YAML nodes one decode visits, so that a config
-// built from nested aliases ("billion laughs") cannot exhaust memory.
-const maxNodes = 200_000
-
-// decoder walks a YAML node tree by hand: yaml.v3's Node.Decode drops
-// KnownFields strictness, and walking lets every error carry its line and
-// path. Errors accumulate; decoding goes on to report as many as it can.
+// decoder decodes a portal connector's options through the shared strict
+// decoder (internal/yamlx): every unknown key, wrong type and duplicate
+// gets its line and path, and decoding goes on to report as many as it
+// can. The helpers below add the portal's messages ("fill: selector: …").
 type decoder struct {
-	errs    connectors.FieldErrors
-	visited int
-	active  map[*yaml.Node]bool // aliases being expanded (cycle guard)
+	*yamlx.Decoder
+	errs connectors.FieldErrors
 	// templates are every parsed template, checked once the whole config
 	// is known (secrets, extracted variable names).
 	templates []*tmplRef
@@ -40,6 +36,14 @@ type decoder struct {
 	totps []*totpRef
 	// warnings are findings that do not stop the daemon.
 	warnings connectors.FieldErrors
+}
+
+func newDecoder() *decoder {
+	d := &decoder{intos: map[string]bool{}}
+	d.Decoder = yamlx.New(func(line int, path, msg string) {
+		d.errs = append(d.errs, &connectors.FieldError{Line: line, Path: path, Msg: msg})
+	})
+	return d
 }
 
 type tmplRef struct {
@@ -61,68 +65,13 @@ type totpRef struct {
 }
 
 func (d *decoder) errAt(n *yaml.Node, path, format string, args ...any) {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	d.errs = append(d.errs, &connectors.FieldError{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.Errorf(n, path, format, args...)
 }
 
 // node resolves aliases and counts the visit. It returns nil (after an
-// error) for a recursive alias or when the node budget is spent.
+// error) for a recursive alias or when the work budget is spent.
 func (d *decoder) node(n *yaml.Node, path string) *yaml.Node {
-	d.visited++
-	if d.visited == maxNodes {
-		d.errAt(n, path, "configuration too large (more than %d YAML nodes after alias expansion)", maxNodes)
-	}
-	if d.visited >= maxNodes {
-		return nil
-	}
-	for n != nil && n.Kind == yaml.AliasNode {
-		if d.active[n] {
-			d.errAt(n, path, "recursive alias *%s", n.Value)
-			return nil
-		}
-		n = n.Alias
-	}
-	if n != nil && n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		return d.node(n.Content[0], path)
-	}
-	return n
-}
-
-// withAlias marks n (if an alias) as being expanded while fn runs.
-func (d *decoder) withAlias(n *yaml.Node, fn func()) {
-	if n != nil && n.Kind == yaml.AliasNode {
-		if d.active == nil {
-			d.active = map[*yaml.Node]bool{}
-		}
-		d.active[n] = true
-		defer delete(d.active, n)
-	}
-	fn()
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "empty"
-		}
-		return "a scalar"
-	}
-	return "an unexpected node"
+	return d.Resolve(n, path)
 }
 
 // field is one known key of a mapping.
@@ -132,117 +81,25 @@ type field struct {
 	fn       func(key, val *yaml.Node)
 }
 
-// mapping walks a mapping node: each known key's fn is called with the
-// value, unknown and duplicate keys are reported (with a suggestion), and
-// missing required keys are reported. prefix starts every message (a step
-// kind such as "fill: ", or "").
+// mapping walks a mapping of known keys (yamlx.Decoder.Fields). prefix
+// starts every message (a step kind such as "fill: ", or "").
 func (d *decoder) mapping(n *yaml.Node, path, prefix string, fields []field) bool {
-	n0 := n
-	n = d.node(n, path)
-	if n == nil {
-		return false
+	fs := make([]yamlx.Field, len(fields))
+	for i, f := range fields {
+		fs[i] = yamlx.Field{Name: f.name, Required: f.required, Fn: f.fn}
 	}
-	if n.Kind != yaml.MappingNode {
-		d.errAt(n, path, "%sexpected a mapping, got %s", prefix, kindName(n))
-		return false
-	}
-	ok := true
-	d.withAlias(n0, func() {
-		seen := map[string]bool{}
-		names := make([]string, len(fields))
-		for i, f := range fields {
-			names[i] = f.name
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				d.errAt(k, path, "%sexpected a field name, got %s", prefix, kindName(k))
-				ok = false
-				continue
-			}
-			if k.Value == "<<" {
-				d.errAt(k, path, "%smerge keys (<<) are not supported", prefix)
-				ok = false
-				continue
-			}
-			if seen[k.Value] {
-				d.errAt(k, path, "%sduplicate field %q", prefix, k.Value)
-				ok = false
-				continue
-			}
-			seen[k.Value] = true
-			var fd *field
-			for j := range fields {
-				if fields[j].name == k.Value {
-					fd = &fields[j]
-					break
-				}
-			}
-			if fd == nil {
-				d.errAt(k, path, "%sunknown field %q%s", prefix, k.Value, didyoumean.Suggest(k.Value, names))
-				ok = false
-				continue
-			}
-			fd.fn(k, v)
-		}
-		for _, f := range fields {
-			if f.required && !seen[f.name] {
-				d.errAt(n, path, "%smissing required field %q", prefix, f.name)
-				ok = false
-			}
-		}
-	})
-	return ok
+	return d.Fields(n, path, prefix, fs)
 }
 
 // pairs walks a mapping whose keys are free-form names (status_map,
 // fields, expect alternatives), in document order.
 func (d *decoder) pairs(n *yaml.Node, path, prefix string, fn func(key, val *yaml.Node)) bool {
-	n0 := n
-	n = d.node(n, path)
-	if n == nil {
-		return false
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errAt(n, path, "%sexpected a mapping, got %s", prefix, kindName(n))
-		return false
-	}
-	d.withAlias(n0, func() {
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				d.errAt(k, path, "%sexpected a name, got %s", prefix, kindName(k))
-				continue
-			}
-			if seen[k.Value] {
-				d.errAt(k, path, "%sduplicate name %q", prefix, k.Value)
-				continue
-			}
-			seen[k.Value] = true
-			fn(k, v)
-		}
-	})
-	return true
+	return d.Pairs(n, path, prefix, fn)
 }
 
 // sequence walks a list node.
 func (d *decoder) sequence(n *yaml.Node, path, prefix string, fn func(i int, item *yaml.Node)) bool {
-	n0 := n
-	n = d.node(n, path)
-	if n == nil {
-		return false
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errAt(n, path, "%sexpected a list, got %s", prefix, kindName(n))
-		return false
-	}
-	d.withAlias(n0, func() {
-		for i, item := range n.Content {
-			fn(i, item)
-		}
-	})
-	return true
+	return d.Items(n, path, prefix, fn)
 }
 
 // scalar returns a scalar's text.
@@ -252,10 +109,10 @@ func (d *decoder) scalar(n *yaml.Node, path, prefix, name string) (string, bool)
 		return "", false
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errAt(n, path, "%s%s: expected a string, got %s", prefix, name, kindName(n))
+		d.errAt(n, path, "%s%s: expected a string, got %s", prefix, name, d.Describe(n))
 		return "", false
 	}
-	if n.Tag == "!!null" {
+	if yamlx.IsNull(n) {
 		return "", true
 	}
 	return n.Value, true
@@ -275,20 +132,9 @@ func (d *decoder) boolean(n *yaml.Node, path, prefix, name string) bool {
 	if n == nil {
 		return false
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		d.errAt(n, path, "%s%s: expected true or false, got %q", prefix, name, n.Value)
-		return false
-	}
-	b, err := strconv.ParseBool(strings.ToLower(n.Value))
-	if err != nil {
-		// yaml 1.1 spellings (yes/no/on/off) carry the !!bool tag too.
-		switch strings.ToLower(n.Value) {
-		case "yes", "on", "y":
-			return true
-		case "no", "off", "n":
-			return false
-		}
-		d.errAt(n, path, "%s%s: expected true or false, got %q", prefix, name, n.Value)
+	b, ok := yamlx.Bool(n)
+	if !ok {
+		d.errAt(n, path, "%s%s: expected true or false, got %s", prefix, name, d.Describe(n))
 	}
 	return b
 }
@@ -298,16 +144,16 @@ func (d *decoder) integer(n *yaml.Node, path, prefix, name string, min, max int)
 	if n == nil {
 		return 0
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.errAt(n, path, "%s%s: expected a whole number, got %q", prefix, name, n.Value)
+	v, ok := yamlx.Int(n)
+	if !ok {
+		d.errAt(n, path, "%s%s: expected a whole number, got %s", prefix, name, d.Describe(n))
 		return 0
 	}
-	v, err := strconv.Atoi(n.Value)
-	if err != nil || v < min || v > max {
-		d.errAt(n, path, "%s%s: must be between %d and %d, got %s", prefix, name, min, max, n.Value)
+	if v < int64(min) || v > int64(max) {
+		d.errAt(n, path, "%s%s: must be between %d and %d, got %d", prefix, name, min, max, v)
 		return 0
 	}
-	return v
+	return int(v)
 }
 
 func (d *decoder) duration(n *yaml.Node, path, prefix, name string) time.Duration {
@@ -383,13 +229,13 @@ func Decode(node *yaml.Node) (connectors.Options, error) {
 }
 
 func decodeOptions(node *yaml.Node) (*Options, error) {
-	d := &decoder{intos: map[string]bool{}}
+	d := newDecoder()
 	o := &Options{
 		Secrets: map[string]string{},
 		Flows:   map[string]*Flow{},
 		Limits:  Limits{Pages: DefaultPages, StepTimeout: DefaultStepTimeout, FlowTimeout: DefaultFlowTimeout},
 	}
-	if node == nil || isNull(d.node(node, "")) {
+	if node == nil || yamlx.IsNull(d.node(node, "")) {
 		return nil, connectors.FieldErrors{{Line: lineOf(node), Msg: "portal options are missing (base_url, login, ...)"}}
 	}
 	d.mapping(node, "", "", []field{

@@ -46,17 +46,17 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"missing options", ``, `line 0: portal options are missing (base_url, login, ...)`},
 		{"unknown top-level field", okHead + "\nlogn:\n  steps: []\n",
-			`line 2: unknown field "logn" (did you mean "login"?)`},
+			`line 2: unknown key "logn" (did you mean "login"?)`},
 		{"base_url relative", "base_url: /login\n",
 			`line 1: base_url: expected an absolute http or https URL, got "/login"`},
 		{"base_url missing", "limits: {pages: 2}\n",
-			`line 1: missing required field "base_url"`},
+			`line 1: missing required key "base_url"`},
 		{"unknown time zone", okHead + "\ntimezone: America/New_Yrok\n",
 			`line 2: timezone: unknown time zone "America/New_Yrok" (use an IANA name such as America/New_York)`},
 		{"time zone not a name", okHead + "\ntimezone: [UTC]\n",
 			`line 2: timezone: expected a string, got a list`},
 		{"time zone misspelt", okHead + "\ntime_zone: UTC\n",
-			`line 2: unknown field "time_zone" (did you mean "timezone"?)`},
+			`line 2: unknown key "time_zone" (did you mean "timezone"?)`},
 		{"unknown step", okHead + `
 poll:
   lookup:
@@ -93,19 +93,19 @@ status_map: {"^Approved$": approved}
 login:
   steps:
     - fill: {value: x}
-`, `line 4: login.steps[0]: fill: missing required field "selector"`},
+`, `line 4: login.steps[0]: fill: missing required key "selector"`},
 		{"unknown field of a step body", okHead + `
 login:
   steps:
     - fill: {selecter: "#u", value: x}
-`, `line 4: login.steps[0]: fill: unknown field "selecter" (did you mean "selector"?)
-line 4: login.steps[0]: fill: missing required field "selector"`},
+`, `line 4: login.steps[0]: fill: unknown key "selecter" (did you mean "selector"?)
+line 4: login.steps[0]: fill: missing required key "selector"`},
 		{"unknown modifier", okHead + `
 login:
   steps:
     - click: "#go"
       optinal: true
-`, `line 5: login.steps[0]: unknown field "optinal" (did you mean "optional"?)`},
+`, `line 5: login.steps[0]: unknown key "optinal" (did you mean "optional"?)`},
 		{"two kinds in one step", okHead + `
 login:
   steps:
@@ -121,7 +121,7 @@ login:
 login:
   steps:
     - click
-`, `line 4: login.steps[0]: a step must be a mapping such as {click: "#next"}, got a scalar`},
+`, `line 4: login.steps[0]: a step must be a mapping such as {click: "#next"}, got "click"`},
 		{"steps not a list", okHead + `
 login:
   steps: {click: "#go"}
@@ -200,7 +200,7 @@ submit:
 		{"submit without final", okHead + `
 submit:
   steps: [{goto: /new}]
-`, `line 3: submit: missing required field "final"`},
+`, `line 3: submit: missing required key "final"`},
 		{"fail and then together", okHead + `
 login:
   steps:
@@ -226,7 +226,7 @@ interrupts:
 		{"interrupt with then", okHead + `
 interrupts:
   popup: {selector: "#survey", then: [{click: "#close"}]}
-`, `line 3: interrupts.popup: unknown field "then"`},
+`, `line 3: interrupts.popup: unknown key "then"`},
 		{"bad duration", okHead + `
 limits: {step_timeout: 20}
 `, `line 2: limits: step_timeout: expected a positive duration such as 20s or 3m, got "20"`},
@@ -253,7 +253,7 @@ poll:
 status_map: {"^A$": approved}
 poll:
   list: {goto: /list, rows: tr, fields: {status: td}}
-`, `line 4: poll.list: missing required field "key"`},
+`, `line 4: poll.list: missing required key "key"`},
 		{"each over unknown list", okHead + `
 login:
   steps:
@@ -271,7 +271,7 @@ login:
 login:
   steps:
     - extract: {selector: "#ref"}
-`, `line 4: login.steps[0]: extract: missing required field "into"`},
+`, `line 4: login.steps[0]: extract: missing required key "into"`},
 		{"extract fields with into", okHead + `
 login:
   steps:
@@ -291,18 +291,18 @@ login:
   steps:
     - upload: {selector: "#f", files: documents}
 `, `line 4: login.steps[0]: upload: files: expected "attachments" or a list of file paths, got "documents"`},
-		{"duplicate field", okHead + `
+		{"duplicate key", okHead + `
 login:
   steps:
     - fill: {selector: "#a", selector: "#b", value: x}
-`, `line 4: login.steps[0]: fill: duplicate field "selector"`},
+`, `line 4: login.steps[0]: fill: duplicate key "selector" (first at line 4)`},
 		{"boolean expected", okHead + `
 session: {keep_cookies: sometimes}
 `, `line 2: session: keep_cookies: expected true or false, got "sometimes"`},
-		{"merge keys refused", okHead + `
+		{"merged keys are checked too", okHead + `
 limits:
-  <<: {pages: 2}
-`, `line 3: limits: merge keys (<<) are not supported`},
+  <<: {pages: 2, pagez: 1}
+`, `line 3: limits: unknown key "pagez" (did you mean "pages"?)`},
 		{"recursive alias", okHead + `
 flows:
   a: &loop
@@ -320,7 +320,7 @@ identity: [member_id, servicedate, member_id]
 line 2: identity[2]: "member_id" is listed twice`},
 		{"identity not a list", okHead + `
 identity: member_id
-`, `line 2: identity: expected a list, got a scalar`},
+`, `line 2: identity: expected a list, got "member_id"`},
 		{"identity empty", okHead + `
 identity: []
 `, `line 2: identity: list at least one field the portal shows (member_id, dob, codes, service_date)`},

@@ -69,7 +69,7 @@ func (d *decoder) step(n *yaml.Node, path string, inEach bool) *Step {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errAt(n, path, "a step must be a mapping such as {click: \"#next\"}, got %s", kindName(n))
+		d.errAt(n, path, "a step must be a mapping such as {click: \"#next\"}, got %s", d.Describe(n))
 		return nil
 	}
 	st := &Step{Path: path, Line: n.Line}
@@ -81,52 +81,41 @@ func (d *decoder) step(n *yaml.Node, path string, inEach bool) *Step {
 			hasKind = true
 		}
 	}
-	d.withAlias(n0, func() {
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				d.errAt(k, path, "expected a step kind, got %s", kindName(k))
-				valid = false
-				continue
-			}
-			if seen[k.Value] {
-				d.errAt(k, path, "duplicate field %q", k.Value)
-				valid = false
-				continue
-			}
-			seen[k.Value] = true
-			switch k.Value {
-			case "name":
-				st.Name, _ = d.scalar(v, path, "", "name")
-				continue
-			case "if":
-				st.If = d.template(v, path, "", "if", inEach)
-				continue
-			case "optional":
-				st.Optional = d.boolean(v, path, "", "optional")
-				continue
-			case "timeout":
-				st.Timeout = d.duration(v, path, "", "timeout")
-				continue
-			}
-			if _, ok := stepKinds[k.Value]; !ok {
-				msg := "unknown step %q%s"
-				if hasKind {
-					msg = "unknown field %q%s"
-				}
-				d.errAt(k, path, msg, k.Value, didyoumean.Suggest(k.Value, append(stepKindNames(), stepModifiers...)))
-				valid = false
-				continue
-			}
-			if kindKey != nil {
-				d.errAt(k, path, "a step has one kind: %q and %q given (make them two steps)", kindKey.Value, k.Value)
-				valid = false
-				continue
-			}
-			kindKey, body = k, v
+	before := len(d.errs)
+	d.pairs(n0, path, "", func(k, v *yaml.Node) {
+		switch k.Value {
+		case "name":
+			st.Name, _ = d.scalar(v, path, "", "name")
+			return
+		case "if":
+			st.If = d.template(v, path, "", "if", inEach)
+			return
+		case "optional":
+			st.Optional = d.boolean(v, path, "", "optional")
+			return
+		case "timeout":
+			st.Timeout = d.duration(v, path, "", "timeout")
+			return
 		}
+		if _, ok := stepKinds[k.Value]; !ok {
+			msg := "unknown step %q%s"
+			if hasKind {
+				msg = "unknown key %q%s"
+			}
+			d.errAt(k, path, msg, k.Value, didyoumean.Suggest(k.Value, append(stepKindNames(), stepModifiers...)))
+			valid = false
+			return
+		}
+		if kindKey != nil {
+			d.errAt(k, path, "a step has one kind: %q and %q given (make them two steps)", kindKey.Value, k.Value)
+			valid = false
+			return
+		}
+		kindKey, body = k, v
 	})
+	if len(d.errs) > before {
+		valid = false
+	}
 	if kindKey == nil {
 		if valid {
 			d.errAt(n, path, "missing step kind (one of %s)", strings.Join(stepKindNames(), ", "))
@@ -400,7 +389,7 @@ func decodeExtract(d *decoder, n *yaml.Node, path string, inEach bool) action {
 			d.errAt(line, path, "%sselector, attr and regex go inside fields when rows is set", p)
 		}
 		if a.Into == "" {
-			d.errAt(line, path, "%smissing required field \"into\" (the variable that gets the rows)", p)
+			d.errAt(line, path, "%smissing required key \"into\" (the variable that gets the rows)", p)
 		}
 		d.intos[a.Into] = true
 	case a.Fields != nil:
@@ -415,10 +404,10 @@ func decodeExtract(d *decoder, n *yaml.Node, path string, inEach bool) action {
 		}
 	default:
 		if a.Sel.raw == "" {
-			d.errAt(line, path, "%smissing required field \"selector\" (or fields, or rows and fields)", p)
+			d.errAt(line, path, "%smissing required key \"selector\" (or fields, or rows and fields)", p)
 		}
 		if a.Into == "" {
-			d.errAt(line, path, "%smissing required field \"into\"", p)
+			d.errAt(line, path, "%smissing required key \"into\"", p)
 		}
 		d.intos[a.Into] = true
 	}
