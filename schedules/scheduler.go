@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +28,6 @@ type RunLog interface {
 // Errors of the scheduler, for errors.Is.
 var (
 	ErrUnknownJob = errors.New("unknown job")
-	ErrJobRunning = errors.New("job is still running")
 	ErrStopped    = errors.New("scheduler stopped")
 )
 
@@ -434,34 +432,6 @@ func call(ctx context.Context, fn func(context.Context)) (err error) {
 	return nil
 }
 
-// RunNow runs a job at once in the caller's goroutine (for `poll --now`),
-// whether or not Run is running, and returns when it is done. It fails with
-// ErrJobRunning if the job is running already, and returns a *PanicError if
-// the job panicked. The run is recorded like a scheduled one.
-func (s *Scheduler) RunNow(ctx context.Context, name string) error {
-	s.mu.Lock()
-	j, ok := s.jobs[name]
-	switch {
-	case !ok:
-		s.mu.Unlock()
-		return fmt.Errorf("run job %q: %w", name, ErrUnknownJob)
-	case s.stopped:
-		s.mu.Unlock()
-		return fmt.Errorf("run job %q: %w", name, ErrStopped)
-	case j.running:
-		s.mu.Unlock()
-		return fmt.Errorf("run job %q: %w", name, ErrJobRunning)
-	}
-	j.running = true
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	if err := s.exec(ctx, j, "now"); err != nil {
-		return fmt.Errorf("run job %q: %w", name, err)
-	}
-	return nil
-}
-
 // Wake asks for an extra run of a job at at, when that is before its next
 // planned run (a poll that tightens as a decision deadline approaches). The
 // regular schedule is unchanged. An at in the past runs it at once.
@@ -480,31 +450,6 @@ func (s *Scheduler) Wake(name string, at time.Time) error {
 		s.signal()
 	}
 	return nil
-}
-
-// Entry describes a job for status displays.
-type Entry struct {
-	Name    string
-	Spec    string
-	Next    time.Time // zero until Run has planned it
-	LastRun time.Time
-	Running bool
-}
-
-// Entries lists the jobs by name.
-func (s *Scheduler) Entries() []Entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Entry, 0, len(s.order))
-	for _, j := range s.order {
-		next := j.next
-		if !j.wakeAt.IsZero() && (next.IsZero() || j.wakeAt.Before(next)) {
-			next = j.wakeAt
-		}
-		out = append(out, Entry{Name: j.name, Spec: j.spec, Next: next, LastRun: j.lastRun, Running: j.running})
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
-	return out
 }
 
 // Stop stops scheduling (Run returns) and waits for running jobs until ctx

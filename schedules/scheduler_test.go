@@ -260,12 +260,6 @@ func TestSchedulerNoOverlap(t *testing.T) {
 	if n := h.logs.count(slog.LevelWarn, "job still running; run skipped"); n != 1 {
 		t.Fatalf("skip logged %d times, want 1", n)
 	}
-	if e := h.s.Entries(); len(e) != 1 || !e[0].Running {
-		t.Fatalf("entries %+v, want poll running", e)
-	}
-	if err := h.s.RunNow(h.ctx, "poll"); !errors.Is(err, schedules.ErrJobRunning) {
-		t.Fatalf("RunNow while running = %v, want ErrJobRunning", err)
-	}
 	close(release)
 	h.waitSet("poll")
 	h.fire() // 09:03 runs again
@@ -290,6 +284,7 @@ func TestSchedulerRecoversPanics(t *testing.T) {
 		mu.Unlock()
 		if n == 1 {
 			var m map[string]int
+			//lint:ignore SA5000 a deliberate runtime panic
 			m["boom"]++ // nil map write: a runtime panic
 		}
 		ran <- n
@@ -306,13 +301,6 @@ func TestSchedulerRecoversPanics(t *testing.T) {
 	h.fire()
 	if n := recv(t, h.ctx, ran); n != 2 {
 		t.Fatalf("second run reported %d", n)
-	}
-
-	var pe *schedules.PanicError
-	boom := newHarness(t, at(t, "2026-11-20 09:00:30"))
-	boom.add("boom", "@daily", 0, func(context.Context) { panic("kaboom") })
-	if err := boom.s.RunNow(boom.ctx, "boom"); !errors.As(err, &pe) || !strings.Contains(err.Error(), "kaboom") {
-		t.Fatalf("RunNow of a panicking job = %v, want a PanicError", err)
 	}
 }
 
@@ -479,27 +467,20 @@ func TestAddErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(s.Entries()); n != 1 {
-		t.Errorf("%d jobs after failed adds, want 1", n)
+	for _, tc := range tests {
+		if tc.job == "poll" {
+			continue
+		}
+		if err := s.Wake(tc.job, at(t, "2026-11-20 10:00")); !errors.Is(err, schedules.ErrUnknownJob) {
+			t.Errorf("Wake(%q) after a failed add = %v, want ErrUnknownJob", tc.job, err)
+		}
 	}
 }
 
-func TestRunNowAndWake(t *testing.T) {
+func TestWake(t *testing.T) {
 	h := newHarness(t, at(t, "2026-11-20 09:00"))
 	ran := make(chan time.Time, 10)
 	h.add("poll", "0 8 * * *", 0, func(context.Context) { ran <- h.clock.Now() })
-
-	// RunNow works without Run and records the run.
-	if err := h.s.RunNow(h.ctx, "poll"); err != nil {
-		t.Fatalf("RunNow: %v", err)
-	}
-	if got := recv(t, h.ctx, ran); !got.Equal(at(t, "2026-11-20 09:00")) {
-		t.Errorf("RunNow ran at %v", got)
-	}
-	h.waitSet("poll")
-	if err := h.s.RunNow(h.ctx, "nope"); !errors.Is(err, schedules.ErrUnknownJob) {
-		t.Errorf("RunNow(unknown) = %v", err)
-	}
 
 	h.start()
 	if due := h.nextFire(); !due.Equal(at(t, "2026-11-21 08:00")) {
@@ -522,8 +503,8 @@ func TestRunNowAndWake(t *testing.T) {
 	if err := h.s.Wake("poll", at(t, "2026-11-22 08:00")); err != nil {
 		t.Fatal(err)
 	}
-	if e := h.s.Entries(); !e[0].Next.Equal(at(t, "2026-11-21 08:00")) {
-		t.Errorf("entry next %v", e[0].Next)
+	if due := h.nextFire(); !due.Equal(at(t, "2026-11-21 08:00")) {
+		t.Errorf("after a later wake, next run %v, want the regular 08:00", due)
 	}
 	if err := h.s.Wake("nope", time.Time{}); !errors.Is(err, schedules.ErrUnknownJob) {
 		t.Errorf("Wake(unknown) = %v", err)
@@ -552,9 +533,6 @@ func TestStop(t *testing.T) {
 		close(release)
 		if err := recv(t, h.ctx, stopped); err != nil {
 			t.Fatalf("Stop = %v", err)
-		}
-		if err := h.s.RunNow(h.ctx, "slow"); !errors.Is(err, schedules.ErrStopped) {
-			t.Errorf("RunNow after Stop = %v", err)
 		}
 		if err := h.s.Run(h.ctx); !errors.Is(err, schedules.ErrStopped) {
 			t.Errorf("Run after Stop = %v", err)
