@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authpilot/authpilot"
@@ -397,6 +398,6 @@ func NewMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.CasesCreated, m.ConnectorRuns, m.RunDuration,
 		m.StatusChanges, m.AlertsRaised, m.Logins,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
