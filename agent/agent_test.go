@@ -36,7 +36,7 @@ func (idleConnector) Open(context.Context, connectors.Recorder) (connectors.Sess
 func (idleConnector) Close() error { return nil }
 
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-idle", Doc: "test kind",
+	connectors.Register(connectors.Kind{Name: "agenttest-idle",
 		Decode: func(*yaml.Node) (connectors.Options, error) { return idleOptions{}, nil }})
 }
 

@@ -70,7 +70,7 @@ func (flakySession) Find(context.Context, *authpilot.Case, time.Time) (*connecto
 func (flakySession) Close() error { return nil }
 
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-flaky", Doc: "test kind",
+	connectors.Register(connectors.Kind{Name: "agenttest-flaky",
 		Decode: func(*yaml.Node) (connectors.Options, error) { return flakyOptions{}, nil }})
 }
 

@@ -49,7 +49,7 @@ func (noFindSession) Find(context.Context, *authpilot.Case, time.Time) (*connect
 func (noFindSession) Close() error { return nil }
 
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-nofind", Doc: "test kind",
+	connectors.Register(connectors.Kind{Name: "agenttest-nofind",
 		Decode: func(*yaml.Node) (connectors.Options, error) { return noFindOptions{}, nil }})
 }
 

@@ -64,11 +64,12 @@ func decodeTestOptions(n *yaml.Node) (connectors.Options, error) {
 }
 
 func init() {
-	connectors.Register(connectors.Kind{Name: "testkind", Decode: decodeTestOptions, Doc: "test kind"})
+	connectors.Register(connectors.Kind{Name: "testkind", Decode: decodeTestOptions})
 	connectors.Register(connectors.Kind{
 		Name: "panickind",
 		Decode: func(*yaml.Node) (connectors.Options, error) {
 			var m map[string]int
+			//lint:ignore SA5000 a deliberate runtime panic
 			m["boom"]++ // a buggy decoder
 			return nil, nil
 		},

@@ -194,8 +194,6 @@ type Kind struct {
 	// Decode strictly decodes and validates a connector's options without
 	// I/O. Errors name the YAML line: return FieldErrors.
 	Decode func(node *yaml.Node) (Options, error)
-	// Doc is one line for --help and config check.
-	Doc string
 }
 
 // FieldError is a problem at a line of a connector's options.

@@ -220,14 +220,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// nullTime formats t, or NULL for nil.
-func nullTime(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return fmtTime(*t)
-}
-
 // nullString is NULL for "".
 func nullString(s string) any {
 	if s == "" {

@@ -34,7 +34,6 @@ func init() {
 	connectors.Register(connectors.Kind{
 		Name:   KindName,
 		Decode: Decode,
-		Doc:    "Da Vinci PAS 2.x API: Claim/$submit and Claim/$inquire over OAuth2 client credentials",
 	})
 }
 

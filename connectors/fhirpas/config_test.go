@@ -45,10 +45,6 @@ func TestSampleYAMLDecodes(t *testing.T) {
 	if !reflect.DeepEqual(opts, want) {
 		t.Errorf("decoded\n%+v\nwant\n%+v", opts, want)
 	}
-	k, _ := connectors.Lookup(KindName)
-	if k.Doc == "" {
-		t.Error("kind has no doc line")
-	}
 }
 
 func TestDecodeDefaults(t *testing.T) {

@@ -644,6 +644,5 @@ func init() {
 	connectors.Register(connectors.Kind{
 		Name:   "portal",
 		Decode: Decode,
-		Doc:    "a payer or RBM web portal driven by headless Chromium through flows written in YAML",
 	})
 }

@@ -167,10 +167,6 @@ func TestNetworkCapture(t *testing.T) {
 	if post == nil {
 		t.Fatalf("no POST /echo exchange among %d network artifacts", len(h.rec.artifacts("network")))
 	}
-	var keys []string
-	for k := range post {
-		keys = append(keys, k)
-	}
 	wantKeys := []string{"body_base64", "duration_ms", "method", "request_body", "request_headers", "response_headers", "started", "status", "url"}
 	if got := sortedKeys(post); !reflect.DeepEqual(got, wantKeys) {
 		t.Errorf("keys %v, want %v", got, wantKeys)
