@@ -242,8 +242,13 @@ var badCases = []struct {
 	}},
 	{"bad-cron.yaml", []string{
 		`testdata/bad/bad-cron.yaml:4: schedules.digest: bad cron spec "0 8 * * mon-fry": failed to parse int from fry: strconv.Atoi: parsing "fry": invalid syntax`,
-		`testdata/bad/bad-cron.yaml:10: connectors[0] "carelon": schedule.submit: bad cron spec "TZ=UTC": a TZ= prefix must be followed by a schedule`,
+		`testdata/bad/bad-cron.yaml:10: connectors[0] "carelon": schedule.submit: bad cron spec "TZ=UTC": malformed time-zone prefix: want CRON_TZ=Area/City followed by the schedule`,
 		`testdata/bad/bad-cron.yaml:11: connectors[0] "carelon": schedule.poll: bad cron spec "0 25 * * *": end of range (25) above maximum (23): 25`,
+	}},
+	// check-like-run.yaml: what `config check` passed and `run` refused.
+	{"check-like-run.yaml", []string{
+		`testdata/bad/check-like-run.yaml:4: schedules.digest: bad cron spec "0 0 30 2 *": never fires`,
+		"testdata/bad/check-like-run.yaml:7: notify.sinks[0] \"ehr\": secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)",
 	}},
 	{"bad-timezone.yaml", []string{
 		`testdata/bad/bad-timezone.yaml:3: practice.timezone: unknown time zone "America/New_Yrok" (want an IANA name such as America/New_York)`,
@@ -453,6 +458,7 @@ notify:
     - name: ehr
       type: webhook
       url: http://ehr.example.org/hook
+      secret: webhook-ehr
     - name: chat-refs
       type: slack
       url_secret: slack-url-2
@@ -468,9 +474,8 @@ notify:
 		`warn.yaml:12: connectors[0] "big": limits.pages: 3 is more than browser.max_pages (2), which caps it`,
 		`warn.yaml:14: notify: sinks but no routes: only connectors' notify lists send alerts`,
 		`warn.yaml:18: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
-		`warn.yaml:19: notify.sinks[1] "ehr": no secret: deliveries are not signed`,
 		`warn.yaml:21: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
-		`warn.yaml:25: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
+		`warn.yaml:26: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("Warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // FuzzParse: no input makes Parse panic or hang, a success is a usable
@@ -65,7 +67,7 @@ func FuzzParse(f *testing.F) {
 				if spec == "" {
 					continue
 				}
-				if _, err := ParseCron(spec, cfg.Location()); err != nil {
+				if _, err := schedules.ParseSpec(spec); err != nil {
 					t.Fatalf("accepted bad cron spec %q: %v", spec, err)
 				}
 			}

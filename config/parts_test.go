@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -75,66 +73,6 @@ func TestParseDuration(t *testing.T) {
 				t.Errorf("text round trip: %v, %v", u, err)
 			}
 		})
-	}
-}
-
-func TestParseCron(t *testing.T) {
-	chicago, err := time.LoadLocation("America/Chicago")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 2026-03-02 is a Monday; 12:00 UTC is 06:00 in Chicago.
-	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name    string
-		spec    string
-		want    time.Time
-		wantErr string
-	}{
-		{name: "practice zone", spec: "0 9 * * 1-5", want: time.Date(2026, 3, 2, 9, 0, 0, 0, chicago)},
-		{name: "descriptor in practice zone", spec: "@daily", want: time.Date(2026, 3, 3, 0, 0, 0, 0, chicago)},
-		{name: "every", spec: "@every 10m", want: now.Add(10 * time.Minute)},
-		{name: "TZ prefix wins", spec: "TZ=UTC 0 13 * * *", want: time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)},
-		{name: "CRON_TZ prefix", spec: "CRON_TZ=Asia/Tokyo 0 0 * * *", want: time.Date(2026, 3, 3, 0, 0, 0, 0, mustLoc(t, "Asia/Tokyo"))},
-		{name: "tab after prefix", spec: "TZ=UTC\t0 13 * * *", want: time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)},
-		{name: "empty", spec: " ", wantErr: "empty spec"},
-		{name: "bare TZ prefix", spec: "TZ=UTC", wantErr: "a TZ= prefix must be followed by a schedule"},
-		{name: "bad zone", spec: "TZ=Mars/Base 0 9 * * *", wantErr: "provided bad location Mars/Base: unknown time zone Mars/Base"},
-		{name: "six fields", spec: "0 0 9 * * 1", wantErr: "expected exactly 5 fields, found 6: [0 0 9 * * 1]"},
-		{name: "out of range", spec: "61 * * * *", wantErr: "end of range (61) above maximum (59): 61"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := ParseCron(tt.spec, chicago)
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := s.Next(now); !got.Equal(tt.want) {
-				t.Errorf("Next(%v) = %v, want %v", now, got, tt.want)
-			}
-		})
-	}
-}
-
-// TestCronParserPanics documents why ParseCron guards the parser: robfig's
-// own parser panics on a bare TZ= prefix.
-func TestCronParserPanics(t *testing.T) {
-	panicked := func() (p bool) {
-		defer func() { p = recover() != nil }()
-		_, _ = cron.ParseStandard("TZ=UTC")
-		return false
-	}()
-	if !panicked {
-		t.Skip("this cron version no longer panics on a bare TZ= prefix")
-	}
-	if _, err := ParseCron("TZ=UTC", time.UTC); err == nil {
-		t.Error("ParseCron accepted a bare TZ= prefix")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/internal/didyoumean"
 	"github.com/authpilot/authpilot/internal/yamlx"
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // validator checks a decoded Config in one place: values, then
@@ -155,7 +156,12 @@ func (v *validator) cron(path, spec string) {
 	if strings.TrimSpace(spec) == "" {
 		return
 	}
-	if _, err := ParseCron(spec, v.loc); err != nil {
+	// The scheduler's own parser, so that a spec check accepts is one run
+	// can schedule (it refuses one that never fires, such as "0 0 30 2 *").
+	if _, err := schedules.ParseSpec(spec); err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
 		v.errorf(path, "bad cron spec %s: %v", v.q(path, spec), err)
 	}
 }
@@ -281,8 +287,9 @@ func (v *validator) sinks() []string {
 			case s.URL != "":
 				v.webhookURL(p+".url", s.URL)
 			}
-			if s.Secret == "" {
-				v.warnf(p, "no secret: deliveries are not signed")
+			if s.Secret == "" && !v.d.Failed(p+".secret") {
+				// run refuses an unsigned webhook sink: so does check.
+				v.errorf(p, "secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)")
 			}
 		}
 	}
