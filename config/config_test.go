@@ -292,13 +292,31 @@ var badCases = []struct {
 		`testdata/bad/options.yaml:9: connectors[0] "inline": unknown key "colour"`,
 		`testdata/bad/options.yaml:16: connectors[2] "both": options: give flow or options, not both`,
 		`testdata/bad/options.yaml:17: connectors[3] "neither": one of flow (a file of options) or options is required`,
-		`testdata/bad/options.yaml:20: connectors[4] "typo-kind": kind: unknown connector kind "testknd" (did you mean "testkind"?) (registered: panickind, plainkind, testkind)`,
+		`testdata/bad/options.yaml:20: connectors[4] "typo-kind": kind: unknown connector kind "testknd" (did you mean "testkind"?) (registered: fhirpas, panickind, plainkind, portal, testkind)`,
 		`testdata/bad/options.yaml:24: connectors[5] "panics": connector kind "panickind" failed to decode its options: assignment to entry in nil map`,
 		`testdata/bad/options.yaml:27: connectors[6] "plain": plain failure`,
 		// The flow files' errors name the flow file and its lines.
 		`testdata/bad/connectors/broken-flow.yaml:2: connectors[1] "from-flow": base_url: required`,
 		`testdata/bad/connectors/broken-flow.yaml:4: connectors[1] "from-flow": steps[1]: unknown step "fil" (did you mean "fill"?)`,
 		`testdata/bad/connectors/bad-yaml.yaml:1: connectors[7] "bad-yaml-flow": bad YAML: did not find expected ',' or ']'`,
+	}},
+	// The kinds' own options decode through the same decoder: a portal
+	// flow file and inline fhirpas options, every mistake with its line.
+	{"flows.yaml", []string{
+		`testdata/bad/connectors/portal-flow.yaml:3: connectors[0] "summit-portal": unknown key "timezon" (did you mean "timezone"?)`,
+		`testdata/bad/connectors/portal-flow.yaml:4: connectors[0] "summit-portal": limits: pages: expected a whole number, got "many"`,
+		`testdata/bad/connectors/portal-flow.yaml:7: connectors[0] "summit-portal": status_map["^Approved$"]: unknown status "aproved" (did you mean "approved"?) (one of submitted, pended, approved, partially_approved, modified, denied, not_required, contact_payer, cancelled, expired, withdrawn)`,
+		`testdata/bad/connectors/portal-flow.yaml:11: connectors[0] "summit-portal": login.steps[1]: unknown step "fil" (did you mean "fill"?)`,
+		`testdata/bad/connectors/portal-flow.yaml:12: connectors[0] "summit-portal": login.steps[2]: fill: duplicate key "selector" (first at line 12)`,
+		`testdata/bad/connectors/portal-flow.yaml:14: connectors[0] "summit-portal": login.steps[3]: unknown key "optinal" (did you mean "optional"?)`,
+		`testdata/bad/connectors/portal-flow.yaml:15: connectors[0] "summit-portal": login.steps[4]: fill: unknown key "valeu" (did you mean "value"?)`,
+		`testdata/bad/connectors/portal-flow.yaml:15: connectors[0] "summit-portal": login.steps[4]: fill: missing required key "value"`,
+		`testdata/bad/connectors/portal-flow.yaml:18: connectors[0] "summit-portal": poll.list: missing required key "key"`,
+		`testdata/bad/flows.yaml:13: connectors[1] "keystone-pas": unknown key "retires" (did you mean "retries"?)`,
+		`testdata/bad/flows.yaml:14: connectors[1] "keystone-pas": timeout: expected a duration such as 30s or 15m, got "soon"`,
+		`testdata/bad/flows.yaml:15: connectors[1] "keystone-pas": scopes: expected a list, got a mapping`,
+		`testdata/bad/flows.yaml:17: connectors[1] "keystone-pas": insurer: unknown key "identifer" (did you mean "identifier"?)`,
+		`testdata/bad/flows.yaml:18: connectors[1] "keystone-pas": duplicate key "client_id" (first at line 12)`,
 	}},
 	{"sinks.yaml", []string{
 		"testdata/bad/sinks.yaml:7: notify.sinks[0] \"slack-with-url\": url: a Slack webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret",

@@ -8,11 +8,15 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/connectors"
+	// The real kinds too, so that the bad-file table pins their errors
+	// (neither imports config).
+	_ "github.com/authpilot/authpilot/connectors/fhirpas"
+	_ "github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
-// Fake connector kinds, registered once for the package's tests. The real
-// kinds (portal, fhirpas) live in packages config does not import.
+// Fake connector kinds, registered once for the package's tests beside the
+// real ones (portal, fhirpas), which config itself does not import.
 
 // testOptions are the options of "testkind": a base URL and named steps.
 type testOptions struct {
