@@ -520,3 +520,16 @@ func (a *listRowsStep) run(x *exec) error {
 	})
 	return err
 }
+
+func (a *listRowsStep) fetch(x *exec) error {
+	ok, err := x.docExists(a.Rows)
+	if err != nil || ok {
+		return err
+	}
+	if a.Empty != "" {
+		if ok, err = x.docMatches(&Alternative{Selector: a.Empty}); err != nil || ok {
+			return err
+		}
+	}
+	return x.notOnFetched(quote(a.Rows))
+}

@@ -6,9 +6,87 @@ import (
 	"strings"
 
 	"github.com/go-rod/rod"
+	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/connectors"
 )
+
+// extractStep reads a value into a variable, several values of the page
+// into their own variables (fields without rows), or a table of rows into
+// one variable (rows with fields).
+type extractStep struct {
+	Into  string
+	Sel   sel
+	Field FieldSpec // attr and regex of the single-value form
+	// Rows, when set, reads one record per matching element with Fields.
+	Rows   string
+	Fields map[string]*FieldSpec
+	order  []string
+}
+
+func decodeExtract(d *decoder, n *yaml.Node, path string, inEach bool) action {
+	a := &extractStep{}
+	const p = "extract: "
+	if !d.mapping(n, path, p, []field{
+		{"into", false, func(k, v *yaml.Node) {
+			a.Into = d.str(v, path, p, "into")
+			if a.Into != "" && !validName(a.Into) {
+				d.errAt(d.node(v, path), path, "%sinto: variable name %q: use letters, digits, - and _", p, a.Into)
+			}
+		}},
+		{"selector", false, func(k, v *yaml.Node) { a.Sel = d.sel(v, path, p, "selector", inEach) }},
+		{"attr", false, func(k, v *yaml.Node) { a.Field.Attr = d.str(v, path, p, "attr") }},
+		{"regex", false, func(k, v *yaml.Node) { a.Field.Regex = d.regex(v, path, p, "regex") }},
+		{"rows", false, func(k, v *yaml.Node) { a.Rows = d.str(v, path, p, "rows") }},
+		{"fields", false, func(k, v *yaml.Node) {
+			a.Fields = map[string]*FieldSpec{}
+			d.pairs(v, path, p+"fields: ", func(fk, fv *yaml.Node) {
+				if !validName(fk.Value) {
+					d.errAt(fk, path, "%sfields: name %q: use letters, digits, - and _", p, fk.Value)
+					return
+				}
+				a.Fields[fk.Value] = d.fieldSpec(fv, path, p+"fields: "+fk.Value+": ")
+				a.order = append(a.order, fk.Value)
+			})
+		}},
+	}) {
+		return a
+	}
+	line := d.node(n, path)
+	single := a.Sel.raw != "" || a.Field.Attr != "" || a.Field.Regex != nil
+	switch {
+	case a.Rows != "":
+		if len(a.Fields) == 0 {
+			d.errAt(line, path, "%srows needs fields", p)
+		}
+		if single {
+			d.errAt(line, path, "%sselector, attr and regex go inside fields when rows is set", p)
+		}
+		if a.Into == "" {
+			d.errAt(line, path, "%smissing required key \"into\" (the variable that gets the rows)", p)
+		}
+		d.intos[a.Into] = true
+	case a.Fields != nil:
+		if single {
+			d.errAt(line, path, "%suse either selector (one value) or fields (several values)", p)
+		}
+		if a.Into != "" {
+			d.errAt(line, path, "%sinto is for one value or rows: with fields, each field is its own variable", p)
+		}
+		for _, name := range a.order {
+			d.intos[name] = true
+		}
+	default:
+		if a.Sel.raw == "" {
+			d.errAt(line, path, "%smissing required key \"selector\" (or fields, or rows and fields)", p)
+		}
+		if a.Into == "" {
+			d.errAt(line, path, "%smissing required key \"into\"", p)
+		}
+		d.intos[a.Into] = true
+	}
+	return a
+}
 
 // jsExtract reads, for each row matched by rowsSel (or only the first),
 // the text or attribute of each spec's element inside the row, in one
@@ -229,4 +307,10 @@ func (x *exec) extractErr(err error) error {
 		return x.fail(connectors.ErrPortalChanged, fe.Error(), nil)
 	}
 	return x.actErr("extract", err)
+}
+
+func (a *extractStep) fetch(x *exec) error {
+	// The extract forms read through readRows, which takes the document's
+	// key from the runner; only the wait differs (see waitPresent).
+	return a.run(x)
 }
