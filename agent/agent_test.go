@@ -31,7 +31,7 @@ type idleConnector struct{}
 
 func (idleConnector) Capabilities() connectors.Capabilities { return connectors.Capabilities{} }
 func (idleConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
-	return nil, connectors.ErrUnsupported
+	return nil, authpilot.ErrUnsupported
 }
 func (idleConnector) Close() error { return nil }
 

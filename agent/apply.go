@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // apply folds what a connector saw of a case into it and returns the events
@@ -20,7 +19,7 @@ import (
 // domain forbids: an impossible report from the payer becomes a needs_human
 // alert instead of a wrong status. now is in the practice's zone: a
 // decision the payer gave no date for is noticed on today's date there.
-func apply(c *authpilot.Case, obs connectors.Observation, letters []string, actor, rec string, now time.Time) authpilot.Changes {
+func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor, rec string, now time.Time) authpilot.Changes {
 	var ch authpilot.Changes
 	local := now
 	now = now.UTC()
@@ -32,7 +31,7 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 		ch.Events = append(ch.Events, e)
 	}
 	if obs.Err != nil {
-		if errors.Is(obs.Err, connectors.ErrPortalChanged) {
+		if errors.Is(obs.Err, authpilot.ErrPortalChanged) {
 			portalChanged(c, obs, event, &ch, rec, now)
 			return ch
 		}
@@ -115,14 +114,14 @@ func apply(c *authpilot.Case, obs connectors.Observation, letters []string, acto
 // new unknown word is a new problem); the alert's dedup key is the
 // problem's own (connector, step, wording or error), so one unknown word
 // raises one alert, not one per poll and not one per case showing it.
-func portalChanged(c *authpilot.Case, obs connectors.Observation, event func(authpilot.EventType, authpilot.Status, authpilot.Status, string, any), ch *authpilot.Changes, rec string, now time.Time) {
+func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(authpilot.EventType, authpilot.Status, authpilot.Status, string, any), ch *authpilot.Changes, rec string, now time.Time) {
 	msg := errorText(obs.Err)
 	step := ""
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	if errors.As(obs.Err, &ce) {
 		step = ce.Step
 	}
-	unmapped := errors.Is(obs.Err, connectors.ErrUnmappedStatus)
+	unmapped := errors.Is(obs.Err, authpilot.ErrUnmappedStatus)
 	text := ""
 	if unmapped {
 		text = obs.StatusText
@@ -259,19 +258,19 @@ func caseAlert(c *authpilot.Case, typ authpilot.AlertType, sev authpilot.Severit
 // errorClass names a connector error's class for events and metrics.
 func errorClass(err error) string {
 	switch {
-	case errors.Is(err, connectors.ErrPortalChanged):
+	case errors.Is(err, authpilot.ErrPortalChanged):
 		return "portal_changed"
-	case errors.Is(err, connectors.ErrNeedsHuman):
+	case errors.Is(err, authpilot.ErrNeedsHuman):
 		return "needs_human"
-	case errors.Is(err, connectors.ErrAuth):
+	case errors.Is(err, authpilot.ErrAuth):
 		return "auth"
-	case errors.Is(err, connectors.ErrRejected):
+	case errors.Is(err, authpilot.ErrRejected):
 		return "rejected"
-	case errors.Is(err, connectors.ErrNotFound):
+	case errors.Is(err, authpilot.ErrRequestNotFound):
 		return "not_found"
-	case errors.Is(err, connectors.ErrUnsupported):
+	case errors.Is(err, authpilot.ErrUnsupported):
 		return "unsupported"
-	case errors.Is(err, connectors.ErrRetryable):
+	case errors.Is(err, authpilot.ErrRetryable):
 		return "retryable"
 	}
 	return "error"

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 func TestApply(t *testing.T) {
@@ -15,7 +14,7 @@ func TestApply(t *testing.T) {
 	tests := []struct {
 		name       string
 		from       authpilot.Status
-		obs        connectors.Observation
+		obs        authpilot.Observation
 		letters    []string
 		wantStatus authpilot.Status
 		wantEvents []authpilot.EventType
@@ -26,7 +25,7 @@ func TestApply(t *testing.T) {
 	}{
 		{
 			name: "approved with determination", from: authpilot.StatusSubmitted,
-			obs: connectors.Observation{Status: authpilot.StatusApproved, StatusText: "Approved",
+			obs: authpilot.Observation{Status: authpilot.StatusApproved, StatusText: "Approved",
 				Determination: &authpilot.Determination{AuthNumber: "A123", ValidFrom: authpilot.NewDate(2026, 11, 23), ValidTo: authpilot.NewDate(2027, 2, 21)}},
 			letters:    []string{"abc"},
 			wantStatus: authpilot.StatusApproved,
@@ -41,7 +40,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "pended asks for info", from: authpilot.StatusSubmitted,
-			obs: connectors.Observation{Status: authpilot.StatusPended, StatusText: "Pending - Additional Information Requested",
+			obs: authpilot.Observation{Status: authpilot.StatusPended, StatusText: "Pending - Additional Information Requested",
 				Determination: &authpilot.Determination{InfoRequested: "6 weeks of PT notes"}},
 			wantStatus: authpilot.StatusPended,
 			wantEvents: []authpilot.EventType{authpilot.EventStatusChanged, authpilot.EventMoreInfoRequested},
@@ -49,7 +48,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "denied carries reason", from: authpilot.StatusPended,
-			obs: connectors.Observation{Status: authpilot.StatusDenied, StatusText: "Denied",
+			obs: authpilot.Observation{Status: authpilot.StatusDenied, StatusText: "Denied",
 				Determination: &authpilot.Determination{DenialReason: "Conservative care not documented"}},
 			wantStatus: authpilot.StatusDenied,
 			wantEvents: []authpilot.EventType{authpilot.EventStatusChanged, authpilot.EventDeterminationReceived},
@@ -62,19 +61,19 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "unchanged row", from: authpilot.StatusSubmitted,
-			obs:        connectors.Observation{Status: authpilot.StatusSubmitted, Unchanged: true},
+			obs:        authpilot.Observation{Status: authpilot.StatusSubmitted, Unchanged: true},
 			wantStatus: authpilot.StatusSubmitted,
 		},
 		{
 			name: "illegal report becomes needs_human", from: authpilot.StatusApproved,
-			obs:        connectors.Observation{Status: authpilot.StatusSubmitted, StatusText: "In Review"},
+			obs:        authpilot.Observation{Status: authpilot.StatusSubmitted, StatusText: "In Review"},
 			wantStatus: authpilot.StatusApproved,
 			wantEvents: []authpilot.EventType{authpilot.EventNeedsHuman},
 			wantAlerts: []authpilot.AlertType{authpilot.AlertNeedsHuman},
 		},
 		{
 			name: "per-case error recorded once", from: authpilot.StatusSubmitted,
-			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrRetryable, Step: "poll.detail"}},
+			obs:        authpilot.Observation{Err: &authpilot.Error{Class: authpilot.ErrRetryable, Step: "poll.detail"}},
 			wantStatus: authpilot.StatusSubmitted,
 			wantEvents: []authpilot.EventType{authpilot.EventConnectorError},
 			check: func(t *testing.T, c *authpilot.Case) {
@@ -85,7 +84,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "per-case page mismatch is portal_changed", from: authpilot.StatusSubmitted,
-			obs:        connectors.Observation{Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.detail"}},
+			obs:        authpilot.Observation{Err: &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "poll.detail"}},
 			wantStatus: authpilot.StatusSubmitted,
 			wantEvents: []authpilot.EventType{authpilot.EventPortalChanged},
 			wantAlerts: []authpilot.AlertType{authpilot.AlertPortalChanged},
@@ -99,8 +98,8 @@ func TestApply(t *testing.T) {
 			// Issue 10 item 4: wording missing from status_map was a
 			// connector_error event and no alert.
 			name: "unmapped wording is portal_changed naming text, step and case", from: authpilot.StatusApproved,
-			obs: connectors.Observation{StatusText: "Under Medical Director Review",
-				Err: &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.list.fields.status", Err: connectors.ErrUnmappedStatus}},
+			obs: authpilot.Observation{StatusText: "Under Medical Director Review",
+				Err: &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "poll.list.fields.status", Err: authpilot.ErrUnmappedStatus}},
 			wantStatus: authpilot.StatusApproved,
 			wantEvents: []authpilot.EventType{authpilot.EventPortalChanged},
 			wantAlerts: []authpilot.AlertType{authpilot.AlertPortalChanged},
@@ -190,10 +189,10 @@ func equalTypes[T comparable](a, b []T) bool {
 
 func TestErrorClass(t *testing.T) {
 	for class, err := range map[string]error{
-		"portal_changed": &connectors.Error{Class: connectors.ErrPortalChanged},
-		"needs_human":    &connectors.Error{Class: connectors.ErrNeedsHuman},
-		"retryable":      &connectors.Error{Class: connectors.ErrRetryable},
-		"rejected":       &connectors.Error{Class: connectors.ErrRejected},
+		"portal_changed": &authpilot.Error{Class: authpilot.ErrPortalChanged},
+		"needs_human":    &authpilot.Error{Class: authpilot.ErrNeedsHuman},
+		"retryable":      &authpilot.Error{Class: authpilot.ErrRetryable},
+		"rejected":       &authpilot.Error{Class: authpilot.ErrRejected},
 		"error":          errors.New("x"),
 	} {
 		if got := errorClass(err); got != class {

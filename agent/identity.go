@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // linkProblem applies the trust rule "a payer record belongs to one case"
@@ -84,7 +83,7 @@ func (r *runner) refuseLink(ctx context.Context, caseID, payerRef, where string,
 
 // refuseObservation checks a poll's observation of c before it is applied;
 // it reports whether the observation was refused (and recorded as such).
-func (r *runner) refuseObservation(ctx context.Context, c *authpilot.Case, o connectors.Observation, rec string) (bool, error) {
+func (r *runner) refuseObservation(ctx context.Context, c *authpilot.Case, o authpilot.Observation, rec string) (bool, error) {
 	if o.Err != nil || o.Unchanged {
 		return false, nil
 	}

@@ -164,7 +164,7 @@ func (r *runner) loggedIn(ctx context.Context, sess connectors.Session, at time.
 func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
 	var class string
 	switch {
-	case errors.Is(runErr, connectors.ErrAuth):
+	case errors.Is(runErr, authpilot.ErrAuth):
 		class = "auth"
 	case needsHumanAtLogin(runErr):
 		class = "needs_human"
@@ -210,7 +210,7 @@ func (e *loginError) Unwrap() error { return e.error }
 // of a login flow run again inside a visit. A needs_human about one case
 // (a missing attachment, a template) does not pause the connector.
 func needsHumanAtLogin(err error) bool {
-	if !errors.Is(err, connectors.ErrNeedsHuman) {
+	if !errors.Is(err, authpilot.ErrNeedsHuman) {
 		return false
 	}
 	var le *loginError
@@ -223,7 +223,7 @@ func needsHumanAtLogin(err error) bool {
 		if e == nil || found {
 			return
 		}
-		if ce, ok := e.(*connectors.Error); ok && ce.Class == connectors.ErrNeedsHuman && strings.HasPrefix(ce.Step, "login") {
+		if ce, ok := e.(*authpilot.Error); ok && ce.Class == authpilot.ErrNeedsHuman && strings.HasPrefix(ce.Step, "login") {
 			found = true
 			return
 		}
@@ -243,7 +243,7 @@ func needsHumanAtLogin(err error) bool {
 // holdForRetryAfter keeps the connector from logging in until the payer's
 // Retry-After (clamped to limits.max_retry_after) has passed.
 func (r *runner) holdForRetryAfter(ctx context.Context, runErr error) {
-	d := connectors.RetryAfterOf(runErr)
+	d := authpilot.RetryAfterOf(runErr)
 	if d <= 0 {
 		return
 	}

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot"
 )
 
 // TestNeedsHumanAtLogin: only a needs_human of a login pauses the
 // connector; one about a case (a missing attachment) does not.
 func TestNeedsHumanAtLogin(t *testing.T) {
 	nh := func(step string) error {
-		return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: step, Msg: "x"}
+		return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: step, Msg: "x"}
 	}
 	tests := []struct {
 		name string
@@ -23,7 +23,7 @@ func TestNeedsHumanAtLogin(t *testing.T) {
 		{"captcha in a relogin", fmt.Errorf("poll: %w", nh("login.steps[5].expect.mfa.then[2] expect")), true},
 		{"joined with a case error", errors.Join(errors.New("case 1"), nh("login.steps[2] goto")), true},
 		{"missing attachment", nh("submit.steps[12] upload"), false},
-		{"retryable at login", &loginError{&connectors.Error{Class: connectors.ErrRetryable, Step: "login.steps[0] goto"}}, false},
+		{"retryable at login", &loginError{&authpilot.Error{Class: authpilot.ErrRetryable, Step: "login.steps[0] goto"}}, false},
 		{"nil", nil, false},
 	}
 	for _, tt := range tests {

@@ -54,18 +54,18 @@ func (*flakyConnector) Close() error { return nil }
 
 type flakySession struct{}
 
-func (flakySession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*connectors.Submission, error) {
-	return nil, connectors.ErrUnsupported
+func (flakySession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*authpilot.Submission, error) {
+	return nil, authpilot.ErrUnsupported
 }
-func (flakySession) Poll(_ context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
-	var obs []connectors.Observation
+func (flakySession) Poll(_ context.Context, cases []*authpilot.Case) ([]authpilot.Observation, error) {
+	var obs []authpilot.Observation
 	for _, c := range cases {
-		obs = append(obs, connectors.Observation{CaseID: c.ID, Status: c.Status, Unchanged: true})
+		obs = append(obs, authpilot.Observation{CaseID: c.ID, Status: c.Status, Unchanged: true})
 	}
 	return obs, nil
 }
-func (flakySession) Find(context.Context, *authpilot.Case, time.Time) (*connectors.Submission, error) {
-	return nil, connectors.ErrUnsupported
+func (flakySession) Find(context.Context, *authpilot.Case, time.Time) (*authpilot.Submission, error) {
+	return nil, authpilot.ErrUnsupported
 }
 func (flakySession) Close() error { return nil }
 
@@ -133,7 +133,7 @@ notify:
 		return fmt.Errorf("open portal: http %d from /api/session %d", 500+i%3, 1000+i)
 	}
 	login := func(i int) error {
-		return fmt.Errorf("log in: wrong password for account ending %d: %w", i, connectors.ErrAuth)
+		return fmt.Errorf("log in: wrong password for account ending %d: %w", i, authpilot.ErrAuth)
 	}
 	steps := []struct {
 		name string

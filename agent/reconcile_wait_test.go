@@ -37,14 +37,14 @@ func (noFindConnector) Close() error { return nil }
 
 type noFindSession struct{}
 
-func (noFindSession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*connectors.Submission, error) {
+func (noFindSession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*authpilot.Submission, error) {
 	return nil, fmt.Errorf("test session submits nothing")
 }
-func (noFindSession) Poll(context.Context, []*authpilot.Case) ([]connectors.Observation, error) {
+func (noFindSession) Poll(context.Context, []*authpilot.Case) ([]authpilot.Observation, error) {
 	return nil, nil
 }
-func (noFindSession) Find(context.Context, *authpilot.Case, time.Time) (*connectors.Submission, error) {
-	return nil, connectors.ErrUnsupported
+func (noFindSession) Find(context.Context, *authpilot.Case, time.Time) (*authpilot.Submission, error) {
+	return nil, authpilot.ErrUnsupported
 }
 func (noFindSession) Close() error { return nil }
 

@@ -85,7 +85,7 @@ func (r *runner) open(ctx context.Context, rec Recording) (connectors.Session, e
 			return sess, nil
 		}
 		// The payer said when to come back: no retry before then.
-		if !errors.Is(err, connectors.ErrRetryable) || connectors.RetryAfterOf(err) > 0 {
+		if !errors.Is(err, authpilot.ErrRetryable) || authpilot.RetryAfterOf(err) > 0 {
 			return nil, err
 		}
 	}
@@ -124,7 +124,7 @@ func (r *runner) poll(ctx context.Context) RunResult {
 			byID[c.ID] = c
 		}
 		var applyErr error
-		apply := func(o connectors.Observation) {
+		apply := func(o authpilot.Observation) {
 			c, ok := byID[o.CaseID]
 			if !ok {
 				r.log.Warn("observation for a case not polled", "case", o.CaseID)
@@ -149,7 +149,7 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		var err error
 		if sp, ok := sess.(connectors.StreamPoller); ok {
 			// Each observation is stored while the visit goes on.
-			ch := make(chan connectors.Observation, len(cases))
+			ch := make(chan authpilot.Observation, len(cases))
 			applied := make(chan struct{})
 			go func() {
 				defer close(applied)
@@ -157,11 +157,11 @@ func (r *runner) poll(ctx context.Context) RunResult {
 					apply(o)
 				}
 			}()
-			err = sp.PollEach(ctx, cases, func(o connectors.Observation) { ch <- o })
+			err = sp.PollEach(ctx, cases, func(o authpilot.Observation) { ch <- o })
 			close(ch)
 			<-applied
 		} else {
-			var obs []connectors.Observation
+			var obs []authpilot.Observation
 			obs, err = sess.Poll(ctx, cases)
 			for _, o := range obs {
 				apply(o)
@@ -175,7 +175,7 @@ func (r *runner) poll(ctx context.Context) RunResult {
 // noOp reports whether an observation would leave the case as it is (the
 // payer shows the same status, nothing to store, no error to set or
 // clear), so the poll need not rewrite it.
-func noOp(c *authpilot.Case, o connectors.Observation) bool {
+func noOp(c *authpilot.Case, o authpilot.Observation) bool {
 	return o.Err == nil && o.Unchanged && o.Status == c.Status && o.PayerRef == "" &&
 		len(o.Files) == 0 && c.LastError == ""
 }
@@ -214,7 +214,7 @@ func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case,
 
 // observe stores an observation's files and applies it to the case in one
 // transaction. It reports whether the status changed.
-func (a *Agent) observe(ctx context.Context, caseID string, o connectors.Observation, actor, rec string) (bool, error) {
+func (a *Agent) observe(ctx context.Context, caseID string, o authpilot.Observation, actor, rec string) (bool, error) {
 	letters, err := a.storeFiles(ctx, caseID, o.Files)
 	if err != nil {
 		return false, err
@@ -237,7 +237,7 @@ func (a *Agent) observe(ctx context.Context, caseID string, o connectors.Observa
 	return changed, nil
 }
 
-func (a *Agent) storeFiles(ctx context.Context, caseID string, files []connectors.File) ([]string, error) {
+func (a *Agent) storeFiles(ctx context.Context, caseID string, files []authpilot.File) ([]string, error) {
 	var shas []string
 	for _, f := range files {
 		kind := f.Kind
@@ -365,7 +365,7 @@ func (r *runner) askedSinceIntent(ctx context.Context, caseID string) (bool, err
 // isSessionFatal reports errors after which the session is unusable for
 // further cases in this run.
 func isSessionFatal(err error) bool {
-	return errors.Is(err, connectors.ErrAuth) || errors.Is(err, connectors.ErrNeedsHuman) ||
+	return errors.Is(err, authpilot.ErrAuth) || errors.Is(err, authpilot.ErrNeedsHuman) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
@@ -418,10 +418,10 @@ func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *auth
 // connector raised itself before sending anything (a PAS Bundle that cannot
 // be built from the case) is not: the case stays ready with its error.
 func refusedByPayer(err error, committed bool) bool {
-	if !errors.Is(err, connectors.ErrRejected) {
+	if !errors.Is(err, authpilot.ErrRejected) {
 		return false
 	}
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	return committed || errors.As(err, &ce) && ce.PayerText != ""
 }
 
@@ -438,7 +438,7 @@ var errRefused = errors.New("request rejected by the payer")
 func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, rec string) error {
 	msg := errorText(cause)
 	words := ""
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	if errors.As(cause, &ce) {
 		words = ce.PayerText
 	}
@@ -476,7 +476,7 @@ func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, 
 
 // applySubmission records the payer's answer to a submit (or a find during
 // reconciliation): submitting → submitted (or a decision given at once).
-func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connectors.Submission, evType authpilot.EventType, actor, rec string) error {
+func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *authpilot.Submission, evType authpilot.EventType, actor, rec string) error {
 	letters, err := a.storeFiles(ctx, caseID, sub.Files)
 	if err != nil {
 		return err
@@ -501,12 +501,12 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *connect
 		}
 		ch.Alerts[0].PrevStatus = authpilot.StatusSubmitting
 		if sub.Status != "" && sub.Status != authpilot.StatusSubmitted {
-			more := apply(c, connectors.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
+			more := apply(c, authpilot.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
 				Determination: sub.Determination}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 			ch.Alerts = append(ch.Alerts, more.Alerts...)
 		} else if len(letters) > 0 {
-			more := apply(c, connectors.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
+			more := apply(c, authpilot.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 		}
 		return ch, nil
@@ -545,7 +545,7 @@ func (r *runner) reconcile(ctx context.Context, sess connectors.Session, c *auth
 		}
 		r.log.Info("interrupted submission found at the payer", "case", c.ID)
 		return r.a.applySubmission(ctx, c.ID, sub, authpilot.EventReconciled, actor, rec)
-	case errors.Is(err, connectors.ErrNotFound):
+	case errors.Is(err, authpilot.ErrRequestNotFound):
 		r.log.Info("interrupted submission not at the payer, will submit again", "case", c.ID)
 		_, err := r.a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
 			if cc.Status != authpilot.StatusSubmitting {
@@ -612,7 +612,7 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	if runErr != nil {
 		outcome = errorClass(runErr)
 	}
-	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, connectors.ErrAuth) && !needsHumanAtLogin(runErr) {
+	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, authpilot.ErrAuth) && !needsHumanAtLogin(runErr) {
 		// A retry stopped by the hourly cap (or a pause another process
 		// set): what failed before is retryable; the hold says when next.
 		outcome = "held"
@@ -638,9 +638,9 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	}
 	now := r.a.now().UTC()
 	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: errorText(runErr)}
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	switch {
-	case errors.Is(runErr, connectors.ErrPortalChanged):
+	case errors.Is(runErr, authpilot.ErrPortalChanged):
 		alert.Type, alert.Severity = authpilot.AlertPortalChanged, authpilot.SeverityCritical
 		alert.Title = "The payer's portal no longer matches its flow"
 		alert.Action = "Open the recording's screenshot, then update the connector's flow config"
@@ -649,7 +649,7 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 				alert.Screenshot = doc.SHA256
 			}
 		}
-	case errors.Is(runErr, connectors.ErrNeedsHuman), errors.Is(runErr, connectors.ErrAuth):
+	case errors.Is(runErr, authpilot.ErrNeedsHuman), errors.Is(runErr, authpilot.ErrAuth):
 		alert.Type, alert.Severity = authpilot.AlertNeedsHuman, authpilot.SeverityCritical
 		alert.Title = "The payer's portal needs a person (" + outcome + ")"
 		alert.Action = "Log in to the portal by hand (MFA, CAPTCHA or password) and check the connector's secrets"

@@ -4,7 +4,9 @@
 // decodes each connector's options through its kind, and the agent builds
 // and drives connectors through the interfaces here. The agent owns
 // scheduling, timeouts, retries, rate limits, recording and applying results;
-// a connector only talks to the payer.
+// a connector only talks to the payer. What a connector reports (Observation,
+// Submission, File) and its error classes (Error, ErrAuth, …) are the
+// domain's, in package authpilot.
 package connectors
 
 import (
@@ -50,19 +52,19 @@ type Session interface {
 	// Submit files c with the payer. Right before the final, irreversible
 	// step (the last click, the POST) it calls commit, which records the
 	// intent durably; if commit fails Submit must not submit.
-	Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*Submission, error)
+	Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*authpilot.Submission, error)
 	// Poll observes many cases in one visit and returns one observation per
 	// case, in any order. A failure of the whole visit is returned as err;
 	// a failure about one case goes in its Observation.Err.
-	Poll(ctx context.Context, cases []*authpilot.Case) ([]Observation, error)
+	Poll(ctx context.Context, cases []*authpilot.Case) ([]authpilot.Observation, error)
 	// Find looks for a request already made for c (member, codes, service
 	// date) at or after since, the time the submission intent was recorded:
 	// a request the payer shows as made before it is not c's. Where the
 	// payer shows several candidates, Find picks the one whose identity
 	// matches c (Case.IdentityMismatch). It returns an error wrapping
-	// ErrNotFound when there is none, and reports in Submission.Shown what
+	// authpilot.ErrRequestNotFound when there is none, and reports in Submission.Shown what
 	// the payer showed of the request it found.
-	Find(ctx context.Context, c *authpilot.Case, since time.Time) (*Submission, error)
+	Find(ctx context.Context, c *authpilot.Case, since time.Time) (*authpilot.Submission, error)
 	Close() error
 }
 
@@ -80,54 +82,7 @@ type LoginReuser interface {
 // the whole visit fails, the observations already emitted stand and the
 // rest are not emitted.
 type StreamPoller interface {
-	PollEach(ctx context.Context, cases []*authpilot.Case, emit func(Observation)) error
-}
-
-// Submission is what the payer answered to a submit or a find.
-type Submission struct {
-	// PayerRef is the payer's reference or tracking number.
-	PayerRef   string
-	Status     authpilot.Status // submitted, or a decision given at once
-	StatusText string
-	// Determination is set when the payer decided at once.
-	Determination *authpilot.Determination
-	Files         []File
-	// Shown is what the payer showed of the request that identifies it
-	// (member ID, DOB, codes, service date); nil when the connector read
-	// nothing of the kind. The agent checks it against the case before it
-	// links the request to the case.
-	Shown *authpilot.Identity
-}
-
-// Observation is what a poll saw of one case.
-type Observation struct {
-	CaseID string
-	// Status is the normalized status; empty when the connector could not
-	// tell (then Err says why).
-	Status     authpilot.Status
-	StatusText string
-	// PayerRef is set when the payer shows a new or different reference.
-	PayerRef      string
-	Determination *authpilot.Determination
-	// Files are downloaded documents (determination letters).
-	Files []File
-	// Unchanged is true when the connector saw that nothing changed since
-	// the last poll (e.g. the list row's "last updated" did not move) and
-	// did not open the detail page.
-	Unchanged bool
-	// Shown is what the payer showed of the request on the page read (nil:
-	// nothing identifying was read). The agent applies nothing of an
-	// observation whose Shown differs from the case.
-	Shown *authpilot.Identity
-	Err   error
-}
-
-// File is a downloaded document.
-type File struct {
-	Name        string
-	ContentType string
-	Kind        string // authpilot.DocLetter, ...
-	Data        []byte
+	PollEach(ctx context.Context, cases []*authpilot.Case, emit func(authpilot.Observation)) error
 }
 
 // Recorder captures the evidence of one connector run: a step log with
@@ -264,98 +219,6 @@ func Kinds() []string {
 	return names
 }
 
-// Error classes. A connector wraps its failures in an *Error carrying one
-// of these, so the agent decides with errors.Is: retry later, alert staff,
-// or record a case error.
-var (
-	// ErrAuth: the payer refused the credentials (wrong or expired password).
-	ErrAuth = errors.New("authentication failed")
-	// ErrNeedsHuman: an MFA prompt the agent cannot answer, a CAPTCHA, an
-	// unknown interstitial.
-	ErrNeedsHuman = errors.New("needs a human")
-	// ErrPortalChanged: a flow step no longer matches the page.
-	ErrPortalChanged = errors.New("portal changed")
-	// ErrRetryable: a timeout, a 5xx, a maintenance page, an expired session
-	// that could not be renewed.
-	ErrRetryable = errors.New("temporary failure")
-	// ErrRejected: the payer refused this request (a 4xx with an
-	// OperationOutcome, a validation banner). Retrying will not help: the
-	// agent sets the case to rejected and never submits it again by itself.
-	ErrRejected = errors.New("rejected by payer")
-	// ErrUnmappedStatus is the cause (not a class) of a portal_changed
-	// error about status wording the connector cannot map (a portal's
-	// status_map has no entry for it): the wording is the observation's
-	// StatusText, never the error's message.
-	ErrUnmappedStatus = errors.New("the status text matches no status_map entry (add it to status_map)")
-	// ErrNotFound: Find found no request.
-	ErrNotFound = errors.New("no matching request")
-	// ErrUnsupported: the connector cannot do this (see Capabilities).
-	ErrUnsupported = errors.New("not supported by this connector")
-)
-
-// Error is a classified connector failure. Its message names the step and
-// carries no PHI or secret.
-type Error struct {
-	Class error  // one of the Err* classes
-	Step  string // flow/step, e.g. "poll.steps[2] wait_for"
-	Msg   string
-	// Screenshot of the page when it failed, if there was one (PNG).
-	Screenshot []byte
-	// PayerText is the payer's own words about the failure: the visible
-	// text of the element a fail alternative matched (a rejection banner),
-	// or an OperationOutcome's issue text. It may hold PHI (a payer can
-	// quote the member), so it is not part of Error(): it goes only to the
-	// case's event and the alert's Reason, never to a log.
-	PayerText string
-	// RetryAfter is how long the payer asked us to stay away (the
-	// Retry-After of a maintenance page or a 503/429), if it said; the
-	// agent logs in again no sooner.
-	RetryAfter time.Duration
-	Err        error
-}
-
-func (e *Error) Error() string {
-	s := e.Class.Error()
-	if e.Step != "" {
-		s = e.Step + ": " + s
-	}
-	if e.Msg != "" {
-		s += ": " + e.Msg
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// RetryAfterOf returns the longest RetryAfter among err's connector errors
-// (0 if none said).
-func RetryAfterOf(err error) time.Duration {
-	var d time.Duration
-	walk(err, func(e error) {
-		if ce, ok := e.(*Error); ok && ce.RetryAfter > d {
-			d = ce.RetryAfter
-		}
-	})
-	return d
-}
-
-// walk calls fn on err and every error it wraps (joined errors too).
-func walk(err error, fn func(error)) {
-	if err == nil {
-		return
-	}
-	fn(err)
-	switch u := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			walk(e, fn)
-		}
-	case interface{ Unwrap() error }:
-		walk(u.Unwrap(), fn)
-	}
-}
-
 // ParseRetryAfter reads an HTTP Retry-After value, delay-seconds or an
 // HTTP date (relative to now), as a duration; it reports false for an
 // empty, malformed or past value.
@@ -387,12 +250,6 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 // maxRetryAfterSeconds keeps a huge delay-seconds from overflowing; the
 // agent clamps the wait further (limits.max_retry_after).
 const maxRetryAfterSeconds = 366 * 24 * 3600
-
-// Is matches the error's class.
-func (e *Error) Is(target error) bool { return target == e.Class }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
 
 // Shared holds process-wide resources keyed by name, created on first use
 // and closed together by the agent.

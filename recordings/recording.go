@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
 )
 
@@ -278,19 +279,19 @@ func ErrorClass(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, connectors.ErrAuth):
+	case errors.Is(err, authpilot.ErrAuth):
 		return "auth"
-	case errors.Is(err, connectors.ErrNeedsHuman):
+	case errors.Is(err, authpilot.ErrNeedsHuman):
 		return "needs_human"
-	case errors.Is(err, connectors.ErrPortalChanged):
+	case errors.Is(err, authpilot.ErrPortalChanged):
 		return "portal_changed"
-	case errors.Is(err, connectors.ErrRetryable):
+	case errors.Is(err, authpilot.ErrRetryable):
 		return "retryable"
-	case errors.Is(err, connectors.ErrRejected):
+	case errors.Is(err, authpilot.ErrRejected):
 		return "rejected"
-	case errors.Is(err, connectors.ErrNotFound):
+	case errors.Is(err, authpilot.ErrRequestNotFound):
 		return "not_found"
-	case errors.Is(err, connectors.ErrUnsupported):
+	case errors.Is(err, authpilot.ErrUnsupported):
 		return "unsupported"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 func TestRecordFinishLoad(t *testing.T) {
@@ -37,7 +36,7 @@ func TestRecordFinishLoad(t *testing.T) {
 	start = clk.Now()
 	clk.Advance(2 * time.Second)
 	rec.Attach("dom", "auth list", "text/html", DOMSnapshot("http://127.0.0.1:1234/auth/list", []byte("<p>list</p>")))
-	stepErr := &connectors.Error{Class: connectors.ErrPortalChanged, Step: "poll.steps[2] wait_for", Msg: "no #results"}
+	stepErr := &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "poll.steps[2] wait_for", Msg: "no #results"}
 	rec.Step("poll.steps[2] wait_for", start, stepErr)
 	rec.Attach("screenshot", "failure", "image/jpeg", pngBytes)
 
@@ -380,13 +379,13 @@ func TestErrorClass(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, ""},
-		{"auth", &connectors.Error{Class: connectors.ErrAuth}, "auth"},
-		{"needs human wrapped", fmt.Errorf("login: %w", &connectors.Error{Class: connectors.ErrNeedsHuman}), "needs_human"},
-		{"portal changed", connectors.ErrPortalChanged, "portal_changed"},
-		{"retryable", connectors.ErrRetryable, "retryable"},
-		{"rejected", connectors.ErrRejected, "rejected"},
-		{"not found", connectors.ErrNotFound, "not_found"},
-		{"unsupported", connectors.ErrUnsupported, "unsupported"},
+		{"auth", &authpilot.Error{Class: authpilot.ErrAuth}, "auth"},
+		{"needs human wrapped", fmt.Errorf("login: %w", &authpilot.Error{Class: authpilot.ErrNeedsHuman}), "needs_human"},
+		{"portal changed", authpilot.ErrPortalChanged, "portal_changed"},
+		{"retryable", authpilot.ErrRetryable, "retryable"},
+		{"rejected", authpilot.ErrRejected, "rejected"},
+		{"not found", authpilot.ErrRequestNotFound, "not_found"},
+		{"unsupported", authpilot.ErrUnsupported, "unsupported"},
 		{"timeout", fmt.Errorf("wait: %w", context.DeadlineExceeded), "timeout"},
 		{"canceled", context.Canceled, "canceled"},
 		{"other", errors.New("boom"), "error"},

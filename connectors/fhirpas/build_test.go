@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 var testNow = time.Date(2026, 3, 2, 15, 4, 5, 0, time.UTC)
@@ -352,7 +351,7 @@ func TestSubmitBundleRejectsBadCase(t *testing.T) {
 			c := testCase()
 			tt.change(c)
 			_, err := testBuilder().submitBundle(c)
-			if !errors.Is(err, connectors.ErrRejected) {
+			if !errors.Is(err, authpilot.ErrRejected) {
 				t.Fatalf("err = %v, want ErrRejected", err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {

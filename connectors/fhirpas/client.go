@@ -17,7 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/recordings"
 )
 
@@ -25,8 +25,8 @@ import (
 const maxBody = 16 << 20
 
 // rejected builds an ErrRejected connector error.
-func rejected(step, msg string, err error) *connectors.Error {
-	return &connectors.Error{Class: connectors.ErrRejected, Step: step, Msg: msg, Err: err}
+func rejected(step, msg string, err error) *authpilot.Error {
+	return &authpilot.Error{Class: authpilot.ErrRejected, Step: step, Msg: msg, Err: err}
 }
 
 // callState follows one logical call across its attempts. CheckRetry finds
@@ -331,7 +331,7 @@ func (c *tokenCapture) Attach(kind, name, contentType string, data []byte) {
 
 // classifyTokenErr turns a token failure into a connector error: the token
 // endpoint refusing the client (4xx) is ErrAuth, anything else retryable.
-func classifyTokenErr(err error) *connectors.Error {
+func classifyTokenErr(err error) *authpilot.Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -339,16 +339,16 @@ func classifyTokenErr(err error) *connectors.Error {
 			status = re.Response.StatusCode
 		}
 		if status == http.StatusTooManyRequests || status >= 500 {
-			return &connectors.Error{Class: connectors.ErrRetryable, Step: "token",
+			return &authpilot.Error{Class: authpilot.ErrRetryable, Step: "token",
 				Msg: fmt.Sprintf("token endpoint answered HTTP %d", status)}
 		}
 		msg := fmt.Sprintf("token endpoint refused the client credentials (HTTP %d", status)
 		if re.ErrorCode != "" {
 			msg += ", " + re.ErrorCode
 		}
-		return &connectors.Error{Class: connectors.ErrAuth, Step: "token", Msg: msg + ")"}
+		return &authpilot.Error{Class: authpilot.ErrAuth, Step: "token", Msg: msg + ")"}
 	}
-	return &connectors.Error{Class: connectors.ErrRetryable, Step: "token", Msg: "token endpoint unreachable", Err: unwrapToken(err)}
+	return &authpilot.Error{Class: authpilot.ErrRetryable, Step: "token", Msg: "token endpoint unreachable", Err: unwrapToken(err)}
 }
 
 func unwrapToken(err error) error {

@@ -146,11 +146,11 @@ func (c *Connector) arm(rec connectors.Recorder) error {
 	}
 	secret, err := c.secrets.Get(c.opts.ClientSecret)
 	if err != nil {
-		return &connectors.Error{Class: connectors.ErrAuth, Step: "token",
+		return &authpilot.Error{Class: authpilot.ErrAuth, Step: "token",
 			Msg: fmt.Sprintf("client secret %q not readable from the keyring", c.opts.ClientSecret), Err: err}
 	}
 	if secret == "" {
-		return &connectors.Error{Class: connectors.ErrAuth, Step: "token",
+		return &authpilot.Error{Class: authpilot.ErrAuth, Step: "token",
 			Msg: fmt.Sprintf("client secret %q is empty", c.opts.ClientSecret)}
 	}
 	rec.Redact(secret)
@@ -183,7 +183,7 @@ func (s *Session) Close() error { return nil }
 // Submit implements connectors.Session: it builds the PAS request Bundle,
 // records the intent with commit, posts Claim/$submit and reads the
 // ClaimResponse (a decision, a pend, or a rejection).
-func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*connectors.Submission, error) {
+func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*authpilot.Submission, error) {
 	s.register(c)
 	start := s.c.now()
 	body, err := s.c.build.submitBundle(c)
@@ -200,7 +200,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	if err != nil {
 		return nil, err
 	}
-	return &connectors.Submission{
+	return &authpilot.Submission{
 		PayerRef:      r.payerRef,
 		Status:        r.status,
 		StatusText:    r.statusText,
@@ -214,8 +214,8 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 // cancelled context, a 503/429 with Retry-After (after the client's own
 // clamped retries), or pollAbortAfter temporary failures in a row end the
 // visit (the observations made so far are returned with the error).
-func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
-	out := make([]connectors.Observation, 0, len(cases))
+func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]authpilot.Observation, error) {
+	out := make([]authpilot.Observation, 0, len(cases))
 	failing := 0
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
@@ -223,15 +223,15 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 		}
 		r, err := s.inquire(ctx, c)
 		if err != nil {
-			out = append(out, connectors.Observation{CaseID: c.ID, Err: err})
+			out = append(out, authpilot.Observation{CaseID: c.ID, Err: err})
 			switch {
-			case errors.Is(err, connectors.ErrAuth), ctx.Err() != nil:
+			case errors.Is(err, authpilot.ErrAuth), ctx.Err() != nil:
 				return out, err
-			case connectors.RetryAfterOf(err) > 0:
+			case authpilot.RetryAfterOf(err) > 0:
 				// The payer said when to come back: end the visit; the
 				// agent keeps away until then.
 				return out, fmt.Errorf("fhirpas: poll: the payer asked to come back later: %w", err)
-			case errors.Is(err, connectors.ErrRetryable):
+			case errors.Is(err, authpilot.ErrRetryable):
 				if failing++; failing >= pollAbortAfter {
 					return out, fmt.Errorf("fhirpas: poll: %d cases in a row failed: %w", failing, err)
 				}
@@ -241,7 +241,7 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 			continue
 		}
 		failing = 0
-		o := connectors.Observation{
+		o := authpilot.Observation{
 			CaseID:        c.ID,
 			Status:        r.status,
 			StatusText:    r.statusText,
@@ -258,20 +258,20 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 
 // Find implements connectors.Session: an inquiry by the request identifier
 // derived from the case ID (and the payer's reference when known). It
-// returns an error wrapping connectors.ErrNotFound when the payer has none,
+// returns an error wrapping authpilot.ErrRequestNotFound when the payer has none,
 // or when the ClaimResponse is dated before since (it answers an older
 // request). What the response shows of the patient (member number, birth
 // date) goes in Submission.Shown for the agent to check.
-func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*connectors.Submission, error) {
+func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*authpilot.Submission, error) {
 	r, err := s.inquire(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	if madeBefore(r.created, since) {
-		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "inquire",
+		return nil, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "inquire",
 			Msg: "the payer's answer is about a request made before the submission intent"}
 	}
-	return &connectors.Submission{
+	return &authpilot.Submission{
 		PayerRef:      r.payerRef,
 		Status:        r.status,
 		StatusText:    r.statusText,
@@ -353,20 +353,20 @@ func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, bo
 			e.PayerText = issueTexts(oe.issues)
 			return nil, e
 		}
-		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op,
+		return nil, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: op,
 			Msg: "response is not a PAS Bundle or Parameters", Err: err}
 	}
 	if len(fs) == 0 {
 		if op == "inquire" {
-			return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: op,
+			return nil, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: op,
 				Msg: "payer has no request matching the case"}
 		}
-		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: op, Err: errNoClaimResponse}
+		return nil, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: op, Err: errNoClaimResponse}
 	}
 	f := pick(fs, traceNumber(c.ID))
 	r, err := interpret(f)
 	if err != nil {
-		var ce *connectors.Error
+		var ce *authpilot.Error
 		if errors.As(err, &ce) {
 			ce.Step = op
 		}
@@ -412,12 +412,12 @@ func (s *Session) post(ctx context.Context, op, url string, body []byte) (*respo
 		case errors.As(err, &te):
 			return nil, classifyTokenErr(te)
 		case ctx.Err() != nil:
-			return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: "cancelled", Err: ctx.Err()}
+			return nil, &authpilot.Error{Class: authpilot.ErrRetryable, Step: op, Msg: "cancelled", Err: ctx.Err()}
 		case st.submit && st.wrote.Load():
-			return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op,
+			return nil, &authpilot.Error{Class: authpilot.ErrRetryable, Step: op,
 				Msg: "no answer after the request was sent; the payer may have received it", Err: err}
 		}
-		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op,
+		return nil, &authpilot.Error{Class: authpilot.ErrRetryable, Step: op,
 			Msg: fmt.Sprintf("no answer after %d attempt(s)", st.attempts.Load()), Err: err}
 	}
 	defer hr.Body.Close()
@@ -429,7 +429,7 @@ func (s *Session) post(ctx context.Context, op, url string, body []byte) (*respo
 	s.c.log.Debug("pas call", "op", op, "status", hr.StatusCode, "attempts", resp.attempts,
 		"duration", time.Since(began))
 	if rerr != nil {
-		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: "read response", Err: rerr}
+		return nil, &authpilot.Error{Class: authpilot.ErrRetryable, Step: op, Msg: "read response", Err: rerr}
 	}
 	return resp, nil
 }
@@ -450,16 +450,16 @@ func classifyStatus(op string, r *response) error {
 	}
 	switch {
 	case r.status == http.StatusUnauthorized:
-		return &connectors.Error{Class: connectors.ErrAuth, Step: op, Msg: what + ": payer refused the access token twice"}
+		return &authpilot.Error{Class: authpilot.ErrAuth, Step: op, Msg: what + ": payer refused the access token twice"}
 	case r.status == http.StatusForbidden:
-		return &connectors.Error{Class: connectors.ErrAuth, Step: op, Msg: withDetail(what+": forbidden", detail)}
+		return &authpilot.Error{Class: authpilot.ErrAuth, Step: op, Msg: withDetail(what+": forbidden", detail)}
 	case r.status == http.StatusNotFound && isOO && hasIssueCode(oe, "not-found") && op == "inquire":
-		return &connectors.Error{Class: connectors.ErrNotFound, Step: op, Msg: withDetail(what, detail)}
+		return &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: op, Msg: withDetail(what, detail)}
 	case r.status >= 400 && r.status < 500 && r.status != http.StatusTooManyRequests && r.status != http.StatusRequestTimeout:
 		if !isOO {
 			// Not the payer's answer about this request (a wrong base_url,
 			// a gateway): a person checks the connector.
-			return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: op,
+			return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: op,
 				Msg: what + " without an OperationOutcome (check the connector's base_url)"}
 		}
 		e := rejected(op, withDetail(what, detail), nil)
@@ -473,7 +473,7 @@ func classifyStatus(op string, r *response) error {
 		if op == "submit" && r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests {
 			msg += " (not retried: the payer may have received the request)"
 		}
-		e := &connectors.Error{Class: connectors.ErrRetryable, Step: op, Msg: msg}
+		e := &authpilot.Error{Class: authpilot.ErrRetryable, Step: op, Msg: msg}
 		if r.status == http.StatusServiceUnavailable || r.status == http.StatusTooManyRequests {
 			// The agent keeps away until then (clamped by
 			// limits.max_retry_after: retryablehttp does not cap it).
@@ -516,7 +516,7 @@ func snippet(contentType string, body []byte) string {
 // scrub removes the case's PHI values from an error's text, whatever their
 // case, in case a payer echoed them in a diagnostic.
 func scrub(err error, c *authpilot.Case) error {
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	if !errors.As(err, &ce) {
 		return err
 	}

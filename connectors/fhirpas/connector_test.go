@@ -184,7 +184,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 		h.scenario(pas.Rule{MemberID: "SHP99887766", Fate: pas.Reject, Reason: "Subscriber not found"})
 		s := h.open()
 		_, err := s.Submit(context.Background(), testCase(), noCommit)
-		if !errors.Is(err, connectors.ErrRejected) {
+		if !errors.Is(err, authpilot.ErrRejected) {
 			t.Fatalf("err = %v, want ErrRejected", err)
 		}
 		for _, want := range []string{"submit", "HTTP 400", "error invalid: Subscriber not found"} {
@@ -194,7 +194,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 		}
 		// The payer's own words travel apart from the message (for the
 		// case's event and the alert's reason, never a log).
-		var ce *connectors.Error
+		var ce *authpilot.Error
 		if !errors.As(err, &ce) || ce.PayerText != "Subscriber not found" {
 			t.Errorf("payer text = %q, want the OperationOutcome's diagnostics", ce.PayerText)
 		}
@@ -213,7 +213,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 		h.submit(s, c)
 		h.fault(pas.Fault{Kind: pas.FaultBadRequest, Op: "inquire", Diagnostics: "Invalid inquiry"})
 		o := h.poll(s, c)
-		if !errors.Is(o.Err, connectors.ErrRejected) || !strings.Contains(o.Err.Error(), "error invalid: Invalid inquiry") {
+		if !errors.Is(o.Err, authpilot.ErrRejected) || !strings.Contains(o.Err.Error(), "error invalid: Invalid inquiry") {
 			t.Fatalf("observation err = %v", o.Err)
 		}
 		if st := h.sim.Stats(); st.Calls["inquire"] != 1 {
@@ -252,13 +252,13 @@ func TestTransientFailures(t *testing.T) {
 			calls: 3},
 		{name: "submit 503 without Retry-After not retried", op: "submit",
 			fault: pas.Fault{Kind: pas.Fault503, Op: "submit"},
-			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 503: error transient: simulated maintenance"},
+			calls: 1, errClass: authpilot.ErrRetryable, errSays: "HTTP 503: error transient: simulated maintenance"},
 		{name: "submit 500 not retried", op: "submit",
 			fault: pas.Fault{Kind: pas.Fault500, Op: "submit"},
-			calls: 1, errClass: connectors.ErrRetryable, errSays: "HTTP 500: error exception: simulated internal error (not retried"},
+			calls: 1, errClass: authpilot.ErrRetryable, errSays: "HTTP 500: error exception: simulated internal error (not retried"},
 		{name: "inquire retries exhausted", op: "inquire",
 			fault: pas.Fault{Kind: pas.Fault500, Op: "inquire", Count: 10},
-			calls: 4, errClass: connectors.ErrRetryable, errSays: "HTTP 500 after 4 attempts: error exception"},
+			calls: 4, errClass: authpilot.ErrRetryable, errSays: "HTTP 500 after 4 attempts: error exception"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,10 +366,10 @@ func TestTokenRefusedTwiceIsAuthError(t *testing.T) {
 	}})
 	s := h.open()
 	obs, err := s.Poll(context.Background(), []*authpilot.Case{testCase(), testCase()})
-	if !errors.Is(err, connectors.ErrAuth) {
+	if !errors.Is(err, authpilot.ErrAuth) {
 		t.Fatalf("poll err = %v, want ErrAuth", err)
 	}
-	if len(obs) != 1 || !errors.Is(obs[0].Err, connectors.ErrAuth) {
+	if len(obs) != 1 || !errors.Is(obs[0].Err, authpilot.ErrAuth) {
 		t.Errorf("observations = %+v", obs)
 	}
 	if st := h.sim.Stats(); st.TokensIssued != 2 {
@@ -381,7 +381,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Run("wrong client secret", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{secrets: memSecrets{"summit-pas": "wrong"}})
 		_, err := h.conn.Open(context.Background(), h.rec)
-		if !errors.Is(err, connectors.ErrAuth) || !strings.Contains(err.Error(), "invalid_client") {
+		if !errors.Is(err, authpilot.ErrAuth) || !strings.Contains(err.Error(), "invalid_client") {
 			t.Fatalf("err = %v", err)
 		}
 		if strings.Contains(err.Error(), "wrong") {
@@ -397,7 +397,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Run("secret not in keyring", func(t *testing.T) {
 		h := newHarness(t, harnessConfig{secrets: memSecrets{}})
 		_, err := h.conn.Open(context.Background(), h.rec)
-		if !errors.Is(err, connectors.ErrAuth) || !errors.Is(err, authpilot.ErrSecretNotFound) ||
+		if !errors.Is(err, authpilot.ErrAuth) || !errors.Is(err, authpilot.ErrSecretNotFound) ||
 			!strings.Contains(err.Error(), `"summit-pas"`) {
 			t.Fatalf("err = %v", err)
 		}
@@ -409,7 +409,7 @@ func TestOpenErrors(t *testing.T) {
 		h := newHarness(t, harnessConfig{})
 		h.srv.Close()
 		_, err := h.conn.Open(context.Background(), h.rec)
-		if !errors.Is(err, connectors.ErrRetryable) {
+		if !errors.Is(err, authpilot.ErrRetryable) {
 			t.Fatalf("err = %v, want ErrRetryable", err)
 		}
 	})
@@ -456,13 +456,13 @@ func TestSubmitIdempotentAndFind(t *testing.T) {
 		t.Errorf("another member's case: mismatch %v, want member_id and dob", diff)
 	}
 	// A request answered before the intent is an older request's.
-	if _, err := s.Find(context.Background(), c, time.Now().Add(time.Hour)); !errors.Is(err, connectors.ErrNotFound) {
-		t.Errorf("find since after the request = %v, want ErrNotFound", err)
+	if _, err := s.Find(context.Background(), c, time.Now().Add(time.Hour)); !errors.Is(err, authpilot.ErrRequestNotFound) {
+		t.Errorf("find since after the request = %v, want ErrRequestNotFound", err)
 	}
 	other := testCase()
 	other.ID = "01HZX5T0OTHER"
-	if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, connectors.ErrNotFound) {
-		t.Errorf("find of an unsubmitted case = %v, want ErrNotFound", err)
+	if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, authpilot.ErrRequestNotFound) {
+		t.Errorf("find of an unsubmitted case = %v, want ErrRequestNotFound", err)
 	}
 }
 
@@ -472,7 +472,7 @@ func TestSubmitTimeouts(t *testing.T) {
 		s := h.open()
 		h.fault(pas.Fault{Kind: pas.FaultSlow, Op: "submit", Delay: pas.Duration(2 * time.Second)})
 		_, err := s.Submit(context.Background(), testCase(), noCommit)
-		if !errors.Is(err, connectors.ErrRetryable) || !strings.Contains(err.Error(), "may have received it") {
+		if !errors.Is(err, authpilot.ErrRetryable) || !strings.Contains(err.Error(), "may have received it") {
 			t.Fatalf("err = %v", err)
 		}
 		if got := h.sim.Stats().Calls["submit"]; got != 1 {
@@ -497,7 +497,7 @@ func TestSubmitTimeouts(t *testing.T) {
 		s := h.open()
 		h.srv.Close()
 		_, err := s.Submit(context.Background(), testCase(), noCommit)
-		if !errors.Is(err, connectors.ErrRetryable) || !strings.Contains(err.Error(), "no answer after 4 attempt(s)") {
+		if !errors.Is(err, authpilot.ErrRetryable) || !strings.Contains(err.Error(), "no answer after 4 attempt(s)") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -530,8 +530,8 @@ func TestInquiryResponseForms(t *testing.T) {
 			}
 			other := testCase()
 			other.ID = "01HZX5T0NEVER"
-			if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, connectors.ErrNotFound) {
-				t.Errorf("find = %v, want ErrNotFound", err)
+			if _, err := s.Find(context.Background(), other, time.Time{}); !errors.Is(err, authpilot.ErrRequestNotFound) {
+				t.Errorf("find = %v, want ErrRequestNotFound", err)
 			}
 		})
 	}
@@ -559,7 +559,7 @@ func TestPollManyCases(t *testing.T) {
 	if obs[0].Status != authpilot.StatusApproved || obs[0].PayerRef != sub.PayerRef {
 		t.Errorf("submitted case: %+v", obs[0])
 	}
-	if !errors.Is(obs[1].Err, connectors.ErrNotFound) || obs[1].Status != "" {
+	if !errors.Is(obs[1].Err, authpilot.ErrRequestNotFound) || obs[1].Status != "" {
 		t.Errorf("unknown case: %+v", obs[1])
 	}
 	if obs[2].Err != nil || obs[2].Status != authpilot.StatusApproved || obs[2].PayerRef != "" {
@@ -573,7 +573,7 @@ func TestPollGivesUpWhenPayerIsDown(t *testing.T) {
 	h.fault(pas.Fault{Kind: pas.Fault500, Op: "inquire", Count: 100})
 	cases := []*authpilot.Case{testCase(), testCase(), testCase(), testCase(), testCase()}
 	obs, err := s.Poll(context.Background(), cases)
-	if !errors.Is(err, connectors.ErrRetryable) {
+	if !errors.Is(err, authpilot.ErrRetryable) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(obs) != pollAbortAfter || h.sim.Stats().Calls["inquire"] != pollAbortAfter {
@@ -664,10 +664,10 @@ func TestRetryAfterEndsTheVisit(t *testing.T) {
 	h.fault(pas.Fault{Kind: pas.Fault503, Op: "inquire", Count: 100, RetryAfter: 30})
 	before := h.sim.Stats().Calls["inquire"]
 	obs, err := s.Poll(context.Background(), []*authpilot.Case{a, b})
-	if err == nil || !errors.Is(err, connectors.ErrRetryable) {
+	if err == nil || !errors.Is(err, authpilot.ErrRetryable) {
 		t.Fatalf("poll error = %v, want a retryable one", err)
 	}
-	if got := connectors.RetryAfterOf(err); got != 30*time.Second {
+	if got := authpilot.RetryAfterOf(err); got != 30*time.Second {
 		t.Fatalf("RetryAfter = %v, want 30s", got)
 	}
 	if len(obs) != 1 {

@@ -251,7 +251,7 @@ func (h *harness) open() connectors.Session {
 
 func noCommit(context.Context) error { return nil }
 
-func (h *harness) submit(s connectors.Session, c *authpilot.Case) *connectors.Submission {
+func (h *harness) submit(s connectors.Session, c *authpilot.Case) *authpilot.Submission {
 	h.t.Helper()
 	sub, err := s.Submit(context.Background(), c, noCommit)
 	if err != nil {
@@ -260,7 +260,7 @@ func (h *harness) submit(s connectors.Session, c *authpilot.Case) *connectors.Su
 	return sub
 }
 
-func (h *harness) poll(s connectors.Session, c *authpilot.Case) connectors.Observation {
+func (h *harness) poll(s connectors.Session, c *authpilot.Case) authpilot.Observation {
 	h.t.Helper()
 	obs, err := s.Poll(context.Background(), []*authpilot.Case{c})
 	if err != nil {

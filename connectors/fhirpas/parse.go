@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // errNoClaimResponse says a response held no ClaimResponse: an inquiry that
@@ -54,7 +53,7 @@ func summarizeIssues(issues []ooIssue) string {
 
 // issueTexts is the payer's own words in an OperationOutcome: each issue's
 // diagnostics, else its details text, joined by "; ". It can hold PHI (a
-// payer may quote the member) and goes only to connectors.Error.PayerText.
+// payer may quote the member) and goes only to authpilot.Error.PayerText.
 func issueTexts(issues []ooIssue) string {
 	var parts []string
 	for _, is := range issues {
@@ -301,7 +300,7 @@ func interpret(f found) (*result, error) {
 		}
 		st, err := authpilot.StatusFromReviewAction(r.lines[i].action)
 		if err != nil {
-			return r, &connectors.Error{Class: connectors.ErrPortalChanged, Step: "response",
+			return r, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "response",
 				Msg: fmt.Sprintf("item %d: %v", i+1, err)}
 		}
 		r.lines[i].status = st

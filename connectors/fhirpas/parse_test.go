@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 func date(s string) authpilot.Date {
@@ -72,7 +71,7 @@ var referralDenied = parsed{
 // The error response: X12 AAA errors 04 and T4, the latter at the
 // requester organization's name.
 var referralError = parsed{
-	errClass: connectors.ErrRejected,
+	errClass: authpilot.ErrRejected,
 	errContains: []string{"error 04", "error T4 at Bundle.entry[1].Organization.name",
 		"element 2010A-NM103", "follow-up C"},
 }
@@ -106,7 +105,7 @@ func TestParseResponseFiles(t *testing.T) {
 		// A notification's Parameters carries no ClaimResponse.
 		"Parameters-SubscriptionNotificationParameters.json": {notFound: true},
 		"OperationOutcome-InvalidRequestResponse.json": {
-			errClass: connectors.ErrRejected, errContains: []string{"operation outcome: error invalid"},
+			errClass: authpilot.ErrRejected, errContains: []string{"operation outcome: error invalid"},
 		},
 		"synthetic-modified-response.json": {
 			status: authpilot.StatusModified, statusText: "Modified; Certified in total",
@@ -129,7 +128,7 @@ func TestParseResponseFiles(t *testing.T) {
 			hasDet:        true,
 		},
 		"synthetic-unknown-action-response.json": {
-			errClass: connectors.ErrPortalChanged, errContains: []string{`unknown review action code "A5"`},
+			errClass: authpilot.ErrPortalChanged, errContains: []string{`unknown review action code "A5"`},
 		},
 	}
 	now := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)

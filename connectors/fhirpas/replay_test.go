@@ -165,8 +165,8 @@ func TestReplayRecordedRuns(t *testing.T) {
 
 // outcome is what one run of the connector observed.
 type outcome struct {
-	subs []*connectors.Submission
-	obs  []connectors.Observation
+	subs []*authpilot.Submission
+	obs  []authpilot.Observation
 }
 
 // redactedShown is what a replay of a run gives: the same, except that the
@@ -236,7 +236,7 @@ func checkRecording(t *testing.T, dir string, values []string) {
 	}
 }
 
-func dump(subs []*connectors.Submission, obs []connectors.Observation) string {
+func dump(subs []*authpilot.Submission, obs []authpilot.Observation) string {
 	var b strings.Builder
 	for _, s := range subs {
 		j, _ := json.Marshal(s)

@@ -179,11 +179,11 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 	}
 	b, gen, err := h.acquire(ctx)
 	if err != nil {
-		class := connectors.ErrRetryable
+		class := authpilot.ErrRetryable
 		if errors.Is(err, errNoChromium) {
-			class = connectors.ErrNeedsHuman
+			class = authpilot.ErrNeedsHuman
 		}
-		return nil, &connectors.Error{Class: class, Step: "open", Msg: "start browser", Err: err}
+		return nil, &authpilot.Error{Class: class, Step: "open", Msg: "start browser", Err: err}
 	}
 	kept := c.takeKept(h, gen)
 	if kept != nil && !kept.alive(ctx) {
@@ -198,7 +198,7 @@ func (c *Connector) Open(ctx context.Context, rec connectors.Recorder) (connecto
 			h.markDead(gen)
 		}
 		h.release()
-		return nil, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "create browser context", Err: err}
+		return nil, &authpilot.Error{Class: authpilot.ErrRetryable, Step: "open", Msg: "create browser context", Err: err}
 	}
 	s := &Session{
 		c:       c,
@@ -332,7 +332,7 @@ func take(ctx context.Context, sem chan struct{}, block bool) (bool, error) {
 	case sem <- struct{}{}:
 		return true, nil
 	case <-ctx.Done():
-		return false, &connectors.Error{Class: connectors.ErrRetryable, Step: "open", Msg: "waiting for a free browser page", Err: ctx.Err()}
+		return false, &authpilot.Error{Class: authpilot.ErrRetryable, Step: "open", Msg: "waiting for a free browser page", Err: ctx.Err()}
 	}
 }
 
@@ -430,7 +430,7 @@ func (s *Session) browserErr(step, msg string, err error) error {
 	if isConnClosed(err) {
 		s.host.markDead(s.gen)
 	}
-	return &connectors.Error{Class: connectors.ErrRetryable, Step: step, Msg: msg, Err: err}
+	return &authpilot.Error{Class: authpilot.ErrRetryable, Step: step, Msg: msg, Err: err}
 }
 
 // Close keeps the cookies (if configured), closes the pages and the
@@ -528,18 +528,18 @@ func (s *Session) secret(role string) (string, error) {
 	s.secretReads.Add(1)
 	name, ok := s.c.opts.Secrets[role]
 	if !ok {
-		return "", &connectors.Error{Class: connectors.ErrNeedsHuman, Msg: fmt.Sprintf("secret %q is not in the secrets section", role)}
+		return "", &authpilot.Error{Class: authpilot.ErrNeedsHuman, Msg: fmt.Sprintf("secret %q is not in the secrets section", role)}
 	}
 	if s.c.env.Secrets == nil {
-		return "", &connectors.Error{Class: connectors.ErrNeedsHuman, Msg: "no keyring configured"}
+		return "", &authpilot.Error{Class: authpilot.ErrNeedsHuman, Msg: "no keyring configured"}
 	}
 	v, err := s.c.env.Secrets.Get(name)
 	if err != nil {
 		if errors.Is(err, authpilot.ErrSecretNotFound) {
-			return "", &connectors.Error{Class: connectors.ErrNeedsHuman,
+			return "", &authpilot.Error{Class: authpilot.ErrNeedsHuman,
 				Msg: fmt.Sprintf("keyring item %q (secret %q) is missing: run authpilot secrets set %s", name, role, name)}
 		}
-		return "", &connectors.Error{Class: connectors.ErrRetryable, Msg: fmt.Sprintf("read keyring item %q", name), Err: err}
+		return "", &authpilot.Error{Class: authpilot.ErrRetryable, Msg: fmt.Sprintf("read keyring item %q", name), Err: err}
 	}
 	if v != "" {
 		s.rec.Redact(v, url.QueryEscape(v), url.PathEscape(v))
@@ -591,7 +591,7 @@ func (s *Session) relogin(ctx context.Context, slot *pageSlot, gen int) error {
 		return nil
 	}
 	if s.relogins >= maxRelogins {
-		return &connectors.Error{Class: connectors.ErrRetryable, Step: "login", Msg: "session expired again after re-login"}
+		return &authpilot.Error{Class: authpilot.ErrRetryable, Step: "login", Msg: "session expired again after re-login"}
 	}
 	s.relogins++
 	s.log.Warn("portal session expired, logging in again")

@@ -561,12 +561,12 @@ func (d *decoder) fieldSpec(n *yaml.Node, path, prefix string) *FieldSpec {
 
 // failClasses are the values of an alternative's fail field.
 var failClasses = map[string]error{
-	"auth":           connectors.ErrAuth,
-	"needs_human":    connectors.ErrNeedsHuman,
-	"portal_changed": connectors.ErrPortalChanged,
-	"retryable":      connectors.ErrRetryable,
-	"rejected":       connectors.ErrRejected,
-	"not_found":      connectors.ErrNotFound,
+	"auth":           authpilot.ErrAuth,
+	"needs_human":    authpilot.ErrNeedsHuman,
+	"portal_changed": authpilot.ErrPortalChanged,
+	"retryable":      authpilot.ErrRetryable,
+	"rejected":       authpilot.ErrRejected,
+	"not_found":      authpilot.ErrRequestNotFound,
 }
 
 func failClassNames() []string {

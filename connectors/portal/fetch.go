@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
 )
 
@@ -151,7 +152,7 @@ const jsDocHTML = `(key) => { const d = ` + jsDocs + `[key]; return d ? '<!-- ' 
 // notOnFetched is the error of a fetched step that did not find what the
 // flow expects; the caller reads the page again in a tab.
 func (x *exec) notOnFetched(what string) error {
-	return x.fail(connectors.ErrPortalChanged, what+" is not on the fetched page", errMissing)
+	return x.fail(authpilot.ErrPortalChanged, what+" is not on the fetched page", errMissing)
 }
 
 // fetchDoc fetches url into the runner's document and fails on an
@@ -164,7 +165,7 @@ func (x *exec) fetchDoc(url string) error {
 		if x.ctx.Err() != nil {
 			return x.navErr(x.ctx.Err())
 		}
-		return x.fail(connectors.ErrRetryable, "fetch the page", err)
+		return x.fail(authpilot.ErrRetryable, "fetch the page", err)
 	}
 	var out struct {
 		Status     int       `json:"status"`
@@ -179,17 +180,17 @@ func (x *exec) fetchDoc(url string) error {
 	x.r.docURL = out.URL
 	retryAfter, _ := connectors.ParseRetryAfter(out.RetryAfter, x.r.s.c.now())
 	if out.Status >= 500 || out.Status == http.StatusTooManyRequests {
-		e := x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", out.Status), nil)
+		e := x.fail(authpilot.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", out.Status), nil)
 		e.RetryAfter = retryAfter
 		return e
 	}
 	if !out.HTML || out.Match == nil || len(out.Match.Shown) != len(sels) {
-		return x.fail(connectors.ErrPortalChanged, "the fetched page is not HTML", nil)
+		return x.fail(authpilot.ErrPortalChanged, "the fetched page is not HTML", nil)
 	}
 	if i := x.firstMatch(its, out.Match); i >= 0 {
 		err := x.interruptErr(its[i], nil)
-		var ce *connectors.Error
-		if errors.As(err, &ce) && errors.Is(ce, connectors.ErrRetryable) && retryAfter > 0 {
+		var ce *authpilot.Error
+		if errors.As(err, &ce) && errors.Is(ce, authpilot.ErrRetryable) && retryAfter > 0 {
 			ce.RetryAfter = retryAfter
 		}
 		return err
@@ -215,7 +216,7 @@ func (x *exec) docMatchAll(sels []string, text bool) (*docMatch, error) {
 		return nil, x.actErr("read the fetched page", err)
 	}
 	if m == nil || len(m.Shown) != len(sels) {
-		return nil, x.fail(connectors.ErrRetryable, "the fetched page is gone", nil)
+		return nil, x.fail(authpilot.ErrRetryable, "the fetched page is gone", nil)
 	}
 	return m, nil
 }
@@ -300,7 +301,7 @@ func (x *exec) docLink(sel string, text interface{ String() string }) (docLink, 
 		return docLink{}, x.actErr("read the fetched page", err)
 	}
 	if l == nil {
-		return docLink{}, x.fail(connectors.ErrRetryable, "the fetched page is gone", nil)
+		return docLink{}, x.fail(authpilot.ErrRetryable, "the fetched page is gone", nil)
 	}
 	return *l, nil
 }
@@ -343,14 +344,14 @@ func (r *runner) attachFetchedDOM(x *exec, st *Step) {
 // runFetched runs a step on the runner's fetched document.
 func runFetched(x *exec) error {
 	if !fetchable(x.st) {
-		return x.fail(connectors.ErrPortalChanged, errNotFetchable.Error(), errNotFetchable)
+		return x.fail(authpilot.ErrPortalChanged, errNotFetchable.Error(), errNotFetchable)
 	}
 	return x.st.action.(fetchAction).fetch(x)
 }
 
 // fetchMiss is the short reason a fetched step failed, for the recording.
 func fetchMiss(err error) string {
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	if errors.As(err, &ce) && ce.Msg != "" {
 		return ce.Msg
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -38,8 +37,8 @@ func TestSummitFindOnlyTheCasesOwnRequest(t *testing.T) {
 	// intent: an earlier request, not this submission.
 	add("2026-04-20", intent.Add(-72*time.Hour))
 	_, err := s.Find(testCtx(t), c, intent)
-	if !errors.Is(err, connectors.ErrNotFound) {
-		t.Fatalf("find with only a sibling's and an older request = %v, want ErrNotFound", err)
+	if !errors.Is(err, authpilot.ErrRequestNotFound) {
+		t.Fatalf("find with only a sibling's and an older request = %v, want ErrRequestNotFound", err)
 	}
 
 	// The case's own request, filed after the intent, is found, with what
@@ -61,7 +60,7 @@ func TestSummitFindOnlyTheCasesOwnRequest(t *testing.T) {
 
 	// Two requests that both fit: a person decides.
 	add("2026-04-20", intent.Add(2*time.Minute))
-	if _, err := s.Find(testCtx(t), c, intent); !errors.Is(err, connectors.ErrNeedsHuman) {
+	if _, err := s.Find(testCtx(t), c, intent); !errors.Is(err, authpilot.ErrNeedsHuman) {
 		t.Fatalf("find with two fitting requests = %v, want ErrNeedsHuman", err)
 	}
 }

@@ -228,7 +228,7 @@ func classOf(err error) string {
 			return name
 		}
 	}
-	if errors.Is(err, connectors.ErrUnsupported) {
+	if errors.Is(err, authpilot.ErrUnsupported) {
 		return "unsupported"
 	}
 	if err == nil {

@@ -175,7 +175,7 @@ type Alternative struct {
 	Text     *regexp.Regexp
 	URL      *regexp.Regexp
 	// Outcome: at most one of Fail, Then, Done, Relogin.
-	Fail    error // a connectors.Err* class
+	Fail    error // an authpilot.Err* class
 	Message string
 	Then    []*Step
 	Done    bool

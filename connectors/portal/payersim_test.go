@@ -180,8 +180,8 @@ func TestSummitSubmitLumbarFusion(t *testing.T) {
 	}
 	other := lumbarFusion(t)
 	other.Patient.MemberID = "NOSUCH999"
-	if _, err := s.Find(testCtx(t), other, intent); !errors.Is(err, connectors.ErrNotFound) {
-		t.Errorf("find of an unknown member: %v, want ErrNotFound", err)
+	if _, err := s.Find(testCtx(t), other, intent); !errors.Is(err, authpilot.ErrRequestNotFound) {
+		t.Errorf("find of an unknown member: %v, want ErrRequestNotFound", err)
 	}
 }
 
@@ -287,7 +287,7 @@ func testPollListDetailsOnlyForChangedRows(t *testing.T, p *summit, guessPages, 
 	if st.LettersDownloaded != 4 {
 		t.Errorf("letters downloaded %d, want 4", st.LettersDownloaded)
 	}
-	byID := map[string]connectors.Observation{}
+	byID := map[string]authpilot.Observation{}
 	for _, o := range obs {
 		byID[o.CaseID] = o
 	}
@@ -322,7 +322,7 @@ func testPollListDetailsOnlyForChangedRows(t *testing.T, p *summit, guessPages, 
 			t.Errorf("denied %s: %+v / %+v", ref, o, d)
 		}
 	}
-	if o := byID["case-missing"]; !errors.Is(o.Err, connectors.ErrNotFound) || o.Status != "" {
+	if o := byID["case-missing"]; !errors.Is(o.Err, authpilot.ErrRequestNotFound) || o.Status != "" {
 		t.Errorf("unlisted case: %+v", o)
 	}
 	if err := s.Close(); err != nil {
@@ -418,11 +418,11 @@ func TestSummitFaults(t *testing.T) {
 			if classOf(err) != tt.wantClass || !strings.HasPrefix(err.Error(), tt.wantStep) {
 				t.Fatalf("open: %v (%s)\nwant %s... (%s)", err, classOf(err), tt.wantStep, tt.wantClass)
 			}
-			var ce *connectors.Error
+			var ce *authpilot.Error
 			if !errors.As(err, &ce) || !strings.HasPrefix(string(ce.Screenshot), "\x89PNG") {
 				t.Errorf("no screenshot on the error")
 			}
-			if got := connectors.RetryAfterOf(err); got != tt.retryAfter {
+			if got := authpilot.RetryAfterOf(err); got != tt.retryAfter {
 				t.Errorf("RetryAfter = %v, want %v", got, tt.retryAfter)
 			}
 			if p.sim.Stats().Logins != 0 {
@@ -444,10 +444,10 @@ func TestSummitLayoutChangeDuringPoll(t *testing.T) {
 	if obs != nil {
 		t.Errorf("observations %+v from a changed portal, want none", obs)
 	}
-	if !errors.Is(err, connectors.ErrPortalChanged) || !strings.HasPrefix(err.Error(), `poll.list.rows wait_for: portal changed: "table#auth-list tbody tr.auth-row" or "#no-results" did not appear`) {
+	if !errors.Is(err, authpilot.ErrPortalChanged) || !strings.HasPrefix(err.Error(), `poll.list.rows wait_for: portal changed: "table#auth-list tbody tr.auth-row" or "#no-results" did not appear`) {
 		t.Fatalf("poll: %v", err)
 	}
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	if !errors.As(err, &ce) || len(ce.Screenshot) == 0 {
 		t.Errorf("no screenshot")
 	}
@@ -510,7 +510,7 @@ func TestClearviewSubmitAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("poll: %v", err)
 	}
-	byID := map[string]connectors.Observation{}
+	byID := map[string]authpilot.Observation{}
 	for _, o := range obs {
 		byID[o.CaseID] = o
 	}
@@ -522,7 +522,7 @@ func TestClearviewSubmitAndLookup(t *testing.T) {
 		len(ap.Files) != 1 || !strings.HasPrefix(string(ap.Files[0].Data), "%PDF-") {
 		t.Errorf("approved: %+v", ap)
 	}
-	if o := byID["unknown"]; !errors.Is(o.Err, connectors.ErrNotFound) {
+	if o := byID["unknown"]; !errors.Is(o.Err, authpilot.ErrRequestNotFound) {
 		t.Errorf("unknown: %+v", o)
 	}
 	if st := p.sim.Stats(); st.Logins != 0 || st.LettersDownloaded != 1 {
@@ -537,8 +537,8 @@ func TestClearviewSubmitAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("poll: %v", err)
 	}
-	var ce *connectors.Error
-	if o := obs[0]; !errors.Is(o.Err, connectors.ErrPortalChanged) || o.Status != "" || !errors.As(o.Err, &ce) || len(ce.Screenshot) == 0 {
+	var ce *authpilot.Error
+	if o := obs[0]; !errors.Is(o.Err, authpilot.ErrPortalChanged) || o.Status != "" || !errors.As(o.Err, &ce) || len(ce.Screenshot) == 0 {
 		t.Errorf("variant: %+v", o)
 	}
 }
@@ -569,7 +569,7 @@ func TestReplayRecordedPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := store.Start("summit", "poll")
-	poll := func(conn *Connector, r connectors.Recorder) []connectors.Observation {
+	poll := func(conn *Connector, r connectors.Recorder) []authpilot.Observation {
 		t.Helper()
 		sess, err := conn.Open(testCtx(t), r)
 		if err != nil {
@@ -714,10 +714,10 @@ func TestSummitMaintenanceDuringPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.Poll(testCtx(t), cases)
-	if !errors.Is(err, connectors.ErrRetryable) {
+	if !errors.Is(err, authpilot.ErrRetryable) {
 		t.Fatalf("poll: %v, want retryable", err)
 	}
-	if got := connectors.RetryAfterOf(err); got != 45*time.Second {
+	if got := authpilot.RetryAfterOf(err); got != 45*time.Second {
 		t.Fatalf("RetryAfter = %v, want 45s (err %v)", got, err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/go-rod/rod"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // Poll observes cases in one visit. With a list it reads every page of the
@@ -21,9 +20,9 @@ import (
 // limits.pages workers, and a changed row's detail starts as soon as its
 // list page is read; with poll.fetch the workers fetch pages from the
 // logged-in tab instead of navigating tabs.
-func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connectors.Observation, error) {
-	obs := make([]connectors.Observation, 0, len(cases))
-	err := s.PollEach(ctx, cases, func(o connectors.Observation) { obs = append(obs, o) })
+func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]authpilot.Observation, error) {
+	obs := make([]authpilot.Observation, 0, len(cases))
+	err := s.PollEach(ctx, cases, func(o authpilot.Observation) { obs = append(obs, o) })
 	if err != nil {
 		return nil, err
 	}
@@ -33,10 +32,10 @@ func (s *Session) Poll(ctx context.Context, cases []*authpilot.Case) ([]connecto
 // PollEach is Poll handing each observation to emit as soon as it is made
 // (connectors.StreamPoller): unchanged rows as their list page is read,
 // the others as their detail is.
-func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit func(connectors.Observation)) error {
+func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit func(authpilot.Observation)) error {
 	p := s.c.opts.Poll
 	if p == nil {
-		return &connectors.Error{Class: connectors.ErrUnsupported, Step: "poll", Msg: "no poll flow configured"}
+		return &authpilot.Error{Class: authpilot.ErrUnsupported, Step: "poll", Msg: "no poll flow configured"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -44,7 +43,7 @@ func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit fu
 		emitMu sync.Mutex
 		failed bool
 	)
-	done := func(o connectors.Observation) {
+	done := func(o authpilot.Observation) {
 		emitMu.Lock()
 		defer emitMu.Unlock()
 		if !failed {
@@ -72,7 +71,7 @@ func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit fu
 		ref := normRef(c.PayerRef)
 		switch {
 		case ref == "":
-			done(connectors.Observation{CaseID: c.ID, Err: &connectors.Error{Class: connectors.ErrNotFound, Step: "poll", Msg: "the case has no payer reference"}})
+			done(authpilot.Observation{CaseID: c.ID, Err: &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "poll", Msg: "the case has no payer reference"}})
 		case p.List == nil:
 			detail(i, nil)
 		default:
@@ -99,13 +98,13 @@ func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit fu
 				if listHasStatus {
 					var ok bool
 					if st, ok = s.c.opts.mapStatus(row[VarStatus]); !ok {
-						done(connectors.Observation{CaseID: c.ID, StatusText: normSpace(row[VarStatus]), Err: errUnmapped("poll.list.fields.status")})
+						done(authpilot.Observation{CaseID: c.ID, StatusText: normSpace(row[VarStatus]), Err: errUnmapped("poll.list.fields.status")})
 						continue
 					}
 				}
 				if listHasStatus && !s.rowChanged(c, row, st) && !s.needsDetermination(c, st) {
 					s.c.remember(normRef(c.PayerRef), row)
-					done(connectors.Observation{CaseID: c.ID, Status: st, StatusText: normSpace(row[VarStatus]), Unchanged: true})
+					done(authpilot.Observation{CaseID: c.ID, Status: st, StatusText: normSpace(row[VarStatus]), Unchanged: true})
 					continue
 				}
 				detail(i, row)
@@ -127,7 +126,7 @@ func (s *Session) PollEach(ctx context.Context, cases []*authpilot.Case, emit fu
 			detail(i, nil)
 			continue
 		}
-		done(connectors.Observation{CaseID: c.ID, Err: &connectors.Error{Class: connectors.ErrNotFound, Step: "poll.list", Msg: "the request is not on the list"}})
+		done(authpilot.Observation{CaseID: c.ID, Err: &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "poll.list", Msg: "the request is not on the list"}})
 	}
 	return nil
 }
@@ -203,12 +202,12 @@ func (c *Connector) remember(ref string, row map[string]string) {
 
 // pollOne reads one case on worker w: fetched first in fetch mode, and in
 // a tab when that misses.
-func (s *Session) pollOne(ctx context.Context, pool *pollPool, w *worker, c *authpilot.Case, row map[string]string) connectors.Observation {
+func (s *Session) pollOne(ctx context.Context, pool *pollPool, w *worker, c *authpilot.Case, row map[string]string) authpilot.Observation {
 	if w.err != nil {
-		return connectors.Observation{CaseID: c.ID, Err: w.err}
+		return authpilot.Observation{CaseID: c.ID, Err: w.err}
 	}
 	if w.key != "" {
-		var ob connectors.Observation
+		var ob authpilot.Observation
 		pool.fetched(func() { ob = s.readCase(ctx, w.slot, w.key, c, row) })
 		if ob.Err == nil || ctx.Err() != nil {
 			return ob
@@ -224,13 +223,13 @@ func (s *Session) pollOne(ctx context.Context, pool *pollPool, w *worker, c *aut
 // list row) and, for a newly decided case, the download flow on the same
 // page — in slot's tab, or on a fetched document when doc is set (then
 // any failure is an error, for the caller to read the case in a tab).
-func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *authpilot.Case, row map[string]string) connectors.Observation {
+func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *authpilot.Case, row map[string]string) authpilot.Observation {
 	p := s.c.opts.Poll
 	flow, name := p.Detail, "poll.detail"
 	if p.Lookup != nil {
 		flow, name = p.Lookup, "poll.lookup"
 	}
-	ob := connectors.Observation{CaseID: c.ID}
+	ob := authpilot.Observation{CaseID: c.ID}
 	var r *runner
 	op := func() error {
 		vars := map[string]any{}
@@ -260,7 +259,7 @@ func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *a
 		return ob
 	}
 	if !out.hasStatus {
-		ob.Err = &connectors.Error{Class: connectors.ErrPortalChanged, Step: name, Msg: "no status was read"}
+		ob.Err = &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: name, Msg: "no status was read"}
 		return ob
 	}
 	ob.Status, ob.StatusText, ob.Determination = out.status, out.statusText, out.det
@@ -275,7 +274,7 @@ func (s *Session) readCase(ctx context.Context, slot *pageSlot, doc string, c *a
 		}
 		if doc != "" {
 			if err := download(); err != nil {
-				return connectors.Observation{CaseID: c.ID, Err: err}
+				return authpilot.Observation{CaseID: c.ID, Err: err}
 			}
 		} else if err := s.withRelogin(ctx, slot, nil, download); err != nil {
 			// The status stands; the letter is fetched on the next poll
@@ -419,9 +418,9 @@ func (s *Session) readListPages(ctx context.Context, slot *pageSlot, doc string,
 		start := s.c.now()
 		recs, err := readRows(slot.page.Context(ctx), doc, l.Rows, specs, false)
 		if err != nil {
-			e := &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path, Msg: fmt.Sprintf("page %d", n), Err: err}
+			e := &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: l.Path, Msg: fmt.Sprintf("page %d", n), Err: err}
 			if _, ok := err.(*fieldError); !ok {
-				e.Class = connectors.ErrRetryable
+				e.Class = authpilot.ErrRetryable
 			}
 			if doc == "" {
 				r.evidence(ctx, l.rowsStep, true, e)
@@ -454,7 +453,7 @@ func (s *Session) readListPages(ctx context.Context, slot *pageSlot, doc string,
 			has, err = hasEnabled(slot.page.Context(ctx), l.Next)
 		}
 		if err != nil {
-			return 0, &connectors.Error{Class: connectors.ErrRetryable, Step: l.Path + ".next", Msg: "look for the next page link", Err: err}
+			return 0, &authpilot.Error{Class: authpilot.ErrRetryable, Step: l.Path + ".next", Msg: "look for the next page link", Err: err}
 		}
 		if !has {
 			return 0, nil
@@ -470,7 +469,7 @@ func (s *Session) readListPages(ctx context.Context, slot *pageSlot, doc string,
 func (s *Session) listPageCount(ctx context.Context, slot *pageSlot, doc string, l *ListSpec) (int, error) {
 	recs, err := readRows(slot.page.Context(ctx), doc, ":root", []namedSpec{{name: "page_count", spec: l.PageCount}}, true)
 	if err != nil || len(recs) == 0 {
-		return 0, &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "read the number of pages", Err: err}
+		return 0, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "read the number of pages", Err: err}
 	}
 	v := recs[0]["page_count"]
 	if v == "" && l.PageCount.Optional {
@@ -478,7 +477,7 @@ func (s *Session) listPageCount(ctx context.Context, slot *pageSlot, doc string,
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, &connectors.Error{Class: connectors.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "the number of pages is not a positive number (check the regex)"}
+		return 0, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: l.Path + ".page_count", Msg: "the number of pages is not a positive number (check the regex)"}
 	}
 	return min(n, l.MaxPages), nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // Variable names that map onto results.
@@ -159,7 +158,7 @@ func varString(vars map[string]any, name string) string {
 // errUnmapped is the portal_changed error for status text that matches no
 // status_map rule. The text itself goes in StatusText, not in the error.
 func errUnmapped(step string) error {
-	return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step, Err: connectors.ErrUnmappedStatus}
+	return &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: step, Err: authpilot.ErrUnmappedStatus}
 }
 
 // outcomeOf turns the variables of a flow run into results. c may be nil.
@@ -175,7 +174,7 @@ func (o *Options) outcomeOf(c *authpilot.Case, vars map[string]any, step string)
 		out.status, out.hasStatus = st, true
 	}
 	bad := func(field string, err error) error {
-		return &connectors.Error{Class: connectors.ErrPortalChanged, Step: step, Msg: fmt.Sprintf("field %q: %v", field, err)}
+		return &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: step, Msg: fmt.Sprintf("field %q: %v", field, err)}
 	}
 	det := &authpilot.Determination{
 		Status:        out.status,

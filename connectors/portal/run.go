@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/recordings"
 )
 
@@ -51,7 +51,7 @@ type runner struct {
 
 // runOutput collects what a flow run produced besides variables.
 type runOutput struct {
-	files []connectors.File
+	files []authpilot.File
 	// beforeFinal, when set, is called once right before the next step
 	// acts (the submit intent is committed before the final click).
 	beforeFinal func(ctx context.Context) error
@@ -109,7 +109,7 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 	name := stepName(st) + r.iter
 	start := r.s.c.now()
 	if err := ctx.Err(); err != nil {
-		e := &connectors.Error{Class: connectors.ErrRetryable, Step: st.Path + " " + st.Kind, Msg: "flow timed out", Err: err}
+		e := &authpilot.Error{Class: authpilot.ErrRetryable, Step: st.Path + " " + st.Kind, Msg: "flow timed out", Err: err}
 		r.s.rec.Step(name, start, e)
 		return e
 	}
@@ -173,9 +173,9 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 }
 
 // evidence attaches a screenshot and the DOM as the recorder wants, and
-// puts the screenshot on a failure's *connectors.Error.
+// puts the screenshot on a failure's *authpilot.Error.
 func (r *runner) evidence(ctx context.Context, st *Step, failed bool, err error) {
-	var ce *connectors.Error
+	var ce *authpilot.Error
 	hasErr := errors.As(err, &ce) && ce.Screenshot == nil
 	wantShot := r.s.rec.Wants("screenshot", failed)
 	wantDOM := r.s.rec.Wants("dom", failed)
@@ -225,17 +225,17 @@ func attachDOM(rec *lockedRecorder, p *rod.Page, name string) {
 
 func templateFail(st *Step, err error) error {
 	// A template that cannot render is the config's fault: a human fixes it.
-	return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: st.Path + " " + st.Kind, Msg: err.Error()}
+	return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: st.Path + " " + st.Kind, Msg: err.Error()}
 }
 
-func (x *exec) fail(class error, msg string, err error) *connectors.Error {
-	return &connectors.Error{Class: class, Step: x.st.Path + " " + x.st.Kind, Msg: msg, Err: err}
+func (x *exec) fail(class error, msg string, err error) *authpilot.Error {
+	return &authpilot.Error{Class: class, Step: x.st.Path + " " + x.st.Kind, Msg: msg, Err: err}
 }
 
 func (x *exec) render(t *tmpl) (string, error) {
 	v, err := render(t, x.r.data, x.r.s.secret)
 	if err != nil {
-		var ce *connectors.Error
+		var ce *authpilot.Error
 		if errors.As(err, &ce) {
 			ce.Step = x.st.Path + " " + x.st.Kind
 			return "", ce
@@ -274,15 +274,15 @@ func (x *exec) beforeAct() error {
 // ended flow or caller context is retryable.
 func (x *exec) ctxErr(what string, err error) error {
 	if x.r.flowCtx != nil && x.r.flowCtx.Err() != nil {
-		return x.fail(connectors.ErrRetryable, "flow timed out while waiting for "+what, x.r.flowCtx.Err())
+		return x.fail(authpilot.ErrRetryable, "flow timed out while waiting for "+what, x.r.flowCtx.Err())
 	}
 	if x.ctx.Err() != nil {
-		return x.fail(connectors.ErrPortalChanged, what+" did not appear within "+x.timeout.String(), errMissing)
+		return x.fail(authpilot.ErrPortalChanged, what+" did not appear within "+x.timeout.String(), errMissing)
 	}
 	if isConnClosed(err) {
 		return x.r.s.browserErr(x.st.Path+" "+x.st.Kind, "browser connection lost", err)
 	}
-	return x.fail(connectors.ErrPortalChanged, "waiting for "+what, err)
+	return x.fail(authpilot.ErrPortalChanged, "waiting for "+what, err)
 }
 
 // actErr classifies a failed action on a found element.
@@ -290,7 +290,7 @@ func (x *exec) actErr(what string, err error) error {
 	if x.ctx.Err() != nil || isConnClosed(err) {
 		return x.ctxErr(what, err)
 	}
-	return x.fail(connectors.ErrPortalChanged, what, err)
+	return x.fail(authpilot.ErrPortalChanged, what, err)
 }
 
 // interrupts returns the interrupts active in this run: relogin ones are
@@ -310,7 +310,7 @@ func (r *runner) interrupts() []*Alternative {
 
 func (x *exec) interruptErr(a *Alternative, el *rod.Element) error {
 	if a.Relogin {
-		return x.fail(connectors.ErrRetryable, fmt.Sprintf("interrupt %q: the portal ended the session", a.Name), errSessionExpired)
+		return x.fail(authpilot.ErrRetryable, fmt.Sprintf("interrupt %q: the portal ended the session", a.Name), errSessionExpired)
 	}
 	msg := fmt.Sprintf("interrupt %q", a.Name)
 	if a.Message != "" {
@@ -318,7 +318,7 @@ func (x *exec) interruptErr(a *Alternative, el *rod.Element) error {
 	}
 	e := x.fail(a.Fail, msg, nil)
 	e.PayerText = x.payerText(a, el)
-	if a.Fail == connectors.ErrRetryable && x.r.doc == "" && x.page != nil {
+	if a.Fail == authpilot.ErrRetryable && x.r.doc == "" && x.page != nil {
 		// A maintenance page: its Retry-After says when to come back.
 		e.RetryAfter = x.docRetryAfter(x.navStatus())
 	}
@@ -332,7 +332,7 @@ const maxPayerText = 2000
 // matched: the visible text of the matched element, or, for an alternative
 // that matches only the page's text, the part of the text its pattern
 // matched. It is the payer's own wording for a refusal; it can hold PHI and
-// goes only into connectors.Error.PayerText.
+// goes only into authpilot.Error.PayerText.
 func (x *exec) payerText(a *Alternative, el *rod.Element) string {
 	var s string
 	switch {
@@ -469,7 +469,7 @@ func (x *exec) checkHTTP() error {
 	}
 	code := res.Value.Int()
 	if code >= 500 || code == http.StatusTooManyRequests {
-		e := x.fail(connectors.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", code), nil)
+		e := x.fail(authpilot.ErrRetryable, fmt.Sprintf("the portal answered HTTP %d", code), nil)
 		e.RetryAfter = x.docRetryAfter(code)
 		return e
 	}
@@ -502,13 +502,13 @@ const docEventWait = 500 * time.Millisecond
 
 func (x *exec) navErr(err error) error {
 	if x.r.flowCtx != nil && x.r.flowCtx.Err() != nil {
-		return x.fail(connectors.ErrRetryable, "flow timed out during navigation", err)
+		return x.fail(authpilot.ErrRetryable, "flow timed out during navigation", err)
 	}
 	if x.ctx.Err() != nil {
-		return x.fail(connectors.ErrRetryable, "navigation timed out", x.ctx.Err())
+		return x.fail(authpilot.ErrRetryable, "navigation timed out", x.ctx.Err())
 	}
 	if isConnClosed(err) {
 		return x.r.s.browserErr(x.st.Path+" "+x.st.Kind, "browser connection lost", err)
 	}
-	return x.fail(connectors.ErrRetryable, "navigation failed", err)
+	return x.fail(authpilot.ErrRetryable, "navigation failed", err)
 }

@@ -1,9 +1,8 @@
 package portal
 
 import (
+	"github.com/authpilot/authpilot"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // checkStep sets a checkbox or radio button.
@@ -47,7 +46,7 @@ func (a *checkStep) run(x *exec) error {
 		return x.actErr("check the box", err)
 	}
 	if !res.Value.Bool() {
-		return x.fail(connectors.ErrPortalChanged, quote(a.Selector.raw)+": the box did not change", nil)
+		return x.fail(authpilot.ErrPortalChanged, quote(a.Selector.raw)+": the box did not change", nil)
 	}
 	return nil
 }

@@ -10,11 +10,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/authpilot/authpilot"
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // clickStep clicks an element; it may wait for the navigation it starts or
@@ -118,9 +117,9 @@ func (a *clickStep) fetch(x *exec) error {
 	res, err := x.page.Eval(jsDocDownload, x.r.doc, sel, pattern, flags)
 	if err != nil {
 		if x.ctx.Err() != nil {
-			return x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
+			return x.fail(authpilot.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
 		}
-		return x.fail(connectors.ErrRetryable, "fetch the download link", err)
+		return x.fail(authpilot.ErrRetryable, "fetch the download link", err)
 	}
 	var out *struct {
 		Link docLink          `json:"link"`
@@ -130,7 +129,7 @@ func (a *clickStep) fetch(x *exec) error {
 		return x.actErr("fetch the download link", err)
 	}
 	if out == nil {
-		return x.fail(connectors.ErrRetryable, "the fetched page is gone", nil)
+		return x.fail(authpilot.ErrRetryable, "the fetched page is gone", nil)
 	}
 	if out.File == nil {
 		return x.notOnFetched(quote(a.Selector.raw) + " as a link")
@@ -142,7 +141,7 @@ func (a *clickStep) fetch(x *exec) error {
 	if name == "" {
 		name = a.Download
 	}
-	x.r.out.files = append(x.r.out.files, connectors.File{Name: name, ContentType: contentType(name, data), Kind: a.Download, Data: data})
+	x.r.out.files = append(x.r.out.files, authpilot.File{Name: name, ContentType: contentType(name, data), Kind: a.Download, Data: data})
 	return nil
 }
 
@@ -161,17 +160,17 @@ func (x *exec) download(el *rod.Element, kind string) error {
 		if name == "" {
 			name = kind
 		}
-		x.r.out.files = append(x.r.out.files, connectors.File{Name: name, ContentType: contentType(name, data), Kind: kind, Data: data})
+		x.r.out.files = append(x.r.out.files, authpilot.File{Name: name, ContentType: contentType(name, data), Kind: kind, Data: data})
 		return nil
 	}
 	s := x.r.s
 	dir, err := s.workDir()
 	if err != nil {
-		return x.fail(connectors.ErrRetryable, "download", err)
+		return x.fail(authpilot.ErrRetryable, "download", err)
 	}
 	dlDir := filepath.Join(dir, "downloads")
 	if err := os.MkdirAll(dlDir, 0o700); err != nil {
-		return x.fail(connectors.ErrRetryable, "download", err)
+		return x.fail(authpilot.ErrRetryable, "download", err)
 	}
 	s.dlMu.Lock()
 	defer s.dlMu.Unlock()
@@ -184,25 +183,25 @@ func (x *exec) download(el *rod.Element, kind string) error {
 	}
 	info, canceled := wait()
 	if canceled {
-		return x.fail(connectors.ErrRetryable, "the browser canceled the download", nil)
+		return x.fail(authpilot.ErrRetryable, "the browser canceled the download", nil)
 	}
 	if info == nil || x.ctx.Err() != nil {
-		return x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
+		return x.fail(authpilot.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
 	}
 	path := filepath.Join(dlDir, info.GUID)
 	data, err := os.ReadFile(path)
 	_ = os.Remove(path)
 	if err != nil {
-		return x.fail(connectors.ErrRetryable, "read the downloaded file", err)
+		return x.fail(authpilot.ErrRetryable, "read the downloaded file", err)
 	}
 	if len(data) == 0 {
-		return x.fail(connectors.ErrRetryable, "the downloaded file is empty", nil)
+		return x.fail(authpilot.ErrRetryable, "the downloaded file is empty", nil)
 	}
 	name := info.SuggestedFilename
 	if name == "" {
 		name = kind
 	}
-	x.r.out.files = append(x.r.out.files, connectors.File{
+	x.r.out.files = append(x.r.out.files, authpilot.File{
 		Name:        name,
 		ContentType: contentType(name, data),
 		Kind:        kind,
@@ -246,13 +245,13 @@ func (x *exec) fetchURL(url string) (name string, data []byte, err error) {
 	res, evalErr := x.page.Eval(jsFetchURL, url)
 	if evalErr != nil {
 		if x.ctx.Err() != nil {
-			return "", nil, x.fail(connectors.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
+			return "", nil, x.fail(authpilot.ErrRetryable, "the download did not finish within the step timeout", x.ctx.Err())
 		}
-		return "", nil, x.fail(connectors.ErrRetryable, "fetch the download link", evalErr)
+		return "", nil, x.fail(authpilot.ErrRetryable, "fetch the download link", evalErr)
 	}
 	var reply fetchedURLReply
 	if err := res.Value.Unmarshal(&reply); err != nil {
-		return "", nil, x.fail(connectors.ErrRetryable, "fetch the download link", err)
+		return "", nil, x.fail(authpilot.ErrRetryable, "fetch the download link", err)
 	}
 	return x.fetchedFile(&reply)
 }
@@ -267,18 +266,18 @@ type fetchedURLReply struct {
 // fetchedFile checks and decodes a fetched download.
 func (x *exec) fetchedFile(f *fetchedURLReply) (name string, data []byte, err error) {
 	if f.Status >= 400 {
-		class := connectors.ErrRetryable
+		class := authpilot.ErrRetryable
 		if f.Status < 500 && f.Status != http.StatusTooManyRequests {
-			class = connectors.ErrPortalChanged
+			class = authpilot.ErrPortalChanged
 		}
 		return "", nil, x.fail(class, fmt.Sprintf("the download link answered HTTP %d", f.Status), nil)
 	}
 	data, decErr := base64.StdEncoding.DecodeString(f.Data)
 	if decErr != nil {
-		return "", nil, x.fail(connectors.ErrRetryable, "decode the downloaded file", decErr)
+		return "", nil, x.fail(authpilot.ErrRetryable, "decode the downloaded file", decErr)
 	}
 	if len(data) == 0 {
-		return "", nil, x.fail(connectors.ErrRetryable, "the downloaded file is empty", nil)
+		return "", nil, x.fail(authpilot.ErrRetryable, "the downloaded file is empty", nil)
 	}
 	if _, params, perr := mime.ParseMediaType(f.Disposition); perr == nil {
 		name = filepath.Base(params["filename"])

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authpilot/authpilot"
 	"github.com/go-rod/rod"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // extractStep reads a value into a variable, several values of the page
@@ -221,7 +220,7 @@ func (a *extractStep) run(x *exec) error {
 		return x.extractErr(err)
 	}
 	if len(rows) == 0 {
-		return x.fail(connectors.ErrPortalChanged, quote(a.Sel.raw)+" disappeared", errMissing)
+		return x.fail(authpilot.ErrPortalChanged, quote(a.Sel.raw)+" disappeared", errMissing)
 	}
 	x.r.data.Vars[a.Into] = rows[0][a.Into]
 	return nil
@@ -243,7 +242,7 @@ func (x *exec) waitPresent(what, sel string) error {
 	if x.st.Optional {
 		if _, err := x.page.Sleeper(rod.NotFoundSleeper).Element(sel); err != nil {
 			if errors.Is(err, &rod.ElementNotFoundError{}) {
-				return x.fail(connectors.ErrPortalChanged, what+" is not on the page", errMissing)
+				return x.fail(authpilot.ErrPortalChanged, what+" is not on the page", errMissing)
 			}
 			return x.actErr("extract", err)
 		}
@@ -294,7 +293,7 @@ func (a *extractStep) runRecord(x *exec) error {
 		return x.extractErr(err)
 	}
 	if len(rows) == 0 {
-		return x.fail(connectors.ErrPortalChanged, "the page has no document", nil)
+		return x.fail(authpilot.ErrPortalChanged, "the page has no document", nil)
 	}
 	for k, v := range rows[0] {
 		x.r.data.Vars[k] = v
@@ -304,7 +303,7 @@ func (a *extractStep) runRecord(x *exec) error {
 
 func (x *exec) extractErr(err error) error {
 	if fe, ok := err.(*fieldError); ok {
-		return x.fail(connectors.ErrPortalChanged, fe.Error(), nil)
+		return x.fail(authpilot.ErrPortalChanged, fe.Error(), nil)
 	}
 	return x.actErr("extract", err)
 }

@@ -5,9 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/authpilot/authpilot"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // gotoStep navigates to a URL (relative to base_url).
@@ -48,7 +47,7 @@ func (a *gotoStep) target(x *exec) (string, error) {
 	}
 	u, err := x.r.s.c.resolveURL(raw)
 	if err != nil {
-		return "", x.fail(connectors.ErrNeedsHuman, err.Error(), nil)
+		return "", x.fail(authpilot.ErrNeedsHuman, err.Error(), nil)
 	}
 	return u, nil
 }

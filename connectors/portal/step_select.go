@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authpilot/authpilot"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // selectStep picks an option of a <select> by value or by visible label.
@@ -76,7 +75,7 @@ func (a *selectStep) run(x *exec) error {
 		if byValue {
 			mode = "value"
 		}
-		return x.fail(connectors.ErrPortalChanged, fmt.Sprintf("%s: %s by %s", quote(a.Selector.raw), msg, mode), nil)
+		return x.fail(authpilot.ErrPortalChanged, fmt.Sprintf("%s: %s by %s", quote(a.Selector.raw), msg, mode), nil)
 	}
 	return nil
 }

@@ -5,11 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authpilot/authpilot"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"gopkg.in/yaml.v3"
-
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // totpStep types an RFC 6238 code computed from a keyring seed.
@@ -41,7 +40,7 @@ func (a *totpStep) run(x *exec) error {
 	}
 	seed, err := x.r.s.secret(a.Secret)
 	if err != nil {
-		var ce *connectors.Error
+		var ce *authpilot.Error
 		if errors.As(err, &ce) {
 			ce.Step = x.st.Path + " " + x.st.Kind
 			ce.Msg = "MFA prompt: " + ce.Msg
@@ -50,7 +49,7 @@ func (a *totpStep) run(x *exec) error {
 	}
 	code, err := totpCode(seed, x.r.s.c.now())
 	if err != nil {
-		return x.fail(connectors.ErrNeedsHuman, "MFA prompt: "+err.Error(), nil)
+		return x.fail(authpilot.ErrNeedsHuman, "MFA prompt: "+err.Error(), nil)
 	}
 	// The code is posted in a form field the portal names as it likes
 	// ("code"): redact it by value before the exchange is recorded.

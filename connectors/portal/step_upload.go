@@ -15,7 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // uploadStep attaches files to a file input.
@@ -99,7 +98,7 @@ func (x *exec) uploadFiles(a *uploadStep) ([]string, error) {
 			return nil, err
 		}
 		if _, err := os.Stat(p); err != nil {
-			return nil, x.fail(connectors.ErrNeedsHuman, "a file to upload is missing", err)
+			return nil, x.fail(authpilot.ErrNeedsHuman, "a file to upload is missing", err)
 		}
 		paths = append(paths, p)
 	}
@@ -112,13 +111,13 @@ func (x *exec) uploadFiles(a *uploadStep) ([]string, error) {
 		}
 		p, err := x.r.s.c.attachmentPath(att)
 		if err != nil {
-			return nil, x.fail(connectors.ErrNeedsHuman, fmt.Sprintf("attachment %d: %v", i+1, err), nil)
+			return nil, x.fail(authpilot.ErrNeedsHuman, fmt.Sprintf("attachment %d: %v", i+1, err), nil)
 		}
 		// The portal gets the file under its own name (and so the media
 		// type its extension says), not the store's sha256.
 		named, err := x.r.s.namedCopy(p, att, i)
 		if err != nil {
-			return nil, x.fail(connectors.ErrNeedsHuman, fmt.Sprintf("attachment %d: prepare upload", i+1), err)
+			return nil, x.fail(authpilot.ErrNeedsHuman, fmt.Sprintf("attachment %d: prepare upload", i+1), err)
 		}
 		paths = append(paths, named)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // testCase is a case with PHI that must never reach an error message.
@@ -272,7 +271,7 @@ func TestExtract(t *testing.T) {
 			if err == nil || err.Error() != tt.wantErr {
 				t.Fatalf("err = %v\nwant %s", err, tt.wantErr)
 			}
-			var ce *connectors.Error
+			var ce *authpilot.Error
 			if !errors.As(err, &ce) || len(ce.Screenshot) == 0 {
 				t.Errorf("portal_changed error without a screenshot")
 			}
@@ -343,7 +342,7 @@ func TestExpectAlternatives(t *testing.T) {
 				if err.Error() != tt.wantErr {
 					t.Errorf("err = %v\nwant %s", err, tt.wantErr)
 				}
-				var ce *connectors.Error
+				var ce *authpilot.Error
 				if !errors.As(err, &ce) || len(ce.Screenshot) == 0 {
 					t.Errorf("failure without a screenshot")
 				}

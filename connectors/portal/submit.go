@@ -8,17 +8,16 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
 )
 
 // Submit files c through the submit flow. commit is called right before
 // the first action of the final step; if it fails nothing is submitted.
 // An expired session before that point is renewed once and the form
 // started again; after it, never (the agent reconciles with Find).
-func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*connectors.Submission, error) {
+func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*authpilot.Submission, error) {
 	f := s.c.opts.Submit
 	if f == nil {
-		return nil, &connectors.Error{Class: connectors.ErrUnsupported, Step: "submit", Msg: "no submit flow configured"}
+		return nil, &authpilot.Error{Class: authpilot.ErrUnsupported, Step: "submit", Msg: "no submit flow configured"}
 	}
 	if commit == nil {
 		return nil, errors.New("submit: no commit function")
@@ -38,7 +37,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 		defer func() { committed = committed || r.out.committed }()
 		if err := r.runSteps(fctx, f.Steps); err != nil {
 			if errors.Is(err, errFlowDone) {
-				return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "submit", Msg: "the flow ended (done: true) before its final step"}
+				return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "submit", Msg: "the flow ended (done: true) before its final step"}
 			}
 			return err
 		}
@@ -47,7 +46,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 			return err
 		}
 		if !r.out.committed {
-			return &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "submit.final", Msg: "the final step did not run (check its if:)"}
+			return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "submit.final", Msg: "the final step did not run (check its if:)"}
 		}
 		if err := r.runSteps(fctx, f.Result); err != nil && !errors.Is(err, errFlowDone) {
 			return err
@@ -59,8 +58,8 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 		// A refusal the page showed (fail: rejected) is the payer's
 		// answer: nothing was filed. Anything else after the final step
 		// may have reached the payer.
-		if committed && !errors.Is(err, connectors.ErrRejected) {
-			var ce *connectors.Error
+		if committed && !errors.Is(err, authpilot.ErrRejected) {
+			var ce *authpilot.Error
 			if errors.As(err, &ce) {
 				ce.Msg += " (after the final step: the request may have been filed)"
 			}
@@ -70,10 +69,10 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	}
 	out, oerr := s.c.opts.outcomeOf(c, r.data.Vars, "submit.result")
 	if out.payerRef == "" {
-		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: "submit.result",
+		return nil, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "submit.result",
 			Msg: "no payer reference was read after the final step (the request may have been filed)"}
 	}
-	sub := &connectors.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText, Files: r.out.files}
+	sub := &authpilot.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText, Files: r.out.files}
 	if oerr != nil {
 		// The request was filed and its reference read: report it as
 		// submitted; the status wording is checked again on poll.
@@ -87,15 +86,15 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 
 // Find runs the find flow: it reports a request already filed for c at or
 // after since (the submission intent), or an error wrapping
-// connectors.ErrNotFound (an alternative with fail: not_found, or no
+// authpilot.ErrRequestNotFound (an alternative with fail: not_found, or no
 // candidate left). A flow that reads a requests table gets the one row
 // made after since whose identity matches c; a flow that reads one request
 // reports it with what the page showed of it (Submission.Shown), for the
 // agent to check.
-func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*connectors.Submission, error) {
+func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) (*authpilot.Submission, error) {
 	f := s.c.opts.Find
 	if f == nil {
-		return nil, &connectors.Error{Class: connectors.ErrUnsupported, Step: "find", Msg: "no find flow configured"}
+		return nil, &authpilot.Error{Class: authpilot.ErrUnsupported, Step: "find", Msg: "no find flow configured"}
 	}
 	slot, err := s.page(ctx)
 	if err != nil {
@@ -121,15 +120,15 @@ func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) 
 			vars[k] = v
 		}
 	} else if madeBefore(varString(vars, VarSubmittedAt), since) {
-		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "find",
+		return nil, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "find",
 			Msg: "the request found was made before the submission intent"}
 	}
 	out, oerr := s.c.opts.outcomeOf(c, vars, "find")
 	if out.payerRef == "" {
-		return nil, &connectors.Error{Class: connectors.ErrPortalChanged, Step: "find",
+		return nil, &authpilot.Error{Class: authpilot.ErrPortalChanged, Step: "find",
 			Msg: "the flow read no payer reference and no alternative said not_found"}
 	}
-	sub := &connectors.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText,
+	sub := &authpilot.Submission{PayerRef: out.payerRef, Status: authpilot.StatusSubmitted, StatusText: out.statusText,
 		Shown: s.c.opts.shown(vars)}
 	if oerr == nil && out.hasStatus {
 		sub.Status, sub.Determination = out.status, out.det
@@ -154,7 +153,7 @@ func (o *Options) pickRequest(c *authpilot.Case, since time.Time, rows []map[str
 		}
 		shown := o.shownRow(row)
 		if shown == nil || shown.IsZero() {
-			return nil, &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "find",
+			return nil, &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "find",
 				Msg: "a request found shows none of the identity fields: it cannot be checked against the case"}
 		}
 		if len(c.IdentityMismatch(*shown)) > 0 {
@@ -165,12 +164,12 @@ func (o *Options) pickRequest(c *authpilot.Case, since time.Time, rows []map[str
 	}
 	switch len(match) {
 	case 0:
-		return nil, &connectors.Error{Class: connectors.ErrNotFound, Step: "find",
+		return nil, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "find",
 			Msg: fmt.Sprintf("no request of this case among %d found (%d made before the submission intent, %d of another member, code or date)", len(rows), older, other)}
 	case 1:
 		return match[0], nil
 	}
-	return nil, &connectors.Error{Class: connectors.ErrNeedsHuman, Step: "find",
+	return nil, &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "find",
 		Msg: fmt.Sprintf("%d requests made since the submission intent match the case", len(match))}
 }
 
