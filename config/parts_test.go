@@ -76,15 +76,6 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func mustLoc(t *testing.T, name string) *time.Location {
-	t.Helper()
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func TestErrorFormat(t *testing.T) {
 	tests := []struct {
 		e    Error

@@ -129,12 +129,6 @@ func (d *daemon) stop(grace time.Duration) error {
 	}
 }
 
-func (d *daemon) running() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cmd != nil
-}
-
 func withoutEnv(env []string, names ...string) []string {
 	var out []string
 	for _, kv := range env {
