@@ -1,6 +1,7 @@
 package authpilot
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -102,4 +103,51 @@ func walkErrors(err error, fn func(error)) {
 	case interface{ Unwrap() error }:
 		walkErrors(u.Unwrap(), fn)
 	}
+}
+
+// ErrorClass names the class of a connector error for events, metrics and
+// recordings' manifests: auth, needs_human, portal_changed, rejected,
+// not_found, unsupported, retryable, timeout, canceled, or error for
+// anything else ("" for nil). An error can carry several classes (a run's
+// errors are joined; an *Error can wrap another); the first in that order
+// names it. Those that need a person come first, in the order the agent
+// acts on them: auth and needs_human pause the connector's logins before a
+// portal_changed alert is considered. The payer's final answers about one
+// request come next, and retryable only when nothing else applies: it
+// says trying again may help.
+func ErrorClass(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrAuth):
+		return "auth"
+	case errors.Is(err, ErrNeedsHuman):
+		return "needs_human"
+	case errors.Is(err, ErrPortalChanged):
+		return "portal_changed"
+	case errors.Is(err, ErrRejected):
+		return "rejected"
+	case errors.Is(err, ErrRequestNotFound):
+		return "not_found"
+	case errors.Is(err, ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, ErrRetryable):
+		return "retryable"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "error"
+}
+
+// ErrorText is an error's message, bounded to 500 bytes, for a case's
+// last error, an event or an alert's reason. Connector errors carry no PHI
+// by contract.
+func ErrorText(err error) string {
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
 }

@@ -35,10 +35,10 @@ func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor
 			portalChanged(c, obs, event, &ch, rec, now)
 			return ch
 		}
-		msg := errorText(obs.Err)
+		msg := authpilot.ErrorText(obs.Err)
 		if c.LastError != msg {
 			c.LastError = msg
-			event(authpilot.EventConnectorError, "", "", "", map[string]string{"error": msg, "class": errorClass(obs.Err)})
+			event(authpilot.EventConnectorError, "", "", "", map[string]string{"error": msg, "class": authpilot.ErrorClass(obs.Err)})
 		}
 		return ch
 	}
@@ -115,7 +115,7 @@ func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor
 // problem's own (connector, step, wording or error), so one unknown word
 // raises one alert, not one per poll and not one per case showing it.
 func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(authpilot.EventType, authpilot.Status, authpilot.Status, string, any), ch *authpilot.Changes, rec string, now time.Time) {
-	msg := errorText(obs.Err)
+	msg := authpilot.ErrorText(obs.Err)
 	step := ""
 	var ce *authpilot.Error
 	if errors.As(obs.Err, &ce) {
@@ -131,7 +131,7 @@ func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(auth
 		return
 	}
 	c.LastError = msg
-	event(authpilot.EventPortalChanged, "", "", text, map[string]string{"error": msg, "class": errorClass(obs.Err), "step": step})
+	event(authpilot.EventPortalChanged, "", "", text, map[string]string{"error": msg, "class": authpilot.ErrorClass(obs.Err), "step": step})
 	title := "A page about this case no longer matches the connector's flow"
 	action := "Open the recording, then update the connector's flow config; the case keeps its status"
 	reason := msg
@@ -253,35 +253,4 @@ func caseAlert(c *authpilot.Case, typ authpilot.AlertType, sev authpilot.Severit
 		CaseID: c.ID, ExternalRef: c.ExternalRef, Payer: c.Payer, ConnectorID: c.ConnectorID,
 		Track: c.Track, Status: c.Status, Title: title, Action: action, Recording: rec,
 	}
-}
-
-// errorClass names a connector error's class for events and metrics.
-func errorClass(err error) string {
-	switch {
-	case errors.Is(err, authpilot.ErrPortalChanged):
-		return "portal_changed"
-	case errors.Is(err, authpilot.ErrNeedsHuman):
-		return "needs_human"
-	case errors.Is(err, authpilot.ErrAuth):
-		return "auth"
-	case errors.Is(err, authpilot.ErrRejected):
-		return "rejected"
-	case errors.Is(err, authpilot.ErrRequestNotFound):
-		return "not_found"
-	case errors.Is(err, authpilot.ErrUnsupported):
-		return "unsupported"
-	case errors.Is(err, authpilot.ErrRetryable):
-		return "retryable"
-	}
-	return "error"
-}
-
-// errorText is an error's message, bounded. Connector errors carry no PHI
-// by contract.
-func errorText(err error) string {
-	s := err.Error()
-	if len(s) > 500 {
-		s = s[:500] + "…"
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -185,18 +184,4 @@ func equalTypes[T comparable](a, b []T) bool {
 		}
 	}
 	return true
-}
-
-func TestErrorClass(t *testing.T) {
-	for class, err := range map[string]error{
-		"portal_changed": &authpilot.Error{Class: authpilot.ErrPortalChanged},
-		"needs_human":    &authpilot.Error{Class: authpilot.ErrNeedsHuman},
-		"retryable":      &authpilot.Error{Class: authpilot.ErrRetryable},
-		"rejected":       &authpilot.Error{Class: authpilot.ErrRejected},
-		"error":          errors.New("x"),
-	} {
-		if got := errorClass(err); got != class {
-			t.Errorf("errorClass(%v) = %s, want %s", err, got, class)
-		}
-	}
 }

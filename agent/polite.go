@@ -188,7 +188,7 @@ func (r *runner) pauseFor(ctx context.Context, runErr error, rec string) bool {
 		st.Paused = true
 		st.PauseID = fmt.Sprintf("%d", now.UnixNano())
 		st.PausedAt, st.PausedUntil = now, now.Add(wait)
-		st.PauseClass, st.PauseReason = class, errorText(runErr)
+		st.PauseClass, st.PauseReason = class, authpilot.ErrorText(runErr)
 		return []authpilot.Alert{pauseAlert(st, rec)}, nil
 	})
 	if err != nil {

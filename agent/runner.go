@@ -402,7 +402,7 @@ func (r *runner) submitOne(ctx context.Context, sess connectors.Session, c *auth
 		// payer: the case stays in submitting and the next run reconciles
 		// it before anything is submitted again. Either way the error is
 		// kept on the case.
-		r.log.Warn("submit failed", "case", c.ID, "committed", committed, "class", errorClass(err), "err", err)
+		r.log.Warn("submit failed", "case", c.ID, "committed", committed, "class", authpilot.ErrorClass(err), "err", err)
 		return false, r.recordCaseError(ctx, c.ID, err, actor, rec)
 	}
 	if !committed {
@@ -436,7 +436,7 @@ var errRefused = errors.New("request rejected by the payer")
 // rejected: the submit job lists only ready and submitting cases, so the
 // request is never posted again until a person re-queues it.
 func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, rec string) error {
-	msg := errorText(cause)
+	msg := authpilot.ErrorText(cause)
 	words := ""
 	var ce *authpilot.Error
 	if errors.As(cause, &ce) {
@@ -451,7 +451,7 @@ func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, 
 		c.Status = authpilot.StatusRejected
 		c.StatusText = words
 		c.LastError = msg
-		detail, _ := json.Marshal(map[string]string{"error": msg, "class": errorClass(cause)})
+		detail, _ := json.Marshal(map[string]string{"error": msg, "class": authpilot.ErrorClass(cause)})
 		alert := caseAlert(c, authpilot.AlertSubmissionRejected, authpilot.SeverityCritical,
 			"The payer rejected the request", "Read the payer's reason, correct the case, then re-queue it; authpilot will not resubmit it by itself",
 			now, rec, "submission_rejected:"+c.ID+":"+fmt.Sprint(c.Version))
@@ -578,13 +578,13 @@ func (r *runner) needsHuman(ctx context.Context, c *authpilot.Case, title, actio
 }
 
 func (r *runner) recordCaseError(ctx context.Context, caseID string, cause error, actor, rec string) error {
-	msg := errorText(cause)
+	msg := authpilot.ErrorText(cause)
 	_, err := r.a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
 		if c.LastError == msg {
 			return authpilot.Changes{}, nil
 		}
 		c.LastError = msg
-		detail, _ := json.Marshal(map[string]string{"error": msg, "class": errorClass(cause)})
+		detail, _ := json.Marshal(map[string]string{"error": msg, "class": authpilot.ErrorClass(cause)})
 		return authpilot.Changes{Events: []authpilot.Event{{Type: authpilot.EventSubmitFailed, Actor: actor, Recording: rec, At: r.a.now().UTC(), Detail: detail}}}, nil
 	})
 	if err != nil {
@@ -610,7 +610,7 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 	}
 	outcome := "ok"
 	if runErr != nil {
-		outcome = errorClass(runErr)
+		outcome = authpilot.ErrorClass(runErr)
 	}
 	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, authpilot.ErrAuth) && !needsHumanAtLogin(runErr) {
 		// A retry stopped by the hourly cap (or a pause another process
@@ -637,7 +637,7 @@ func (r *runner) finish(ctx context.Context, rec Recording, job string, start ti
 		return // the pause's alert says what to do
 	}
 	now := r.a.now().UTC()
-	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: errorText(runErr)}
+	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: authpilot.ErrorText(runErr)}
 	var ce *authpilot.Error
 	switch {
 	case errors.Is(runErr, authpilot.ErrPortalChanged):

@@ -2,7 +2,6 @@ package recordings
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,7 +97,7 @@ func (r *Recording) Step(name string, start time.Time, err error) {
 	}
 	if err != nil {
 		st.Error = r.red.string(err.Error())
-		st.Class = ErrorClass(err)
+		st.Class = authpilot.ErrorClass(err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -222,7 +221,7 @@ func (r *Recording) Finish(runErr error) error {
 	}
 	if runErr != nil {
 		m.Outcome = OutcomeError
-		m.Error = &RunError{Class: ErrorClass(runErr), Message: r.red.string(runErr.Error())}
+		m.Error = &RunError{Class: authpilot.ErrorClass(runErr), Message: r.red.string(runErr.Error())}
 	}
 	if err := r.ensureDir(); err != nil {
 		return fmt.Errorf("finish recording %s: %w", r.id, err)
@@ -269,36 +268,6 @@ func (r *Recording) fail(msg string, err error) {
 	r.log.Error(msg, "err", err)
 	if r.writeErr == nil {
 		r.writeErr = err
-	}
-}
-
-// ErrorClass names the class of a connector error for manifests and events:
-// auth, needs_human, portal_changed, retryable, rejected, not_found,
-// unsupported, timeout, canceled, or error for anything else.
-func ErrorClass(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, authpilot.ErrAuth):
-		return "auth"
-	case errors.Is(err, authpilot.ErrNeedsHuman):
-		return "needs_human"
-	case errors.Is(err, authpilot.ErrPortalChanged):
-		return "portal_changed"
-	case errors.Is(err, authpilot.ErrRetryable):
-		return "retryable"
-	case errors.Is(err, authpilot.ErrRejected):
-		return "rejected"
-	case errors.Is(err, authpilot.ErrRequestNotFound):
-		return "not_found"
-	case errors.Is(err, authpilot.ErrUnsupported):
-		return "unsupported"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	default:
-		return "error"
 	}
 }
 

@@ -1,7 +1,6 @@
 package recordings
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -369,33 +368,6 @@ func TestConcurrentUse(t *testing.T) {
 		if st.N != i+1 {
 			t.Errorf("step %d numbered %d", i+1, st.N)
 		}
-	}
-}
-
-func TestErrorClass(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want string
-	}{
-		{"nil", nil, ""},
-		{"auth", &authpilot.Error{Class: authpilot.ErrAuth}, "auth"},
-		{"needs human wrapped", fmt.Errorf("login: %w", &authpilot.Error{Class: authpilot.ErrNeedsHuman}), "needs_human"},
-		{"portal changed", authpilot.ErrPortalChanged, "portal_changed"},
-		{"retryable", authpilot.ErrRetryable, "retryable"},
-		{"rejected", authpilot.ErrRejected, "rejected"},
-		{"not found", authpilot.ErrRequestNotFound, "not_found"},
-		{"unsupported", authpilot.ErrUnsupported, "unsupported"},
-		{"timeout", fmt.Errorf("wait: %w", context.DeadlineExceeded), "timeout"},
-		{"canceled", context.Canceled, "canceled"},
-		{"other", errors.New("boom"), "error"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ErrorClass(tt.err); got != tt.want {
-				t.Errorf("ErrorClass = %q, want %q", got, tt.want)
-			}
-		})
 	}
 }
 

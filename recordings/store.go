@@ -171,7 +171,7 @@ type Manifest struct {
 
 // RunError is the redacted error a run finished with.
 type RunError struct {
-	// Class is one of the names ErrorClass returns.
+	// Class is one of the names authpilot.ErrorClass returns.
 	Class   string `json:"class"`
 	Message string `json:"message"`
 }
