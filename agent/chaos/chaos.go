@@ -297,7 +297,7 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	fig.WebhookAttempts, fig.WebhookRefused = rc.attempts, rc.refused
 	rc.mu.Unlock()
 	fig.Wall = time.Since(start)
-	if removeDir && len(fig.Violations) == 0 && fig.LeftoverChromium == 0 {
+	if removeDir && len(fig.Violations) == 0 && fig.LeftoverChromium == 0 && fig.Settled {
 		_ = os.RemoveAll(dir)
 		fig.Dir = ""
 	}
