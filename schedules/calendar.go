@@ -27,9 +27,6 @@ var federalHolidays = []*cal.Holiday{
 	us.ChristmasDay,
 }
 
-// ClosedDayName is what Holiday returns for a practice closed day.
-const ClosedDayName = "practice closed"
-
 // Calendar is the practice's business-day calendar: Monday to Friday, less
 // the observed US federal holidays and the practice's own closed days, in the
 // practice's time zone. It is safe for concurrent use.
@@ -73,21 +70,6 @@ func (c *Calendar) IsBusinessDay(d authpilot.Date) bool {
 		return false
 	}
 	return c.bc.IsWorkday(noon(d))
-}
-
-// Holiday names the holiday or closed day d is, if any. A holiday moved off
-// a weekend is named on both days, with " (observed)" on the weekday.
-func (c *Calendar) Holiday(d authpilot.Date) (name string, ok bool) {
-	act, obs, h := c.bc.IsHoliday(noon(d))
-	switch {
-	case act:
-		return h.Name, true
-	case obs:
-		return h.Name + " (observed)", true
-	case c.closed[d]:
-		return ClosedDayName, true
-	}
-	return "", false
 }
 
 // AddBusinessDays returns t moved n business days (backwards when n < 0) at
