@@ -21,7 +21,7 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 )
 
-// idleKind is a connector kind that never talks to anyone; it lets the
+// idleOptions are those of a connector kind that never talks to anyone; it lets the
 // intake tests reference a connector without a browser.
 type idleOptions struct{}
 

@@ -18,8 +18,8 @@ import (
 // noFindOpens counts the visits of agenttest-nofind connectors.
 var noFindOpens atomic.Int64
 
-// noFindKind submits but cannot search the payer (like the RBM example
-// flow, which has no find).
+// noFindOptions are those of a kind that submits but cannot search the
+// payer (like the RBM example flow, which has no find).
 type noFindOptions struct{}
 
 func (noFindOptions) New(connectors.Env) (connectors.Connector, error) { return noFindConnector{}, nil }

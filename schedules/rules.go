@@ -213,7 +213,7 @@ var (
 	}
 )
 
-// closedStatuses end every deadline: nothing is owed on such a case.
+// closedStatus reports the statuses that end every deadline: nothing is owed on such a case.
 func closedStatus(s authpilot.Status) bool {
 	switch s {
 	case authpilot.StatusCancelled, authpilot.StatusWithdrawn, authpilot.StatusExpired, authpilot.StatusNotRequired:

@@ -20,7 +20,7 @@ type demoCase struct {
 	code   string
 	// pas is the fate on the PAS API.
 	pas *pas.Rule
-	// seedRef: the request was filed by phone before authpilot; the case
+	// tracked: the request was filed by phone before authpilot; the case
 	// tracks it (seeded into the simulator first).
 	tracked bool
 }

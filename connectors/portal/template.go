@@ -132,7 +132,7 @@ func truthy(s string) bool {
 	return true
 }
 
-// checkTemplate statically checks a template's field references against
+// templateChecker statically checks a template's field references against
 // the data types and its secret calls against the configured roles.
 type templateChecker struct {
 	secrets map[string]string
