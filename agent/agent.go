@@ -148,6 +148,13 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.notify = np
+	// The jobs are registered here, not in Run, so that everything run
+	// refuses in a configuration New refuses too (config check runs the
+	// same checks; see agenttest.CheckLikeRun).
+	if a.sched, err = a.schedule(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -220,11 +227,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.recoverInterrupted(ctx); err != nil {
 		return err
 	}
-	sched, err := a.schedule()
-	if err != nil {
-		return err
-	}
-	a.sched = sched
+	sched := a.sched
 	// Deadlines are computed at start-up too, so the worklist is current
 	// even before the first scheduled check.
 	if _, err := a.CheckDeadlines(ctx); err != nil {

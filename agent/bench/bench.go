@@ -110,6 +110,31 @@ func (w *world) close() {
 	}
 }
 
+func portalName(p int) string { return fmt.Sprintf("portal-%d", p) }
+
+// writeConfig writes the bench's authpilot.yaml and one flow per portal
+// (naive: no list, a detail lookup per case, no kept cookies) pointed at
+// urls, and returns the config's path.
+func writeConfig(dir string, urls []string, o Options, naive bool) (string, error) {
+	var conns, payers strings.Builder
+	for p, url := range urls {
+		flow, err := flowFor(url, o.Sessions, naive, naive || o.InTabs)
+		if err != nil {
+			return "", err
+		}
+		name := portalName(p)
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), flow, 0o600); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&conns, "  - {id: %s, kind: portal, flow: %s.yaml, schedule: {submit: \"\", poll: \"\"}, limits: {pages: %d, timeout: 30m, retries: 0}}\n", name, name, o.Sessions)
+		fmt.Fprintf(&payers, "  - {id: payer-%d, plan_type: medicare_advantage, connector: %s}\n", p, name)
+	}
+	y := fmt.Sprintf("practice: {name: Bench, timezone: America/New_York}\ndata_dir: %s/data\nschedules: {deadlines: \"\", digest: \"\"}\nbrowser: {max_pages: %d}\npayers:\n%sconnectors:\n%s",
+		dir, o.Sessions*len(urls), payers.String(), conns.String())
+	cfgPath := filepath.Join(dir, "authpilot.yaml")
+	return cfgPath, os.WriteFile(cfgPath, []byte(y), 0o600)
+}
+
 // build starts the portals, seeds the same requests in each world, writes
 // the flows (naive: no list, a detail lookup per case, no kept cookies)
 // and creates the tracked cases.
@@ -121,7 +146,6 @@ func build(ctx context.Context, o Options, naive bool) (*world, error) {
 	w := &world{dir: dir}
 	per := o.Cases / o.Portals
 	decidedPer := int(float64(per) * o.Decided)
-	var conns strings.Builder
 	for p := 0; p < o.Portals; p++ {
 		portal := payersim.NewPayer(payersim.PayerOptions{Latency: o.Latency, PageSize: 50, SessionTTL: time.Hour})
 		url, stop, err := serve(portal)
@@ -148,27 +172,10 @@ func build(ctx context.Context, o Options, naive bool) (*world, error) {
 			w.close()
 			return nil, err
 		}
-		flow, err := flowFor(url, o.Sessions, naive, naive || o.InTabs)
-		if err != nil {
-			w.close()
-			return nil, err
-		}
-		name := fmt.Sprintf("portal-%d", p)
-		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), flow, 0o600); err != nil {
-			w.close()
-			return nil, err
-		}
-		fmt.Fprintf(&conns, "  - {id: %s, kind: portal, flow: %s.yaml, schedule: {submit: \"\", poll: \"\"}, limits: {pages: %d, timeout: 30m, retries: 0}}\n", name, name, o.Sessions)
-		w.cases = append(w.cases, trackedCases(name, subs, refs)...)
+		w.cases = append(w.cases, trackedCases(portalName(p), subs, refs)...)
 	}
-	var payers strings.Builder
-	for p := 0; p < o.Portals; p++ {
-		fmt.Fprintf(&payers, "  - {id: payer-%d, plan_type: medicare_advantage, connector: portal-%d}\n", p, p)
-	}
-	y := fmt.Sprintf("practice: {name: Bench, timezone: America/New_York}\ndata_dir: %s/data\nschedules: {deadlines: \"\", digest: \"\"}\nbrowser: {max_pages: %d}\npayers:\n%sconnectors:\n%s",
-		dir, o.Sessions*o.Portals, payers.String(), conns.String())
-	cfgPath := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
+	cfgPath, err := writeConfig(dir, w.urls, o, naive)
+	if err != nil {
 		w.close()
 		return nil, err
 	}

@@ -602,6 +602,18 @@ notify:
 	return os.WriteFile(filepath.Join(dir, "authpilot.yaml"), []byte(y), 0o600)
 }
 
+// chaosSecrets are the values of every secret the chaos config names.
+var chaosSecrets = map[string]string{
+	"api-token":              apiToken,
+	"summit-username":        payersim.DefaultPayerUsername,
+	"summit-password":        payersim.DefaultPayerPassword,
+	"summit-totp":            payersim.DefaultTOTPSecret,
+	"clearview-email":        payersim.DefaultRBMEmail,
+	"clearview-password":     payersim.DefaultRBMPassword,
+	"keystone-client-secret": pas.DefaultClientSecret,
+	"hook-secret":            hookSecret,
+}
+
 // storeSecrets puts the simulators' credentials, the API token and the
 // webhook secret in the daemon's file keyring.
 func storeSecrets(cfgPath string) error {
@@ -613,16 +625,7 @@ func storeSecrets(cfgPath string) error {
 	if err != nil {
 		return fmt.Errorf("open keyring: %w", err)
 	}
-	for name, v := range map[string]string{
-		"api-token":              apiToken,
-		"summit-username":        payersim.DefaultPayerUsername,
-		"summit-password":        payersim.DefaultPayerPassword,
-		"summit-totp":            payersim.DefaultTOTPSecret,
-		"clearview-email":        payersim.DefaultRBMEmail,
-		"clearview-password":     payersim.DefaultRBMPassword,
-		"keystone-client-secret": pas.DefaultClientSecret,
-		"hook-secret":            hookSecret,
-	} {
+	for name, v := range chaosSecrets {
 		if err := kr.Set(name, v); err != nil {
 			return fmt.Errorf("keyring: set %s: %w", name, err)
 		}

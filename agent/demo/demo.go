@@ -127,17 +127,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
-	secrets := authpilot.StaticSecrets{
-		"api-token":                apiToken,
-		"summit-username":          payersim.DefaultPayerUsername,
-		"summit-password":          payersim.DefaultPayerPassword,
-		"summit-totp":              payersim.DefaultTOTPSecret,
-		"clearview-email":          payersim.DefaultRBMEmail,
-		"clearview-password":       payersim.DefaultRBMPassword,
-		"keystone-client-secret":   pas.DefaultClientSecret,
-		"slack-coordinators-url":   slackURL,
-		"practice-webhook-signing": hook.secret,
-	}
+	secrets := demoSecrets(slackURL, hook.secret)
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -435,6 +425,21 @@ func script(sims *payersim.Set, week []demoCase) error {
 		return err
 	}
 	return sims.PAS.SetScenario(pas.Scenario{Rules: pasRules})
+}
+
+// demoSecrets are the values of every secret the demo's config names.
+func demoSecrets(slackURL, hookSecret string) authpilot.StaticSecrets {
+	return authpilot.StaticSecrets{
+		"api-token":                apiToken,
+		"summit-username":          payersim.DefaultPayerUsername,
+		"summit-password":          payersim.DefaultPayerPassword,
+		"summit-totp":              payersim.DefaultTOTPSecret,
+		"clearview-email":          payersim.DefaultRBMEmail,
+		"clearview-password":       payersim.DefaultRBMPassword,
+		"keystone-client-secret":   pas.DefaultClientSecret,
+		"slack-coordinators-url":   slackURL,
+		"practice-webhook-signing": hookSecret,
+	}
 }
 
 // writeConfig writes the demo's authpilot.yaml and the example flows,
