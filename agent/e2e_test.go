@@ -28,6 +28,7 @@ import (
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/examples"
+	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
 )

@@ -26,6 +26,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify"
 )
 
 //go:embed default.yaml
@@ -211,8 +212,8 @@ type Connector struct {
 }
 
 // KeepNode keeps the inline options for the kind to decode.
-func (c *Connector) KeepNode(key string, n *yaml.Node) bool {
-	if key != "options" {
+func (c *Connector) KeepNode(key, n *yaml.Node) bool {
+	if key.Value != "options" {
 		return false
 	}
 	c.optionsNode = n
@@ -298,29 +299,32 @@ type Retry struct {
 	FailingAfter Duration `yaml:"failing_after"`
 }
 
-// Sink types.
-const (
-	SinkSlack   = "slack"
-	SinkWebhook = "webhook"
-)
-
-// Sink is one alert destination.
+// Sink is one alert destination: the fields common to every sink kind,
+// and its kind's options (notify.Sink.Options), decoded by the kind from
+// the sink's other keys.
 type Sink struct {
-	Name string `yaml:"name"`
-	Type string `yaml:"type"` // SinkSlack | SinkWebhook
-	// URL is a webhook's address written in the config; URLSecret names a
-	// keyring secret holding it instead (always, for Slack).
-	URL       string `yaml:"url"`
-	URLSecret string `yaml:"url_secret"`
-	// Secret names the keyring secret with a webhook's signing key
-	// (whsec_...).
-	Secret string `yaml:"secret"`
-	// IncludePHI adds patient details to this sink's messages and leaves
-	// payer text unredacted.
-	IncludePHI bool `yaml:"include_phi"`
-	// IncludeOrderRef shows the case's order reference (external_ref,
-	// often an MRN) without the rest of the PHI; include_phi implies it.
-	IncludeOrderRef bool `yaml:"include_order_ref"`
+	notify.Sink `yaml:",inline"`
+
+	kindNode *yaml.Node // the keys not in notify.CommonKeys, as a mapping
+}
+
+// KeepNode keeps every key but the common ones for the sink's kind to
+// decode (a key written beside a merge replaces the merged one).
+func (s *Sink) KeepNode(key, n *yaml.Node) bool {
+	if slices.Contains(notify.CommonKeys, key.Value) {
+		return false
+	}
+	if s.kindNode == nil {
+		s.kindNode = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
+	}
+	for i := 0; i+1 < len(s.kindNode.Content); i += 2 {
+		if s.kindNode.Content[i].Value == key.Value {
+			s.kindNode.Content[i], s.kindNode.Content[i+1] = key, n
+			return true
+		}
+	}
+	s.kindNode.Content = append(s.kindNode.Content, key, n)
+	return true
 }
 
 // Route sends matching alerts to sinks. Routes are tried in order; the
@@ -340,58 +344,30 @@ type Match struct {
 	Severity authpilot.Severity    `yaml:"severity"`
 }
 
-// severityRank orders severities; an unknown one ranks as info.
-func severityRank(s authpilot.Severity) int {
-	switch s {
-	case authpilot.SeverityWarning:
-		return 1
-	case authpilot.SeverityCritical:
-		return 2
-	}
-	return 0
-}
-
-// Matches reports whether a is selected by m.
-func (m Match) Matches(a *authpilot.Alert) bool {
-	if len(m.Types) > 0 && !slices.Contains(m.Types, a.Type) {
-		return false
-	}
-	if len(m.Payers) > 0 && !slices.Contains(m.Payers, a.Payer) {
-		return false
-	}
-	if len(m.Tracks) > 0 && !slices.Contains(m.Tracks, a.Track) {
-		return false
-	}
-	return m.Severity == "" || severityRank(a.Severity) >= severityRank(m.Severity)
-}
-
-// SinksFor returns the names of the sinks an alert goes to: those of the
-// matching routes (the first match wins unless it says continue), then the
-// extra sinks of the alert's connector, each once, in that order.
-func (c *Config) SinksFor(a *authpilot.Alert) []string {
-	var out []string
-	add := func(names []string) {
-		for _, n := range names {
-			if !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	for _, r := range c.Notify.Routes {
-		if !r.Match.Matches(a) {
-			continue
-		}
-		add(r.Sinks)
-		if !r.Continue {
-			break
-		}
-	}
-	if a.ConnectorID != "" {
-		if cn, ok := c.Connector(a.ConnectorID); ok {
-			add(cn.Notify)
-		}
+// Sinks returns the configured sinks, for notify.Build.
+func (c *Config) Sinks() []notify.Sink {
+	out := make([]notify.Sink, len(c.Notify.Sinks))
+	for i, s := range c.Notify.Sinks {
+		out[i] = s.Sink
 	}
 	return out
+}
+
+// Router returns the alert router of the routes, the connectors' extra
+// sinks and the sinks.
+func (c *Config) Router() *notify.Router {
+	r := &notify.Router{ExtraSinks: map[string][]string{}}
+	for _, rt := range c.Notify.Routes {
+		r.Routes = append(r.Routes, notify.Route{Types: rt.Match.Types, Payers: rt.Match.Payers, Tracks: rt.Match.Tracks,
+			MinSeverity: rt.Match.Severity, Sinks: rt.Sinks, Continue: rt.Continue})
+	}
+	for _, cn := range c.Connectors {
+		if len(cn.Notify) > 0 {
+			r.ExtraSinks[cn.ID] = cn.Notify
+		}
+	}
+	r.Sinks = notify.Names(c.Sinks())
+	return r
 }
 
 // Location returns the practice time zone.

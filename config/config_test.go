@@ -13,6 +13,9 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/notify/slack"
+	"github.com/authpilot/authpilot/notify/webhook"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -107,14 +110,10 @@ func TestGoodConfig(t *testing.T) {
 	check("Connectors[1].Notify", len(c1.Notify), 0)
 	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 57})
 
-	sinks := make([]Sink, len(cfg.Notify.Sinks))
-	for i, s := range cfg.Notify.Sinks {
-		sinks[i] = *s
-	}
-	check("Sinks", sinks, []Sink{
-		{Name: "coordinators", Type: SinkSlack, URLSecret: "slack-coordinators-url"},
-		{Name: "ehr", Type: SinkWebhook, URL: "https://ehr.example.org/hooks/authpilot", Secret: "webhook-ehr", IncludePHI: true},
-		{Name: "billing", Type: SinkWebhook, URLSecret: "billing-webhook-url", Secret: "webhook-billing"},
+	check("Sinks", cfg.Sinks(), []notify.Sink{
+		{Name: "coordinators", Type: "slack", Options: &slack.Config{URLSecret: "slack-coordinators-url"}},
+		{Name: "ehr", Type: "webhook", Options: &webhook.Config{URL: "https://ehr.example.org/hooks/authpilot", Secret: "webhook-ehr"}, IncludePHI: true},
+		{Name: "billing", Type: "webhook", Options: &webhook.Config{URLSecret: "billing-webhook-url", Secret: "webhook-billing"}},
 	})
 	routes := make([]Route, len(cfg.Notify.Routes))
 	for i, r := range cfg.Notify.Routes {
@@ -156,7 +155,7 @@ func TestLookups(t *testing.T) {
 	if _, ok := cfg.ConnectorForPayer("nope"); ok {
 		t.Error("ConnectorForPayer(nope) found")
 	}
-	if s, ok := cfg.Sink("ehr"); !ok || s.Type != SinkWebhook {
+	if s, ok := cfg.Sink("ehr"); !ok || s.Type != "webhook" {
 		t.Errorf("Sink(ehr) = %v, %v", s, ok)
 	}
 	if _, ok := cfg.Sink("nope"); ok {
@@ -320,12 +319,17 @@ var badCases = []struct {
 	}},
 	{"sinks.yaml", []string{
 		"testdata/bad/sinks.yaml:7: notify.sinks[0] \"slack-with-url\": url: a Slack webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret",
-		`testdata/bad/sinks.yaml:8: notify.sinks[0] "slack-with-url": secret: only webhook sinks sign their deliveries`,
+		`testdata/bad/sinks.yaml:8: notify.sinks[0] "slack-with-url": unknown key "secret"`,
 		`testdata/bad/sinks.yaml:11: notify.sinks[1] "webhook-both": url: give url or url_secret, not both`,
 		`testdata/bad/sinks.yaml:14: notify.sinks[2] "webhook-none": one of url or url_secret is required`,
 		`testdata/bad/sinks.yaml:19: notify.sinks[3] "webhook-bad-url": url: not an absolute http(s) URL`,
 		`testdata/bad/sinks.yaml:20: notify.sinks[3] "webhook-bad-url": secret: invalid secret name: character 1 is an upper-case letter (use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)`,
-		`testdata/bad/sinks.yaml:22: notify.sinks[4] "teams": type: unknown value "msteams" (one of slack, webhook)`,
+		`testdata/bad/sinks.yaml:22: notify.sinks[4] "teams": type: unknown sink type "msteams" (registered: slack, webhook)`,
+		// run refused a webhook without a signing secret that config check
+		// passed with a warning: now both refuse it.
+		"testdata/bad/sinks.yaml:23: notify.sinks[5] \"webhook-unsigned\": secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)",
+		`testdata/bad/sinks.yaml:26: notify.sinks[6] "slack-typo": url_secret: required for a slack sink (the keyring secret holding the webhook URL)`,
+		`testdata/bad/sinks.yaml:28: notify.sinks[6] "slack-typo": unknown key "url_secrte" (did you mean "url_secret"?)`,
 	}},
 	{"values.yaml", []string{
 		`testdata/bad/values.yaml:2: practice.name: required`,
@@ -642,7 +646,9 @@ func TestAliasBomb(t *testing.T) {
 	}
 }
 
-func TestSinksFor(t *testing.T) {
+// TestRouter checks the config's routes through the one router,
+// notify.Router.
+func TestRouter(t *testing.T) {
 	cfg, err := Load("testdata/good/authpilot.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -685,15 +691,15 @@ func TestSinksFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := cfg.SinksFor(&tt.alert); !slices.Equal(got, tt.want) {
-				t.Errorf("SinksFor = %v, want %v", got, tt.want)
+			if got := cfg.Router().Route(tt.alert, nil); !slices.Equal(got, tt.want) {
+				t.Errorf("Route = %v, want %v", got, tt.want)
 			}
 		})
 	}
 	// First match wins without continue.
 	cfg.Notify.Routes[0].Continue = false
 	a := authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Severity: authpilot.SeverityCritical, Payer: "summit-ma", Track: authpilot.TrackSurgery}
-	if got := cfg.SinksFor(&a); !slices.Equal(got, []string{"coordinators", "ehr"}) {
-		t.Errorf("without continue: SinksFor = %v", got)
+	if got := cfg.Router().Route(a, nil); !slices.Equal(got, []string{"coordinators", "ehr"}) {
+		t.Errorf("without continue: Route = %v", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"github.com/authpilot/authpilot/internal/didyoumean"
 	"github.com/authpilot/authpilot/internal/yamlx"
 	"github.com/authpilot/authpilot/schedules"
+	"github.com/authpilot/authpilot/notify"
 )
 
 // validator checks a decoded Config in one place: values, then
@@ -247,9 +247,8 @@ func (v *validator) deadlines() {
 	v.nonNegative("deadlines.auth_expiry_warning", d.AuthExpiryWarning)
 }
 
-var sinkTypes = []string{SinkSlack, SinkWebhook}
-
-// sinks checks the sinks and returns their names.
+// sinks checks the sinks, decodes each one's own keys through its kind,
+// and returns their names.
 func (v *validator) sinks() []string {
 	var names []string
 	seen := map[string]string{}
@@ -257,41 +256,7 @@ func (v *validator) sinks() []string {
 		p := fmt.Sprintf("notify.sinks[%d]", i)
 		v.id(p+".name", s.Name, "sink name", seen)
 		names = append(names, s.Name)
-		v.enum(p+".type", s.Type, sinkTypes)
-		v.secretName(p+".url_secret", s.URLSecret, false)
-		v.secretName(p+".secret", s.Secret, false)
-		switch s.Type {
-		case SinkSlack:
-			if s.URL != "" {
-				// The value is not echoed: it is a credential.
-				v.errorf(p+".url", "a Slack webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret")
-			} else if s.URLSecret == "" {
-				v.errorf(p+".url_secret", "required for a slack sink (the keyring secret holding the webhook URL)")
-			}
-			if s.Secret != "" {
-				v.errorf(p+".secret", "only webhook sinks sign their deliveries")
-			}
-			if s.IncludePHI {
-				v.warnf(p+".include_phi", "sends patient details to Slack")
-			} else if s.IncludeOrderRef {
-				v.warnf(p+".include_order_ref", "sends order references (often MRNs) to Slack")
-			}
-		case SinkWebhook:
-			switch {
-			case s.URL != "" && s.URLSecret != "":
-				v.errorf(p+".url", "give url or url_secret, not both")
-			case s.URL == "" && s.URLSecret == "":
-				if !v.d.Failed(p+".url") && !v.d.Failed(p+".url_secret") {
-					v.errorf(p, "one of url or url_secret is required")
-				}
-			case s.URL != "":
-				v.webhookURL(p+".url", s.URL)
-			}
-			if s.Secret == "" && !v.d.Failed(p+".secret") {
-				// run refuses an unsigned webhook sink: so does check.
-				v.errorf(p, "secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)")
-			}
-		}
+		v.sinkOptions(p, s)
 	}
 	v.nonNegative("notify.retry.for", v.cfg.Notify.Retry.For)
 	v.nonNegative("notify.retry.max_backoff", v.cfg.Notify.Retry.MaxBackoff)
@@ -302,17 +267,78 @@ func (v *validator) sinks() []string {
 	return names
 }
 
-// webhookURL checks a webhook address without echoing it (it may carry a
-// token).
-func (v *validator) webhookURL(path, raw string) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.errorf(path, "not an absolute http(s) URL")
+// sinkOptions decodes a sink's own keys through its kind (notify.Lookup).
+func (v *validator) sinkOptions(p string, s *Sink) {
+	typePath := p + ".type"
+	if s.Type == "" {
+		if !v.d.Failed(typePath) {
+			v.errorf(typePath, "required (one of %s)", sinkKindList())
+		}
 		return
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		v.warnf(path, "plain http: deliveries are not encrypted")
+	kind, ok := notify.Lookup(s.Type)
+	if !ok {
+		v.errorf(typePath, "unknown sink type %s%s (registered: %s)", v.q(typePath, s.Type), didyoumean.Suggest(s.Type, notify.Kinds()), sinkKindList())
+		return
 	}
+	node := s.kindNode
+	line := v.d.Line(p)
+	if node == nil {
+		node = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	node.Line = line // an error about a missing key points at the sink
+	opts, err := decodeSinkOptions(kind, s.Sink, node)
+	fieldErr := func(fe *notify.FieldError, warn bool) {
+		if v.d.Failed(join(p, fe.Path)) {
+			return
+		}
+		l := fe.Line
+		if l <= 0 {
+			l = v.d.Line(join(p, fe.Path))
+		}
+		if warn {
+			v.errs.warn(v.d.file, l, join(p, fe.Path), fe.Msg)
+		} else {
+			v.errs.add(v.d.file, l, join(p, fe.Path), fe.Msg)
+		}
+	}
+	var fes notify.FieldErrors
+	switch {
+	case err == nil && opts == nil:
+		v.errorf(p, "sink type %q returned no options", kind.Name)
+	case errors.As(err, &fes) && len(fes) > 0:
+		for _, fe := range fes {
+			fieldErr(fe, false)
+		}
+	case err != nil:
+		v.errorf(p, "%v", err)
+	default:
+		s.Options = opts
+		if w, ok := opts.(notify.Warner); ok {
+			for _, fe := range w.Warnings() {
+				fieldErr(fe, true)
+			}
+		}
+	}
+}
+
+func sinkKindList() string {
+	kinds := notify.Kinds()
+	if len(kinds) == 0 {
+		return "none linked in"
+	}
+	return strings.Join(kinds, ", ")
+}
+
+// decodeSinkOptions runs a sink kind's decoder, turning a panic into an
+// error.
+func decodeSinkOptions(k notify.Kind, common notify.Sink, n *yaml.Node) (opts notify.SinkOptions, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			opts, err = nil, fmt.Errorf("sink type %q failed to decode its options: %v", k.Name, r)
+		}
+	}()
+	return k.Decode(common, n)
 }
 
 // connectors checks the connectors, decodes their options and returns

@@ -17,7 +17,6 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/notifytest"
-	"github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/notify/slack"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -99,18 +98,18 @@ type env struct {
 	errs   []error
 }
 
-func newEnv(t *testing.T, clock *clocktest.Fake, sinkCfgs []notify.SinkConfig, secrets notifytest.Secrets, router *notify.Router) *env {
+func newEnv(t *testing.T, clock *clocktest.Fake, sinkCfgs []notify.Sink, secrets notifytest.Secrets, router *notify.Router) *env {
 	t.Helper()
 	e := &env{clock: clock, cases: notifytest.Cases{seeded.ID: seeded}}
 	e.outbox = &notifytest.Outbox{Now: e.clock.Now}
 	logger, logs := notifytest.NewLogger()
 	e.logs = logs
-	ns, err := sinks.New(sinkCfgs, secrets, sinks.Options{Clock: e.clock, Location: eastern})
+	ns, err := notify.Build(sinkCfgs, notify.Env{Secrets: secrets, Clock: e.clock, Location: eastern})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if router.Sinks == nil {
-		router.Sinks = sinks.Names(sinkCfgs)
+		router.Sinks = notify.Names(sinkCfgs)
 	}
 	e.d = notify.NewDispatcher(e.outbox, e.cases, router, ns, e.clock, logger,
 		notify.Options{Rand: func() float64 { return 0.5 }}) // no jitter: exact schedules
@@ -195,8 +194,18 @@ func alertN(i int, typ authpilot.AlertType) authpilot.Alert {
 	}
 }
 
-func hookSink(name, urlSecret string) notify.SinkConfig {
-	return notify.SinkConfig{Name: name, Type: notify.TypeWebhook, URLSecret: urlSecret, Secret: "hook-key"}
+func hookSink(name, urlSecret string) notify.Sink {
+	return notify.Sink{Name: name, Type: webhook.KindName, Options: &webhook.Config{URLSecret: urlSecret, Secret: "hook-key"}}
+}
+
+func slackSink(name, urlSecret string) notify.Sink {
+	return notify.Sink{Name: name, Type: slack.KindName, Options: &slack.Config{URLSecret: urlSecret}}
+}
+
+func phiSlackSink(name, urlSecret string) notify.Sink {
+	s := slackSink(name, urlSecret)
+	s.IncludePHI = true
+	return s
 }
 
 func routeAll(sinks ...string) *notify.Router {
@@ -235,7 +244,7 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 				}
 				return 200, ""
 			})
-			e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
+			e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
 			var raised []string
 			for i := range alerts {
@@ -316,7 +325,7 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 		return 200, ""
 	})
 	ops := newEndpoint(t, clock, nil)
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
+	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
 		notifytest.Secrets{"hook-url": hook.srv.URL + "/in?token=" + hookToken, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	for i := range 3 {
@@ -401,7 +410,7 @@ func TestWebhookClientErrorRetried(t *testing.T) {
 		return 200, ""
 	})
 	ops := newEndpoint(t, clock, nil)
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
+	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
 		notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	e.enqueue(t, bad, otherCase, sameCase)
@@ -463,7 +472,7 @@ func TestRetryWindow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := clocktest.New(start)
 			ep := newEndpoint(t, clock, func(int, *http.Request) (int, string) { return 503, "" })
-			e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
+			e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
 			a := alertN(0, authpilot.AlertStatusChanged)
 			a.At = start.Add(-72 * time.Hour) // raised while the daemon was down
@@ -494,7 +503,7 @@ func TestWebhookPHIOnlyForOptedInSink(t *testing.T) {
 	ehr := newEndpoint(t, clock, nil)
 	phiSink := hookSink("ehr", "ehr-url")
 	phiSink.IncludePHI = true
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("plain", "plain-url"), phiSink},
+	e := newEnv(t, clock, []notify.Sink{hookSink("plain", "plain-url"), phiSink},
 		notifytest.Secrets{"plain-url": plain.srv.URL, "ehr-url": ehr.srv.URL, "hook-key": hookSecret}, routeAll("plain", "ehr"))
 	known := alertN(0, authpilot.AlertDeterminationReceived)
 	orphan := alertN(1, authpilot.AlertDeterminationReceived)
@@ -568,8 +577,8 @@ func TestSlackEveryAlertTypeWithoutPHI(t *testing.T) {
 	clock := clocktest.New(start)
 	team := newEndpoint(t, clock, nil)
 	withPHI := newEndpoint(t, clock, nil)
-	phiSink := notify.SinkConfig{Name: "team-phi", Type: notify.TypeSlack, URLSecret: "phi-url", IncludePHI: true}
-	e := newEnv(t, clock, []notify.SinkConfig{{Name: "team", Type: notify.TypeSlack, URLSecret: "team-url"}, phiSink},
+	phiSink := phiSlackSink("team-phi", "phi-url")
+	e := newEnv(t, clock, []notify.Sink{slackSink("team", "team-url"), phiSink},
 		notifytest.Secrets{"team-url": team.srv.URL + "/services/T1/B1/" + slackToken, "phi-url": withPHI.srv.URL + "/services/T2/B2/x"},
 		routeAll("team", "team-phi"))
 
@@ -633,10 +642,10 @@ func TestSlackEveryAlertTypeWithoutPHI(t *testing.T) {
 func TestSlackOneMessagePerSecondPerWebhook(t *testing.T) {
 	clock := clocktest.New(start)
 	ep := newEndpoint(t, clock, nil)
-	e := newEnv(t, clock, []notify.SinkConfig{
-		{Name: "a", Type: notify.TypeSlack, URLSecret: "url-a"},
-		{Name: "a-too", Type: notify.TypeSlack, URLSecret: "url-a"},
-		{Name: "b", Type: notify.TypeSlack, URLSecret: "url-b"},
+	e := newEnv(t, clock, []notify.Sink{
+		slackSink("a", "url-a"),
+		slackSink("a-too", "url-a"),
+		slackSink("b", "url-b"),
 	}, notifytest.Secrets{"url-a": ep.srv.URL + "/services/A/" + slackToken, "url-b": ep.srv.URL + "/services/B/x"},
 		routeAll("a", "a-too", "b"))
 	const alerts = 3
@@ -681,9 +690,9 @@ func TestNoSecretLeaks(t *testing.T) {
 	ep := newEndpoint(t, clock, func(n int, r *http.Request) (int, string) {
 		return []int{500, 401, 410}[n%3], ""
 	})
-	e := newEnv(t, clock, []notify.SinkConfig{
+	e := newEnv(t, clock, []notify.Sink{
 		hookSink("down", "down-url"),
-		{Name: "slack-down", Type: notify.TypeSlack, URLSecret: "slack-down-url"},
+		slackSink("slack-down", "slack-down-url"),
 		hookSink("flaky", "flaky-url"),
 	}, notifytest.Secrets{
 		"down-url":       closedURL + "/hook?token=" + hookToken,
@@ -719,7 +728,7 @@ func TestRunWakesOnKickAndTimer(t *testing.T) {
 		}
 		return 200, ""
 	})
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
+	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
 		notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
 	e.enqueue(t, alertN(0, authpilot.AlertStatusChanged))
 
@@ -773,7 +782,7 @@ func TestRunWakesOnKickAndTimer(t *testing.T) {
 func TestSendTest(t *testing.T) {
 	clock := clocktest.New(start)
 	ep := newEndpoint(t, clock, nil)
-	e := newEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
+	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
 		notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
 
 	if err := e.d.SendTest(t.Context(), "hook"); err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/notifytest"
-	"github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 	"github.com/authpilot/authpilot/store"
@@ -31,19 +30,19 @@ type sqlEnv struct {
 	logs  *notifytest.LogBuffer
 }
 
-func newSQLEnv(t *testing.T, clock *clocktest.Fake, sinkCfgs []notify.SinkConfig, secrets notifytest.Secrets, router *notify.Router) *sqlEnv {
+func newSQLEnv(t *testing.T, clock *clocktest.Fake, sinkCfgs []notify.Sink, secrets notifytest.Secrets, router *notify.Router) *sqlEnv {
 	t.Helper()
 	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "data"), store.WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ns, err := sinks.New(sinkCfgs, secrets, sinks.Options{Clock: clock, Location: eastern})
+	ns, err := notify.Build(sinkCfgs, notify.Env{Secrets: secrets, Clock: clock, Location: eastern})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if router.Sinks == nil {
-		router.Sinks = sinks.Names(sinkCfgs)
+		router.Sinks = notify.Names(sinkCfgs)
 	}
 	logger, logs := notifytest.NewLogger()
 	d := notify.NewDispatcher(st, st, router, ns, clock, logger, notify.Options{Rand: func() float64 { return 0.5 }})
@@ -134,7 +133,7 @@ func TestWebhook404ForAWhileLosesNothing(t *testing.T) {
 				}
 				return 200, ""
 			})
-			e := newSQLEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url")},
+			e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
 			var want []string
 			for i := range 10 {
@@ -177,7 +176,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 		return 200, ""
 	})
 	ops := newEndpoint(t, clock, nil)
-	e := newSQLEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
+	e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
 		notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	var want []string
@@ -244,7 +243,7 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 				return 200, ""
 			})
 			ops := newEndpoint(t, clock, nil)
-			e := newSQLEnv(t, clock, []notify.SinkConfig{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
+			e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
 				notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
 				&notify.Router{Routes: []notify.Route{{Sinks: []string{"hook"}}}})
 			for i := range 24 {
@@ -297,7 +296,7 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 func TestCriticalOvertakesInfo(t *testing.T) {
 	clock := clocktest.New(start)
 	ep := newEndpoint(t, clock, nil)
-	e := newSQLEnv(t, clock, []notify.SinkConfig{{Name: "team", Type: notify.TypeSlack, URLSecret: "team-url"}},
+	e := newSQLEnv(t, clock, []notify.Sink{slackSink("team", "team-url")},
 		notifytest.Secrets{"team-url": ep.srv.URL + "/services/T1/B1/" + slackToken}, routeAll("team"))
 	const backlog = 3000
 	var infos []authpilot.Alert

@@ -34,7 +34,7 @@ type Delivery struct {
 }
 
 // PHIRecipient is implemented by notifiers whose sink opted in to PHI
-// (SinkConfig.IncludePHI). The Dispatcher reads the case only for them.
+// (Sink.IncludePHI). The Dispatcher reads the case only for them.
 type PHIRecipient interface {
 	IncludePHI() bool
 }

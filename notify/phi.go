@@ -24,7 +24,7 @@ type PHIRedactor interface {
 
 // OrderRefRecipient is implemented by notifiers whose sink may show the
 // practice's order reference (Alert.ExternalRef, often an MRN) without
-// opting in to the rest of the PHI (SinkConfig.IncludeOrderRef).
+// opting in to the rest of the PHI (Sink.IncludeOrderRef).
 type OrderRefRecipient interface {
 	IncludeOrderRef() bool
 }

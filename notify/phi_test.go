@@ -13,7 +13,6 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/notifytest"
-	"github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -131,9 +130,9 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 	refSink, phiSink := hookSink("ref", "ref-url"), hookSink("ehr", "ehr-url")
 	refSink.IncludeOrderRef = true
 	phiSink.IncludePHI = true
-	cfgs := []notify.SinkConfig{hookSink("plain", "plain-url"), refSink, phiSink}
-	ns, err := sinks.New(cfgs, notifytest.Secrets{"plain-url": plain.srv.URL, "ref-url": refOnly.srv.URL,
-		"ehr-url": full.srv.URL, "hook-key": hookSecret}, sinks.Options{Clock: clock})
+	cfgs := []notify.Sink{hookSink("plain", "plain-url"), refSink, phiSink}
+	ns, err := notify.Build(cfgs, notify.Env{Secrets: notifytest.Secrets{"plain-url": plain.srv.URL, "ref-url": refOnly.srv.URL,
+		"ehr-url": full.srv.URL, "hook-key": hookSecret}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +140,8 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 	red := &fakePHI{values: []string{"Marguerite", "Quillfeather", "QUILLFEATHER", "07/14/1961", "ZQX998877", "ORD-4411"}}
 	red.failing.Store(true)
 	logger, logs := notifytest.NewLogger()
-	d := notify.NewDispatcher(outbox, notifytest.Cases{seeded.ID: seeded}, &notify.Router{Sinks: sinks.Names(cfgs),
-		Routes: []notify.Route{{Sinks: sinks.Names(cfgs)}}}, ns, clock, logger,
+	d := notify.NewDispatcher(outbox, notifytest.Cases{seeded.ID: seeded}, &notify.Router{Sinks: notify.Names(cfgs),
+		Routes: []notify.Route{{Sinks: notify.Names(cfgs)}}}, ns, clock, logger,
 		notify.Options{Rand: func() float64 { return 0.5 }, PHI: red})
 	a := alertN(0, authpilot.AlertDeterminationReceived)
 	a.Reason = "Denied for QUILLFEATHER, Marguerite (DOB 07/14/1961), member ZQX998877, order ORD-4411: not medically necessary."

@@ -139,41 +139,6 @@ func TestRouterValidate(t *testing.T) {
 	}
 }
 
-func TestSinkConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		c    SinkConfig
-		want string
-	}{
-		{name: "webhook with url", c: SinkConfig{Name: "w", Type: TypeWebhook, URL: "https://x", Secret: "k"}},
-		{name: "webhook with url secret", c: SinkConfig{Name: "w", Type: TypeWebhook, URLSecret: "u", Secret: "k"}},
-		{name: "slack", c: SinkConfig{Name: "s", Type: TypeSlack, URLSecret: "u"}},
-		{name: "no name", c: SinkConfig{Type: TypeSlack, URLSecret: "u"}, want: "name is required"},
-		{name: "bad type", c: SinkConfig{Name: "x", Type: "email"}, want: `type "email": want "slack" or "webhook"`},
-		{name: "webhook both urls", c: SinkConfig{Name: "w", Type: TypeWebhook, URL: "https://x", URLSecret: "u", Secret: "k"},
-			want: "url and url_secret are exclusive"},
-		{name: "webhook no url", c: SinkConfig{Name: "w", Type: TypeWebhook, Secret: "k"}, want: "one of url and url_secret"},
-		{name: "webhook unsigned", c: SinkConfig{Name: "w", Type: TypeWebhook, URL: "https://x"}, want: "secret (the keyring name"},
-		{name: "slack plain url", c: SinkConfig{Name: "s", Type: TypeSlack, URL: "https://hooks"}, want: "store it in the keyring"},
-		{name: "slack signed", c: SinkConfig{Name: "s", Type: TypeSlack, URLSecret: "u", Secret: "k"}, want: "not signed"},
-		{name: "negative timeout", c: SinkConfig{Name: "s", Type: TypeSlack, URLSecret: "u", Timeout: -1}, want: "timeout"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.c.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Validate = %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
 func TestClassify(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/authpilot/authpilot"
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	"github.com/authpilot/authpilot/connectors/portal"
+	_ "github.com/authpilot/authpilot/notify/sinks"
 )
 
 // TestDemoJSON runs the demo as `authpilot demo --json` does and checks

@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	_ "github.com/authpilot/authpilot/connectors/portal"
+	_ "github.com/authpilot/authpilot/notify/sinks"
 )
 
 const usage = `authpilot — the portal work of a prior-authorization coordinator.

@@ -12,9 +12,11 @@ import (
 )
 
 // NodeKeeper is implemented by structs that keep some keys' nodes instead
-// of decoding them (a connector's options, decoded by its kind).
+// of decoding them (a connector's options, a sink's own keys, decoded by
+// their kinds). key is the key as written (its line), n its value with
+// aliases followed.
 type NodeKeeper interface {
-	KeepNode(key string, n *yaml.Node) bool
+	KeepNode(key, n *yaml.Node) bool
 }
 
 // Defaulter is implemented by list items that start from defaults.
@@ -148,7 +150,7 @@ func Int(n *yaml.Node) (int64, bool) {
 
 // fieldInfo is a struct type's keys and their field indexes.
 type fieldInfo struct {
-	index map[string]int
+	index map[string][]int
 	keys  []string
 }
 
@@ -158,14 +160,24 @@ func fieldsOf(t reflect.Type) *fieldInfo {
 	if fi, ok := fieldCache.Load(t); ok {
 		return fi.(*fieldInfo)
 	}
-	fi := &fieldInfo{index: map[string]int{}}
+	fi := &fieldInfo{index: map[string][]int{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.Anonymous && name == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's keys are the outer struct's (a sink's
+			// common fields, notify.Sink, in config.Sink).
+			inner := fieldsOf(f.Type)
+			for _, k := range inner.keys {
+				fi.index[k] = append([]int{i}, inner.index[k]...)
+				fi.keys = append(fi.keys, k)
+			}
+			continue
+		}
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}
-		fi.index[name] = i
+		fi.index[name] = []int{i}
 		fi.keys = append(fi.keys, name)
 	}
 	fieldCache.Store(t, fi)
@@ -189,8 +201,12 @@ func (d *Decoder) decodeStruct(n, r *yaml.Node, v reflect.Value, path string) {
 				for j := 0; target.Kind == yaml.AliasNode && target.Alias != nil && j < 100; j++ {
 					target = target.Alias
 				}
-				if keeper.KeepNode(key, target) {
+				if keeper.KeepNode(e.key, target) {
 					d.nodes[Join(path, key)] = target
+					if d.bad[target] {
+						// Its ${VAR} expansion failed: that is its one error.
+						d.failed[Join(path, key)] = true
+					}
 					continue
 				}
 			}
@@ -199,7 +215,7 @@ func (d *Decoder) decodeStruct(n, r *yaml.Node, v reflect.Value, path string) {
 				d.unknownKey(e.key, path, "", fi.keys)
 				continue
 			}
-			d.Decode(e.val, v.Field(idx), Join(path, key))
+			d.Decode(e.val, v.FieldByIndex(idx), Join(path, key))
 		}
 	})
 }

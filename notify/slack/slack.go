@@ -62,24 +62,24 @@ var (
 
 // New returns the notifier of a Slack sink, reading its webhook URL from
 // secrets.
-func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if cfg.Type != notify.TypeSlack {
-		return nil, fmt.Errorf("slack sink %q: type is %q", cfg.Name, cfg.Type)
+func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
+	if s.Type != KindName {
+		return nil, fmt.Errorf("slack sink %q: type is %q", s.Name, s.Type)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(s.Name); err != nil {
 		return nil, err
 	}
 	v, err := secrets.Get(cfg.URLSecret)
 	if err != nil {
-		return nil, fmt.Errorf("slack sink %q: url_secret: %w", cfg.Name, err)
+		return nil, fmt.Errorf("slack sink %q: url_secret: %w", s.Name, err)
 	}
 	v = strings.TrimSpace(v)
 	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		// Do not wrap err: url.Parse errors quote the URL.
-		return nil, fmt.Errorf("slack sink %q: url_secret %q does not hold an http(s) URL", cfg.Name, cfg.URLSecret)
+		return nil, fmt.Errorf("slack sink %q: url_secret %q does not hold an http(s) URL", s.Name, cfg.URLSecret)
 	}
 	n := &Notifier{
-		name: cfg.Name, url: authpilot.Secret(v), includePHI: cfg.IncludePHI, includeRef: cfg.IncludeOrderRef, timeout: cfg.Timeout,
+		name: s.Name, url: authpilot.Secret(v), includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: cfg.Timeout,
 		clock: o.Clock, client: o.Client, loc: o.Location, lim: o.Limiter, rows: o.DigestRows,
 	}
 	if n.timeout <= 0 {

@@ -248,7 +248,7 @@ func (s *slackServer) count() int {
 
 func newSlack(t *testing.T, url string, clock schedules.Clock, lim *slack.Limiter) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(notify.SinkConfig{Name: "team", Type: notify.TypeSlack, URLSecret: "slack-url"},
+	n, err := slack.New(notify.Sink{Name: "team", Type: slack.KindName}, slack.Config{URLSecret: "slack-url"},
 		notifytest.Secrets{"slack-url": url}, slack.Options{Clock: clock, Location: eastern, Limiter: lim})
 	if err != nil {
 		t.Fatal(err)
@@ -345,20 +345,20 @@ func TestNotifyOneMessagePerSecondPerWebhook(t *testing.T) {
 func TestNewRequiresKeyringURL(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  notify.SinkConfig
+		cfg  slack.Config
 		sec  notifytest.Secrets
 		want string
 	}{
-		{name: "plain url refused", cfg: notify.SinkConfig{Name: "s", Type: "slack", URL: "https://hooks.slack.com/services/TOPSECRET"},
-			want: "store it in the keyring"},
-		{name: "secret missing", cfg: notify.SinkConfig{Name: "s", Type: "slack", URLSecret: "u"}, sec: notifytest.Secrets{},
+		{name: "plain url refused", cfg: slack.Config{URL: "https://hooks.slack.com/services/TOPSECRET"},
+			want: "store it with `authpilot secrets set`"},
+		{name: "secret missing", cfg: slack.Config{URLSecret: "u"}, sec: notifytest.Secrets{},
 			want: "secret not found"},
-		{name: "secret not a URL", cfg: notify.SinkConfig{Name: "s", Type: "slack", URLSecret: "u"},
+		{name: "secret not a URL", cfg: slack.Config{URLSecret: "u"},
 			sec: notifytest.Secrets{"u": "hooks.slack.com/services/TOPSECRET"}, want: "does not hold an http(s) URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := slack.New(tt.cfg, tt.sec, slack.Options{})
+			_, err := slack.New(notify.Sink{Name: "s", Type: slack.KindName}, tt.cfg, tt.sec, slack.Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want %q", err, tt.want)
 			}

@@ -89,34 +89,34 @@ var (
 
 // New returns the notifier of a webhook sink, reading its URL (when in
 // the keyring) and signing secret from secrets.
-func New(cfg notify.SinkConfig, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if cfg.Type != notify.TypeWebhook {
-		return nil, fmt.Errorf("webhook sink %q: type is %q", cfg.Name, cfg.Type)
+func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
+	if s.Type != KindName {
+		return nil, fmt.Errorf("webhook sink %q: type is %q", s.Name, s.Type)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(s.Name); err != nil {
 		return nil, err
 	}
 	u := cfg.URL
 	if cfg.URLSecret != "" {
 		v, err := secrets.Get(cfg.URLSecret)
 		if err != nil {
-			return nil, fmt.Errorf("webhook sink %q: url_secret: %w", cfg.Name, err)
+			return nil, fmt.Errorf("webhook sink %q: url_secret: %w", s.Name, err)
 		}
 		u = strings.TrimSpace(v)
 	}
 	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("webhook sink %q: url: %w", cfg.Name, err)
+		return nil, fmt.Errorf("webhook sink %q: url: %w", s.Name, err)
 	}
 	raw, err := secrets.Get(cfg.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("webhook sink %q: secret: %w", cfg.Name, err)
+		return nil, fmt.Errorf("webhook sink %q: secret: %w", s.Name, err)
 	}
 	key, err := DecodeSecret(raw)
 	if err != nil {
-		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", cfg.Name, cfg.Secret, err)
+		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", s.Name, cfg.Secret, err)
 	}
 	n := &Notifier{
-		name: cfg.Name, url: authpilot.Secret(u), key: key, includePHI: cfg.IncludePHI, includeRef: cfg.IncludeOrderRef,
+		name: s.Name, url: authpilot.Secret(u), key: key, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef,
 		timeout: cfg.Timeout, clock: o.Clock, client: o.Client,
 	}
 	if n.timeout <= 0 {

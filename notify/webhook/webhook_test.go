@@ -188,7 +188,7 @@ const testSecret = "whsec_c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE="
 
 func newNotifier(t *testing.T, url string, clock schedules.Clock, timeout time.Duration) *webhook.Notifier {
 	t.Helper()
-	n, err := webhook.New(notify.SinkConfig{Name: "hook", Type: notify.TypeWebhook, URLSecret: "hook-url", Secret: "hook-key", Timeout: timeout},
+	n, err := webhook.New(notify.Sink{Name: "hook", Type: webhook.KindName}, webhook.Config{URLSecret: "hook-url", Secret: "hook-key", Timeout: timeout},
 		notifytest.Secrets{"hook-url": url, "hook-key": testSecret}, webhook.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -314,25 +314,26 @@ func TestNotifyNetworkErrorsAreRetriedWithoutTheURL(t *testing.T) {
 func TestNewRejectsBadConfigWithoutLeaking(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     notify.SinkConfig
+		sink    notify.Sink
+		cfg     webhook.Config
 		secrets notifytest.Secrets
 		want    string
 	}{
-		{name: "missing signing secret", cfg: notify.SinkConfig{Name: "h", Type: "webhook", URL: "https://x.example/h", Secret: "k"},
+		{name: "missing signing secret", sink: notify.Sink{Name: "h", Type: "webhook"}, cfg: webhook.Config{URL: "https://x.example/h", Secret: "k"},
 			secrets: notifytest.Secrets{}, want: "secret not found"},
-		{name: "signing secret not base64", cfg: notify.SinkConfig{Name: "h", Type: "webhook", URL: "https://x.example/h", Secret: "k"},
+		{name: "signing secret not base64", sink: notify.Sink{Name: "h", Type: "webhook"}, cfg: webhook.Config{URL: "https://x.example/h", Secret: "k"},
 			secrets: notifytest.Secrets{"k": "whsec_%%TOPSECRET%%"}, want: "not standard base64"},
-		{name: "url secret not a URL", cfg: notify.SinkConfig{Name: "h", Type: "webhook", URLSecret: "u", Secret: "k"},
+		{name: "url secret not a URL", sink: notify.Sink{Name: "h", Type: "webhook"}, cfg: webhook.Config{URLSecret: "u", Secret: "k"},
 			secrets: notifytest.Secrets{"u": "ftp://TOPSECRET.example/x", "k": testSecret}, want: "scheme"},
-		{name: "url secret unparsable", cfg: notify.SinkConfig{Name: "h", Type: "webhook", URLSecret: "u", Secret: "k"},
+		{name: "url secret unparsable", sink: notify.Sink{Name: "h", Type: "webhook"}, cfg: webhook.Config{URLSecret: "u", Secret: "k"},
 			secrets: notifytest.Secrets{"u": "https://x.example/%zzTOPSECRET", "k": testSecret}, want: "not a valid URL"},
-		{name: "no signing secret configured", cfg: notify.SinkConfig{Name: "h", Type: "webhook", URL: "https://x.example/h"},
-			want: "secret (the keyring name"},
-		{name: "wrong type", cfg: notify.SinkConfig{Name: "h", Type: "slack", URLSecret: "u"}, want: `type is "slack"`},
+		{name: "no signing secret configured", sink: notify.Sink{Name: "h", Type: "webhook"}, cfg: webhook.Config{URL: "https://x.example/h"},
+			want: "secret is required for a webhook sink"},
+		{name: "wrong type", sink: notify.Sink{Name: "h", Type: "slack"}, cfg: webhook.Config{URLSecret: "u"}, want: `type is "slack"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := webhook.New(tt.cfg, tt.secrets, webhook.Options{})
+			_, err := webhook.New(tt.sink, tt.cfg, tt.secrets, webhook.Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want an error containing %q", err, tt.want)
 			}
