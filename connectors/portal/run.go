@@ -354,6 +354,16 @@ func (x *exec) payerText(a *Alternative, el *rod.Element) string {
 	return s
 }
 
+// element renders s and waits until match finds the element it selects
+// (visible, or exists for a control the page may hide behind its styling).
+func (x *exec) element(s sel, match func(string) func(*rod.Page) (*rod.Element, error)) (*rod.Element, error) {
+	q, err := x.sel(s)
+	if err != nil {
+		return nil, err
+	}
+	return x.waitMatch(quote(s.raw), match(q))
+}
+
 // waitMatch waits until match finds an element, racing the interrupts.
 func (x *exec) waitMatch(what string, match func(p *rod.Page) (*rod.Element, error)) (*rod.Element, error) {
 	var found, hitEl *rod.Element

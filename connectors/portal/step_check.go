@@ -30,11 +30,7 @@ const jsCheck = `function(want) {
 }`
 
 func (a *checkStep) run(x *exec) error {
-	sel, err := x.sel(a.Selector)
-	if err != nil {
-		return err
-	}
-	el, err := x.waitMatch(quote(a.Selector.raw), exists(sel))
+	el, err := x.element(a.Selector, exists)
 	if err != nil {
 		return err
 	}

@@ -69,11 +69,7 @@ func (x *exec) fillElement(el *rod.Element, v string) error {
 }
 
 func (a *fillStep) run(x *exec) error {
-	sel, err := x.sel(a.Selector)
-	if err != nil {
-		return err
-	}
-	el, err := x.waitMatch(quote(a.Selector.raw), visible(sel))
+	el, err := x.element(a.Selector, visible)
 	if err != nil {
 		return err
 	}

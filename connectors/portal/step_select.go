@@ -46,11 +46,7 @@ const jsSelect = `function(byValue, want) {
 }`
 
 func (a *selectStep) run(x *exec) error {
-	sel, err := x.sel(a.Selector)
-	if err != nil {
-		return err
-	}
-	el, err := x.waitMatch(quote(a.Selector.raw), exists(sel))
+	el, err := x.element(a.Selector, exists)
 	if err != nil {
 		return err
 	}

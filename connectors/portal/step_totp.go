@@ -30,11 +30,7 @@ func decodeTOTP(d *decoder, n *yaml.Node, path string, inEach bool) action {
 }
 
 func (a *totpStep) run(x *exec) error {
-	sel, err := x.sel(a.Selector)
-	if err != nil {
-		return err
-	}
-	el, err := x.waitMatch(quote(a.Selector.raw), visible(sel))
+	el, err := x.element(a.Selector, visible)
 	if err != nil {
 		return err
 	}

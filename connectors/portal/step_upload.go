@@ -65,11 +65,7 @@ func decodeUpload(d *decoder, n *yaml.Node, path string, inEach bool) action {
 }
 
 func (a *uploadStep) run(x *exec) error {
-	sel, err := x.sel(a.Selector)
-	if err != nil {
-		return err
-	}
-	el, err := x.waitMatch(quote(a.Selector.raw), exists(sel))
+	el, err := x.element(a.Selector, exists)
 	if err != nil {
 		return err
 	}
