@@ -1,33 +1,15 @@
-package schedules
+package schedules_test
 
 import (
 	"testing"
 	"time"
-	_ "time/tzdata" // America/New_York without the system zoneinfo
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/schedules"
 )
 
-func newYork(t testing.TB) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatalf("load zone: %v", err)
-	}
-	return loc
-}
-
-func date(t testing.TB, s string) authpilot.Date {
-	t.Helper()
-	d, err := authpilot.ParseDate(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestCalendarBusinessDays(t *testing.T) {
-	c := NewCalendar(newYork(t), []authpilot.Date{date(t, "2026-12-24"), date(t, "2026-12-31")})
+	c := schedules.NewCalendar(newYork(t), []authpilot.Date{day(t, "2026-12-24"), day(t, "2026-12-31")})
 	tests := []struct {
 		day      string
 		business bool
@@ -59,7 +41,7 @@ func TestCalendarBusinessDays(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.day, func(t *testing.T) {
-			d := date(t, tc.day)
+			d := day(t, tc.day)
 			if got := c.IsBusinessDay(d); got != tc.business {
 				t.Errorf("IsBusinessDay = %v, want %v (%s)", got, tc.business, tc.why)
 			}
@@ -69,31 +51,24 @@ func TestCalendarBusinessDays(t *testing.T) {
 
 func TestAddBusinessDays(t *testing.T) {
 	ny := newYork(t)
-	c := NewCalendar(ny, []authpilot.Date{date(t, "2026-12-24")})
-	at := func(s string) time.Time {
-		v, err := time.ParseInLocation("2006-01-02 15:04", s, ny)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	c := schedules.NewCalendar(ny, []authpilot.Date{day(t, "2026-12-24")})
 	tests := []struct {
 		name string
 		from time.Time
 		n    int
 		want time.Time
 	}{
-		{"zero keeps the time", at("2026-11-21 10:00"), 0, at("2026-11-21 10:00")},
-		{"over Thanksgiving", at("2026-11-25 10:00"), 1, at("2026-11-27 10:00")},
-		{"Friday before Thanksgiving week, 7 days", at("2026-11-20 16:30"), 7, at("2026-12-02 16:30")},
-		{"over the observed Jul 3", at("2026-07-02 09:15"), 1, at("2026-07-06 09:15")},
-		{"from a Saturday", at("2026-11-21 08:00"), 1, at("2026-11-23 08:00")},
-		{"over Christmas and a closed day", at("2026-12-23 12:00"), 1, at("2026-12-28 12:00")},
-		{"backwards over a weekend", at("2026-11-23 00:00"), -1, at("2026-11-20 00:00")},
-		{"backwards over Thanksgiving", at("2026-11-30 00:00"), -5, at("2026-11-20 00:00")},
-		{"across the DST change keeps clock time", at("2026-10-30 14:00"), 2, at("2026-11-03 14:00")},
+		{"zero keeps the time", at(t, "2026-11-21 10:00"), 0, at(t, "2026-11-21 10:00")},
+		{"over Thanksgiving", at(t, "2026-11-25 10:00"), 1, at(t, "2026-11-27 10:00")},
+		{"Friday before Thanksgiving week, 7 days", at(t, "2026-11-20 16:30"), 7, at(t, "2026-12-02 16:30")},
+		{"over the observed Jul 3", at(t, "2026-07-02 09:15"), 1, at(t, "2026-07-06 09:15")},
+		{"from a Saturday", at(t, "2026-11-21 08:00"), 1, at(t, "2026-11-23 08:00")},
+		{"over Christmas and a closed day", at(t, "2026-12-23 12:00"), 1, at(t, "2026-12-28 12:00")},
+		{"backwards over a weekend", at(t, "2026-11-23 00:00"), -1, at(t, "2026-11-20 00:00")},
+		{"backwards over Thanksgiving", at(t, "2026-11-30 00:00"), -5, at(t, "2026-11-20 00:00")},
+		{"across the DST change keeps clock time", at(t, "2026-10-30 14:00"), 2, at(t, "2026-11-03 14:00")},
 		// 03:00 UTC on Thanksgiving is 22:00 on Wednesday in New York.
-		{"input in UTC is read in the practice zone", time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC), 1, at("2026-11-27 22:00")},
+		{"input in UTC is read in the practice zone", time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC), 1, at(t, "2026-11-27 22:00")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
