@@ -87,7 +87,7 @@ func (r *runner) refuseDuplicate(ctx context.Context, c *authpilot.Case, other s
 		return authpilot.Changes{
 			Events: []authpilot.Event{{Type: authpilot.EventNeedsHuman, Actor: "agent:" + r.id, From: authpilot.StatusReady,
 				To: authpilot.StatusDraft, RawText: title, At: now, Detail: detail}},
-			Alerts: []authpilot.Alert{caseAlert(cc, authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title,
+			Alerts: []authpilot.Alert{cc.NewAlert(authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title,
 				"Withdraw one of the two cases; if this one is a separate request, mark it ready once case "+other+" is closed",
 				now, "", "duplicate:"+cc.ID+":"+other)},
 		}, nil

@@ -70,7 +70,7 @@ func (r *runner) refuseLink(ctx context.Context, caseID, payerRef, where string,
 		return authpilot.Changes{
 			Events: []authpilot.Event{{Type: authpilot.EventNeedsHuman, Actor: "agent:" + r.id, RawText: title,
 				Recording: rec, At: now, Detail: detail}},
-			Alerts: []authpilot.Alert{caseAlert(c, authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title, action, now, rec,
+			Alerts: []authpilot.Alert{c.NewAlert(authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title, action, now, rec,
 				fmt.Sprintf("identity:%s:%s:%s", c.ID, where, strings.Join(fields, ",")))},
 		}, nil
 	})

@@ -130,7 +130,7 @@ func (r *runner) poll(ctx context.Context) RunResult {
 				r.log.Warn("observation for a case not polled", "case", o.CaseID)
 				return
 			}
-			if noOp(c, o) {
+			if c.NoOp(o) {
 				return
 			}
 			if refused, err := r.refuseObservation(ctx, c, o, rec); refused || err != nil {
@@ -170,14 +170,6 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		res.Err = errors.Join(err, applyErr)
 	})
 	return res
-}
-
-// noOp reports whether an observation would leave the case as it is (the
-// payer shows the same status, nothing to store, no error to set or
-// clear), so the poll need not rewrite it.
-func noOp(c *authpilot.Case, o authpilot.Observation) bool {
-	return o.Err == nil && o.Unchanged && o.Status == c.Status && o.PayerRef == "" &&
-		len(o.Files) == 0 && c.LastError == ""
 }
 
 // visit runs fn in one recorded, time-bounded session of the connector
@@ -222,7 +214,7 @@ func (a *Agent) observe(ctx context.Context, caseID string, o authpilot.Observat
 	changed := false
 	_, err = a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
 		old := c.Status
-		ch := apply(c, o, letters, actor, rec, a.localNow())
+		ch := c.Apply(o, letters, actor, rec, a.localNow())
 		changed = c.Status != old
 		return ch, nil
 	})
@@ -452,7 +444,7 @@ func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, 
 		c.StatusText = words
 		c.LastError = msg
 		detail, _ := json.Marshal(map[string]string{"error": msg, "class": authpilot.ErrorClass(cause)})
-		alert := caseAlert(c, authpilot.AlertSubmissionRejected, authpilot.SeverityCritical,
+		alert := c.NewAlert(authpilot.AlertSubmissionRejected, authpilot.SeverityCritical,
 			"The payer rejected the request", "Read the payer's reason, correct the case, then re-queue it; authpilot will not resubmit it by itself",
 			now, rec, "submission_rejected:"+c.ID+":"+fmt.Sprint(c.Version))
 		alert.PrevStatus = old
@@ -495,18 +487,18 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *authpil
 		ch := authpilot.Changes{
 			Events: []authpilot.Event{{Type: evType, Actor: actor, From: authpilot.StatusSubmitting,
 				To: authpilot.StatusSubmitted, RawText: sub.StatusText, Recording: rec, At: now, Detail: detail}},
-			Alerts: []authpilot.Alert{caseAlert(c, authpilot.AlertCaseSubmitted, authpilot.SeverityInfo,
+			Alerts: []authpilot.Alert{c.NewAlert(authpilot.AlertCaseSubmitted, authpilot.SeverityInfo,
 				"Request submitted to the payer", "Nothing to do; authpilot polls for the decision", now, rec,
 				"submitted:"+c.ID)},
 		}
 		ch.Alerts[0].PrevStatus = authpilot.StatusSubmitting
 		if sub.Status != "" && sub.Status != authpilot.StatusSubmitted {
-			more := apply(c, authpilot.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
+			more := c.Apply(authpilot.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
 				Determination: sub.Determination}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 			ch.Alerts = append(ch.Alerts, more.Alerts...)
 		} else if len(letters) > 0 {
-			more := apply(c, authpilot.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
+			more := c.Apply(authpilot.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
 			ch.Events = append(ch.Events, more.Events...)
 		}
 		return ch, nil
@@ -569,7 +561,7 @@ func (r *runner) needsHuman(ctx context.Context, c *authpilot.Case, title, actio
 	_, err := r.a.store.UpdateCase(ctx, c.ID, func(cc *authpilot.Case) (authpilot.Changes, error) {
 		return authpilot.Changes{
 			Events: []authpilot.Event{{Type: authpilot.EventNeedsHuman, Actor: "agent:" + r.id, RawText: title, Recording: rec, At: now}},
-			Alerts: []authpilot.Alert{caseAlert(cc, authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title, action, now, rec,
+			Alerts: []authpilot.Alert{cc.NewAlert(authpilot.AlertNeedsHuman, authpilot.SeverityCritical, title, action, now, rec,
 				"needs_human:"+title+":"+cc.ID)},
 		}, nil
 	})

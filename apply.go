@@ -1,4 +1,4 @@
-package agent
+package authpilot
 
 import (
 	"crypto/sha256"
@@ -9,51 +9,52 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/authpilot/authpilot"
 )
 
-// apply folds what a connector saw of a case into it and returns the events
-// and alerts that go with the change. letters are the sha256 digests of
-// documents stored from the observation. It never applies a transition the
-// domain forbids: an impossible report from the payer becomes a needs_human
-// alert instead of a wrong status. now is in the practice's zone: a
-// decision the payer gave no date for is noticed on today's date there.
-func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor, rec string, now time.Time) authpilot.Changes {
-	var ch authpilot.Changes
+// Apply folds what a connector saw of the case into it and returns the
+// events and alerts that go with the change: the domain's one rule from an
+// observation to a status change, a determination merge and alerts. It is
+// pure: the caller stores c and the changes in one transaction. letters
+// are the sha256 digests of documents stored from the observation. It
+// never applies a transition the domain forbids: an impossible report from
+// the payer becomes a needs_human alert instead of a wrong status. now is
+// in the practice's zone: a decision the payer gave no date for is noticed
+// on today's date there.
+func (c *Case) Apply(obs Observation, letters []string, actor, rec string, now time.Time) Changes {
+	var ch Changes
 	local := now
 	now = now.UTC()
-	event := func(t authpilot.EventType, from, to authpilot.Status, raw string, detail any) {
-		e := authpilot.Event{CaseID: c.ID, At: now, Type: t, Actor: actor, From: from, To: to, RawText: raw, Recording: rec}
+	event := func(t EventType, from, to Status, raw string, detail any) {
+		e := Event{CaseID: c.ID, At: now, Type: t, Actor: actor, From: from, To: to, RawText: raw, Recording: rec}
 		if detail != nil {
 			e.Detail, _ = json.Marshal(detail)
 		}
 		ch.Events = append(ch.Events, e)
 	}
 	if obs.Err != nil {
-		if errors.Is(obs.Err, authpilot.ErrPortalChanged) {
-			portalChanged(c, obs, event, &ch, rec, now)
+		if errors.Is(obs.Err, ErrPortalChanged) {
+			c.portalChanged(obs, event, &ch, rec, now)
 			return ch
 		}
-		msg := authpilot.ErrorText(obs.Err)
+		msg := ErrorText(obs.Err)
 		if c.LastError != msg {
 			c.LastError = msg
-			event(authpilot.EventConnectorError, "", "", "", map[string]string{"error": msg, "class": authpilot.ErrorClass(obs.Err)})
+			event(EventConnectorError, "", "", "", map[string]string{"error": msg, "class": ErrorClass(obs.Err)})
 		}
 		return ch
 	}
 	c.LastError = ""
 	if obs.PayerRef != "" && obs.PayerRef != c.PayerRef {
-		event(authpilot.EventUpdated, "", "", "", map[string]string{"payer_ref": obs.PayerRef, "previous": c.PayerRef})
+		event(EventUpdated, "", "", "", map[string]string{"payer_ref": obs.PayerRef, "previous": c.PayerRef})
 		c.PayerRef = obs.PayerRef
 	}
 	for _, sha := range letters {
 		if c.Determination == nil {
-			c.Determination = &authpilot.Determination{Status: c.Status}
+			c.Determination = &Determination{Status: c.Status}
 		}
 		if !slices.Contains(c.Determination.Letters, sha) {
 			c.Determination.Letters = append(c.Determination.Letters, sha)
-			event(authpilot.EventDocumentStored, "", "", "", map[string]string{"sha256": sha, "kind": authpilot.DocLetter})
+			event(EventDocumentStored, "", "", "", map[string]string{"sha256": sha, "kind": DocLetter})
 		}
 	}
 	if obs.Status == "" || obs.Unchanged && obs.Status == c.Status {
@@ -63,14 +64,14 @@ func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor
 	if obs.Status == old {
 		// Same status; the payer may have added determination detail.
 		if obs.Determination != nil {
-			mergeDetermination(c, obs.Determination, obs.Status)
+			c.mergeDetermination(obs.Determination, obs.Status)
 		}
 		c.StatusText = obs.StatusText
 		return ch
 	}
-	if err := authpilot.CheckTransition(old, obs.Status); err != nil {
-		event(authpilot.EventNeedsHuman, old, obs.Status, obs.StatusText, map[string]string{"error": err.Error()})
-		ch.Alerts = append(ch.Alerts, caseAlert(c, authpilot.AlertNeedsHuman, authpilot.SeverityCritical,
+	if err := CheckTransition(old, obs.Status); err != nil {
+		event(EventNeedsHuman, old, obs.Status, obs.StatusText, map[string]string{"error": err.Error()})
+		ch.Alerts = append(ch.Alerts, c.NewAlert(AlertNeedsHuman, SeverityCritical,
 			fmt.Sprintf("Payer reports %s, which cannot follow %s", obs.Status, old),
 			"Check the request on the payer's portal and correct the case", now, rec,
 			fmt.Sprintf("illegal:%s:%s:%s", c.ID, old, obs.Status)))
@@ -81,29 +82,37 @@ func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor
 	if obs.Determination != nil || obs.Status.Decided() {
 		d := obs.Determination
 		if d == nil {
-			d = &authpilot.Determination{}
+			d = &Determination{}
 		}
-		mergeDetermination(c, d, obs.Status)
+		c.mergeDetermination(d, obs.Status)
 		if c.Determination.DecidedAt == nil && obs.Status.Decided() {
 			c.Determination.DecidedAt = &now
 			if c.Determination.NoticeDate.IsZero() {
-				c.Determination.NoticeDate = authpilot.DateOf(local)
+				c.Determination.NoticeDate = DateOf(local)
 			}
 		}
 		if c.Determination.NoticeDate.IsZero() && c.Determination.DecidedAt != nil {
 			// The connector's time keeps the zone or offset it was read in.
-			c.Determination.NoticeDate = authpilot.DateOf(*c.Determination.DecidedAt)
+			c.Determination.NoticeDate = DateOf(*c.Determination.DecidedAt)
 		}
 	}
-	event(authpilot.EventStatusChanged, old, c.Status, obs.StatusText, nil)
-	ch.Alerts = append(ch.Alerts, statusAlert(c, old, now, rec))
+	event(EventStatusChanged, old, c.Status, obs.StatusText, nil)
+	ch.Alerts = append(ch.Alerts, c.statusAlert(old, now, rec))
 	switch {
-	case c.Status == authpilot.StatusPended:
-		event(authpilot.EventMoreInfoRequested, old, c.Status, infoRequested(c), nil)
+	case c.Status == StatusPended:
+		event(EventMoreInfoRequested, old, c.Status, c.infoRequested(), nil)
 	case c.Status.Decided():
-		event(authpilot.EventDeterminationReceived, old, c.Status, obs.StatusText, c.Determination)
+		event(EventDeterminationReceived, old, c.Status, obs.StatusText, c.Determination)
 	}
 	return ch
+}
+
+// NoOp reports whether applying o would leave the case as it is (the
+// payer shows the same status, nothing to store, no error to set or
+// clear), so a poll need not rewrite it.
+func (c *Case) NoOp(o Observation) bool {
+	return o.Err == nil && o.Unchanged && o.Status == c.Status && o.PayerRef == "" &&
+		len(o.Files) == 0 && c.LastError == ""
 }
 
 // portalChanged records a page about one case that no longer matches the
@@ -114,14 +123,14 @@ func apply(c *authpilot.Case, obs authpilot.Observation, letters []string, actor
 // new unknown word is a new problem); the alert's dedup key is the
 // problem's own (connector, step, wording or error), so one unknown word
 // raises one alert, not one per poll and not one per case showing it.
-func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(authpilot.EventType, authpilot.Status, authpilot.Status, string, any), ch *authpilot.Changes, rec string, now time.Time) {
-	msg := authpilot.ErrorText(obs.Err)
+func (c *Case) portalChanged(obs Observation, event func(EventType, Status, Status, string, any), ch *Changes, rec string, now time.Time) {
+	msg := ErrorText(obs.Err)
 	step := ""
-	var ce *authpilot.Error
+	var ce *Error
 	if errors.As(obs.Err, &ce) {
 		step = ce.Step
 	}
-	unmapped := errors.Is(obs.Err, authpilot.ErrUnmappedStatus)
+	unmapped := errors.Is(obs.Err, ErrUnmappedStatus)
 	text := ""
 	if unmapped {
 		text = obs.StatusText
@@ -131,7 +140,7 @@ func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(auth
 		return
 	}
 	c.LastError = msg
-	event(authpilot.EventPortalChanged, "", "", text, map[string]string{"error": msg, "class": authpilot.ErrorClass(obs.Err), "step": step})
+	event(EventPortalChanged, "", "", text, map[string]string{"error": msg, "class": ErrorClass(obs.Err), "step": step})
 	title := "A page about this case no longer matches the connector's flow"
 	action := "Open the recording, then update the connector's flow config; the case keeps its status"
 	reason := msg
@@ -148,15 +157,15 @@ func portalChanged(c *authpilot.Case, obs authpilot.Observation, event func(auth
 		sum := sha256.Sum256([]byte(problem))
 		problem = hex.EncodeToString(sum[:12])
 	}
-	a := caseAlert(c, authpilot.AlertPortalChanged, authpilot.SeverityCritical, title, action, now, rec,
+	a := c.NewAlert(AlertPortalChanged, SeverityCritical, title, action, now, rec,
 		"portal_changed:"+c.ConnectorID+":"+step+":"+problem)
 	a.Reason = reason
 	ch.Alerts = append(ch.Alerts, a)
 }
 
-func mergeDetermination(c *authpilot.Case, d *authpilot.Determination, st authpilot.Status) {
+func (c *Case) mergeDetermination(d *Determination, st Status) {
 	if c.Determination == nil {
-		c.Determination = &authpilot.Determination{}
+		c.Determination = &Determination{}
 	}
 	cur := c.Determination
 	cur.Status = st
@@ -191,7 +200,7 @@ func mergeDetermination(c *authpilot.Case, d *authpilot.Determination, st authpi
 	}
 }
 
-func infoRequested(c *authpilot.Case) string {
+func (c *Case) infoRequested() string {
 	if c.Determination != nil {
 		return c.Determination.InfoRequested
 	}
@@ -201,54 +210,57 @@ func infoRequested(c *authpilot.Case) string {
 // statusAlert is the one alert a status change raises, of the most
 // specific type: a determination, a request for information, or a plain
 // status change.
-func statusAlert(c *authpilot.Case, old authpilot.Status, now time.Time, rec string) authpilot.Alert {
-	typ, sev := authpilot.AlertStatusChanged, authpilot.SeverityInfo
+func (c *Case) statusAlert(old Status, now time.Time, rec string) Alert {
+	typ, sev := AlertStatusChanged, SeverityInfo
 	title := fmt.Sprintf("Status changed: %s → %s", old, c.Status)
 	action := ""
 	switch c.Status {
-	case authpilot.StatusPended:
-		typ, sev = authpilot.AlertMoreInfoRequested, authpilot.SeverityWarning
+	case StatusPended:
+		typ, sev = AlertMoreInfoRequested, SeverityWarning
 		title = "Payer requests more information"
 		action = "Send the requested clinical documentation to the payer"
-	case authpilot.StatusApproved:
-		typ = authpilot.AlertDeterminationReceived
+	case StatusApproved:
+		typ = AlertDeterminationReceived
 		title = "Authorization approved"
 		action = "Schedule the service within the authorization's validity"
-	case authpilot.StatusPartiallyApproved, authpilot.StatusModified:
-		typ, sev = authpilot.AlertDeterminationReceived, authpilot.SeverityWarning
-		title = "Authorization " + map[authpilot.Status]string{authpilot.StatusPartiallyApproved: "partially approved", authpilot.StatusModified: "approved with modifications"}[c.Status]
+	case StatusPartiallyApproved, StatusModified:
+		typ, sev = AlertDeterminationReceived, SeverityWarning
+		title = "Authorization " + map[Status]string{StatusPartiallyApproved: "partially approved", StatusModified: "approved with modifications"}[c.Status]
 		action = "Compare what was authorized with what was ordered; consider a peer-to-peer"
-	case authpilot.StatusDenied:
-		typ, sev = authpilot.AlertDeterminationReceived, authpilot.SeverityCritical
+	case StatusDenied:
+		typ, sev = AlertDeterminationReceived, SeverityCritical
 		title = "Authorization denied"
 		action = "Review the denial reason and request a peer-to-peer before the window closes"
-	case authpilot.StatusNotRequired:
-		typ = authpilot.AlertDeterminationReceived
+	case StatusNotRequired:
+		typ = AlertDeterminationReceived
 		title = "No authorization required"
 		action = "Keep the determination letter with the case"
-	case authpilot.StatusContactPayer:
-		sev = authpilot.SeverityWarning
+	case StatusContactPayer:
+		sev = SeverityWarning
 		title = "Payer asks the practice to call"
 		action = "Call the payer's utilization management line"
-	case authpilot.StatusCancelled:
-		sev = authpilot.SeverityWarning
+	case StatusCancelled:
+		sev = SeverityWarning
 		title = "Request cancelled by the payer"
 		action = "Confirm with the payer and resubmit if needed"
 	}
-	a := caseAlert(c, typ, sev, title, action, now, rec, "")
+	a := c.NewAlert(typ, sev, title, action, now, rec, "")
 	a.PrevStatus = old
 	if d := c.Determination; d != nil {
 		a.AuthNumber = d.AuthNumber
 		a.Reason = d.DenialReason
-		if a.Reason == "" && c.Status == authpilot.StatusPended {
+		if a.Reason == "" && c.Status == StatusPended {
 			a.Reason = d.InfoRequested
 		}
 	}
 	return a
 }
 
-func caseAlert(c *authpilot.Case, typ authpilot.AlertType, sev authpilot.Severity, title, action string, now time.Time, rec, dedup string) authpilot.Alert {
-	return authpilot.Alert{
+// NewAlert is an alert about the case: its identifiers (never its PHI),
+// track and status, with the given type, severity, title, action, time,
+// recording and dedup key (empty: the store keeps every such alert).
+func (c *Case) NewAlert(typ AlertType, sev Severity, title, action string, now time.Time, rec, dedup string) Alert {
+	return Alert{
 		Type: typ, Severity: sev, At: now, DedupKey: dedup,
 		CaseID: c.ID, ExternalRef: c.ExternalRef, Payer: c.Payer, ConnectorID: c.ConnectorID,
 		Track: c.Track, Status: c.Status, Title: title, Action: action, Recording: rec,
