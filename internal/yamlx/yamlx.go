@@ -14,6 +14,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -317,13 +318,8 @@ type Field struct {
 // message (e.g. a step kind, "fill: "). It reports whether n was a mapping
 // without such problems.
 func (d *Decoder) Fields(n *yaml.Node, path, prefix string, fields []Field) bool {
-	r := d.Resolve(n, path)
+	r := d.expect(n, path, prefix, yaml.MappingNode)
 	if r == nil {
-		return false
-	}
-	if r.Kind != yaml.MappingNode {
-		d.failed[path] = true
-		d.Errorf(r, path, "%sexpected a mapping, got %s", prefix, d.Describe(r))
 		return false
 	}
 	names := make([]string, len(fields))
@@ -337,7 +333,7 @@ func (d *Decoder) Fields(n *yaml.Node, path, prefix string, fields []Field) bool
 			if e.overridden {
 				continue
 			}
-			i := indexOf(names, e.key.Value)
+			i := slices.Index(names, e.key.Value)
 			if i < 0 {
 				d.unknownKey(e.key, path, prefix, names)
 				ok = false
@@ -361,25 +357,27 @@ func (d *Decoder) unknownKey(k *yaml.Node, path, prefix string, names []string) 
 	d.Errorf(k, path, "%sunknown key %q%s", prefix, k.Value, didyoumean.Suggest(k.Value, names))
 }
 
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
+// expect resolves n and returns it when it is a node of kind; otherwise
+// it reports what was there instead and returns nil.
+func (d *Decoder) expect(n *yaml.Node, path, prefix string, kind yaml.Kind) *yaml.Node {
+	r := d.Resolve(n, path)
+	if r == nil || r.Kind == kind {
+		return r
 	}
-	return -1
+	want := "a mapping"
+	if kind == yaml.SequenceNode {
+		want = "a list"
+	}
+	d.failed[path] = true
+	d.Errorf(r, path, "%sexpected %s, got %s", prefix, want, d.Describe(r))
+	return nil
 }
 
 // Pairs walks a mapping whose keys are free names (flows, status rules),
 // in the file's order.
 func (d *Decoder) Pairs(n *yaml.Node, path, prefix string, fn func(key, val *yaml.Node)) bool {
-	r := d.Resolve(n, path)
+	r := d.expect(n, path, prefix, yaml.MappingNode)
 	if r == nil {
-		return false
-	}
-	if r.Kind != yaml.MappingNode {
-		d.failed[path] = true
-		d.Errorf(r, path, "%sexpected a mapping, got %s", prefix, d.Describe(r))
 		return false
 	}
 	d.within(n, func() {
@@ -394,13 +392,8 @@ func (d *Decoder) Pairs(n *yaml.Node, path, prefix string, fn func(key, val *yam
 
 // Items walks a list.
 func (d *Decoder) Items(n *yaml.Node, path, prefix string, fn func(i int, item *yaml.Node)) bool {
-	r := d.Resolve(n, path)
+	r := d.expect(n, path, prefix, yaml.SequenceNode)
 	if r == nil {
-		return false
-	}
-	if r.Kind != yaml.SequenceNode {
-		d.failed[path] = true
-		d.Errorf(r, path, "%sexpected a list, got %s", prefix, d.Describe(r))
 		return false
 	}
 	d.within(n, func() {
