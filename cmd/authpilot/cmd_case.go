@@ -42,12 +42,8 @@ func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		"service date) is reported as present and not created again.", stderr)
 	path := configFlag(fs)
 	root := fs.String("attachments-root", "", "read attachment paths only from inside this `dir` (default: the case file's folder)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -257,12 +253,8 @@ func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	fs := newFlags("case show", "case show [--config FILE] [--json] ID", stderr)
 	path := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	in, done, err := caseSetup(ctx, *path, stderr)
 	if err != nil {
@@ -355,12 +347,8 @@ func cmdCaseImport(ctx context.Context, args []string, _ io.Reader, stdout, stde
 	fs := newFlags("case import", "case import [--config FILE] FILE.csv\n\nColumns (header row): "+strings.Join(agent.CSVColumns(), ", ")+
 		"\nprocedures: CODE[xUNITS][@LEVEL] separated by ';'; diagnoses separated by ';'.\nA bad row is reported with its line and not imported; good rows are. A row\nthat an open case already stands for (the same external_ref at the payer, or\nwithout one the same member, codes and service date) is reported as already\npresent and skipped, so importing a file again creates nothing new.", stderr)
 	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

@@ -23,12 +23,8 @@ func cmdNotifyEnable(ctx context.Context, args []string, _ io.Reader, stdout, st
 		"daemon within 30 seconds, else at the next `authpilot run`. Fix the endpoint\n"+
 		"first (`authpilot notify test SINK` checks it).", stderr)
 	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	name := fs.Arg(0)
 	cfg, err := loadConfig(*path)
@@ -68,12 +64,8 @@ func cmdNotifyStatus(ctx context.Context, args []string, _ io.Reader, stdout, st
 		"Lists the configured sinks: ok, failing or disabled (and why), the alerts\n"+
 		"pending for each and the oldest of them, and those given up.", stderr)
 	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {

@@ -18,12 +18,8 @@ import (
 func cmdNotifyTest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("notify test", "notify test [--config FILE] SINK\n\nSends a test alert to one configured sink and reports the outcome.", stderr)
 	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -48,12 +44,8 @@ func cmdReplay(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	path := fs.String("config", "", "config `file` whose data_dir holds the recordings (not needed with a DIR)")
 	listen := fs.String("listen", "127.0.0.1:0", "listen `address`")
 	dom := fs.Bool("dom", false, "also answer with DOM snapshots where no network exchange was recorded")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, ""}
 	}
 	dir := ""
 	if *path != "" {

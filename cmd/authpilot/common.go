@@ -39,6 +39,19 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseArgs is parseFlags for a command that takes exactly n arguments:
+// another count prints the usage and exits 2.
+func parseArgs(fs *flag.FlagSet, args []string, n int) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != n {
+		fs.Usage()
+		return &exitError{2, ""}
+	}
+	return nil
+}
+
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("AUTHPILOT_CONFIG")
 	if def == "" {
