@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify"
 )
 
 // Slack's limits for a message (Block Kit reference).
@@ -73,7 +74,7 @@ func Build(a authpilot.Alert, c *authpilot.Case, o BuildOptions) Message {
 	}
 	title := strings.TrimSpace(a.Title)
 	if title == "" {
-		title = humanType(a.Type)
+		title = notify.HumanType(a.Type)
 	}
 	blocks := []Block{header(alertEmoji(a) + " " + title)}
 	if a.Type == authpilot.AlertDigest {
@@ -213,59 +214,7 @@ func contextLine(a authpilot.Alert) Block {
 
 // deadlineText reads "decision due Tue Nov 24, 5:00 PM EST (in 23h)".
 func deadlineText(d *authpilot.Deadline, o BuildOptions) string {
-	due := d.Due.In(o.Location)
-	return deadlineLabel(d.Kind) + " " + due.Format("Mon Jan 2, 3:04 PM MST") + " (" + relative(d.Due.Sub(o.Now)) + ")"
-}
-
-func deadlineLabel(k authpilot.DeadlineKind) string {
-	switch k {
-	case authpilot.DeadlineDecisionDue:
-		return "decision due"
-	case authpilot.DeadlineFollowUp:
-		return "follow-up due"
-	case authpilot.DeadlineServiceAtRisk:
-		return "service date"
-	case authpilot.DeadlinePeerToPeer:
-		return "peer-to-peer window closes"
-	case authpilot.DeadlineAppeal:
-		return "appeal filing due"
-	case authpilot.DeadlineAuthExpiry:
-		return "authorization expires"
-	case "":
-		return "due"
-	default:
-		return escape(strings.ReplaceAll(string(k), "_", " ")) + " due"
-	}
-}
-
-// relative reads a duration as "in 23h", "in 2d 4h", "3h ago" or "now",
-// to the minute.
-func relative(d time.Duration) string {
-	d = d.Round(time.Minute)
-	if d == 0 {
-		return "now"
-	}
-	ago := d < 0
-	if ago {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < time.Hour:
-		s = fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		s = fmt.Sprintf("%dh", int(d/time.Hour))
-	default:
-		days, hours := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-		s = fmt.Sprintf("%dd", days)
-		if hours > 0 {
-			s += fmt.Sprintf(" %dh", hours)
-		}
-	}
-	if ago {
-		return s + " ago"
-	}
-	return "in " + s
+	return escape(notify.DeadlineText(d, o.Now, o.Location))
 }
 
 // alertEmoji marks a resolved alert as good news whatever its severity
@@ -286,14 +235,6 @@ func emoji(s authpilot.Severity) string {
 	default:
 		return ":information_source:"
 	}
-}
-
-func humanType(t authpilot.AlertType) string {
-	s := strings.ReplaceAll(string(t), "_", " ")
-	if s == "" {
-		return "Alert"
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func header(text string) Block {
