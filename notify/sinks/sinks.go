@@ -4,6 +4,7 @@
 package sinks
 
 import (
+	_ "github.com/authpilot/authpilot/notify/email"   // type: email
 	_ "github.com/authpilot/authpilot/notify/slack"   // type: slack
 	_ "github.com/authpilot/authpilot/notify/webhook" // type: webhook
 )
