@@ -19,8 +19,8 @@ import (
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/internal/didyoumean"
 	"github.com/authpilot/authpilot/internal/yamlx"
-	"github.com/authpilot/authpilot/schedules"
 	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // validator checks a decoded Config in one place: values, then
