@@ -28,24 +28,7 @@ func TestPASThroughTheAgent(t *testing.T) {
 	}}})
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
-	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: PAS test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
-connectors:
-  - id: keystone-pas
-    kind: fhirpas
-    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
-    schedule: {submit: "", poll: ""}
-`, dir, srv.URL, srv.URL+"/token")
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := pasConfig(t, "PAS test", srv.URL, "")
 	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"pas-secret": pas.DefaultClientSecret}, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)
@@ -110,4 +93,31 @@ connectors:
 	if st := pasSim.Stats(); st.Submissions != 3 {
 		t.Fatalf("PAS simulator saw %d submissions, want 3", st.Submissions)
 	}
+}
+
+// pasConfig writes and loads an authpilot.yaml in a fresh directory: one
+// fhirpas connector, keystone-pas for payer keystone-ppo, against the PAS
+// simulator at pasURL, every schedule off, then notify (a notify: section,
+// or "").
+func pasConfig(t *testing.T, practice, pasURL, notify string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`
+practice: {name: %s, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
+connectors:
+  - id: keystone-pas
+    kind: fhirpas
+    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
+    schedule: {submit: "", poll: ""}
+`, practice, dir, pasURL, pasURL+"/token") + notify
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -84,17 +81,7 @@ func TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI(t *testing.T) {
 	phiSrv := httptest.NewServer(phi)
 	defer phiSrv.Close()
 
-	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: PHI test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
-connectors:
-  - id: keystone-pas
-    kind: fhirpas
-    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
-    schedule: {submit: "", poll: ""}
+	cfg := pasConfig(t, "PHI test", srv.URL, fmt.Sprintf(`
 notify:
   sinks:
     - {name: coordinators, type: slack, url_secret: slack-url}
@@ -103,13 +90,7 @@ notify:
   routes:
     - match: {severity: warning}
       sinks: [coordinators, ehr-plain, ehr-phi]
-`, dir, srv.URL, srv.URL+"/token", plainSrv.URL, phiSrv.URL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, plainSrv.URL, phiSrv.URL))
 	ctx := context.Background()
 	clk := clocktest.New(time.Now())
 	st, err := store.Open(ctx, cfg.DataDir, store.WithClock(clk.Now))

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
@@ -204,29 +201,13 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	alerts := &alertLog{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
-	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: PAS test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
-connectors:
-  - id: keystone-pas
-    kind: fhirpas
-    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
-    schedule: {submit: "", poll: ""}
+	cfg := pasConfig(t, "PAS test", srv.URL, fmt.Sprintf(`
 notify:
   sinks:
     - {name: ehr, type: webhook, url: %q, secret: hook-secret}
   routes:
     - {match: {}, sinks: [ehr]}
-`, dir, srv.URL, srv.URL+"/token", hook.URL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, hook.URL))
 	a, err := agent.New(cfg, agent.Options{NoAPI: true, Secrets: authpilot.StaticSecrets{
 		"pas-secret": pas.DefaultClientSecret, "hook-secret": e2eWebhook}})
 	if err != nil {
