@@ -6,5 +6,6 @@ package sinks
 import (
 	_ "github.com/authpilot/authpilot/notify/email"   // type: email
 	_ "github.com/authpilot/authpilot/notify/slack"   // type: slack
+	_ "github.com/authpilot/authpilot/notify/teams"   // type: teams
 	_ "github.com/authpilot/authpilot/notify/webhook" // type: webhook
 )

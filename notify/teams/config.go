@@ -1,0 +1,82 @@
+package teams
+
+import (
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/authpilot/authpilot/notify"
+)
+
+// KindName is the sink type this package registers.
+const KindName = "teams"
+
+func init() {
+	notify.Register(notify.Kind{Name: KindName, Decode: Decode})
+}
+
+// Config is a Teams sink's own keys.
+type Config struct {
+	// URLSecret names the keyring secret holding the incoming-webhook (or
+	// Workflows) URL, which carries its own signature: a credential.
+	URLSecret string `yaml:"url_secret"`
+	// URL is refused with a pointer to url_secret.
+	URL string `yaml:"url"`
+	// Timeout bounds one attempt (notify.DefaultTimeout when zero).
+	Timeout time.Duration `yaml:"timeout"`
+
+	warnings notify.FieldErrors
+}
+
+var (
+	_ notify.SinkOptions = (*Config)(nil)
+	_ notify.Warner      = (*Config)(nil)
+)
+
+// Decode strictly decodes and validates a Teams sink's own keys.
+func Decode(common notify.Sink, node *yaml.Node) (notify.SinkOptions, error) {
+	c := &Config{}
+	f := notify.DecodeFields(node, c)
+	c.check(f)
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case common.IncludePHI:
+		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_phi", Msg: "sends patient details to Teams"})
+	case common.IncludeOrderRef:
+		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_order_ref", Msg: "sends order references (often MRNs) to Teams"})
+	}
+	return c, nil
+}
+
+func (c *Config) check(f *notify.Fields) {
+	if c.URL != "" {
+		// The value is not echoed: it is a credential.
+		f.At("url", "a Teams webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret")
+	} else if c.URLSecret == "" {
+		f.At("url_secret", "required for a teams sink (the keyring secret holding the webhook URL)")
+	}
+	f.SecretName("url_secret", c.URLSecret, false)
+	if c.Timeout < 0 {
+		f.At("timeout", "must not be negative")
+	}
+}
+
+// Warnings implements notify.Warner.
+func (c *Config) Warnings() notify.FieldErrors { return c.warnings }
+
+// New implements notify.SinkOptions.
+func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
+	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Client: env.Client, Location: env.Location, DigestRows: env.DigestRows})
+}
+
+func (c Config) validate(name string) error {
+	f := notify.NewFields()
+	c.check(f)
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("teams sink %q: %w", name, err)
+	}
+	return nil
+}

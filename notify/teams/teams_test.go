@@ -1,0 +1,358 @@
+package teams_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/notify/notifytest"
+	"github.com/authpilot/authpilot/notify/teams"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+// endpoint is a Teams incoming webhook: it checks every body is a message
+// with one Adaptive Card attachment of a schema Teams renders, within the
+// size limit, and answers with the status the test sets.
+type endpoint struct {
+	t      *testing.T
+	srv    *httptest.Server
+	mu     sync.Mutex
+	cards  []map[string]any
+	raw    []string
+	status int
+	header http.Header
+}
+
+func newEndpoint(t *testing.T) *endpoint {
+	e := &endpoint{t: t, status: http.StatusAccepted}
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := checkSchema(r, body); err != nil {
+			t.Errorf("bad message: %v\n%s", err, body)
+			http.Error(w, "bad card", http.StatusBadRequest)
+			return
+		}
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.cards = append(e.cards, m)
+		e.raw = append(e.raw, string(body))
+		for k, vs := range e.header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(e.status)
+	}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *endpoint) bodies() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.raw...)
+}
+
+// checkSchema checks what Teams requires of an incoming-webhook card.
+func checkSchema(r *http.Request, body []byte) error {
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+		return fmt.Errorf("%s with %q", r.Method, r.Header.Get("Content-Type"))
+	}
+	if len(body) > 28*1024 {
+		return fmt.Errorf("%d bytes: over Teams' 28 KB", len(body))
+	}
+	var m struct {
+		Type        string `json:"type"`
+		Attachments []struct {
+			ContentType string           `json:"contentType"`
+			ContentURL  *string          `json:"contentUrl"`
+			Content     *json.RawMessage `json:"content"`
+		} `json:"attachments"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	if m.Type != "message" || len(m.Attachments) != 1 {
+		return fmt.Errorf("type %q with %d attachments", m.Type, len(m.Attachments))
+	}
+	a := m.Attachments[0]
+	if a.ContentType != "application/vnd.microsoft.card.adaptive" || a.ContentURL != nil || a.Content == nil {
+		return fmt.Errorf("attachment %q", a.ContentType)
+	}
+	var card struct {
+		Schema  string            `json:"$schema"`
+		Type    string            `json:"type"`
+		Version string            `json:"version"`
+		Body    []json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(*a.Content, &card); err != nil {
+		return err
+	}
+	if card.Schema != "http://adaptivecards.io/schemas/adaptive-card.json" || card.Type != "AdaptiveCard" ||
+		(card.Version != "1.4" && card.Version != "1.5") || len(card.Body) == 0 {
+		return fmt.Errorf("card %q %q %q with %d elements", card.Schema, card.Type, card.Version, len(card.Body))
+	}
+	for i, raw := range card.Body {
+		var el struct {
+			Type  string `json:"type"`
+			Text  string `json:"text"`
+			Facts []struct {
+				Title string `json:"title"`
+				Value string `json:"value"`
+			} `json:"facts"`
+		}
+		if err := json.Unmarshal(raw, &el); err != nil {
+			return err
+		}
+		switch el.Type {
+		case "TextBlock":
+			if el.Text == "" {
+				return fmt.Errorf("body[%d]: empty TextBlock", i)
+			}
+		case "FactSet":
+			if len(el.Facts) == 0 {
+				return fmt.Errorf("body[%d]: empty FactSet", i)
+			}
+			for _, f := range el.Facts {
+				if f.Title == "" || f.Value == "" {
+					return fmt.Errorf("body[%d]: fact %q: %q", i, f.Title, f.Value)
+				}
+			}
+		default:
+			return fmt.Errorf("body[%d]: element type %q", i, el.Type)
+		}
+	}
+	return nil
+}
+
+var (
+	start   = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	eastern = func() *time.Location { l, _ := time.LoadLocation("America/New_York"); return l }()
+	seeded  = &authpilot.Case{
+		ID: "01JCASE0000000000000000001", ExternalRef: "ORD-4411", Payer: "acme-health",
+		Patient: authpilot.Patient{FirstName: "Marguerite", LastName: "Quillfeather",
+			DOB: authpilot.Date{Year: 1961, Month: time.July, Day: 14}, MemberID: "ZQX998877"},
+		ServiceLines: []authpilot.ServiceLine{{Code: "22630", Units: 1}},
+		Diagnoses:    []string{"M51.16"},
+	}
+	phi = []string{"Marguerite", "Quillfeather", "1961-07-14", "ZQX998877", "22630", "M51.16", "ORD-4411"}
+)
+
+const webhookSecret = "sig=TEAMS-SIGNATURE-SECRET"
+
+func alert() authpilot.Alert {
+	return authpilot.Alert{
+		ID: "01JALERT000000000000000001", Type: authpilot.AlertDeterminationReceived, Severity: authpilot.SeverityCritical, At: start,
+		CaseID: seeded.ID, Payer: "acme-health", Track: authpilot.TrackSurgery,
+		Status: authpilot.StatusDenied, PrevStatus: authpilot.StatusPended,
+		Title: "Request denied", Action: "Schedule the peer-to-peer",
+		Deadline: &authpilot.Deadline{Kind: authpilot.DeadlinePeerToPeer, Due: start.Add(26 * time.Hour)},
+	}
+}
+
+func newNotifier(t *testing.T, e *endpoint, extra string) *teams.Notifier {
+	t.Helper()
+	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url\n"+extra)
+	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL + "/webhook?" + webhookSecret},
+		teams.Options{Clock: clocktest.New(start), Location: eastern})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func delivery(a authpilot.Alert) notify.Delivery {
+	return notify.Delivery{Delivery: authpilot.Delivery{Sink: "ops", Alert: a}, Case: seeded}
+}
+
+func TestDeliver(t *testing.T) {
+	e := newEndpoint(t)
+	n := newNotifier(t, e, "")
+	retry, _, err := n.Notify(t.Context(), delivery(alert()))
+	if err != nil || retry {
+		t.Fatalf("Notify = %v, %v", retry, err)
+	}
+	got := e.bodies()
+	if len(got) != 1 {
+		t.Fatalf("%d posts", len(got))
+	}
+	for _, want := range []string{
+		`"text":"Request denied"`, `"color":"Attention"`, `{"title":"Case","value":"01JCASE0000000000000000001"}`,
+		`{"title":"Status","value":"pended → denied"}`,
+		`peer-to-peer window closes Tue Nov 24, 12:00 PM EST (in 26h)`, `**What to do:** Schedule the peer-to-peer`,
+	} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("card lacks %s:\n%s", want, got[0])
+		}
+	}
+	// The case was handed over but the sink has no include_phi.
+	for _, v := range phi {
+		if strings.Contains(got[0], v) {
+			t.Errorf("card carries %q", v)
+		}
+	}
+}
+
+func TestIncludePHI(t *testing.T) {
+	e := newEndpoint(t)
+	n := newNotifier(t, e, "include_phi: true\n")
+	if _, _, err := n.Notify(t.Context(), delivery(alert())); err != nil {
+		t.Fatal(err)
+	}
+	body := e.bodies()[0]
+	for _, want := range []string{`{"title":"Patient","value":"Quillfeather, Marguerite"}`, `{"title":"Member ID","value":"ZQX998877"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("card lacks %s", want)
+		}
+	}
+}
+
+// TestStatuses: 429 and 5xx are retried (after Retry-After when given),
+// 410 disables the sink; no error carries the URL's signature.
+func TestStatuses(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		header     http.Header
+		wantRetry  bool
+		wantAfter  time.Duration
+		wantGone   bool
+		wantErrSub string
+	}{
+		{name: "accepted", status: http.StatusAccepted},
+		{name: "ok", status: http.StatusOK},
+		{name: "throttled", status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {"30"}}, wantRetry: true, wantAfter: 30 * time.Second, wantErrSub: "http 429"},
+		{name: "server error", status: http.StatusInternalServerError, wantRetry: true, wantErrSub: "http 500"},
+		{name: "unavailable", status: http.StatusServiceUnavailable, header: http.Header{"Retry-After": {"120"}}, wantRetry: true, wantAfter: 2 * time.Minute, wantErrSub: "http 503"},
+		{name: "webhook removed", status: http.StatusGone, wantGone: true, wantErrSub: "http 410"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEndpoint(t)
+			e.status, e.header = tt.status, tt.header
+			n := newNotifier(t, e, "")
+			retry, after, err := n.Notify(t.Context(), delivery(alert()))
+			if tt.wantErrSub == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErrSub) || retry != tt.wantRetry || after != tt.wantAfter ||
+				errors.Is(err, notify.ErrGone) != tt.wantGone {
+				t.Errorf("Notify = %v, %v, %v", retry, after, err)
+			}
+			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TEAMS-SIGNATURE-SECRET")
+		})
+	}
+	e := newEndpoint(t)
+	n := newNotifier(t, e, "timeout: 1s\n")
+	e.srv.Close()
+	retry, _, err := n.Notify(t.Context(), delivery(alert()))
+	if err == nil || !retry {
+		t.Errorf("endpoint down: Notify = %v, %v", retry, err)
+	}
+	notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TEAMS-SIGNATURE-SECRET")
+}
+
+// TestSizeLimit: a huge digest and a huge payer text still make a card
+// Teams accepts.
+func TestSizeLimit(t *testing.T) {
+	e := newEndpoint(t)
+	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
+	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL},
+		teams.Options{Clock: clocktest.New(start), DigestRows: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := authpilot.Alert{ID: "01JALERT000000000000000002", Type: authpilot.AlertDigest, Severity: authpilot.SeverityInfo, Title: "Open cases"}
+	for i := range 3000 {
+		digest.Items = append(digest.Items, authpilot.DigestItem{CaseID: fmt.Sprintf("01JCASE%019d", i), Payer: "acme-health",
+			Track: authpilot.TrackImaging, Status: authpilot.StatusPended, Deadline: &authpilot.Deadline{Kind: authpilot.DeadlineDecisionDue, Due: start}})
+	}
+	long := alert()
+	long.Reason = strings.Repeat("The payer's very long explanation. ", 3000)
+	long.Action = strings.Repeat("Call the payer. ", 3000)
+	for _, a := range []authpilot.Alert{digest, long} {
+		if _, _, err := n.Notify(t.Context(), notify.Delivery{Delivery: authpilot.Delivery{Sink: "ops", Alert: a}}); err != nil {
+			t.Fatalf("%s: %v", a.Type, err)
+		}
+	}
+	got := e.bodies()
+	if len(got) != 2 {
+		t.Fatalf("%d cards accepted", len(got))
+	}
+	if !strings.Contains(got[0], "…and ") {
+		t.Errorf("digest card does not say how many rows were left out")
+	}
+}
+
+// TestThroughDispatcher: the dispatcher redacts the PHI in an alert's text
+// before a Teams sink without include_phi gets it.
+func TestThroughDispatcher(t *testing.T) {
+	e := newEndpoint(t)
+	clock := clocktest.New(start)
+	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
+	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL}, teams.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := &notifytest.Outbox{Now: clock.Now}
+	logger, logs := notifytest.NewLogger()
+	d := notify.NewDispatcher(outbox, notifytest.Cases{seeded.ID: seeded}, &notify.Router{Sinks: []string{"ops"},
+		Routes: []notify.Route{{Sinks: []string{"ops"}}}}, map[string]notify.Notifier{"ops": n}, clock, logger,
+		notify.Options{Rand: func() float64 { return 0.5 }, PHI: notifytest.PHI(phi)})
+	a := alert()
+	a.ExternalRef = seeded.ExternalRef
+	a.Reason = "Denied for Marguerite Quillfeather (DOB 1961-07-14), member ZQX998877, order ORD-4411: not medically necessary."
+	if _, err := outbox.Enqueue(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DeliverOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.bodies()
+	if len(got) != 1 {
+		t.Fatalf("%d cards; logs:\n%s", len(got), logs)
+	}
+	if !strings.Contains(got[0], `"value":"Denied for [REDACTED] [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]: not medically necessary."`) {
+		t.Errorf("reason not redacted:\n%s", got[0])
+	}
+	for _, v := range phi {
+		if strings.Contains(got[0], v) {
+			t.Errorf("card carries %q", v)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{name: "url in the config", src: "url: https://example.webhook.office.com/x?sig=TEAMS-SIGNATURE-SECRET",
+			want: "3: url: a Teams webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret"},
+		{name: "no url", src: "timeout: 5s", want: "1: url_secret: required for a teams sink"},
+		{name: "typo", src: "url_secert: u", want: `3: unknown key "url_secert" (did you mean "url_secret"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := notifytest.DecodeSink("name: ops\ntype: teams\n" + tt.src)
+			var fes notify.FieldErrors
+			if !errors.As(err, &fes) || len(fes) == 0 {
+				t.Fatalf("DecodeSink = %v", err)
+			}
+			if got := fmt.Sprintf("%d: %s", fes[0].Line, fes[0].Error()); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error = %q, want %q", got, tt.want)
+			}
+			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TEAMS-SIGNATURE-SECRET")
+		})
+	}
+}
