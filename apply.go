@@ -107,6 +107,45 @@ func (c *Case) Apply(obs Observation, letters []string, actor, rec string, now t
 	return ch
 }
 
+// ApplySubmission records the payer's answer to a submit (or to a find
+// during reconciliation, evType EventReconciled) on a case in submitting:
+// submitting → submitted, a case_submitted alert, then what the answer
+// says beyond that (a decision given at once, letters) through Apply.
+// letters are the sha256 digests of documents stored from the answer; now
+// is in the practice's zone, as for Apply. A case no longer in submitting
+// is an ErrConflict and is left as it is.
+func (c *Case) ApplySubmission(sub Submission, letters []string, evType EventType, actor, rec string, now time.Time) (Changes, error) {
+	if c.Status != StatusSubmitting {
+		return Changes{}, fmt.Errorf("case %s is %s, not submitting: %w", c.ID, c.Status, ErrConflict)
+	}
+	local := now
+	now = now.UTC()
+	c.PayerRef = sub.PayerRef
+	c.SubmittedAt = &now
+	c.LastError = ""
+	c.Status = StatusSubmitted
+	c.StatusText = sub.StatusText
+	detail, _ := json.Marshal(map[string]string{"payer_ref": sub.PayerRef})
+	ch := Changes{
+		Events: []Event{{Type: evType, Actor: actor, From: StatusSubmitting,
+			To: StatusSubmitted, RawText: sub.StatusText, Recording: rec, At: now, Detail: detail}},
+		Alerts: []Alert{c.NewAlert(AlertCaseSubmitted, SeverityInfo,
+			"Request submitted to the payer", "Nothing to do; authpilot polls for the decision", now, rec,
+			"submitted:"+c.ID)},
+	}
+	ch.Alerts[0].PrevStatus = StatusSubmitting
+	if sub.Status != "" && sub.Status != StatusSubmitted {
+		more := c.Apply(Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
+			Determination: sub.Determination}, letters, actor, rec, local)
+		ch.Events = append(ch.Events, more.Events...)
+		ch.Alerts = append(ch.Alerts, more.Alerts...)
+	} else if len(letters) > 0 {
+		more := c.Apply(Observation{CaseID: c.ID}, letters, actor, rec, local)
+		ch.Events = append(ch.Events, more.Events...)
+	}
+	return ch, nil
+}
+
 // NoOp reports whether applying o would leave the case as it is (the
 // payer shows the same status, nothing to store, no error to set or
 // clear), so a poll need not rewrite it.

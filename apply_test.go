@@ -1,6 +1,7 @@
 package authpilot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func TestApply(t *testing.T) {
 					t.Errorf("event %s not linked: %+v", e.Type, e)
 				}
 			}
-			if !equalTypes(evs, tt.wantEvents) {
+			if !slices.Equal(evs, tt.wantEvents) {
 				t.Errorf("events = %v, want %v", evs, tt.wantEvents)
 			}
 			var als []AlertType
@@ -146,7 +147,7 @@ func TestApply(t *testing.T) {
 					}
 				}
 			}
-			if !equalTypes(als, tt.wantAlerts) {
+			if !slices.Equal(als, tt.wantAlerts) {
 				t.Errorf("alerts = %v, want %v", als, tt.wantAlerts)
 			}
 			if tt.check != nil {
@@ -170,18 +171,6 @@ func TestApply(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalTypes[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestNoOp(t *testing.T) {

@@ -475,33 +475,7 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *authpil
 	}
 	now := a.now().UTC()
 	updated, err := a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
-		if c.Status != authpilot.StatusSubmitting {
-			return authpilot.Changes{}, fmt.Errorf("case %s is %s, not submitting: %w", c.ID, c.Status, authpilot.ErrConflict)
-		}
-		c.PayerRef = sub.PayerRef
-		c.SubmittedAt = &now
-		c.LastError = ""
-		c.Status = authpilot.StatusSubmitted
-		c.StatusText = sub.StatusText
-		detail, _ := json.Marshal(map[string]string{"payer_ref": sub.PayerRef})
-		ch := authpilot.Changes{
-			Events: []authpilot.Event{{Type: evType, Actor: actor, From: authpilot.StatusSubmitting,
-				To: authpilot.StatusSubmitted, RawText: sub.StatusText, Recording: rec, At: now, Detail: detail}},
-			Alerts: []authpilot.Alert{c.NewAlert(authpilot.AlertCaseSubmitted, authpilot.SeverityInfo,
-				"Request submitted to the payer", "Nothing to do; authpilot polls for the decision", now, rec,
-				"submitted:"+c.ID)},
-		}
-		ch.Alerts[0].PrevStatus = authpilot.StatusSubmitting
-		if sub.Status != "" && sub.Status != authpilot.StatusSubmitted {
-			more := c.Apply(authpilot.Observation{CaseID: c.ID, Status: sub.Status, StatusText: sub.StatusText,
-				Determination: sub.Determination}, letters, actor, rec, now.In(a.cfg.Location()))
-			ch.Events = append(ch.Events, more.Events...)
-			ch.Alerts = append(ch.Alerts, more.Alerts...)
-		} else if len(letters) > 0 {
-			more := c.Apply(authpilot.Observation{CaseID: c.ID}, letters, actor, rec, now.In(a.cfg.Location()))
-			ch.Events = append(ch.Events, more.Events...)
-		}
-		return ch, nil
+		return c.ApplySubmission(*sub, letters, evType, actor, rec, now.In(a.cfg.Location()))
 	})
 	if err != nil {
 		return fmt.Errorf("record submission of case %s: %w", caseID, err)
@@ -530,7 +504,7 @@ func (r *runner) reconcile(ctx context.Context, sess connectors.Session, c *auth
 	sub, err := sess.Find(ctx, c, since)
 	switch {
 	case err == nil:
-		if fields := linkProblem(c, sub.Shown, true); len(fields) > 0 {
+		if fields := c.LinkProblem(sub.Shown, true); len(fields) > 0 {
 			// Another patient's or another service's request: never
 			// applied, and the case is not submitted again by itself.
 			return r.refuseLink(ctx, c.ID, sub.PayerRef, "find", fields, rec)
