@@ -2,17 +2,13 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -27,22 +23,8 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sims.Close()
-	var mu sync.Mutex
-	var alerts []authpilot.Alert
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := webhook.Verify(e2eWebhook, r.Header, body, 5*time.Minute, time.Now()); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		var m struct {
-			Data authpilot.Alert `json:"data"`
-		}
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		alerts = append(alerts, m.Data)
-		mu.Unlock()
-	}))
+	sink := &alertSink{}
+	hook := httptest.NewServer(sink)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
@@ -77,17 +59,11 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 			if got.Status != authpilot.StatusSubmitted {
 				t.Fatalf("status became %s under a %s fault", got.Status, tt.name)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			var found *authpilot.Alert
-			for i := range alerts {
-				if alerts[i].Type == tt.alert {
-					found = &alerts[i]
-				}
+			alerts := sink.ofType(tt.alert)
+			if len(alerts) == 0 {
+				t.Fatalf("no %s alert delivered", tt.alert)
 			}
-			if found == nil {
-				t.Fatalf("no %s alert among %d delivered", tt.alert, len(alerts))
-			}
+			found := alerts[len(alerts)-1]
 			if found.Recording == "" || found.ConnectorID != "summit-portal" {
 				t.Fatalf("alert lacks recording/connector: %+v", found)
 			}

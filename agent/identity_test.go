@@ -47,6 +47,19 @@ func (s *alertSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
+// ofType returns the alerts of one type, of every case.
+func (s *alertSink) ofType(typ authpilot.AlertType) []authpilot.Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []authpilot.Alert
+	for _, a := range s.alerts {
+		if a.Type == typ {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // of returns the alerts of a case of one type, and their bodies.
 func (s *alertSink) of(caseID string, typ authpilot.AlertType) ([]authpilot.Alert, []string) {
 	s.mu.Lock()

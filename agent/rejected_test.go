@@ -4,55 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
-
-// alertLog is a real webhook receiver that keeps every alert it is sent.
-type alertLog struct {
-	mu     sync.Mutex
-	alerts []authpilot.Alert
-}
-
-func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if err := webhook.Verify(e2eWebhook, r.Header, body, 5*time.Minute, time.Now()); err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return
-	}
-	var m struct {
-		Data authpilot.Alert `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
-	l.mu.Lock()
-	l.alerts = append(l.alerts, m.Data)
-	l.mu.Unlock()
-}
-
-// of returns the alerts of one type.
-func (l *alertLog) of(typ authpilot.AlertType) []authpilot.Alert {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []authpilot.Alert
-	for _, a := range l.alerts {
-		if a.Type == typ {
-			out = append(out, a)
-		}
-	}
-	return out
-}
 
 // eventsOf returns a case's events of one type.
 func eventsOf(t *testing.T, a *agent.Agent, caseID string, typ authpilot.EventType) []authpilot.Event {
@@ -73,7 +35,7 @@ func eventsOf(t *testing.T, a *agent.Agent, caseID string, typ authpilot.EventTy
 // checkRejected checks a refused case: status rejected with the payer's
 // words, one submission_rejected event and alert carrying them, no
 // connector_failing, and the rejected filter finds it.
-func checkRejected(t *testing.T, a *agent.Agent, alerts *alertLog, caseID, words string) {
+func checkRejected(t *testing.T, a *agent.Agent, alerts *alertSink, caseID, words string) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, a.FlushAlerts(ctx, 10*time.Second))
@@ -88,7 +50,7 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *alertLog, caseID, words
 		t.Errorf("submission_rejected events = %+v, want one with the payer's words", evs)
 	}
 	var got []authpilot.Alert
-	for _, al := range alerts.of(authpilot.AlertSubmissionRejected) {
+	for _, al := range alerts.ofType(authpilot.AlertSubmissionRejected) {
 		if al.CaseID == caseID {
 			got = append(got, al)
 		}
@@ -96,10 +58,10 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *alertLog, caseID, words
 	if len(got) != 1 || got[0].Reason != words || got[0].Status != authpilot.StatusRejected {
 		t.Errorf("submission_rejected alerts = %+v, want one with the payer's words as its reason", got)
 	}
-	if n := len(alerts.of(authpilot.AlertNeedsHuman)); n != 0 {
+	if n := len(alerts.ofType(authpilot.AlertNeedsHuman)); n != 0 {
 		t.Errorf("%d needs_human alerts for a refusal, want 0", n)
 	}
-	if n := len(alerts.of(authpilot.AlertConnectorFailing)); n != 0 {
+	if n := len(alerts.ofType(authpilot.AlertConnectorFailing)); n != 0 {
 		t.Errorf("%d connector_failing alerts, want 0: a refusal is not a connector failure", n)
 	}
 	list, err := a.Store().ListCases(ctx, authpilot.CaseFilter{Statuses: []authpilot.Status{authpilot.StatusRejected}})
@@ -129,7 +91,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
 	}}))
-	alerts := &alertLog{}
+	alerts := &alertSink{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
@@ -198,7 +160,7 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	}}})
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
-	alerts := &alertLog{}
+	alerts := &alertSink{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
 	cfg := pasConfig(t, "PAS test", srv.URL, fmt.Sprintf(`
@@ -255,7 +217,7 @@ func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sims.Close()
-	alerts := &alertLog{}
+	alerts := &alertSink{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
@@ -311,7 +273,7 @@ func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 				}
 			}
 			var got []authpilot.Alert
-			for _, al := range alerts.of(authpilot.AlertPortalChanged) {
+			for _, al := range alerts.ofType(authpilot.AlertPortalChanged) {
 				if al.ConnectorID == tt.connector {
 					got = append(got, al)
 				}
