@@ -117,7 +117,7 @@ func (c *Config) check(f *notify.Fields) {
 	}
 	for i, to := range c.To {
 		if _, err := mail.ParseAddress(to); err != nil {
-			f.At("to", "to[%d]: not an e-mail address", i)
+			f.At(fmt.Sprintf("to[%d]", i), "not an e-mail address")
 		}
 	}
 	if c.Timeout < 0 {

@@ -25,7 +25,7 @@ func TestDecode(t *testing.T) {
 		{name: "password without user", src: "host: h\npassword_secret: p\nfrom: a@example.org\nto: [b@example.org]", want: "1: username: required with password_secret"},
 		{name: "password in the clear", src: "host: smtp.example.org\ntls: none\nusername: u\npassword_secret: p\nfrom: a@example.org\nto: [b@example.org]",
 			want: "4: tls: none would send the password in the clear"},
-		{name: "bad recipient", src: "host: h\nfrom: a@example.org\nto: [b@example.org, not-an-address]", want: "5: to: to[1]: not an e-mail address"},
+		{name: "bad recipient", src: "host: h\nfrom: a@example.org\nto: [b@example.org, not-an-address]", want: "5: to[1]: not an e-mail address"},
 		{name: "no recipient", src: "host: h\nfrom: a@example.org", want: "1: to: at least one recipient is required"},
 		{name: "password written in the config", src: "host: h\npassword: hunter2\nfrom: a@example.org\nto: [b@example.org]",
 			want: "4: password: an SMTP password is a secret: store it with `authpilot secrets set` and name it in password_secret"},
