@@ -1,18 +1,19 @@
 // Package notify delivers alerts from the durable outbox to the practice's
-// sinks (Slack channels and signed webhooks): a Router picks each alert's
-// sinks, a Dispatcher delivers each (alert, sink) pair, critical and
-// warning alerts ahead of info ones while one case's alerts keep their
-// order, retrying with backoff for up to a day, and Notifiers speak one
-// sink kind each.
+// sinks (Slack and Teams channels, e-mail, signed webhooks): a Router
+// picks each alert's sinks, a Dispatcher delivers each (alert, sink) pair,
+// critical and warning alerts ahead of info ones while one case's alerts
+// keep their order, retrying with backoff for up to a day, and Notifiers
+// speak one sink kind each.
 //
 // Sink kinds are a registry, as connector kinds are: each kind is a
-// package (notify/slack, notify/webhook, ...) that calls Register in its
-// init with a Decode that strictly decodes and validates the sink's own
-// keys (every key but CommonKeys: name, type, include_phi,
-// include_order_ref) into its settings, whose New builds the Notifier.
-// The config loader decodes each sink through its kind; the agent builds
-// the notifiers with Build. Package notify/sinks links in every kind
-// authpilot ships: adding one is a package and one import line there.
+// package (notify/slack, notify/teams, notify/email, notify/webhook) that
+// calls Register in its init with a Decode that strictly decodes and
+// validates the sink's own keys (every key but CommonKeys: name, type,
+// include_phi, include_order_ref) into its settings, whose New builds the
+// Notifier. The config loader decodes each sink through its kind; the
+// agent builds the notifiers with Build. Package notify/sinks links in
+// every kind authpilot ships: adding one is a package and one import line
+// there.
 //
 // Retry, backoff, sink disabling and the sink_failing and resolved alerts
 // live here, in the pipeline; a Notifier makes one attempt and says
