@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -112,5 +113,28 @@ func TestDecode(t *testing.T) {
 			}
 			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TOPSECRET")
 		})
+	}
+}
+
+// TestOnlyMainLinksSinkKinds: config and agent know no sink kind; the
+// kinds are reached through this package's blank imports alone.
+func TestOnlyMainLinksSinkKinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const mod = "github.com/authpilot/authpilot/"
+	out, err := exec.Command("go", "list", "-deps", mod+"config", mod+"agent").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, mod+"notify/") {
+			t.Errorf("config or agent imports %s", p)
+		}
+	}
+	for _, kind := range []string{"email", "slack", "teams", "webhook"} {
+		if _, ok := notify.Lookup(kind); !ok {
+			t.Errorf("sink kind %q not registered by notify/sinks", kind)
+		}
 	}
 }
