@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent/run"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
@@ -132,7 +133,12 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	}
 	for _, cc := range cfg.Connectors {
 		env := connectors.Env{ID: cc.ID, Logger: a.log, Secrets: a.secrets, Now: a.now,
-			Location: cfg.Location(), DataDir: cfg.DataDir, Shared: a.shared}
+			Location: cfg.Location(), DataDir: cfg.DataDir, Shared: a.shared, Pages: cc.Limits.Pages}
+		if lim := run.NewLimiter(cc.Limits.RequestsPerMinute, a.clock); lim != nil {
+			id := cc.ID
+			lim.Waited = func(d time.Duration) { a.metrics.RateLimitWait.WithLabelValues(id).Observe(d.Seconds()) }
+			env.Limiter = lim
+		}
 		conn, err := cc.Options.New(env)
 		if err != nil {
 			a.Close()

@@ -375,6 +375,7 @@ type Metrics struct {
 	StatusChanges *prometheus.CounterVec
 	AlertsRaised  *prometheus.CounterVec
 	Logins        *prometheus.CounterVec
+	RateLimitWait *prometheus.HistogramVec
 }
 
 // NewMetrics registers the agent's metrics and the Go runtime collectors.
@@ -395,9 +396,12 @@ func NewMetrics() *Metrics {
 			Help: "Alerts written to the outbox, by type."}, []string{"type"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authpilot_connector_sessions_total",
 			Help: "Connector sessions opened (logins), by connector."}, []string{"connector"}),
+		RateLimitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "authpilot_connector_rate_limit_wait_seconds",
+			Help:    "Waits for a connector's limits.requests_per_minute before a request to the payer.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}, []string{"connector"}),
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.CasesCreated, m.ConnectorRuns, m.RunDuration,
-		m.StatusChanges, m.AlertsRaised, m.Logins,
+		m.StatusChanges, m.AlertsRaised, m.Logins, m.RateLimitWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -221,8 +221,8 @@ func (c *Connector) KeepNode(key, n *yaml.Node) bool {
 }
 
 // Connector defaults: submit every 15 minutes in business hours, poll at 9
-// and 14 on weekdays, one page, 5-minute runs, 3 retries, 60 requests a
-// minute.
+// and 14 on weekdays, 5-minute runs, 3 retries; pages as the connector's
+// kind says (a portal flow's limits.pages) and requests unpaced.
 var (
 	DefaultConnectorSchedule = ConnectorSchedule{
 		Submit: "*/15 8-17 * * 1-5",
@@ -230,14 +230,12 @@ var (
 		Jitter: Duration(2 * time.Minute),
 	}
 	DefaultLimits = Limits{
-		Pages:             1,
-		Timeout:           Duration(5 * time.Minute),
-		Retries:           3,
-		RequestsPerMinute: 60,
-		LoginsPerHour:     6,
-		Pause:             Duration(time.Hour),
-		PauseMax:          Duration(24 * time.Hour),
-		MaxRetryAfter:     Duration(6 * time.Hour),
+		Timeout:       Duration(5 * time.Minute),
+		Retries:       3,
+		LoginsPerHour: 6,
+		Pause:         Duration(time.Hour),
+		PauseMax:      Duration(24 * time.Hour),
+		MaxRetryAfter: Duration(6 * time.Hour),
 	}
 )
 
@@ -258,12 +256,17 @@ type ConnectorSchedule struct {
 
 // Limits bound one connector's use of its payer.
 type Limits struct {
-	// Pages is how many browser pages the connector may use at once.
+	// Pages caps the browser pages a portal connector has open at once
+	// (a flow's own limits.pages, default 2, is lowered to it); 0 leaves
+	// the flow's.
 	Pages int `yaml:"pages"`
 	// Timeout bounds one run (a poll cycle or a submit batch).
 	Timeout Duration `yaml:"timeout"`
 	Retries int      `yaml:"retries"`
-	// RequestsPerMinute bounds navigations/API calls; 0 is unlimited.
+	// RequestsPerMinute paces the connector's requests to the payer (page
+	// loads, fetches and downloads of a portal; HTTP attempts of an API,
+	// retries and token requests included), evenly spaced 60/N seconds
+	// apart; 0 (the default) is unpaced.
 	RequestsPerMinute int `yaml:"requests_per_minute"`
 	// LoginsPerHour caps login attempts in any hour (retries included; a
 	// visit that reuses a live session does not count).

@@ -349,7 +349,7 @@ var badCases = []struct {
 		`testdata/bad/values.yaml:20: deadlines.service_date_risk_business_days: must be at least 0, not -2`,
 		`testdata/bad/values.yaml:21: deadlines.auth_expiry_warning: must not be negative, not -1d`,
 		`testdata/bad/values.yaml:26: connectors[0] "summit-portal": schedule.jitter: must not be negative, not -1m`,
-		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.pages: must be at least 1, not 0`,
+		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.pages: must be at least 0, not -1`,
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.timeout: must be more than 0, not 0s`,
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.retries: must be at least 0, not -1`,
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.requests_per_minute: must be at least 0, not -5`,

@@ -355,7 +355,7 @@ func (v *validator) connectors(sinks []string) []string {
 		v.cron(p+".schedule.poll", cn.Schedule.Poll)
 		v.nonNegative(p+".schedule.jitter", cn.Schedule.Jitter)
 		l := cn.Limits
-		v.atLeast(p+".limits.pages", l.Pages, 1)
+		v.atLeast(p+".limits.pages", l.Pages, 0)
 		if l.Pages > v.cfg.Browser.MaxPages && v.cfg.Browser.MaxPages > 0 {
 			v.warnf(p+".limits.pages", "%d is more than browser.max_pages (%d), which caps it", l.Pages, v.cfg.Browser.MaxPages)
 		}

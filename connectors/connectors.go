@@ -4,7 +4,8 @@
 // decodes each connector's options through its kind, and the agent builds
 // and drives connectors through the interfaces here. The agent owns
 // scheduling, timeouts, retries, rate limits, recording and applying results;
-// a connector only talks to the payer. What a connector reports (Observation,
+// a connector only talks to the payer, waiting on Env.Limiter before each
+// request so the agent's rate limit holds. What a connector reports (Observation,
 // Submission, File) and its error classes (Error, ErrAuth, …) are the
 // domain's, in package authpilot.
 package connectors
@@ -127,6 +128,20 @@ type Env struct {
 	// Shared holds resources shared by all connectors of a process, such
 	// as the one headless browser of every portal connector.
 	Shared *Shared
+	// Limiter spaces the connector's requests to the payer
+	// (limits.requests_per_minute): a browser connector waits on it before
+	// every page load, fetch and download, an API connector before every
+	// HTTP attempt (retries and token requests included). nil: unlimited.
+	Limiter Limiter
+	// Pages caps the browser pages a connector has open at once
+	// (limits.pages); 0 leaves the kind's own setting.
+	Pages int
+}
+
+// Limiter paces requests. Wait blocks until one more request may be sent
+// or ctx ends (then it returns ctx's error).
+type Limiter interface {
+	Wait(ctx context.Context) error
 }
 
 // Options are a connector's decoded, validated kind-specific settings.

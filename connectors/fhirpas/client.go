@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/recordings"
 )
 
@@ -135,10 +136,10 @@ func retryWaitMin(o Options) time.Duration { return min(500*time.Millisecond, o.
 // newAPIClient builds the retrying client of $submit and $inquire. Its
 // transport sets the bearer token from tokens and records every attempt
 // into the recorder of the request's context (recordings.WithRecorder).
-func newAPIClient(o Options, log *slog.Logger, tokens *tokenSource) *retryablehttp.Client {
+func newAPIClient(o Options, log *slog.Logger, tokens *tokenSource, lim connectors.Limiter) *retryablehttp.Client {
 	return &retryablehttp.Client{
 		HTTPClient: &http.Client{
-			Transport: &bearerTransport{tokens: tokens, base: &recordings.Transport{Base: cleanhttp.DefaultPooledTransport()}},
+			Transport: &bearerTransport{tokens: tokens, base: &recordings.Transport{Base: paced(lim, cleanhttp.DefaultPooledTransport())}},
 			Timeout:   o.Timeout,
 		},
 		Logger:       retryLogger{log},
@@ -155,6 +156,34 @@ func newAPIClient(o Options, log *slog.Logger, tokens *tokenSource) *retryableht
 		},
 	}
 }
+
+// pacedTransport waits for the connector's rate limit
+// (limits.requests_per_minute) before every HTTP attempt: each retry and
+// each token request is one request to the payer.
+type pacedTransport struct {
+	lim  connectors.Limiter
+	base *http.Transport
+}
+
+func paced(lim connectors.Limiter, base *http.Transport) http.RoundTripper {
+	if lim == nil {
+		return base
+	}
+	return &pacedTransport{lim: lim, base: base}
+}
+
+func (p *pacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := p.lim.Wait(r.Context()); err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, fmt.Errorf("wait for the rate limit (limits.requests_per_minute): %w", err)
+	}
+	return p.base.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the base transport's idle connections.
+func (p *pacedTransport) CloseIdleConnections() { p.base.CloseIdleConnections() }
 
 // bearerTransport sets the access token of every API request, fetching one
 // (recorded into the request's recorder) when the cached one is stale.
@@ -186,9 +215,9 @@ func (b *bearerTransport) CloseIdleConnections() {
 // newTokenHTTPClient is the client of the token endpoint: a POST there is
 // safe to repeat, so transport errors, 429 and 5xx are retried. Its
 // attempts are recorded like the API's.
-func newTokenHTTPClient(o Options, log *slog.Logger) *retryablehttp.Client {
+func newTokenHTTPClient(o Options, log *slog.Logger, lim connectors.Limiter) *retryablehttp.Client {
 	return &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: &recordings.Transport{Base: cleanhttp.DefaultPooledTransport()}, Timeout: o.Timeout},
+		HTTPClient:   &http.Client{Transport: &recordings.Transport{Base: paced(lim, cleanhttp.DefaultPooledTransport())}, Timeout: o.Timeout},
 		Logger:       retryLogger{log},
 		RetryWaitMin: retryWaitMin(o),
 		RetryWaitMax: o.RetryWaitMax,

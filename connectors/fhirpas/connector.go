@@ -69,7 +69,7 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 		loc = time.UTC
 	}
 	base := strings.TrimRight(o.BaseURL, "/")
-	tokenHTTP := newTokenHTTPClient(o, log)
+	tokenHTTP := newTokenHTTPClient(o, log, env.Limiter)
 	tokens := newTokenSource(o, tokenHTTP.StandardClient())
 	return &Connector{
 		opts:       o,
@@ -83,7 +83,7 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 		inquireURL: base + "/Claim/$inquire",
 		tokens:     tokens,
 		tokenHTTP:  tokenHTTP,
-		api:        newAPIClient(o, log, tokens),
+		api:        newAPIClient(o, log, tokens, env.Limiter),
 	}, nil
 }
 

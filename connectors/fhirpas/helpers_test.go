@@ -162,6 +162,8 @@ type harnessConfig struct {
 	// zone is the practice's time zone; the simulator prints its times
 	// with that zone's offset, as a payer in that zone would.
 	zone *time.Location
+	// limiter paces the connector's requests (limits.requests_per_minute).
+	limiter connectors.Limiter
 }
 
 func newHarness(t testing.TB, cfg harnessConfig) *harness {
@@ -223,7 +225,7 @@ requester:
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
-	conn, err := o.New(connectors.Env{ID: "summit-pas", Logger: logger, Secrets: secrets, Now: clock.Now, Location: cfg.zone})
+	conn, err := o.New(connectors.Env{ID: "summit-pas", Logger: logger, Secrets: secrets, Now: clock.Now, Location: cfg.zone, Limiter: cfg.limiter})
 	if err != nil {
 		t.Fatalf("new: %v", err)
 	}

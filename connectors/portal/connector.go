@@ -112,6 +112,10 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 	// The connector's own copy carries the practice's zone.
 	own := *o
 	own.practiceZone = env.Location
+	if env.Pages > 0 && env.Pages < own.Limits.Pages {
+		// The connector's limits.pages in authpilot.yaml caps the flow's.
+		own.Limits.Pages = env.Pages
+	}
 	c := &Connector{
 		id:      env.ID,
 		opts:    &own,
@@ -119,7 +123,7 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 		log:     env.Logger,
 		now:     env.Now,
 		shared:  env.Shared,
-		pages:   make(chan struct{}, o.Limits.Pages),
+		pages:   make(chan struct{}, own.Limits.Pages),
 		updated: map[string]string{},
 	}
 	if c.log == nil {

@@ -158,6 +158,9 @@ func (x *exec) notOnFetched(what string) error {
 // fetchDoc fetches url into the runner's document and fails on an
 // interrupt it shows.
 func (x *exec) fetchDoc(url string) error {
+	if err := x.pace(); err != nil {
+		return err
+	}
 	its := x.r.interrupts()
 	sels, text := matchArgs(its)
 	res, err := x.page.Eval(jsFetchDoc, x.r.doc, url, sels, text)

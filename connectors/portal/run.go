@@ -255,6 +255,20 @@ func (x *exec) sel(s sel) (string, error) {
 
 // beforeAct runs the pending commit hook right before an irreversible
 // action.
+// pace waits for the connector's rate limit (limits.requests_per_minute)
+// before a request to the payer: a page load, a fetch or a download. A
+// wait the step's deadline cuts short is a temporary failure.
+func (x *exec) pace() error {
+	lim := x.r.s.c.env.Limiter
+	if lim == nil {
+		return nil
+	}
+	if err := lim.Wait(x.ctx); err != nil {
+		return x.fail(authpilot.ErrRetryable, "wait for the rate limit (limits.requests_per_minute)", err)
+	}
+	return nil
+}
+
 func (x *exec) beforeAct() error {
 	out := x.r.out
 	if out.beforeFinal == nil {

@@ -65,6 +65,12 @@ func (a *clickStep) run(x *exec) error {
 	if err != nil {
 		return err
 	}
+	if a.Download != "" || a.Navigate {
+		// A page load or a download: one request to the payer.
+		if err := x.pace(); err != nil {
+			return err
+		}
+	}
 	if err := x.beforeAct(); err != nil {
 		return err
 	}
@@ -113,6 +119,9 @@ func (a *clickStep) fetch(x *exec) error {
 	pattern, flags := "", ""
 	if text != nil {
 		pattern, flags = goRegexToJS(text.String())
+	}
+	if err := x.pace(); err != nil {
+		return err
 	}
 	res, err := x.page.Eval(jsDocDownload, x.r.doc, sel, pattern, flags)
 	if err != nil {
@@ -242,6 +251,9 @@ func (x *exec) fetchLink(el *rod.Element) (name string, data []byte, ok bool, er
 
 // fetchURL downloads url from inside the page.
 func (x *exec) fetchURL(url string) (name string, data []byte, err error) {
+	if err := x.pace(); err != nil {
+		return "", nil, err
+	}
 	res, evalErr := x.page.Eval(jsFetchURL, url)
 	if evalErr != nil {
 		if x.ctx.Err() != nil {

@@ -57,6 +57,9 @@ func (a *gotoStep) run(x *exec) error {
 	if err != nil {
 		return err
 	}
+	if err := x.pace(); err != nil {
+		return err
+	}
 	if err := x.beforeAct(); err != nil {
 		return err
 	}
