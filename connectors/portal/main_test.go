@@ -220,19 +220,3 @@ func testCtx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-// classOf names an error's connector class for assertions.
-func classOf(err error) string {
-	for name, c := range failClasses {
-		if errors.Is(err, c) {
-			return name
-		}
-	}
-	if errors.Is(err, authpilot.ErrUnsupported) {
-		return "unsupported"
-	}
-	if err == nil {
-		return ""
-	}
-	return "unclassified"
-}

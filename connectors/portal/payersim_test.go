@@ -415,8 +415,8 @@ func TestSummitFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := p.open(testCtx(t))
-			if classOf(err) != tt.wantClass || !strings.HasPrefix(err.Error(), tt.wantStep) {
-				t.Fatalf("open: %v (%s)\nwant %s... (%s)", err, classOf(err), tt.wantStep, tt.wantClass)
+			if authpilot.ErrorClass(err) != tt.wantClass || !strings.HasPrefix(err.Error(), tt.wantStep) {
+				t.Fatalf("open: %v (%s)\nwant %s... (%s)", err, authpilot.ErrorClass(err), tt.wantStep, tt.wantClass)
 			}
 			var ce *authpilot.Error
 			if !errors.As(err, &ce) || !strings.HasPrefix(string(ce.Screenshot), "\x89PNG") {

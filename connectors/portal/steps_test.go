@@ -335,7 +335,7 @@ func TestExpectAlternatives(t *testing.T) {
 			defer s.putPage(slot)
 			r := s.newRunner(slot, &tmplData{Case: &authpilot.Case{ExternalRef: tt.show}}, "login")
 			err = r.runFlow(testCtx(t), f.Steps)
-			if got := classOf(err); got != tt.wantClass {
+			if got := authpilot.ErrorClass(err); got != tt.wantClass {
 				t.Fatalf("class %q (%v), want %q", got, err, tt.wantClass)
 			}
 			if tt.wantErr != "" {
@@ -366,8 +366,8 @@ func TestExpectAlternatives(t *testing.T) {
 	for _, tt := range failures {
 		t.Run(tt.flow, func(t *testing.T) {
 			_, err := h.runFlow(s, tt.flow, nil)
-			if classOf(err) != tt.wantClass || err.Error() != tt.wantErr {
-				t.Errorf("err = %v (%s)\nwant %s (%s)", err, classOf(err), tt.wantErr, tt.wantClass)
+			if authpilot.ErrorClass(err) != tt.wantClass || err.Error() != tt.wantErr {
+				t.Errorf("err = %v (%s)\nwant %s (%s)", err, authpilot.ErrorClass(err), tt.wantErr, tt.wantClass)
 			}
 		})
 	}
@@ -402,12 +402,12 @@ func TestWaitForAndNavigationFailure(t *testing.T) {
 		t.Errorf("content = %v", r.data.Vars["content"])
 	}
 	_, err = h.runFlow(s, "unreachable", nil)
-	if classOf(err) != "retryable" || !strings.Contains(err.Error(), "navigation failed") {
-		t.Errorf("unreachable: %v (%s), want a retryable navigation failure", err, classOf(err))
+	if authpilot.ErrorClass(err) != "retryable" || !strings.Contains(err.Error(), "navigation failed") {
+		t.Errorf("unreachable: %v (%s), want a retryable navigation failure", err, authpilot.ErrorClass(err))
 	}
 	_, err = h.runFlow(s, "hang", nil)
-	if classOf(err) != "retryable" || !strings.HasPrefix(err.Error(), "flows.hang.steps[0] goto: temporary failure: navigation timed out") {
-		t.Errorf("hang: %v (%s), want a retryable navigation timeout", err, classOf(err))
+	if authpilot.ErrorClass(err) != "retryable" || !strings.HasPrefix(err.Error(), "flows.hang.steps[0] goto: temporary failure: navigation timed out") {
+		t.Errorf("hang: %v (%s), want a retryable navigation timeout", err, authpilot.ErrorClass(err))
 	}
 }
 
@@ -520,8 +520,8 @@ func TestLoginFailures(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, srv, loginConfig, harnessOpts{secrets: tt.secrets, now: clock.Now})
 			_, err := h.open(testCtx(t))
-			if classOf(err) != tt.wantClass || err.Error() != tt.wantErr {
-				t.Fatalf("err = %v (%s)\nwant %s (%s)", err, classOf(err), tt.wantErr, tt.wantClass)
+			if authpilot.ErrorClass(err) != tt.wantClass || err.Error() != tt.wantErr {
+				t.Fatalf("err = %v (%s)\nwant %s (%s)", err, authpilot.ErrorClass(err), tt.wantErr, tt.wantClass)
 			}
 			if strings.Contains(err.Error(), sitePassword) || strings.Contains(err.Error(), siteSeed) {
 				t.Errorf("a secret leaked into the error")
