@@ -23,7 +23,6 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
-	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/recordings"
 	"github.com/authpilot/authpilot/schedules"
 	"github.com/authpilot/authpilot/store"
@@ -60,7 +59,11 @@ type Agent struct {
 	recs     Recordings
 	recStore *recordings.Store
 	phi      *phiIndex // every case's PHI, for recordings and alerts
-	shared   *connectors.Shared
+	// resources are what connector kinds provided from their sections
+	// of authpilot.yaml (the portal kind's browser), by kind, closed
+	// after the connectors in reverse order.
+	resources map[string]io.Closer
+	resOrder  []string
 	runners  map[string]*runner
 	order    []string
 	cal      *schedules.Calendar
@@ -80,8 +83,8 @@ type Agent struct {
 // New builds the agent from a validated config: it opens the store and the
 // keyring and builds every connector (no logins, no browser yet).
 func New(cfg *config.Config, opts Options) (*Agent, error) {
-	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, clock: opts.Clock, metrics: NewMetrics(), shared: &connectors.Shared{},
-		runners: map[string]*runner{}}
+	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, clock: opts.Clock, metrics: NewMetrics(),
+		runners: map[string]*runner{}, resources: map[string]io.Closer{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -122,18 +125,14 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.rules = rulesFromConfig(cfg)
 	a.intake = &Intake{Store: a.store, Dir: directory{cfg}, Now: a.now, Log: a.log.With("component", "intake")}
 
-	// The one headless browser of every portal connector, with the
-	// practice-wide settings; it launches on first use.
-	if _, err := a.shared.Get(portal.SharedBrowserKey, func() (io.Closer, error) {
-		return portal.NewBrowser(portal.BrowserOptions{Chromium: cfg.Browser.Chromium, MaxPages: cfg.Browser.MaxPages,
-			RecycleAfter: cfg.Browser.RecycleAfter}, a.log.With("component", "browser")), nil
-	}); err != nil {
-		a.Close()
-		return nil, err
-	}
 	for _, cc := range cfg.Connectors {
+		res, err := a.resource(cc.Kind)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 		env := connectors.Env{ID: cc.ID, Logger: a.log, Secrets: a.secrets, Now: a.now,
-			Location: cfg.Location(), DataDir: cfg.DataDir, Shared: a.shared, Pages: cc.Limits.Pages}
+			Location: cfg.Location(), DataDir: cfg.DataDir, Resource: res, Pages: cc.Limits.Pages}
 		if lim := run.NewLimiter(cc.Limits.RequestsPerMinute, a.clock); lim != nil {
 			id := cc.ID
 			lim.Waited = func(d time.Duration) { a.metrics.RateLimitWait.WithLabelValues(id).Observe(d.Seconds()) }
@@ -162,6 +161,35 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// resource returns what the kind provides its connectors from its section
+// of authpilot.yaml (connectors.Section), building it on the kind's first
+// connector: the portal kind's one headless browser, which launches on
+// the first visit. A kind without a section provides nothing.
+func (a *Agent) resource(kind string) (io.Closer, error) {
+	if r, ok := a.resources[kind]; ok {
+		return r, nil
+	}
+	k, ok := connectors.Lookup(kind)
+	if !ok || k.Section == nil {
+		return nil, nil
+	}
+	opts := a.cfg.Sections[k.Section.Name]
+	if opts == nil {
+		// A config not made by the loader: the kind's defaults.
+		opts = k.Section.New()
+		if err := opts.Check(a.cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("connector kind %q: %s defaults: %w", kind, k.Section.Name, err)
+		}
+	}
+	r, err := opts.Provide(a.log.With("component", k.Section.Name))
+	if err != nil {
+		return nil, fmt.Errorf("connector kind %q: %s: %w", kind, k.Section.Name, err)
+	}
+	a.resources[kind] = r
+	a.resOrder = append(a.resOrder, kind)
+	return r, nil
 }
 
 func (a *Agent) now() time.Time { return a.clock.Now() }
@@ -435,7 +463,8 @@ func (a *Agent) pick(ids []string) []string {
 	return out
 }
 
-// Close releases connectors, the shared browser and the store.
+// Close releases connectors, the resources their kinds provided (the
+// shared browser) and the store.
 func (a *Agent) Close() error {
 	var errs []error
 	a.closeOnce.Do(func() {
@@ -449,8 +478,10 @@ func (a *Agent) Close() error {
 				errs = append(errs, fmt.Errorf("close connector %s: %w", id, err))
 			}
 		}
-		if err := a.shared.Close(); err != nil {
-			errs = append(errs, err)
+		for i := len(a.resOrder) - 1; i >= 0; i-- {
+			if err := a.resources[a.resOrder[i]].Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s resource: %w", a.resOrder[i], err))
+			}
 		}
 		if a.ownStore && a.store != nil {
 			if err := a.store.Close(); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/yamlx"
 	"github.com/authpilot/authpilot/notify"
 )
 
@@ -51,7 +52,6 @@ type Config struct {
 	Log        Log          `yaml:"log"`
 	Server     Server       `yaml:"server"`
 	Keyring    Keyring      `yaml:"keyring"`
-	Browser    Browser      `yaml:"browser"`
 	Recordings Recordings   `yaml:"recordings"`
 	Schedules  Schedules    `yaml:"schedules"`
 	Deadlines  Deadlines    `yaml:"deadlines"`
@@ -59,14 +59,36 @@ type Config struct {
 	Connectors []*Connector `yaml:"connectors"`
 	Notify     Notify       `yaml:"notify"`
 
+	// Sections are the top-level sections connector kinds own (the
+	// portal kind's browser:), decoded by their kinds, by section name;
+	// every registered kind's section is here, with its defaults when the
+	// file has none.
+	Sections map[string]connectors.SectionOptions `yaml:"-"`
+
 	// File is the absolute path of the loaded file; empty for Default().
 	File string `yaml:"-"`
 	// Warnings are findings that do not stop the daemon, formatted like
 	// errors; `config check` prints them.
 	Warnings []string `yaml:"-"`
 
-	loc *time.Location
+	loc          *time.Location
+	sectionNodes map[string]*yaml.Node
 }
+
+// KeepNode keeps a top-level section a connector kind owns for the kind
+// to decode (connectors.Section).
+func (c *Config) KeepNode(key, n *yaml.Node) bool {
+	if _, ok := connectors.SectionOwner(key.Value); !ok {
+		return false
+	}
+	if c.sectionNodes == nil {
+		c.sectionNodes = map[string]*yaml.Node{}
+	}
+	c.sectionNodes[key.Value] = n
+	return true
+}
+
+var _ yamlx.NodeKeeper = (*Config)(nil)
 
 // Practice is the medical practice authpilot works for.
 type Practice struct {
@@ -125,18 +147,6 @@ func (k Keyring) Options() secrets.Options {
 		PassphraseFile: k.PassphraseFile,
 		ServiceName:    secrets.DefaultServiceName,
 	}
-}
-
-// Browser configures the one headless Chromium of the portal connectors.
-type Browser struct {
-	// Chromium is the browser binary; empty means $AUTHPILOT_CHROMIUM, then
-	// the usual install locations (resolved by the portal package). A path
-	// with a directory is made absolute; a bare name is left for PATH.
-	Chromium string `yaml:"chromium"`
-	// MaxPages bounds open pages across all portals.
-	MaxPages int `yaml:"max_pages"`
-	// RecycleAfter relaunches the browser after this many cycles; 0 never.
-	RecycleAfter int `yaml:"recycle_after"`
 }
 
 // Recording capture modes.

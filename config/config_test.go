@@ -13,6 +13,8 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/slack"
 	"github.com/authpilot/authpilot/notify/webhook"
@@ -62,7 +64,7 @@ func TestGoodConfig(t *testing.T) {
 		PassphraseFile: filepath.Join(dir, "secrets/passphrase"),
 		ServiceName:    "authpilot",
 	})
-	check("Browser", cfg.Browser, Browser{Chromium: filepath.Join(dir, "bin/chromium"), MaxPages: 6, RecycleAfter: 25})
+	check("Sections[browser]", cfg.Sections["browser"], connectors.SectionOptions(&portal.BrowserOptions{Chromium: filepath.Join(dir, "bin/chromium"), MaxPages: 6, RecycleAfter: 25}))
 	check("Recordings", cfg.Recordings, Recordings{Capture: CaptureAll, Retention: days(90)})
 	check("Schedules", cfg.Schedules, Schedules{Deadlines: "*/10 * * * *", Digest: "30 7 * * 1-5"})
 	check("Deadlines", cfg.Deadlines, Deadlines{
@@ -189,7 +191,7 @@ func TestDefault(t *testing.T) {
 	check("Log.SlogLevel", d.Log.SlogLevel().String(), "INFO")
 	check("Server", d.Server, Server{Listen: "127.0.0.1:8600", TokenSecret: "api-token"})
 	check("Keyring", d.Keyring, Keyring{Backend: "file", FileDir: filepath.Join(wd, "authpilot-data", "keyring"), PassphraseEnv: "AUTHPILOT_KEYRING_PASSPHRASE"})
-	check("Browser", d.Browser, Browser{MaxPages: 4, RecycleAfter: 50})
+	check("Sections[browser]", d.Sections["browser"], connectors.SectionOptions(&portal.BrowserOptions{MaxPages: 4, RecycleAfter: 50}))
 	check("Recordings", d.Recordings, Recordings{Capture: CaptureOnFailure, Retention: days(30)})
 	check("Schedules", d.Schedules, Schedules{Deadlines: "*/15 * * * *", Digest: "0 8 * * 1-5"})
 	check("Deadlines", d.Deadlines, Deadlines{
@@ -220,7 +222,7 @@ func TestMinimalFileGetsDefaults(t *testing.T) {
 	if cfg.DataDir != filepath.Join(dir, "authpilot-data") {
 		t.Errorf("DataDir = %q", cfg.DataDir)
 	}
-	if !reflect.DeepEqual(cfg.Deadlines, def.Deadlines) || cfg.Server != def.Server || cfg.Browser != def.Browser {
+	if !reflect.DeepEqual(cfg.Deadlines, def.Deadlines) || cfg.Server != def.Server || !reflect.DeepEqual(cfg.Sections, def.Sections) {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }
@@ -493,7 +495,6 @@ notify:
 	want := []string{
 		`warn.yaml:3: practice.timezone: "Local" follows the machine's time zone; name the practice's zone instead`,
 		`warn.yaml:5: server.listen: "0.0.0.0:8600" is not a loopback address: the API is reachable from the network, guarded only by its bearer token`,
-		`warn.yaml:12: connectors[0] "big": limits.pages: 3 is more than browser.max_pages (2), which caps it`,
 		`warn.yaml:14: notify: sinks but no routes: only connectors' notify lists send alerts`,
 		`warn.yaml:18: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
 		`warn.yaml:21: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
@@ -527,8 +528,8 @@ func TestEnvExpansion(t *testing.T) {
 		{name: "default for unset", yaml: "practice:\n  name: ${NOPE:-Other Clinic}", check: func(c *Config) any { return c.Practice.Name }, want: "Other Clinic"},
 		{name: "default for empty", yaml: "practice:\n  name: ${EMPTY:-Other}", check: func(c *Config) any { return c.Practice.Name }, want: "Other"},
 		{name: "literal", yaml: "practice: {name: \"Cost $${NAME}\"}", check: func(c *Config) any { return c.Practice.Name }, want: "Cost ${NAME}"},
-		{name: "plain scalar becomes int", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${PAGES}", check: func(c *Config) any { return c.Browser.MaxPages }, want: 3},
-		{name: "empty keeps default", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${EMPTY}", check: func(c *Config) any { return c.Browser.MaxPages }, want: 4},
+		{name: "plain scalar becomes int", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${PAGES}", check: func(c *Config) any { return c.Sections["browser"].(*portal.BrowserOptions).MaxPages }, want: 3},
+		{name: "empty keeps default", yaml: "practice: {name: x}\nbrowser:\n  max_pages: ${EMPTY}", check: func(c *Config) any { return c.Sections["browser"].(*portal.BrowserOptions).MaxPages }, want: 4},
 		{name: "listen", yaml: "practice: {name: x}\nserver: {listen: \"${LISTEN}\"}", check: func(c *Config) any { return c.Server.Listen }, want: "127.0.0.1:9000"},
 		{name: "keys are not expanded", yaml: "practice: {name: x}\n${NAME}: 1", wantErr: `env.yaml:2: unknown key "${NAME}"`},
 		{name: "unset", yaml: "practice:\n  name: ${NOPE}", wantErr: "env.yaml:2: practice.name: environment variable NOPE is not set (write ${NOPE:-default} for a default)"},

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -59,7 +60,7 @@ func (v *validator) run() {
 	v.enum("log.format", c.Log.Format, []string{"text", "json"})
 	v.server()
 	v.keyring()
-	v.browser()
+	v.sections()
 	v.enum("recordings.capture", c.Recordings.Capture, []string{CaptureAll, CaptureOnFailure})
 	v.positive("recordings.retention", c.Recordings.Retention)
 	v.cron("schedules.deadlines", c.Schedules.Deadlines)
@@ -117,9 +118,6 @@ func (v *validator) paths() {
 		c.Keyring.FileDir = v.abs(c.Keyring.FileDir)
 	}
 	c.Keyring.PassphraseFile = v.abs(c.Keyring.PassphraseFile)
-	if strings.ContainsAny(c.Browser.Chromium, `/\`) {
-		c.Browser.Chromium = v.abs(c.Browser.Chromium)
-	}
 }
 
 // enum checks that value is one of allowed.
@@ -231,10 +229,38 @@ func (v *validator) keyring() {
 	}
 }
 
-func (v *validator) browser() {
-	b := v.cfg.Browser
-	v.atLeast("browser.max_pages", b.MaxPages, 1)
-	v.atLeast("browser.recycle_after", b.RecycleAfter, 0)
+// sections decodes every top-level section a registered connector kind
+// owns (connectors.Section) with the file's decoder over the kind's
+// defaults, then has the kind check it.
+func (v *validator) sections() {
+	v.cfg.Sections = map[string]connectors.SectionOptions{}
+	for _, name := range connectors.Kinds() {
+		k, _ := connectors.Lookup(name)
+		if k.Section == nil {
+			continue
+		}
+		sec := k.Section.Name
+		opts := k.Section.New()
+		before := len(v.errs.errs)
+		if node := v.cfg.sectionNodes[sec]; node != nil && !yamlx.IsNull(node) {
+			v.d.Decode(node, reflect.ValueOf(opts).Elem(), sec)
+		}
+		if len(v.errs.errs) > before {
+			continue
+		}
+		if err := opts.Check(v.dir); err != nil {
+			var fes connectors.FieldErrors
+			if !errors.As(err, &fes) {
+				v.errorf(sec, "%v", err)
+				continue
+			}
+			for _, fe := range fes {
+				v.errorf(join(sec, fe.Path), "%s", fe.Msg)
+			}
+			continue
+		}
+		v.cfg.Sections[sec] = opts
+	}
 }
 
 func (v *validator) deadlines() {
@@ -356,9 +382,6 @@ func (v *validator) connectors(sinks []string) []string {
 		v.nonNegative(p+".schedule.jitter", cn.Schedule.Jitter)
 		l := cn.Limits
 		v.atLeast(p+".limits.pages", l.Pages, 0)
-		if l.Pages > v.cfg.Browser.MaxPages && v.cfg.Browser.MaxPages > 0 {
-			v.warnf(p+".limits.pages", "%d is more than browser.max_pages (%d), which caps it", l.Pages, v.cfg.Browser.MaxPages)
-		}
 		v.positive(p+".limits.timeout", l.Timeout)
 		v.atLeast(p+".limits.retries", l.Retries, 0)
 		v.atLeast(p+".limits.requests_per_minute", l.RequestsPerMinute, 0)
@@ -464,15 +487,21 @@ func decodeOptions(k connectors.Kind, n *yaml.Node) (opts connectors.Options, er
 // optionErrors maps a kind's decode errors to file:line errors under the
 // connector's path.
 func (v *validator) optionErrors(file, p string, node *yaml.Node, err error) {
+	v.fieldErrors(file, p, node.Line, err)
+}
+
+// fieldErrors maps a kind's FieldErrors to file:line errors under path p;
+// an error without a line gets line.
+func (v *validator) fieldErrors(file, p string, line int, err error) {
 	add := func(fe *connectors.FieldError) {
 		if fe == nil {
 			return
 		}
-		line := fe.Line
-		if line <= 0 {
-			line = node.Line
+		l := fe.Line
+		if l <= 0 {
+			l = line
 		}
-		v.errs.add(file, line, join(p, fe.Path), fe.Msg)
+		v.errs.add(file, l, join(p, fe.Path), fe.Msg)
 	}
 	var fes connectors.FieldErrors
 	var fe *connectors.FieldError
@@ -482,12 +511,12 @@ func (v *validator) optionErrors(file, p string, node *yaml.Node, err error) {
 			add(e)
 		}
 		if len(fes) == 0 {
-			v.errs.add(file, node.Line, p, "options rejected without a reason")
+			v.errs.add(file, line, p, "options rejected without a reason")
 		}
 	case errors.As(err, &fe):
 		add(fe)
 	default:
-		v.errs.add(file, node.Line, p, err.Error())
+		v.errs.add(file, line, p, err.Error())
 	}
 }
 

@@ -12,7 +12,6 @@ package connectors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -125,9 +124,11 @@ type Env struct {
 	// dates and times without an offset are read in it. nil is UTC.
 	Location *time.Location
 	DataDir  string
-	// Shared holds resources shared by all connectors of a process, such
-	// as the one headless browser of every portal connector.
-	Shared *Shared
+	// Resource is what the connector's kind provided from its section of
+	// authpilot.yaml at start-up (Kind.Section), shared by every connector
+	// of the kind in the process: the portal kind's one headless browser.
+	// nil: the connector makes its own.
+	Resource io.Closer
 	// Limiter spaces the connector's requests to the payer
 	// (limits.requests_per_minute): a browser connector waits on it before
 	// every page load, fetch and download, an API connector before every
@@ -164,6 +165,49 @@ type Kind struct {
 	// Decode strictly decodes and validates a connector's options without
 	// I/O. Errors name the YAML line: return FieldErrors.
 	Decode func(node *yaml.Node) (Options, error)
+	// Section, if set, is the top-level section of authpilot.yaml the
+	// kind owns (the portal kind owns browser:): the settings of the
+	// resource its connectors share, which the kind builds at start-up.
+	Section *Section
+}
+
+// Section is a top-level config section a kind owns. The config loader
+// decodes the section with its own strict decoder (file:line errors,
+// did-you-mean, environment references) into the kind's settings, then
+// has the kind check them; the agent asks the settings for the shared
+// resource once, before it builds the kind's connectors (Env.Resource),
+// and closes it after them.
+type Section struct {
+	// Name is the top-level key, e.g. "browser".
+	Name string
+	// New returns the section's settings holding their defaults: a
+	// pointer to a struct whose yaml tags name its keys.
+	New func() SectionOptions
+}
+
+// SectionOptions are a kind's section settings.
+type SectionOptions interface {
+	// Check validates the decoded settings without I/O and resolves
+	// relative paths against dir, the config file's directory. It returns
+	// FieldErrors whose paths are inside the section (the loader finds
+	// their lines).
+	Check(dir string) error
+	// Provide builds the resource the kind's connectors share. It does no
+	// I/O (a browser launches on first use); the caller closes it.
+	Provide(log *slog.Logger) (io.Closer, error)
+}
+
+// SectionOwner returns the kind that owns the top-level config section
+// name.
+func SectionOwner(name string) (Kind, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	for _, k := range registry {
+		if k.Section != nil && k.Section.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
 }
 
 // FieldError is a problem at a line of a connector's options.
@@ -210,6 +254,16 @@ func Register(k Kind) {
 	}
 	if _, dup := registry[k.Name]; dup {
 		panic("connectors: kind registered twice: " + k.Name)
+	}
+	if k.Section != nil {
+		if k.Section.Name == "" || k.Section.New == nil {
+			panic("connectors: kind " + k.Name + " claims a section without name or decoder")
+		}
+		for _, o := range registry {
+			if o.Section != nil && o.Section.Name == k.Section.Name {
+				panic("connectors: section " + k.Section.Name + " claimed by kinds " + o.Name + " and " + k.Name)
+			}
+		}
 	}
 	registry[k.Name] = k
 }
@@ -265,44 +319,3 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 // maxRetryAfterSeconds keeps a huge delay-seconds from overflowing; the
 // agent clamps the wait further (limits.max_retry_after).
 const maxRetryAfterSeconds = 366 * 24 * 3600
-
-// Shared holds process-wide resources keyed by name, created on first use
-// and closed together by the agent.
-type Shared struct {
-	mu    sync.Mutex
-	items map[string]io.Closer
-	order []string
-}
-
-// Get returns the resource under key, creating it with create on first use.
-func (s *Shared) Get(key string, create func() (io.Closer, error)) (io.Closer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.items[key]; ok {
-		return v, nil
-	}
-	v, err := create()
-	if err != nil {
-		return nil, err
-	}
-	if s.items == nil {
-		s.items = map[string]io.Closer{}
-	}
-	s.items[key] = v
-	s.order = append(s.order, key)
-	return v, nil
-}
-
-// Close closes every resource, newest first.
-func (s *Shared) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	for i := len(s.order) - 1; i >= 0; i-- {
-		if err := s.items[s.order[i]].Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	s.items, s.order = nil, nil
-	return errors.Join(errs...)
-}

@@ -14,19 +14,15 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/connectors"
-)
-
-var (
-	_ connectors.Recorder     = (*Recording)(nil)
-	_ connectors.TextRedactor = (*Recording)(nil)
 )
 
 // ErrFinished is returned by a second Finish.
 var ErrFinished = errors.New("recording already finished")
 
 // Recording is the evidence of one connector run. It implements
-// connectors.Recorder and is safe for concurrent use (network exchanges may
+// connectors.Recorder and connectors.TextRedactor (checked in
+// guard_test.go: recordings does not import connectors, which record into
+// it) and is safe for concurrent use (network exchanges may
 // be attached from a browser's event goroutine while steps are logged).
 type Recording struct {
 	store     *Store

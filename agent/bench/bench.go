@@ -416,11 +416,26 @@ func naivePoll(ctx context.Context, w *world) error {
 	if err != nil {
 		return err
 	}
-	shared := &connectors.Shared{}
-	defer shared.Close()
+	// One browser for every naive connector, as the agent's: what each
+	// kind provides from its section of the config.
+	resources := map[string]io.Closer{}
+	defer func() {
+		for _, r := range resources {
+			r.Close()
+		}
+	}()
 	for _, cc := range w.cfg.Connectors {
+		var res io.Closer
+		if k, ok := connectors.Lookup(cc.Kind); ok && k.Section != nil {
+			if res = resources[cc.Kind]; res == nil {
+				if res, err = w.cfg.Sections[k.Section.Name].Provide(slog.New(slog.DiscardHandler)); err != nil {
+					return err
+				}
+				resources[cc.Kind] = res
+			}
+		}
 		conn, err := cc.Options.New(connectors.Env{ID: cc.ID, Logger: slog.New(slog.DiscardHandler), Secrets: benchSecrets,
-			Now: time.Now, DataDir: w.dir, Shared: shared})
+			Now: time.Now, DataDir: w.dir, Resource: res})
 		if err != nil {
 			return err
 		}

@@ -32,12 +32,6 @@ var chromiumPaths = []string{
 	"/usr/bin/google-chrome",
 }
 
-// SharedBrowserKey is the connectors.Shared key of the process's browser.
-// The agent registers NewBrowser under it (from the browser section of
-// authpilot.yaml) before building connectors; otherwise the first portal
-// visit creates one with the defaults.
-const SharedBrowserKey = "portal.browser"
-
 const (
 	launchTimeout = 45 * time.Second
 	pingTimeout   = 5 * time.Second
@@ -85,17 +79,18 @@ func FindChromium(configured string) (string, error) {
 // errNoChromium marks a missing browser binary: a human must install it.
 var errNoChromium = errors.New("no browser")
 
-// BrowserOptions configure the process-wide Chromium.
+// BrowserOptions configure the process-wide Chromium: the browser:
+// section of authpilot.yaml, which the portal kind owns (section.go).
 type BrowserOptions struct {
 	// Chromium is the browser binary; empty means $AUTHPILOT_CHROMIUM or
 	// the usual Debian paths (see FindChromium).
-	Chromium string
+	Chromium string `yaml:"chromium"`
 	// MaxPages bounds the pages open at once across all portals; 0 is
 	// unbounded (each connector still has its limits.pages).
-	MaxPages int
+	MaxPages int `yaml:"max_pages"`
 	// RecycleAfter relaunches the browser after this many visits (memory
 	// grows with closed pages); 0 never.
-	RecycleAfter int
+	RecycleAfter int `yaml:"recycle_after"`
 }
 
 // Browser owns the one Chromium process shared by every portal connector
@@ -120,7 +115,8 @@ type Browser struct {
 }
 
 // NewBrowser returns the shared browser; it does no I/O (the browser
-// starts on the first visit). Register it under SharedBrowserKey.
+// starts on the first visit). Hand it to every portal connector of the
+// process as connectors.Env.Resource.
 func NewBrowser(opts BrowserOptions, log *slog.Logger) *Browser {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -386,8 +382,8 @@ func (h *Browser) shutdownLocked() {
 	}
 }
 
-// Close shuts the browser down; it implements io.Closer for
-// connectors.Shared.
+// Close shuts the browser down; whoever provided it (the agent, from the
+// browser section) closes it after the connectors.
 func (h *Browser) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -3,7 +3,6 @@ package portal
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	oexec "os/exec"
@@ -26,14 +25,10 @@ func TestBrowserRecycleAndRelaunch(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
 	_, srv := newSite(t, time.Now)
-	shared := &connectors.Shared{}
-	t.Cleanup(func() { _ = shared.Close() })
 	b := NewBrowser(BrowserOptions{RecycleAfter: 2, MaxPages: 1}, nil)
-	if _, err := shared.Get(SharedBrowserKey, func() (io.Closer, error) { return b, nil }); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = b.Close() })
 	o := decodeYAML(t, strings.ReplaceAll("base_url: BASE\nflows:\n  home: [{goto: /form.html}, {wait_for: \"#title\"}]\n", "BASE", srv.URL))
-	conn, err := o.New(connectors.Env{ID: "recycle", Shared: shared})
+	conn, err := o.New(connectors.Env{ID: "recycle", Resource: b})
 	if err != nil {
 		t.Fatal(err)
 	}

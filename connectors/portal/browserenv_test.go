@@ -2,7 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,14 +26,10 @@ func TestBrowserEnvironmentHasNoSecrets(t *testing.T) {
 	t.Setenv("AUTHPILOT_KEYRING_PASSPHRASE", pass)
 	t.Setenv("AUTHPILOT_SOME_API_KEY", other)
 	_, srv := newSite(t, time.Now)
-	shared := &connectors.Shared{}
-	t.Cleanup(func() { _ = shared.Close() })
 	b := NewBrowser(BrowserOptions{}, nil)
-	if _, err := shared.Get(SharedBrowserKey, func() (io.Closer, error) { return b, nil }); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { _ = b.Close() })
 	o := decodeYAML(t, strings.ReplaceAll("base_url: BASE\nflows:\n  home: [{goto: /form.html}, {wait_for: \"#title\"}]\n", "BASE", srv.URL))
-	conn, err := o.New(connectors.Env{ID: "env", Shared: shared})
+	conn, err := o.New(connectors.Env{ID: "env", Resource: b})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,14 +37,15 @@ const maxRelogins = 3
 // Connector is one configured portal. It is safe for concurrent use; each
 // Open starts an independent visit.
 type Connector struct {
-	id     string
-	opts   *Options
-	env    connectors.Env
-	log    *slog.Logger
-	now    func() time.Time
-	shared *connectors.Shared
-	// ownShared is set when Env carried no Shared: Close closes it.
-	ownShared bool
+	id   string
+	opts *Options
+	env  connectors.Env
+	log  *slog.Logger
+	now  func() time.Time
+	// browser is the process's browser (Env.Resource) or, when Env
+	// carried none, the connector's own, which Close closes.
+	browser    *Browser
+	ownBrowser bool
 	// pages bounds the browser pages open at once for this portal.
 	pages chan struct{}
 
@@ -122,7 +122,6 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 		env:     env,
 		log:     env.Logger,
 		now:     env.Now,
-		shared:  env.Shared,
 		pages:   make(chan struct{}, own.Limits.Pages),
 		updated: map[string]string{},
 	}
@@ -133,9 +132,14 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if c.shared == nil {
-		c.shared = &connectors.Shared{}
-		c.ownShared = true
+	switch r := env.Resource.(type) {
+	case nil:
+		c.browser = NewBrowser(BrowserOptions{RecycleAfter: DefaultRecycleAfter}, c.log.With("component", "browser"))
+		c.ownBrowser = true
+	case *Browser:
+		c.browser = r
+	default:
+		return nil, fmt.Errorf("portal connector %q: the shared resource is a %T, not a *portal.Browser", env.ID, env.Resource)
 	}
 	return c, nil
 }
@@ -145,31 +149,19 @@ func (c *Connector) Capabilities() connectors.Capabilities {
 	return connectors.Capabilities{Submit: c.opts.Submit != nil, Poll: c.opts.Poll != nil, Find: c.opts.Find != nil}
 }
 
-// Close releases the connector (and its kept tab). The shared browser is
-// closed by the owner of connectors.Shared (the agent).
+// Close releases the connector (and its kept tab). The process's browser
+// is closed by whoever provided it (the agent).
 func (c *Connector) Close() error {
 	if k := c.takeKept(nil, -1); k != nil {
 		k.close()
 	}
-	if c.ownShared {
-		return c.shared.Close()
+	if c.ownBrowser {
+		return c.browser.Close()
 	}
 	return nil
 }
 
-func (c *Connector) host() (*Browser, error) {
-	v, err := c.shared.Get(SharedBrowserKey, func() (io.Closer, error) {
-		return NewBrowser(BrowserOptions{RecycleAfter: DefaultRecycleAfter}, c.log.With("component", "browser")), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	h, ok := v.(*Browser)
-	if !ok {
-		return nil, fmt.Errorf("shared %q holds a %T, not a *portal.Browser", SharedBrowserKey, v)
-	}
-	return h, nil
-}
+func (c *Connector) host() (*Browser, error) { return c.browser, nil }
 
 // Open starts a visit: an incognito browser context with the kept cookies,
 // one page, and one login.

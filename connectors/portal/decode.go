@@ -642,7 +642,8 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 
 func init() {
 	connectors.Register(connectors.Kind{
-		Name:   "portal",
-		Decode: Decode,
+		Name:    "portal",
+		Decode:  Decode,
+		Section: section,
 	})
 }

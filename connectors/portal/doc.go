@@ -7,6 +7,7 @@
 // options are decoded strictly, node by node, so that every mistake is
 // reported with its line and path; see docs/CONNECTORS.md for the schema.
 // At run time one Chromium process is shared by every portal connector of the
-// process (connectors.Env.Shared), each visit runs in its own incognito
+// process (built from the browser: section of authpilot.yaml, which the
+// kind owns, and handed over as connectors.Env.Resource), each visit runs in its own incognito
 // context, logs in once, and records every step as evidence.
 package portal

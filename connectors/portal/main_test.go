@@ -18,9 +18,9 @@ import (
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
-// testShared holds the one Chromium of this package's tests: every test
+// testBrowser is the one Chromium of this package's tests: every test
 // gets its own incognito context (a visit) and its own httptest server.
-var testShared = &connectors.Shared{}
+var testBrowser = NewBrowser(BrowserOptions{RecycleAfter: DefaultRecycleAfter}, nil)
 
 // chromiumErr is set when no browser is installed; browser tests skip.
 var chromiumErr error
@@ -28,7 +28,7 @@ var chromiumErr error
 func TestMain(m *testing.M) {
 	_, chromiumErr = FindChromium("")
 	code := m.Run()
-	if err := testShared.Close(); err != nil {
+	if err := testBrowser.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "close browser:", err)
 	}
 	os.Exit(code)
@@ -168,11 +168,11 @@ func newHarness(t *testing.T, srv *httptest.Server, cfg string, ho harnessOpts) 
 		ho.now = time.Now
 	}
 	c, err := o.New(connectors.Env{
-		ID:      "test",
-		Secrets: ho.secrets,
-		Now:     ho.now,
-		DataDir: ho.dataDir,
-		Shared:  testShared,
+		ID:       "test",
+		Secrets:  ho.secrets,
+		Now:      ho.now,
+		DataDir:  ho.dataDir,
+		Resource: testBrowser,
 	})
 	if err != nil {
 		t.Fatalf("new: %v", err)
