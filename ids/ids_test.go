@@ -1,7 +1,12 @@
 package ids_test
 
 import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,5 +90,44 @@ func TestTimeRejectsNonIDs(t *testing.T) {
 	}
 	if _, err := ids.Time("01kf0000000000000000000000"); err != nil {
 		t.Errorf("Time of a lower-case id: %v", err)
+	}
+}
+
+// TestOnlyThisPackageImportsULID keeps ids the one ULID source: no other
+// package of the module imports oklog/ulid to make its own.
+func TestOnlyThisPackageImportsULID(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := filepath.Abs(".")
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || filepath.Dir(p) == self {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			if strings.HasPrefix(strings.Trim(imp.Path.Value, `"`), "github.com/oklog/ulid") {
+				rel, _ := filepath.Rel(root, p)
+				t.Errorf("%s imports %s: make IDs with ids.New", rel, imp.Path.Value)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
