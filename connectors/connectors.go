@@ -12,7 +12,6 @@ package connectors
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/yamlx"
 )
 
 // Capabilities says what a connector can do; some portals are status-only.
@@ -210,34 +210,12 @@ func SectionOwner(name string) (Kind, bool) {
 	return Kind{}, false
 }
 
-// FieldError is a problem at a line of a connector's options.
-type FieldError struct {
-	Line int
-	// Path is the field path within the options, e.g. "poll.steps[3].kind".
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string {
-	if e.Path == "" {
-		return e.Msg
-	}
-	return e.Path + ": " + e.Msg
-}
+// FieldError is a problem at a line of a connector's options; kinds'
+// decoders return FieldErrors.
+type FieldError = yamlx.FieldError
 
 // FieldErrors is a list of option errors.
-type FieldErrors []*FieldError
-
-func (es FieldErrors) Error() string {
-	if len(es) == 0 {
-		return "no errors"
-	}
-	s := es[0].Error()
-	if len(es) > 1 {
-		s += fmt.Sprintf(" (and %d more)", len(es)-1)
-	}
-	return s
-}
+type FieldErrors = yamlx.FieldErrors
 
 var (
 	registryMu sync.RWMutex

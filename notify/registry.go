@@ -188,34 +188,12 @@ func Names(sinks []Sink) []string {
 	return out
 }
 
-// FieldError is a problem at a line of a sink's own keys.
-type FieldError struct {
-	Line int
-	// Path is the key within the sink, e.g. "url_secret".
-	Path string
-	Msg  string
-}
-
-func (e *FieldError) Error() string {
-	if e.Path == "" {
-		return e.Msg
-	}
-	return e.Path + ": " + e.Msg
-}
+// FieldError is a problem at a line of a sink's own keys; kinds' decoders
+// return FieldErrors.
+type FieldError = yamlx.FieldError
 
 // FieldErrors is a list of a sink's option errors.
-type FieldErrors []*FieldError
-
-func (es FieldErrors) Error() string {
-	if len(es) == 0 {
-		return "no errors"
-	}
-	s := es[0].Error()
-	if len(es) > 1 {
-		s += fmt.Sprintf(" (and %d more)", len(es)-1)
-	}
-	return s
-}
+type FieldErrors = yamlx.FieldErrors
 
 // Fields is a sink kind's strictly decoded keys: where each key was
 // written, and the errors found so far. Kinds add their validation errors
