@@ -15,15 +15,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/registry"
 	"github.com/authpilot/authpilot/internal/yamlx"
 )
 
@@ -200,14 +199,7 @@ type SectionOptions interface {
 // SectionOwner returns the kind that owns the top-level config section
 // name.
 func SectionOwner(name string) (Kind, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	for _, k := range registry {
-		if k.Section != nil && k.Section.Name == name {
-			return k, true
-		}
-	}
-	return Kind{}, false
+	return kinds.Find(func(k Kind) bool { return k.Section != nil && k.Section.Name == name })
 }
 
 // FieldError is a problem at a line of a connector's options; kinds'
@@ -217,54 +209,31 @@ type FieldError = yamlx.FieldError
 // FieldErrors is a list of option errors.
 type FieldErrors = yamlx.FieldErrors
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Kind{}
-)
+var kinds = registry.New[Kind]("connectors: kind")
 
-// Register adds a kind. It panics on a duplicate or empty name: that is a
-// programming error found at start-up.
+// Register adds a kind. It panics on a duplicate or empty name, a kind
+// without decoder, or a section another kind claims: those are programming
+// errors found at start-up.
 func Register(k Kind) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if k.Name == "" || k.Decode == nil {
-		panic("connectors: Register of a kind without name or decoder")
+	if k.Decode == nil {
+		panic("connectors: Register of a kind without decoder: " + k.Name)
 	}
-	if _, dup := registry[k.Name]; dup {
-		panic("connectors: kind registered twice: " + k.Name)
+	if k.Section != nil && (k.Section.Name == "" || k.Section.New == nil) {
+		panic("connectors: kind " + k.Name + " claims a section without name or decoder")
 	}
-	if k.Section != nil {
-		if k.Section.Name == "" || k.Section.New == nil {
-			panic("connectors: kind " + k.Name + " claims a section without name or decoder")
+	kinds.Add(k.Name, k, func(o Kind) string {
+		if k.Section != nil && o.Section != nil && o.Section.Name == k.Section.Name {
+			return "claims section " + k.Section.Name + ", which kind " + o.Name + " claimed"
 		}
-		for _, o := range registry {
-			if o.Section != nil && o.Section.Name == k.Section.Name {
-				panic("connectors: section " + k.Section.Name + " claimed by kinds " + o.Name + " and " + k.Name)
-			}
-		}
-	}
-	registry[k.Name] = k
+		return ""
+	})
 }
 
 // Lookup returns a registered kind.
-func Lookup(name string) (Kind, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	k, ok := registry[name]
-	return k, ok
-}
+func Lookup(name string) (Kind, bool) { return kinds.Lookup(name) }
 
 // Kinds returns the registered kind names, sorted.
-func Kinds() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Kinds() []string { return kinds.Names() }
 
 // ParseRetryAfter reads an HTTP Retry-After value, delay-seconds or an
 // HTTP date (relative to now), as a duration; it reports false for an

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/internal/didyoumean"
+	"github.com/authpilot/authpilot/internal/registry"
 	"github.com/authpilot/authpilot/internal/yamlx"
 	"github.com/authpilot/authpilot/schedules"
 )
@@ -69,44 +69,23 @@ type Kind struct {
 	Decode func(common Sink, node *yaml.Node) (SinkOptions, error)
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Kind{}
-)
+var kinds = registry.New[Kind]("notify: sink kind")
 
 // Register adds a sink kind; kinds call it from init. It panics on a
-// duplicate or empty name: a programming error found at start-up.
+// duplicate or empty name or a kind without decoder: a programming error
+// found at start-up.
 func Register(k Kind) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if k.Name == "" || k.Decode == nil {
-		panic("notify: Register of a sink kind without name or decoder")
+	if k.Decode == nil {
+		panic("notify: Register of a sink kind without decoder: " + k.Name)
 	}
-	if _, dup := registry[k.Name]; dup {
-		panic("notify: sink kind registered twice: " + k.Name)
-	}
-	registry[k.Name] = k
+	kinds.Add(k.Name, k, nil)
 }
 
 // Lookup returns a registered sink kind.
-func Lookup(name string) (Kind, bool) {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	k, ok := registry[name]
-	return k, ok
-}
+func Lookup(name string) (Kind, bool) { return kinds.Lookup(name) }
 
 // Kinds returns the registered sink kinds' names, sorted.
-func Kinds() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return kinds.Names() }
 
 // Env is what a sink's notifier is built with.
 type Env struct {
