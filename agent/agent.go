@@ -64,17 +64,17 @@ type Agent struct {
 	// after the connectors in reverse order.
 	resources map[string]io.Closer
 	resOrder  []string
-	runners  map[string]*runner
-	order    []string
-	cal      *schedules.Calendar
-	rules    schedules.Rules
-	intake   *Intake
-	notify   *notifyPipeline
-	sched    *schedules.Scheduler
-	listener net.Listener
-	server   *http.Server
-	token    authpilot.Secret
-	opts     Options
+	runners   map[string]*runner
+	order     []string
+	cal       *schedules.Calendar
+	rules     schedules.Rules
+	intake    *Intake
+	notify    *notifyPipeline
+	sched     *schedules.Scheduler
+	listener  net.Listener
+	server    *http.Server
+	token     authpilot.Secret
+	opts      Options
 
 	closeOnce sync.Once
 	ownStore  bool
