@@ -125,26 +125,26 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.rules = rulesFromConfig(cfg)
 	a.intake = &Intake{Store: a.store, Dir: directory{cfg}, Now: a.now, Log: a.log.With("component", "intake")}
 
+	// Each connector's runner is handed what it needs, not the agent.
+	deps := run.Deps{Store: a.store, Clock: a.clock, Recordings: a.recs, Alerts: kicker{a}, PHI: a.phi,
+		Logger: a.log, Metrics: &run.Metrics{Runs: a.metrics.ConnectorRuns, Duration: a.metrics.RunDuration,
+			Logins: a.metrics.Logins, AlertsRaised: a.metrics.AlertsRaised, RateLimitWait: a.metrics.RateLimitWait}}
 	for _, cc := range cfg.Connectors {
 		res, err := a.resource(cc.Kind)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		env := connectors.Env{ID: cc.ID, Logger: a.log, Secrets: a.secrets, Now: a.now,
-			Location: cfg.Location(), DataDir: cfg.DataDir, Resource: res, Pages: cc.Limits.Pages}
-		if lim := run.NewLimiter(cc.Limits.RequestsPerMinute, a.clock); lim != nil {
-			id := cc.ID
-			lim.Waited = func(d time.Duration) { a.metrics.RateLimitWait.WithLabelValues(id).Observe(d.Seconds()) }
-			env.Limiter = lim
-		}
-		conn, err := cc.Options.New(env)
+		env := connectors.Env{Logger: a.log, Secrets: a.secrets, Now: a.now,
+			Location: cfg.Location(), DataDir: cfg.DataDir, Resource: res}
+		limits := run.Limits{Timeout: cc.Limits.Timeout.Std(), Retries: cc.Limits.Retries, Pages: cc.Limits.Pages,
+			RequestsPerMinute: cc.Limits.RequestsPerMinute, Polite: politenessOf(cc.Limits)}
+		rr, err := run.New(cc.ID, limits, deps, cc.Options.New, env)
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("connector %q: %w", cc.ID, err)
 		}
-		a.runners[cc.ID] = &runner{id: cc.ID, conn: conn, caps: conn.Capabilities(), retries: cc.Limits.Retries,
-			timeout: cc.Limits.Timeout.Std(), a: a, log: a.log.With("connector", cc.ID), polite: politenessOf(cc.Limits)}
+		a.runners[cc.ID] = &runner{Runner: rr, id: cc.ID, caps: rr.Capabilities(), a: a, log: rr.Logger()}
 		a.order = append(a.order, cc.ID)
 	}
 	np, err := newNotifyPipeline(a)
@@ -193,6 +193,11 @@ func (a *Agent) resource(kind string) (io.Closer, error) {
 }
 
 func (a *Agent) now() time.Time { return a.clock.Now() }
+
+// kicker is the runners' alert sink: the agent's dispatcher.
+type kicker struct{ a *Agent }
+
+func (k kicker) Kick() { k.a.kickDispatcher() }
 
 // wait sleeps d on the agent's clock, or until ctx ends.
 func (a *Agent) wait(ctx context.Context, d time.Duration) error {
@@ -474,7 +479,7 @@ func (a *Agent) Close() error {
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			if err := a.runners[id].conn.Close(); err != nil {
+			if err := a.runners[id].Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close connector %s: %w", id, err))
 			}
 		}

@@ -7,40 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent/run"
 	"github.com/authpilot/authpilot/connectors"
 )
 
 // Recording is one connector run's evidence.
-type Recording interface {
-	connectors.Recorder
-	// Finish closes the recording with the run's outcome.
-	Finish(err error) error
-}
+type Recording = run.Recording
 
 // Recordings starts recordings.
-type Recordings interface {
-	Start(connectorID, job string) Recording
-}
+type Recordings = run.Recordings
 
-// runner drives one connector: it owns the connector's lock (one run at a
-// time, so one login per cycle), its retry policy and its failure streak.
+// runner is the agent's side of one connector's runs: what a submit or a
+// poll does with the cases. Everything around it (the lock, the timeout,
+// logins with their retries and politeness, the pace of requests, the
+// recording, metrics, the failure streak, run-level alerts) is the
+// standalone run.Runner's.
 type runner struct {
-	id      string
-	conn    connectors.Connector
-	caps    connectors.Capabilities
-	retries int
-	timeout time.Duration
-	a       *Agent
-	log     *slog.Logger
-	polite  politeness // see polite.go
-
-	mu       sync.Mutex // held for a whole run
-	failMu   sync.Mutex
-	failures int // consecutive failed runs
+	*run.Runner
+	id   string
+	caps connectors.Capabilities
+	a    *Agent
+	log  *slog.Logger
 }
 
 // RunResult sums up one connector run.
@@ -61,49 +50,10 @@ type RunResult struct {
 	Err  error
 }
 
-// open starts a session with retries for temporary failures; every attempt
-// is a login, so retries are few and spaced, and each one is admitted
-// (pause, Retry-After, hourly cap) and counted first.
-func (r *runner) open(ctx context.Context, rec Recording) (connectors.Session, error) {
-	var err error
-	for attempt := 0; attempt <= r.retries; attempt++ {
-		if attempt > 0 {
-			r.log.Warn("connector session failed, retrying", "attempt", attempt, "err", err)
-			if werr := r.a.wait(ctx, backoff(attempt)); werr != nil {
-				return nil, werr
-			}
-		}
-		at, aerr := r.admit(ctx)
-		if aerr != nil {
-			return nil, errors.Join(err, aerr)
-		}
-		var sess connectors.Session
-		sess, err = r.conn.Open(ctx, rec)
-		if err == nil {
-			r.a.metrics.Logins.WithLabelValues(r.id).Inc()
-			r.loggedIn(ctx, sess, at)
-			return sess, nil
-		}
-		// The payer said when to come back: no retry before then.
-		if !errors.Is(err, authpilot.ErrRetryable) || authpilot.RetryAfterOf(err) > 0 {
-			return nil, err
-		}
-	}
-	return nil, err
-}
-
-func backoff(attempt int) time.Duration {
-	d := time.Second << (attempt - 1)
-	if d > 30*time.Second {
-		d = 30 * time.Second
-	}
-	return d
-}
-
 // poll observes every pending case of the connector in one session.
 func (r *runner) poll(ctx context.Context) RunResult {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.Lock()
+	defer r.Unlock()
 	res := RunResult{Connector: r.id, Job: "poll"}
 	if !r.caps.Poll {
 		return res
@@ -172,36 +122,19 @@ func (r *runner) poll(ctx context.Context) RunResult {
 	return res
 }
 
-// visit runs fn in one recorded, time-bounded session of the connector
-// (one login) over cases; a failure to open it goes to res.Err.
+// visit runs fn in one visit of the connector (run.Runner.Run: one
+// recorded, time-bounded login) over cases. fn leaves the run's error in
+// res.Err, which the runner counts, records and alerts on; a hold or a
+// failure to log in goes to res.Held and res.Err.
 func (r *runner) visit(ctx context.Context, job string, cases []*authpilot.Case, res *RunResult, fn func(ctx context.Context, sess connectors.Session, rec string)) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	if h, err := r.held(ctx); err != nil || h != nil {
-		res.Held, res.Err = h, err
-		if h != nil {
-			r.a.metrics.ConnectorRuns.WithLabelValues(r.id, job, "held").Inc()
-			r.log.Info("connector run skipped: logins on hold", "job", job, "hold", h.Why, "until", h.Until)
-		}
-		return
+	out := r.Run(ctx, job, cases, func(ctx context.Context, v run.Visit) error {
+		fn(ctx, v.Session, v.Recording)
+		return res.Err
+	})
+	res.Recording = out.Recording
+	if out.Held != nil || out.Err != nil {
+		res.Held, res.Err = out.Held, out.Err
 	}
-	start := time.Now()
-	if err := r.a.phi.Refresh(ctx); err != nil {
-		// Pages show other patients: never record without their values.
-		res.Err = err
-		return
-	}
-	rec := r.a.recs.Start(r.id, job)
-	res.Recording = rec.ID()
-	r.redactCases(rec, cases)
-	defer func() { r.finish(ctx, rec, job, start, res.Err) }()
-	sess, err := r.open(ctx, rec)
-	if err != nil {
-		res.Err = &loginError{err}
-		return
-	}
-	defer sess.Close()
-	fn(ctx, sess, rec.ID())
 }
 
 // observe stores an observation's files and applies it to the case in one
@@ -254,8 +187,8 @@ func (a *Agent) storeFiles(ctx context.Context, caseID string, files []authpilot
 // submit reconciles interrupted submissions, then submits every ready case
 // of the connector in one session.
 func (r *runner) submit(ctx context.Context) RunResult {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.Lock()
+	defer r.Unlock()
 	res := RunResult{Connector: r.id, Job: "submit"}
 	if !r.caps.Submit {
 		return res
@@ -557,80 +490,4 @@ func (r *runner) recordCaseError(ctx context.Context, caseID string, cause error
 		return errors.Join(cause, err)
 	}
 	return cause
-}
-
-// redactCases registers each case's PHI with the recording.
-func (r *runner) redactCases(rec Recording, cases []*authpilot.Case) {
-	for _, c := range cases {
-		p := c.Patient
-		rec.Redact(p.FirstName, p.LastName, p.MemberID, p.DOB.String(),
-			fmt.Sprintf("%02d/%02d/%04d", p.DOB.Month, p.DOB.Day, p.DOB.Year))
-	}
-}
-
-// finish closes the run's recording, counts it, and turns a run-level
-// failure into the right alert.
-func (r *runner) finish(ctx context.Context, rec Recording, job string, start time.Time, runErr error) {
-	if err := rec.Finish(runErr); err != nil {
-		r.log.Error("recording not finished", "recording", rec.ID(), "err", err)
-	}
-	outcome := "ok"
-	if runErr != nil {
-		outcome = authpilot.ErrorClass(runErr)
-	}
-	if errors.Is(runErr, ErrHeld) && !errors.Is(runErr, authpilot.ErrAuth) && !needsHumanAtLogin(runErr) {
-		// A retry stopped by the hourly cap (or a pause another process
-		// set): what failed before is retryable; the hold says when next.
-		outcome = "held"
-	}
-	r.a.metrics.ConnectorRuns.WithLabelValues(r.id, job, outcome).Inc()
-	r.a.metrics.RunDuration.WithLabelValues(r.id, job).Observe(time.Since(start).Seconds())
-	r.failMu.Lock()
-	if runErr == nil {
-		r.failures = 0
-	} else {
-		r.failures++
-	}
-	streak := r.failures
-	r.failMu.Unlock()
-	if runErr == nil {
-		r.resolveProblems(ctx, job)
-		return
-	}
-	r.log.Error("connector run failed", "job", job, "class", outcome, "recording", rec.ID(), "err", runErr)
-	r.holdForRetryAfter(ctx, runErr)
-	if r.pauseFor(ctx, runErr, rec.ID()) {
-		return // the pause's alert says what to do
-	}
-	now := r.a.now().UTC()
-	alert := authpilot.Alert{ConnectorID: r.id, At: now, Recording: rec.ID(), Reason: authpilot.ErrorText(runErr)}
-	var ce *authpilot.Error
-	switch {
-	case errors.Is(runErr, authpilot.ErrPortalChanged):
-		alert.Type, alert.Severity = authpilot.AlertPortalChanged, authpilot.SeverityCritical
-		alert.Title = "The payer's portal no longer matches its flow"
-		alert.Action = "Open the recording's screenshot, then update the connector's flow config"
-		if errors.As(runErr, &ce) && len(ce.Screenshot) > 0 {
-			if doc, err := r.a.store.PutDocument(ctx, authpilot.Document{Kind: "screenshot", Name: "portal-changed.png", ContentType: "image/png"}, bytes.NewReader(ce.Screenshot)); err == nil {
-				alert.Screenshot = doc.SHA256
-			}
-		}
-	case errors.Is(runErr, authpilot.ErrNeedsHuman), errors.Is(runErr, authpilot.ErrAuth):
-		alert.Type, alert.Severity = authpilot.AlertNeedsHuman, authpilot.SeverityCritical
-		alert.Title = "The payer's portal needs a person (" + outcome + ")"
-		alert.Action = "Log in to the portal by hand (MFA, CAPTCHA or password) and check the connector's secrets"
-	default:
-		if streak < 3 {
-			return
-		}
-		alert.Type, alert.Severity = authpilot.AlertConnectorFailing, authpilot.SeverityCritical
-		alert.Title = fmt.Sprintf("Connector failing: %d runs in a row", streak)
-		alert.Action = "Check the payer's portal status and the connector's recording"
-	}
-	// One alert per problem until the connector works again (problems.go).
-	if !r.raiseProblem(ctx, connectorProblemKey(r.id, alert.Type, outcome, alert.Reason), alert) {
-		return
-	}
-	r.a.metrics.AlertsRaised.WithLabelValues(string(alert.Type)).Inc()
-	r.a.kickDispatcher()
 }

@@ -1,6 +1,10 @@
-// Package run holds what drives one connector's runs apart from the rest
-// of the daemon: the pacing of its requests to the payer
-// (limits.requests_per_minute).
+// Package run drives one connector's runs apart from the rest of the
+// daemon (Telegraf's RunningInput idea): Runner owns the connector's lock,
+// run timeout, login retries and politeness, the pace of its requests
+// (Limiter, limits.requests_per_minute), recordings, metrics, failure
+// streak and run-level alerts, and is handed what it needs (store, clock,
+// recorder factory, alert sink, metrics) rather than the agent. What a run
+// does with the cases stays with the agent.
 package run
 
 import (

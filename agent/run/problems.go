@@ -1,7 +1,8 @@
-package agent
+package run
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -23,7 +24,7 @@ func connectorProblemPrefix(connID string) string { return "connector:" + connID
 
 // connectorProblemKey names the problem of a failed run.
 func connectorProblemKey(connID string, typ authpilot.AlertType, class, msg string) string {
-	return connectorProblemPrefix(connID) + string(typ) + ":" + class + ":" + normalizeMessage(msg)
+	return connectorProblemPrefix(connID) + string(typ) + ":" + class + ":" + NormalizeMessage(msg)
 }
 
 var (
@@ -35,10 +36,10 @@ var (
 	spacesRE  = regexp.MustCompile(`\s+`)
 )
 
-// normalizeMessage keeps what identifies a problem in an error message:
+// NormalizeMessage keeps what identifies a problem in an error message:
 // lower case, times and every word holding a digit replaced by '#', spaces
 // collapsed, at most 200 bytes.
-func normalizeMessage(s string) string {
+func NormalizeMessage(s string) string {
 	s = strings.ToLower(s)
 	s = timesRE.ReplaceAllString(s, "#")
 	s = numberyRE.ReplaceAllString(s, "#")
@@ -51,10 +52,10 @@ func normalizeMessage(s string) string {
 
 // raiseProblem enqueues a connector's run-level alert unless its problem
 // is open already. It reports whether the alert was raised.
-func (r *runner) raiseProblem(ctx context.Context, key string, alert authpilot.Alert) bool {
-	raised, err := r.a.store.RaiseProblem(context.WithoutCancel(ctx), key, alert)
+func (r *Runner) raiseProblem(ctx context.Context, log *slog.Logger, key string, alert authpilot.Alert) bool {
+	raised, err := r.store.RaiseProblem(context.WithoutCancel(ctx), key, alert)
 	if err != nil {
-		r.log.Error("alert not enqueued", "type", alert.Type, "err", err)
+		log.Error("alert not enqueued", "type", alert.Type, "err", err)
 		return false
 	}
 	return raised
@@ -62,20 +63,20 @@ func (r *runner) raiseProblem(ctx context.Context, key string, alert authpilot.A
 
 // resolveProblems closes the connector's open problems after a successful
 // run, raising a resolved alert for each.
-func (r *runner) resolveProblems(ctx context.Context, job string) {
-	now := r.a.now().UTC()
-	n, err := r.a.store.ResolveProblems(context.WithoutCancel(ctx), connectorProblemPrefix(r.id), func(p authpilot.Problem) authpilot.Alert {
+func (r *Runner) resolveProblems(ctx context.Context, log *slog.Logger, job string) {
+	now := r.now().UTC()
+	n, err := r.store.ResolveProblems(context.WithoutCancel(ctx), connectorProblemPrefix(r.id), func(p authpilot.Problem) authpilot.Alert {
 		a := notify.ResolvedAlert(p, "the connector's "+job+" run succeeded", now)
 		a.Action = "Nothing to do; authpilot works with this payer again"
 		return a
 	})
 	if err != nil {
-		r.log.Error("problems not resolved", "err", err)
+		log.Error("problems not resolved", "err", err)
 		return
 	}
 	if n > 0 {
-		r.log.Info("connector works again", "job", job, "resolved", n)
-		r.a.metrics.AlertsRaised.WithLabelValues(string(authpilot.AlertResolved)).Add(float64(n))
-		r.a.kickDispatcher()
+		log.Info("connector works again", "job", job, "resolved", n)
+		r.metrics.AlertsRaised.WithLabelValues(string(authpilot.AlertResolved)).Add(float64(n))
+		r.alerts.Kick()
 	}
 }
