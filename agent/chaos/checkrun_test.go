@@ -5,8 +5,11 @@ import (
 	"testing"
 
 	"github.com/authpilot/authpilot/agent/agenttest"
-	// The daemon chaos starts registers fhirpas through its main package.
+	// The daemon chaos starts registers its kinds through its main
+	// package; this test checks the config in-process, so it registers
+	// them itself (agent imports no kind package).
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
+	_ "github.com/authpilot/authpilot/connectors/portal"
 )
 
 // TestConfigCheckIsRun: the configuration the chaos run writes passes
