@@ -199,18 +199,6 @@ type kicker struct{ a *Agent }
 
 func (k kicker) Kick() { k.a.kickDispatcher() }
 
-// wait sleeps d on the agent's clock, or until ctx ends.
-func (a *Agent) wait(ctx context.Context, d time.Duration) error {
-	t := a.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C():
-		return nil
-	}
-}
-
 // Store returns the agent's store.
 func (a *Agent) Store() authpilot.Store { return a.store }
 
