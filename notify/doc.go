@@ -13,7 +13,10 @@
 // Notifier. The config loader decodes each sink through its kind; the
 // agent builds the notifiers with Build. Package notify/sinks links in
 // every kind authpilot ships: adding one is a package and one import line
-// there.
+// there. What kinds do alike is here once (kind.go): DecodeOptions and
+// CheckOptions run a kind's checks on decoded or code-built options,
+// CheckKind, RecipientWarnings, Secret and SecretURL read a secret by its
+// keyring name without echoing it, HTTPClient never follows redirects.
 //
 // Retry, backoff, sink disabling and the sink_failing and resolved alerts
 // live here, in the pipeline; a Notifier makes one attempt and says

@@ -2,7 +2,6 @@ package email
 
 import (
 	"fmt"
-	"net"
 	"net/mail"
 	"time"
 
@@ -64,20 +63,14 @@ var (
 // Decode strictly decodes and validates an e-mail sink's own keys.
 func Decode(common notify.Sink, node *yaml.Node) (notify.SinkOptions, error) {
 	c := &Config{}
-	f := notify.DecodeFields(node, c)
-	c.check(f)
-	if err := f.Err(); err != nil {
+	f, err := notify.DecodeOptions(node, c, c.check)
+	if err != nil {
 		return nil, err
 	}
-	if c.TLS == TLSNone && !isLoopback(c.Host) {
+	if c.TLS == TLSNone && !notify.IsLoopback(c.Host) {
 		c.warnings = append(c.warnings, &notify.FieldError{Line: f.Line("tls"), Path: "tls", Msg: "none: messages cross the network unencrypted"})
 	}
-	switch {
-	case common.IncludePHI:
-		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_phi", Msg: "sends patient details by e-mail"})
-	case common.IncludeOrderRef:
-		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_order_ref", Msg: "sends order references (often MRNs) by e-mail"})
-	}
+	c.warnings = append(c.warnings, notify.RecipientWarnings(common, "by e-mail")...)
 	return c, nil
 }
 
@@ -104,7 +97,7 @@ func (c *Config) check(f *notify.Fields) {
 		// The value is not echoed.
 		f.At("password", "an SMTP password is a secret: store it with `authpilot secrets set` and name it in password_secret")
 	}
-	if c.PasswordSecret != "" && c.TLS == TLSNone && !isLoopback(c.Host) {
+	if c.PasswordSecret != "" && c.TLS == TLSNone && !notify.IsLoopback(c.Host) {
 		f.At("tls", "none would send the password in the clear: use starttls or implicit")
 	}
 	if c.From == "" {
@@ -125,14 +118,6 @@ func (c *Config) check(f *notify.Fields) {
 	}
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Warnings implements notify.Warner.
 func (c *Config) Warnings() notify.FieldErrors { return c.warnings }
 
@@ -141,11 +126,4 @@ func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
 	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Location: env.Location, DigestRows: env.DigestRows})
 }
 
-func (c Config) validate(name string) error {
-	f := notify.NewFields()
-	c.check(f)
-	if err := f.Err(); err != nil {
-		return fmt.Errorf("email sink %q: %w", name, err)
-	}
-	return nil
-}
+func (c Config) validate(name string) error { return notify.CheckOptions(KindName, name, c.check) }

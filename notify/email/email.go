@@ -58,20 +58,20 @@ var (
 // New returns the notifier of an e-mail sink, reading its password (if
 // any) from secrets. It does not connect.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if s.Type != KindName {
-		return nil, fmt.Errorf("email sink %q: type is %q", s.Name, s.Type)
+	if err := notify.CheckKind(s, KindName); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(s.Name); err != nil {
 		return nil, err
 	}
 	n := &Notifier{
-		name: s.Name, cfg: cfg, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: cfg.Timeout,
+		name: s.Name, cfg: cfg, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: notify.Timeout(cfg.Timeout),
 		clock: o.Clock, tlsConfig: o.TLSConfig, loc: o.Location, rows: o.DigestRows,
 	}
 	if cfg.PasswordSecret != "" {
-		v, err := secrets.Get(cfg.PasswordSecret)
+		v, err := notify.Secret(secrets, KindName, s.Name, "password_secret", cfg.PasswordSecret)
 		if err != nil {
-			return nil, fmt.Errorf("email sink %q: password_secret: %w", s.Name, err)
+			return nil, err
 		}
 		n.password = authpilot.Secret(v)
 	}
@@ -80,9 +80,6 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	}
 	if n.cfg.Port == 0 {
 		n.cfg.Port = map[string]int{TLSStartTLS: 587, TLSImplicit: 465, TLSNone: 25}[n.cfg.TLS]
-	}
-	if n.timeout <= 0 {
-		n.timeout = notify.DefaultTimeout
 	}
 	if n.clock == nil {
 		n.clock = schedules.RealClock{}

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"fmt"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -38,17 +37,10 @@ var (
 // Decode strictly decodes and validates a Slack sink's own keys.
 func Decode(common notify.Sink, node *yaml.Node) (notify.SinkOptions, error) {
 	c := &Config{}
-	f := notify.DecodeFields(node, c)
-	c.check(f)
-	if err := f.Err(); err != nil {
+	if _, err := notify.DecodeOptions(node, c, c.check); err != nil {
 		return nil, err
 	}
-	switch {
-	case common.IncludePHI:
-		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_phi", Msg: "sends patient details to Slack"})
-	case common.IncludeOrderRef:
-		c.warnings = append(c.warnings, &notify.FieldError{Path: "include_order_ref", Msg: "sends order references (often MRNs) to Slack"})
-	}
+	c.warnings = notify.RecipientWarnings(common, "to Slack")
 	return c, nil
 }
 
@@ -75,11 +67,4 @@ func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
 	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Client: env.Client, Location: env.Location, Limiter: lim, DigestRows: env.DigestRows})
 }
 
-func (c Config) validate(name string) error {
-	f := notify.NewFields()
-	c.check(f)
-	if err := f.Err(); err != nil {
-		return fmt.Errorf("slack sink %q: %w", name, err)
-	}
-	return nil
-}
+func (c Config) validate(name string) error { return notify.CheckOptions(KindName, name, c.check) }

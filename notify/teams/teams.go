@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -58,37 +57,23 @@ var (
 // New returns the notifier of a Teams sink, reading its webhook URL from
 // secrets.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if s.Type != KindName {
-		return nil, fmt.Errorf("teams sink %q: type is %q", s.Name, s.Type)
+	if err := notify.CheckKind(s, KindName); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(s.Name); err != nil {
 		return nil, err
 	}
-	v, err := secrets.Get(cfg.URLSecret)
+	u, err := notify.SecretURL(secrets, KindName, s.Name, "url_secret", cfg.URLSecret)
 	if err != nil {
-		return nil, fmt.Errorf("teams sink %q: url_secret: %w", s.Name, err)
-	}
-	v = strings.TrimSpace(v)
-	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		// Do not wrap err: url.Parse errors quote the URL.
-		return nil, fmt.Errorf("teams sink %q: url_secret %q does not hold an http(s) URL", s.Name, cfg.URLSecret)
+		return nil, err
 	}
 	n := &Notifier{
-		name: s.Name, url: authpilot.Secret(v), includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: cfg.Timeout,
-		clock: o.Clock, client: o.Client, loc: o.Location, rows: o.DigestRows,
-	}
-	if n.timeout <= 0 {
-		n.timeout = notify.DefaultTimeout
+		name: s.Name, url: u, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: notify.Timeout(cfg.Timeout),
+		clock: o.Clock, client: notify.HTTPClient(o.Client), loc: o.Location, rows: o.DigestRows,
 	}
 	if n.clock == nil {
 		n.clock = schedules.RealClock{}
 	}
-	if n.client == nil {
-		n.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
-	c := *n.client
-	c.CheckRedirect = notify.NoRedirect
-	n.client = &c
 	if n.loc == nil {
 		n.loc = time.UTC
 	}

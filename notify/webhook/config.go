@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -42,12 +40,11 @@ var (
 // Decode strictly decodes and validates a webhook sink's own keys.
 func Decode(_ notify.Sink, node *yaml.Node) (notify.SinkOptions, error) {
 	c := &Config{}
-	f := notify.DecodeFields(node, c)
-	c.check(f)
-	if err := f.Err(); err != nil {
+	f, err := notify.DecodeOptions(node, c, c.check)
+	if err != nil {
 		return nil, err
 	}
-	if u, err := url.Parse(c.URL); c.URL != "" && err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u, err := url.Parse(c.URL); c.URL != "" && err == nil && u.Scheme == "http" && !notify.IsLoopback(u.Hostname()) {
 		c.warnings = append(c.warnings, &notify.FieldError{Line: f.Line("url"), Path: "url", Msg: "plain http: deliveries are not encrypted"})
 	}
 	return c, nil
@@ -75,14 +72,6 @@ func (c *Config) check(f *notify.Fields) {
 	}
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // Warnings implements notify.Warner.
 func (c *Config) Warnings() notify.FieldErrors { return c.warnings }
 
@@ -91,11 +80,4 @@ func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
 	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Client: env.Client})
 }
 
-func (c Config) validate(name string) error {
-	f := notify.NewFields()
-	c.check(f)
-	if err := f.Err(); err != nil {
-		return fmt.Errorf("webhook sink %q: %w", name, err)
-	}
-	return nil
-}
+func (c Config) validate(name string) error { return notify.CheckOptions(KindName, name, c.check) }

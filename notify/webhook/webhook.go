@@ -90,26 +90,26 @@ var (
 // New returns the notifier of a webhook sink, reading its URL (when in
 // the keyring) and signing secret from secrets.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if s.Type != KindName {
-		return nil, fmt.Errorf("webhook sink %q: type is %q", s.Name, s.Type)
+	if err := notify.CheckKind(s, KindName); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(s.Name); err != nil {
 		return nil, err
 	}
 	u := cfg.URL
 	if cfg.URLSecret != "" {
-		v, err := secrets.Get(cfg.URLSecret)
+		v, err := notify.Secret(secrets, KindName, s.Name, "url_secret", cfg.URLSecret)
 		if err != nil {
-			return nil, fmt.Errorf("webhook sink %q: url_secret: %w", s.Name, err)
+			return nil, err
 		}
 		u = strings.TrimSpace(v)
 	}
 	if err := checkURL(u); err != nil {
 		return nil, fmt.Errorf("webhook sink %q: url: %w", s.Name, err)
 	}
-	raw, err := secrets.Get(cfg.Secret)
+	raw, err := notify.Secret(secrets, KindName, s.Name, "secret", cfg.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("webhook sink %q: secret: %w", s.Name, err)
+		return nil, err
 	}
 	key, err := DecodeSecret(raw)
 	if err != nil {
@@ -117,22 +117,11 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	}
 	n := &Notifier{
 		name: s.Name, url: authpilot.Secret(u), key: key, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef,
-		timeout: cfg.Timeout, clock: o.Clock, client: o.Client,
-	}
-	if n.timeout <= 0 {
-		n.timeout = notify.DefaultTimeout
+		timeout: notify.Timeout(cfg.Timeout), clock: o.Clock, client: notify.HTTPClient(o.Client),
 	}
 	if n.clock == nil {
 		n.clock = schedules.RealClock{}
 	}
-	if n.client == nil {
-		n.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
-	// Never follow redirects: a moved endpoint is a config error, and a
-	// signed body must not be replayed to a third party.
-	c := *n.client
-	c.CheckRedirect = notify.NoRedirect
-	n.client = &c
 	return n, nil
 }
 
