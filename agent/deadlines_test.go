@@ -3,12 +3,9 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -54,24 +50,8 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 	defer rcv.Close()
 
 	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: Deadline test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-deadlines: {lead_times: [48h, 24h]}
-payers: [{id: summit-ma, plan_type: medicare_advantage, connector: summit-portal}]
-connectors:
-  - {id: summit-portal, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
-notify:
-  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
-  routes: [{match: {}, sinks: [ehr]}]
-`, dir, rcv.URL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Deadline test", dir, "summit-portal",
+		"deadlines: {lead_times: [48h, 24h]}\n"+ehrWebhookYAML(rcv.URL)))
 	ny, _ := time.LoadLocation("America/New_York")
 	submitted := time.Date(2026, 11, 20, 10, 0, 0, 0, ny) // the Friday before Thanksgiving week
 	due := submitted.AddDate(0, 0, 7)
@@ -84,7 +64,7 @@ notify:
 		return a
 	}
 	a := open()
-	_, err = a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
+	_, err := a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
 		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0001"},
 		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
 		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
@@ -134,20 +114,7 @@ notify:
 // 48 h, to a quarter of the time left (30 min to 4 h).
 func TestPollTightensNearDecisionDue(t *testing.T) {
 	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: Tight, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
-connectors:
-  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
-`, dir)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Tight", dir, "idle", ""))
 	submitted := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 	clock := clocktest.New(submitted)
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,16 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/store"
 )
@@ -69,36 +64,14 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	defer ops.Close()
 
 	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: Outbox test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
-connectors:
-  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
-notify:
+	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
   sinks:
     - {name: ehr, type: webhook, url: %q, secret: hook-secret}
     - {name: ops, type: webhook, url: %q, secret: hook-secret}
   routes: [{match: {types: [status_changed]}, sinks: [ehr]}]
-`, dir, ehr.URL, ops.URL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, ehr.URL, ops.URL)))
 
-	child := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
-	child.Env = append(os.Environ(), "AUTHPILOT_OUTBOX_CHILD="+p)
-	out, _ := child.StdoutPipe()
-	child.Stderr = child.Stdout
-	must(t, child.Start())
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-		}
-	}()
+	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	select {
 	case <-refused:
 	case <-time.After(60 * time.Second):
@@ -128,8 +101,7 @@ notify:
 			Title: fmt.Sprintf("while disabled %02d", i), At: time.Now()})
 		must(t, err)
 	}
-	must(t, child.Process.Signal(syscall.SIGKILL))
-	_ = child.Wait()
+	child.kill(t)
 
 	// The admin fixes the endpoint and re-enables it; then the daemon restarts.
 	mu.Lock()

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -93,20 +91,8 @@ payers:
 connectors:
   - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
   - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-notify:
-  sinks:
-    - {name: ehr, type: webhook, url: "%s", secret: hook-secret}
-  routes:
-    - {match: {}, sinks: [ehr]}
-`, dir, hookURL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+`, dir) + ehrWebhookYAML(hookURL)
+	cfg, _ := loadConfigYAML(t, dir, y)
 	return cfg
 }
 
@@ -452,21 +438,12 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	}
 	must(t, a.Close())
 
-	child := exec.Command(os.Args[0], "-test.run=^TestChildSubmit$", "-test.v")
-	child.Env = append(os.Environ(), "AUTHPILOT_E2E_CHILD="+filepath.Join(dir, "authpilot.yaml"))
-	stdout, _ := child.StdoutPipe()
-	child.Stderr = child.Stdout
-	must(t, child.Start())
-	childProc.Store(child.Process)
-	sc := bufio.NewScanner(stdout)
-	var childOut []string
-	for sc.Scan() {
-		childOut = append(childOut, sc.Text())
-	}
-	_ = child.Wait()
+	child := startChild(t, "TestChildSubmit", "AUTHPILOT_E2E_CHILD", filepath.Join(dir, "authpilot.yaml"))
+	childProc.Store(child.cmd.Process)
+	killed := child.wait()
 	close(exited)
-	if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child was not killed at the final submit: %v\n%s", child.ProcessState, strings.Join(childOut, "\n"))
+	if !killed {
+		t.Fatalf("child was not killed at the final submit: %v\n%s", child.cmd.ProcessState, child.output())
 	}
 	if n := len(sims.Payer.Requests()); n != 1 {
 		t.Fatalf("after the kill the payer holds %d requests, want 1", n)
@@ -520,14 +497,7 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 
 // TestChildSubmit is the child of TestKillBetweenSubmitClickAndResult.
 func TestChildSubmit(t *testing.T) {
-	path := os.Getenv("AUTHPILOT_E2E_CHILD")
-	if path == "" {
-		t.Skip("runs only as the child of TestKillBetweenSubmitClickAndResult")
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, "AUTHPILOT_E2E_CHILD", "TestKillBetweenSubmitClickAndResult")
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true,
 		Logger: slog.New(slog.NewTextHandler(os.Stdout, nil))})
 	if err != nil {

@@ -1,23 +1,17 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 )
 
 // TestIdempotencyKeySurvivesKill9: a client posts a case with an
@@ -37,21 +31,7 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	y := fmt.Sprintf(`
-practice: {name: Intake kill test, timezone: America/New_York}
-data_dir: %s/data
-server: {listen: %q}
-schedules: {deadlines: "", digest: ""}
-payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
-connectors:
-  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
-`, dir, addr)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p := loadConfigYAML(t, dir, idleYAML("Intake kill test", dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
 
 	for round, when := range []string{"after sending", "after the answer started", "after sending", "after the answer started"} {
 		member := fmt.Sprintf("SHPKILL%04d", round)
@@ -59,15 +39,8 @@ connectors:
 			`"external_ref": "ORD-`+member+`",`, "", 1)
 		key := fmt.Sprintf("kill-key-%d", round)
 
-		child := exec.Command(os.Args[0], "-test.run=^TestIntakeKillChild$", "-test.v")
-		child.Env = append(os.Environ(), "AUTHPILOT_INTAKE_CHILD="+p)
-		out, _ := child.StdoutPipe()
-		child.Stderr = child.Stdout
-		must(t, child.Start())
-		sc := bufio.NewScanner(out)
-		for sc.Scan() && !strings.Contains(sc.Text(), "LISTENING") {
-		}
-		go io.Copy(io.Discard, out)
+		child := startChild(t, "TestIntakeKillChild", "AUTHPILOT_INTAKE_CHILD", p)
+		child.waitFor(t, "LISTENING")
 
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -81,8 +54,7 @@ connectors:
 				t.Fatalf("round %d: no answer: %v", round, err)
 			}
 		}
-		must(t, child.Process.Signal(syscall.SIGKILL))
-		_ = child.Wait()
+		child.kill(t)
 		conn.Close()
 
 		// The client retries against the restarted daemon.
@@ -132,14 +104,7 @@ connectors:
 
 // TestIntakeKillChild is the daemon of TestIdempotencyKeySurvivesKill9.
 func TestIntakeKillChild(t *testing.T) {
-	p := os.Getenv("AUTHPILOT_INTAKE_CHILD")
-	if p == "" {
-		t.Skip("runs only as the child of TestIdempotencyKeySurvivesKill9")
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, "AUTHPILOT_INTAKE_CHILD", "TestIdempotencyKeySurvivesKill9")
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets()})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -105,16 +102,7 @@ func TestConnectorLimits(t *testing.T) {
 			t.Cleanup(hook.Close)
 			dir := t.TempDir()
 			writeE2EConfig(t, dir, front.URL, sims.RBMURL, hook.URL)
-			p := filepath.Join(dir, "authpilot.yaml")
-			b, err := os.ReadFile(p)
-			must(t, err)
-			y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}",
-				"schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}", 1)
-			must(t, os.WriteFile(p, []byte(y), 0o600))
-			cfg, err := config.Load(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
 			a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 			if err != nil {
 				t.Fatal(err)

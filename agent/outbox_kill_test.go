@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,17 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -74,59 +68,21 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	defer rcv.Close()
 
 	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: Outbox test, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers: [{id: summit-ma, plan_type: medicare_advantage, connector: idle}]
-connectors:
-  - {id: idle, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
-notify:
-  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
-  routes: [{match: {}, sinks: [ehr]}]
-`, dir, rcv.URL)
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", ehrWebhookYAML(rcv.URL)))
 
-	child := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
-	child.Env = append(os.Environ(), "AUTHPILOT_OUTBOX_CHILD="+p)
-	out, _ := child.StdoutPipe()
-	child.Stderr = child.Stdout
-	must(t, child.Start())
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	// Wait until the child has enqueued every alert and tried to deliver.
-	enqueued := false
-	for !enqueued {
-		l, ok := <-lines
-		if !ok {
-			t.Fatal("child ended before enqueuing")
-		}
-		enqueued = strings.Contains(l, "ENQUEUED")
-	}
+	child.waitFor(t, "ENQUEUED")
 	select {
 	case <-firstAttempt:
 	case <-time.After(60 * time.Second):
 		t.Fatal("the child never tried to deliver")
 	}
-	must(t, child.Process.Signal(syscall.SIGKILL))
-	_ = child.Wait()
-	for range lines {
-	}
+	child.kill(t)
 
 	mu.Lock()
 	up = true
 	mu.Unlock()
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Restart later than any Retry-After the child scheduled.
 	clock := clocktest.New(time.Now().Add(2 * time.Hour))
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
@@ -156,14 +112,7 @@ notify:
 // alerts and runs the daemon, which keeps trying to deliver them, until it
 // is killed.
 func TestOutboxChild(t *testing.T) {
-	p := os.Getenv("AUTHPILOT_OUTBOX_CHILD")
-	if p == "" {
-		t.Skip("runs only as the child of TestOutboxSurvivesKill9")
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, "AUTHPILOT_OUTBOX_CHILD", "TestOutboxSurvivesKill9")
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -113,11 +111,6 @@ connectors:
     options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
     schedule: {submit: "", poll: ""}
 `, practice, dir, pasURL, pasURL+"/token") + notify
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := loadConfigYAML(t, dir, y)
 	return cfg
 }

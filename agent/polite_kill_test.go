@@ -3,18 +3,14 @@
 package agent_test
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -44,22 +40,11 @@ func TestPauseSurvivesKill9(t *testing.T) {
 	must(t, a.Close())
 	sims.Payer.ResetStats()
 
-	child := exec.Command(os.Args[0], "-test.run=^TestChildPolitePoll$", "-test.v")
-	child.Env = append(os.Environ(), "AUTHPILOT_POLITE_CHILD="+filepath.Join(dir, "authpilot.yaml"))
-	stdout, _ := child.StdoutPipe()
-	child.Stderr = child.Stdout
-	must(t, child.Start())
-	sc := bufio.NewScanner(stdout)
-	var out []string
-	for sc.Scan() {
-		out = append(out, sc.Text())
-		if strings.HasPrefix(sc.Text(), "POLITE-PAUSED") {
-			must(t, child.Process.Signal(syscall.SIGKILL))
-		}
-	}
-	_ = child.Wait()
-	if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child was not killed after the pause: %v\n%s", child.ProcessState, strings.Join(out, "\n"))
+	child := startChild(t, "TestChildPolitePoll", "AUTHPILOT_POLITE_CHILD", filepath.Join(dir, "authpilot.yaml"))
+	child.waitFor(t, "POLITE-PAUSED")
+	must(t, child.cmd.Process.Signal(syscall.SIGKILL))
+	if !child.wait() {
+		t.Fatalf("child was not killed after the pause: %v\n%s", child.cmd.ProcessState, child.output())
 	}
 	if got := sims.Payer.Stats().LoginAttempts; got != 1 {
 		t.Fatalf("the child made %d login attempts, want 1", got)
@@ -95,14 +80,7 @@ func TestPauseSurvivesKill9(t *testing.T) {
 // with a refused password, says when the connector is paused, and waits
 // to be killed.
 func TestChildPolitePoll(t *testing.T) {
-	path := os.Getenv("AUTHPILOT_POLITE_CHILD")
-	if path == "" {
-		t.Skip("runs only as the child of TestPauseSurvivesKill9")
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := childConfig(t, "AUTHPILOT_POLITE_CHILD", "TestPauseSurvivesKill9")
 	secrets := e2eSecrets()
 	secrets["summit-password"] = "not-the-password"
 	a, err := agent.New(cfg, agent.Options{Secrets: secrets, NoAPI: true})

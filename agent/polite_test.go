@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -99,15 +97,7 @@ func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 		if limits == "" {
 			limits = "{retries: 1}"
 		}
-		p := filepath.Join(dir, "authpilot.yaml")
-		b, err := os.ReadFile(p)
-		must(t, err)
-		y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}",
-			"schedule: {submit: \"\", poll: \""+poll+"\", jitter: 0s}, limits: "+limits+"}", 1)
-		must(t, os.WriteFile(p, []byte(y), 0o600))
-		if cfg, err = config.Load(p); err != nil {
-			t.Fatal(err)
-		}
+		cfg = reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \""+poll+"\", jitter: 0s}, limits: "+limits+"}")
 	}
 	r := &politeRig{t: t, sims: sims, clock: clock, cfg: cfg,
 		secret: e2eSecrets(), hook: hook}

@@ -1,0 +1,164 @@
+package agent_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/authpilot/authpilot/config"
+)
+
+// loadConfigYAML writes y as dir/authpilot.yaml and loads it through the
+// real loader; it returns the config and the file's path.
+func loadConfigYAML(t *testing.T, dir, y string) (*config.Config, string) {
+	t.Helper()
+	p := filepath.Join(dir, "authpilot.yaml")
+	must(t, os.WriteFile(p, []byte(y), 0o600))
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg, p
+}
+
+// idleYAML is the YAML of a daemon on dir with one connector of the idle
+// kind (no browser) for payer summit-ma and every schedule off; extra
+// (other top-level sections, or "") is appended.
+func idleYAML(practice, dir, connector, extra string) string {
+	return fmt.Sprintf(`
+practice: {name: %s, timezone: America/New_York}
+data_dir: %s/data
+schedules: {deadlines: "", digest: ""}
+payers: [{id: summit-ma, plan_type: medicare_advantage, connector: %s}]
+connectors:
+  - {id: %[3]s, kind: agenttest-idle, options: {}, schedule: {submit: "", poll: ""}}
+`, practice, dir, connector) + extra
+}
+
+// ehrWebhookYAML is a notify section sending every alert to one webhook,
+// ehr, at url, signed with the hook-secret.
+func ehrWebhookYAML(url string) string {
+	return fmt.Sprintf(`notify:
+  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
+  routes: [{match: {}, sinks: [ehr]}]
+`, url)
+}
+
+// reloadE2EConfig rewrites the summit-portal connector's schedule and
+// limits in the authpilot.yaml writeE2EConfig left in dir (tail replaces
+// `schedule: {…}, limits: {retries: 1}}`) and loads it again through the
+// real loader.
+func reloadE2EConfig(t *testing.T, dir, tail string) *config.Config {
+	t.Helper()
+	p := filepath.Join(dir, "authpilot.yaml")
+	b, err := os.ReadFile(p)
+	must(t, err)
+	y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}", tail, 1)
+	cfg, _ := loadConfigYAML(t, dir, y)
+	return cfg
+}
+
+// childConfig is the start of a test that runs only as the child process
+// of the test parent: it loads the config whose path the parent put in the
+// environment variable env, and skips when that is not set.
+func childConfig(t *testing.T, env, parent string) *config.Config {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		t.Skip("runs only as the child of " + parent)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// child is this test binary run again as a daemon: only the test named, with
+// env=value in its environment. Its output (stdout and stderr) is read all
+// the time, so it never blocks on a full pipe.
+type child struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  []string
+	more chan struct{} // closed (and replaced) when a line arrives
+	done chan struct{} // closed when the output has ended
+}
+
+func startChild(t *testing.T, test, env, value string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v"),
+		more: make(chan struct{}), done: make(chan struct{})}
+	c.cmd.Env = append(os.Environ(), env+"="+value)
+	out, err := c.cmd.StdoutPipe()
+	must(t, err)
+	c.cmd.Stderr = c.cmd.Stdout
+	must(t, c.cmd.Start())
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.out = append(c.out, sc.Text())
+			close(c.more)
+			c.more = make(chan struct{})
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// waitFor waits until the child has written a line holding marker, and
+// fails the test if it ends first.
+func (c *child) waitFor(t *testing.T, marker string) {
+	t.Helper()
+	for seen := 0; ; {
+		c.mu.Lock()
+		for ; seen < len(c.out); seen++ {
+			if strings.Contains(c.out[seen], marker) {
+				c.mu.Unlock()
+				return
+			}
+		}
+		more := c.more
+		c.mu.Unlock()
+		select {
+		case <-more:
+		case <-c.done:
+			c.mu.Lock()
+			ended := len(c.out) == seen
+			c.mu.Unlock()
+			if ended {
+				t.Fatalf("child ended before %q:\n%s", marker, c.output())
+			}
+		}
+	}
+}
+
+// wait waits until the child has exited and reports whether SIGKILL ended it.
+func (c *child) wait() (killed bool) {
+	<-c.done
+	_ = c.cmd.Wait()
+	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// kill SIGKILLs the child and waits until it is gone.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	must(t, c.cmd.Process.Signal(syscall.SIGKILL))
+	c.wait()
+}
+
+// output is what the child has written so far.
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.out, "\n")
+}
