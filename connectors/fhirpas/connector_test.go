@@ -12,6 +12,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
 
@@ -173,7 +174,7 @@ func TestPendedThenApproved(t *testing.T) {
 	if st := h.sim.Stats(); st.Calls["inquire"] != 2 || st.Inquiries != 2 || st.Submissions != 1 {
 		t.Errorf("stats = %+v", st)
 	}
-	if got := h.rec.stepNames(); !slices.Equal(got, []string{"token", "submit", "inquire", "inquire"}) {
+	if got := h.rec.StepNames(); !slices.Equal(got, []string{"token", "submit", "inquire", "inquire"}) {
 		t.Errorf("steps = %v", got)
 	}
 }
@@ -202,7 +203,7 @@ func TestOperationOutcomeRejectedWithoutRetry(t *testing.T) {
 			t.Errorf("stats = %+v, want one call", st)
 		}
 		// A failed step captures the exchange even when only failures are.
-		if n := h.rec.network(t); len(n) != 1 || n[0].Status != 400 || !strings.HasSuffix(n[0].URL, "/Claim/$submit") {
+		if n := network(t, h.rec); len(n) != 1 || n[0].Status != 400 || !strings.HasSuffix(n[0].URL, "/Claim/$submit") {
 			t.Errorf("network records = %+v", n)
 		}
 	})
@@ -263,7 +264,7 @@ func TestTransientFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, harnessConfig{})
-			h.rec.wantAll = true
+			h.rec.WantAll = true
 			s := h.open()
 			c := testCase()
 			if tt.op == "inquire" {
@@ -290,7 +291,7 @@ func TestTransientFailures(t *testing.T) {
 				t.Errorf("%s calls = %d, want %d", tt.op, got, tt.calls)
 			}
 			// Every attempt is one recorded exchange.
-			if n := exchangesTo(h.rec.network(t), "/Claim/$"+tt.op); len(n) != tt.calls {
+			if n := exchangesTo(network(t, h.rec), "/Claim/$"+tt.op); len(n) != tt.calls {
 				t.Errorf("recorded attempts = %d, want %d", len(n), tt.calls)
 			}
 			if tt.waits > 0 && strings.Count(h.logs.String(), "timeout=5ms") != tt.waits {
@@ -302,7 +303,7 @@ func TestTransientFailures(t *testing.T) {
 
 func TestRetryAfterClamped(t *testing.T) {
 	h := newHarness(t, harnessConfig{options: func(o *Options) { o.RetryWaitMax = 20 * time.Millisecond }})
-	h.rec.wantAll = true
+	h.rec.WantAll = true
 	s := h.open()
 	c := testCase()
 	h.submit(s, c)
@@ -315,7 +316,7 @@ func TestRetryAfterClamped(t *testing.T) {
 	if waited := time.Since(began); waited > 10*time.Second {
 		t.Errorf("poll took %v: Retry-After: 3600 was not clamped", waited)
 	}
-	if n := exchangesTo(h.rec.network(t), "/Claim/$inquire"); len(n) != 2 || n[0].Status != 503 || n[1].Status != 200 {
+	if n := exchangesTo(network(t, h.rec), "/Claim/$inquire"); len(n) != 2 || n[0].Status != 503 || n[1].Status != 200 {
 		t.Errorf("recorded inquiries = %+v, want a 503 then a 200", n)
 	}
 	if !strings.Contains(h.logs.String(), "timeout=20ms") {
@@ -379,7 +380,7 @@ func TestTokenRefusedTwiceIsAuthError(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	t.Run("wrong client secret", func(t *testing.T) {
-		h := newHarness(t, harnessConfig{secrets: memSecrets{"summit-pas": "wrong"}})
+		h := newHarness(t, harnessConfig{secrets: notifytest.Secrets{"summit-pas": "wrong"}})
 		_, err := h.conn.Open(context.Background(), h.rec)
 		if !errors.Is(err, authpilot.ErrAuth) || !strings.Contains(err.Error(), "invalid_client") {
 			t.Fatalf("err = %v", err)
@@ -390,12 +391,12 @@ func TestOpenErrors(t *testing.T) {
 		if st := h.sim.Stats(); st.TokensRefused != 1 || st.Calls["token"] != 1 {
 			t.Errorf("stats = %+v", st)
 		}
-		if !slices.Contains(h.rec.redacted, "wrong") {
+		if !slices.Contains(h.rec.Redacted(), "wrong") {
 			t.Error("client secret not registered for redaction")
 		}
 	})
 	t.Run("secret not in keyring", func(t *testing.T) {
-		h := newHarness(t, harnessConfig{secrets: memSecrets{}})
+		h := newHarness(t, harnessConfig{secrets: notifytest.Secrets{}})
 		_, err := h.conn.Open(context.Background(), h.rec)
 		if !errors.Is(err, authpilot.ErrAuth) || !errors.Is(err, authpilot.ErrSecretNotFound) ||
 			!strings.Contains(err.Error(), `"summit-pas"`) {
@@ -583,21 +584,21 @@ func TestPollGivesUpWhenPayerIsDown(t *testing.T) {
 
 func TestRecordingRedacted(t *testing.T) {
 	h := newHarness(t, harnessConfig{})
-	h.rec.wantAll = true
+	h.rec.WantAll = true
 	s := h.open()
 	c := testCase()
 	h.submit(s, c)
 	h.poll(s, c)
-	if got := h.rec.stepNames(); !slices.Equal(got, []string{"token", "submit", "inquire"}) {
+	if got := h.rec.StepNames(); !slices.Equal(got, []string{"token", "submit", "inquire"}) {
 		t.Errorf("steps = %v", got)
 	}
 	for _, v := range []string{"SHP99887766", "Rosalind", "Quimby", "1961-07-14", testSecret} {
-		if !slices.Contains(h.rec.redacted, v) {
+		if !slices.Contains(h.rec.Redacted(), v) {
 			t.Errorf("%q not registered for redaction", v)
 		}
 	}
 	var token bool
-	for _, v := range h.rec.redacted {
+	for _, v := range h.rec.Redacted() {
 		if len(v) == 48 && strings.Trim(v, "0123456789abcdef") == "" {
 			token = true
 		}
@@ -605,7 +606,7 @@ func TestRecordingRedacted(t *testing.T) {
 	if !token {
 		t.Error("access token not registered for redaction")
 	}
-	n := h.rec.network(t)
+	n := network(t, h.rec)
 	if len(n) != 3 || !strings.HasSuffix(n[0].URL, "/token") || !strings.HasSuffix(n[1].URL, "/Claim/$submit") ||
 		!strings.HasSuffix(n[2].URL, "/Claim/$inquire") {
 		t.Fatalf("network records = %+v", n)
@@ -614,10 +615,10 @@ func TestRecordingRedacted(t *testing.T) {
 		n[1].RequestHeaders.Get("Content-Type") != mediaFHIR || len(n[1].Body) == 0 {
 		t.Errorf("submit record = %+v", n[1])
 	}
-	for _, a := range h.rec.attachments {
+	for _, a := range h.rec.Artifacts("") {
 		for _, phi := range []string{"SHP99887766", "Quimby", "1961-07-14"} {
-			if strings.Contains(string(a.data), phi) {
-				t.Errorf("attachment %s carries %q", a.name, phi)
+			if strings.Contains(string(a.Data), phi) {
+				t.Errorf("attachment %s carries %q", a.Name, phi)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package fhirpas
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,12 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/connectors/connectortest"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/recordings"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -22,88 +22,19 @@ import (
 
 const testSecret = "pas-secret-Zq81"
 
-type memSecrets map[string]string
+// newRecorder returns a recorder that redacts registered values the way a
+// real recorder must.
+func newRecorder() *connectortest.Recorder { return &connectortest.Recorder{Redacting: true} }
 
-func (m memSecrets) Get(name string) (string, error) {
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("secret %q: %w", name, authpilot.ErrSecretNotFound)
-	}
-	return v, nil
-}
-
-// testRecorder keeps steps and attachments, redacting registered values
-// the way a real recorder must.
-type testRecorder struct {
-	mu          sync.Mutex
-	wantAll     bool
-	redacted    []string
-	steps       []recStep
-	attachments []recAttachment
-}
-
-type recStep struct {
-	name string
-	err  error
-}
-
-type recAttachment struct {
-	kind, name, contentType string
-	data                    []byte
-}
-
-func (r *testRecorder) ID() string { return "rec-test" }
-
-func (r *testRecorder) Redact(values ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.redacted = append(r.redacted, values...)
-}
-
-func (r *testRecorder) Step(name string, _ time.Time, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.steps = append(r.steps, recStep{name, err})
-}
-
-func (r *testRecorder) Attach(kind, name, contentType string, data []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := string(data)
-	for _, v := range r.redacted {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "<redacted>")
-		}
-	}
-	r.attachments = append(r.attachments, recAttachment{kind, name, contentType, []byte(s)})
-}
-
-func (r *testRecorder) Wants(kind string, failed bool) bool { return r.wantAll || failed }
-
-func (r *testRecorder) stepNames() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, s := range r.steps {
-		out = append(out, s.name)
-	}
-	return out
-}
-
-// network returns the network attachments, each decoded strictly as a
+// network returns rec's network attachments, each decoded strictly as a
 // recordings.Exchange (the format replay serves).
-func (r *testRecorder) network(t *testing.T) []*recordings.Exchange {
+func network(t *testing.T, rec *connectortest.Recorder) []*recordings.Exchange {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []*recordings.Exchange
-	for _, a := range r.attachments {
-		if a.kind != "network" {
-			continue
-		}
-		ex, err := recordings.ParseExchange(a.data)
+	for _, a := range rec.Artifacts("network") {
+		ex, err := recordings.ParseExchange(a.Data)
 		if err != nil {
-			t.Fatalf("network attachment %s: %v", a.name, err)
+			t.Fatalf("network attachment %s: %v", a.Name, err)
 		}
 		out = append(out, ex)
 	}
@@ -121,23 +52,6 @@ func exchangesTo(exs []*recordings.Exchange, suffix string) []*recordings.Exchan
 	return out
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // harness is a connector wired to the PAS simulator over a real HTTP
 // server.
 type harness struct {
@@ -147,14 +61,14 @@ type harness struct {
 	srv   *httptest.Server
 	conn  connectors.Connector
 	opts  *Options
-	rec   *testRecorder
-	logs  *lockedBuffer
+	rec   *connectortest.Recorder
+	logs  *notifytest.LogBuffer
 }
 
 type harnessConfig struct {
 	sim     pas.Options
 	options func(*Options)
-	secrets memSecrets
+	secrets notifytest.Secrets
 	// wrap puts a handler in front of the simulator.
 	wrap func(http.Handler) http.Handler
 	// quiet logs at info level instead of debug.
@@ -183,13 +97,13 @@ func newHarness(t testing.TB, cfg harnessConfig) *harness {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	conn, o, logs := newTestConnector(t, srv.URL, clock, cfg)
-	return &harness{t: t, clock: clock, sim: sim, srv: srv, conn: conn, opts: o, rec: &testRecorder{}, logs: logs}
+	return &harness{t: t, clock: clock, sim: sim, srv: srv, conn: conn, opts: o, rec: newRecorder(), logs: logs}
 }
 
 // newTestConnector builds a connector whose base_url and token_url point
 // at url (the simulator or a replay of a recording). At cleanup it is
 // closed and its logs are checked for PHI and the client secret.
-func newTestConnector(t testing.TB, url string, clock *clocktest.Fake, cfg harnessConfig) (connectors.Connector, *Options, *lockedBuffer) {
+func newTestConnector(t testing.TB, url string, clock *clocktest.Fake, cfg harnessConfig) (connectors.Connector, *Options, *notifytest.LogBuffer) {
 	t.Helper()
 	var doc = fmt.Sprintf(`
 base_url: %s/
@@ -217,9 +131,9 @@ requester:
 	}
 	secrets := cfg.secrets
 	if secrets == nil {
-		secrets = memSecrets{"summit-pas": testSecret}
+		secrets = notifytest.Secrets{"summit-pas": testSecret}
 	}
-	logs := &lockedBuffer{}
+	logs := &notifytest.LogBuffer{}
 	level := slog.LevelDebug
 	if cfg.quiet {
 		level = slog.LevelInfo

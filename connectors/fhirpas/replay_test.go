@@ -140,7 +140,7 @@ func TestReplayRecordedRuns(t *testing.T) {
 			replay := httptest.NewServer(rp)
 			defer replay.Close()
 			rconn, _, _ := newTestConnector(t, replay.URL, clock, harnessConfig{})
-			got := run(t, rconn, &testRecorder{}, r.job, r.cases)
+			got := run(t, rconn, newRecorder(), r.job, r.cases)
 			want := redactedShown(r.live)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("replayed %s differs:\n got %s\nwant %s", r.job, dump(got.subs, got.obs), dump(r.live.subs, r.live.obs))
@@ -150,7 +150,7 @@ func TestReplayRecordedRuns(t *testing.T) {
 				rp.Reset()
 				rev := slices.Clone(r.cases)
 				slices.Reverse(rev)
-				got := run(t, rconn, &testRecorder{}, r.job, rev)
+				got := run(t, rconn, newRecorder(), r.job, rev)
 				slices.Reverse(got.obs)
 				if !reflect.DeepEqual(got.obs, want.obs) {
 					t.Errorf("replayed poll in reverse order differs:\n got %s\nwant %s", dump(nil, got.obs), dump(nil, want.obs))

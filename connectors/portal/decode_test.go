@@ -14,6 +14,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
 // decodeErrs decodes text and formats every error as "line N: path: msg".
@@ -432,7 +433,7 @@ func TestDecodeSampleAndExamples(t *testing.T) {
 			if o.Login == nil || o.Poll == nil {
 				t.Errorf("login or poll missing")
 			}
-			c, err := o.New(connectors.Env{ID: name, Secrets: memSecrets{}})
+			c, err := o.New(connectors.Env{ID: name, Secrets: notifytest.Secrets{}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/connectors/connectortest"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
@@ -39,80 +40,6 @@ func needBrowser(t testing.TB) {
 	if chromiumErr != nil {
 		t.Skipf("no chromium: %v", chromiumErr)
 	}
-}
-
-// memSecrets is an in-memory keyring.
-type memSecrets map[string]string
-
-func (m memSecrets) Get(name string) (string, error) {
-	v, ok := m[name]
-	if !ok {
-		return "", fmt.Errorf("keyring item %q: %w", name, authpilot.ErrSecretNotFound)
-	}
-	return v, nil
-}
-
-// memRecorder keeps a run's evidence in memory.
-type memRecorder struct {
-	mu       sync.Mutex
-	all      bool // Wants every artifact of every step
-	redacted []string
-	steps    []recStep
-	attached []recArtifact
-}
-
-type recStep struct {
-	name string
-	err  error
-}
-
-type recArtifact struct {
-	kind, name, contentType string
-	data                    []byte
-}
-
-func (r *memRecorder) ID() string { return "rec-test" }
-
-func (r *memRecorder) Redact(values ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.redacted = append(r.redacted, values...)
-}
-
-func (r *memRecorder) Step(name string, start time.Time, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.steps = append(r.steps, recStep{name, err})
-}
-
-func (r *memRecorder) Attach(kind, name, contentType string, data []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.attached = append(r.attached, recArtifact{kind, name, contentType, data})
-}
-
-func (r *memRecorder) Wants(kind string, failed bool) bool { return r.all || failed }
-
-func (r *memRecorder) artifacts(kind string) []recArtifact {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []recArtifact
-	for _, a := range r.attached {
-		if a.kind == kind {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func (r *memRecorder) stepNames() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, s := range r.steps {
-		out = append(out, s.name)
-	}
-	return out
 }
 
 func newClock() *clocktest.Fake {
@@ -146,11 +73,11 @@ type harness struct {
 	t    *testing.T
 	srv  *httptest.Server
 	conn *Connector
-	rec  *memRecorder
+	rec  *connectortest.Recorder
 }
 
 type harnessOpts struct {
-	secrets memSecrets
+	secrets notifytest.Secrets
 	now     func() time.Time
 	dataDir string
 }
@@ -162,7 +89,7 @@ func newHarness(t *testing.T, srv *httptest.Server, cfg string, ho harnessOpts) 
 	needBrowser(t)
 	o := decodeYAML(t, strings.ReplaceAll(cfg, "BASE", srv.URL))
 	if ho.secrets == nil {
-		ho.secrets = memSecrets{}
+		ho.secrets = notifytest.Secrets{}
 	}
 	if ho.now == nil {
 		ho.now = time.Now
@@ -178,7 +105,7 @@ func newHarness(t *testing.T, srv *httptest.Server, cfg string, ho harnessOpts) 
 		t.Fatalf("new: %v", err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &harness{t: t, srv: srv, conn: c.(*Connector), rec: &memRecorder{}}
+	return &harness{t: t, srv: srv, conn: c.(*Connector), rec: &connectortest.Recorder{}}
 }
 
 func (h *harness) open(ctx context.Context) (*Session, error) {

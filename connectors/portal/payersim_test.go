@@ -12,6 +12,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -33,13 +34,13 @@ func exampleConfig(t *testing.T, file, stepTimeout string) string {
 	return cfg
 }
 
-var summitSecrets = memSecrets{
+var summitSecrets = notifytest.Secrets{
 	"summit-username": payersim.DefaultPayerUsername,
 	"summit-password": payersim.DefaultPayerPassword,
 	"summit-totp":     payersim.DefaultTOTPSecret,
 }
 
-var clearviewSecrets = memSecrets{
+var clearviewSecrets = notifytest.Secrets{
 	"clearview-email":    payersim.DefaultRBMEmail,
 	"clearview-password": payersim.DefaultRBMPassword,
 }
@@ -215,7 +216,7 @@ func TestSummitPollListOneLoginDetailsOnlyForChangedRows(t *testing.T) {
 			p := newSummitWith(t, cfg)
 			testPollListDetailsOnlyForChangedRows(t, p, tt.guessPages, tt.listViews, tt.detailLoads)
 			fetched, missed := 0, 0
-			for _, n := range p.rec.stepNames() {
+			for _, n := range p.rec.StepNames() {
 				if strings.HasSuffix(n, "(fetched)") {
 					fetched++
 				}
@@ -383,7 +384,7 @@ func TestSummitSessionExpiryRecoveredByOneRelogin(t *testing.T) {
 		}
 	}
 	var relogged bool
-	for _, n := range p.rec.stepNames() {
+	for _, n := range p.rec.StepNames() {
 		relogged = relogged || strings.HasPrefix(n, "login.steps[0] goto")
 	}
 	if !relogged {
@@ -451,7 +452,7 @@ func TestSummitLayoutChangeDuringPoll(t *testing.T) {
 	if !errors.As(err, &ce) || len(ce.Screenshot) == 0 {
 		t.Errorf("no screenshot")
 	}
-	if n := len(p.rec.artifacts("screenshot")); n == 0 {
+	if n := len(p.rec.Artifacts("screenshot")); n == 0 {
 		t.Errorf("the failed step attached no screenshot to the recording")
 	}
 	if p.sim.Stats().DetailViews != 0 {

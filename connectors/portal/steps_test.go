@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
 // testCase is a case with PHI that must never reach an error message.
@@ -83,7 +84,7 @@ func TestStepsFillSelectCheckUploadClick(t *testing.T) {
 	t.Parallel()
 	st, srv := newSite(t, time.Now)
 	h := newHarness(t, srv, formFlows, harnessOpts{})
-	h.rec.all = true
+	h.rec.WantAll = true
 	s := h.mustOpen()
 	c := testCase(t)
 
@@ -113,7 +114,7 @@ func TestStepsFillSelectCheckUploadClick(t *testing.T) {
 	if got := r.data.Vars["ref"]; got != "REF-12345" {
 		t.Errorf("ref = %q, want REF-12345 (named group value)", got)
 	}
-	names := strings.Join(h.rec.stepNames(), "\n")
+	names := strings.Join(h.rec.StepNames(), "\n")
 	for _, w := range []string{
 		"flows.form.steps[10] fill skipped (optional, not on the page)",
 		"flows.form.steps[11] fill skipped",
@@ -123,17 +124,17 @@ func TestStepsFillSelectCheckUploadClick(t *testing.T) {
 			t.Errorf("step log lacks %q:\n%s", w, names)
 		}
 	}
-	if shots := h.rec.artifacts("screenshot"); len(shots) == 0 || !strings.HasPrefix(string(shots[0].data), "\x89PNG") {
+	if shots := h.rec.Artifacts("screenshot"); len(shots) == 0 || !strings.HasPrefix(string(shots[0].Data), "\x89PNG") {
 		t.Errorf("no PNG screenshot attached")
 	}
 	var named bool
-	for _, a := range h.rec.artifacts("screenshot") {
-		named = named || a.name == "before-send.png"
+	for _, a := range h.rec.Artifacts("screenshot") {
+		named = named || a.Name == "before-send.png"
 	}
 	if !named {
 		t.Errorf("the screenshot step's artifact is not named before-send.png")
 	}
-	if len(h.rec.artifacts("dom")) == 0 {
+	if len(h.rec.Artifacts("dom")) == 0 {
 		t.Errorf("no DOM snapshot attached although the recorder wants them")
 	}
 }
@@ -151,20 +152,20 @@ func TestNetworkCapture(t *testing.T) {
 	// event goroutine to catch up by closing the session (stops capture).
 	_ = s.Close()
 	var post map[string]any
-	for _, a := range h.rec.artifacts("network") {
+	for _, a := range h.rec.Artifacts("network") {
 		var m map[string]any
-		if err := json.Unmarshal(a.data, &m); err != nil {
-			t.Fatalf("network artifact %s is not JSON: %v", a.name, err)
+		if err := json.Unmarshal(a.Data, &m); err != nil {
+			t.Fatalf("network artifact %s is not JSON: %v", a.Name, err)
 		}
 		if m["method"] == "POST" && strings.HasSuffix(m["url"].(string), "/echo") {
 			post = m
 		}
-		if a.contentType != "application/json" {
-			t.Errorf("network artifact content type %q", a.contentType)
+		if a.ContentType != "application/json" {
+			t.Errorf("network artifact content type %q", a.ContentType)
 		}
 	}
 	if post == nil {
-		t.Fatalf("no POST /echo exchange among %d network artifacts", len(h.rec.artifacts("network")))
+		t.Fatalf("no POST /echo exchange among %d network artifacts", len(h.rec.Artifacts("network")))
 	}
 	wantKeys := []string{"body_base64", "duration_ms", "method", "request_body", "request_headers", "response_headers", "started", "status", "url"}
 	if got := sortedKeys(post); !reflect.DeepEqual(got, wantKeys) {
@@ -447,7 +448,7 @@ func TestLoginTOTPAndDownload(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	st, srv := newSite(t, clock.Now)
-	secrets := memSecrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": siteSeed}
+	secrets := notifytest.Secrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": siteSeed}
 	h := newHarness(t, srv, loginConfig, harnessOpts{secrets: secrets, now: clock.Now})
 	s := h.mustOpen()
 	if st.logins != 1 {
@@ -465,9 +466,7 @@ func TestLoginTOTPAndDownload(t *testing.T) {
 		t.Errorf("file = %q %q %q %q", f.Kind, f.Name, f.ContentType, f.Data)
 	}
 	// Secrets are registered for redaction, URL-encoded too (form posts).
-	h.rec.mu.Lock()
-	red := strings.Join(h.rec.redacted, "\n")
-	h.rec.mu.Unlock()
+	red := strings.Join(h.rec.Redacted(), "\n")
 	for _, v := range []string{sitePassword, "p%40ss+word%261", siteUser} {
 		if !strings.Contains(red, v) {
 			t.Errorf("%q not registered for redaction", v)
@@ -502,17 +501,17 @@ func TestLoginFailures(t *testing.T) {
 	_, srv := newSite(t, clock.Now)
 	tests := []struct {
 		name      string
-		secrets   memSecrets
+		secrets   notifytest.Secrets
 		wantClass string
 		wantErr   string
 	}{
-		{"wrong password", memSecrets{"site-user": siteUser, "site-password": "nope", "site-totp": siteSeed}, "auth",
+		{"wrong password", notifytest.Secrets{"site-user": siteUser, "site-password": "nope", "site-totp": siteSeed}, "auth",
 			`login.steps[5] expect: authentication failed: the page shows "error"`},
-		{"no totp seed", memSecrets{"site-user": siteUser, "site-password": sitePassword}, "needs_human",
+		{"no totp seed", notifytest.Secrets{"site-user": siteUser, "site-password": sitePassword}, "needs_human",
 			`login.steps[5].expect.mfa.then[0] totp: needs a human: MFA prompt: keyring item "site-totp" (secret "totp") is missing: run authpilot secrets set site-totp`},
-		{"bad totp seed", memSecrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": "not base32 !"}, "needs_human",
+		{"bad totp seed", notifytest.Secrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": "not base32 !"}, "needs_human",
 			`login.steps[5].expect.mfa.then[0] totp: needs a human: MFA prompt: the totp secret is not a valid base32 seed`},
-		{"wrong totp seed", memSecrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": "GEZDGNBVGY3TQOJQ"}, "auth",
+		{"wrong totp seed", notifytest.Secrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": "GEZDGNBVGY3TQOJQ"}, "auth",
 			`login.steps[5].expect.mfa.then[2] expect: authentication failed: the page shows "wrong_code"`},
 	}
 	for _, tt := range tests {
@@ -587,7 +586,7 @@ func TestConcurrentDownloads(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	_, srv := newSite(t, clock.Now)
-	secrets := memSecrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": siteSeed}
+	secrets := notifytest.Secrets{"site-user": siteUser, "site-password": sitePassword, "site-totp": siteSeed}
 	var sessions []*Session
 	var hs []*harness
 	for i := 0; i < 2; i++ {
