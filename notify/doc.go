@@ -16,7 +16,10 @@
 // there. What kinds do alike is here once (kind.go): DecodeOptions and
 // CheckOptions run a kind's checks on decoded or code-built options,
 // CheckKind, RecipientWarnings, Secret and SecretURL read a secret by its
-// keyring name without echoing it, HTTPClient never follows redirects.
+// keyring name without echoing it, HTTPClient never follows redirects,
+// Audience (embedded in each Notifier) says whether the sink gets the
+// case's PHI and order reference, and Post sends one JSON POST and
+// classifies the answer.
 //
 // Retry, backoff, sink disabling and the sink_failing and resolved alerts
 // live here, in the pipeline; a Notifier makes one attempt and says

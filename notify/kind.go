@@ -1,7 +1,11 @@
 package notify
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -116,4 +120,85 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Audience is what a sink agreed to receive: patient details (include_phi)
+// and order references (include_order_ref, implied by include_phi). A
+// kind's Notifier embeds it, which makes it a PHIRecipient and an
+// OrderRefRecipient.
+type Audience struct {
+	phi, ref bool
+}
+
+// AudienceOf returns the audience of a sink.
+func AudienceOf(s Sink) Audience { return Audience{phi: s.IncludePHI, ref: s.IncludeOrderRef} }
+
+// IncludePHI implements PHIRecipient.
+func (a Audience) IncludePHI() bool { return a.phi }
+
+// IncludeOrderRef implements OrderRefRecipient.
+func (a Audience) IncludeOrderRef() bool { return a.ref || a.phi }
+
+// Case is the delivery's case for a sink that receives patient details,
+// else nil.
+func (a Audience) Case(d Delivery) *authpilot.Case {
+	if !a.phi {
+		return nil
+	}
+	return d.Case
+}
+
+// Post is one sink's JSON POST to its endpoint (Slack, Teams, webhooks).
+type Post struct {
+	// Client sends the request (see HTTPClient).
+	Client *http.Client
+	// URL is the endpoint; it never appears in an error.
+	URL authpilot.Secret
+	// Timeout bounds the attempt.
+	Timeout time.Duration
+	// Header is set on the request besides Content-Type and User-Agent.
+	Header http.Header
+	// Name and Op name the request in errors: "build <Name> request:
+	// invalid url", "<Op>: http 500 …".
+	Name, Op string
+	// Detail, when set, makes a StatusError's Detail from the start of the
+	// answer's body; it must keep only what is safe to log. Without it the
+	// body is never kept: a receiver may echo what it was sent.
+	Detail func(body string) string
+}
+
+// Send posts body, classifying the answer as Classify does at now: only a
+// 2xx answer is delivered (nil error); retry and retryAfter say whether
+// and when trying again can help.
+func (p Post) Send(ctx context.Context, body []byte, now time.Time) (retry bool, retryAfter time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL.Reveal(), bytes.NewReader(body))
+	if err != nil {
+		return false, 0, errors.New("build " + p.Name + " request: invalid url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "authpilot")
+	for k, vs := range p.Header {
+		req.Header[k] = vs
+	}
+	resp, err := p.Client.Do(req)
+	if err != nil {
+		return true, 0, RequestError(p.Op, err)
+	}
+	defer resp.Body.Close()
+	var detail []byte
+	if p.Detail != nil {
+		detail, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
+	}
+	// Drain a little so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	retry, retryAfter, serr := Classify(resp.StatusCode, resp.Header, now)
+	if serr == nil {
+		return false, 0, nil
+	}
+	if p.Detail != nil {
+		serr.Detail = p.Detail(string(detail))
+	}
+	return retry, retryAfter, fmt.Errorf("%s: %w", p.Op, serr)
 }

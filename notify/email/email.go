@@ -37,16 +37,15 @@ type Options struct {
 
 // Notifier sends alerts to the recipients of one e-mail sink.
 type Notifier struct {
-	name       string
-	cfg        Config
-	password   authpilot.Secret
-	includePHI bool
-	includeRef bool
-	timeout    time.Duration
-	clock      schedules.Clock
-	tlsConfig  *tls.Config
-	loc        *time.Location
-	rows       int
+	name     string
+	cfg      Config
+	password authpilot.Secret
+	notify.Audience
+	timeout   time.Duration
+	clock     schedules.Clock
+	tlsConfig *tls.Config
+	loc       *time.Location
+	rows      int
 }
 
 var (
@@ -65,7 +64,7 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 		return nil, err
 	}
 	n := &Notifier{
-		name: s.Name, cfg: cfg, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: notify.Timeout(cfg.Timeout),
+		name: s.Name, cfg: cfg, Audience: notify.AudienceOf(s), timeout: notify.Timeout(cfg.Timeout),
 		clock: o.Clock, tlsConfig: o.TLSConfig, loc: o.Location, rows: o.DigestRows,
 	}
 	if cfg.PasswordSecret != "" {
@@ -97,19 +96,10 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	return n, nil
 }
 
-// IncludePHI implements notify.PHIRecipient.
-func (n *Notifier) IncludePHI() bool { return n.includePHI }
-
-// IncludeOrderRef implements notify.OrderRefRecipient.
-func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
-
 // Notify implements notify.Notifier: one message to every recipient.
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
 	now := n.clock.Now()
-	var c *authpilot.Case
-	if n.includePHI {
-		c = d.Case
-	}
+	c := n.Case(d)
 	msg, err := n.message(d, c, now)
 	if err != nil {
 		return false, 0, err

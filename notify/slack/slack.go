@@ -6,12 +6,10 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -40,16 +38,15 @@ type Options struct {
 
 // Notifier posts alerts to one Slack incoming webhook.
 type Notifier struct {
-	name       string
-	url        authpilot.Secret // the webhook URL is a credential
-	includePHI bool
-	includeRef bool
-	timeout    time.Duration
-	clock      schedules.Clock
-	client     *http.Client
-	loc        *time.Location
-	lim        *Limiter
-	rows       int
+	name string
+	url  authpilot.Secret // the webhook URL is a credential
+	notify.Audience
+	timeout time.Duration
+	clock   schedules.Clock
+	client  *http.Client
+	loc     *time.Location
+	lim     *Limiter
+	rows    int
 }
 
 var (
@@ -73,7 +70,7 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 		return nil, err
 	}
 	n := &Notifier{
-		name: s.Name, url: u, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: notify.Timeout(cfg.Timeout),
+		name: s.Name, url: u, Audience: notify.AudienceOf(s), timeout: notify.Timeout(cfg.Timeout),
 		clock: o.Clock, client: notify.HTTPClient(o.Client), loc: o.Location, lim: o.Limiter, rows: o.DigestRows,
 	}
 	if n.clock == nil {
@@ -88,12 +85,6 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	return n, nil
 }
 
-// IncludePHI implements notify.PHIRecipient.
-func (n *Notifier) IncludePHI() bool { return n.includePHI }
-
-// IncludeOrderRef implements notify.OrderRefRecipient.
-func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
-
 // Throttle implements notify.Throttler.
 func (n *Notifier) Throttle(now time.Time) time.Duration { return n.lim.Delay(n.url.Reveal(), now) }
 
@@ -101,10 +92,7 @@ func (n *Notifier) Throttle(now time.Time) time.Duration { return n.lim.Delay(n.
 // allows it now (else notify.ErrThrottled with the wait).
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
 	now := n.clock.Now()
-	var c *authpilot.Case
-	if n.includePHI {
-		c = d.Case
-	}
+	c := n.Case(d)
 	body, err := json.Marshal(Build(d.Alert, c, BuildOptions{Now: now, Location: n.loc, DigestRows: n.rows}))
 	if err != nil {
 		return false, 0, fmt.Errorf("encode slack message: %w", err)
@@ -112,34 +100,16 @@ func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Du
 	if wait := n.lim.Reserve(n.url.Reveal(), now); wait > 0 {
 		return true, wait, notify.ErrThrottled
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url.Reveal(), bytes.NewReader(body))
-	if err != nil {
-		return false, 0, errors.New("build slack request: invalid url")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "authpilot")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, 0, notify.RequestError("post to slack", err)
-	}
-	defer resp.Body.Close()
-	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	retry, retryAfter, serr := notify.Classify(resp.StatusCode, resp.Header, now)
-	if serr == nil {
-		return false, 0, nil
-	}
-	serr.Detail = sanitize(string(detail))
-	if resp.StatusCode == http.StatusTooManyRequests {
+	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.timeout, Name: "slack", Op: "post to slack", Detail: sanitize}
+	retry, retryAfter, err := post.Send(ctx, body, now)
+	if serr := (*notify.StatusError)(nil); errors.As(err, &serr) && serr.Code == http.StatusTooManyRequests {
 		hold := retryAfter
 		if hold <= 0 {
 			hold = Interval
 		}
 		n.lim.Hold(n.url.Reveal(), now.Add(hold))
 	}
-	return retry, retryAfter, fmt.Errorf("post to slack: %w", serr)
+	return retry, retryAfter, err
 }
 
 // sanitize keeps a short, plain error code from Slack's answer body

@@ -9,12 +9,10 @@
 package teams
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -37,15 +35,14 @@ type Options struct {
 
 // Notifier posts alerts to one Teams webhook.
 type Notifier struct {
-	name       string
-	url        authpilot.Secret // the webhook URL is a credential
-	includePHI bool
-	includeRef bool
-	timeout    time.Duration
-	clock      schedules.Clock
-	client     *http.Client
-	loc        *time.Location
-	rows       int
+	name string
+	url  authpilot.Secret // the webhook URL is a credential
+	notify.Audience
+	timeout time.Duration
+	clock   schedules.Clock
+	client  *http.Client
+	loc     *time.Location
+	rows    int
 }
 
 var (
@@ -68,7 +65,7 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 		return nil, err
 	}
 	n := &Notifier{
-		name: s.Name, url: u, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef, timeout: notify.Timeout(cfg.Timeout),
+		name: s.Name, url: u, Audience: notify.AudienceOf(s), timeout: notify.Timeout(cfg.Timeout),
 		clock: o.Clock, client: notify.HTTPClient(o.Client), loc: o.Location, rows: o.DigestRows,
 	}
 	if n.clock == nil {
@@ -80,42 +77,16 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	return n, nil
 }
 
-// IncludePHI implements notify.PHIRecipient.
-func (n *Notifier) IncludePHI() bool { return n.includePHI }
-
-// IncludeOrderRef implements notify.OrderRefRecipient.
-func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
-
 // Notify implements notify.Notifier: one card.
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
 	now := n.clock.Now()
-	var c *authpilot.Case
-	if n.includePHI {
-		c = d.Case
-	}
+	c := n.Case(d)
 	body, err := Build(notify.Summarize(d.Alert, c, now, n.loc, n.rows))
 	if err != nil {
 		return false, 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url.Reveal(), bytes.NewReader(body))
-	if err != nil {
-		return false, 0, errors.New("build teams request: invalid url")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "authpilot")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, 0, notify.RequestError("post to teams", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	retry, retryAfter, serr := notify.Classify(resp.StatusCode, resp.Header, now)
-	if serr == nil {
-		return false, 0, nil
-	}
-	return retry, retryAfter, fmt.Errorf("post to teams: %w", serr)
+	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.timeout, Name: "teams", Op: "post to teams"}
+	return post.Send(ctx, body, now)
 }
 
 // Message is a Teams webhook message carrying one Adaptive Card.

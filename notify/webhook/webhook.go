@@ -14,7 +14,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -22,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,14 +69,13 @@ type Options struct {
 
 // Notifier posts alerts to one webhook endpoint.
 type Notifier struct {
-	name       string
-	url        authpilot.Secret // may carry a token: never printed
-	key        []byte
-	includePHI bool
-	includeRef bool
-	timeout    time.Duration
-	clock      schedules.Clock
-	client     *http.Client
+	name string
+	url  authpilot.Secret // may carry a token: never printed
+	key  []byte
+	notify.Audience
+	timeout time.Duration
+	clock   schedules.Clock
+	client  *http.Client
 }
 
 var (
@@ -116,7 +113,7 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", s.Name, cfg.Secret, err)
 	}
 	n := &Notifier{
-		name: s.Name, url: authpilot.Secret(u), key: key, includePHI: s.IncludePHI, includeRef: s.IncludeOrderRef,
+		name: s.Name, url: authpilot.Secret(u), key: key, Audience: notify.AudienceOf(s),
 		timeout: notify.Timeout(cfg.Timeout), clock: o.Clock, client: notify.HTTPClient(o.Client),
 	}
 	if n.clock == nil {
@@ -154,12 +151,6 @@ func DecodeSecret(secret string) ([]byte, error) {
 	return key, nil
 }
 
-// IncludePHI implements notify.PHIRecipient.
-func (n *Notifier) IncludePHI() bool { return n.includePHI }
-
-// IncludeOrderRef implements notify.OrderRefRecipient.
-func (n *Notifier) IncludeOrderRef() bool { return n.includeRef || n.includePHI }
-
 // Body returns the JSON body of a delivery: the alert, plus the case's
 // patient, service lines and diagnoses when c is non-nil.
 func Body(a authpilot.Alert, c *authpilot.Case) ([]byte, error) {
@@ -192,40 +183,20 @@ func Sign(key []byte, id string, ts time.Time, body []byte) string {
 // counts as delivered.
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
 	a := d.Alert
-	var c *authpilot.Case
-	if n.includePHI {
-		c = d.Case
-	}
+	c := n.Case(d)
 	body, err := Body(a, c)
 	if err != nil {
 		return false, 0, err
 	}
 	now := n.clock.Now()
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url.Reveal(), bytes.NewReader(body))
-	if err != nil {
-		return false, 0, errors.New("build webhook request: invalid url")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "authpilot")
-	req.Header.Set(HeaderID, a.ID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(HeaderSignature, Sign(n.key, a.ID, now, body))
-
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, 0, notify.RequestError("post webhook", err)
-	}
-	defer resp.Body.Close()
-	// Drain a little so the connection can be reused; never keep the body:
-	// a receiver may echo what it was sent.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	retry, retryAfter, serr := notify.Classify(resp.StatusCode, resp.Header, now)
-	if serr != nil {
-		return retry, retryAfter, fmt.Errorf("post webhook: %w", serr)
-	}
-	return false, 0, nil
+	h := http.Header{}
+	h.Set(HeaderID, a.ID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(HeaderSignature, Sign(n.key, a.ID, now, body))
+	// The body of the answer is never kept (Post.Detail is unset): a
+	// receiver may echo what it was sent.
+	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.timeout, Header: h, Name: "webhook", Op: "post webhook"}
+	return post.Send(ctx, body, now)
 }
 
 // Verification errors.
