@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/fhirjson"
 )
 
 // patientResource is what identifies the member in a response's Patient.
@@ -25,7 +26,7 @@ type patientResource struct {
 func shownIdentity(f found) *authpilot.Identity {
 	var pts []patientResource
 	for _, raw := range f.others {
-		if resourceTypeOf(raw) != "Patient" {
+		if fhirjson.ResourceType(raw) != "Patient" {
 			continue
 		}
 		var p patientResource

@@ -1,7 +1,6 @@
 package fhirpas
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/fhirjson"
 )
 
 // errNoClaimResponse says a response held no ClaimResponse: an inquiry that
@@ -86,38 +86,10 @@ func parseOutcome(data []byte) (*outcomeError, bool) {
 // *outcomeError.
 func extract(data []byte) ([]found, error) {
 	var out []found
-	if err := extractInto(data, resourceTypeOf(data), &out, 0); err != nil {
+	if err := extractInto(data, fhirjson.ResourceType(data), &out, 0); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// resourceTypeOf reads a resource's resourceType without decoding the rest
-// (FHIR JSON puts it first; elsewhere it costs a scan of what precedes it).
-// It returns "" for what is not a JSON object with one.
-func resourceTypeOf(raw []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return ""
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		if key, _ := tok.(string); key == "resourceType" {
-			var rt string
-			if dec.Decode(&rt) != nil {
-				return ""
-			}
-			return rt
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return ""
-		}
-	}
-	return ""
 }
 
 func extractInto(data []byte, rt string, out *[]found, depth int) error {
@@ -136,7 +108,7 @@ func extractInto(data []byte, rt string, out *[]found, depth int) error {
 			if len(e.Resource) == 0 {
 				continue
 			}
-			switch ert := resourceTypeOf(e.Resource); ert {
+			switch ert := fhirjson.ResourceType(e.Resource); ert {
 			case "":
 				return fmt.Errorf("decode Bundle.entry[%d]: no resourceType", i)
 			case "ClaimResponse":
@@ -168,7 +140,7 @@ func extractInto(data []byte, rt string, out *[]found, depth int) error {
 			if len(prm.Resource) == 0 {
 				continue
 			}
-			prt := resourceTypeOf(prm.Resource)
+			prt := fhirjson.ResourceType(prm.Resource)
 			if prt == "" {
 				return fmt.Errorf("decode Parameters.parameter %q: no resourceType", prm.Name)
 			}

@@ -1,7 +1,6 @@
 package pas
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authpilot/authpilot/internal/fhirjson"
 )
 
 // FHIR names of the PAS simulator, as in the Da Vinci PAS 2.2.1 examples.
@@ -140,7 +141,7 @@ type submission struct {
 // a Parameters) and checks what the simulator needs; problem names what is
 // wrong.
 func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
-	rt := resourceType(body)
+	rt := fhirjson.ResourceType(body)
 	if rt == "" {
 		return nil, "body is not a FHIR resource"
 	}
@@ -158,7 +159,7 @@ func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
 		if body == nil {
 			return nil, `Parameters: no "resource" parameter`
 		}
-		rt = resourceType(body)
+		rt = fhirjson.ResourceType(body)
 	}
 	if rt != "Bundle" {
 		return nil, "expected a Bundle, got " + rt
@@ -178,7 +179,7 @@ func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
 	}
 	entries := make([]bundleEntry, 0, len(b.Entry))
 	for i, e := range b.Entry {
-		h := jHead{ResourceType: resourceType(e.Resource)}
+		h := jHead{ResourceType: fhirjson.ResourceType(e.Resource)}
 		if h.ResourceType == "" {
 			return nil, fmt.Sprintf("Bundle.entry[%d]: no resource", i)
 		}
@@ -681,31 +682,4 @@ func (r resource) MarshalJSON() ([]byte, error) {
 		out = append(out, ',')
 	}
 	return append(out, body[1:]...), nil
-}
-
-// resourceType reads a resource's resourceType without decoding the
-// rest when it comes first.
-func resourceType(raw []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return ""
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		if key, _ := tok.(string); key == "resourceType" {
-			var rt string
-			if dec.Decode(&rt) != nil {
-				return ""
-			}
-			return rt
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return ""
-		}
-	}
-	return ""
 }
