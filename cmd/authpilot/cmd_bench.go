@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/authpilot/authpilot/agent/bench"
@@ -43,11 +41,9 @@ a fast one.`, stderr)
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(stdout, r)
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintf(tw, "workload\t%d cases, %d portal(s), %.0f ms/page, %d pages/portal, %d decided\n", r.Cases, r.Portals, r.LatencyMS, r.Sessions, r.Decided)
 	fmt.Fprintf(tw, "agent wall\t%.2f s\n", r.Wall)
 	fmt.Fprintf(tw, "lower bound\t%.2f s\n", r.LowerBound)

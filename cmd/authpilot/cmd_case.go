@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -232,11 +231,9 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"cases": cases})
+		return writeJSON(stdout, map[string]any{"cases": cases})
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "ID\tEXTERNAL REF\tPAYER\tTRACK\tSTATUS\tPAYER REF\tAUTH #\tSERVICE DATE")
 	for _, c := range cases {
 		auth := ""
@@ -269,9 +266,7 @@ func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeJSON(stdout, v)
 	}
 	printCase(stdout, v, in.Dir.Location())
 	return nil

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os/user"
-	"text/tabwriter"
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
@@ -26,11 +24,7 @@ func cmdConnectorList(ctx context.Context, args []string, _ io.Reader, stdout, s
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, err := openConfigStore(ctx, *path)
 	if err != nil {
 		return err
 	}
@@ -40,11 +34,9 @@ func cmdConnectorList(ctx context.Context, args []string, _ io.Reader, stdout, s
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"connectors": sts})
+		return writeJSON(stdout, map[string]any{"connectors": sts})
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tUNTIL\tLOGINS/H\tREASON")
 	for _, c := range sts {
 		until := ""

@@ -67,11 +67,7 @@ func cmdNotifyStatus(ctx context.Context, args []string, _ io.Reader, stdout, st
 	if err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, err := openConfigStore(ctx, *path)
 	if err != nil {
 		return err
 	}
