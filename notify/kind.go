@@ -202,3 +202,24 @@ func (p Post) Send(ctx context.Context, body []byte, now time.Time) (retry bool,
 	}
 	return retry, retryAfter, fmt.Errorf("%s: %w", p.Op, serr)
 }
+
+// NotNegative refuses a negative duration at key (a timeout).
+func (f *Fields) NotNegative(key string, d time.Duration) {
+	if d < 0 {
+		f.At(key, "must not be negative")
+	}
+}
+
+// WebhookURLSecret checks the keys of a sink whose incoming-webhook URL is
+// itself a credential (Slack, Teams: service names it in errors, kind is
+// the sink type): url_secret names the keyring secret holding it, and a
+// URL written as url is refused without echoing it.
+func (f *Fields) WebhookURLSecret(service, kind, url, urlSecret string) {
+	if url != "" {
+		// The value is not echoed: it is a credential.
+		f.At("url", "a %s webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret", service)
+	} else if urlSecret == "" {
+		f.At("url_secret", "required for a %s sink (the keyring secret holding the webhook URL)", kind)
+	}
+	f.SecretName("url_secret", urlSecret, false)
+}

@@ -113,9 +113,7 @@ func (c *Config) check(f *notify.Fields) {
 			f.At(fmt.Sprintf("to[%d]", i), "not an e-mail address")
 		}
 	}
-	if c.Timeout < 0 {
-		f.At("timeout", "must not be negative")
-	}
+	f.NotNegative("timeout", c.Timeout)
 }
 
 // Warnings implements notify.Warner.

@@ -44,16 +44,8 @@ func Decode(common notify.Sink, node *yaml.Node) (notify.SinkOptions, error) {
 }
 
 func (c *Config) check(f *notify.Fields) {
-	if c.URL != "" {
-		// The value is not echoed: it is a credential.
-		f.At("url", "a Teams webhook URL is a secret: store it with `authpilot secrets set` and name it in url_secret")
-	} else if c.URLSecret == "" {
-		f.At("url_secret", "required for a teams sink (the keyring secret holding the webhook URL)")
-	}
-	f.SecretName("url_secret", c.URLSecret, false)
-	if c.Timeout < 0 {
-		f.At("timeout", "must not be negative")
-	}
+	f.WebhookURLSecret("Teams", KindName, c.URL, c.URLSecret)
+	f.NotNegative("timeout", c.Timeout)
 }
 
 // Warnings implements notify.Warner.

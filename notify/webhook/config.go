@@ -67,9 +67,7 @@ func (c *Config) check(f *notify.Fields) {
 		f.At("", "secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)")
 	}
 	f.SecretName("secret", c.Secret, false)
-	if c.Timeout < 0 {
-		f.At("timeout", "must not be negative")
-	}
+	f.NotNegative("timeout", c.Timeout)
 }
 
 // Warnings implements notify.Warner.
