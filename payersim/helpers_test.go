@@ -177,6 +177,14 @@ func hasID(body, id string) bool {
 	return strings.Contains(body, `id="`+id+`"`)
 }
 
+// mustBeAt fails the test unless p is at path; after says what led there.
+func (e *simEnv) mustBeAt(p page, path, after string) {
+	e.t.Helper()
+	if p.url.Path != path {
+		e.t.Fatalf("%s: at %s, want %s:\n%s", after, p.url, path, p.body)
+	}
+}
+
 // totpAt is the code an authenticator app shows at t.
 func totpAt(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
@@ -197,16 +205,12 @@ func (e *simEnv) loginPayer() page {
 		"username":   {payersim.DefaultPayerUsername},
 		"password":   {payersim.DefaultPayerPassword},
 	})
-	if mfa.url.Path != "/mfa" {
-		e.t.Fatalf("after password: at %s, want /mfa:\n%s", mfa.url, mfa.body)
-	}
+	e.mustBeAt(mfa, "/mfa", "after password")
 	dash := e.post("/mfa", url.Values{
 		"csrf_token": {hidden(e.t, mfa.body, "csrf_token")},
 		"code":       {totpAt(e.t, payersim.DefaultTOTPSecret, e.clock.Now())},
 	})
-	if dash.url.Path != "/dashboard" {
-		e.t.Fatalf("after TOTP: at %s, want /dashboard:\n%s", dash.url, dash.body)
-	}
+	e.mustBeAt(dash, "/dashboard", "after TOTP")
 	return dash
 }
 
@@ -219,16 +223,12 @@ func (e *simEnv) loginRBM() page {
 		"email":              {payersim.DefaultRBMEmail},
 		"password":           {payersim.DefaultRBMPassword},
 	})
-	if terms.url.Path != "/terms" {
-		e.t.Fatalf("after sign-in: at %s, want /terms:\n%s", terms.url, terms.body)
-	}
+	e.mustBeAt(terms, "/terms", "after sign-in")
 	home := e.post("/terms", url.Values{
 		"authenticity_token": {hidden(e.t, terms.body, "authenticity_token")},
 		"accept_terms":       {"yes"},
 	})
-	if home.url.Path != "/home" {
-		e.t.Fatalf("after terms: at %s, want /home:\n%s", home.url, home.body)
-	}
+	e.mustBeAt(home, "/home", "after terms")
 	return home
 }
 
@@ -236,9 +236,7 @@ func (e *simEnv) loginRBM() page {
 func (e *simEnv) submitWizard(memberID string, services url.Values, files ...upload) page {
 	e.t.Helper()
 	conf := e.postReview(e.reviewWizard(memberID, services, files...))
-	if conf.url.Path != "/auth/new/confirmation" {
-		e.t.Fatalf("submit not accepted, at %s:\n%s", conf.url, conf.body)
-	}
+	e.mustBeAt(conf, "/auth/new/confirmation", "submit not accepted")
 	return conf
 }
 
@@ -266,16 +264,12 @@ func (e *simEnv) reviewWizard(memberID string, services url.Values, files ...upl
 	step2 := e.get("/auth/new/services")
 	services.Set("csrf_token", hidden(e.t, step2.body, "csrf_token"))
 	step3 := e.post("/auth/new/services", services)
-	if step3.url.Path != "/auth/new/documents" {
-		e.t.Fatalf("services not accepted, at %s:\n%s", step3.url, step3.body)
-	}
+	e.mustBeAt(step3, "/auth/new/documents", "services not accepted")
 	review := e.postMultipart("/auth/new/documents", url.Values{
 		"csrf_token": {hidden(e.t, step3.body, "csrf_token")},
 		"action":     {"continue"},
 	}, files...)
-	if review.url.Path != "/auth/new/review" {
-		e.t.Fatalf("documents not accepted, at %s:\n%s", review.url, review.body)
-	}
+	e.mustBeAt(review, "/auth/new/review", "documents not accepted")
 	return review
 }
 
