@@ -200,13 +200,7 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	if err != nil {
 		return nil, err
 	}
-	return &authpilot.Submission{
-		PayerRef:      r.payerRef,
-		Status:        r.status,
-		StatusText:    r.statusText,
-		Determination: r.determination(c, s.c.localNow()),
-		Shown:         r.shown,
-	}, nil
+	return r.submission(c, s.c.localNow()), nil
 }
 
 // Poll implements connectors.Session with one $inquire per case. A failure
@@ -271,13 +265,7 @@ func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) 
 		return nil, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: "inquire",
 			Msg: "the payer's answer is about a request made before the submission intent"}
 	}
-	return &authpilot.Submission{
-		PayerRef:      r.payerRef,
-		Status:        r.status,
-		StatusText:    r.statusText,
-		Determination: r.determination(c, s.c.localNow()),
-		Shown:         r.shown,
-	}, nil
+	return r.submission(c, s.c.localNow()), nil
 }
 
 func (s *Session) inquire(ctx context.Context, c *authpilot.Case) (*result, error) {

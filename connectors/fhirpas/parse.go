@@ -534,6 +534,18 @@ func (r *result) hasSubstitute(seq int) bool {
 	return false
 }
 
+// submission is what a $submit or $inquire answer says of c's request;
+// now is the practice's local time.
+func (r *result) submission(c *authpilot.Case, now time.Time) *authpilot.Submission {
+	return &authpilot.Submission{
+		PayerRef:      r.payerRef,
+		Status:        r.status,
+		StatusText:    r.statusText,
+		Determination: r.determination(c, now),
+		Shown:         r.shown,
+	}
+}
+
 // determination is what the payer decided, or nil while nothing is decided.
 // A pended request that asks for information carries a determination too,
 // with status pended and InfoRequested, so staff learn what to send. now is
