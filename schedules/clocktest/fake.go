@@ -126,33 +126,31 @@ func (f *Fake) BlockUntil(n int) {
 // BlockUntilContext blocks until at least n timers are waiting or ctx is
 // done, whose error it then returns.
 func (f *Fake) BlockUntilContext(ctx context.Context, n int) error {
-	for {
-		f.mu.Lock()
-		if len(f.timers) >= n {
-			f.mu.Unlock()
-			return nil
-		}
-		ch := f.changed
-		f.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return f.blockUntil(ctx, func() bool { return len(f.timers) >= n })
 }
 
 // BlockUntilDue blocks until a timer due at when is waiting, or ctx is
 // done, whose error it then returns. It lets a test wait for code under test
 // to re-arm its timer for a known time.
 func (f *Fake) BlockUntilDue(ctx context.Context, when time.Time) error {
-	for {
-		f.mu.Lock()
+	return f.blockUntil(ctx, func() bool {
 		for _, t := range f.timers {
 			if t.when.Equal(when) {
-				f.mu.Unlock()
-				return nil
+				return true
 			}
+		}
+		return false
+	})
+}
+
+// blockUntil blocks until ready, called with f.mu held, reports true, or
+// ctx is done, whose error it then returns.
+func (f *Fake) blockUntil(ctx context.Context, ready func() bool) error {
+	for {
+		f.mu.Lock()
+		if ready() {
+			f.mu.Unlock()
+			return nil
 		}
 		ch := f.changed
 		f.mu.Unlock()
