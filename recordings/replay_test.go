@@ -64,6 +64,22 @@ func replayFixture(t *testing.T) *Manifest {
 }
 
 // noRedirects is a client that shows redirects instead of following them.
+// serveReplay finishes rec and serves a replay of it (network exchanges
+// only) until the test ends.
+func serveReplay(t *testing.T, rec *Recording) *httptest.Server {
+	t.Helper()
+	if err := rec.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	rp, err := ReplayDir(rec.Dir(), ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func noRedirects() *http.Client {
 	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -357,16 +373,7 @@ func TestRecordThenReplay(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	recorded := visit(&http.Client{Jar: jar, Transport: &Transport{Rec: rec, Now: clk.Now}}, live.URL)
 	rec.Step("visit", clk.Now(), nil)
-	if err := rec.Finish(nil); err != nil {
-		t.Fatal(err)
-	}
-
-	rp, err := ReplayDir(rec.Dir(), ReplayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rp)
-	defer srv.Close()
+	srv := serveReplay(t, rec)
 	replayed := visit(&http.Client{}, srv.URL) // no cookie jar: replay needs no session
 
 	for i := range recorded {
@@ -401,15 +408,7 @@ func TestReplayTellsJSONBodiesApart(t *testing.T) {
 		}))
 	}
 	rec.Step("poll", clk.Now(), nil)
-	if err := rec.Finish(nil); err != nil {
-		t.Fatal(err)
-	}
-	rp, err := ReplayDir(rec.Dir(), ReplayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rp)
-	defer srv.Close()
+	srv := serveReplay(t, rec)
 	post := func(body string) string {
 		t.Helper()
 		resp, err := http.Post(srv.URL+"/Claim/$inquire", "application/fhir+json", strings.NewReader(body))
