@@ -45,14 +45,7 @@ func (s *Store) insertAlerts(ctx context.Context, tx *sql.Tx, alerts []authpilot
 		if a.Type == "" {
 			return 0, fmt.Errorf("alert %d: empty type", i)
 		}
-		if a.At.IsZero() {
-			a.At = now
-		}
-		a.At = a.At.UTC()
-		if a.ID == "" {
-			a.ID = ids.New(now)
-		}
-		payload, err := json.Marshal(a)
+		payload, err := stampAlert(&a, now)
 		if err != nil {
 			return 0, fmt.Errorf("alert %d (%s): encode: %w", i, a.Type, err)
 		}
@@ -70,6 +63,19 @@ func (s *Store) insertAlerts(ctx context.Context, tx *sql.Tx, alerts []authpilot
 		n += int(k)
 	}
 	return n, nil
+}
+
+// stampAlert gives a its time (now when unset, in UTC either way) and an ID
+// when it has none, and returns it encoded for the outbox.
+func stampAlert(a *authpilot.Alert, now time.Time) ([]byte, error) {
+	if a.At.IsZero() {
+		a.At = now
+	}
+	a.At = a.At.UTC()
+	if a.ID == "" {
+		a.ID = ids.New(now)
+	}
+	return json.Marshal(*a)
 }
 
 // decodeAlert decodes a stored alert; times come back in UTC.
@@ -517,14 +523,7 @@ func (s *Store) RaiseProblem(ctx context.Context, key string, a authpilot.Alert)
 	raised := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		now := s.clock()
-		if a.At.IsZero() {
-			a.At = now
-		}
-		a.At = a.At.UTC()
-		if a.ID == "" {
-			a.ID = ids.New(now)
-		}
-		payload, err := json.Marshal(a)
+		payload, err := stampAlert(&a, now)
 		if err != nil {
 			return fmt.Errorf("encode alert: %w", err)
 		}
