@@ -23,17 +23,12 @@ import (
 // York; the RBM shows only "2026-12-01", which stays December 1. Both
 // notice dates are December 1.
 func TestPortalTimesInThePracticeZone(t *testing.T) {
-	needChromium(t)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := clocktest.New(time.Date(2026, 12, 1, 10, 0, 0, 0, ny))
-	sims, err := payersim.Start(payersim.SetOptions{Now: func() time.Time { return clock.Now().In(ny) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{Now: func() time.Time { return clock.Now().In(ny) }})
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPDATES001", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1, Reason: "Not medically necessary."}},
 	}}))

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/store"
 )
@@ -114,10 +113,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	if err != nil || !was {
 		t.Fatalf("EnableSink = %v, %v", was, err)
 	}
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	must(t, a.FlushAlerts(ctx, 30*time.Second))
 	mu.Lock()

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,32 +20,13 @@ import (
 // case that was submitted, and stays held on the next run. The attachment
 // reaches the portal under its own name, not the store's sha256.
 func TestDuplicateOrderNeverReachesThePayerTwice(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	hook := httptest.NewServer(newReceiver())
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		a.Close()
-	}()
-	base := "http://" + ln.Addr().String()
+	a, base, stop := serveAgent(t, cfg, agent.Options{})
+	defer stop()
+	ctx := context.Background()
 
 	order := caseJSON("SHPDUP00001", "summit-ma", "surgery", []string{"22612", "22614"}, "M48.062", "1245319599")
 	first := postCase(t, base, order)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -178,12 +177,7 @@ func caseJSON(member, payer, track string, codes []string, dx string, npi string
 // its determination and a stored PDF letter, every change is an event
 // linked to its recording, and every alert reaches the webhook receiver.
 func TestEndToEndSpineCases(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPFUSION01", Outcome: payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send 6 weeks of PT notes.",
 			Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 90}}},
@@ -198,26 +192,12 @@ func TestEndToEndSpineCases(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Logger: log, Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		a.Close()
-	}()
-	base := "http://" + ln.Addr().String()
+	a, base, stop := serveAgent(t, cfg, agent.Options{Logger: log})
+	defer stop()
+	ctx := context.Background()
 
 	fusion := postCase(t, base, caseJSON("SHPFUSION01", "summit-ma", "surgery", []string{"22612", "22614"}, "M48.062", "1245319599"))
 	esi := postCase(t, base, caseJSON("SHPESI00002", "summit-ma", "injection", []string{"64483"}, "M54.17", "1234567893"))
@@ -388,12 +368,7 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	if os.Getenv("AUTHPILOT_E2E_CHILD") != "" {
 		t.Skip("child process")
 	}
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	// A proxy in front of the payer portal kills the child once the final
 	// submit has been processed, before the response reaches the browser.
 	var childProc atomic.Pointer[os.Process]
@@ -426,10 +401,7 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, hook.URL)
 
 	// Create the case, then let a child process submit it.
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	nc := &agent.NewCase{}
 	must(t, json.Unmarshal([]byte(caseJSON("SHPKILL0009", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
 	c, err := a.Intake().Create(context.Background(), nc, "test")
@@ -459,10 +431,7 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 	}
 
 	// Restart: the case is found in submitting and reconciled, not resubmitted.
-	a, err = agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a = openAgent(t, cfg)
 	defer a.Close()
 	got, err := a.Store().GetCase(context.Background(), c.ID)
 	if err != nil || got.Status != authpilot.StatusSubmitting {

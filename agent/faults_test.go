@@ -17,20 +17,12 @@ import (
 // the right class, raises portal_changed (with a stored screenshot) or
 // needs_human, and leaves the case's status as it was.
 func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	sink := &alertSink{}
 	hook := httptest.NewServer(sink)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 	c := trackRequest(t, a, sims, "SHPFAULT001", &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})

@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/payersim"
 )
 
 // loadConfigYAML writes y as dir/authpilot.yaml and loads it through the
@@ -161,4 +165,54 @@ func (c *child) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.out, "\n")
+}
+
+// startSims starts the payer simulators for a test that drives them with
+// real Chromium; they close when the test ends.
+func startSims(t *testing.T, opts payersim.SetOptions) *payersim.Set {
+	t.Helper()
+	needChromium(t)
+	sims, err := payersim.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sims.Close() })
+	return sims
+}
+
+// openAgent makes an agent on cfg with the e2e secrets and no API; the
+// caller closes it.
+func openAgent(t *testing.T, cfg *config.Config) *agent.Agent {
+	t.Helper()
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// serveAgent runs an agent on cfg with its API on a loopback port (opts
+// without Secrets get the e2e secrets); stop ends the run and closes it.
+func serveAgent(t *testing.T, cfg *config.Config, opts agent.Options) (a *agent.Agent, base string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = e2eSecrets()
+	}
+	opts.Listener = ln
+	a, err = agent.New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return a, "http://" + ln.Addr().String(), func() {
+		cancel()
+		<-done
+		a.Close()
+	}
 }

@@ -86,12 +86,7 @@ type identityWorld struct {
 
 func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identityWorld {
 	t.Helper()
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sims.Close() })
+	sims := startSims(t, payersim.SetOptions{})
 	sink := &alertSink{}
 	hook := httptest.NewServer(sink)
 	t.Cleanup(hook.Close)
@@ -108,10 +103,7 @@ func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identity
 		}
 		cfg = loadConfig(t, filepath.Join(dir, "authpilot.yaml"))
 	}
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	t.Cleanup(func() { a.Close() })
 	return &identityWorld{sims: sims, agent: a, sink: sink}
 }

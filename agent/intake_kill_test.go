@@ -58,18 +58,8 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 		conn.Close()
 
 		// The client retries against the restarted daemon.
-		rl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Listener: rl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		req, _ := http.NewRequest("POST", "http://"+rl.Addr().String()+"/v1/cases", strings.NewReader(body))
+		a, base, stop := serveAgent(t, cfg, agent.Options{})
+		req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e2eToken)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
@@ -79,10 +69,8 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 		}
 		resp.Body.Close()
 		replayed := resp.Header.Get("Idempotent-Replayed") == "true"
-		cases, err := a.Store().ListCases(ctx, authpilot.CaseFilter{})
-		cancel()
-		<-done
-		a.Close()
+		cases, err := a.Store().ListCases(context.Background(), authpilot.CaseFilter{})
+		stop()
 		if err != nil {
 			t.Fatal(err)
 		}

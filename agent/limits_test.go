@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -90,11 +89,7 @@ func TestConnectorLimits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Each page takes 40 ms, so two pages at once overlap.
-			sims, err := payersim.Start(payersim.SetOptions{Latency: 40 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { sims.Close() })
+			sims := startSims(t, payersim.SetOptions{Latency: 40 * time.Millisecond})
 			log := &pageLog{next: sims.Payer}
 			front := httptest.NewServer(log)
 			t.Cleanup(front.Close)
@@ -103,10 +98,7 @@ func TestConnectorLimits(t *testing.T) {
 			dir := t.TempDir()
 			writeE2EConfig(t, dir, front.URL, sims.RBMURL, hook.URL)
 			cfg := reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
-			a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := openAgent(t, cfg)
 			t.Cleanup(func() { a.Close() })
 			for _, m := range []string{"SHPLIMIT01", "SHPLIMIT02", "SHPLIMIT03", "SHPLIMIT04"} {
 				trackRequest(t, a, sims, m, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})

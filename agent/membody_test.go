@@ -2,11 +2,9 @@ package agent_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -31,19 +29,8 @@ func TestLargeBodiesPeakMemory(t *testing.T) {
 		t.Skip("a measurement: set AUTHPILOT_MEMTEST=<MB per body>")
 	}
 	cfg := writeE2EConfig(t, t.TempDir(), "http://127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done; a.Close() }()
-	base := "http://" + ln.Addr().String()
+	_, base, stop := serveAgent(t, cfg, agent.Options{})
+	defer stop()
 
 	// Bodies are streamed, so the client side holds next to nothing.
 	fileBytes := int64(mb<<20*3/4 - 4096)

@@ -113,10 +113,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 // is killed.
 func TestOutboxChild(t *testing.T) {
 	cfg := childConfig(t, "AUTHPILOT_OUTBOX_CHILD", "TestOutboxSurvivesKill9")
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	ctx := context.Background()
 	for i := range outboxAlerts {
 		if _, err := a.Store().Enqueue(ctx, authpilot.Alert{Type: authpilot.AlertStatusChanged, Severity: authpilot.SeverityInfo,

@@ -22,20 +22,12 @@ func TestPauseSurvivesKill9(t *testing.T) {
 	if os.Getenv("AUTHPILOT_POLITE_CHILD") != "" {
 		t.Skip("child process")
 	}
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	hook := &pauseHook{}
 	srv := httptestServer(t, hook)
 	dir := t.TempDir()
 	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, srv)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	trackRequest(t, a, sims, "SHPKILLP01", &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})
 	must(t, a.Close())
 	sims.Payer.ResetStats()
@@ -51,10 +43,7 @@ func TestPauseSurvivesKill9(t *testing.T) {
 	}
 
 	// Restarted with the right password: still paused, no login.
-	a, err = agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a = openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 	for i := range 5 {

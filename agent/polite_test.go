@@ -78,14 +78,9 @@ func newPoliteRig(t *testing.T, limits string) *politeRig {
 // a cron spec (no jitter).
 func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 	t.Helper()
-	needChromium(t)
 	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	// The portal's clock is the agent's: TOTP codes stay valid as it moves.
-	sims, err := payersim.Start(payersim.SetOptions{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sims.Close() })
+	sims := startSims(t, payersim.SetOptions{Now: clock.Now})
 	hook := &pauseHook{}
 	srv := httptest.NewServer(hook)
 	t.Cleanup(srv.Close)

@@ -81,12 +81,7 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *alertSink, caseID, word
 // was reconciled back to ready and posted every cycle, each run counted as
 // a connector failure).
 func TestRefusedPortalSubmissionStops(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	const words = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
@@ -95,10 +90,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 	create := func(member string) string {
@@ -211,20 +203,12 @@ notify:
 // exact text, one portal_changed alert names the text, the step and a case,
 // further polls raise nothing more, and the status stays as it was.
 func TestUnmappedWordingIsPortalChanged(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	alerts := &alertSink{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 

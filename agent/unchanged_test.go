@@ -15,19 +15,11 @@ import (
 // A poll that finds every request as it was leaves the cases alone: no
 // new version, no event, while a request that moved is applied.
 func TestPollOfUnchangedRowsWritesNothing(t *testing.T) {
-	needChromium(t)
-	sims, err := payersim.Start(payersim.SetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sims.Close()
+	sims := startSims(t, payersim.SetOptions{})
 	hook := httptest.NewServer(newReceiver())
 	defer hook.Close()
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 
