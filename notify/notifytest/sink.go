@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // DecodeSink decodes one sink written in YAML through its registered kind,
@@ -57,4 +58,16 @@ func Sink(t testing.TB, src string) notify.Sink {
 		t.Fatalf("sink %s: %v", src, err)
 	}
 	return s
+}
+
+// Dispatcher returns a Dispatcher that routes every alert to the one sink
+// called name, delivered by n, for a kind's test through the pipeline: an
+// in-memory Outbox on clock, the cases, the PHI redactor phi, no backoff
+// jitter, and the log it writes.
+func Dispatcher(name string, n notify.Notifier, clock schedules.Clock, cases Cases, phi notify.PHIRedactor) (*notify.Dispatcher, *Outbox, *LogBuffer) {
+	outbox := &Outbox{Now: clock.Now}
+	logger, logs := NewLogger()
+	d := notify.NewDispatcher(outbox, cases, &notify.Router{Sinks: []string{name}, Routes: []notify.Route{{Sinks: []string{name}}}},
+		map[string]notify.Notifier{name: n}, clock, logger, notify.Options{Rand: func() float64 { return 0.5 }, PHI: phi})
+	return d, outbox, logs
 }

@@ -307,11 +307,7 @@ func TestThroughDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outbox := &notifytest.Outbox{Now: clock.Now}
-	logger, logs := notifytest.NewLogger()
-	d := notify.NewDispatcher(outbox, notifytest.Cases{seeded.ID: seeded}, &notify.Router{Sinks: []string{"ops"},
-		Routes: []notify.Route{{Sinks: []string{"ops"}}}}, map[string]notify.Notifier{"ops": n}, clock, logger,
-		notify.Options{Rand: func() float64 { return 0.5 }, PHI: notifytest.PHI(phi)})
+	d, outbox, logs := notifytest.Dispatcher("ops", n, clock, notifytest.Cases{seeded.ID: seeded}, notifytest.PHI(phi))
 	a := alert()
 	a.ExternalRef = seeded.ExternalRef
 	a.Reason = "Denied for Marguerite Quillfeather (DOB 1961-07-14), member ZQX998877, order ORD-4411: not medically necessary."
