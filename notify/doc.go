@@ -14,9 +14,10 @@
 // agent builds the notifiers with Build. Package notify/sinks links in
 // every kind authpilot ships: adding one is a package and one import line
 // there. What kinds do alike is here once (kind.go): DecodeOptions and
-// CheckOptions run a kind's checks on decoded or code-built options,
-// CheckKind, RecipientWarnings, Secret and SecretURL read a secret by its
-// keyring name without echoing it, HTTPClient never follows redirects,
+// CheckSink run a kind's checks on decoded or code-built options,
+// RecipientWarnings warns of a sink that gets PHI or order references,
+// Secret and SecretURL read a secret by its keyring name without echoing
+// it, HTTPClient never follows redirects,
 // Audience (embedded in each Notifier) says whether the sink gets the
 // case's PHI and order reference, and Post sends one JSON POST and
 // classifies the answer.

@@ -33,22 +33,18 @@ func DecodeOptions(node *yaml.Node, v any, check func(*Fields)) (*Fields, error)
 	return f, nil
 }
 
-// CheckOptions runs check, a kind's rules, on options built in code rather
-// than decoded: `<kind> sink "<name>": <path>: <rule>`.
-func CheckOptions(kind, name string, check func(*Fields)) error {
+// CheckSink is a kind's constructor's check of what it is given, which
+// may be built in code rather than decoded: the sink's type must be kind,
+// and check, the kind's rules, must pass on its options:
+// `<kind> sink "<name>": <path>: <rule>`.
+func CheckSink(s Sink, kind string, check func(*Fields)) error {
+	if s.Type != kind {
+		return fmt.Errorf("%s sink %q: type is %q", kind, s.Name, s.Type)
+	}
 	f := NewFields()
 	check(f)
 	if err := f.Err(); err != nil {
-		return fmt.Errorf("%s sink %q: %w", kind, name, err)
-	}
-	return nil
-}
-
-// CheckKind refuses a sink of another type than kind, for a kind's
-// constructor.
-func CheckKind(s Sink, kind string) error {
-	if s.Type != kind {
-		return fmt.Errorf("%s sink %q: type is %q", kind, s.Name, s.Type)
+		return fmt.Errorf("%s sink %q: %w", kind, s.Name, err)
 	}
 	return nil
 }

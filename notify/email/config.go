@@ -123,5 +123,3 @@ func (c *Config) Warnings() notify.FieldErrors { return c.warnings }
 func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
 	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Location: env.Location, DigestRows: env.DigestRows})
 }
-
-func (c Config) validate(name string) error { return notify.CheckOptions(KindName, name, c.check) }

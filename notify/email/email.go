@@ -57,10 +57,7 @@ var (
 // New returns the notifier of an e-mail sink, reading its password (if
 // any) from secrets. It does not connect.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if err := notify.CheckKind(s, KindName); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(s.Name); err != nil {
+	if err := notify.CheckSink(s, KindName, cfg.check); err != nil {
 		return nil, err
 	}
 	n := &Notifier{

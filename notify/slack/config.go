@@ -58,5 +58,3 @@ func (c *Config) New(s notify.Sink, env notify.Env) (notify.Notifier, error) {
 	lim := env.Shared("slack.limiter", func() any { return NewLimiter(Interval) }).(*Limiter)
 	return New(s, *c, env.Secrets, Options{Clock: env.Clock, Client: env.Client, Location: env.Location, Limiter: lim, DigestRows: env.DigestRows})
 }
-
-func (c Config) validate(name string) error { return notify.CheckOptions(KindName, name, c.check) }

@@ -54,10 +54,7 @@ var (
 // New returns the notifier of a Teams sink, reading its webhook URL from
 // secrets.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if err := notify.CheckKind(s, KindName); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(s.Name); err != nil {
+	if err := notify.CheckSink(s, KindName, cfg.check); err != nil {
 		return nil, err
 	}
 	u, err := notify.SecretURL(secrets, KindName, s.Name, "url_secret", cfg.URLSecret)

@@ -87,10 +87,7 @@ var (
 // New returns the notifier of a webhook sink, reading its URL (when in
 // the keyring) and signing secret from secrets.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if err := notify.CheckKind(s, KindName); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(s.Name); err != nil {
+	if err := notify.CheckSink(s, KindName, cfg.check); err != nil {
 		return nil, err
 	}
 	u := cfg.URL
