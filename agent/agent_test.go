@@ -14,30 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 )
 
-// idleOptions are those of a connector kind that never talks to anyone; it lets the
-// intake tests reference a connector without a browser.
-type idleOptions struct{}
-
-func (idleOptions) New(connectors.Env) (connectors.Connector, error) { return idleConnector{}, nil }
-
-type idleConnector struct{}
-
-func (idleConnector) Capabilities() connectors.Capabilities { return connectors.Capabilities{} }
-func (idleConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
-	return nil, authpilot.ErrUnsupported
-}
-func (idleConnector) Close() error { return nil }
-
+// The agenttest-idle kind never talks to anyone; it lets the intake tests
+// reference a connector without a browser.
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-idle",
-		Decode: func(*yaml.Node) (connectors.Options, error) { return idleOptions{}, nil }})
+	registerFakeKind("agenttest-idle", fakeConnector{open: func() (connectors.Session, error) {
+		return nil, authpilot.ErrUnsupported
+	}})
 }
 
 const testToken = "test-token-5f2c9a"

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
@@ -35,43 +33,17 @@ func (f *flakyConnector) fail(err error) {
 	f.err = err
 }
 
-type flakyOptions struct{}
-
-func (flakyOptions) New(connectors.Env) (connectors.Connector, error) { return flaky, nil }
-
-func (*flakyConnector) Capabilities() connectors.Capabilities {
-	return connectors.Capabilities{Poll: true}
-}
-func (f *flakyConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
+func (f *flakyConnector) open() (connectors.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
-	return flakySession{}, nil
+	return fakeSession{submitErr: authpilot.ErrUnsupported, unchanged: true}, nil
 }
-func (*flakyConnector) Close() error { return nil }
-
-type flakySession struct{}
-
-func (flakySession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*authpilot.Submission, error) {
-	return nil, authpilot.ErrUnsupported
-}
-func (flakySession) Poll(_ context.Context, cases []*authpilot.Case) ([]authpilot.Observation, error) {
-	var obs []authpilot.Observation
-	for _, c := range cases {
-		obs = append(obs, authpilot.Observation{CaseID: c.ID, Status: c.Status, Unchanged: true})
-	}
-	return obs, nil
-}
-func (flakySession) Find(context.Context, *authpilot.Case, time.Time) (*authpilot.Submission, error) {
-	return nil, authpilot.ErrUnsupported
-}
-func (flakySession) Close() error { return nil }
 
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-flaky",
-		Decode: func(*yaml.Node) (connectors.Options, error) { return flakyOptions{}, nil }})
+	registerFakeKind("agenttest-flaky", fakeConnector{caps: connectors.Capabilities{Poll: true}, open: flaky.open})
 }
 
 // TestConnectorAlertsPerProblem is the report: connector alerts were

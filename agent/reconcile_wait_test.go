@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
@@ -18,39 +16,14 @@ import (
 // noFindOpens counts the visits of agenttest-nofind connectors.
 var noFindOpens atomic.Int64
 
-// noFindOptions are those of a kind that submits but cannot search the
-// payer (like the RBM example flow, which has no find).
-type noFindOptions struct{}
-
-func (noFindOptions) New(connectors.Env) (connectors.Connector, error) { return noFindConnector{}, nil }
-
-type noFindConnector struct{}
-
-func (noFindConnector) Capabilities() connectors.Capabilities {
-	return connectors.Capabilities{Submit: true, Poll: true}
-}
-func (noFindConnector) Open(context.Context, connectors.Recorder) (connectors.Session, error) {
-	noFindOpens.Add(1)
-	return noFindSession{}, nil
-}
-func (noFindConnector) Close() error { return nil }
-
-type noFindSession struct{}
-
-func (noFindSession) Submit(context.Context, *authpilot.Case, func(context.Context) error) (*authpilot.Submission, error) {
-	return nil, fmt.Errorf("test session submits nothing")
-}
-func (noFindSession) Poll(context.Context, []*authpilot.Case) ([]authpilot.Observation, error) {
-	return nil, nil
-}
-func (noFindSession) Find(context.Context, *authpilot.Case, time.Time) (*authpilot.Submission, error) {
-	return nil, authpilot.ErrUnsupported
-}
-func (noFindSession) Close() error { return nil }
-
+// The agenttest-nofind kind submits but cannot search the payer (like the
+// RBM example flow, which has no find).
 func init() {
-	connectors.Register(connectors.Kind{Name: "agenttest-nofind",
-		Decode: func(*yaml.Node) (connectors.Options, error) { return noFindOptions{}, nil }})
+	registerFakeKind("agenttest-nofind", fakeConnector{caps: connectors.Capabilities{Submit: true, Poll: true},
+		open: func() (connectors.Session, error) {
+			noFindOpens.Add(1)
+			return fakeSession{submitErr: fmt.Errorf("test session submits nothing")}, nil
+		}})
 }
 
 // TestInterruptedSubmitAtUnsearchablePayerAsksOnce reproduces what the
