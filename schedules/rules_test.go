@@ -156,6 +156,17 @@ func TestComputeAfterDecision(t *testing.T) {
 	ny := newYork(t)
 	cal := schedules.NewCalendar(ny, nil)
 	eod := func(s string) time.Time { return at(t, s+" 23:59:59") }
+	// notified edits a case to status with a notice dated 2026-11-20,
+	// under plan unless plan is "".
+	notified := func(plan authpilot.PlanType, status authpilot.Status) func(*authpilot.Case) {
+		return func(c *authpilot.Case) {
+			if plan != "" {
+				c.PlanType = plan
+			}
+			c.Status = status
+			c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
+		}
+	}
 	tests := []struct {
 		name  string
 		rules func(*schedules.Rules)
@@ -201,10 +212,7 @@ func TestComputeAfterDecision(t *testing.T) {
 			rules: func(r *schedules.Rules) {
 				r.Payers = map[string]schedules.PayerRules{"acme-ma": {PeerToPeerBusinessDays: ptr(3)}}
 			},
-			edit: func(c *authpilot.Case) {
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified("", authpilot.StatusDenied),
 			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-11-25"), rule: "payer config",
 		},
 		{
@@ -212,27 +220,18 @@ func TestComputeAfterDecision(t *testing.T) {
 			rules: func(r *schedules.Rules) {
 				r.Payers = map[string]schedules.PayerRules{"acme-ma": {PeerToPeerBusinessDays: ptr(0)}}
 			},
-			edit: func(c *authpilot.Case) {
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified("", authpilot.StatusDenied),
 			kind: authpilot.DeadlinePeerToPeer,
 		},
 		{
 			name:  "peer-to-peer off by default",
 			rules: func(r *schedules.Rules) { r.PeerToPeerBusinessDays = 0 },
-			edit: func(c *authpilot.Case) {
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
-			kind: authpilot.DeadlinePeerToPeer,
+			edit:  notified("", authpilot.StatusDenied),
+			kind:  authpilot.DeadlinePeerToPeer,
 		},
 		{
 			name: "no peer-to-peer for a partial approval",
-			edit: func(c *authpilot.Case) {
-				c.Status = authpilot.StatusPartiallyApproved
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified("", authpilot.StatusPartiallyApproved),
 			kind: authpilot.DeadlinePeerToPeer,
 		},
 		{
@@ -245,46 +244,27 @@ func TestComputeAfterDecision(t *testing.T) {
 		},
 		{
 			name: "MA reconsideration 65 days",
-			edit: func(c *authpilot.Case) {
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified("", authpilot.StatusDenied),
 			kind: authpilot.DeadlineAppeal, want: eod("2027-01-24"), rule: "422.582",
 		},
 		{
 			name: "ERISA appeal 180 days after a partial approval",
-			edit: func(c *authpilot.Case) {
-				c.PlanType = authpilot.PlanERISA
-				c.Status = authpilot.StatusPartiallyApproved
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified(authpilot.PlanERISA, authpilot.StatusPartiallyApproved),
 			kind: authpilot.DeadlineAppeal, want: eod("2027-05-19"), rule: "2560.503-1(h)",
 		},
 		{
 			name: "commercial appeal 180 days after a modification",
-			edit: func(c *authpilot.Case) {
-				c.PlanType = authpilot.PlanCommercial
-				c.Status = authpilot.StatusModified
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified(authpilot.PlanCommercial, authpilot.StatusModified),
 			kind: authpilot.DeadlineAppeal, want: eod("2027-05-19"), rule: "147.136",
 		},
 		{
 			name: "Medicaid appeal 60 days, fair hearing varies",
-			edit: func(c *authpilot.Case) {
-				c.PlanType = authpilot.PlanMedicaid
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified(authpilot.PlanMedicaid, authpilot.StatusDenied),
 			kind: authpilot.DeadlineAppeal, want: eod("2027-01-19"), rule: "fair hearing",
 		},
 		{
 			name: "traditional Medicare has no default appeal deadline",
-			edit: func(c *authpilot.Case) {
-				c.PlanType = authpilot.PlanTraditionalMedicare
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified(authpilot.PlanTraditionalMedicare, authpilot.StatusDenied),
 			kind: authpilot.DeadlineAppeal,
 		},
 		{
@@ -292,11 +272,7 @@ func TestComputeAfterDecision(t *testing.T) {
 			rules: func(r *schedules.Rules) {
 				r.Payers = map[string]schedules.PayerRules{"acme-ma": {Appeal: ptr(120 * schedules.Day)}}
 			},
-			edit: func(c *authpilot.Case) {
-				c.PlanType = authpilot.PlanTraditionalMedicare
-				c.Status = authpilot.StatusDenied
-				c.Determination = &authpilot.Determination{NoticeDate: day(t, "2026-11-20")}
-			},
+			edit: notified(authpilot.PlanTraditionalMedicare, authpilot.StatusDenied),
 			kind: authpilot.DeadlineAppeal, want: eod("2027-03-20"), rule: "payer config: appeal within 120 days",
 		},
 		{
