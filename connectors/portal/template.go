@@ -152,6 +152,14 @@ func (c *templateChecker) check(t *tmpl) []string {
 	return c.errs
 }
 
+// branch checks an if, range or with: its pipeline and else branch where
+// dot is as outside, its body with dot known or not.
+func (c *templateChecker) branch(b *parse.BranchNode, bodyDotKnown, dotKnown bool) {
+	c.pipe(b.Pipe, dotKnown)
+	c.walk(b.List, bodyDotKnown)
+	c.walk(b.ElseList, dotKnown)
+}
+
 func (c *templateChecker) walk(n parse.Node, dotKnown bool) {
 	switch x := n.(type) {
 	case *parse.ListNode:
@@ -164,17 +172,13 @@ func (c *templateChecker) walk(n parse.Node, dotKnown bool) {
 	case *parse.ActionNode:
 		c.pipe(x.Pipe, dotKnown)
 	case *parse.IfNode:
-		c.pipe(x.Pipe, dotKnown)
-		c.walk(x.List, dotKnown)
-		c.walk(x.ElseList, dotKnown)
+		c.branch(&x.BranchNode, dotKnown, dotKnown)
 	case *parse.RangeNode:
-		c.pipe(x.Pipe, dotKnown)
-		c.walk(x.List, false)
-		c.walk(x.ElseList, dotKnown)
+		// Inside range and with, dot is the element or the value: no
+		// longer the template data.
+		c.branch(&x.BranchNode, false, dotKnown)
 	case *parse.WithNode:
-		c.pipe(x.Pipe, dotKnown)
-		c.walk(x.List, false)
-		c.walk(x.ElseList, dotKnown)
+		c.branch(&x.BranchNode, false, dotKnown)
 	case *parse.TemplateNode:
 		c.pipe(x.Pipe, dotKnown)
 	}
