@@ -19,11 +19,7 @@ import (
 )
 
 func caseSetup(ctx context.Context, path string, stderr io.Writer) (*agent.Intake, func(), error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, err := openConfigStore(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}

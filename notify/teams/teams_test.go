@@ -138,14 +138,8 @@ func checkSchema(r *http.Request, body []byte) error {
 var (
 	start   = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	eastern = func() *time.Location { l, _ := time.LoadLocation("America/New_York"); return l }()
-	seeded  = &authpilot.Case{
-		ID: "01JCASE0000000000000000001", ExternalRef: "ORD-4411", Payer: "acme-health",
-		Patient: authpilot.Patient{FirstName: "Marguerite", LastName: "Quillfeather",
-			DOB: authpilot.Date{Year: 1961, Month: time.July, Day: 14}, MemberID: "ZQX998877"},
-		ServiceLines: []authpilot.ServiceLine{{Code: "22630", Units: 1}},
-		Diagnoses:    []string{"M51.16"},
-	}
-	phi = []string{"Marguerite", "Quillfeather", "1961-07-14", "ZQX998877", "22630", "M51.16", "ORD-4411"}
+	seeded  = notifytest.Case()
+	phi     = notifytest.CasePHI()
 )
 
 const webhookSecret = "sig=TEAMS-SIGNATURE-SECRET"
