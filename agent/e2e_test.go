@@ -28,6 +28,7 @@ import (
 	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/payersim/pas"
 )
 
 const (
@@ -40,7 +41,7 @@ func e2eSecrets() authpilot.StaticSecrets {
 		"api-token": e2eToken, "summit-username": payersim.DefaultPayerUsername,
 		"summit-password": payersim.DefaultPayerPassword, "summit-totp": payersim.DefaultTOTPSecret,
 		"clearview-email": payersim.DefaultRBMEmail, "clearview-password": payersim.DefaultRBMPassword,
-		"hook-secret": e2eWebhook,
+		"hook-secret": e2eWebhook, "pas-secret": pas.DefaultClientSecret,
 	}
 }
 

@@ -379,18 +379,8 @@ func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
 	sink := &alertSink{}
 	hook := httptest.NewServer(sink)
 	defer hook.Close()
-	cfg := pasConfig(t, "PAS test", srv.URL, fmt.Sprintf(`
-notify:
-  sinks:
-    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
-  routes:
-    - {match: {}, sinks: [ehr]}
-`, hook.URL))
-	a, err := agent.New(cfg, agent.Options{NoAPI: true,
-		Secrets: authpilot.StaticSecrets{"pas-secret": pas.DefaultClientSecret, "hook-secret": e2eWebhook}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(hook.URL))
+	a := openAgent(t, cfg)
 	defer a.Close()
 	w := &identityWorld{agent: a, sink: sink}
 	ctx := context.Background()

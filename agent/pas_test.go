@@ -27,10 +27,7 @@ func TestPASThroughTheAgent(t *testing.T) {
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	cfg := pasConfig(t, "PAS test", srv.URL, "")
-	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"pas-secret": pas.DefaultClientSecret}, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 	create := func(member string, lines []authpilot.ServiceLine) string {

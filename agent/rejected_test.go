@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -155,18 +154,8 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	alerts := &alertSink{}
 	hook := httptest.NewServer(alerts)
 	defer hook.Close()
-	cfg := pasConfig(t, "PAS test", srv.URL, fmt.Sprintf(`
-notify:
-  sinks:
-    - {name: ehr, type: webhook, url: %q, secret: hook-secret}
-  routes:
-    - {match: {}, sinks: [ehr]}
-`, hook.URL))
-	a, err := agent.New(cfg, agent.Options{NoAPI: true, Secrets: authpilot.StaticSecrets{
-		"pas-secret": pas.DefaultClientSecret, "hook-secret": e2eWebhook}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(hook.URL))
+	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
 	c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
