@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -51,6 +52,15 @@ type summit struct {
 	clock *clocktest.Fake
 }
 
+// newSimHarness serves a payer simulator on loopback and builds a
+// connector from cfg against it, on clock.
+func newSimHarness(t *testing.T, sim http.Handler, clock *clocktest.Fake, cfg string, secrets notifytest.Secrets) *harness {
+	t.Helper()
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return newHarness(t, srv, cfg, harnessOpts{secrets: secrets, now: clock.Now})
+}
+
 func newSummit(t *testing.T, stepTimeout string) *summit {
 	return newSummitWith(t, exampleConfig(t, "summit-portal.yaml", stepTimeout))
 }
@@ -60,9 +70,7 @@ func newSummitWith(t *testing.T, cfg string) *summit {
 	needBrowser(t)
 	clock := newClock()
 	sim := payersim.NewPayer(payersim.PayerOptions{Now: clock.Now})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	h := newHarness(t, srv, cfg, harnessOpts{secrets: summitSecrets, now: clock.Now})
+	h := newSimHarness(t, sim, clock, cfg, summitSecrets)
 	return &summit{harness: h, sim: sim, clock: clock}
 }
 
@@ -470,9 +478,7 @@ func newClearview(t *testing.T, stepTimeout string) *clearview {
 	needBrowser(t)
 	clock := newClock()
 	sim := payersim.NewRBM(payersim.RBMOptions{Now: clock.Now})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	h := newHarness(t, srv, exampleConfig(t, "clearview-rbm.yaml", stepTimeout), harnessOpts{secrets: clearviewSecrets, now: clock.Now})
+	h := newSimHarness(t, sim, clock, exampleConfig(t, "clearview-rbm.yaml", stepTimeout), clearviewSecrets)
 	return &clearview{harness: h, sim: sim}
 }
 
