@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,18 +15,7 @@ import (
 // the daemon paused (until when, why) and `connector resume` clears the
 // pause in the store the daemon keeps open, with one resumed alert.
 func TestConnectorResumeBesideTheDaemon(t *testing.T) {
-	good, err := os.ReadFile("../../examples/authpilot.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.CopyFS(filepath.Join(dir, "connectors"), os.DirFS("../../examples/connectors")); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(cfg, good, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfg := exampleSetup(t)
 	code, out, errs := run(t, "", "config", "check", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("config check: %d %s%s", code, out, errs)

@@ -32,6 +32,16 @@ func exampleSetup(t *testing.T) (dir, cfg string) {
 	return dir, cfg
 }
 
+// addCase runs `case add` on a case file and returns the new case's ID.
+func addCase(t *testing.T, cfg, caseFile string) string {
+	t.Helper()
+	code, out, errs := run(t, "", "case", "add", "--config", cfg, caseFile)
+	if code != 0 {
+		t.Fatalf("case add: %d %s %s", code, out, errs)
+	}
+	return strings.Fields(out)[1]
+}
+
 func writeFile(t *testing.T, p, text string) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -83,12 +93,8 @@ func listCases(t *testing.T, cfg string) []*authpilot.Case {
 func TestCaseAddAndImportTwice(t *testing.T) {
 	dir, cfg := exampleSetup(t)
 	caseFile := writeFile(t, filepath.Join(dir, "case.yaml"), caseYAML("MRN-1-ORD-1", ""))
+	id := addCase(t, cfg, caseFile)
 	code, out, errs := run(t, "", "case", "add", "--config", cfg, caseFile)
-	if code != 0 {
-		t.Fatalf("case add: %d %s %s", code, out, errs)
-	}
-	id := strings.Fields(out)[1]
-	code, out, errs = run(t, "", "case", "add", "--config", cfg, caseFile)
 	if code != 0 || !strings.Contains(out, "case "+id+" already present") || !strings.Contains(out, "nothing created") {
 		t.Fatalf("case add again: %d %q %s", code, out, errs)
 	}
@@ -177,11 +183,7 @@ func TestCaseAddAttachmentsConfined(t *testing.T) {
 func TestCaseShowEscapesControlCharacters(t *testing.T) {
 	dir, cfg := exampleSetup(t)
 	caseFile := writeFile(t, filepath.Join(dir, "case.yaml"), caseYAML("MRN-1-ORD-1", ""))
-	code, out, errs := run(t, "", "case", "add", "--config", cfg, caseFile)
-	if code != 0 {
-		t.Fatalf("case add: %d %s %s", code, out, errs)
-	}
-	id := strings.Fields(out)[1]
+	id := addCase(t, cfg, caseFile)
 	c, _ := loadConfig(cfg)
 	st, err := store.Open(context.Background(), c.DataDir)
 	if err != nil {
@@ -197,7 +199,7 @@ func TestCaseShowEscapesControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs = run(t, "", "case", "show", "--config", cfg, id)
+	code, out, errs := run(t, "", "case", "show", "--config", cfg, id)
 	if code != 0 {
 		t.Fatalf("case show: %d %s", code, errs)
 	}

@@ -129,18 +129,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 }
 
 func TestCaseAddYAMLAndShow(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(filepath.Join(dir, "connectors"), os.DirFS("../../examples/connectors")); err != nil {
-		t.Fatal(err)
-	}
-	good, err := os.ReadFile("../../examples/authpilot.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(cfg, good, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfg := exampleSetup(t)
 	if err := os.WriteFile(filepath.Join(dir, "pt.pdf"), []byte("%PDF-1.4\n% notes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
