@@ -21,6 +21,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/internal/loopback"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
 )
@@ -148,7 +149,7 @@ func build(ctx context.Context, o Options, naive bool) (*world, error) {
 	decidedPer := int(float64(per) * o.Decided)
 	for p := 0; p < o.Portals; p++ {
 		portal := payersim.NewPayer(payersim.PayerOptions{Latency: o.Latency, PageSize: 50, SessionTTL: time.Hour})
-		url, stop, err := serve(portal)
+		url, stop, err := loopback.Serve(portal, 5*time.Second)
 		if err != nil {
 			w.close()
 			return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/internal/loopback"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
@@ -157,14 +158,14 @@ func Run(ctx context.Context, o Options) (*Figures, error) {
 	}()
 	urls := map[string]string{}
 	for name, h := range map[string]http.Handler{"payer": payer, "rbm": rbm, "pas": pasSim} {
-		u, stop, err := serve(tp.wrap(name, h))
+		u, stop, err := loopback.Serve(tp.wrap(name, h), 10*time.Second)
 		if err != nil {
 			return nil, err
 		}
 		urls[name], stops = u, append(stops, stop)
 	}
 	rc := &receiver{secret: hookSecret, rnd: rand.New(rand.NewPCG(o.Seed, 1)), failRate: 20, got: map[string]Received{}}
-	hookURL, stopHook, err := serve(rc)
+	hookURL, stopHook, err := loopback.Serve(rc, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -519,16 +520,6 @@ func scenario(payer, rbm *payersim.Portal, pasSim *pas.Server) error {
 		// Decided at the second inquiry, so the PAS API is polled too.
 		{Code: "22612", Fate: pas.Pend, Reason: "Send the MRI report.", AfterInquiries: 2, Then: pas.Approve},
 	}})
-}
-
-func serve(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 func freeAddr() (string, error) {

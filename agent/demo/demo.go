@@ -13,8 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +25,7 @@ import (
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/internal/loopback"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
@@ -108,12 +107,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	hook := &webhookReceiver{secret: "whsec_" + "ZGVtby13ZWJob29rLXNpZ25pbmcta2V5LTIwMjY=", now: clock.Now, seen: map[string]bool{}}
 	slack := &slackReceiver{out: func(s string) { say("%s", s) }}
-	hookURL, stopHook, err := serve(hook)
+	hookURL, stopHook, err := loopback.Serve(hook, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer stopHook()
-	slackURL, stopSlack, err := serve(slack)
+	slackURL, stopSlack, err := loopback.Serve(slack, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -519,13 +518,3 @@ notify:
     - match: {}
       sinks: [practice-ehr]
 `
-
-func serve(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
