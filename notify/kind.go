@@ -118,6 +118,15 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Recipient is what every sink kind's Notifier is: it delivers, and
+// (through an embedded Audience) says whether its sink gets PHI and order
+// references. Kinds assert it: var _ notify.Recipient = (*Notifier)(nil).
+type Recipient interface {
+	Notifier
+	PHIRecipient
+	OrderRefRecipient
+}
+
 // Audience is what a sink agreed to receive: patient details (include_phi)
 // and order references (include_order_ref, implied by include_phi). A
 // kind's Notifier embeds it, which makes it a PHIRecipient and an

@@ -48,11 +48,7 @@ type Notifier struct {
 	rows      int
 }
 
-var (
-	_ notify.Notifier          = (*Notifier)(nil)
-	_ notify.PHIRecipient      = (*Notifier)(nil)
-	_ notify.OrderRefRecipient = (*Notifier)(nil)
-)
+var _ notify.Recipient = (*Notifier)(nil)
 
 // New returns the notifier of an e-mail sink, reading its password (if
 // any) from secrets. It does not connect.

@@ -50,10 +50,8 @@ type Notifier struct {
 }
 
 var (
-	_ notify.Notifier          = (*Notifier)(nil)
-	_ notify.Throttler         = (*Notifier)(nil)
-	_ notify.PHIRecipient      = (*Notifier)(nil)
-	_ notify.OrderRefRecipient = (*Notifier)(nil)
+	_ notify.Recipient = (*Notifier)(nil)
+	_ notify.Throttler = (*Notifier)(nil)
 )
 
 // New returns the notifier of a Slack sink, reading its webhook URL from

@@ -45,11 +45,7 @@ type Notifier struct {
 	rows    int
 }
 
-var (
-	_ notify.Notifier          = (*Notifier)(nil)
-	_ notify.PHIRecipient      = (*Notifier)(nil)
-	_ notify.OrderRefRecipient = (*Notifier)(nil)
-)
+var _ notify.Recipient = (*Notifier)(nil)
 
 // New returns the notifier of a Teams sink, reading its webhook URL from
 // secrets.

@@ -78,11 +78,7 @@ type Notifier struct {
 	client  *http.Client
 }
 
-var (
-	_ notify.Notifier          = (*Notifier)(nil)
-	_ notify.PHIRecipient      = (*Notifier)(nil)
-	_ notify.OrderRefRecipient = (*Notifier)(nil)
-)
+var _ notify.Recipient = (*Notifier)(nil)
 
 // New returns the notifier of a webhook sink, reading its URL (when in
 // the keyring) and signing secret from secrets.
