@@ -37,10 +37,7 @@ func cmdCaseAdd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		"service date) is reported as present and not created again.", stderr)
 	path := configFlag(fs)
 	root := fs.String("attachments-root", "", "read attachment paths only from inside this `dir` (default: the case file's folder)")
-	if err := parseArgs(fs, args, 1); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, path, args, 1)
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,7 @@ import (
 func cmdConfigCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("config check", "config check [--config FILE]", stderr)
 	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, path, args, -1)
 	if err != nil {
 		return err
 	}

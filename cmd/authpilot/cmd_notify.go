@@ -23,14 +23,11 @@ func cmdNotifyEnable(ctx context.Context, args []string, _ io.Reader, stdout, st
 		"daemon within 30 seconds, else at the next `authpilot run`. Fix the endpoint\n"+
 		"first (`authpilot notify test SINK` checks it).", stderr)
 	path := configFlag(fs)
-	if err := parseArgs(fs, args, 1); err != nil {
-		return err
-	}
-	name := fs.Arg(0)
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, path, args, 1)
 	if err != nil {
 		return err
 	}
+	name := fs.Arg(0)
 	if err := knownSink(cfg, name); err != nil {
 		return &exitError{1, "notify enable: " + err.Error()}
 	}

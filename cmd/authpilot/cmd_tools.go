@@ -18,10 +18,7 @@ import (
 func cmdNotifyTest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("notify test", "notify test [--config FILE] SINK\n\nSends a test alert to one configured sink and reports the outcome.", stderr)
 	path := configFlag(fs)
-	if err := parseArgs(fs, args, 1); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, path, args, 1)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,22 @@ func parseArgs(fs *flag.FlagSet, args []string, n int) error {
 	return nil
 }
 
+// parseConfig parses args as parseArgs does (any number of arguments when
+// n < 0, as parseFlags) and loads the config that path, the --config
+// flag, names.
+func parseConfig(fs *flag.FlagSet, path *string, args []string, n int) (*config.Config, error) {
+	var err error
+	if n < 0 {
+		err = parseFlags(fs, args)
+	} else {
+		err = parseArgs(fs, args, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return loadConfig(*path)
+}
+
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("AUTHPILOT_CONFIG")
 	if def == "" {
