@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -35,10 +34,9 @@ func TestPortalTimesInThePracticeZone(t *testing.T) {
 	must(t, sims.RBM.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPDATES002", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
 	}}))
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
-	defer hook.Close()
+	hookURL := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
 	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -21,9 +20,8 @@ import (
 // reaches the portal under its own name, not the store's sha256.
 func TestDuplicateOrderNeverReachesThePayerTwice(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	hook := httptest.NewServer(newReceiver())
-	defer hook.Close()
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
+	hookURL := httptestServer(t, newReceiver())
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hookURL)
 	a, base, stop := serveAgent(t, cfg, agent.Options{})
 	defer stop()
 	ctx := context.Background()

@@ -188,11 +188,10 @@ func TestEndToEndSpineCases(t *testing.T) {
 		{MemberID: "SHPMRI00003", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
 	}}))
 	rcv := newReceiver()
-	hook := httptest.NewServer(rcv)
-	defer hook.Close()
+	hookURL := httptestServer(t, rcv)
 
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
@@ -396,10 +395,9 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 		_, _ = w.Write(rec.Body.Bytes())
 	}))
 	defer proxy.Close()
-	hook := httptest.NewServer(newReceiver())
-	defer hook.Close()
+	hookURL := httptestServer(t, newReceiver())
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, hook.URL)
+	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, hookURL)
 
 	// Create the case, then let a child process submit it.
 	a := openAgent(t, cfg)

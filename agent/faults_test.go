@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"io"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
 	sink := &alertSink{}
-	hook := httptest.NewServer(sink)
-	defer hook.Close()
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a := e2eAgent(t, sims, sink)
 	ctx := context.Background()
 	c := trackRequest(t, a, sims, "SHPFAULT001", &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,4 +216,14 @@ func serveAgent(t *testing.T, cfg *config.Config, opts agent.Options) (a *agent.
 		<-done
 		a.Close()
 	}
+}
+
+// e2eAgent is an agent without API on the example flows pointed at sims,
+// its alerts sent to a webhook receiver serving hook; receiver and agent
+// close when the test ends.
+func e2eAgent(t *testing.T, sims *payersim.Set, hook http.Handler) *agent.Agent {
+	t.Helper()
+	a := openAgent(t, writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, hook)))
+	t.Cleanup(func() { a.Close() })
+	return a
 }

@@ -88,10 +88,9 @@ func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identity
 	t.Helper()
 	sims := startSims(t, payersim.SetOptions{})
 	sink := &alertSink{}
-	hook := httptest.NewServer(sink)
-	t.Cleanup(hook.Close)
+	hookURL := httptestServer(t, sink)
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
 	if editFlow != nil {
 		p := filepath.Join(dir, "connectors", "summit-portal.yaml")
 		b, err := os.ReadFile(p)
@@ -377,9 +376,7 @@ func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	sink := &alertSink{}
-	hook := httptest.NewServer(sink)
-	defer hook.Close()
-	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(hook.URL))
+	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, sink)))
 	a := openAgent(t, cfg)
 	defer a.Close()
 	w := &identityWorld{agent: a, sink: sink}

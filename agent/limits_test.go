@@ -93,10 +93,9 @@ func TestConnectorLimits(t *testing.T) {
 			log := &pageLog{next: sims.Payer}
 			front := httptest.NewServer(log)
 			t.Cleanup(front.Close)
-			hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			t.Cleanup(hook.Close)
+			hookURL := httptestServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			dir := t.TempDir()
-			writeE2EConfig(t, dir, front.URL, sims.RBMURL, hook.URL)
+			writeE2EConfig(t, dir, front.URL, sims.RBMURL, hookURL)
 			cfg := reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
 			a := openAgent(t, cfg)
 			t.Cleanup(func() { a.Close() })

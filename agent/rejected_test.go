@@ -86,11 +86,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
 	}}))
 	alerts := &alertSink{}
-	hook := httptest.NewServer(alerts)
-	defer hook.Close()
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a := e2eAgent(t, sims, alerts)
 	ctx := context.Background()
 	create := func(member string) string {
 		nc := &agent.NewCase{}
@@ -152,9 +148,7 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
 	alerts := &alertSink{}
-	hook := httptest.NewServer(alerts)
-	defer hook.Close()
-	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(hook.URL))
+	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, alerts)))
 	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
@@ -194,11 +188,7 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
 	alerts := &alertSink{}
-	hook := httptest.NewServer(alerts)
-	defer hook.Close()
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a := e2eAgent(t, sims, alerts)
 	ctx := context.Background()
 
 	const listWord, detailWord = "Approved - Pending Medical Director Sign-off", "Authorized Pending Peer Review"

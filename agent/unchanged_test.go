@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/authpilot/authpilot"
@@ -16,11 +15,7 @@ import (
 // new version, no event, while a request that moved is applied.
 func TestPollOfUnchangedRowsWritesNothing(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	hook := httptest.NewServer(newReceiver())
-	defer hook.Close()
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL)
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a := e2eAgent(t, sims, newReceiver())
 	ctx := context.Background()
 
 	var ids []string
