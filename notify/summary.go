@@ -115,6 +115,9 @@ func Summarize(a authpilot.Alert, c *authpilot.Case, now time.Time, loc *time.Lo
 		if len(c.Diagnoses) > 0 {
 			s.Patient = append(s.Patient, Fact{"Diagnoses", strings.Join(c.Diagnoses, ", ")})
 		}
+		if !c.ServiceDate.IsZero() {
+			s.Patient = append(s.Patient, Fact{"Service date", c.ServiceDate.String()})
+		}
 	}
 	parts := []string{string(a.Type), "alert " + a.ID}
 	if a.ConnectorID != "" {

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +36,25 @@ func TestSummarize(t *testing.T) {
 	withCase := notify.Summarize(a, seeded, now, eastern, 0)
 	if len(withCase.Patient) == 0 || withCase.Patient[0].Value != "Quillfeather, Marguerite" {
 		t.Errorf("patient = %+v", withCase.Patient)
+	}
+}
+
+// TestSummarizeServiceDateOnlyWithPHI: the service date, which a
+// service-at-risk alert's title does not carry, is shown with the patient
+// to a sink that opted in to PHI.
+func TestSummarizeServiceDateOnlyWithPHI(t *testing.T) {
+	d, err := authpilot.ParseDate("2026-12-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &authpilot.Case{ID: "01CASE", ServiceDate: d, Patient: authpilot.Patient{FirstName: "Ann", LastName: "Lee"}}
+	a := authpilot.Alert{Type: authpilot.AlertDeadlineApproaching, CaseID: c.ID, Title: "Service date at risk in 48h"}
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	want := notify.Fact{Label: "Service date", Value: "2026-12-01"}
+	if s := notify.Summarize(a, c, now, time.UTC, 0); !slices.Contains(s.Patient, want) {
+		t.Errorf("with the case: patient facts %v lack %v", s.Patient, want)
+	}
+	if s := notify.Summarize(a, nil, now, time.UTC, 0); len(s.Patient) != 0 {
+		t.Errorf("without the case: patient facts %v, want none", s.Patient)
 	}
 }

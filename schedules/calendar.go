@@ -54,6 +54,18 @@ func NewCalendar(loc *time.Location, closed []authpilot.Date) *Calendar {
 	return c
 }
 
+// Federal returns the calendar of the payer's business days: Monday to
+// Friday less the observed US federal holidays, in the same zone, without
+// the practice's closed days. A payer's windows counted in business days (a
+// peer-to-peer window, a traditional-Medicare decision) do not stretch
+// because the practice closes.
+func (c *Calendar) Federal() *Calendar {
+	if len(c.closed) == 0 {
+		return c
+	}
+	return &Calendar{loc: c.loc, bc: c.bc}
+}
+
 // Location returns the practice's time zone.
 func (c *Calendar) Location() *time.Location { return c.loc }
 

@@ -109,11 +109,20 @@ func (r Rules) check(c *authpilot.Case, d authpilot.Deadline, now time.Time) (au
 	if !ok {
 		w = genericWording(d.Kind)
 	}
+	missedTitle, approachingTitle := w.missedTitle, fmt.Sprintf(w.approachingTitle, humanDuration(lead))
+	if d.Kind == authpilot.DeadlineServiceAtRisk {
+		// Due is the escalation point before the service, not the service
+		// date, which is PHI: the title says how far ahead of the service
+		// the point is, and a sink with include_phi shows the date itself.
+		missedTitle = fmt.Sprintf("Service date at risk: still not authorized %d business days before the service", r.ServiceRiskBusinessDays)
+		approachingTitle = fmt.Sprintf("Service date at risk in %s (%d business days before the service): not authorized yet",
+			humanDuration(lead), r.ServiceRiskBusinessDays)
+	}
 	if phase == phaseMissed {
-		return r.alert(c, d, now, authpilot.AlertDeadlineMissed, phase, authpilot.SeverityCritical, w.missedTitle, w.missedAction), true
+		return r.alert(c, d, now, authpilot.AlertDeadlineMissed, phase, authpilot.SeverityCritical, missedTitle, w.missedAction), true
 	}
 	return r.alert(c, d, now, authpilot.AlertDeadlineApproaching, phase, approachingSeverity(lead),
-		fmt.Sprintf(w.approachingTitle, humanDuration(lead)), w.approachingAction), true
+		approachingTitle, w.approachingAction), true
 }
 
 // window finds the phase that contains now for a deadline due at due with

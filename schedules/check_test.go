@@ -195,8 +195,8 @@ func TestAlertsCarryNoPHI(t *testing.T) {
 	now := at(t, "2027-06-01 09:00") // everything missed
 	ds := rules.Compute(c, cal, now)
 	alerts := rules.Check(c, ds, now)
-	if len(alerts) != 3 { // service date at risk, peer-to-peer, appeal
-		t.Fatalf("got %d alerts, want 3: %v", len(alerts), alerts)
+	if len(alerts) != 2 { // peer-to-peer, appeal (a decided case's service date is not at risk)
+		t.Fatalf("got %d alerts, want 2: %v", len(alerts), alerts)
 	}
 	phi := []string{"Zebediah", "Quillfeather", "1957", "XQZ998877", "22633", "M43.16", "M4316", "2026-11-30"}
 	for _, a := range alerts {
@@ -246,5 +246,24 @@ func TestDigest(t *testing.T) {
 	}
 	if e := schedules.Digest(now, nil); e.Title != "Daily digest: 0 open items" || len(e.Items) != 0 {
 		t.Errorf("empty digest %+v", e)
+	}
+}
+
+// TestServiceAtRiskTitle: the service-at-risk alert is due days before the
+// service; its title says so rather than reading as the service date.
+func TestServiceAtRiskTitle(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), nil)
+	rules := schedules.DefaultRules()
+	c := phiCase(t)
+	c.ServiceDate = day(t, "2026-12-01")
+	for _, tc := range []struct{ now, want string }{
+		{"2026-11-21 09:00", "Service date at risk in 48h (5 business days before the service): not authorized yet"},
+		{"2026-11-23 09:00", "Service date at risk: still not authorized 5 business days before the service"},
+	} {
+		now := at(t, tc.now)
+		alerts := rules.Check(c, find(rules.Compute(c, cal, now), authpilot.DeadlineServiceAtRisk), now)
+		if len(alerts) != 1 || alerts[0].Title != tc.want {
+			t.Errorf("at %s: alerts %v, want one titled %q", tc.now, alerts, tc.want)
+		}
 	}
 }

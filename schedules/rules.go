@@ -34,7 +34,8 @@ type Rules struct {
 	// the warning fires.
 	AuthExpiryWarning time.Duration
 	// PeerToPeerBusinessDays is the default peer-to-peer window after a
-	// denial notice; 0 means no window unless a payer sets one (there is no
+	// denial, partial approval or modification notice, in federal business
+	// days; 0 means no window unless a payer sets one (there is no
 	// federal rule).
 	PeerToPeerBusinessDays int
 	// Payers overrides the defaults by payer ID (Case.Payer).
@@ -222,17 +223,34 @@ func closedStatus(s authpilot.Status) bool {
 	return false
 }
 
+// peerToPeerStatus reports the decisions a peer-to-peer can change: a
+// denial, a partial approval and a modification.
+func peerToPeerStatus(s authpilot.Status) bool {
+	return s == authpilot.StatusDenied || s == authpilot.StatusPartiallyApproved || s == authpilot.StatusModified
+}
+
+// noticeWord names the decision a peer-to-peer window runs from.
+var noticeWord = map[authpilot.Status]string{
+	authpilot.StatusDenied:            "denial",
+	authpilot.StatusPartiallyApproved: "partial approval",
+	authpilot.StatusModified:          "modification",
+}
+
 // Compute returns the deadlines of a case as of now, soonest first, each
 // with the rule it comes from. A closed case (cancelled, withdrawn,
 // expired, not required) has none. Deadlines:
 //
-//   - decision_due while the decision is pending, from SubmittedAt;
+//   - decision_due while the decision is pending, from SubmittedAt
+//     (business-day timeframes on the federal calendar);
 //   - follow_up while pending: the latest follow-up point already passed
 //     (SubmittedAt + k·FollowUpEvery, k ≥ 1), if any, and the next one;
-//   - service_date_at_risk while not authorized: the start of the planned
-//     service date less ServiceRiskBusinessDays business days;
-//   - peer_to_peer after a denial: the end of the N-th business day after
-//     the notice date, when a window is configured;
+//   - service_date_at_risk while undecided (not yet submitted, refused,
+//     or pending): the start of the planned service date less
+//     ServiceRiskBusinessDays business days of the practice's calendar;
+//   - peer_to_peer after a denial, partial approval or modification: the
+//     end of the N-th federal business day after the notice date (the
+//     practice's closed days do not extend a payer's window), when a
+//     window is configured;
 //   - appeal_filing after a denial, partial approval or modification: the
 //     end of the notice date plus the appeal window;
 //   - authorization_expiry while authorized: the end of the last valid day.
@@ -248,17 +266,20 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 	pr := r.Payers[c.Payer]
 	var ds []authpilot.Deadline
 
+	// A payer's windows run on the federal business-day calendar; the
+	// practice's closed days only move the practice's own work.
+	payerCal := cal.Federal()
 	if c.Status.Pending() && c.SubmittedAt != nil {
 		dr := r.decisionRule(c, pr)
 		ds = append(ds, authpilot.Deadline{
 			Kind: authpilot.DeadlineDecisionDue,
-			Due:  dr.after(*c.SubmittedAt, cal),
+			Due:  dr.after(*c.SubmittedAt, payerCal),
 			Rule: dr.rule,
 		})
 		ds = append(ds, r.followUps(*c.SubmittedAt, loc, now)...)
 	}
 
-	if !c.ServiceDate.IsZero() && !c.Status.Authorized() {
+	if !c.ServiceDate.IsZero() && !c.Status.Decided() {
 		ds = append(ds, authpilot.Deadline{
 			Kind: authpilot.DeadlineServiceAtRisk,
 			Due:  cal.AddBusinessDays(c.ServiceDate.In(loc), -r.ServiceRiskBusinessDays),
@@ -268,7 +289,7 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 
 	det := c.Determination
 	notice, haveNotice := noticeDate(det, loc)
-	if c.Status == authpilot.StatusDenied && haveNotice {
+	if peerToPeerStatus(c.Status) && haveNotice {
 		n, src := r.PeerToPeerBusinessDays, "practice default; no federal rule"
 		if pr.PeerToPeerBusinessDays != nil {
 			n, src = *pr.PeerToPeerBusinessDays, "payer config"
@@ -276,8 +297,8 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 		if n > 0 {
 			ds = append(ds, authpilot.Deadline{
 				Kind: authpilot.DeadlinePeerToPeer,
-				Due:  endOfDay(authpilot.DateOf(cal.AddBusinessDays(notice.In(loc), n)), loc),
-				Rule: fmt.Sprintf("peer-to-peer window: %d business days from the denial notice (%s)", n, src),
+				Due:  endOfDay(authpilot.DateOf(payerCal.AddBusinessDays(notice.In(loc), n)), loc),
+				Rule: fmt.Sprintf("peer-to-peer window: %d federal business days from the %s notice (%s)", n, noticeWord[c.Status], src),
 			})
 		}
 	}

@@ -196,7 +196,7 @@ func TestComputeAfterDecision(t *testing.T) {
 				c.Status = authpilot.StatusDenied
 				c.Determination = &authpilot.Determination{Status: authpilot.StatusDenied, NoticeDate: day(t, "2026-11-20")}
 			},
-			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"), rule: "7 business days",
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"), rule: "7 federal business days from the denial notice",
 		},
 		{
 			name: "peer-to-peer from DecidedAt read in the practice zone",
@@ -230,9 +230,32 @@ func TestComputeAfterDecision(t *testing.T) {
 			kind:  authpilot.DeadlinePeerToPeer,
 		},
 		{
-			name: "no peer-to-peer for a partial approval",
+			name: "peer-to-peer after a partial approval",
 			edit: notified("", authpilot.StatusPartiallyApproved),
-			kind: authpilot.DeadlinePeerToPeer,
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"), rule: "from the partial approval notice",
+		},
+		{
+			name: "peer-to-peer after a modification",
+			edit: notified("", authpilot.StatusModified),
+			kind: authpilot.DeadlinePeerToPeer, want: eod("2026-12-02"), rule: "from the modification notice",
+		},
+		{
+			name: "denied case's service date is not at risk",
+			edit: func(c *authpilot.Case) { notified("", authpilot.StatusDenied)(c); c.ServiceDate = day(t, "2026-12-01") },
+			kind: authpilot.DeadlineServiceAtRisk,
+		},
+		{
+			name: "partially approved case's service date is not at risk",
+			edit: func(c *authpilot.Case) {
+				notified("", authpilot.StatusPartiallyApproved)(c)
+				c.ServiceDate = day(t, "2026-12-01")
+			},
+			kind: authpilot.DeadlineServiceAtRisk,
+		},
+		{
+			name: "rejected case's service date is at risk",
+			edit: func(c *authpilot.Case) { c.Status = authpilot.StatusRejected; c.ServiceDate = day(t, "2026-12-01") },
+			kind: authpilot.DeadlineServiceAtRisk, want: at(t, "2026-11-23 00:00"),
 		},
 		{
 			name: "no notice date, no windows",
@@ -330,6 +353,39 @@ func TestComputeAfterDecision(t *testing.T) {
 				t.Errorf("rule %q does not mention %q", got[0].Rule, tc.rule)
 			}
 		})
+	}
+}
+
+// TestPracticeClosedDaysDoNotExtendPayerWindows: the practice closes the
+// Friday after Thanksgiving and Christmas Eve. A payer's business-day
+// windows (peer-to-peer, a traditional-Medicare decision) run on the
+// federal calendar all the same; the practice's own work (service date at
+// risk) still skips its closed days.
+func TestPracticeClosedDaysDoNotExtendPayerWindows(t *testing.T) {
+	cal := schedules.NewCalendar(newYork(t), []authpilot.Date{day(t, "2026-11-27"), day(t, "2026-12-24")})
+	rules := schedules.DefaultRules()
+	now := at(t, "2026-11-21 09:00")
+
+	denied := phiCase(t)
+	denied.Status = authpilot.StatusDenied
+	denied.Determination = &authpilot.Determination{Status: authpilot.StatusDenied, NoticeDate: day(t, "2026-11-20")}
+	// Nov 23, 24, 25, (26 Thanksgiving), 27, 30, Dec 1, 2: the 7th federal business day is Dec 2.
+	if got := find(rules.Compute(denied, cal, now), authpilot.DeadlinePeerToPeer); len(got) != 1 || !got[0].Due.Equal(at(t, "2026-12-02 23:59:59")) {
+		t.Errorf("peer-to-peer = %v, want Dec 2 end of day (the practice's closed Nov 27 does not count)", got)
+	}
+
+	tm := phiCase(t)
+	tm.PlanType = authpilot.PlanTraditionalMedicare
+	tm.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
+	if got := find(rules.Compute(tm, cal, now), authpilot.DeadlineDecisionDue); len(got) != 1 || !got[0].Due.Equal(at(t, "2026-12-07 10:30")) {
+		t.Errorf("decision due = %v, want Dec 7 10:30 (10 federal business days)", got)
+	}
+
+	pending := phiCase(t)
+	pending.ServiceDate = day(t, "2026-12-02")
+	// Dec 1, 30 Nov, (27 closed), (26 holiday), 25, 24, 23: 5 practice business days before Dec 2 is Nov 23.
+	if got := find(rules.Compute(pending, cal, now), authpilot.DeadlineServiceAtRisk); len(got) != 1 || !got[0].Due.Equal(at(t, "2026-11-23 00:00")) {
+		t.Errorf("service at risk = %v, want Nov 23 (the practice's closed Nov 27 counts)", got)
 	}
 }
 
