@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot"
@@ -78,6 +79,58 @@ func (a *Agent) caseDeadlines(ctx context.Context, c *authpilot.Case) {
 			a.log.Warn("deadline alerts after submission not queued; the next check retries", "case", c.ID, "err", err)
 		}
 	}
+}
+
+// decisionWindows completes the determination alert of a denial, partial
+// approval or modification with the windows it opens: when the
+// peer-to-peer window closes and when the appeal is due, where the rules
+// know them (ds, the case's deadlines after the decision). The alert's
+// Deadline is the soonest of the two.
+func decisionWindows(alerts []authpilot.Alert, ds []authpilot.Deadline, loc *time.Location) {
+	var notes []string
+	var first *authpilot.Deadline
+	for i := range ds {
+		d := &ds[i]
+		switch d.Kind {
+		case authpilot.DeadlinePeerToPeer:
+			notes = append(notes, "peer-to-peer window closes "+windowDate(d.Due, loc))
+		case authpilot.DeadlineAppeal:
+			notes = append(notes, "appeal due by "+windowDate(d.Due, loc))
+		default:
+			continue
+		}
+		if first == nil || d.Due.Before(first.Due) {
+			first = d
+		}
+	}
+	if first == nil {
+		return
+	}
+	for i := range alerts {
+		al := &alerts[i]
+		if al.Type != authpilot.AlertDeterminationReceived {
+			continue
+		}
+		switch al.Status {
+		case authpilot.StatusDenied, authpilot.StatusPartiallyApproved, authpilot.StatusModified:
+		default:
+			continue
+		}
+		s := strings.Join(notes, "; ")
+		al.Action = strings.TrimSuffix(al.Action, ".") + ". " + strings.ToUpper(s[:1]) + s[1:] + "."
+		dl := *first
+		al.Deadline = &dl
+	}
+}
+
+// windowDate is a window's end as staff read it: "Wed 2 Dec 2026" when it
+// ends at the end of the day, else with the time.
+func windowDate(t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	if h, m, _ := t.Clock(); h == 23 && m == 59 {
+		return t.Format("Mon 2 Jan 2006")
+	}
+	return t.Format("Mon 2 Jan 2006 15:04 MST")
 }
 
 // localNow is the clock's time in the practice's zone.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,8 @@ func TestPASThroughTheAgent(t *testing.T) {
 	}}})
 	srv := httptest.NewServer(pasSim)
 	defer srv.Close()
-	cfg := pasConfig(t, "PAS test", srv.URL, "")
+	sink := &alertSink{}
+	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, sink)))
 	a := openAgent(t, cfg)
 	defer a.Close()
 	ctx := context.Background()
@@ -87,6 +89,51 @@ func TestPASThroughTheAgent(t *testing.T) {
 	}
 	if st := pasSim.Stats(); st.Submissions != 3 {
 		t.Fatalf("PAS simulator saw %d submissions, want 3", st.Submissions)
+	}
+	checkDecisionWindows(t, a, sink, denied, authpilot.StatusDenied)
+	checkDecisionWindows(t, a, sink, modified, authpilot.StatusModified)
+}
+
+// checkDecisionWindows checks that the determination alert of a denial or
+// modification names when the peer-to-peer window closes and when the
+// appeal is due (commercial plan: 7 business days, 180 days), with the
+// soonest as its deadline.
+func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *alertSink, caseID string, status authpilot.Status) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, a.FlushAlerts(ctx, 10*time.Second))
+	ds, err := a.Store().Deadlines(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p2p, appeal time.Time
+	for _, d := range ds {
+		switch d.Kind {
+		case authpilot.DeadlinePeerToPeer:
+			p2p = d.Due
+		case authpilot.DeadlineAppeal:
+			appeal = d.Due
+		}
+	}
+	if p2p.IsZero() || appeal.IsZero() {
+		t.Fatalf("%s case: deadlines %v lack a peer-to-peer or appeal window", status, ds)
+	}
+	als, _ := sink.of(caseID, authpilot.AlertDeterminationReceived)
+	if len(als) != 1 {
+		t.Fatalf("%s case: %d determination alerts, want 1", status, len(als))
+	}
+	al := als[0]
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, want := range []string{
+		"Peer-to-peer window closes " + p2p.In(ny).Format("Mon 2 Jan 2006"),
+		"appeal due by " + appeal.In(ny).Format("Mon 2 Jan 2006"),
+	} {
+		if !strings.Contains(al.Action, want) {
+			t.Errorf("%s alert action %q lacks %q", status, al.Action, want)
+		}
+	}
+	if al.Deadline == nil || al.Deadline.Kind != authpilot.DeadlinePeerToPeer || !al.Deadline.Due.Equal(p2p) {
+		t.Errorf("%s alert deadline %+v, want the peer-to-peer close %v", status, al.Deadline, p2p)
 	}
 }
 

@@ -56,6 +56,8 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *alertSink, caseID, word
 	}
 	if len(got) != 1 || got[0].Reason != words || got[0].Status != authpilot.StatusRejected {
 		t.Errorf("submission_rejected alerts = %+v, want one with the payer's words as its reason", got)
+	} else if want := "The payer rejected the request: \u201c" + strings.Join(strings.Fields(words), " ") + "\u201d"; got[0].Title != want {
+		t.Errorf("submission_rejected title %q, want %q (quoting the portal's own text)", got[0].Title, want)
 	}
 	if n := len(alerts.ofType(authpilot.AlertNeedsHuman)); n != 0 {
 		t.Errorf("%d needs_human alerts for a refusal, want 0", n)

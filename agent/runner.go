@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent/run"
@@ -149,6 +150,9 @@ func (a *Agent) observe(ctx context.Context, caseID string, o authpilot.Observat
 		old := c.Status
 		ch := c.Apply(o, letters, actor, rec, a.localNow())
 		changed = c.Status != old
+		if changed {
+			decisionWindows(ch.Alerts, a.rules.Compute(c, a.cal, a.now()), a.cfg.Location())
+		}
 		return ch, nil
 	})
 	if err != nil {
@@ -378,7 +382,7 @@ func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, 
 		c.LastError = msg
 		detail, _ := json.Marshal(map[string]string{"error": msg, "class": authpilot.ErrorClass(cause)})
 		alert := c.NewAlert(authpilot.AlertSubmissionRejected, authpilot.SeverityCritical,
-			"The payer rejected the request", "Read the payer's reason, correct the case, then re-queue it; authpilot will not resubmit it by itself",
+			rejectedTitle(words), "Read the payer's reason, correct the case, then re-queue it; authpilot will not resubmit it by itself",
 			now, rec, "submission_rejected:"+c.ID+":"+fmt.Sprint(c.Version))
 		alert.PrevStatus = old
 		alert.Reason = words
@@ -399,6 +403,22 @@ func (r *runner) reject(ctx context.Context, caseID string, cause error, actor, 
 	return nil
 }
 
+// rejectedTitle is a submission_rejected alert's title: it quotes the
+// payer's own words (up to 160 characters; the Dispatcher redacts known PHI
+// for a sink without include_phi), so the alert reads as the portal's
+// refusal and not as a generic failure.
+func rejectedTitle(words string) string {
+	const title = "The payer rejected the request"
+	words = strings.Join(strings.Fields(words), " ")
+	if words == "" {
+		return title
+	}
+	if r := []rune(words); len(r) > 160 {
+		words = string(r[:159]) + "…"
+	}
+	return title + ": \u201c" + words + "\u201d"
+}
+
 // applySubmission records the payer's answer to a submit (or a find during
 // reconciliation): submitting → submitted (or a decision given at once).
 func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *authpilot.Submission, evType authpilot.EventType, actor, rec string) error {
@@ -408,7 +428,11 @@ func (a *Agent) applySubmission(ctx context.Context, caseID string, sub *authpil
 	}
 	now := a.now().UTC()
 	updated, err := a.store.UpdateCase(ctx, caseID, func(c *authpilot.Case) (authpilot.Changes, error) {
-		return c.ApplySubmission(*sub, letters, evType, actor, rec, now.In(a.cfg.Location()))
+		ch, err := c.ApplySubmission(*sub, letters, evType, actor, rec, now.In(a.cfg.Location()))
+		if err == nil {
+			decisionWindows(ch.Alerts, a.rules.Compute(c, a.cal, now), a.cfg.Location())
+		}
+		return ch, err
 	})
 	if err != nil {
 		return fmt.Errorf("record submission of case %s: %w", caseID, err)
