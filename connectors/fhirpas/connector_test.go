@@ -75,9 +75,10 @@ func TestSubmitDecisions(t *testing.T) {
 			status: authpilot.StatusPended, info: "Send physical therapy notes",
 		},
 		{
-			name:   "pended until inquired",
+			// A4 with no request for information: in review, not pended.
+			name:   "in review until inquired",
 			rules:  []pas.Rule{{Fate: pas.Approve, AfterInquiries: 1}},
-			status: authpilot.StatusPended, noDet: true,
+			status: authpilot.StatusSubmitted, noDet: true,
 		},
 	}
 	for _, tt := range tests {

@@ -369,6 +369,14 @@ func interpret(f found) (*result, error) {
 	case authpilot.StatusDenied, authpilot.StatusPartiallyApproved, authpilot.StatusModified:
 		r.reason = strings.Join(why, "; ")
 	}
+	if st == authpilot.StatusPended && r.infoRequested == "" {
+		// X12 A4 "pended" says only that the review goes on; without a
+		// request for information (process note or CommunicationRequest)
+		// there is nothing for staff to send, so the request is in review
+		// (submitted), not pended, and raises no more_info_requested alert.
+		// The status text keeps the payer's word.
+		r.status = authpilot.StatusSubmitted
+	}
 	return r, nil
 }
 
@@ -444,7 +452,8 @@ func readAdjudications(l *line, adjs []adjudication) {
 //     error before this rule runs);
 //  2. cancelled (C) and not-required (NA) lines are set aside while other
 //     lines exist; all C → cancelled, otherwise only C/NA → not_required;
-//  3. any pended (A4) → pended: a decision is still owed;
+//  3. any pended (A4) → pended: a decision is still owed (interpret turns
+//     a pended answer that requests no information into submitted);
 //  4. any contact-payer (CT) → contact_payer;
 //  5. any modified (A6) → modified; so is a denied requested line next to
 //     an approved payer-added line (the payer substituted a service);

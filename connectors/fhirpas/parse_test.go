@@ -57,8 +57,11 @@ var inquiryApproved = parsed{
 	noticeDate: "2019-07-20", hasDet: true,
 }
 
+// The IG's pending response (A4) asks for no information: the request is
+// in review (submitted), not pended, so no more_info_requested alert fires
+// with nothing to send; the payer's word stays in the status text.
 var referralPended = parsed{
-	status: authpilot.StatusPended, statusText: "Pending", payerRef: "PEND0001",
+	status: authpilot.StatusSubmitted, statusText: "Pending", payerRef: "PEND0001",
 }
 
 // The rejection names no reason and no authorization; the ClaimResponse
