@@ -265,6 +265,50 @@ func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	return nil
 }
 
+// lineRows compares what was ordered with what the payer authorized, one
+// row per code: "22612 x1 → x1 approved", "22614 x2 → x1 approved",
+// "22840 x1 → not approved", and a code the payer authorized instead of
+// one ordered (a modification) as "63035 (not ordered) → x1 approved". It
+// is empty while the payer has decided nothing; a decision that lists no
+// lines says so in one row.
+func lineRows(c *authpilot.Case) []string {
+	d := c.Determination
+	if d == nil || !d.Status.Decided() || d.Status == authpilot.StatusNotRequired {
+		return nil
+	}
+	if len(d.ApprovedLines) == 0 && d.Status != authpilot.StatusDenied {
+		return []string{"the payer listed no approved lines"}
+	}
+	approved := map[string]int{}
+	var order []string
+	for _, l := range d.ApprovedLines {
+		code := strings.ToUpper(strings.TrimSpace(l.Code))
+		if _, ok := approved[code]; !ok {
+			order = append(order, code)
+		}
+		approved[code] += l.Units
+	}
+	ordered := map[string]bool{}
+	var rows []string
+	for _, l := range c.ServiceLines {
+		code := strings.ToUpper(strings.TrimSpace(l.Code))
+		row := fmt.Sprintf("%s x%d → ", code, l.Units)
+		if n, ok := approved[code]; ok && !ordered[code] {
+			row += fmt.Sprintf("x%d approved", n)
+		} else {
+			row += "not approved"
+		}
+		ordered[code] = true
+		rows = append(rows, row)
+	}
+	for _, code := range order {
+		if !ordered[code] {
+			rows = append(rows, fmt.Sprintf("%s (not ordered) → x%d approved", code, approved[code]))
+		}
+	}
+	return rows
+}
+
 // printCase prints a case for a person. Every value passes through
 // authpilot.Printable: stored text (a name, a payer's words) never reaches
 // the terminal with raw control characters.
@@ -297,6 +341,12 @@ func printCase(w io.Writer, v *agent.CaseView, loc *time.Location) {
 		}
 		if d.InfoRequested != "" {
 			fmt.Fprintf(w, "  info requested: %s\n", p(d.InfoRequested))
+		}
+		if rows := lineRows(c); len(rows) > 0 {
+			fmt.Fprintln(w, "Lines (ordered → approved):")
+			for _, r := range rows {
+				fmt.Fprintf(w, "  %s\n", p(r))
+			}
 		}
 	}
 	if c.LastError != "" {
