@@ -192,11 +192,21 @@ func (a *Agent) Digest(ctx context.Context) error {
 func rulesFromConfig(cfg *config.Config) schedules.Rules {
 	r := schedules.DefaultRules()
 	d := cfg.Deadlines
-	if len(d.LeadTimes) > 0 {
-		r.LeadTimes = nil
-		for _, l := range d.LeadTimes {
-			r.LeadTimes = append(r.LeadTimes, l.Std())
+	std := func(ls []config.Duration) []time.Duration {
+		out := make([]time.Duration, 0, len(ls))
+		for _, l := range ls {
+			out = append(out, l.Std())
 		}
+		return out
+	}
+	if len(d.LeadTimes.Default) > 0 {
+		r.LeadTimes = std(d.LeadTimes.Default)
+	}
+	for k, ls := range d.LeadTimes.ByKind() {
+		if r.KindLeadTimes == nil {
+			r.KindLeadTimes = map[authpilot.DeadlineKind][]time.Duration{}
+		}
+		r.KindLeadTimes[k] = std(ls)
 	}
 	if d.FollowUpEvery > 0 {
 		r.FollowUpEvery = d.FollowUpEvery.Std()

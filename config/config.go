@@ -172,13 +172,66 @@ type Schedules struct {
 
 // Deadlines are the deadline engine's practice-wide settings.
 type Deadlines struct {
-	// LeadTimes raise deadline_approaching this long before each deadline.
-	LeadTimes     []Duration `yaml:"lead_times"`
-	FollowUpEvery Duration   `yaml:"follow_up_every"`
+	// LeadTimes raise deadline_approaching this long before each deadline:
+	// one list for every kind, or lists per kind.
+	LeadTimes     LeadTimes `yaml:"lead_times"`
+	FollowUpEvery Duration  `yaml:"follow_up_every"`
 	// ServiceDateRiskBusinessDays flags a service date this many business
 	// days away that is not yet authorized.
 	ServiceDateRiskBusinessDays int      `yaml:"service_date_risk_business_days"`
 	AuthExpiryWarning           Duration `yaml:"auth_expiry_warning"`
+}
+
+// LeadTimes are the deadline_approaching lead times, written as one list
+// for every deadline kind ("lead_times: [48h, 24h]") or as a mapping with
+// a list per kind and a default for the others:
+//
+//	lead_times:
+//	  default: [48h, 24h]
+//	  decision_due: [48h, 24h]
+//	  appeal_filing: [7d, 2d]
+//
+// follow_up alerts when due and authorization_expiry uses
+// auth_expiry_warning, so neither is a key.
+type LeadTimes struct {
+	Default           []Duration `yaml:"default"`
+	DecisionDue       []Duration `yaml:"decision_due"`
+	ServiceDateAtRisk []Duration `yaml:"service_date_at_risk"`
+	PeerToPeer        []Duration `yaml:"peer_to_peer"`
+	AppealFiling      []Duration `yaml:"appeal_filing"`
+	// list is set when the file wrote one list (its items' paths are
+	// lead_times[i]).
+	list bool
+}
+
+// leadTimesByKind is LeadTimes written as a mapping, decoded strictly.
+type leadTimesByKind LeadTimes
+
+// DecodeYAML accepts a list (every kind) or a mapping per kind.
+func (l *LeadTimes) DecodeYAML(d *yamlx.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.SequenceNode {
+		var list []Duration
+		d.Decode(n, reflect.ValueOf(&list).Elem(), path)
+		*l = LeadTimes{Default: list, list: true}
+		return
+	}
+	var m leadTimesByKind
+	d.Decode(n, reflect.ValueOf(&m).Elem(), path)
+	*l = LeadTimes(m)
+}
+
+// ByKind returns the per-kind lists that are set, by deadline kind.
+func (l LeadTimes) ByKind() map[authpilot.DeadlineKind][]Duration {
+	out := map[authpilot.DeadlineKind][]Duration{}
+	for k, v := range map[authpilot.DeadlineKind][]Duration{
+		authpilot.DeadlineDecisionDue: l.DecisionDue, authpilot.DeadlineServiceAtRisk: l.ServiceDateAtRisk,
+		authpilot.DeadlinePeerToPeer: l.PeerToPeer, authpilot.DeadlineAppeal: l.AppealFiling,
+	} {
+		if len(v) > 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Payer is a health plan or RBM the practice files with.

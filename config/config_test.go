@@ -68,7 +68,7 @@ func TestGoodConfig(t *testing.T) {
 	check("Recordings", cfg.Recordings, Recordings{Capture: CaptureAll, Retention: days(90)})
 	check("Schedules", cfg.Schedules, Schedules{Deadlines: "*/10 * * * *", Digest: "30 7 * * 1-5"})
 	check("Deadlines", cfg.Deadlines, Deadlines{
-		LeadTimes:                   []Duration{Duration(72 * time.Hour), Duration(36 * time.Hour), Duration(4 * time.Hour)},
+		LeadTimes:                   LeadTimes{Default: []Duration{Duration(72 * time.Hour), Duration(36 * time.Hour), Duration(4 * time.Hour)}, list: true},
 		FollowUpEvery:               days(5),
 		ServiceDateRiskBusinessDays: 7,
 		AuthExpiryWarning:           days(21),
@@ -195,7 +195,7 @@ func TestDefault(t *testing.T) {
 	check("Recordings", d.Recordings, Recordings{Capture: CaptureOnFailure, Retention: days(30)})
 	check("Schedules", d.Schedules, Schedules{Deadlines: "*/15 * * * *", Digest: "0 8 * * 1-5"})
 	check("Deadlines", d.Deadlines, Deadlines{
-		LeadTimes:                   []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour)},
+		LeadTimes:                   LeadTimes{Default: []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour)}, list: true},
 		FollowUpEvery:               days(7),
 		ServiceDateRiskBusinessDays: 5,
 		AuthExpiryWarning:           days(14),
@@ -702,5 +702,36 @@ func TestRouter(t *testing.T) {
 	a := authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Severity: authpilot.SeverityCritical, Payer: "summit-ma", Track: authpilot.TrackSurgery}
 	if got := cfg.Router().Route(a, nil); !slices.Equal(got, []string{"coordinators", "ehr"}) {
 		t.Errorf("without continue: Route = %v", got)
+	}
+}
+
+// TestLeadTimesPerKind: deadlines.lead_times is one list for every kind
+// or a list per kind with a default; the mapping is decoded strictly and
+// its errors name file:line and the path.
+func TestLeadTimesPerKind(t *testing.T) {
+	cfg, err := Parse("kinds.yaml", []byte(`practice: {name: P}
+deadlines:
+  lead_times:
+    default: [48h, 24h]
+    appeal_filing: [7d, 2d]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt := cfg.Deadlines.LeadTimes
+	if !reflect.DeepEqual(lt.Default, []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour)}) ||
+		!reflect.DeepEqual(lt.ByKind(), map[authpilot.DeadlineKind][]Duration{authpilot.DeadlineAppeal: {days(7), days(2)}}) {
+		t.Errorf("lead times = %+v, by kind %v", lt, lt.ByKind())
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"    follow_up: [1h]\n", `kinds.yaml:4: deadlines.lead_times: unknown key "follow_up"`},
+		{"    appeal_filing: [7d, 7d]\n", "kinds.yaml:4: deadlines.lead_times.appeal_filing[1]: 7d is listed twice"},
+		{"    decision_due: [48h, -1h]\n", "kinds.yaml:4: deadlines.lead_times.decision_due[1]: must be more than 0"},
+		{"    peer_to_peer: 2d\n", "kinds.yaml:4: deadlines.lead_times.peer_to_peer"},
+	} {
+		_, err := Parse("kinds.yaml", []byte("practice: {name: P}\ndeadlines:\n  lead_times:\n"+tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
 	}
 }

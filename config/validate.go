@@ -265,8 +265,26 @@ func (v *validator) sections() {
 
 func (v *validator) deadlines() {
 	d := v.cfg.Deadlines
-	for i, lt := range d.LeadTimes {
-		v.positive(fmt.Sprintf("deadlines.lead_times[%d]", i), lt)
+	lt := d.LeadTimes
+	leads := func(path string, ls []Duration) {
+		seen := map[Duration]bool{}
+		for i, l := range ls {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			v.positive(p, l)
+			if l > 0 && seen[l] {
+				v.errorf(p, "%s is listed twice", l)
+			}
+			seen[l] = true
+		}
+	}
+	if lt.list {
+		leads("deadlines.lead_times", lt.Default)
+	} else {
+		leads("deadlines.lead_times.default", lt.Default)
+		leads("deadlines.lead_times.decision_due", lt.DecisionDue)
+		leads("deadlines.lead_times.service_date_at_risk", lt.ServiceDateAtRisk)
+		leads("deadlines.lead_times.peer_to_peer", lt.PeerToPeer)
+		leads("deadlines.lead_times.appeal_filing", lt.AppealFiling)
 	}
 	v.positive("deadlines.follow_up_every", d.FollowUpEvery)
 	v.atLeast("deadlines.service_date_risk_business_days", d.ServiceDateRiskBusinessDays, 0)

@@ -23,8 +23,9 @@ const (
 // the store keeps each key once, so every alert is delivered exactly once
 // however often Check runs and across restarts.
 //
-// For a deadline due at D with lead times L1 > L2 > … > Ln (LeadTimes, or
-// AuthExpiryWarning for authorization_expiry), at most one alert applies at
+// For a deadline due at D with lead times L1 > L2 > … > Ln (the kind's
+// KindLeadTimes, else LeadTimes; AuthExpiryWarning for
+// authorization_expiry), at most one alert applies at
 // any instant — the most urgent whose window contains now:
 //
 //   - deadline_missed when now ≥ D;
@@ -101,7 +102,7 @@ func (r Rules) check(c *authpilot.Case, d authpilot.Deadline, now time.Time) (au
 			"Perform the service before the authorization ends, or request an extension"), true
 	}
 
-	phase, lead, ok := window(d.Due, leadTimes(r.LeadTimes), now)
+	phase, lead, ok := window(d.Due, r.leadTimesFor(d.Kind), now)
 	if !ok {
 		return authpilot.Alert{}, false
 	}

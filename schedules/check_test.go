@@ -267,3 +267,42 @@ func TestServiceAtRiskTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckLeadTimesPerKind: an appeal is prepared a week ahead while a
+// decision is chased two days ahead; a kind without its own list keeps the
+// default.
+func TestCheckLeadTimesPerKind(t *testing.T) {
+	rules := schedules.DefaultRules() // 48h, 24h
+	rules.KindLeadTimes = map[authpilot.DeadlineKind][]time.Duration{
+		authpilot.DeadlineAppeal: {2 * schedules.Day, 7 * schedules.Day},
+	}
+	if err := rules.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	due := at(t, "2027-01-24 23:59:59")
+	tests := []struct {
+		kind  authpilot.DeadlineKind
+		now   time.Time
+		phase string // "" = no alert
+	}{
+		{authpilot.DeadlineAppeal, due.Add(-8 * schedules.Day), ""},
+		{authpilot.DeadlineAppeal, due.Add(-6 * schedules.Day), "lead=7d"},
+		{authpilot.DeadlineAppeal, due.Add(-47 * time.Hour), "lead=48h"},
+		{authpilot.DeadlineAppeal, due.Add(-23 * time.Hour), "lead=48h"}, // no 24h for appeals
+		{authpilot.DeadlineDecisionDue, due.Add(-6 * schedules.Day), ""},
+		{authpilot.DeadlineDecisionDue, due.Add(-23 * time.Hour), "lead=24h"},
+	}
+	for _, tc := range tests {
+		alerts := rules.Check(phiCase(t), []authpilot.Deadline{{Kind: tc.kind, Due: due}}, tc.now)
+		switch {
+		case tc.phase == "" && len(alerts) != 0:
+			t.Errorf("%s at %v: alerts %v, want none", tc.kind, tc.now, alerts)
+		case tc.phase != "" && (len(alerts) != 1 || !strings.HasSuffix(alerts[0].DedupKey, "/"+tc.phase)):
+			t.Errorf("%s at %v: alerts %v, want one for %s", tc.kind, tc.now, alerts, tc.phase)
+		}
+	}
+	rules.KindLeadTimes[authpilot.DeadlineFollowUp] = []time.Duration{time.Hour}
+	if err := rules.Validate(); err == nil || !strings.Contains(err.Error(), "lead_times.follow_up") {
+		t.Errorf("Validate with follow_up lead times = %v, want an error naming lead_times.follow_up", err)
+	}
+}

@@ -24,6 +24,11 @@ type Rules struct {
 	// LeadTimes are when deadline_approaching fires before a deadline, e.g.
 	// 48h and 24h. Authorization expiry uses AuthExpiryWarning instead.
 	LeadTimes []time.Duration
+	// KindLeadTimes override LeadTimes for one deadline kind (e.g.
+	// appeal_filing 7d and 2d ahead); a kind not listed uses LeadTimes.
+	// follow_up (due when due) and authorization_expiry (AuthExpiryWarning)
+	// take none.
+	KindLeadTimes map[authpilot.DeadlineKind][]time.Duration
 	// FollowUpEvery is the follow-up cadence while a decision is pending,
 	// counted from submission; 0 turns follow-ups off.
 	FollowUpEvery time.Duration
@@ -71,15 +76,31 @@ func DefaultRules() Rules {
 // Validate reports every setting that cannot work, naming its field.
 func (r Rules) Validate() error {
 	var errs []error
-	seen := map[time.Duration]bool{}
-	for i, l := range r.LeadTimes {
-		switch {
-		case l <= 0:
-			errs = append(errs, fmt.Errorf("lead_times[%d]: must be positive, got %v", i, l))
-		case seen[l]:
-			errs = append(errs, fmt.Errorf("lead_times[%d]: %v is listed twice", i, l))
+	checkLeads := func(field string, ls []time.Duration) {
+		seen := map[time.Duration]bool{}
+		for i, l := range ls {
+			switch {
+			case l <= 0:
+				errs = append(errs, fmt.Errorf("%s[%d]: must be positive, got %v", field, i, l))
+			case seen[l]:
+				errs = append(errs, fmt.Errorf("%s[%d]: %v is listed twice", field, i, l))
+			}
+			seen[l] = true
 		}
-		seen[l] = true
+	}
+	checkLeads("lead_times", r.LeadTimes)
+	kinds := make([]string, 0, len(r.KindLeadTimes))
+	for k := range r.KindLeadTimes {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		kind := authpilot.DeadlineKind(k)
+		if !slices.Contains(LeadTimeKinds, kind) {
+			errs = append(errs, fmt.Errorf("lead_times.%s: not a deadline kind with lead times (%v)", k, LeadTimeKinds))
+			continue
+		}
+		checkLeads("lead_times."+k, r.KindLeadTimes[kind])
 	}
 	if r.FollowUpEvery < 0 || (r.FollowUpEvery > 0 && r.FollowUpEvery < time.Hour) {
 		errs = append(errs, fmt.Errorf("follow_up_every: must be 0 (off) or at least 1h, got %v", r.FollowUpEvery))
@@ -439,6 +460,20 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return d.String()
+}
+
+// LeadTimeKinds are the deadline kinds whose alerts use lead times.
+var LeadTimeKinds = []authpilot.DeadlineKind{
+	authpilot.DeadlineDecisionDue, authpilot.DeadlineServiceAtRisk, authpilot.DeadlinePeerToPeer, authpilot.DeadlineAppeal,
+}
+
+// leadTimesFor returns the lead times of deadline kind k: its own, else
+// the default list.
+func (r Rules) leadTimesFor(k authpilot.DeadlineKind) []time.Duration {
+	if ls, ok := r.KindLeadTimes[k]; ok && len(ls) > 0 {
+		return leadTimes(ls)
+	}
+	return leadTimes(r.LeadTimes)
 }
 
 // leadTimes returns ls without non-positive or repeated values, longest
