@@ -231,6 +231,7 @@ func rulesFromConfig(cfg *config.Config) schedules.Rules {
 			DecisionStandard: dur(pd.DecisionStandard), DecisionExpedited: dur(pd.DecisionExpedited),
 			Appeal: dur(pd.Appeal), AuthExpiryWarning: dur(pd.AuthExpiryWarning),
 			PeerToPeerBusinessDays: pd.PeerToPeerBusinessDays,
+			ClosedDays:             pd.ClosedDays,
 		}
 	}
 	return r

@@ -253,6 +253,11 @@ type PayerDeadlines struct {
 	PeerToPeerBusinessDays *int      `yaml:"peer_to_peer_business_days"`
 	Appeal                 *Duration `yaml:"appeal"`
 	AuthExpiryWarning      *Duration `yaml:"auth_expiry_warning"`
+	// ClosedDays are the payer's own closed days beyond the US federal
+	// holidays: its business-day windows (peer-to-peer, a business-day
+	// decision timeframe) skip them. The practice's closed_days never
+	// extend a payer's window.
+	ClosedDays []authpilot.Date `yaml:"closed_days"`
 }
 
 // Connector is one configured payer portal or API.

@@ -85,6 +85,7 @@ func TestGoodConfig(t *testing.T) {
 			PeerToPeerBusinessDays: ptr(7),
 			Appeal:                 ptr(days(65)),
 			AuthExpiryWarning:      ptr(days(14)),
+			ClosedDays:             []authpilot.Date{authpilot.NewDate(2026, 11, 27)},
 		},
 	})
 	// Name defaults to the id; unset overrides stay nil.
@@ -110,7 +111,7 @@ func TestGoodConfig(t *testing.T) {
 	check("Connectors[1].Schedule", c1.Schedule, ConnectorSchedule{Submit: "", Poll: "@every 2h", Jitter: Duration(2 * time.Minute)})
 	check("Connectors[1].Limits", c1.Limits, DefaultLimits)
 	check("Connectors[1].Notify", len(c1.Notify), 0)
-	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 57})
+	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 58})
 
 	check("Sinks", cfg.Sinks(), []notify.Sink{
 		{Name: "coordinators", Type: "slack", Options: &slack.Config{URLSecret: "slack-coordinators-url"}},

@@ -66,6 +66,19 @@ func (c *Calendar) Federal() *Calendar {
 	return &Calendar{loc: c.loc, bc: c.bc}
 }
 
+// PayerCalendar returns the federal calendar plus a payer's own closed
+// days, for a payer that sets them; with none it is Federal.
+func (c *Calendar) PayerCalendar(closed []authpilot.Date) *Calendar {
+	if len(closed) == 0 {
+		return c.Federal()
+	}
+	p := &Calendar{loc: c.loc, bc: c.bc, closed: make(map[authpilot.Date]bool, len(closed))}
+	for _, d := range closed {
+		p.closed[d] = true
+	}
+	return p
+}
+
 // Location returns the practice's time zone.
 func (c *Calendar) Location() *time.Location { return c.loc }
 

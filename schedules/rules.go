@@ -57,6 +57,9 @@ type PayerRules struct {
 	// PeerToPeerBusinessDays is the payer's peer-to-peer window; 0 turns
 	// the deadline off for this payer.
 	PeerToPeerBusinessDays *int
+	// ClosedDays are the payer's own non-business days beyond the federal
+	// holidays; its business-day windows skip them (never the practice's).
+	ClosedDays []authpilot.Date
 }
 
 // DefaultRules returns the defaults of DESIGN.md: warnings 48 h and 24 h
@@ -287,9 +290,10 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 	pr := r.Payers[c.Payer]
 	var ds []authpilot.Deadline
 
-	// A payer's windows run on the federal business-day calendar; the
-	// practice's closed days only move the practice's own work.
-	payerCal := cal.Federal()
+	// A payer's windows run on the federal business-day calendar (plus
+	// the payer's own closed days); the practice's closed days only move
+	// the practice's own work.
+	payerCal := cal.PayerCalendar(pr.ClosedDays)
 	if c.Status.Pending() && c.SubmittedAt != nil {
 		dr := r.decisionRule(c, pr)
 		ds = append(ds, authpilot.Deadline{

@@ -374,6 +374,13 @@ func TestPracticeClosedDaysDoNotExtendPayerWindows(t *testing.T) {
 		t.Errorf("peer-to-peer = %v, want Dec 2 end of day (the practice's closed Nov 27 does not count)", got)
 	}
 
+	// A payer that sets its own closed day: its window skips it.
+	ownCal := schedules.DefaultRules()
+	ownCal.Payers = map[string]schedules.PayerRules{"acme-ma": {ClosedDays: []authpilot.Date{day(t, "2026-11-27")}}}
+	if got := find(ownCal.Compute(denied, cal, now), authpilot.DeadlinePeerToPeer); len(got) != 1 || !got[0].Due.Equal(at(t, "2026-12-03 23:59:59")) {
+		t.Errorf("peer-to-peer with the payer's own closed day = %v, want Dec 3 end of day", got)
+	}
+
 	tm := phiCase(t)
 	tm.PlanType = authpilot.PlanTraditionalMedicare
 	tm.SubmittedAt = ptr(at(t, "2026-11-20 10:30"))
