@@ -273,6 +273,8 @@ type Connector struct {
 	Options  connectors.Options `yaml:"options"`
 	Schedule ConnectorSchedule  `yaml:"schedule"`
 	Limits   Limits             `yaml:"limits"`
+	// Watch is how decided cases keep being polled.
+	Watch Watch `yaml:"watch"`
 	// Notify names extra sinks for this connector's alerts.
 	Notify []string `yaml:"notify"`
 
@@ -310,7 +312,25 @@ var (
 func (c *Connector) SetDefaults() {
 	c.Schedule = DefaultConnectorSchedule
 	c.Limits = DefaultLimits
+	c.Watch = DefaultWatch
 }
+
+// Watch sets how a connector keeps polling decided cases (approved,
+// partially approved, modified, denied) so overturns, rescissions and
+// modifications are seen: a decided case rides along a regular poll
+// only once Every has passed since it was last watched (or decided), and
+// only until Tail after its service date.
+type Watch struct {
+	// Every is the watch cadence; 0 stops watching decided cases.
+	Every Duration `yaml:"every"`
+	// Tail is how long after the service date a decided case is still
+	// watched.
+	Tail Duration `yaml:"tail"`
+}
+
+// DefaultWatch watches decided cases weekly until 14 days after the
+// service date.
+var DefaultWatch = Watch{Every: Duration(7 * 24 * time.Hour), Tail: Duration(14 * 24 * time.Hour)}
 
 // ConnectorSchedule holds a connector's cron specs in the practice time
 // zone; an empty spec disables the job (a status-only portal has no

@@ -101,6 +101,8 @@ func TestGoodConfig(t *testing.T) {
 	check("Connectors[0].Schedule", c0.Schedule, ConnectorSchedule{Submit: "*/15 8-17 * * 1-5", Poll: "0 9,14 * * 1-5", Jitter: Duration(3 * time.Minute)})
 	check("Connectors[0].Limits", c0.Limits, Limits{Pages: 2, Timeout: Duration(10 * time.Minute), Retries: 5, RequestsPerMinute: 30,
 		LoginsPerHour: 4, Pause: Duration(2 * time.Hour), PauseMax: Duration(24 * time.Hour), MaxRetryAfter: Duration(6 * time.Hour)})
+	// watch keys not written keep the defaults.
+	check("Connectors[0].Watch", c0.Watch, Watch{Every: Duration(7 * 24 * time.Hour), Tail: Duration(21 * 24 * time.Hour)})
 	check("Connectors[0].Notify", c0.Notify, []string{"coordinators"})
 	// Options decoded from the flow file; ${VAR:-default} expanded there.
 	check("Connectors[0].Options", c0.Options, &testOptions{BaseURL: "https://summit.example.org", Steps: []string{"goto", "fill", "click"}, Line: 2})
@@ -110,8 +112,9 @@ func TestGoodConfig(t *testing.T) {
 	// Schedule keys not written keep the connector defaults.
 	check("Connectors[1].Schedule", c1.Schedule, ConnectorSchedule{Submit: "", Poll: "@every 2h", Jitter: Duration(2 * time.Minute)})
 	check("Connectors[1].Limits", c1.Limits, DefaultLimits)
+	check("Connectors[1].Watch", c1.Watch, DefaultWatch)
 	check("Connectors[1].Notify", len(c1.Notify), 0)
-	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 58})
+	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 59})
 
 	check("Sinks", cfg.Sinks(), []notify.Sink{
 		{Name: "coordinators", Type: "slack", Options: &slack.Config{URLSecret: "slack-coordinators-url"}},
@@ -356,9 +359,11 @@ var badCases = []struct {
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.timeout: must be more than 0, not 0s`,
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.retries: must be at least 0, not -1`,
 		`testdata/bad/values.yaml:27: connectors[0] "summit-portal": limits.requests_per_minute: must be at least 0, not -5`,
-		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.decision_standard: must be more than 0, not 0s`,
-		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.appeal: must be more than 0, not -1d`,
-		`testdata/bad/values.yaml:32: payers[0] "summit-ma": deadlines.peer_to_peer_business_days: must be at least 0, not -1`,
+		`testdata/bad/values.yaml:28: connectors[0] "summit-portal": watch.every: must not be negative, not -1d`,
+		`testdata/bad/values.yaml:28: connectors[0] "summit-portal": watch.tail: must not be negative, not -2d`,
+		`testdata/bad/values.yaml:33: payers[0] "summit-ma": deadlines.decision_standard: must be more than 0, not 0s`,
+		`testdata/bad/values.yaml:33: payers[0] "summit-ma": deadlines.appeal: must be more than 0, not -1d`,
+		`testdata/bad/values.yaml:33: payers[0] "summit-ma": deadlines.peer_to_peer_business_days: must be at least 0, not -1`,
 	}},
 	{"politeness.yaml", []string{
 		`testdata/bad/politeness.yaml:7: connectors[0] "summit-portal": limits.logins_per_hour: must be at least 1, not 0`,

@@ -398,6 +398,8 @@ func (v *validator) connectors(sinks []string) []string {
 		v.cron(p+".schedule.submit", cn.Schedule.Submit)
 		v.cron(p+".schedule.poll", cn.Schedule.Poll)
 		v.nonNegative(p+".schedule.jitter", cn.Schedule.Jitter)
+		v.nonNegative(p+".watch.every", cn.Watch.Every)
+		v.nonNegative(p+".watch.tail", cn.Watch.Tail)
 		l := cn.Limits
 		v.atLeast(p+".limits.pages", l.Pages, 0)
 		v.positive(p+".limits.timeout", l.Timeout)
