@@ -22,6 +22,7 @@ func (p *Portal) routesAdmin() {
 				"GET /_sim/faults", "POST /_sim/faults", "DELETE /_sim/faults",
 				"GET /_sim/stats", "DELETE /_sim/stats",
 				"GET /_sim/requests", "POST /_sim/requests",
+				"POST /_sim/requests/{ref}/outcome",
 				"POST /_sim/expire-sessions", "GET /_sim/totp",
 			},
 		})
@@ -82,6 +83,19 @@ func (p *Portal) routesAdmin() {
 			return
 		}
 		simJSON(w, http.StatusCreated, map[string][]string{"references": refs})
+	})
+	m.HandleFunc("POST /_sim/requests/{ref}/outcome", func(w http.ResponseWriter, r *http.Request) {
+		var o Outcome
+		if err := decodeStrict(r, &o); err != nil {
+			simError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := p.Redecide(r.PathValue("ref"), o); err != nil {
+			simError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		req, _ := p.Request(r.PathValue("ref"))
+		simJSON(w, http.StatusOK, req)
 	})
 	m.HandleFunc("POST /_sim/expire-sessions", func(w http.ResponseWriter, _ *http.Request) {
 		p.ExpireSessions()

@@ -527,3 +527,27 @@ func (p *Portal) Request(ref string) (Request, bool) {
 }
 
 const maxLines = 5
+
+// Redecide scripts a new outcome for a request the payer already answered
+// or still reviews: an overturn after a peer-to-peer, a rescission, a
+// modification. Like a scenario's outcome it shows after AfterChecks more
+// views of the request (0: the next view). A refusal cannot be scripted
+// here.
+func (p *Portal) Redecide(ref string, o Outcome) error {
+	if err := o.validate(); err != nil {
+		return fmt.Errorf("redecide %s: %w", ref, err)
+	}
+	if o.Fate == FateRefuse {
+		return fmt.Errorf("redecide %s: fate refuse applies only at submission", ref)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.byRef[ref]
+	if r == nil {
+		return fmt.Errorf("redecide %s: no such request", ref)
+	}
+	o = o.clone()
+	r.next = &o
+	r.phaseStart = r.Checks
+	return nil
+}
