@@ -283,6 +283,15 @@ func (c *Case) statusAlert(old Status, now time.Time, rec string) Alert {
 		title = "Request cancelled by the payer"
 		action = "Confirm with the payer and resubmit if needed"
 	}
+	if old.Watched() && c.Status != old {
+		// The payer changed a decision it had given (an overturn, a
+		// rescission, a modification), seen by the watch of decided cases.
+		typ = AlertStatusChanged
+		title = fmt.Sprintf("Payer changed its decision: %s → %s", old, c.Status)
+		if sev == SeverityInfo {
+			sev = SeverityWarning
+		}
+	}
 	a := c.NewAlert(typ, sev, title, action, now, rec, "")
 	a.PrevStatus = old
 	if d := c.Determination; d != nil {

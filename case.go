@@ -83,7 +83,10 @@ type Case struct {
 	// elsewhere (phone, fax, another portal): it is polled, never submitted.
 	Tracked bool `json:"tracked,omitempty" yaml:"tracked"`
 
-	SubmittedAt   *time.Time     `json:"submitted_at,omitempty" yaml:"submitted_at"`
+	SubmittedAt *time.Time `json:"submitted_at,omitempty" yaml:"submitted_at"`
+	// WatchedAt is when a poll last looked at the case after its decision
+	// (see Case.WatchDue); nil until the first watch.
+	WatchedAt     *time.Time     `json:"watched_at,omitempty" yaml:"-"`
 	Determination *Determination `json:"determination,omitempty"`
 	// LastError is the latest connector error about this case, cleared on
 	// success. It names no PHI.

@@ -51,11 +51,16 @@ type RunResult struct {
 	Err  error
 }
 
-// poll observes every pending case of the connector in one session.
+// poll observes every pending case of the connector in one session,
+// with the decided cases whose watch is due (Agent.watchDue); approvals
+// that lapsed unused are expired first.
 func (r *runner) poll(ctx context.Context) RunResult {
 	r.Lock()
 	defer r.Unlock()
 	res := RunResult{Connector: r.id, Job: "poll"}
+	if err := r.a.expireLapsed(ctx, r.id); err != nil {
+		r.log.Error("expiring lapsed approvals failed", "err", err)
+	}
 	if !r.caps.Poll {
 		return res
 	}
@@ -65,6 +70,12 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		res.Err = fmt.Errorf("list cases: %w", err)
 		return res
 	}
+	watched, err := r.a.watchDue(ctx, r.id)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	cases = append(cases, watched...)
 	res.Cases = len(cases)
 	if len(cases) == 0 {
 		return res
@@ -120,6 +131,11 @@ func (r *runner) poll(ctx context.Context) RunResult {
 		}
 		res.Err = errors.Join(err, applyErr)
 	})
+	if res.Err == nil && res.Held == nil {
+		if err := r.a.markWatched(ctx, watched); err != nil {
+			r.log.Error("recording the watch of decided cases failed", "err", err)
+		}
+	}
 	return res
 }
 

@@ -1,0 +1,188 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+)
+
+// alertLog is a webhook receiver that keeps each alert's type, case and
+// status.
+type alertLog struct {
+	mu  sync.Mutex
+	got []watchAlert
+}
+
+type watchAlert struct {
+	Type   authpilot.AlertType
+	CaseID string
+	Status authpilot.Status
+	Auth   string
+}
+
+func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var m struct {
+		Type authpilot.AlertType `json:"type"`
+		Data struct {
+			CaseID     string           `json:"case_id"`
+			Status     authpilot.Status `json:"status"`
+			AuthNumber string           `json:"auth_number"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(body, &m)
+	l.mu.Lock()
+	l.got = append(l.got, watchAlert{m.Type, m.Data.CaseID, m.Data.Status, m.Data.AuthNumber})
+	l.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (l *alertLog) find(caseID string, typ authpilot.AlertType, st authpilot.Status) (watchAlert, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.got {
+		if a.CaseID == caseID && a.Type == typ && a.Status == st {
+			return a, true
+		}
+	}
+	return watchAlert{}, false
+}
+
+// TestWatchDecidedCases runs the agent with real Chromium against the
+// payer simulator on an injected clock. A denied ESI is overturned at the
+// simulator: the regular polls of the week (a pended case keeps them
+// visiting the portal) do not look at it, the weekly watch does, and the
+// case is approved with the payer's auth number and a status_changed
+// alert. A denial whose service date plus the watch tail has passed is
+// not polled any more (the simulator's overturn stays unseen). An
+// approval valid for 5 days, with the service after them, expires.
+func TestWatchDecidedCases(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, ny)
+	clock := clocktest.New(t0)
+	sims := startSims(t, payersim.SetOptions{Now: func() time.Time { return clock.Now().In(ny) }})
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPWATCH01", Outcome: payersim.Outcome{Fate: payersim.FateDeny}},
+		{MemberID: "SHPWATCH02", Outcome: payersim.Outcome{Fate: payersim.FatePend}},
+		{MemberID: "SHPWATCH03", Outcome: payersim.Outcome{Fate: payersim.FateApprove, ValidityDays: 5}},
+		{MemberID: "SHPWATCH04", Outcome: payersim.Outcome{Fate: payersim.FateDeny}},
+	}}))
+	alerts := &alertLog{}
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, alerts))
+	cn, _ := cfg.Connector("summit-portal")
+	cn.Watch.Tail = config.Duration(2 * 24 * time.Hour)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	st := a.Store()
+	create := func(member string, service authpilot.Date) string {
+		t.Helper()
+		var nc agent.NewCase
+		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "injection", []string{"64483"}, "M54.16", "1234567893")), &nc))
+		nc.ServiceDate = service
+		c, err := a.Intake().Create(ctx, &nc, "test")
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		return c.ID
+	}
+	denied := create("SHPWATCH01", authpilot.NewDate(2026, 12, 28))
+	pended := create("SHPWATCH02", authpilot.NewDate(2026, 12, 28))
+	short := create("SHPWATCH03", authpilot.NewDate(2026, 12, 28))
+	past := create("SHPWATCH04", authpilot.NewDate(2026, 12, 3))
+	for _, r := range a.SubmitNow(ctx) {
+		if r.Err != nil || r.Submitted != r.Cases {
+			t.Fatalf("submit %s: %d of %d: %v", r.Connector, r.Submitted, r.Cases, r.Err)
+		}
+	}
+	get := func(id string) *authpilot.Case {
+		t.Helper()
+		c, err := st.GetCase(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	poll := func() {
+		t.Helper()
+		for _, r := range a.PollNow(ctx, nil) {
+			if r.Err != nil {
+				t.Fatalf("poll %s: %v", r.Connector, r.Err)
+			}
+		}
+		must(t, a.FlushAlerts(ctx, 10*time.Second))
+	}
+	poll()
+	want := map[string]authpilot.Status{denied: authpilot.StatusDenied, pended: authpilot.StatusPended,
+		short: authpilot.StatusApproved, past: authpilot.StatusDenied}
+	for id, s := range want {
+		if c := get(id); c.Status != s {
+			t.Fatalf("after the first poll case %s is %s (%q), want %s", id, c.Status, c.LastError, s)
+		}
+	}
+	for _, id := range []string{denied, past} {
+		must(t, sims.Payer.Redecide(get(id).PayerRef, payersim.Outcome{Fate: payersim.FateApprove, AuthNumber: "SHO-" + id[:6]}))
+	}
+
+	// Regular polls on the next days: the pended case is polled, the
+	// denials are not watched before their week is up.
+	for day := 1; day <= 6; day++ {
+		clock.Set(t0.AddDate(0, 0, day))
+		poll()
+		if c := get(denied); c.Status != authpilot.StatusDenied {
+			t.Fatalf("day %d: the denial was polled before its weekly watch: %s", day, c.Status)
+		}
+	}
+	if r, _ := sims.Payer.Request(get(denied).PayerRef); r.Status != payersim.StatusApproved {
+		t.Fatalf("the simulator did not show the overturn on its list: %s", r.Status)
+	}
+
+	// The weekly watch.
+	clock.Set(t0.AddDate(0, 0, 7).Add(time.Minute))
+	poll()
+	c := get(denied)
+	if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "SHO-"+denied[:6] {
+		t.Errorf("after the weekly watch the overturned case is %s with determination %+v (%q)", c.Status, c.Determination, c.LastError)
+	}
+	if _, ok := alerts.find(denied, authpilot.AlertStatusChanged, authpilot.StatusApproved); !ok {
+		t.Errorf("no status_changed alert for the overturn; alerts %+v", alerts.got)
+	}
+	if c.WatchedAt == nil {
+		t.Errorf("the watch was not recorded on the case")
+	}
+	// Past its service date (December 3) plus the 2-day tail: not polled.
+	if c := get(past); c.Status != authpilot.StatusDenied || c.WatchedAt != nil {
+		t.Errorf("the case past its service date was watched: %s, watched at %v", c.Status, c.WatchedAt)
+	}
+	// Valid December 1 to 6, service on the 28th: expired.
+	if c := get(short); c.Status != authpilot.StatusExpired {
+		t.Errorf("the lapsed approval is %s, want expired", c.Status)
+	}
+	if _, ok := alerts.find(short, authpilot.AlertStatusChanged, authpilot.StatusExpired); !ok {
+		t.Errorf("no alert for the expired approval; alerts %+v", alerts.got)
+	}
+	evs, err := st.Events(ctx, short)
+	must(t, err)
+	if last := evs[len(evs)-1]; last.Type != authpilot.EventStatusChanged || last.To != authpilot.StatusExpired {
+		t.Errorf("the last event of the lapsed approval is %s → %s", last.Type, last.To)
+	}
+	if c := get(pended); c.Status != authpilot.StatusPended {
+		t.Errorf("the pended case is %s", c.Status)
+	}
+}
