@@ -108,7 +108,10 @@ func decisionWindows(alerts []authpilot.Alert, ds []authpilot.Deadline, loc *tim
 	}
 	for i := range alerts {
 		al := &alerts[i]
-		if al.Type != authpilot.AlertDeterminationReceived {
+		// A changed decision seen by the watch (approved → modified,
+		// partial → denied) opens the windows too.
+		if al.Type != authpilot.AlertDeterminationReceived &&
+			(al.Type != authpilot.AlertStatusChanged || !al.PrevStatus.Watched()) {
 			continue
 		}
 		switch al.Status {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type watchAlert struct {
 	CaseID string
 	Status authpilot.Status
 	Auth   string
+	Action string
 }
 
 func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,11 +40,12 @@ func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			CaseID     string           `json:"case_id"`
 			Status     authpilot.Status `json:"status"`
 			AuthNumber string           `json:"auth_number"`
+			Action     string           `json:"action"`
 		} `json:"data"`
 	}
 	_ = json.Unmarshal(body, &m)
 	l.mu.Lock()
-	l.got = append(l.got, watchAlert{m.Type, m.Data.CaseID, m.Data.Status, m.Data.AuthNumber})
+	l.got = append(l.got, watchAlert{m.Type, m.Data.CaseID, m.Data.Status, m.Data.AuthNumber, m.Data.Action})
 	l.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }
@@ -65,7 +68,9 @@ func (l *alertLog) find(caseID string, typ authpilot.AlertType, st authpilot.Sta
 // case is approved with the payer's auth number and a status_changed
 // alert. A denial whose service date plus the watch tail has passed is
 // not polled any more (the simulator's overturn stays unseen). An
-// approval valid for 5 days, with the service after them, expires.
+// approval the payer modifies is seen at the watch, with a status_changed
+// alert that names the peer-to-peer window. An approval valid for 5 days,
+// with the service after them, expires.
 func TestWatchDecidedCases(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -79,6 +84,7 @@ func TestWatchDecidedCases(t *testing.T) {
 		{MemberID: "SHPWATCH02", Outcome: payersim.Outcome{Fate: payersim.FatePend}},
 		{MemberID: "SHPWATCH03", Outcome: payersim.Outcome{Fate: payersim.FateApprove, ValidityDays: 5}},
 		{MemberID: "SHPWATCH04", Outcome: payersim.Outcome{Fate: payersim.FateDeny}},
+		{MemberID: "SHPWATCH05", Outcome: payersim.Outcome{Fate: payersim.FateApprove}},
 	}}))
 	alerts := &alertLog{}
 	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, alerts))
@@ -106,6 +112,7 @@ func TestWatchDecidedCases(t *testing.T) {
 	pended := create("SHPWATCH02", authpilot.NewDate(2026, 12, 28))
 	short := create("SHPWATCH03", authpilot.NewDate(2026, 12, 28))
 	past := create("SHPWATCH04", authpilot.NewDate(2026, 12, 3))
+	rescinded := create("SHPWATCH05", authpilot.NewDate(2026, 12, 28))
 	for _, r := range a.SubmitNow(ctx) {
 		if r.Err != nil || r.Submitted != r.Cases {
 			t.Fatalf("submit %s: %d of %d: %v", r.Connector, r.Submitted, r.Cases, r.Err)
@@ -130,7 +137,7 @@ func TestWatchDecidedCases(t *testing.T) {
 	}
 	poll()
 	want := map[string]authpilot.Status{denied: authpilot.StatusDenied, pended: authpilot.StatusPended,
-		short: authpilot.StatusApproved, past: authpilot.StatusDenied}
+		short: authpilot.StatusApproved, past: authpilot.StatusDenied, rescinded: authpilot.StatusApproved}
 	for id, s := range want {
 		if c := get(id); c.Status != s {
 			t.Fatalf("after the first poll case %s is %s (%q), want %s", id, c.Status, c.LastError, s)
@@ -139,6 +146,9 @@ func TestWatchDecidedCases(t *testing.T) {
 	for _, id := range []string{denied, past} {
 		must(t, sims.Payer.Redecide(get(id).PayerRef, payersim.Outcome{Fate: payersim.FateApprove, AuthNumber: "SHO-" + id[:6]}))
 	}
+
+	must(t, sims.Payer.Redecide(get(rescinded).PayerRef, payersim.Outcome{Fate: payersim.FateModify,
+		ApprovedCodes: map[string]string{"64483": "64479"}}))
 
 	// Regular polls on the next days: the pended case is polled, the
 	// denials are not watched before their week is up.
@@ -181,6 +191,16 @@ func TestWatchDecidedCases(t *testing.T) {
 	must(t, err)
 	if last := evs[len(evs)-1]; last.Type != authpilot.EventStatusChanged || last.To != authpilot.StatusExpired {
 		t.Errorf("the last event of the lapsed approval is %s → %s", last.Type, last.To)
+	}
+	// The approval modified by the payer: seen at the watch, with the
+	// peer-to-peer window the modification opens.
+	if c := get(rescinded); c.Status != authpilot.StatusModified {
+		t.Errorf("the modified approval is %s, want modified", c.Status)
+	}
+	if al, ok := alerts.find(rescinded, authpilot.AlertStatusChanged, authpilot.StatusModified); !ok {
+		t.Errorf("no status_changed alert for the modification; alerts %+v", alerts.got)
+	} else if !strings.Contains(strings.ToLower(al.Action), "peer-to-peer window closes") {
+		t.Errorf("the modification's alert does not name the peer-to-peer window: %q", al.Action)
 	}
 	if c := get(pended); c.Status != authpilot.StatusPended {
 		t.Errorf("the pended case is %s", c.Status)
