@@ -94,6 +94,11 @@ type Store interface {
 	// and say what to append, and writes all of it, or nothing if fn
 	// returns an error (which UpdateCase returns unchanged).
 	UpdateCase(ctx context.Context, id string, fn func(c *Case) (Changes, error)) (*Case, error)
+	// MarkWatched records that a poll looked at decided cases at at
+	// (Case.WatchedAt) without changing their version or UpdatedAt: a
+	// watch is not a change a person or an If-Match should see. Unknown
+	// IDs are skipped.
+	MarkWatched(ctx context.Context, at time.Time, ids ...string) error
 	// Events returns a case's history, oldest first.
 	Events(ctx context.Context, caseID string) ([]Event, error)
 

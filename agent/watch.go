@@ -33,21 +33,13 @@ func (a *Agent) watchDue(ctx context.Context, connectorID string) ([]*authpilot.
 // markWatched records that a poll looked at the decided cases among cases,
 // so the next watch waits its cadence.
 func (a *Agent) markWatched(ctx context.Context, cases []*authpilot.Case) error {
-	var errs error
-	now := a.now().UTC()
+	var ids []string
 	for _, c := range cases {
-		if !c.Status.Watched() {
-			continue
-		}
-		_, err := a.store.UpdateCase(ctx, c.ID, func(c *authpilot.Case) (authpilot.Changes, error) {
-			c.WatchedAt = &now
-			return authpilot.Changes{}, nil
-		})
-		if err != nil {
-			errs = errors.Join(errs, fmt.Errorf("mark case %s watched: %w", c.ID, err))
+		if c.Status.Watched() {
+			ids = append(ids, c.ID)
 		}
 	}
-	return errs
+	return a.store.MarkWatched(ctx, a.now(), ids...)
 }
 
 // expireLapsed turns the connector's approvals whose validity ended unused

@@ -294,6 +294,26 @@ func (s *Store) UpdateCase(ctx context.Context, id string, fn func(c *authpilot.
 	return out, nil
 }
 
+// MarkWatched implements authpilot.Store.
+func (s *Store) MarkWatched(ctx context.Context, at time.Time, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{at.UTC().Format(time.RFC3339Nano)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE cases SET data = json_set(data, '$.watched_at', ?)
+			WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d cases watched: %w", len(ids), err)
+	}
+	return nil
+}
+
 // Events returns a case's history, oldest first, or an error wrapping
 // authpilot.ErrNotFound for an unknown case.
 func (s *Store) Events(ctx context.Context, caseID string) ([]authpilot.Event, error) {

@@ -531,3 +531,32 @@ func BenchmarkUpdateCase(b *testing.B) {
 		}
 	}
 }
+
+// TestMarkWatched: a watch is kept on the case without a new version or
+// UpdatedAt; unknown IDs are skipped.
+func TestMarkWatched(t *testing.T) {
+	ctx := context.Background()
+	s, clk := openTest(t)
+	if err := s.CreateCase(ctx, testCase("c1"), authpilot.Changes{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.GetCase(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(time.Hour))
+	at := clk.Now().Add(123 * time.Millisecond)
+	if err := s.MarkWatched(ctx, at, "c1", "nope"); err != nil {
+		t.Fatalf("MarkWatched: %v", err)
+	}
+	got, err := s.GetCase(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.WatchedAt == nil || !got.WatchedAt.Equal(at) {
+		t.Errorf("WatchedAt = %v, want %v", got.WatchedAt, at)
+	}
+	if got.Version != before.Version || !got.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("version %d → %d, updated %v → %v: a watch changed the case", before.Version, got.Version, before.UpdatedAt, got.UpdatedAt)
+	}
+}
