@@ -12,6 +12,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,48 @@ type Capabilities struct {
 	// Find searches the payer for a request already made for a case (used
 	// to reconcile after a crash between submit intent and result).
 	Find bool `json:"find"`
+	// Respond sends additional information (a note and documents) to a
+	// request the payer pended (Responder).
+	Respond bool `json:"respond"`
+	// Withdraw withdraws a request at the payer (Withdrawer).
+	Withdraw bool `json:"withdraw"`
+}
+
+// ErrUnsupported is the class of an action the connector cannot do (see
+// its Capabilities): the agent records the action as done outside the
+// payer's portal instead.
+var ErrUnsupported = authpilot.ErrUnsupported
+
+// ErrNotThisCase is the cause of a Respond or Withdraw that stopped
+// before acting because the payer's page shows a request that is not the
+// case's (Case.IdentityMismatch): nothing was sent. A connector wraps it
+// in an *authpilot.Error of class ErrNeedsHuman naming the fields that
+// differ, never their values.
+var ErrNotThisCase = errors.New("the payer's request shown is not this case's")
+
+// Response is what the practice sends to a payer's information request:
+// a note (the free text of the answer) and the documents, each with its
+// original name and media type.
+type Response struct {
+	Note  string
+	Files []authpilot.File
+}
+
+// Responder is a Session that can answer a pended request: it opens the
+// request of c at the payer, verifies that the page shows c's request
+// (Case.IdentityMismatch on what the payer shows) before it sends
+// anything, sends r and returns what the payer shows afterwards (back in
+// review: StatusSubmitted). A request that is not c's is an error and
+// nothing is sent.
+type Responder interface {
+	Respond(ctx context.Context, c *authpilot.Case, r Response) (authpilot.Observation, error)
+}
+
+// Withdrawer is a Session that can withdraw c's request at the payer,
+// with the same identity check before it acts; it returns what the payer
+// shows afterwards (StatusWithdrawn).
+type Withdrawer interface {
+	Withdraw(ctx context.Context, c *authpilot.Case, reason string) (authpilot.Observation, error)
 }
 
 // Connector is one configured payer or RBM. It is built once and reused;

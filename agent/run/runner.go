@@ -174,6 +174,8 @@ type Visit struct {
 	Recording string
 	// Log is the connector's logger scoped with the run.
 	Log *slog.Logger
+	// Recorder is the run's recording (to register more values to redact).
+	Recorder connectors.Recorder
 }
 
 // Outcome is what Run reports of a visit.
@@ -224,7 +226,7 @@ func (r *Runner) Run(ctx context.Context, job string, cases []*authpilot.Case, f
 		return out
 	}
 	defer sess.Close()
-	runErr = fn(ctx, Visit{Session: sess, Recording: rec.ID(), Log: log})
+	runErr = fn(ctx, Visit{Session: sess, Recording: rec.ID(), Log: log, Recorder: rec})
 	return out
 }
 

@@ -74,22 +74,7 @@ func (noPHI) Refresh(context.Context) error { return nil }
 // counted by outcome and logged with the connector and the run.
 func TestRunnerStandalone(t *testing.T) {
 	ctx := context.Background()
-	clk := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	st, err := store.Open(ctx, t.TempDir(), store.WithClock(clk.Now), store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	rs, err := recordings.Open(t.TempDir(), recordings.Options{Capture: recordings.CaptureOnFailure, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Metrics{
-		Runs:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runs"}, []string{"connector", "job", "outcome"}),
-		Duration:     prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "secs"}, []string{"connector", "job"}),
-		Logins:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logins"}, []string{"connector"}),
-		AlertsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "alerts"}, []string{"type"}),
-	}
+	clk, st, rs, m := standalone(t)
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -185,4 +170,27 @@ func value(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return pb.GetCounter().GetValue()
+}
+
+// standalone is what a Runner is handed in a test: a fake clock, a real
+// SQLite store, real recordings and metrics.
+func standalone(t *testing.T) (*clocktest.Fake, *store.Store, *recordings.Store, *Metrics) {
+	t.Helper()
+	clk := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	st, err := store.Open(context.Background(), t.TempDir(), store.WithClock(clk.Now), store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rs, err := recordings.Open(t.TempDir(), recordings.Options{Capture: recordings.CaptureOnFailure, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Metrics{
+		Runs:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runs"}, []string{"connector", "job", "outcome"}),
+		Duration:     prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "secs"}, []string{"connector", "job"}),
+		Logins:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logins"}, []string{"connector"}),
+		AlertsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "alerts"}, []string{"type"}),
+	}
+	return clk, st, rs, m
 }
