@@ -117,7 +117,7 @@ func TestGoodConfig(t *testing.T) {
 	check("Connectors[1].Options", c1.Options, &testOptions{BaseURL: "https://carelon.example.org", Steps: []string{"goto", "fill", "click"}, Line: 59})
 
 	check("Sinks", cfg.Sinks(), []notify.Sink{
-		{Name: "coordinators", Type: "slack", Options: &slack.Config{URLSecret: "slack-coordinators-url"}},
+		{Name: "coordinators", Type: "slack", Options: &notify.ChatSink{Kind: slack.KindName, ChatConfig: slack.Config{URLSecret: "slack-coordinators-url"}}},
 		{Name: "ehr", Type: "webhook", Options: &webhook.Config{URL: "https://ehr.example.org/hooks/authpilot", Secret: "webhook-ehr"}, IncludePHI: true},
 		{Name: "billing", Type: "webhook", Options: &webhook.Config{URLSecret: "billing-webhook-url", Secret: "webhook-billing"}},
 	})

@@ -199,7 +199,7 @@ func hookSink(name, urlSecret string) notify.Sink {
 }
 
 func slackSink(name, urlSecret string) notify.Sink {
-	return notify.Sink{Name: name, Type: slack.KindName, Options: &slack.Config{URLSecret: urlSecret}}
+	return notify.Sink{Name: name, Type: slack.KindName, Options: &notify.ChatSink{Kind: slack.KindName, ChatConfig: slack.Config{URLSecret: urlSecret}}}
 }
 
 func phiSlackSink(name, urlSecret string) notify.Sink {

@@ -37,15 +37,10 @@ type Options struct {
 
 // Notifier sends alerts to the recipients of one e-mail sink.
 type Notifier struct {
-	name     string
-	cfg      Config
-	password authpilot.Secret
-	notify.Audience
-	timeout   time.Duration
-	clock     schedules.Clock
+	notify.Sender
+	cfg       Config
+	password  authpilot.Secret
 	tlsConfig *tls.Config
-	loc       *time.Location
-	rows      int
 }
 
 var _ notify.Recipient = (*Notifier)(nil)
@@ -56,10 +51,7 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	if err := notify.CheckSink(s, KindName, cfg.check); err != nil {
 		return nil, err
 	}
-	n := &Notifier{
-		name: s.Name, cfg: cfg, Audience: notify.AudienceOf(s), timeout: notify.Timeout(cfg.Timeout),
-		clock: o.Clock, tlsConfig: o.TLSConfig, loc: o.Location, rows: o.DigestRows,
-	}
+	n := &Notifier{Sender: notify.NewSender(s, cfg.Timeout, o.Clock, o.Location, o.DigestRows), cfg: cfg, tlsConfig: o.TLSConfig}
 	if cfg.PasswordSecret != "" {
 		v, err := notify.Secret(secrets, KindName, s.Name, "password_secret", cfg.PasswordSecret)
 		if err != nil {
@@ -73,12 +65,6 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	if n.cfg.Port == 0 {
 		n.cfg.Port = map[string]int{TLSStartTLS: 587, TLSImplicit: 465, TLSNone: 25}[n.cfg.TLS]
 	}
-	if n.clock == nil {
-		n.clock = schedules.RealClock{}
-	}
-	if n.loc == nil {
-		n.loc = time.UTC
-	}
 	if n.tlsConfig == nil {
 		n.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
@@ -91,14 +77,14 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 
 // Notify implements notify.Notifier: one message to every recipient.
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
-	now := n.clock.Now()
+	now := n.Clock.Now()
 	c := n.Case(d)
 	msg, err := n.message(d, c, now)
 	if err != nil {
 		return false, 0, err
 	}
 	opts := []mail.Option{
-		mail.WithPort(n.cfg.Port), mail.WithTimeout(n.timeout), mail.WithTLSConfig(n.tlsConfig),
+		mail.WithPort(n.cfg.Port), mail.WithTimeout(n.Timeout), mail.WithTLSConfig(n.tlsConfig),
 	}
 	switch n.cfg.TLS {
 	case TLSImplicit:
@@ -116,7 +102,7 @@ func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Du
 	if err != nil {
 		return false, 0, fmt.Errorf("smtp client: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	ctx, cancel := context.WithTimeout(ctx, n.Timeout)
 	defer cancel()
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		retry, err := classify(err)
@@ -129,16 +115,16 @@ func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Du
 // and the sink's, the same on every retry, so a mail system can drop a
 // duplicate.
 func (n *Notifier) message(d notify.Delivery, c *authpilot.Case, now time.Time) (*mail.Msg, error) {
-	s := notify.Summarize(d.Alert, c, now, n.loc, n.rows)
+	s := notify.Summarize(d.Alert, c, now, n.Location, n.DigestRows)
 	m := mail.NewMsg()
 	if err := m.From(n.cfg.From); err != nil {
-		return nil, fmt.Errorf("email sink %q: from: %w", n.name, err)
+		return nil, fmt.Errorf("email sink %q: from: %w", n.Name, err)
 	}
 	if err := m.To(n.cfg.To...); err != nil {
-		return nil, fmt.Errorf("email sink %q: to: %w", n.name, err)
+		return nil, fmt.Errorf("email sink %q: to: %w", n.Name, err)
 	}
 	m.Subject(Subject(s))
-	m.SetMessageIDWithValue(d.Alert.ID + "." + n.name + "@authpilot")
+	m.SetMessageIDWithValue(d.Alert.ID + "." + n.Name + "@authpilot")
 	m.SetDateWithValue(now)
 	m.SetBodyString(mail.TypeTextPlain, Body(s))
 	return m, nil

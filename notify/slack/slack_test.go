@@ -249,7 +249,7 @@ func (s *slackServer) count() int {
 func newSlack(t *testing.T, url string, clock schedules.Clock, lim *slack.Limiter) *slack.Notifier {
 	t.Helper()
 	n, err := slack.New(notify.Sink{Name: "team", Type: slack.KindName}, slack.Config{URLSecret: "slack-url"},
-		notifytest.Secrets{"slack-url": url}, slack.Options{Clock: clock, Location: eastern, Limiter: lim})
+		notifytest.Secrets{"slack-url": url}, slack.Options{ChatOptions: notify.ChatOptions{Clock: clock, Location: eastern}, Limiter: lim})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,36 +13,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/notify"
-	"github.com/authpilot/authpilot/schedules"
 )
-
-// Options are the Notifier's dependencies; zero fields take defaults.
-type Options struct {
-	Clock schedules.Clock
-	// Client sends the requests; redirects are not followed.
-	Client *http.Client
-	// Location is the practice's time zone (default UTC).
-	Location *time.Location
-	// DigestRows caps a digest's rows (0: notify.Summarize's default).
-	DigestRows int
-}
 
 // Notifier posts alerts to one Teams webhook.
 type Notifier struct {
-	name string
-	url  authpilot.Secret // the webhook URL is a credential
-	notify.Audience
-	timeout time.Duration
-	clock   schedules.Clock
-	client  *http.Client
-	loc     *time.Location
-	rows    int
+	notify.ChatSender
 }
 
 var _ notify.Recipient = (*Notifier)(nil)
@@ -50,36 +30,22 @@ var _ notify.Recipient = (*Notifier)(nil)
 // New returns the notifier of a Teams sink, reading its webhook URL from
 // secrets.
 func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Notifier, error) {
-	if err := notify.CheckSink(s, KindName, cfg.check); err != nil {
-		return nil, err
-	}
-	u, err := notify.SecretURL(secrets, KindName, s.Name, "url_secret", cfg.URLSecret)
+	cs, err := chat.Sender(s, cfg, secrets, o)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{
-		name: s.Name, url: u, Audience: notify.AudienceOf(s), timeout: notify.Timeout(cfg.Timeout),
-		clock: o.Clock, client: notify.HTTPClient(o.Client), loc: o.Location, rows: o.DigestRows,
-	}
-	if n.clock == nil {
-		n.clock = schedules.RealClock{}
-	}
-	if n.loc == nil {
-		n.loc = time.UTC
-	}
-	return n, nil
+	return &Notifier{ChatSender: cs}, nil
 }
 
 // Notify implements notify.Notifier: one card.
 func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Duration, error) {
-	now := n.clock.Now()
+	now := n.Clock.Now()
 	c := n.Case(d)
-	body, err := Build(notify.Summarize(d.Alert, c, now, n.loc, n.rows))
+	body, err := Build(notify.Summarize(d.Alert, c, now, n.Location, n.DigestRows))
 	if err != nil {
 		return false, 0, err
 	}
-	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.timeout, Name: "teams", Op: "post to teams"}
-	return post.Send(ctx, body, now)
+	return n.Post(KindName, nil).Send(ctx, body, now)
 }
 
 // Message is a Teams webhook message carrying one Adaptive Card.

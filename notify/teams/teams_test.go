@@ -157,7 +157,7 @@ func alert() authpilot.Alert {
 func newNotifier(t *testing.T, e *endpoint, extra string) *teams.Notifier {
 	t.Helper()
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url\n"+extra)
-	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL + "/webhook?" + webhookSecret},
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL + "/webhook?" + webhookSecret},
 		teams.Options{Clock: clocktest.New(start), Location: eastern})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +264,7 @@ func TestStatuses(t *testing.T) {
 func TestSizeLimit(t *testing.T) {
 	e := newEndpoint(t)
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
-	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL},
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL},
 		teams.Options{Clock: clocktest.New(start), DigestRows: 5000})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestThroughDispatcher(t *testing.T) {
 	e := newEndpoint(t)
 	clock := clocktest.New(start)
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
-	n, err := teams.New(s, *s.Options.(*teams.Config), notifytest.Secrets{"teams-url": e.srv.URL}, teams.Options{Clock: clock})
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL}, teams.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

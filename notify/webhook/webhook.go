@@ -69,13 +69,10 @@ type Options struct {
 
 // Notifier posts alerts to one webhook endpoint.
 type Notifier struct {
-	name string
-	url  authpilot.Secret // may carry a token: never printed
-	key  []byte
-	notify.Audience
-	timeout time.Duration
-	clock   schedules.Clock
-	client  *http.Client
+	notify.Sender
+	url    authpilot.Secret // may carry a token: never printed
+	key    []byte
+	client *http.Client
 }
 
 var _ notify.Recipient = (*Notifier)(nil)
@@ -105,14 +102,10 @@ func New(s notify.Sink, cfg Config, secrets authpilot.Secrets, o Options) (*Noti
 	if err != nil {
 		return nil, fmt.Errorf("webhook sink %q: secret %q: %w", s.Name, cfg.Secret, err)
 	}
-	n := &Notifier{
-		name: s.Name, url: authpilot.Secret(u), key: key, Audience: notify.AudienceOf(s),
-		timeout: notify.Timeout(cfg.Timeout), clock: o.Clock, client: notify.HTTPClient(o.Client),
-	}
-	if n.clock == nil {
-		n.clock = schedules.RealClock{}
-	}
-	return n, nil
+	return &Notifier{
+		Sender: notify.NewSender(s, cfg.Timeout, o.Clock, nil, 0),
+		url:    authpilot.Secret(u), key: key, client: notify.HTTPClient(o.Client),
+	}, nil
 }
 
 // checkURL validates an endpoint without echoing it: it may hold a token.
@@ -181,14 +174,14 @@ func (n *Notifier) Notify(ctx context.Context, d notify.Delivery) (bool, time.Du
 	if err != nil {
 		return false, 0, err
 	}
-	now := n.clock.Now()
+	now := n.Clock.Now()
 	h := http.Header{}
 	h.Set(HeaderID, a.ID)
 	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	h.Set(HeaderSignature, Sign(n.key, a.ID, now, body))
 	// The body of the answer is never kept (Post.Detail is unset): a
 	// receiver may echo what it was sent.
-	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.timeout, Header: h, Name: "webhook", Op: "post webhook"}
+	post := notify.Post{Client: n.client, URL: n.url, Timeout: n.Timeout, Header: h, Name: "webhook", Op: "post webhook"}
 	return post.Send(ctx, body, now)
 }
 
