@@ -30,33 +30,11 @@ func (p *Portal) routesAdmin() {
 	m.HandleFunc("GET /_sim/scenario", func(w http.ResponseWriter, _ *http.Request) {
 		simJSON(w, http.StatusOK, p.Scenario())
 	})
-	m.HandleFunc("PUT /_sim/scenario", func(w http.ResponseWriter, r *http.Request) {
-		var sc Scenario
-		if err := decodeStrict(r, &sc); err != nil {
-			simError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := p.SetScenario(sc); err != nil {
-			simError(w, http.StatusUnprocessableEntity, err)
-			return
-		}
-		simJSON(w, http.StatusOK, p.Scenario())
-	})
+	m.HandleFunc("PUT /_sim/scenario", setting(p.SetScenario, p.Scenario))
 	m.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, _ *http.Request) {
 		simJSON(w, http.StatusOK, p.Faults())
 	})
-	m.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f Faults
-		if err := decodeStrict(r, &f); err != nil {
-			simError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := p.SetFaults(f); err != nil {
-			simError(w, http.StatusUnprocessableEntity, err)
-			return
-		}
-		simJSON(w, http.StatusOK, p.Faults())
-	})
+	m.HandleFunc("POST /_sim/faults", setting(p.SetFaults, p.Faults))
 	m.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, _ *http.Request) {
 		_ = p.SetFaults(Faults{})
 		simJSON(w, http.StatusOK, p.Faults())
@@ -133,6 +111,24 @@ func decodeStrict(r *http.Request, v any) error {
 		return fmt.Errorf("decode body: %w", err)
 	}
 	return nil
+}
+
+// setting serves a request that replaces a setting (the scenario, the
+// faults) with its strictly decoded JSON body through set, answering with
+// get: 400 for a body that does not decode, 422 for one set refuses.
+func setting[T any](set func(T) error, get func() T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if err := decodeStrict(r, &v); err != nil {
+			simError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := set(v); err != nil {
+			simError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
+		simJSON(w, http.StatusOK, get())
+	}
 }
 
 func simJSON(w http.ResponseWriter, status int, v any) {

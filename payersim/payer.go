@@ -19,15 +19,11 @@ import (
 )
 
 func (p *Portal) routesPayer() {
-	for _, rt := range []route{
-		{pattern: "GET /{$}", access: loggedIn, html: true, handle: redirectTo("/dashboard")},
+	p.addRoutes("/dashboard", "GET /logout", "GET /auth/{ref}/letter.pdf", []route{
 		{pattern: "GET /login", access: notLogged, html: true, handle: p.payerLoginPage},
 		{pattern: "POST /login", access: public, html: true, handle: p.payerLogin},
 		{pattern: "GET /mfa", access: inStage, stage: stageMFA, html: true, handle: p.payerMFAPage},
 		{pattern: "POST /mfa", access: inStage, stage: stageMFA, html: true, handle: p.payerMFA},
-		{pattern: "GET /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaPage},
-		{pattern: "POST /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaVerify},
-		{pattern: "GET /logout", access: public, html: true, handle: p.logout},
 		{pattern: "GET /dashboard", access: loggedIn, html: true, handle: p.payerDashboard},
 		{pattern: "GET /auth/new", access: loggedIn, html: true, handle: p.wizardStart},
 		{pattern: "POST /auth/new/member", access: loggedIn, html: true, handle: p.wizardMember},
@@ -40,9 +36,22 @@ func (p *Portal) routesPayer() {
 		{pattern: "GET /auth/new/confirmation", access: loggedIn, html: true, handle: p.wizardConfirmation},
 		{pattern: "GET /auth/list", access: loggedIn, html: true, handle: p.payerList},
 		{pattern: "GET /auth/{ref}", access: loggedIn, html: true, handle: p.payerDetail},
-		{pattern: "GET /auth/{ref}/letter.pdf", access: loggedIn, handle: p.letter},
-		{pattern: "/", access: public, html: true, handle: p.notFound},
-	} {
+	})
+}
+
+// addRoutes serves a portal kind's own routes and those every kind has:
+// the front page sends a logged-in user home, the CAPTCHA interstitial at
+// /verify, logging out at logout, the letters at letter, and a not-found
+// page for the rest.
+func (p *Portal) addRoutes(home, logout, letter string, own []route) {
+	for _, rt := range append(own,
+		route{pattern: "GET /{$}", access: loggedIn, html: true, handle: redirectTo(home)},
+		route{pattern: "GET /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaPage},
+		route{pattern: "POST /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaVerify},
+		route{pattern: logout, access: public, html: true, handle: p.logout},
+		route{pattern: letter, access: loggedIn, handle: p.letter},
+		route{pattern: "/", access: public, html: true, handle: p.notFound},
+	) {
 		p.add(rt)
 	}
 }
@@ -68,10 +77,7 @@ func (p *Portal) payerLoginPage(w http.ResponseWriter, r *http.Request, _ *sessi
 		Expired:   r.URL.Query().Get("expired") == "1",
 		LoggedOut: r.URL.Query().Get("logged_out") == "1",
 	}
-	p.mu.Lock()
-	pg := p.newPage("Log in", nil, d)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "login.html", pg)
+	p.show(w, http.StatusOK, "login.html", "Log in", nil, d)
 }
 
 // credentialsMatch compares in constant time.
@@ -83,26 +89,44 @@ func (p *Portal) credentialsMatch(user, password string) bool {
 
 func (p *Portal) payerLogin(w http.ResponseWriter, r *http.Request, old *session) {
 	user := r.PostFormValue("username")
-	d := loginData{Token: p.preToken(w, r), Username: user}
+	p.signIn(w, r, old, payerLoginForm, user, loginData{Token: p.preToken(w, r), Username: user}, nil)
+}
+
+// signInForm is a portal kind's login page: its template and title, the
+// form field of its pre-login token, and the stage a session starts in.
+type signInForm struct {
+	page, title, tokenField string
+	first                   stage
+}
+
+var (
+	payerLoginForm = signInForm{page: "login.html", title: "Log in", tokenField: "csrf_token", first: stageMFA}
+	rbmSigninForm  = signInForm{page: "signin.html", title: "Sign in", tokenField: "authenticity_token", first: stageTerms}
+)
+
+// signIn handles a login form's post for user: the pre-login token, then
+// the password. A failure shows the page again with data d; on success
+// accepted (if any) runs, the visitor's old session is replaced by one at
+// the form's first stage, and the browser is sent on.
+func (p *Portal) signIn(w http.ResponseWriter, r *http.Request, old *session, f signInForm, user string, d any, accepted func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.LoginAttempts++
-	if !p.checkPreToken(r, r.PostFormValue("csrf_token")) {
-		pg := p.newPage("Log in", nil, d)
-		pg.Error = "csrf"
-		p.renderLocked(w, http.StatusForbidden, "login.html", pg)
+	if !p.checkPreToken(r, r.PostFormValue(f.tokenField)) {
+		p.refuseLocked(w, http.StatusForbidden, f.page, f.title, nil, d, "csrf")
 		return
 	}
 	if !p.credentialsMatch(user, r.PostFormValue("password")) {
-		pg := p.newPage("Log in", nil, d)
-		pg.Error = "credentials"
-		p.renderLocked(w, http.StatusOK, "login.html", pg)
+		p.refuseLocked(w, http.StatusOK, f.page, f.title, nil, d, "credentials")
 		return
+	}
+	if accepted != nil {
+		accepted()
 	}
 	if old != nil {
 		delete(p.sessions, old.id)
 	}
-	s := p.newSession(w, stageMFA, p.now())
+	s := p.newSession(w, f.first, p.now())
 	http.Redirect(w, r, p.nextStage(s, 0), http.StatusSeeOther)
 }
 
@@ -114,10 +138,7 @@ func (p *Portal) renderLocked(w http.ResponseWriter, status int, name string, pg
 }
 
 func (p *Portal) payerMFAPage(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Two-step verification", s, nil)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "mfa.html", pg)
+	p.show(w, http.StatusOK, "mfa.html", "Two-step verification", s, nil)
 }
 
 var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
@@ -128,17 +149,13 @@ func (p *Portal) payerMFA(w http.ResponseWriter, r *http.Request, s *session) {
 	defer p.mu.Unlock()
 	p.stats.MFAAttempts++
 	if !checkSessionToken(s, r.PostFormValue("csrf_token")) {
-		pg := p.newPage("Two-step verification", s, nil)
-		pg.Error = "csrf"
-		p.renderLocked(w, http.StatusForbidden, "mfa.html", pg)
+		p.refuseLocked(w, http.StatusForbidden, "mfa.html", "Two-step verification", s, nil, "csrf")
 		return
 	}
 	ok, err := totp.ValidateCustom(code, p.totpSecret, p.now(), totpOpts)
 	if err != nil || !ok {
 		s.mfaFails++
-		pg := p.newPage("Two-step verification", s, nil)
-		pg.Error = "code"
-		p.renderLocked(w, http.StatusOK, "mfa.html", pg)
+		p.refuseLocked(w, http.StatusOK, "mfa.html", "Two-step verification", s, nil, "code")
 		return
 	}
 	p.rotateSession(w, s)
@@ -146,10 +163,7 @@ func (p *Portal) payerMFA(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (p *Portal) captchaPage(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Verify you are human", s, nil)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "verify.html", pg)
+	p.show(w, http.StatusOK, "verify.html", "Verify you are human", s, nil)
 }
 
 // captchaVerify never passes while the Captcha fault is on: a bot cannot
@@ -158,9 +172,7 @@ func (p *Portal) captchaVerify(w http.ResponseWriter, r *http.Request, s *sessio
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.faults.Captcha || !checkSessionToken(s, r.PostFormValue(p.csrfField())) {
-		pg := p.newPage("Verify you are human", s, nil)
-		pg.Error = "captcha"
-		p.renderLocked(w, http.StatusOK, "verify.html", pg)
+		p.refuseLocked(w, http.StatusOK, "verify.html", "Verify you are human", s, nil, "captcha")
 		return
 	}
 	http.Redirect(w, r, p.nextStage(s, stageCaptcha), http.StatusSeeOther)
@@ -208,14 +220,13 @@ func (p *Portal) statusCountsLocked() []statusCount {
 }
 
 func (p *Portal) payerDashboard(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Dashboard", s, struct {
-		User   string
-		Counts []statusCount
-		Total  int
-	}{p.user, p.statusCountsLocked(), len(p.requests)})
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "dashboard.html", pg)
+	p.showState(w, "dashboard.html", "Dashboard", s, func() any {
+		return struct {
+			User   string
+			Counts []statusCount
+			Total  int
+		}{p.user, p.statusCountsLocked(), len(p.requests)}
+	})
 }
 
 // ---- request wizard ----
@@ -577,10 +588,7 @@ func (p *Portal) wizardConfirmation(w http.ResponseWriter, r *http.Request, s *s
 		http.Redirect(w, r, "/auth/list", http.StatusSeeOther)
 		return
 	}
-	p.mu.Lock()
-	pg := p.newPage("Request submitted", s, req)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "confirmation.html", pg)
+	p.show(w, http.StatusOK, "confirmation.html", "Request submitted", s, req)
 }
 
 // ---- list, detail, letter ----
@@ -657,10 +665,7 @@ func (p *Portal) listLocked(q url.Values, path, memberKey string) listData {
 }
 
 func (p *Portal) payerList(w http.ResponseWriter, r *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("My authorizations", s, p.listLocked(r.URL.Query(), "/auth/list", "member"))
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "list.html", pg)
+	p.showState(w, "list.html", "My authorizations", s, func() any { return p.listLocked(r.URL.Query(), "/auth/list", "member") })
 }
 
 // viewLocked returns the request named ref on this portal and counts the

@@ -550,11 +550,34 @@ func (p *Portal) render(w http.ResponseWriter, status int, name string, pg *page
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (p *Portal) renderStatus(w http.ResponseWriter, status int) {
+// show renders page name, titled title, with data d for session s (nil
+// before login); it takes p.mu to build the page.
+func (p *Portal) show(w http.ResponseWriter, status int, name, title string, s *session, d any) {
 	p.mu.Lock()
-	pg := p.newPage(http.StatusText(status), nil, struct{ Code int }{status})
+	pg := p.newPage(title, s, d)
 	p.mu.Unlock()
-	p.render(w, status, "error.html", pg)
+	p.render(w, status, name, pg)
+}
+
+// showState is show (200 OK) of data read from the portal's state: data
+// runs under p.mu.
+func (p *Portal) showState(w http.ResponseWriter, name, title string, s *session, data func() any) {
+	p.mu.Lock()
+	pg := p.newPage(title, s, data())
+	p.mu.Unlock()
+	p.render(w, http.StatusOK, name, pg)
+}
+
+// refuseLocked renders page name again with the error code shown (a wrong
+// token, password or code). p.mu must be held.
+func (p *Portal) refuseLocked(w http.ResponseWriter, status int, name, title string, s *session, d any, code string) {
+	pg := p.newPage(title, s, d)
+	pg.Error = code
+	p.renderLocked(w, status, name, pg)
+}
+
+func (p *Portal) renderStatus(w http.ResponseWriter, status int) {
+	p.show(w, status, "error.html", http.StatusText(status), nil, struct{ Code int }{status})
 }
 
 func (p *Portal) renderMaintenance(w http.ResponseWriter, retryAfter time.Duration) {
@@ -563,10 +586,7 @@ func (p *Portal) renderMaintenance(w http.ResponseWriter, retryAfter time.Durati
 	}
 	secs := int(retryAfter / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	p.mu.Lock()
-	pg := p.newPage("Scheduled maintenance", nil, struct{ Minutes int }{(secs + 59) / 60})
-	p.mu.Unlock()
-	p.render(w, http.StatusServiceUnavailable, "maintenance.html", pg)
+	p.show(w, http.StatusServiceUnavailable, "maintenance.html", "Scheduled maintenance", nil, struct{ Minutes int }{(secs + 59) / 60})
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, _ *http.Request, _ *session) {

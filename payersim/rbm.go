@@ -8,26 +8,18 @@ import (
 )
 
 func (p *Portal) routesRBM() {
-	for _, rt := range []route{
-		{pattern: "GET /{$}", access: loggedIn, html: true, handle: redirectTo("/home")},
+	p.addRoutes("/home", "GET /signout", "GET /orders/{ref}/letter.pdf", []route{
 		{pattern: "GET /signin", access: notLogged, html: true, handle: p.rbmSigninPage},
 		{pattern: "POST /signin", access: public, html: true, handle: p.rbmSignin},
-		{pattern: "GET /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaPage},
-		{pattern: "POST /verify", access: inStage, stage: stageCaptcha, html: true, handle: p.captchaVerify},
 		{pattern: "GET /terms", access: inStage, stage: stageTerms, html: true, handle: p.rbmTermsPage},
 		{pattern: "POST /terms", access: inStage, stage: stageTerms, html: true, handle: p.rbmTerms},
-		{pattern: "GET /signout", access: public, html: true, handle: p.logout},
 		{pattern: "GET /home", access: loggedIn, html: true, handle: p.rbmHome},
 		{pattern: "GET /orders/new", access: loggedIn, html: true, handle: p.rbmOrderPage},
 		{pattern: "POST /orders/new", access: loggedIn, html: true, handle: p.rbmOrder},
 		{pattern: "GET /orders/submitted", access: loggedIn, html: true, handle: p.rbmSubmitted},
 		{pattern: "GET /orders/status", access: loggedIn, html: true, handle: p.rbmStatus},
 		{pattern: "GET /orders", access: loggedIn, html: true, handle: p.rbmHistory},
-		{pattern: "GET /orders/{ref}/letter.pdf", access: loggedIn, handle: p.letter},
-		{pattern: "/", access: public, html: true, handle: p.notFound},
-	} {
-		p.add(rt)
-	}
+	})
 }
 
 type signinData struct {
@@ -50,58 +42,32 @@ func (p *Portal) signinData(w http.ResponseWriter, r *http.Request) signinData {
 
 func (p *Portal) rbmSigninPage(w http.ResponseWriter, r *http.Request, _ *session) {
 	d := p.signinData(w, r)
-	p.mu.Lock()
-	pg := p.newPage("Sign in", nil, d)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "signin.html", pg)
+	p.show(w, http.StatusOK, "signin.html", "Sign in", nil, d)
 }
 
 func (p *Portal) rbmSignin(w http.ResponseWriter, r *http.Request, old *session) {
 	d := p.signinData(w, r)
 	d.Expired = false
 	d.Email = r.PostFormValue("email")
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stats.LoginAttempts++
-	if !p.checkPreToken(r, r.PostFormValue("authenticity_token")) {
-		pg := p.newPage("Sign in", nil, d)
-		pg.Error = "csrf"
-		p.renderLocked(w, http.StatusForbidden, "signin.html", pg)
-		return
-	}
-	if !p.credentialsMatch(strings.ToLower(d.Email), r.PostFormValue("password")) {
-		pg := p.newPage("Sign in", nil, d)
-		pg.Error = "credentials"
-		p.renderLocked(w, http.StatusOK, "signin.html", pg)
-		return
-	}
-	if r.PostFormValue("remember_device") != "" {
-		http.SetCookie(w, &http.Cookie{
-			Name: rbmDeviceCookie, Value: randomToken(16), Path: "/", MaxAge: 30 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		})
-	}
-	if old != nil {
-		delete(p.sessions, old.id)
-	}
-	s := p.newSession(w, stageTerms, p.now())
-	http.Redirect(w, r, p.nextStage(s, 0), http.StatusSeeOther)
+	p.signIn(w, r, old, rbmSigninForm, strings.ToLower(d.Email), d, func() {
+		if r.PostFormValue("remember_device") != "" {
+			http.SetCookie(w, &http.Cookie{
+				Name: rbmDeviceCookie, Value: randomToken(16), Path: "/", MaxAge: 30 * 24 * 3600,
+				HttpOnly: true, SameSite: http.SameSiteLaxMode,
+			})
+		}
+	})
 }
 
 func (p *Portal) rbmTermsPage(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Terms of Use", s, nil)
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "terms.html", pg)
+	p.show(w, http.StatusOK, "terms.html", "Terms of Use", s, nil)
 }
 
 func (p *Portal) rbmTerms(w http.ResponseWriter, r *http.Request, s *session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !checkSessionToken(s, r.PostFormValue("authenticity_token")) || r.PostFormValue("accept_terms") == "" {
-		pg := p.newPage("Terms of Use", s, nil)
-		pg.Error = "terms"
-		p.renderLocked(w, http.StatusOK, "terms.html", pg)
+		p.refuseLocked(w, http.StatusOK, "terms.html", "Terms of Use", s, nil, "terms")
 		return
 	}
 	p.rotateSession(w, s)
@@ -109,14 +75,13 @@ func (p *Portal) rbmTerms(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (p *Portal) rbmHome(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Home", s, struct {
-		Email  string
-		Counts []statusCount
-		Total  int
-	}{p.user, p.statusCountsLocked(), len(p.requests)})
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "home.html", pg)
+	p.showState(w, "home.html", "Home", s, func() any {
+		return struct {
+			Email  string
+			Counts []statusCount
+			Total  int
+		}{p.user, p.statusCountsLocked(), len(p.requests)}
+	})
 }
 
 type orderView struct {
@@ -126,21 +91,15 @@ type orderView struct {
 }
 
 func (p *Portal) rbmOrderPage(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Request an imaging order", s, orderView{Form: url.Values{}, Nonce: randomToken(12)})
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "order.html", pg)
+	p.show(w, http.StatusOK, "order.html", "Request an imaging order", s, orderView{Form: url.Values{}, Nonce: randomToken(12)})
 }
 
 var rbmUrgency = map[string]string{"routine": "standard", "urgent": "expedited"}
 
 func (p *Portal) rbmOrder(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := parseUpload(w, r); err != nil {
-		p.mu.Lock()
-		pg := p.newPage("Request an imaging order", s, orderView{Form: url.Values{}, Nonce: randomToken(12),
+		p.show(w, http.StatusRequestEntityTooLarge, "order.html", "Request an imaging order", s, orderView{Form: url.Values{}, Nonce: randomToken(12),
 			Errors: []string{"The attachment could not be uploaded. Files must be under 25 MB."}})
-		p.mu.Unlock()
-		p.render(w, http.StatusRequestEntityTooLarge, "order.html", pg)
 		return
 	}
 	if !p.formOK(w, r, s) {
@@ -211,10 +170,7 @@ func (p *Portal) rbmOrder(w http.ResponseWriter, r *http.Request, s *session) {
 	docs, upErrs := readUploads(r, "attachments")
 	errs = append(errs, upErrs...)
 	if errs != nil {
-		p.mu.Lock()
-		pg := p.newPage("Request an imaging order", s, orderView{Form: f, Nonce: nonce, Errors: errs})
-		p.mu.Unlock()
-		p.render(w, http.StatusOK, "order.html", pg)
+		p.show(w, http.StatusOK, "order.html", "Request an imaging order", s, orderView{Form: f, Nonce: nonce, Errors: errs})
 		return
 	}
 	sub := Submission{
@@ -283,8 +239,5 @@ func (p *Portal) rbmStatus(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (p *Portal) rbmHistory(w http.ResponseWriter, r *http.Request, s *session) {
-	p.mu.Lock()
-	pg := p.newPage("Order history", s, p.listLocked(r.URL.Query(), "/orders", "member_id"))
-	p.mu.Unlock()
-	p.render(w, http.StatusOK, "history.html", pg)
+	p.showState(w, "history.html", "Order history", s, func() any { return p.listLocked(r.URL.Query(), "/orders", "member_id") })
 }
