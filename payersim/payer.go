@@ -219,14 +219,21 @@ func (p *Portal) statusCountsLocked() []statusCount {
 	return out
 }
 
+// overview is a portal's start page: who is logged in (username or
+// e-mail), the requests by status and their number.
+type overview struct {
+	User   string
+	Counts []statusCount
+	Total  int
+}
+
+// overviewLocked returns the start page's data. p.mu must be held.
+func (p *Portal) overviewLocked() overview {
+	return overview{User: p.user, Counts: p.statusCountsLocked(), Total: len(p.requests)}
+}
+
 func (p *Portal) payerDashboard(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.showState(w, "dashboard.html", "Dashboard", s, func() any {
-		return struct {
-			User   string
-			Counts []statusCount
-			Total  int
-		}{p.user, p.statusCountsLocked(), len(p.requests)}
-	})
+	p.showState(w, "dashboard.html", "Dashboard", s, func() any { return p.overviewLocked() })
 }
 
 // ---- request wizard ----

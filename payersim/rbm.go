@@ -75,13 +75,7 @@ func (p *Portal) rbmTerms(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (p *Portal) rbmHome(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.showState(w, "home.html", "Home", s, func() any {
-		return struct {
-			Email  string
-			Counts []statusCount
-			Total  int
-		}{p.user, p.statusCountsLocked(), len(p.requests)}
-	})
+	p.showState(w, "home.html", "Home", s, func() any { return p.overviewLocked() })
 }
 
 type orderView struct {
