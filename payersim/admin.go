@@ -22,7 +22,7 @@ func (p *Portal) routesAdmin() {
 				"GET /_sim/faults", "POST /_sim/faults", "DELETE /_sim/faults",
 				"GET /_sim/stats", "DELETE /_sim/stats",
 				"GET /_sim/requests", "POST /_sim/requests",
-				"POST /_sim/requests/{ref}/outcome",
+				"GET /_sim/requests/{ref}", "POST /_sim/requests/{ref}/outcome", "POST /_sim/requests/{ref}/p2p",
 				"POST /_sim/expire-sessions", "GET /_sim/totp",
 			},
 		})
@@ -73,6 +73,27 @@ func (p *Portal) routesAdmin() {
 			return
 		}
 		req, _ := p.Request(r.PathValue("ref"))
+		simJSON(w, http.StatusOK, req)
+	})
+	m.HandleFunc("GET /_sim/requests/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		req, ok := p.Request(r.PathValue("ref"))
+		if !ok {
+			simError(w, http.StatusNotFound, errors.New("no such request"))
+			return
+		}
+		simJSON(w, http.StatusOK, req)
+	})
+	m.HandleFunc("POST /_sim/requests/{ref}/p2p", func(w http.ResponseWriter, r *http.Request) {
+		var in PeerToPeerInput
+		if err := decodeStrict(r, &in); err != nil {
+			simError(w, http.StatusBadRequest, err)
+			return
+		}
+		req, err := p.RecordPeerToPeer(r.PathValue("ref"), in)
+		if err != nil {
+			simError(w, http.StatusUnprocessableEntity, err)
+			return
+		}
 		simJSON(w, http.StatusOK, req)
 	})
 	m.HandleFunc("POST /_sim/expire-sessions", func(w http.ResponseWriter, _ *http.Request) {

@@ -36,6 +36,12 @@ func (p *Portal) routesPayer() {
 		{pattern: "GET /auth/new/confirmation", access: loggedIn, html: true, handle: p.wizardConfirmation},
 		{pattern: "GET /auth/list", access: loggedIn, html: true, handle: p.payerList},
 		{pattern: "GET /auth/{ref}", access: loggedIn, html: true, handle: p.payerDetail},
+		{pattern: "GET /auth/{ref}/respond", access: loggedIn, html: true, handle: p.payerRespondPage},
+		{pattern: "POST /auth/{ref}/respond", access: loggedIn, html: true, handle: p.payerRespond},
+		{pattern: "GET /auth/{ref}/respond/sent", access: loggedIn, html: true, handle: p.payerRespondSent},
+		{pattern: "GET /auth/{ref}/withdraw", access: loggedIn, html: true, handle: p.payerWithdrawPage},
+		{pattern: "POST /auth/{ref}/withdraw", access: loggedIn, html: true, handle: p.payerWithdraw},
+		{pattern: "GET /auth/{ref}/withdrawn", access: loggedIn, html: true, handle: p.payerWithdrawn},
 	})
 }
 
@@ -207,7 +213,7 @@ type statusCount struct {
 // held.
 func (p *Portal) statusCountsLocked() []statusCount {
 	order := []Status{StatusInReview, StatusPended, StatusApproved, StatusPartiallyApproved,
-		StatusModified, StatusDenied, StatusCancelled, StatusNotRequired}
+		StatusModified, StatusDenied, StatusCancelled, StatusNotRequired, StatusWithdrawn}
 	n := map[Status]int{}
 	for _, r := range p.requests {
 		n[r.Status]++

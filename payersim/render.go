@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,6 +52,7 @@ var templateFuncs = template.FuncMap{
 	"join":        strings.Join,
 	"statusClass": statusClass,
 	"hasLetter":   func(s Status) bool { return s.hasLetter() },
+	"canWithdraw": func(s Status) bool { return slices.Contains(withdrawable, s) },
 	"size":        humanSize,
 	"seq": func(n int) []int {
 		out := make([]int, n)

@@ -24,6 +24,8 @@ const (
 	StatusDenied            Status = "denied"
 	StatusCancelled         Status = "cancelled"
 	StatusNotRequired       Status = "not_required"
+	// StatusWithdrawn: the provider withdrew the request on the portal.
+	StatusWithdrawn Status = "withdrawn"
 )
 
 // payerWording and rbmWording are the portals' status texts.
@@ -37,6 +39,7 @@ var (
 		StatusDenied:            "Denied",
 		StatusCancelled:         "Cancelled",
 		StatusNotRequired:       "No Authorization Required",
+		StatusWithdrawn:         "Withdrawn by Provider",
 	}
 	rbmWording = map[Status]string{
 		StatusInReview:          "In Clinical Review",
@@ -47,6 +50,7 @@ var (
 		StatusDenied:            "Not Authorized",
 		StatusCancelled:         "Case Withdrawn",
 		StatusNotRequired:       "No Authorization Required",
+		StatusWithdrawn:         "Withdrawn by Ordering Provider",
 	}
 )
 
@@ -192,12 +196,37 @@ type Request struct {
 	CreatedAt     time.Time      `json:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at"`
 	DecidedAt     time.Time      `json:"decided_at,omitzero"`
+	// Responses are the additional information the provider uploaded to
+	// the pended request (payer portal), oldest first.
+	Responses []InfoResponse `json:"responses,omitempty"`
+	// PeerToPeers are the peer-to-peer discussions recorded for it
+	// (RecordPeerToPeer).
+	PeerToPeers []PeerToPeer `json:"peer_to_peers,omitempty"`
+	// WithdrawnAt and WithdrawReason are set when the provider withdrew it.
+	WithdrawnAt    time.Time `json:"withdrawn_at,omitzero"`
+	WithdrawReason string    `json:"withdraw_reason,omitempty"`
+}
+
+// InfoResponse is one upload of additional information to a pended
+// request: the note and the files, kept by name with size and sha256.
+type InfoResponse struct {
+	At        time.Time  `json:"at"`
+	Note      string     `json:"note,omitempty"`
+	Documents []Document `json:"documents"`
+}
+
+// PeerToPeer is a peer-to-peer discussion recorded on a request.
+type PeerToPeer struct {
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"` // overturned, upheld or modified
 }
 
 // request is the simulator's record; next is the outcome still to show.
 type request struct {
 	Request
-	next       *Outcome
+	next *Outcome
+	// awaiting: a pend with AwaitResponse shows until a response comes.
+	awaiting   bool
 	phaseStart int // Checks when the current status was shown first
 	seq        int
 }
@@ -208,6 +237,8 @@ func (r *request) snapshot() Request {
 	out.Diagnoses = slices.Clone(r.Diagnoses)
 	out.Documents = slices.Clone(r.Documents)
 	out.Decisions = slices.Clone(r.Decisions)
+	out.Responses = slices.Clone(r.Responses)
+	out.PeerToPeers = slices.Clone(r.PeerToPeers)
 	out.Submission.Outcome = nil
 	return out
 }
@@ -397,7 +428,7 @@ func (p *Portal) wording(s Status) string {
 // checkLocked counts one view of r's status and first shows the next outcome
 // when it is due. p.mu must be held.
 func (p *Portal) checkLocked(r *request, now time.Time) {
-	if o := r.next; o != nil {
+	if o := r.next; o != nil && !(r.awaiting && r.Status == StatusPended) {
 		wait := o.AfterChecks
 		if r.Status == StatusPended {
 			wait = max(wait, 1)
@@ -434,6 +465,7 @@ func (p *Portal) applyLocked(r *request, o *Outcome, now time.Time) {
 	case FatePend:
 		r.Status = StatusPended
 		r.InfoRequested = orDefault(o.InfoRequest, defaultInfoRequest)
+		r.awaiting = o.AwaitResponse
 		decided = false
 	case FateDeny:
 		r.Status = StatusDenied

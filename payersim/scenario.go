@@ -76,6 +76,11 @@ type Outcome struct {
 	AuthNumber string `json:"auth_number,omitempty"`
 	// Then is the follow-up of a pend; nil leaves the request pended.
 	Then *Outcome `json:"then,omitempty"`
+	// AwaitResponse (pend): the pend shows until the provider uploads
+	// additional information (payer portal, PAS update); Then is counted
+	// from the response. Without it Then shows after its checks whether
+	// or not anything was sent.
+	AwaitResponse bool `json:"await_response,omitempty"`
 }
 
 // Rule matches requests at submission time. Every non-empty criterion must
@@ -143,6 +148,9 @@ func (o *Outcome) validate() error {
 	}
 	if o.Fate == FateRefuse && (o.AfterChecks != 0 || o.Then != nil || o.Wording != "") {
 		return errors.New("refuse: the portal refuses at once; after_checks, then and wording do not apply")
+	}
+	if o.AwaitResponse && o.Fate != FatePend {
+		return fmt.Errorf("await_response: only a pend awaits a response, not %s", o.Fate)
 	}
 	if o.Then != nil {
 		if o.Fate != FatePend {

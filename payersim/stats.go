@@ -36,6 +36,10 @@ type Stats struct {
 	LettersDownloaded int `json:"letters_downloaded"`
 	// Uploads counts clinical documents received.
 	Uploads int `json:"uploads"`
+	// Responses counts uploads of additional information to pended
+	// requests; Withdrawals counts requests the provider withdrew.
+	Responses   int `json:"responses"`
+	Withdrawals int `json:"withdrawals"`
 	// FaultsServed counts 500 and maintenance responses injected by Faults.
 	FaultsServed int `json:"faults_served"`
 }
