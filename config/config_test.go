@@ -255,6 +255,12 @@ var badCases = []struct {
 		`testdata/bad/check-like-run.yaml:4: schedules.digest: bad cron spec "0 0 30 2 *": never fires`,
 		"testdata/bad/check-like-run.yaml:7: notify.sinks[0] \"ehr\": secret is required for a webhook sink (the keyring secret that signs deliveries; set it with `authpilot secrets set`)",
 	}},
+	// deadline-rules.yaml: what the deadline engine's Rules.Validate
+	// refused, which nothing called.
+	{"deadline-rules.yaml", []string{
+		`testdata/bad/deadline-rules.yaml:4: deadlines.follow_up_every: must be at least 1h, not 30m`,
+		`testdata/bad/deadline-rules.yaml:9: payers[0] "summit-ma": deadlines.appeal: must be whole days, not 1d12h`,
+	}},
 	{"bad-timezone.yaml", []string{
 		`testdata/bad/bad-timezone.yaml:3: practice.timezone: unknown time zone "America/New_Yrok" (want an IANA name such as America/New_York)`,
 	}},

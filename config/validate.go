@@ -287,6 +287,10 @@ func (v *validator) deadlines() {
 		leads("deadlines.lead_times.appeal_filing", lt.AppealFiling)
 	}
 	v.positive("deadlines.follow_up_every", d.FollowUpEvery)
+	if d.FollowUpEvery > 0 && d.FollowUpEvery < Duration(time.Hour) {
+		// An overdue follow-up alert more often than hourly is noise.
+		v.errorf("deadlines.follow_up_every", "must be at least 1h, not %s", d.FollowUpEvery)
+	}
 	v.atLeast("deadlines.service_date_risk_business_days", d.ServiceDateRiskBusinessDays, 0)
 	v.nonNegative("deadlines.auth_expiry_warning", d.AuthExpiryWarning)
 }
@@ -614,6 +618,10 @@ func (v *validator) payers(conns []string) []string {
 			default:
 				v.positive(p+".deadlines."+f.name, *f.d)
 			}
+		}
+		if dl.Appeal != nil && *dl.Appeal > 0 && *dl.Appeal%Duration(schedules.Day) != 0 {
+			// An appeal window is counted in calendar days.
+			v.errorf(p+".deadlines.appeal", "must be whole days, not %s", *dl.Appeal)
 		}
 		if dl.PeerToPeerBusinessDays != nil {
 			v.atLeast(p+".deadlines.peer_to_peer_business_days", *dl.PeerToPeerBusinessDays, 0)

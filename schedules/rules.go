@@ -1,7 +1,6 @@
 package schedules
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -74,79 +73,6 @@ func DefaultRules() Rules {
 		AuthExpiryWarning:       14 * Day,
 		PeerToPeerBusinessDays:  7,
 	}
-}
-
-// Validate reports every setting that cannot work, naming its field.
-func (r Rules) Validate() error {
-	var errs []error
-	checkLeads := func(field string, ls []time.Duration) {
-		seen := map[time.Duration]bool{}
-		for i, l := range ls {
-			switch {
-			case l <= 0:
-				errs = append(errs, fmt.Errorf("%s[%d]: must be positive, got %v", field, i, l))
-			case seen[l]:
-				errs = append(errs, fmt.Errorf("%s[%d]: %v is listed twice", field, i, l))
-			}
-			seen[l] = true
-		}
-	}
-	checkLeads("lead_times", r.LeadTimes)
-	kinds := make([]string, 0, len(r.KindLeadTimes))
-	for k := range r.KindLeadTimes {
-		kinds = append(kinds, string(k))
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		kind := authpilot.DeadlineKind(k)
-		if !slices.Contains(LeadTimeKinds, kind) {
-			errs = append(errs, fmt.Errorf("lead_times.%s: not a deadline kind with lead times (%v)", k, LeadTimeKinds))
-			continue
-		}
-		checkLeads("lead_times."+k, r.KindLeadTimes[kind])
-	}
-	if r.FollowUpEvery < 0 || (r.FollowUpEvery > 0 && r.FollowUpEvery < time.Hour) {
-		errs = append(errs, fmt.Errorf("follow_up_every: must be 0 (off) or at least 1h, got %v", r.FollowUpEvery))
-	}
-	if r.ServiceRiskBusinessDays < 0 {
-		errs = append(errs, fmt.Errorf("service_risk_business_days: must not be negative, got %d", r.ServiceRiskBusinessDays))
-	}
-	if r.AuthExpiryWarning < 0 {
-		errs = append(errs, fmt.Errorf("auth_expiry_warning: must not be negative, got %v", r.AuthExpiryWarning))
-	}
-	if r.PeerToPeerBusinessDays < 0 {
-		errs = append(errs, fmt.Errorf("peer_to_peer_business_days: must not be negative, got %d", r.PeerToPeerBusinessDays))
-	}
-	payers := make([]string, 0, len(r.Payers))
-	for id := range r.Payers {
-		payers = append(payers, id)
-	}
-	sort.Strings(payers)
-	for _, id := range payers {
-		p := r.Payers[id]
-		field := fmt.Sprintf("payers[%q]", id)
-		positive := func(name string, d *time.Duration) {
-			if d != nil && *d <= 0 {
-				errs = append(errs, fmt.Errorf("%s.%s: must be positive, got %v", field, name, *d))
-			}
-		}
-		positive("decision_standard", p.DecisionStandard)
-		positive("decision_expedited", p.DecisionExpedited)
-		positive("appeal", p.Appeal)
-		if p.Appeal != nil && *p.Appeal > 0 && *p.Appeal%Day != 0 {
-			errs = append(errs, fmt.Errorf("%s.appeal: must be whole days, got %v", field, *p.Appeal))
-		}
-		if p.AuthExpiryWarning != nil && *p.AuthExpiryWarning < 0 {
-			errs = append(errs, fmt.Errorf("%s.auth_expiry_warning: must not be negative, got %v", field, *p.AuthExpiryWarning))
-		}
-		if p.PeerToPeerBusinessDays != nil && *p.PeerToPeerBusinessDays < 0 {
-			errs = append(errs, fmt.Errorf("%s.peer_to_peer_business_days: must not be negative, got %d", field, *p.PeerToPeerBusinessDays))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("deadline rules: %w", errors.Join(errs...))
-	}
-	return nil
 }
 
 // span is a rule's time allowance: business days, calendar days (the same
@@ -464,11 +390,6 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return d.String()
-}
-
-// LeadTimeKinds are the deadline kinds whose alerts use lead times.
-var LeadTimeKinds = []authpilot.DeadlineKind{
-	authpilot.DeadlineDecisionDue, authpilot.DeadlineServiceAtRisk, authpilot.DeadlinePeerToPeer, authpilot.DeadlineAppeal,
 }
 
 // leadTimesFor returns the lead times of deadline kind k: its own, else
