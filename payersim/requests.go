@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authpilot/authpilot/internal/spinecodes"
 )
 
 // Status is a request's state in the simulator. Each portal shows its own
@@ -285,7 +287,7 @@ func SampleSubmissions(n int, outcome *Outcome) []Submission {
 		{[]ServiceLine{{"72148", 1, "lumbar"}}, []string{"M54.16"}, "Radiculopathy L5, 6 weeks of conservative care."},
 		{[]ServiceLine{{"63047", 1, "L3-L4 bilateral"}}, []string{"M48.062"}, "Neurogenic claudication, failed conservative care."},
 		{[]ServiceLine{{"64483", 1, "L5-S1 right"}}, []string{"M54.17"}, "Transforaminal ESI after failed PT."},
-		{[]ServiceLine{{"22551", 1, "C5-C6"}, {"22853", 1, "C5-C6"}}, []string{"M50.121"}, "Cervical myelopathy with progressive weakness."},
+		{[]ServiceLine{{"22551", 1, "C5-C6"}, {"22853", 1, "C5-C6"}}, []string{"M50.122"}, "Cervical myelopathy with progressive weakness."},
 	}
 	out := make([]Submission, n)
 	for i := range out {
@@ -532,7 +534,25 @@ func lineDecisions(lines []ServiceLine, units map[string]int, codes map[string]s
 		}
 		out[i] = d
 	}
-	return out
+	return withoutOrphans(out)
+}
+
+// withoutOrphans denies an approved add-on code whose primary code is not
+// approved (a device code when the fusion is denied): no payer approves
+// one, whatever a scenario's units say.
+func withoutOrphans(ds []LineDecision) []LineDecision {
+	lines := make([]spinecodes.Line, len(ds))
+	for i, d := range ds {
+		lines[i] = spinecodes.Line{Code: d.ApprovedCode, Units: d.ApprovedUnits}
+	}
+	for _, code := range spinecodes.Orphans(lines) {
+		for i := range ds {
+			if strings.EqualFold(ds[i].ApprovedCode, code) {
+				ds[i].ApprovedUnits = 0
+			}
+		}
+	}
+	return ds
 }
 
 // Requests returns every request made on the portal, oldest first. Reading

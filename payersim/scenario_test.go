@@ -69,6 +69,18 @@ func TestScenarioFates(t *testing.T) {
 			lines: "22630:1->22630:1 22840:3->22840:1",
 		},
 		{
+			// A scenario that cuts the primary code cannot leave its
+			// add-ons approved: no payer approves a device or an extra
+			// level without the fusion.
+			name: "partial never approves an add-on without its primary",
+			rule: payersim.Rule{CPT: "22612", Outcome: payersim.Outcome{Fate: payersim.FatePartial, ApprovedUnits: map[string]int{"22612": 0}}},
+			sub: payersim.Submission{MemberID: "M100010", Lines: []payersim.ServiceLine{
+				{Code: "22612", Units: 1, Detail: "L4-L5"}, {Code: "22614", Units: 1, Detail: "L5-S1"}, {Code: "22853", Units: 2, Detail: "L4-L5, L5-S1"},
+			}},
+			want:  []string{"Partially Approved"},
+			lines: "22612:1->22612:0 22614:1->22614:0 22853:2->22853:0",
+		},
+		{
 			name:  "partial without units halves",
 			rule:  payersim.Rule{Outcome: payersim.Outcome{Fate: payersim.FatePartial}},
 			sub:   simpleSubmission("M100006", "97110"),

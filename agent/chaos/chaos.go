@@ -511,7 +511,7 @@ func scenario(payer, rbm *payersim.Portal, pasSim *pas.Server) error {
 		return err
 	}
 	if err := rbm.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
-		{Name: "denied cervical", CPT: "72131", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1}},
+		{Name: "denied lumbar CTs", CPT: "72131", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1}},
 	}}); err != nil {
 		return err
 	}

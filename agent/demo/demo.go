@@ -28,6 +28,7 @@ import (
 	"github.com/authpilot/authpilot/internal/loopback"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // Options control a demo run.
@@ -65,8 +66,12 @@ type CaseSummary struct {
 	Track      authpilot.Track  `json:"track"`
 	Status     authpilot.Status `json:"status"`
 	AuthNumber string           `json:"auth_number"`
-	Letters    int              `json:"letters"`
-	Alerts     int              `json:"alerts"`
+	// Ordered and Approved are the service lines asked for and those the
+	// payer authorized (units 0 for a line it did not).
+	Ordered  []authpilot.ApprovedLine `json:"ordered"`
+	Approved []authpilot.ApprovedLine `json:"approved,omitempty"`
+	Letters  int                      `json:"letters"`
+	Alerts   int                      `json:"alerts"`
 }
 
 const apiToken = "demo-api-token"
@@ -137,7 +142,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	defer a.Close()
 
-	week := practiceWeek(authpilot.Today(clock.Now(), loc))
+	cal := schedules.NewCalendar(loc, nil)
+	week := practiceWeek(authpilot.Today(clock.Now(), loc), cal)
 	if err := script(sims, week); err != nil {
 		return nil, err
 	}
@@ -180,7 +186,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	day := clock.Now()
 	for i := 0; i < o.Days; i++ {
-		day = nextBusinessMorning(day, loc)
+		day = nextBusinessMorning(day, cal)
 		clock.JumpTo(day)
 		say("\n%s  POLL    one login per portal, list pages first, details only for changed rows", stamp(clock.Now(), loc))
 		var failed []string
@@ -242,15 +248,11 @@ func errSuffix(err error) string {
 
 func stamp(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon Jan 2 15:04") }
 
-func nextBusinessMorning(t time.Time, loc *time.Location) time.Time {
-	t = t.In(loc)
-	for {
-		y, m, d := t.AddDate(0, 0, 1).Date()
-		t = time.Date(y, m, d, 9, 0, 0, 0, loc)
-		if t.Weekday() != time.Saturday && t.Weekday() != time.Sunday {
-			return t
-		}
-	}
+// nextBusinessMorning is 09:00 on the business day after t's.
+func nextBusinessMorning(t time.Time, cal *schedules.Calendar) time.Time {
+	d := cal.AddBusinessDays(t, 1)
+	y, m, day := d.Date()
+	return time.Date(y, m, day, 9, 0, 0, 0, cal.Location())
 }
 
 // flush delivers the alerts raised so far (the daemon's dispatcher does
@@ -347,8 +349,12 @@ func summarize(ctx context.Context, a *agent.Agent, ids []string, labels map[str
 			return nil, err
 		}
 		row := CaseSummary{ID: c.ID, Label: labels[id], Payer: c.Payer, Track: c.Track, Status: c.Status, Alerts: per[id]}
+		for _, l := range c.ServiceLines {
+			row.Ordered = append(row.Ordered, authpilot.ApprovedLine{Code: l.Code, Units: l.Units})
+		}
 		if d := c.Determination; d != nil {
 			row.AuthNumber = d.AuthNumber
+			row.Approved = d.ApprovedLines
 			row.Letters = len(d.Letters)
 		}
 		s.Cases = append(s.Cases, row)

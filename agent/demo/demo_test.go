@@ -10,6 +10,7 @@ import (
 	"github.com/authpilot/authpilot"
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	"github.com/authpilot/authpilot/connectors/portal"
+	"github.com/authpilot/authpilot/internal/spinecodes"
 	_ "github.com/authpilot/authpilot/notify/sinks"
 )
 
@@ -38,8 +39,12 @@ func TestDemoJSON(t *testing.T) {
 			Track      string `json:"track"`
 			Status     string `json:"status"`
 			AuthNumber string `json:"auth_number"`
-			Letters    int    `json:"letters"`
-			Alerts     int    `json:"alerts"`
+			Approved   []struct {
+				Code  string `json:"code"`
+				Units int    `json:"units"`
+			} `json:"approved"`
+			Letters int `json:"letters"`
+			Alerts  int `json:"alerts"`
 		} `json:"cases"`
 		Alerts int `json:"alerts"`
 	}
@@ -47,13 +52,14 @@ func TestDemoJSON(t *testing.T) {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
 	}
 	want := map[string]authpilot.Status{
-		"lumbar fusion":                      authpilot.StatusApproved,
-		"interbody implant (fusion episode)": authpilot.StatusPartiallyApproved,
-		"lumbar ESI":                         authpilot.StatusDenied,
-		"cervical MRI":                       authpilot.StatusDenied,
-		"cervical fusion":                    authpilot.StatusApproved,
-		"kyphoplasty":                        authpilot.StatusDenied,
-		"lumbar discectomy":                  authpilot.StatusModified,
+		"lumbar fusion L4-S1":                          authpilot.StatusApproved,
+		"bone-growth stimulator (fusion episode)":      authpilot.StatusApproved,
+		"lumbar RFA, two levels":                       authpilot.StatusPartiallyApproved,
+		"lumbar ESI":                                   authpilot.StatusDenied,
+		"cervical MRI":                                 authpilot.StatusDenied,
+		"cervical fusion C5-C7":                        authpilot.StatusApproved,
+		"kyphoplasty":                                  authpilot.StatusDenied,
+		"lumbar discectomy, three levels":              authpilot.StatusModified,
 		"lumbar laminectomy (filed by phone, tracked)": authpilot.StatusApproved,
 	}
 	if len(s.Cases) != 13 {
@@ -75,6 +81,16 @@ func TestDemoJSON(t *testing.T) {
 		}
 		if st.Authorized() && c.AuthNumber == "" {
 			t.Errorf("%s: authorized without an auth number", c.Label)
+		}
+		var approved []spinecodes.Line
+		for _, l := range c.Approved {
+			approved = append(approved, spinecodes.Line{Code: l.Code, Units: l.Units})
+		}
+		if st.Authorized() && len(approved) == 0 {
+			t.Errorf("%s: authorized without approved lines", c.Label)
+		}
+		if orphans := spinecodes.Orphans(approved); len(orphans) > 0 {
+			t.Errorf("%s: add-on %v approved without its primary: %+v", c.Label, orphans, c.Approved)
 		}
 	}
 }

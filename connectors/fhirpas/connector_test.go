@@ -70,6 +70,15 @@ func TestSubmitDecisions(t *testing.T) {
 			validTo:  day(90), reason: "Instrumentation not necessary",
 		},
 		{
+			// The fusion denied: its instrumentation (an add-on code) is
+			// not certified without it, whatever the rule targets.
+			name:   "partial denying the primary denies its add-on",
+			rules:  []pas.Rule{{Code: "22612", Fate: pas.Partial, Reason: "Fusion not medically necessary"}},
+			status: authpilot.StatusPartiallyApproved, authNumber: "AUTH000001",
+			approved: []authpilot.ApprovedLine{{Code: "C1889", Units: 2}},
+			validTo:  day(90), reason: "Fusion not medically necessary",
+		},
+		{
 			name:   "pended asking for documents",
 			rules:  []pas.Rule{{Fate: pas.Pend, Reason: "Send physical therapy notes"}},
 			status: authpilot.StatusPended, info: "Send physical therapy notes",

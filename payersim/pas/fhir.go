@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot/internal/fhirjson"
+	"github.com/authpilot/authpilot/internal/spinecodes"
 )
 
 // FHIR names of the PAS simulator, as in the Da Vinci PAS 2.2.1 examples.
@@ -487,7 +488,30 @@ func (sub *submission) decide(fate Fate) []lineReview {
 			}
 		}
 	}
-	return out
+	return withoutOrphans(out)
+}
+
+// withoutOrphans denies an add-on code certified without its primary code
+// (the primary denied or modified into a code the add-on does not go
+// with): no payer certifies one, whatever a rule's targets say.
+func withoutOrphans(rv []lineReview) []lineReview {
+	lines := make([]spinecodes.Line, len(rv))
+	for i, r := range rv {
+		switch {
+		case r.add != nil:
+			lines[i] = spinecodes.Line{Code: r.add.code, Units: r.add.units}
+		case r.number:
+			lines[i] = spinecodes.Line{Code: r.code, Units: r.units}
+		}
+	}
+	for _, code := range spinecodes.Orphans(lines) {
+		for i := range rv {
+			if strings.EqualFold(lines[i].Code, code) {
+				rv[i] = lineReview{action: "A3", display: "Not Certified", note: true}
+			}
+		}
+	}
+	return rv
 }
 
 func reviewAction(code, display, number string) map[string]any {
