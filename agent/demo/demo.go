@@ -315,6 +315,9 @@ func (n *narrator) report(ctx context.Context) error {
 					if d.AuthNumber != "" {
 						say("      auth %s, valid %s to %s", d.AuthNumber, d.ValidFrom, d.ValidTo)
 					}
+					if e.To == authpilot.StatusPartiallyApproved || e.To == authpilot.StatusModified {
+						say("      approved: %s (ordered: %s)", linesText(d.ApprovedLines), linesText(orderedLines(c)))
+					}
 					if d.DenialReason != "" {
 						say("      reason: %s", d.DenialReason)
 					}
@@ -333,6 +336,23 @@ func (n *narrator) report(ctx context.Context) error {
 	return nil
 }
 
+func orderedLines(c *authpilot.Case) []authpilot.ApprovedLine {
+	out := make([]authpilot.ApprovedLine, len(c.ServiceLines))
+	for i, l := range c.ServiceLines {
+		out[i] = authpilot.ApprovedLine{Code: l.Code, Units: l.Units}
+	}
+	return out
+}
+
+// linesText is "63030 x1, 63035 x1".
+func linesText(ls []authpilot.ApprovedLine) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%s x%d", l.Code, l.Units)
+	}
+	return strings.Join(parts, ", ")
+}
+
 func short(s string) string {
 	if len(s) > 16 {
 		return s[:16]
@@ -349,9 +369,7 @@ func summarize(ctx context.Context, a *agent.Agent, ids []string, labels map[str
 			return nil, err
 		}
 		row := CaseSummary{ID: c.ID, Label: labels[id], Payer: c.Payer, Track: c.Track, Status: c.Status, Alerts: per[id]}
-		for _, l := range c.ServiceLines {
-			row.Ordered = append(row.Ordered, authpilot.ApprovedLine{Code: l.Code, Units: l.Units})
-		}
+		row.Ordered = orderedLines(c)
 		if d := c.Determination; d != nil {
 			row.AuthNumber = d.AuthNumber
 			row.Approved = d.ApprovedLines
