@@ -111,7 +111,14 @@ func lumbarFusionJSON(npi string) string {
 }`, npi, time.Now().AddDate(0, 1, 0).Format(time.DateOnly))
 }
 
+// do sends a request through specClient: the request and its answer are
+// checked against openapi.json.
 func do(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	return doWith(t, specClient(t), method, url, token, body)
+}
+
+func doWith(t *testing.T, client *http.Client, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -121,7 +128,7 @@ func do(t *testing.T, method, url, token, body string) (int, map[string]any) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +186,7 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	docURL := base + "/v1/cases/" + withDoc["id"].(string) + "/documents/" + att["sha256"].(string)
 	req, _ := http.NewRequest("GET", docURL, nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	docResp, err := http.DefaultClient.Do(req)
+	docResp, err := specClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

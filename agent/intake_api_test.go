@@ -57,7 +57,7 @@ func post(t *testing.T, base, key, body string) (int, http.Header, map[string]an
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := specClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,11 @@ func TestAPICursorPagination(t *testing.T) {
 	at := time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
 	for i := range n {
 		id := fmt.Sprintf("01CASE%05d", i)
-		data := fmt.Sprintf(`{"id": %q, "payer": "summit-ma", "connector": "summit", "status": "ready", "version": 1}`, id)
+		data := fmt.Sprintf(`{"id": %q, "patient": {"first_name": "Ada", "last_name": "Moss", "dob": "1950-01-02", "member_id": "M%05d"},
+			"payer": "summit-ma", "plan_type": "medicare_advantage", "connector": "summit", "track": "imaging", "urgency": "standard",
+			"ordering_provider": {"npi": "1234567893"}, "servicing_provider": {"npi": ""}, "facility": {},
+			"service_lines": [{"code": "72148", "units": 1}], "diagnoses": ["M54.16"], "service_date": "2030-01-07",
+			"status": "ready", "created_at": %q, "updated_at": %q, "version": 1}`, id, i, at, at)
 		if _, err := tx.Exec(`INSERT INTO cases (id, status, payer, connector, version, created_at, updated_at, data)
 			VALUES (?, 'ready', 'summit-ma', 'summit', 1, ?, ?, ?)`, id, at, at, data); err != nil {
 			t.Fatal(err)
