@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"time"
 
 	// Time zones are validated with time.LoadLocation; embedding the zone
@@ -392,31 +391,8 @@ type Retry struct {
 
 // Sink is one alert destination: the fields common to every sink kind,
 // and its kind's options (notify.Sink.Options), decoded by the kind from
-// the sink's other keys.
-type Sink struct {
-	notify.Sink `yaml:",inline"`
-
-	kindNode *yaml.Node // the keys not in notify.CommonKeys, as a mapping
-}
-
-// KeepNode keeps every key but the common ones for the sink's kind to
-// decode (a key written beside a merge replaces the merged one).
-func (s *Sink) KeepNode(key, n *yaml.Node) bool {
-	if slices.Contains(notify.CommonKeys, key.Value) {
-		return false
-	}
-	if s.kindNode == nil {
-		s.kindNode = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
-	}
-	for i := 0; i+1 < len(s.kindNode.Content); i += 2 {
-		if s.kindNode.Content[i].Value == key.Value {
-			s.kindNode.Content[i], s.kindNode.Content[i+1] = key, n
-			return true
-		}
-	}
-	s.kindNode.Content = append(s.kindNode.Content, key, n)
-	return true
-}
+// the sink's other keys (notify.SinkNode.Own).
+type Sink = notify.SinkNode
 
 // Route sends matching alerts to sinks. Routes are tried in order; the
 // first match wins unless it says Continue.

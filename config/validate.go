@@ -329,13 +329,7 @@ func (v *validator) sinkOptions(p string, s *Sink) {
 		v.errorf(typePath, "unknown sink type %s%s (registered: %s)", v.q(typePath, s.Type), didyoumean.Suggest(s.Type, notify.Kinds()), sinkKindList())
 		return
 	}
-	node := s.kindNode
-	line := v.d.Line(p)
-	if node == nil {
-		node = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	}
-	node.Line = line // an error about a missing key points at the sink
-	opts, err := decodeSinkOptions(kind, s.Sink, node)
+	opts, err := decodeSinkOptions(kind, s.Sink, s.Own(v.d.Line(p)))
 	fieldErr := func(fe *notify.FieldError, warn bool) {
 		if v.d.Failed(join(p, fe.Path)) {
 			return

@@ -40,6 +40,46 @@ type Sink struct {
 	Options SinkOptions `yaml:"-"`
 }
 
+// SinkNode is a sink as written, for the config's strict decoder
+// (internal/yamlx): the common fields decoded into Sink, every other key
+// kept for the kind's Decode (Own).
+type SinkNode struct {
+	Sink `yaml:",inline"`
+
+	own *yaml.Node // the keys not in CommonKeys, as a mapping
+}
+
+// KeepNode implements yamlx.NodeKeeper: it keeps every key but the common
+// ones for the sink's kind to decode (a key written beside a merge
+// replaces the merged one).
+func (s *SinkNode) KeepNode(key, n *yaml.Node) bool {
+	if slices.Contains(CommonKeys, key.Value) {
+		return false
+	}
+	if s.own == nil {
+		s.own = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
+	}
+	for i := 0; i+1 < len(s.own.Content); i += 2 {
+		if s.own.Content[i].Value == key.Value {
+			s.own.Content[i], s.own.Content[i+1] = key, n
+			return true
+		}
+	}
+	s.own.Content = append(s.own.Content, key, n)
+	return true
+}
+
+// Own returns the sink's own keys as a mapping (empty when it has none)
+// at line, the sink's: an error about a missing key points there.
+func (s *SinkNode) Own(line int) *yaml.Node {
+	n := s.own
+	if n == nil {
+		n = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	n.Line = line
+	return n
+}
+
 // CommonKeys are the YAML keys of Sink; every other key of a sink belongs
 // to its kind.
 var CommonKeys = []string{"name", "type", "include_phi", "include_order_ref"}

@@ -3,51 +3,55 @@ package notifytest
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/authpilot/authpilot/internal/yamlx"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/schedules"
 )
 
-// DecodeSink decodes one sink written in YAML through its registered kind,
-// as the config loader does: the common keys into notify.Sink, the others
-// by the kind's Decode. The kind must be linked in (import notify/sinks or
-// the kind's package).
+// DecodeSink decodes one sink written in YAML as the config loader does,
+// through the config's strict decoder (internal/yamlx): the common keys
+// into notify.Sink (name and type required), the others by the kind's
+// Decode. Every problem (an unknown or duplicate key, a value of the
+// wrong type, a missing name) is a notify.FieldErrors with its line. The
+// kind must be linked in (import notify/sinks or the kind's package).
 func DecodeSink(src string) (notify.Sink, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		return notify.Sink{}, err
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return notify.Sink{}, errors.New("a sink is a mapping")
-	}
-	m := doc.Content[0]
-	common := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line}
-	rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		to := rest
-		if slices.Contains(notify.CommonKeys, m.Content[i].Value) {
-			to = common
+	var errs notify.FieldErrors
+	d := yamlx.New(func(line int, path, msg string) {
+		errs = append(errs, &notify.FieldError{Line: line, Path: path, Msg: msg})
+	})
+	root := d.Parse([]byte(src))
+	if root == nil {
+		if len(errs) > 0 {
+			return notify.Sink{}, errs
 		}
-		to.Content = append(to.Content, m.Content[i], m.Content[i+1])
+		return notify.Sink{}, errors.New("no sink")
 	}
-	var s notify.Sink
-	if err := common.Decode(&s); err != nil {
-		return s, err
+	var s notify.SinkNode
+	d.DecodeInto(root, &s)
+	for _, f := range []struct{ key, value string }{{"name", s.Name}, {"type", s.Type}} {
+		if f.value == "" && !d.Failed(f.key) {
+			line := d.Line(f.key)
+			if line == 0 {
+				line = root.Line
+			}
+			errs = append(errs, &notify.FieldError{Line: line, Path: f.key, Msg: "required"})
+		}
+	}
+	if len(errs) > 0 {
+		return s.Sink, errs
 	}
 	k, ok := notify.Lookup(s.Type)
 	if !ok {
-		return s, fmt.Errorf("unknown sink type %q (registered: %v)", s.Type, notify.Kinds())
+		return s.Sink, fmt.Errorf("unknown sink type %q (registered: %v)", s.Type, notify.Kinds())
 	}
-	opts, err := k.Decode(s, rest)
+	opts, err := k.Decode(s.Sink, s.Own(root.Line))
 	if err != nil {
-		return s, err
+		return s.Sink, err
 	}
 	s.Options = opts
-	return s, nil
+	return s.Sink, nil
 }
 
 // Sink is DecodeSink failing t on an error.

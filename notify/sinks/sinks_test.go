@@ -93,6 +93,12 @@ func TestDecode(t *testing.T) {
 			want: `4: timeout: expected a duration such as 30s or 15m, got "soon"`},
 		{name: "misspelt common key", src: "name: s\ntype: slack\nurl_secret: u\ninclude_ph: true", want: `4: unknown key "include_ph" (did you mean "include_phi"?)`},
 		{name: "bad secret name", src: "name: s\ntype: slack\nurl_secret: Slack URL", want: "3: url_secret: invalid secret name"},
+		// The common keys are decoded as strictly as in the config file.
+		{name: "no name", src: "type: slack\nurl_secret: u", want: "1: name: required"},
+		{name: "empty type", src: "name: s\ntype: \nurl_secret: u", want: "2: type: required"},
+		{name: "duplicate common key", src: "name: s\ntype: slack\nurl_secret: u\nname: t", want: `4: duplicate key "name" (first at line 1)`},
+		{name: "common key of the wrong type", src: "name: s\ntype: slack\nurl_secret: u\ninclude_phi: sometimes",
+			want: `4: include_phi: expected true or false, got "sometimes"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
