@@ -53,6 +53,14 @@ var ErrUnsupported = authpilot.ErrUnsupported
 // differ, never their values.
 var ErrNotThisCase = errors.New("the payer's request shown is not this case's")
 
+// NotThisCase is the error of a Respond or Withdraw stopped because the
+// payer's page shows a request whose fields (names only, never values)
+// differ from the case's.
+func NotThisCase(step string, fields []string) error {
+	return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: step, Err: ErrNotThisCase,
+		Msg: "nothing sent: the payer's page shows a request whose " + strings.Join(fields, ", ") + " differ from the case's"}
+}
+
 // Response is what the practice sends to a payer's information request:
 // a note (the free text of the answer) and the documents, each with its
 // original name and media type.

@@ -84,7 +84,7 @@ func (r *Runner) act(ctx context.Context, job string, c *authpilot.Case, redact 
 			// A session that acted on a request it did not check: what
 			// it shows is not the case's, so nothing of it is applied.
 			if diff := c.IdentityMismatch(*obs.Shown); len(diff) > 0 {
-				actErr = NotThisCase(job, diff)
+				actErr = connectors.NotThisCase(job, diff)
 			}
 		}
 		if caseLevel(actErr) {
@@ -105,13 +105,6 @@ func (r *Runner) act(ctx context.Context, job string, c *authpilot.Case, redact 
 		return obs, fmt.Errorf("%s case %s through connector %s: %w", job, c.ID, r.id, actErr)
 	}
 	return obs, nil
-}
-
-// NotThisCase is the error of an action stopped because the payer's page
-// shows a request whose fields differ from the case's (names only).
-func NotThisCase(step string, fields []string) error {
-	return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: step, Err: connectors.ErrNotThisCase,
-		Msg: "nothing sent: the payer's page shows a request whose " + strings.Join(fields, ", ") + " differ from the case's"}
 }
 
 // caseLevel reports an action error that is about the case, not the

@@ -27,6 +27,8 @@ var (
 	_ connectors.Session      = (*Session)(nil)
 	_ connectors.StreamPoller = (*Session)(nil)
 	_ connectors.LoginReuser  = (*Session)(nil)
+	_ connectors.Responder    = (*Session)(nil)
+	_ connectors.Withdrawer   = (*Session)(nil)
 	_ connectors.Options      = (*Options)(nil)
 )
 
@@ -146,7 +148,8 @@ func (o *Options) New(env connectors.Env) (connectors.Connector, error) {
 
 // Capabilities reports the flows the config defines.
 func (c *Connector) Capabilities() connectors.Capabilities {
-	return connectors.Capabilities{Submit: c.opts.Submit != nil, Poll: c.opts.Poll != nil, Find: c.opts.Find != nil}
+	return connectors.Capabilities{Submit: c.opts.Submit != nil, Poll: c.opts.Poll != nil, Find: c.opts.Find != nil,
+		Respond: c.opts.Respond != nil, Withdraw: c.opts.Withdraw != nil}
 }
 
 // Close releases the connector (and its kept tab). The process's browser

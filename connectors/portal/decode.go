@@ -296,7 +296,9 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 			})
 		}},
 		{"login", false, func(k, v *yaml.Node) { o.Login = d.flow(v, "login") }},
-		{"submit", false, func(k, v *yaml.Node) { o.Submit = d.submit(v) }},
+		{"submit", false, func(k, v *yaml.Node) { o.Submit = d.submit(v, "submit") }},
+		{"respond", false, func(k, v *yaml.Node) { o.Respond = d.submit(v, "respond") }},
+		{"withdraw", false, func(k, v *yaml.Node) { o.Withdraw = d.submit(v, "withdraw") }},
 		{"poll", false, func(k, v *yaml.Node) { o.Poll = d.poll(v) }},
 		{"download", false, func(k, v *yaml.Node) { o.Download = d.download(v) }},
 		{"find", false, func(k, v *yaml.Node) { o.Find = d.flow(v, "find") }},
@@ -422,12 +424,14 @@ func (d *decoder) flow(n *yaml.Node, path string) *Flow {
 	return f
 }
 
-func (d *decoder) submit(n *yaml.Node) *SubmitFlow {
-	f := &SubmitFlow{Flow: Flow{Path: "submit"}}
-	d.mapping(n, "submit", "", []field{
-		{"steps", false, func(k, v *yaml.Node) { f.Steps = d.steps(v, "submit.steps", false) }},
-		{"final", true, func(k, v *yaml.Node) { f.Final = d.stepOrSteps(v, "submit.final") }},
-		{"result", false, func(k, v *yaml.Node) { f.Result = d.steps(v, "submit.result", false) }},
+// submit decodes a flow shaped like submit (steps, final, result): the
+// submit, respond and withdraw flows.
+func (d *decoder) submit(n *yaml.Node, path string) *SubmitFlow {
+	f := &SubmitFlow{Flow: Flow{Path: path}}
+	d.mapping(n, path, "", []field{
+		{"steps", false, func(k, v *yaml.Node) { f.Steps = d.steps(v, path+".steps", false) }},
+		{"final", true, func(k, v *yaml.Node) { f.Final = d.stepOrSteps(v, path+".final") }},
+		{"result", false, func(k, v *yaml.Node) { f.Result = d.steps(v, path+".result", false) }},
 	})
 	return f
 }

@@ -291,7 +291,7 @@ login:
 login:
   steps:
     - upload: {selector: "#f", files: documents}
-`, `line 4: login.steps[0]: upload: files: expected "attachments" or a list of file paths, got "documents"`},
+`, `line 4: login.steps[0]: upload: files: expected "attachments", "response" or a list of file paths, got "documents"`},
 		{"duplicate key", okHead + `
 login:
   steps:
@@ -342,6 +342,57 @@ find:
         into: requests
 `, `line 2: identity: field "service_date" is declared but poll.lookup extracts nothing into it
 line 9: find: identity field "member_id" is declared but no step extracts it`},
+		{"respond: misspelt key and step, unknown upload source", okHead + `
+identity: [member_id]
+respond:
+  stpes:
+    - goto: /auth
+  final:
+    clik: "#send"
+  result:
+    - upload: {selector: "#f", files: responses}
+`, `line 4: respond: unknown key "stpes" (did you mean "steps"?)
+line 7: respond.final: unknown step "clik" (did you mean "click"?)
+line 9: respond.result[0]: upload: files: expected "attachments", "response" or a list of file paths, got "responses" (did you mean "response"?)`},
+		{"respond without final", okHead + `
+identity: [member_id]
+respond:
+  steps:
+    - goto: /auth
+`, `line 4: respond: missing required key "final"`},
+		{"respond without identity", okHead + `
+respond:
+  steps:
+    - goto: /auth
+  final: {click: "#send"}
+`, `line 2: respond: declare identity: the fields the portal shows that identify a request (member_id, dob, codes, service_date), so the request is checked against the case before anything is sent`},
+		{"withdraw reads identity only after final", okHead + `
+identity: [member_id, service_date]
+withdraw:
+  steps:
+    - goto: /auth
+    - extract: {selector: "#m", into: member_id}
+  final: {click: "#withdraw"}
+  result:
+    - extract: {selector: "#d", into: service_date}
+`, `line 3: withdraw.steps: identity field "service_date" is declared but no step before final extracts it: the request must be checked against the case before anything is sent`},
+		{"response files outside respond", okHead + `
+identity: [member_id]
+submit:
+  steps:
+    - upload: {selector: "#f", files: response}
+  final: {click: "#go"}
+  result:
+    - extract: {selector: "#r", into: payer_ref}
+`, `line 5: submit.steps[0]: upload: files: response is only set in the respond flow`},
+		{"respond note misspelt", okHead + `
+identity: [member_id]
+respond:
+  steps:
+    - extract: {selector: "#m", into: member_id}
+    - fill: {selector: "#n", value: "{{.Response.Notes}}"}
+  final: {click: "#go"}
+`, `line 6: respond.steps[1]: fill: value: unknown field "Notes" in .Response (did you mean "Note"?)`},
 		{"several errors at once", okHead + `
 limits: {pages: 99, step_timeout: soon}
 login:

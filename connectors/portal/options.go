@@ -56,6 +56,13 @@ type Options struct {
 	Poll     *PollFlow
 	Download *DownloadFlow
 	Find     *Flow
+	// Respond sends additional information (a note and documents) to a
+	// pended request; Withdraw withdraws a request. Each is shaped like
+	// submit (steps, final, result); their steps open the case's request
+	// and read what identifies it, and nothing is sent (an upload, the
+	// final step) before it matched the case.
+	Respond  *SubmitFlow
+	Withdraw *SubmitFlow
 
 	// warnings are findings that do not stop the daemon (config check
 	// prints them).

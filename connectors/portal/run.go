@@ -56,6 +56,26 @@ type runOutput struct {
 	// acts (the submit intent is committed before the final click).
 	beforeFinal func(ctx context.Context) error
 	committed   bool
+	// hookWhat names what beforeFinal does, for its error.
+	hookWhat string
+	// guard, when set, is checked once before anything is sent to the
+	// payer in a respond or withdraw flow (an upload, the final step): the
+	// page must have shown the case's request.
+	guard   func() error
+	guarded bool
+}
+
+// checkGuard runs the flow's guard once; nil when there is none.
+func (r *runner) checkGuard() error {
+	out := r.out
+	if out.guard == nil || out.guarded {
+		return nil
+	}
+	if err := out.guard(); err != nil {
+		return err
+	}
+	out.guarded = true
+	return nil
 }
 
 func (s *Session) newRunner(slot *pageSlot, data *tmplData, flow string) *runner {
@@ -277,7 +297,11 @@ func (x *exec) beforeAct() error {
 	hook := out.beforeFinal
 	out.beforeFinal = nil
 	if err := hook(x.ctx); err != nil {
-		return fmt.Errorf("%s %s: record submit intent: %w", x.st.Path, x.st.Kind, err)
+		what := out.hookWhat
+		if what == "" {
+			what = "record submit intent"
+		}
+		return fmt.Errorf("%s %s: %s: %w", x.st.Path, x.st.Kind, what, err)
 	}
 	out.committed = true
 	return nil

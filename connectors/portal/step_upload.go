@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 )
 
 // uploadStep attaches files to a file input.
@@ -22,6 +23,8 @@ type uploadStep struct {
 	Selector sel
 	// Attachments uploads the case's attachments (filtered by Kinds).
 	Attachments bool
+	// Response uploads the files of a respond flow's response.
+	Response bool
 	Kinds       []string
 	// Files are path templates, for files outside the case.
 	Files []*tmpl
@@ -37,11 +40,14 @@ func decodeUpload(d *decoder, n *yaml.Node, path string, inEach bool) action {
 				return
 			}
 			if r.Kind == yaml.ScalarNode {
-				if r.Value != "attachments" {
-					d.errAt(r, path, "upload: files: expected \"attachments\" or a list of file paths, got %q", r.Value)
-					return
+				switch r.Value {
+				case "attachments":
+					a.Attachments = true
+				case "response":
+					a.Response = true
+				default:
+					d.errAt(r, path, "upload: files: expected \"attachments\", \"response\" or a list of file paths, got %q%s", r.Value, didyoumean.Suggest(r.Value, []string{"attachments", "response"}))
 				}
-				a.Attachments = true
 				return
 			}
 			d.sequence(v, path, "upload: files: ", func(i int, item *yaml.Node) {
@@ -76,6 +82,11 @@ func (a *uploadStep) run(x *exec) error {
 	if len(paths) == 0 {
 		return nil // nothing to upload for this case
 	}
+	// A portal may send a file as soon as it is chosen: never before the
+	// page showed the case's request.
+	if err := x.r.checkGuard(); err != nil {
+		return err
+	}
 	if err := x.beforeAct(); err != nil {
 		return err
 	}
@@ -97,6 +108,14 @@ func (x *exec) uploadFiles(a *uploadStep) ([]string, error) {
 			return nil, x.fail(authpilot.ErrNeedsHuman, "a file to upload is missing", err)
 		}
 		paths = append(paths, p)
+	}
+	if a.Response {
+		if x.r.data.Response == nil {
+			return nil, x.fail(authpilot.ErrNeedsHuman, "files: response is only set in a respond flow", nil)
+		}
+		for _, f := range x.r.data.Response.Files {
+			paths = append(paths, f.Path)
+		}
 	}
 	if !a.Attachments || x.r.data.Case == nil {
 		return paths, nil

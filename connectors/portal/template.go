@@ -30,6 +30,24 @@ type tmplData struct {
 	Index, Number int
 	// Page is the list page being read by poll.list.page_url (from 2).
 	Page int
+	// Response is what a respond flow sends (nil in other flows).
+	Response *ResponseData
+	// Reason is why a withdraw flow withdraws the request.
+	Reason string
+}
+
+// ResponseData is what a respond flow's templates see of the response:
+// the note, and each file written under its own name in the visit's
+// private directory (removed when the visit ends).
+type ResponseData struct {
+	Note  string
+	Files []ResponseFile
+}
+
+// ResponseFile is one file of a response: its name, media type and the
+// path of its copy ({{(index .Response.Files 0).Path}} in an upload step).
+type ResponseFile struct {
+	Name, ContentType, Path string
 }
 
 // errNoSecrets is returned by the secret function where secrets are not

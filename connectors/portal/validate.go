@@ -70,6 +70,7 @@ func (d *decoder) validate(root *yaml.Node, o *Options) {
 		d.errs = append(d.errs, fieldErr(lineOfPath(top, "find"), "find", "no step extracts into payer_ref (or a requests table with a payer_ref field)"))
 	}
 	d.checkIdentity(top, o)
+	d.checkActions(top, o)
 	if o.Poll != nil {
 		var steps []*Step
 		for _, f := range []*Flow{o.Poll.Detail, o.Poll.Lookup} {
@@ -156,6 +157,40 @@ func (d *decoder) checkIdentity(top *yaml.Node, o *Options) {
 			d.errs = append(d.errs, fieldErr(line, "identity", fmt.Sprintf("field %q is declared but %s extracts nothing into it", f, name)))
 		}
 	}
+}
+
+// checkActions requires the respond and withdraw flows to read, in their
+// steps (before the final step), every declared identity field, so the
+// request is checked against the case before anything is sent; and keeps
+// upload files: response to the respond flow.
+func (d *decoder) checkActions(top *yaml.Node, o *Options) {
+	for _, f := range []*SubmitFlow{o.Respond, o.Withdraw} {
+		if f == nil {
+			continue
+		}
+		line := lineOfPath(top, f.Path)
+		if len(o.Identity) == 0 {
+			d.errs = append(d.errs, fieldErr(line, f.Path, "declare identity: the fields the portal shows that identify a request ("+
+				strings.Join(authpilot.IdentityFields, ", ")+"), so the request is checked against the case before anything is sent"))
+			continue
+		}
+		for _, id := range o.Identity {
+			if !extracts(o, f.Steps, id) {
+				d.errs = append(d.errs, fieldErr(line, f.Path+".steps", fmt.Sprintf("identity field %q is declared but no step before final extracts it: the request must be checked against the case before anything is sent", id)))
+			}
+		}
+	}
+	var others []*Step
+	for _, f := range o.allFlows() {
+		if !strings.HasPrefix(f.Path, "respond") && !strings.HasPrefix(f.Path, "flows.") {
+			others = append(others, f.Steps...)
+		}
+	}
+	walkAll(o, others, func(st *Step) {
+		if u, ok := st.action.(*uploadStep); ok && u.Response {
+			d.errs = append(d.errs, fieldErr(st.Line, st.Path, "upload: files: response is only set in the respond flow"))
+		}
+	})
 }
 
 // extractsRows reports whether a step extracts a table into into with a
@@ -252,6 +287,13 @@ func (o *Options) allFlows() []*Flow {
 		add(&o.Download.Flow)
 	}
 	add(o.Find)
+	for _, f := range []*SubmitFlow{o.Respond, o.Withdraw} {
+		if f != nil {
+			add(&f.Flow)
+			add(&Flow{Path: f.Path + ".final", Steps: f.Final})
+			add(&Flow{Path: f.Path + ".result", Steps: f.Result})
+		}
+	}
 	for _, name := range keys(o.Flows) {
 		add(o.Flows[name])
 	}
