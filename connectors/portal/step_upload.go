@@ -25,7 +25,7 @@ type uploadStep struct {
 	Attachments bool
 	// Response uploads the files of a respond flow's response.
 	Response bool
-	Kinds       []string
+	Kinds    []string
 	// Files are path templates, for files outside the case.
 	Files []*tmpl
 }
