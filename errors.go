@@ -3,6 +3,7 @@ package authpilot
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -116,29 +117,57 @@ func walkErrors(err error, fn func(error)) {
 // request come next, and retryable only when nothing else applies: it
 // says trying again may help.
 func ErrorClass(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.Is(err, ErrAuth):
-		return "auth"
-	case errors.Is(err, ErrNeedsHuman):
-		return "needs_human"
-	case errors.Is(err, ErrPortalChanged):
-		return "portal_changed"
-	case errors.Is(err, ErrRejected):
-		return "rejected"
-	case errors.Is(err, ErrRequestNotFound):
-		return "not_found"
-	case errors.Is(err, ErrUnsupported):
-		return "unsupported"
-	case errors.Is(err, ErrRetryable):
-		return "retryable"
+	}
+	for _, c := range errorClasses {
+		if errors.Is(err, c.class) {
+			return c.name
+		}
+	}
+	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
 	return "error"
+}
+
+// errorClasses are the classes a connector error can carry, by the names
+// ErrorClass gives them, in the order it checks them.
+var errorClasses = []struct {
+	name  string
+	class error
+}{
+	{"auth", ErrAuth},
+	{"needs_human", ErrNeedsHuman},
+	{"portal_changed", ErrPortalChanged},
+	{"rejected", ErrRejected},
+	{"not_found", ErrRequestNotFound},
+	{"unsupported", ErrUnsupported},
+	{"retryable", ErrRetryable},
+}
+
+// ErrorClassNamed returns the error class ErrorClass names name ("auth",
+// "rejected", …), for a flow that declares a failure by its class.
+func ErrorClassNamed(name string) (error, bool) {
+	for _, c := range errorClasses {
+		if c.name == name {
+			return c.class, true
+		}
+	}
+	return nil, false
+}
+
+// ErrorClassNames are the names of the error classes, sorted.
+func ErrorClassNames() []string {
+	out := make([]string, len(errorClasses))
+	for i, c := range errorClasses {
+		out[i] = c.name
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ErrorText is an error's message, bounded to 500 bytes, for a case's

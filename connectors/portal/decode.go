@@ -563,25 +563,6 @@ func (d *decoder) fieldSpec(n *yaml.Node, path, prefix string) *FieldSpec {
 	return fs
 }
 
-// failClasses are the values of an alternative's fail field.
-var failClasses = map[string]error{
-	"auth":           authpilot.ErrAuth,
-	"needs_human":    authpilot.ErrNeedsHuman,
-	"portal_changed": authpilot.ErrPortalChanged,
-	"retryable":      authpilot.ErrRetryable,
-	"rejected":       authpilot.ErrRejected,
-	"not_found":      authpilot.ErrRequestNotFound,
-}
-
-func failClassNames() []string {
-	names := make([]string, 0, len(failClasses))
-	for k := range failClasses {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // alternative decodes one expect alternative or interrupt.
 func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, inEach bool) *Alternative {
 	a := &Alternative{Name: k.Value, Line: k.Line, Path: path}
@@ -596,9 +577,10 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 			if !ok {
 				return
 			}
-			c, ok := failClasses[s]
+			c, ok := authpilot.ErrorClassNamed(s)
 			if !ok {
-				d.errAt(d.node(v, path), path, "%sunknown fail class %q%s (one of %s)", prefix, s, didyoumean.Suggest(s, failClassNames()), strings.Join(failClassNames(), ", "))
+				names := authpilot.ErrorClassNames()
+				d.errAt(d.node(v, path), path, "%sunknown fail class %q%s (one of %s)", prefix, s, didyoumean.Suggest(s, names), strings.Join(names, ", "))
 				return
 			}
 			a.Fail = c

@@ -41,6 +41,28 @@ func decodeErrs(t testing.TB, text string) string {
 
 const okHead = "base_url: http://127.0.0.1:8701"
 
+// TestFailClassesAreErrorClasses: a flow's fail field takes the names the
+// agent's authpilot.ErrorClass gives, each to the class that names it
+// back: one table, not a portal copy of it.
+func TestFailClassesAreErrorClasses(t *testing.T) {
+	for _, name := range authpilot.ErrorClassNames() {
+		t.Run(name, func(t *testing.T) {
+			var n yaml.Node
+			if err := yaml.Unmarshal([]byte(okHead+"\ninterrupts:\n  banner: {selector: \".err\", fail: "+name+"}\n"), &n); err != nil {
+				t.Fatal(err)
+			}
+			o, err := Decode(&n)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			a := o.(*Options).Interrupts[0]
+			if got := authpilot.ErrorClass(&authpilot.Error{Class: a.Fail}); got != name {
+				t.Errorf("fail: %s is class %q", name, got)
+			}
+		})
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
@@ -213,7 +235,7 @@ login:
   steps:
     - expect:
         error: {selector: ".err", fail: auht}
-`, `line 5: login.steps[0].expect.error: expect: unknown fail class "auht" (did you mean "auth"?) (one of auth, needs_human, not_found, portal_changed, rejected, retryable)`},
+`, `line 5: login.steps[0].expect.error: expect: unknown fail class "auht" (did you mean "auth"?) (one of auth, needs_human, not_found, portal_changed, rejected, retryable, unsupported)`},
 		{"alternative without matcher", okHead + `
 login:
   steps:
