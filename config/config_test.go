@@ -485,6 +485,10 @@ connectors:
     kind: testkind
     options: {base_url: https://x.example.org}
     limits: {pages: 3}
+  - id: portal-big
+    kind: portal
+    options: {base_url: https://y.example.org}
+    limits: {pages: 3}
 notify:
   sinks:
     - name: chat
@@ -507,10 +511,12 @@ notify:
 	want := []string{
 		`warn.yaml:3: practice.timezone: "Local" follows the machine's time zone; name the practice's zone instead`,
 		`warn.yaml:5: server.listen: "0.0.0.0:8600" is not a loopback address: the API is reachable from the network, guarded only by its bearer token`,
-		`warn.yaml:14: notify: sinks but no routes: only connectors' notify lists send alerts`,
-		`warn.yaml:18: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
-		`warn.yaml:21: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
-		`warn.yaml:26: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
+		// A testkind connector shares no browser: its pages are its own.
+		`warn.yaml:16: connectors[1] "portal-big": limits.pages: 3 is more than browser.max_pages (2), which every portal connector shares: no more than 2 pages open at once`,
+		`warn.yaml:18: notify: sinks but no routes: only connectors' notify lists send alerts`,
+		`warn.yaml:22: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
+		`warn.yaml:25: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
+		`warn.yaml:30: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("Warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -400,6 +400,7 @@ func (v *validator) connectors(sinks []string) []string {
 		v.nonNegative(p+".watch.tail", cn.Watch.Tail)
 		l := cn.Limits
 		v.atLeast(p+".limits.pages", l.Pages, 0)
+		v.pagesWithinCap(p, cn)
 		v.positive(p+".limits.timeout", l.Timeout)
 		v.atLeast(p+".limits.retries", l.Retries, 0)
 		v.atLeast(p+".limits.requests_per_minute", l.RequestsPerMinute, 0)
@@ -481,6 +482,24 @@ func (v *validator) connectorOptions(p string, cn *Connector) {
 			}
 			v.errs.warn(file, line, join(p, fe.Path), fe.Msg)
 		}
+	}
+}
+
+// pagesWithinCap warns about a connector's limits.pages above the cap of
+// the resource its kind shares (browser.max_pages): the connector waits
+// for pages the other connectors hold rather than open more.
+func (v *validator) pagesWithinCap(p string, cn *Connector) {
+	kind, ok := connectors.Lookup(cn.Kind)
+	if !ok || kind.Section == nil || cn.Limits.Pages <= 0 {
+		return
+	}
+	pc, ok := v.cfg.Sections[kind.Section.Name].(connectors.PageCapper)
+	if !ok {
+		return
+	}
+	if n, key := pc.PageCap(); n > 0 && cn.Limits.Pages > n {
+		v.warnf(p+".limits.pages", "%d is more than %s.%s (%d), which every %s connector shares: no more than %d pages open at once",
+			cn.Limits.Pages, kind.Section.Name, key, n, kind.Name, n)
 	}
 }
 

@@ -247,6 +247,15 @@ type SectionOptions interface {
 	Provide(log *slog.Logger) (io.Closer, error)
 }
 
+// PageCapper is implemented by SectionOptions whose resource caps the
+// pages open at once across the kind's connectors (the portal kind's
+// browser.max_pages): config check warns about a connector whose
+// limits.pages is above the cap, which it can never reach.
+type PageCapper interface {
+	// PageCap returns the cap and its key in the section.
+	PageCap() (pages int, key string)
+}
+
 // SectionOwner returns the kind that owns the top-level config section
 // name.
 func SectionOwner(name string) (Kind, bool) {

@@ -57,4 +57,11 @@ func (o *BrowserOptions) Provide(log *slog.Logger) (io.Closer, error) {
 	return NewBrowser(*o, log), nil
 }
 
-var _ connectors.SectionOptions = (*BrowserOptions)(nil)
+// PageCap implements connectors.PageCapper: max_pages bounds the pages
+// open at once across every portal connector.
+func (o *BrowserOptions) PageCap() (int, string) { return o.MaxPages, "max_pages" }
+
+var (
+	_ connectors.SectionOptions = (*BrowserOptions)(nil)
+	_ connectors.PageCapper     = (*BrowserOptions)(nil)
+)
