@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
 )
 
 var (
@@ -425,4 +426,63 @@ func (b *builder) inquiryBundle(c *authpilot.Case) ([]byte, error) {
 	cl := b.claimFor(c, p, true, now)
 	id := identifier{System: sysTrace, Value: fmt.Sprintf("%s-Q%d", p.trace, b.inquiries.Add(1))}
 	return b.assemble(profileInquiryBundle, id, now, cl, p)
+}
+
+// updateBundle builds the PAS Claim Update Bundle that answers c's pended
+// request (PAS 2.2.1 update semantics): the updated Claim (profile
+// claim-update, its own identifier, related to the prior version with
+// relationship "prior", every item of the request unchanged) carries the
+// response as supportingInfo — each file an additionalInformation
+// reference to a DocumentReference in the Bundle (base64 attachment with
+// its name and media type), the note a freeFormMessage — and the Bundle
+// holds the prior Claim as first sent. Its identifiers derive from the
+// case and the response's content, so a retried update is the same
+// update.
+func (b *builder) updateBundle(c *authpilot.Case, resp connectors.Response) ([]byte, error) {
+	if err := b.validate(c); err != nil {
+		return nil, err
+	}
+	if len(resp.Files) == 0 && strings.TrimSpace(resp.Note) == "" {
+		return nil, caseErr("respond", "nothing to send (no file and no note)")
+	}
+	h := sha256.New()
+	h.Write([]byte(resp.Note))
+	for _, f := range resp.Files {
+		fmt.Fprintf(h, "\x00%s\x00%s\x00%d\x00", f.Name, f.ContentType, len(f.Data))
+		h.Write(f.Data)
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:10]
+	now := b.now()
+	p := b.parts(c)
+	prior := b.claimFor(c, p, false, now)
+	upd := b.claimFor(c, p, false, now)
+	upd.ID = entryUUID(c.ID, "claim-update-"+key)
+	upd.Meta = &meta{Profile: []string{profileClaimUpdate}}
+	upd.Identifier[0].Value = traceNumber(p.trace + "-U" + key)
+	upd.Related = []claimRelated{{Claim: reference{Reference: "urn:uuid:" + prior.ID},
+		Relationship: concept(sysRelatedRel, "prior", "Prior Claim")}}
+	var extra []entry
+	for i, f := range resp.Files {
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		doc := newEntry(c.ID, fmt.Sprintf("update-%s-doc-%d", key, i), func(id string) any {
+			return documentReference{ResourceType: "DocumentReference", ID: id,
+				Meta: &meta{Profile: []string{profileDocumentRef}}, Status: "current",
+				Type:     concept(sysLOINC, "55107-7", "Addendum Document"),
+				Category: []codeableConcept{*concept(sysDocCategory, "clinical-note", "Clinical Note")},
+				Subject:  ref(p.patient),
+				Content:  []docContent{{Attachment: docAttachment{ContentType: ct, Data: f.Data, Title: f.Name}}}}
+		})
+		extra = append(extra, doc)
+		upd.SupportingInfo = append(upd.SupportingInfo, claimSupport{Sequence: len(upd.SupportingInfo) + 1,
+			Category: concept(sysPASTemp, "additionalInformation", "Additional Information"), ValueReference: ptr(ref(doc))})
+	}
+	if note := strings.TrimSpace(resp.Note); note != "" {
+		upd.SupportingInfo = append(upd.SupportingInfo, claimSupport{Sequence: len(upd.SupportingInfo) + 1,
+			Category: concept(sysPASTemp, "freeFormMessage", "Free Form Message"), ValueString: &note})
+	}
+	extra = append([]entry{{fullURL: "urn:uuid:" + prior.ID, resource: prior}}, extra...)
+	return b.assemble(profileRequestBundle, identifier{System: sysTrace, Value: upd.Identifier[0].Value}, now, upd, p, extra...)
 }

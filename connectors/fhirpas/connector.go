@@ -24,6 +24,7 @@ import (
 
 // Interface guards.
 var (
+	_ connectors.Responder   = (*Session)(nil)
 	_ connectors.LoginReuser = (*Session)(nil)
 	_ connectors.Connector   = (*Connector)(nil)
 	_ connectors.Session     = (*Session)(nil)
@@ -91,9 +92,13 @@ func newConnector(o Options, env connectors.Env) (*Connector, error) {
 func (c *Connector) localNow() time.Time { return c.now().In(c.loc) }
 
 // Capabilities implements connectors.Connector: PAS submits, polls by
-// inquiry and finds a request by its identifier.
+// inquiry, finds a request by its identifier and answers a pended request
+// with an update Claim/$submit. It does not withdraw: PAS 2.2.1 has no
+// whole-request cancel with a defined answer (a cancel is an update whose
+// items carry the infoCancelled modifier, and the IG does not say what
+// the payer answers), so a withdrawal is recorded, not sent.
 func (c *Connector) Capabilities() connectors.Capabilities {
-	return connectors.Capabilities{Submit: true, Poll: true, Find: true}
+	return connectors.Capabilities{Submit: true, Poll: true, Find: true, Respond: true}
 }
 
 // Open implements connectors.Connector. The first Open reads the client
@@ -203,6 +208,35 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	return r.submission(c, s.c.localNow()), nil
 }
 
+// Respond implements connectors.Responder: it sends the PAS Claim Update
+// of c's request (updateBundle: the prior Claim, the note, each file as a
+// DocumentReference) with Claim/$submit and reads the ClaimResponse — in
+// review (A4 without an information request: submitted) or a decision.
+// The answer must be about c's request (its identifier) and show c's
+// member, or nothing of it is applied.
+func (s *Session) Respond(ctx context.Context, c *authpilot.Case, resp connectors.Response) (authpilot.Observation, error) {
+	s.register(c)
+	redact := []string{resp.Note}
+	for _, f := range resp.Files {
+		redact = append(redact, f.Name)
+	}
+	s.rec.Redact(redact...)
+	obs := authpilot.Observation{CaseID: c.ID}
+	start := s.c.now()
+	body, err := s.c.build.updateBundle(c, resp)
+	if err != nil {
+		s.rec.Step("respond", start, err)
+		return obs, err
+	}
+	r, err := s.call(ctx, "respond", c, body)
+	if err != nil {
+		return obs, err
+	}
+	obs.Status, obs.StatusText, obs.Shown = r.status, r.statusText, r.shown
+	obs.Determination = r.determination(c, s.c.localNow())
+	return obs, nil
+}
+
 // Poll implements connectors.Session with one $inquire per case. A failure
 // about one case goes in its observation; an authentication failure, a
 // cancelled context, a 503/429 with Retry-After (after the client's own
@@ -307,7 +341,7 @@ func (s *Session) call(ctx context.Context, op string, c *authpilot.Case, body [
 
 func (s *Session) exchange(ctx context.Context, op string, c *authpilot.Case, body []byte) (*result, error) {
 	url := s.c.inquireURL
-	if op == "submit" {
+	if op != "inquire" { // submit, respond: Claim/$submit
 		url = s.c.submitURL
 	}
 	var resp *response
@@ -376,7 +410,7 @@ type response struct {
 // post sends body with retries (see checkRetry) and returns the final
 // response; the client's transport records each attempt into s.rec. Transport failures are ErrRetryable.
 func (s *Session) post(ctx context.Context, op, url string, body []byte) (*response, error) {
-	st := &callState{submit: op == "submit"}
+	st := &callState{submit: op != "inquire"}
 	cctx := context.WithValue(recordings.WithRecorder(ctx, s.rec), callStateKey{}, st)
 	cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
@@ -458,7 +492,7 @@ func classifyStatus(op string, r *response) error {
 			detail = snippet(r.header.Get("Content-Type"), r.body)
 		}
 		msg := withDetail(what, detail)
-		if op == "submit" && r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests {
+		if op != "inquire" && r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests {
 			msg += " (not retried: the payer may have received the request)"
 		}
 		e := &authpilot.Error{Class: authpilot.ErrRetryable, Step: op, Msg: msg}

@@ -2,6 +2,9 @@ package fhirpas
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -18,7 +21,7 @@ import (
 
 func TestCapabilities(t *testing.T) {
 	h := newHarness(t, harnessConfig{})
-	want := connectors.Capabilities{Submit: true, Poll: true, Find: true}
+	want := connectors.Capabilities{Submit: true, Poll: true, Find: true, Respond: true}
 	if got := h.conn.Capabilities(); got != want {
 		t.Errorf("Capabilities = %+v", got)
 	}
@@ -686,5 +689,134 @@ func TestRetryAfterEndsTheVisit(t *testing.T) {
 	}
 	if calls := h.sim.Stats().Calls["inquire"] - before; calls != 1+h.opts.Retries {
 		t.Fatalf("%d inquiries, want the first case's attempts only", calls)
+	}
+}
+
+// TestRespondSendsClaimUpdate: a request the payer pended until it gets
+// an update is answered with two PDFs and a note: the simulator accepts
+// the PAS Claim Update (related to the prior Claim, which the Bundle
+// holds) with both files by name and content, the answer is in review
+// (A4 without an information request: submitted), a retried update is
+// the same update, and the next inquiry sees the approval.
+func TestRespondSendsClaimUpdate(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	h.scenario(pas.Rule{Code: "22612", Fate: pas.Pend, Reason: "Send PT notes and the MRI report",
+		AwaitUpdate: true, AfterInquiries: 1, Then: pas.Approve})
+	s := h.open()
+	c := testCase()
+	sub := h.submit(s, c)
+	if sub.Status != authpilot.StatusPended {
+		t.Fatalf("submit = %s, want pended", sub.Status)
+	}
+	c.Status, c.PayerRef = sub.Status, sub.PayerRef
+	resp := connectors.Response{Note: "PT notes and MRI report attached.", Files: []authpilot.File{
+		{Name: "pt-notes.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 twelve weeks of PT")},
+		{Name: "mri-report.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 MRI L4-S1")},
+	}}
+	o, err := s.(connectors.Responder).Respond(context.Background(), c, resp)
+	if err != nil {
+		t.Fatalf("respond: %v", err)
+	}
+	if o.CaseID != c.ID || o.Status != authpilot.StatusSubmitted || o.Shown == nil {
+		t.Fatalf("respond observation %+v, want in review with what the payer showed", o)
+	}
+	if diff := c.IdentityMismatch(*o.Shown); len(diff) > 0 {
+		t.Fatalf("the answer shows another patient: %v", diff)
+	}
+	if _, err := s.(connectors.Responder).Respond(context.Background(), c, resp); err != nil {
+		t.Fatalf("retried respond: %v", err)
+	}
+	reqs := h.sim.Requests()
+	if len(reqs) != 1 || len(reqs[0].Updates) != 1 {
+		t.Fatalf("simulator requests %+v, want one request with one update", reqs)
+	}
+	u := reqs[0].Updates[0]
+	if u.Note != resp.Note || len(u.Attachments) != 2 {
+		t.Fatalf("update at the simulator: note %q, %d attachments", u.Note, len(u.Attachments))
+	}
+	for i, a := range u.Attachments {
+		f := resp.Files[i]
+		sum := sha256.Sum256(f.Data)
+		if a.Title != f.Name || a.ContentType != "application/pdf" || a.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("attachment %d = %+v, want %s with the sent content", i, a, f.Name)
+		}
+	}
+	if st := h.sim.Stats(); st.Updates != 1 || st.Submissions != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if o := h.poll(s, c); o.Err != nil || o.Status != authpilot.StatusApproved {
+		t.Fatalf("inquiry after the update = %+v, want approved", o)
+	}
+	if got := h.rec.StepNames(); !slices.Equal(got, []string{"token", "submit", "respond", "respond", "inquire"}) {
+		t.Errorf("steps %v", got)
+	}
+}
+
+// TestUpdateBundleShape checks the Claim Update against PAS 2.2.1: the
+// update Claim first, with the claim-update profile, its own identifier,
+// related.claim → the prior Claim (in the Bundle, relationship prior), the
+// request's items unchanged, one additionalInformation supportingInfo per
+// file referring to a DocumentReference with the file as its attachment,
+// the note as a freeFormMessage; a response with nothing is refused.
+func TestUpdateBundleShape(t *testing.T) {
+	h := newHarness(t, harnessConfig{})
+	b := h.conn.(*Connector).build
+	c := testCase()
+	body, err := b.updateBundle(c, connectors.Response{Note: "see attached", Files: []authpilot.File{
+		{Name: "a.pdf", ContentType: "application/pdf", Data: []byte("%PDF a")}, {Name: "b.pdf", Data: []byte("%PDF b")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bd struct {
+		Identifier struct{ Value string }
+		Entry      []struct {
+			FullURL  string
+			Resource map[string]any
+		}
+	}
+	if err := json.Unmarshal(body, &bd); err != nil {
+		t.Fatal(err)
+	}
+	byURL := map[string]map[string]any{}
+	for _, e := range bd.Entry {
+		byURL[e.FullURL] = e.Resource
+	}
+	upd := bd.Entry[0].Resource
+	if prof := upd["meta"].(map[string]any)["profile"].([]any)[0]; prof != profileClaimUpdate {
+		t.Errorf("profile %v", prof)
+	}
+	id := upd["identifier"].([]any)[0].(map[string]any)["value"].(string)
+	if id == traceNumber(c.ID) || id != bd.Identifier.Value {
+		t.Errorf("update identifier %q (bundle %q): its own, and the Bundle's", id, bd.Identifier.Value)
+	}
+	rel := upd["related"].([]any)[0].(map[string]any)
+	prior := byURL[rel["claim"].(map[string]any)["reference"].(string)]
+	if prior == nil || prior["resourceType"] != "Claim" || prior["identifier"].([]any)[0].(map[string]any)["value"] != traceNumber(c.ID) {
+		t.Fatalf("related.claim does not resolve to the prior Claim in the Bundle: %v", rel)
+	}
+	if code := rel["relationship"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"]; code != "prior" {
+		t.Errorf("relationship %v", code)
+	}
+	if len(upd["item"].([]any)) != len(c.ServiceLines) {
+		t.Errorf("%d items, want the request's %d", len(upd["item"].([]any)), len(c.ServiceLines))
+	}
+	si := upd["supportingInfo"].([]any)
+	var cats []string
+	for _, x := range si {
+		m := x.(map[string]any)
+		cats = append(cats, m["category"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"].(string))
+		if r, ok := m["valueReference"].(map[string]any); ok {
+			doc := byURL[r["reference"].(string)]
+			att := doc["content"].([]any)[0].(map[string]any)["attachment"].(map[string]any)
+			if doc["resourceType"] != "DocumentReference" || att["title"] == "" || att["data"] == "" {
+				t.Errorf("document %v", doc)
+			}
+		}
+	}
+	if strings.Join(cats, ",") != "additionalInformation,additionalInformation,freeFormMessage" {
+		t.Errorf("supportingInfo categories %v", cats)
+	}
+	if _, err := b.updateBundle(c, connectors.Response{}); err == nil {
+		t.Error("an empty response was built")
 	}
 }

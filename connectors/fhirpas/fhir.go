@@ -13,6 +13,8 @@ const (
 	profileInquiryBundle = pasSD + "profile-pas-inquiry-request-bundle"
 	profileClaim         = pasSD + "profile-claim"
 	profileClaimInquiry  = pasSD + "profile-claim-inquiry"
+	profileClaimUpdate   = pasSD + "profile-claim-update"
+	profileDocumentRef   = pasSD + "profile-documentreference"
 	profileSubscriber    = pasSD + "profile-subscriber"
 	profileCoverage      = pasSD + "profile-coverage"
 	profileInsurer       = pasSD + "profile-insurer"
@@ -51,6 +53,10 @@ const (
 	sysClaimType   = "http://terminology.hl7.org/CodeSystem/claim-type"
 	sysPriority    = "http://terminology.hl7.org/CodeSystem/processpriority"
 	sysSubscriber  = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+	sysRelatedRel  = "http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship"
+	sysPASTemp     = "http://hl7.org/fhir/us/davinci-pas/CodeSystem/PASTempCodes"
+	sysDocCategory = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
+	sysLOINC       = "http://loinc.org"
 
 	// sysTrace names the identifiers authpilot gives its requests (Bundle
 	// and Claim): the X12 patient event trace number it originates.
@@ -217,23 +223,65 @@ type ooIssue struct {
 // The request resources.
 
 type claim struct {
-	ResourceType string           `json:"resourceType"`
-	ID           string           `json:"id,omitempty"`
-	Meta         *meta            `json:"meta,omitempty"`
-	Extension    []extension      `json:"extension,omitempty"`
-	Identifier   []identifier     `json:"identifier,omitempty"`
-	Status       string           `json:"status"`
-	Type         *codeableConcept `json:"type"`
-	Use          string           `json:"use"`
-	Patient      reference        `json:"patient"`
-	Created      string           `json:"created"`
-	Insurer      *reference       `json:"insurer,omitempty"`
-	Provider     reference        `json:"provider"`
-	Priority     *codeableConcept `json:"priority"`
-	CareTeam     []claimCareTeam  `json:"careTeam,omitempty"`
-	Diagnosis    []claimDiagnosis `json:"diagnosis,omitempty"`
-	Insurance    []claimInsurance `json:"insurance"`
-	Item         []claimItem      `json:"item,omitempty"`
+	ResourceType   string           `json:"resourceType"`
+	ID             string           `json:"id,omitempty"`
+	Meta           *meta            `json:"meta,omitempty"`
+	Extension      []extension      `json:"extension,omitempty"`
+	Identifier     []identifier     `json:"identifier,omitempty"`
+	Status         string           `json:"status"`
+	Type           *codeableConcept `json:"type"`
+	Use            string           `json:"use"`
+	Patient        reference        `json:"patient"`
+	Created        string           `json:"created"`
+	Insurer        *reference       `json:"insurer,omitempty"`
+	Provider       reference        `json:"provider"`
+	Priority       *codeableConcept `json:"priority"`
+	CareTeam       []claimCareTeam  `json:"careTeam,omitempty"`
+	Related        []claimRelated   `json:"related,omitempty"`
+	SupportingInfo []claimSupport   `json:"supportingInfo,omitempty"`
+	Diagnosis      []claimDiagnosis `json:"diagnosis,omitempty"`
+	Insurance      []claimInsurance `json:"insurance"`
+	Item           []claimItem      `json:"item,omitempty"`
+}
+
+// claimRelated names the prior version of an updated request (PAS Claim
+// Update: relationship "prior").
+type claimRelated struct {
+	Claim        reference        `json:"claim"`
+	Relationship *codeableConcept `json:"relationship"`
+}
+
+// claimSupport is one supportingInfo of a Claim: a document of an update
+// (category additionalInformation, a reference to a DocumentReference in
+// the Bundle) or its note (freeFormMessage, a string).
+type claimSupport struct {
+	Sequence       int              `json:"sequence"`
+	Category       *codeableConcept `json:"category"`
+	ValueReference *reference       `json:"valueReference,omitempty"`
+	ValueString    *string          `json:"valueString,omitempty"`
+}
+
+// documentReference carries one file of an update, base64 in its
+// attachment with its name (title) and media type.
+type documentReference struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id"`
+	Meta         *meta             `json:"meta,omitempty"`
+	Status       string            `json:"status"`
+	Type         *codeableConcept  `json:"type"`
+	Category     []codeableConcept `json:"category,omitempty"`
+	Subject      reference         `json:"subject"`
+	Content      []docContent      `json:"content"`
+}
+
+type docContent struct {
+	Attachment docAttachment `json:"attachment"`
+}
+
+type docAttachment struct {
+	ContentType string `json:"contentType,omitempty"`
+	Data        []byte `json:"data"` // base64 in JSON
+	Title       string `json:"title,omitempty"`
 }
 
 type claimCareTeam struct {

@@ -85,6 +85,20 @@ type jClaim struct {
 	Insurance    []struct {
 		Coverage jRef `json:"coverage"`
 	} `json:"insurance,omitempty"`
+	// Related names the prior version of an update (PAS Claim Update).
+	Related []struct {
+		Claim struct {
+			Reference  string  `json:"reference,omitempty"`
+			Identifier *jIdent `json:"identifier,omitempty"`
+		} `json:"claim"`
+		Relationship jCC `json:"relationship"`
+	} `json:"related,omitempty"`
+	SupportingInfo []struct {
+		Category        jCC          `json:"category"`
+		ValueReference  *jRef        `json:"valueReference,omitempty"`
+		ValueString     *string      `json:"valueString,omitempty"`
+		ValueAttachment *jAttachment `json:"valueAttachment,omitempty"`
+	} `json:"supportingInfo,omitempty"`
 	Item []struct {
 		Sequence         int    `json:"sequence"`
 		ProductOrService jCC    `json:"productOrService"`
@@ -94,6 +108,13 @@ type jClaim struct {
 			Value *float64 `json:"value,omitempty"`
 		} `json:"quantity,omitempty"`
 	} `json:"item,omitempty"`
+}
+
+// jAttachment is a FHIR Attachment with its content inline.
+type jAttachment struct {
+	ContentType string `json:"contentType,omitempty"`
+	Data        []byte `json:"data,omitempty"` // base64 in JSON
+	Title       string `json:"title,omitempty"`
 }
 
 // bundleEntry is one entry of a request Bundle.
@@ -124,6 +145,12 @@ type parsedRequest struct {
 	echo      []bundleEntry // the referenced Patient, insurer and provider
 	memberID  string
 	lines     []serviceLine
+	// prior is the Claim.identifier value of the request an update
+	// (Claim.related, relationship prior) replaces; "" for a new request.
+	prior string
+	// attachments and note are what an update's supportingInfo carries.
+	attachments []Attachment
+	note        string
 }
 
 // submission is one accepted request.
@@ -134,6 +161,8 @@ type submission struct {
 	rule        Rule
 	req         *parsedRequest
 	inquiries   int
+	updates     []Update
+	inqAtUpdate int // inquiries when the last update came
 	submittedAt time.Time
 	decidedAt   time.Time
 }
@@ -265,6 +294,9 @@ func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
 	if req.memberID == "" {
 		return nil, "Coverage.subscriberId missing"
 	}
+	if problem := req.readUpdate(&cl, resolve); problem != "" {
+		return nil, problem
+	}
 	if !inquiry && len(cl.Item) == 0 {
 		return nil, "Claim.item missing"
 	}
@@ -290,6 +322,74 @@ func parseBundle(body []byte, inquiry bool) (*parsedRequest, string) {
 		}
 	}
 	return req, ""
+}
+
+// readUpdate reads what makes a Claim an update (PAS 2.2.1 Claim Update):
+// Claim.related with relationship prior, naming the prior Claim by a
+// reference into the Bundle (the prior version is included, as the
+// profile requires) or by its identifier; and the documents of its
+// supportingInfo, as a reference to a DocumentReference in the Bundle or
+// an inline valueAttachment, and a freeFormMessage note.
+func (req *parsedRequest) readUpdate(cl *jClaim, resolve func(ref, want, what string) (*bundleEntry, string)) string {
+	for i, rel := range cl.Related {
+		prior := false
+		for _, c := range rel.Relationship.Coding {
+			prior = prior || c.Code == "prior"
+		}
+		if !prior {
+			continue
+		}
+		what := fmt.Sprintf("Claim.related[%d].claim", i)
+		switch {
+		case rel.Claim.Reference != "":
+			e, problem := resolve(rel.Claim.Reference, "Claim", what)
+			if problem != "" {
+				return problem + " (the prior version of an updated Claim is part of the Bundle)"
+			}
+			var pc jClaim
+			if err := json.Unmarshal(e.raw, &pc); err != nil || len(pc.Identifier) == 0 || pc.Identifier[0].Value == "" {
+				return what + ": the prior Claim has no identifier"
+			}
+			req.prior = pc.Identifier[0].Value
+		case rel.Claim.Identifier != nil && rel.Claim.Identifier.Value != "":
+			req.prior = rel.Claim.Identifier.Value
+		default:
+			return what + ": neither a reference nor an identifier"
+		}
+	}
+	for i, si := range cl.SupportingInfo {
+		code := ""
+		if len(si.Category.Coding) > 0 {
+			code = si.Category.Coding[0].Code
+		}
+		what := fmt.Sprintf("Claim.supportingInfo[%d]", i)
+		switch {
+		case code == "freeFormMessage" && si.ValueString != nil:
+			req.note = strings.TrimSpace(req.note + "\n" + *si.ValueString)
+		case si.ValueAttachment != nil:
+			req.attachments = append(req.attachments, newAttachment(*si.ValueAttachment))
+		case si.ValueReference != nil && si.ValueReference.Reference != "":
+			e, problem := resolve(si.ValueReference.Reference, "DocumentReference", what+".valueReference")
+			if problem != "" {
+				return problem
+			}
+			var doc struct {
+				Content []struct {
+					Attachment jAttachment `json:"attachment"`
+				} `json:"content"`
+			}
+			if err := json.Unmarshal(e.raw, &doc); err != nil || len(doc.Content) == 0 {
+				return what + ": the DocumentReference has no content"
+			}
+			for _, ct := range doc.Content {
+				if len(ct.Attachment.Data) == 0 {
+					return what + ": the DocumentReference's attachment has no data"
+				}
+				req.attachments = append(req.attachments, newAttachment(ct.Attachment))
+			}
+		}
+	}
+	return ""
 }
 
 // matchLocked returns the first rule matching the request, or approve.
@@ -327,6 +427,12 @@ func (s *Server) submit(body []byte) (int, any) {
 	key := req.bundleID.System + "|" + req.bundleID.Value
 	if sub, ok := s.subs[key]; ok {
 		return http.StatusOK, s.renderLocked(sub, false, req.bundleID)
+	}
+	if sub, ok := s.updates[key]; ok {
+		return http.StatusOK, s.renderLocked(sub, false, req.bundleID)
+	}
+	if req.prior != "" {
+		return s.updateLocked(key, req)
 	}
 	rule := s.matchLocked(req)
 	if rule.Fate == Reject {
@@ -395,9 +501,17 @@ func (s *Server) inquire(body []byte) (int, any) {
 }
 
 // state is the request's fate as of now: pending until AfterInquiries
-// inquiries were made (a pend without Then stays pending).
+// inquiries were made (a pend without Then stays pending). A pend with
+// AwaitUpdate stays pending until an update came, and after an update
+// AfterInquiries counts from it.
 func (sub *submission) state() (Fate, bool) {
 	r := sub.rule
+	if r.Fate == Pend && (r.AwaitUpdate || len(sub.updates) > 0) {
+		if len(sub.updates) == 0 || r.Then == "" || sub.inquiries-sub.inqAtUpdate < r.AfterInquiries {
+			return Pend, true
+		}
+		return r.Then, false
+	}
 	switch {
 	case r.Fate == Pend && (r.Then == "" || sub.inquiries < r.AfterInquiries):
 		return Pend, true
@@ -663,7 +777,9 @@ func (s *Server) renderLocked(sub *submission, inquiry bool, bundleID jIdent) re
 	if authorized {
 		cr["preAuthPeriod"] = validity
 	}
-	if reason != "" && (pending || fate != Approve) {
+	// Once the payer has the update it reviews again: A4 without asking
+	// for anything (in review).
+	if reason != "" && (pending || fate != Approve) && !(pending && len(sub.updates) > 0) {
 		cr["processNote"] = []any{map[string]any{"number": 1, "type": "display", "text": reason}}
 	}
 	bprofile := sdBase + "profile-pas-response-bundle"

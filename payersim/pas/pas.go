@@ -81,6 +81,10 @@ type Rule struct {
 	ModifyUnits int    `json:"modify_units,omitempty"`
 	// ValidDays is the length of the authorization (default 90).
 	ValidDays int `json:"valid_days,omitempty"`
+	// AwaitUpdate (pend): the request stays pended, asking for Reason,
+	// until a Claim Update answers it; then it is in review (A4 without
+	// a request) for AfterInquiries inquiries and Then decides it.
+	AwaitUpdate bool `json:"await_update,omitempty"`
 }
 
 // Scenario is the ordered rules of the PAS simulator.
@@ -97,8 +101,11 @@ func (sc Scenario) Validate() error {
 		if r.Then != "" && (!slices.Contains(fates, r.Then) || r.Then == Pend || r.Then == Reject) {
 			return fmt.Errorf("rules[%d]: then: %q is not a decision", i, r.Then)
 		}
-		if r.Then != "" && r.AfterInquiries <= 0 {
+		if r.Then != "" && r.AfterInquiries <= 0 && !r.AwaitUpdate {
 			return fmt.Errorf("rules[%d]: then needs after_inquiries", i)
+		}
+		if r.AwaitUpdate && r.Fate != Pend {
+			return fmt.Errorf("rules[%d]: await_update: only a pend awaits an update", i)
 		}
 		if r.AfterInquiries < 0 || r.ModifyUnits < 0 || r.ValidDays < 0 {
 			return fmt.Errorf("rules[%d]: negative number", i)
@@ -181,6 +188,8 @@ type Stats struct {
 	Unauthorized int `json:"unauthorized"`
 	// Submissions counts distinct request Bundle identifiers accepted.
 	Submissions int `json:"submissions"`
+	// Updates counts Claim Updates accepted (Claim.related to a request).
+	Updates int `json:"updates"`
 	// Inquiries counts $inquire calls that matched a request.
 	Inquiries int `json:"inquiries"`
 	// BadRequests counts 400 answers.
@@ -219,6 +228,7 @@ type Server struct {
 	subs    map[string]*submission // by request Bundle identifier
 	byTrace map[string]*submission // by Claim.identifier value
 	byRef   map[string]*submission // by payer reference and authorization number
+	updates map[string]*submission // by update Bundle identifier
 	seq     int
 	stats   Stats
 }
@@ -258,6 +268,7 @@ func (s *Server) resetLocked() {
 	s.tokens = map[string]time.Time{}
 	s.subs = map[string]*submission{}
 	s.byTrace = map[string]*submission{}
+	s.updates = map[string]*submission{}
 	s.byRef = map[string]*submission{}
 	s.stats = Stats{Calls: map[string]int{}}
 }
@@ -340,6 +351,8 @@ type Request struct {
 	ServiceDate string    `json:"service_date,omitempty"`
 	Fate        Fate      `json:"fate"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// Updates are the Claim Updates that answered it, oldest first.
+	Updates []Update `json:"updates,omitempty"`
 }
 
 // Requests returns every request accepted by $submit, oldest first.
@@ -354,7 +367,8 @@ func (s *Server) Requests() []Request {
 	out := make([]Request, 0, len(subs))
 	for _, sub := range subs {
 		r := Request{Reference: sub.ref, AuthNumber: sub.authNumber, BundleID: sub.req.bundleID.Value,
-			Trace: sub.req.trace.Value, MemberID: sub.req.memberID, Fate: sub.rule.Fate, SubmittedAt: sub.submittedAt}
+			Trace: sub.req.trace.Value, MemberID: sub.req.memberID, Fate: sub.rule.Fate, SubmittedAt: sub.submittedAt,
+			Updates: slices.Clone(sub.updates)}
 		for _, l := range sub.req.lines {
 			r.Codes = append(r.Codes, l.code)
 			if r.ServiceDate == "" {

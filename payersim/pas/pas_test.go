@@ -617,3 +617,83 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("stats = %+v", stats)
 	}
 }
+
+// TestClaimUpdate: the IG's homecare request, pended until an update
+// (await_update), answered by the IG's Claim Update Bundle (related to the
+// prior Claim, which the Bundle includes) carrying two documents, one as a
+// DocumentReference and one inline, and a message: the update is recorded
+// with both attachments by name and content, the answer is A4 without an
+// information request (in review), a repeat of the same Bundle records
+// nothing new, the next inquiry shows the scripted approval; an update of
+// an unknown request or of another member's is refused.
+func TestClaimUpdate(t *testing.T) {
+	sim, _ := pasNew(t, pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{{Code: "G0154", Fate: pas.Pend,
+		Reason: "Send the plan of care", AwaitUpdate: true, AfterInquiries: 1, Then: pas.Approve}}}})
+	tok := pasToken(t, sim)
+	orig := pasAPI(t, sim, tok, "submit", pasFixture(t, "Bundle-HomecareAuthorizationBundleExample.json"))
+	cr := pasClaimResponse(t, orig.json(t))
+	if cr["processNote"] == nil || pasActions(cr)[0] != "A4" {
+		t.Fatalf("original: %v with note %v, want A4 asking for information", pasActions(cr), cr["processNote"])
+	}
+	inquiry := pasFixture(t, "Bundle-PASClaimInquiryBundleExample.json")
+	if cr := pasClaimResponse(t, pasAPI(t, sim, tok, "inquire", inquiry).json(t)["parameter"].([]any)[0].(map[string]any)["resource"].(map[string]any)); cr["processNote"] == nil {
+		t.Fatal("still asking for information before the update: no processNote")
+	}
+
+	var upd map[string]any
+	if err := json.Unmarshal([]byte(pasFixture(t, "Bundle-HomecareAuthorizationUpdateBundleExample.json")), &upd); err != nil {
+		t.Fatal(err)
+	}
+	entries := upd["entry"].([]any)
+	claim := entries[0].(map[string]any)["resource"].(map[string]any)
+	claim["supportingInfo"] = []any{
+		map[string]any{"sequence": 1, "category": map[string]any{"coding": []any{map[string]any{"code": "additionalInformation"}}},
+			"valueReference": map[string]any{"reference": "urn:uuid:doc-1"}},
+		map[string]any{"sequence": 2, "category": map[string]any{"coding": []any{map[string]any{"code": "additionalInformation"}}},
+			"valueAttachment": map[string]any{"contentType": "application/pdf", "title": "wound-photos.pdf", "data": "JVBERi0xLjQgcGhvdG9z"}},
+		map[string]any{"sequence": 3, "category": map[string]any{"coding": []any{map[string]any{"code": "freeFormMessage"}}},
+			"valueString": "Plan of care attached."},
+	}
+	upd["entry"] = append(entries, map[string]any{"fullUrl": "urn:uuid:doc-1", "resource": map[string]any{
+		"resourceType": "DocumentReference", "id": "doc-1", "status": "current",
+		"content": []any{map[string]any{"attachment": map[string]any{"contentType": "application/pdf", "title": "plan-of-care.pdf", "data": "JVBERi0xLjQgcGxhbg=="}}}}})
+	body, _ := json.Marshal(upd)
+	r := pasAPI(t, sim, tok, "submit", string(body))
+	if r.status != 200 {
+		t.Fatalf("update: %d %s", r.status, r.body)
+	}
+	cr = pasClaimResponse(t, r.json(t))
+	if got := pasActions(cr); got[0] != "A4" || cr["processNote"] != nil || cr["preAuthRef"] != "SHP-PA-000001" {
+		t.Fatalf("update answer %v, note %v, ref %v: want A4 in review without a request, of the original", got, cr["processNote"], cr["preAuthRef"])
+	}
+	if again := pasAPI(t, sim, tok, "submit", string(body)); again.status != 200 {
+		t.Fatalf("repeated update: %d", again.status)
+	}
+	reqs := sim.Requests()
+	if len(reqs) != 1 || len(reqs[0].Updates) != 1 {
+		t.Fatalf("requests %+v: want one request with one update", reqs)
+	}
+	u := reqs[0].Updates[0]
+	if u.Note != "Plan of care attached." || len(u.Attachments) != 2 || u.Attachments[0].Title != "plan-of-care.pdf" ||
+		u.Attachments[1].Title != "wound-photos.pdf" || u.Attachments[0].Size != len("%PDF-1.4 plan") {
+		t.Fatalf("update recorded %+v", u)
+	}
+	if st := sim.Stats(); st.Updates != 1 || st.Submissions != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	after := pasAPI(t, sim, tok, "inquire", inquiry).json(t)["parameter"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+	if got := pasActions(pasClaimResponse(t, after)); got[0] != "A1" {
+		t.Fatalf("inquiry after the update: %v, want A1", got)
+	}
+
+	unknown := strings.Replace(string(body), `"111099"`, `"999999"`, -1)
+	unknown = strings.Replace(unknown, `"A12345"`, `"A99999"`, 1)
+	if r := pasAPI(t, sim, tok, "submit", unknown); r.status != 400 || !strings.Contains(string(r.body), "prior request is not known") {
+		t.Fatalf("update of an unknown request: %d %s", r.status, r.body)
+	}
+	other := strings.Replace(string(body), `"1122334455"`, `"5566778899"`, -1)
+	other = strings.Replace(other, `"A12345"`, `"A55555"`, 1)
+	if r := pasAPI(t, sim, tok, "submit", other); r.status != 400 || !strings.Contains(string(r.body), "subscriber differs") {
+		t.Fatalf("update for another member: %d %s", r.status, r.body)
+	}
+}
