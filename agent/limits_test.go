@@ -85,6 +85,12 @@ func TestConnectorLimits(t *testing.T) {
 		{name: "pages 1", limits: "{retries: 1, pages: 1}", most: 1},
 		// 300 a minute: 200 ms apart.
 		{name: "300 requests a minute", limits: "{retries: 1, requests_per_minute: 300}", spacing: 200 * time.Millisecond},
+		// The figure: 30 a minute, 2 s apart, so two apart 4 s
+		// (less up to 1 s of the trip's jitter). It takes real time: the
+		// run's timeouts sit on the agent's clock too, so a fake clock
+		// driven from here would race the browser (the limiter's own test,
+		// agent/run TestLimiterSpacing, paces 30 a minute on a fake clock).
+		{name: "30 requests a minute", limits: "{retries: 1, requests_per_minute: 30}", spacing: 3 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
