@@ -77,6 +77,12 @@ func (c *Case) Apply(obs Observation, letters []string, actor, rec string, now t
 			fmt.Sprintf("illegal:%s:%s:%s", c.ID, old, obs.Status)))
 		return ch
 	}
+	if old.Watched() && c.Determination != nil {
+		// The payer changed a decision it had given: keep the one replaced.
+		prev := *c.Determination
+		prev.Letters = slices.Clone(prev.Letters)
+		c.History = append(c.History, prev)
+	}
 	c.Status = obs.Status
 	c.StatusText = obs.StatusText
 	if obs.Determination != nil || obs.Status.Decided() {
@@ -96,6 +102,7 @@ func (c *Case) Apply(obs Observation, letters []string, actor, rec string, now t
 			c.Determination.NoticeDate = DateOf(*c.Determination.DecidedAt)
 		}
 	}
+	c.trackInfoRequest(old, now)
 	event(EventStatusChanged, old, c.Status, obs.StatusText, nil)
 	ch.Alerts = append(ch.Alerts, c.statusAlert(old, now, rec))
 	switch {
@@ -225,6 +232,12 @@ func (c *Case) mergeDetermination(d *Determination, st Status) {
 	}
 	if d.InfoRequested != "" {
 		cur.InfoRequested = d.InfoRequested
+	}
+	if !d.ResponseDue.IsZero() {
+		cur.ResponseDue = d.ResponseDue
+	}
+	if d.Source != "" {
+		cur.Source = d.Source
 	}
 	if d.DecidedAt != nil {
 		cur.DecidedAt = d.DecidedAt

@@ -88,6 +88,19 @@ type Case struct {
 	// (see Case.WatchDue); nil until the first watch.
 	WatchedAt     *time.Time     `json:"watched_at,omitempty" yaml:"-"`
 	Determination *Determination `json:"determination,omitempty"`
+	// History holds the determinations a later one replaced (a tracked
+	// case's earlier decisions, a decision changed after a peer-to-peer or
+	// an appeal), oldest first.
+	History []Determination `json:"history,omitempty" yaml:"-"`
+
+	// The escalation path (escalation.go), written by staff actions and by
+	// what the payer shows.
+	InfoRequests []InfoRequest `json:"info_requests,omitempty" yaml:"-"`
+	PeerToPeers  []PeerToPeer  `json:"peer_to_peers,omitempty" yaml:"-"`
+	Appeals      []Appeal      `json:"appeals,omitempty" yaml:"-"`
+	Extensions   []Extension   `json:"extensions,omitempty" yaml:"-"`
+	Withdrawal   *Withdrawal   `json:"withdrawal,omitempty" yaml:"-"`
+	DeadlineAcks []DeadlineAck `json:"deadline_acks,omitempty" yaml:"-"`
 	// LastError is the latest connector error about this case, cleared on
 	// success. It names no PHI.
 	LastError string `json:"last_error,omitempty"`
@@ -157,8 +170,14 @@ type Determination struct {
 	ValidTo       Date           `json:"valid_to,omitzero"`
 	DenialReason  string         `json:"denial_reason,omitempty"`
 	// InfoRequested is what a pended request asks for.
-	InfoRequested string     `json:"info_requested,omitempty"`
-	DecidedAt     *time.Time `json:"decided_at,omitempty"`
+	InfoRequested string `json:"info_requested,omitempty"`
+	// ResponseDue is the payer's due date for the information asked, if
+	// it set one.
+	ResponseDue Date `json:"response_due,omitzero"`
+	// Source is where a determination recorded by hand came from (phone,
+	// fax, mail, portal); empty for one a connector read.
+	Source    string     `json:"source,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	// NoticeDate is the date of the determination notice, from which
 	// appeal windows run; DecidedAt's date when the payer gives none.
 	NoticeDate Date `json:"notice_date,omitzero"`

@@ -29,6 +29,15 @@ const (
 	EventNeedsHuman            EventType = "needs_human"
 	EventInterrupted           EventType = "interrupted"
 	EventNote                  EventType = "note"
+	// Staff actions on a case's life (agent.Actions).
+	EventInfoResponse          EventType = "info_response"
+	EventDeterminationRecorded EventType = "determination_recorded"
+	EventRequeued              EventType = "requeued"
+	EventPeerToPeer            EventType = "peer_to_peer"
+	EventAppeal                EventType = "appeal"
+	EventExtension             EventType = "extension"
+	EventWithdrawal            EventType = "withdrawal"
+	EventDeadlineAck           EventType = "deadline_acknowledged"
 )
 
 // Event is one entry of a case's append-only history.
@@ -191,6 +200,14 @@ const (
 	DeadlinePeerToPeer    DeadlineKind = "peer_to_peer"
 	DeadlineAppeal        DeadlineKind = "appeal_filing"
 	DeadlineAuthExpiry    DeadlineKind = "authorization_expiry"
+	// DeadlineInfoResponse: the payer's due date for the response to an
+	// information request.
+	DeadlineInfoResponse DeadlineKind = "info_response_due"
+	// DeadlinePeerToPeerCall: a scheduled peer-to-peer (a reminder before
+	// it).
+	DeadlinePeerToPeerCall DeadlineKind = "peer_to_peer_call"
+	// DeadlineAppealDecision: when a filed appeal must be decided.
+	DeadlineAppealDecision DeadlineKind = "appeal_decision_due"
 )
 
 // Deadline is one computed deadline of a case.

@@ -16,12 +16,19 @@ func (s Status) Watched() bool {
 // WatchStatuses are the statuses of Status.Watched.
 var WatchStatuses = []Status{StatusApproved, StatusPartiallyApproved, StatusModified, StatusDenied}
 
+// EscalationWatch is the watch cadence of a decided case while a
+// peer-to-peer or an appeal is open (Case.EscalationOpen).
+const EscalationWatch = 24 * time.Hour
+
 // WatchEvery is the watch cadence of the case given the connector's
-// (every).
-//
-// TODO(issue 11): daily while a peer-to-peer or an appeal is open, once
-// the case carries those records (they do not exist yet).
-func (c *Case) WatchEvery(every time.Duration) time.Duration { return every }
+// (every): at most daily (EscalationWatch) while a peer-to-peer or an
+// appeal is open, or an overturn waits for the payer to show it.
+func (c *Case) WatchEvery(every time.Duration) time.Duration {
+	if every > EscalationWatch && c.EscalationOpen() {
+		return EscalationWatch
+	}
+	return every
+}
 
 // WatchDue reports whether a decided case is due for its watch at now (in
 // the practice's zone): every (the connector's cadence, 0 for none) has

@@ -69,6 +69,7 @@ type Agent struct {
 	cal       *schedules.Calendar
 	rules     schedules.Rules
 	intake    *Intake
+	actions   *Actions
 	notify    *notifyPipeline
 	sched     *schedules.Scheduler
 	listener  net.Listener
@@ -147,6 +148,15 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		a.runners[cc.ID] = &runner{Runner: rr, id: cc.ID, caps: rr.Capabilities(), a: a, log: rr.Logger()}
 		a.order = append(a.order, cc.ID)
 	}
+	a.actions = &Actions{Store: a.store, Rules: a.rules, Cal: a.cal, Now: a.now, Log: a.log.With("component", "actions"),
+		Capabilities: func(id string) (connectors.Capabilities, bool) {
+			r, ok := a.runners[id]
+			if !ok {
+				return connectors.Capabilities{}, false
+			}
+			return r.caps, true
+		},
+		Kick: a.kickDispatcher}
 	np, err := newNotifyPipeline(a)
 	if err != nil {
 		a.Close()
@@ -204,6 +214,9 @@ func (a *Agent) Store() authpilot.Store { return a.store }
 
 // Intake returns the agent's intake (API, CLI and import use it).
 func (a *Agent) Intake() *Intake { return a.intake }
+
+// Actions returns the agent's staff actions (API and CLI use them).
+func (a *Agent) Actions() *Actions { return a.actions }
 
 // Metrics returns the agent's metrics.
 func (a *Agent) Metrics() *Metrics { return a.metrics }
@@ -268,6 +281,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.listener != nil {
 		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
 		api.Connectors = LimitsOf(a.cfg)
+		api.Actions, api.TokenName = a.actions, a.cfg.Server.TokenSecret
 		a.server = NewServer(api.Handler(), a.opts.ServerTimeouts, a.log)
 		wg.Add(1)
 		go func() {

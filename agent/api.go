@@ -73,6 +73,11 @@ type API struct {
 	Now     func() time.Time
 	// Connectors are the configured connectors (GET /v1/connectors, resume).
 	Connectors []ConnectorLimits
+	// Actions carries out staff actions on cases.
+	Actions *Actions
+	// TokenName names the bearer token (its secret's name): the actor of
+	// the API's actions.
+	TokenName string
 
 	largeOnce sync.Once
 	large     chan struct{}
@@ -108,6 +113,11 @@ func (a *API) routes() []route {
 		{"GET /v1/cases", a.auth(a.listCases)},
 		{"GET /v1/cases/{id}", a.auth(a.getCase)},
 		{"GET /v1/cases/{id}/documents/{sha256}", a.auth(a.getDocument)},
+		{"GET /v1/cases/{id}/events", a.auth(a.getEvents)},
+		// Actions honour If-Match and Idempotency-Key themselves (Actions.Do).
+		{"POST /v1/cases/{id}/actions/{name}", a.auth(a.caseAction)},
+		{"PATCH /v1/cases/{id}", a.auth(a.patchCase)},
+		{"DELETE /v1/cases/{id}", a.auth(a.deleteCase)},
 		{"GET /v1/connectors", a.auth(a.listConnectors)},
 		{"POST /v1/connectors/{id}/resume", a.auth(a.resumeConnector)},
 	}
@@ -252,6 +262,7 @@ func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
 		a.Log.Error("get case failed", "case", r.PathValue("id"), "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the case", nil)
 	default:
+		w.Header().Set("ETag", etag(v.Case))
 		writeJSON(w, http.StatusOK, v)
 	}
 }
@@ -353,11 +364,20 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 			doc = &docs[i]
 		}
 	}
+	if err == nil && doc == nil {
+		// Named by the case but its row not linked (see namesDocument).
+		if c, cerr := a.Store.GetCase(r.Context(), r.PathValue("id")); cerr == nil && namesDocument(c, r.PathValue("sha256")) {
+			doc = &authpilot.Document{SHA256: r.PathValue("sha256")}
+		}
+	}
 	if err != nil || doc == nil {
 		writeError(w, http.StatusNotFound, "no such document for this case", nil)
 		return
 	}
-	rc, _, err := a.Store.OpenDocument(r.Context(), doc.SHA256)
+	rc, first, err := a.Store.OpenDocument(r.Context(), doc.SHA256)
+	if err == nil && doc.Name == "" {
+		doc.Name, doc.ContentType = first.Name, first.ContentType
+	}
 	if err != nil {
 		a.Log.Error("open document failed", "case", doc.CaseID, "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the document", nil)

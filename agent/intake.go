@@ -72,8 +72,11 @@ func (in *Intake) Create(ctx context.Context, nc *NewCase, actor string) (*authp
 // the same key finds the case even if the first answer was lost.
 func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor string, rec *authpilot.IdempotencyRecord) (*authpilot.Case, error) {
 	c := nc.Case
-	// Server-owned fields are never taken from input.
+	// Server-owned fields are never taken from input; a tracked case may
+	// bring its true submission time and earlier determinations.
+	submitted, history := c.SubmittedAt, c.History
 	c.ID, c.Version, c.Determination, c.SubmittedAt, c.LastError, c.StatusText = "", 0, nil, nil, "", ""
+	c.History, c.InfoRequests, c.PeerToPeers, c.Appeals, c.Extensions, c.Withdrawal, c.DeadlineAcks, c.WatchedAt = nil, nil, nil, nil, nil, nil, nil, nil
 	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
 	c.Attachments = nil
 	c.Normalize()
@@ -100,6 +103,23 @@ func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor strin
 		}
 		if c.PlanType == "" {
 			c.PlanType = plan
+		}
+	}
+	switch {
+	case (submitted != nil || len(history) > 0) && !c.Tracked:
+		errs = append(errs, authpilot.FieldError{Field: "submitted_at", Rule: "and history are only allowed with tracked: true (an authorization submitted elsewhere)"})
+	case submitted != nil && submitted.After(now.Add(5*time.Minute)):
+		errs = append(errs, authpilot.FieldError{Field: "submitted_at", Rule: "is in the future"})
+	}
+	for i, d := range history {
+		if !d.Status.Decided() && d.Status != authpilot.StatusPended {
+			errs = append(errs, authpilot.FieldError{Field: fmt.Sprintf("history[%d].status", i), Rule: "must be a determination (approved, partially_approved, modified, denied, not_required) or pended"})
+		}
+		if d.NoticeDate.After(authpilot.Today(now, in.Dir.Location())) {
+			errs = append(errs, authpilot.FieldError{Field: fmt.Sprintf("history[%d].notice_date", i), Rule: "is in the future"})
+		}
+		if len(d.Letters) > 0 {
+			errs = append(errs, authpilot.FieldError{Field: fmt.Sprintf("history[%d].letters", i), Rule: "are attached with the decide action, not at intake"})
 		}
 	}
 	if c.PlanType == "" && len(errs) == 0 {
@@ -130,10 +150,14 @@ func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor strin
 	c.ID = ids.New(now)
 	c.Status = c.InitialStatus()
 	if c.Tracked {
-		// Tracked cases were submitted elsewhere; the submit time is unknown
-		// but deadlines need one, so intake time stands in.
+		// Tracked cases were submitted elsewhere; when the submit time is
+		// not given, intake time stands in (deadlines need one).
 		t := now.UTC()
+		if submitted != nil {
+			t = submitted.UTC()
+		}
 		c.SubmittedAt = &t
+		c.History = history
 	}
 	// Content first, owned by no case yet: it is content-addressed and
 	// idempotent, so a failure here leaves no case, and a failure later

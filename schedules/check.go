@@ -49,7 +49,7 @@ func (r Rules) Check(c *authpilot.Case, ds []authpilot.Deadline, now time.Time) 
 	}
 	var out []authpilot.Alert
 	for _, d := range ds {
-		if d.Due.IsZero() {
+		if d.Due.IsZero() || c.Silenced(d.Kind, d.Due, now) {
 			continue
 		}
 		if a, ok := r.check(c, d, now); ok {
@@ -170,6 +170,18 @@ var wording = map[authpilot.DeadlineKind]alertWording{
 	authpilot.DeadlineAppeal: {
 		"Appeal filing deadline in %s", "File the appeal with the payer",
 		"Appeal filing deadline passed", "Ask the payer about a late appeal for good cause, or an external review",
+	},
+	authpilot.DeadlineInfoResponse: {
+		"Response to the payer's information request due in %s", "Send the requested documents (authpilot case respond)",
+		"Response to the payer's information request overdue", "Send the documents now and call the payer; the request may be denied for lack of information",
+	},
+	authpilot.DeadlinePeerToPeerCall: {
+		"Peer-to-peer in %s", "Prepare the ordering physician for the call with the payer's medical director",
+		"Peer-to-peer time reached", "Record the peer-to-peer's outcome (authpilot case p2p)",
+	},
+	authpilot.DeadlineAppealDecision: {
+		"Appeal decision due in %s", "Check the appeal's status with the payer",
+		"Appeal decision overdue", "Contact the payer: the appeal's decision deadline has passed; consider an external review or a complaint",
 	},
 }
 

@@ -221,13 +221,17 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 	// the practice's own work.
 	payerCal := cal.PayerCalendar(pr.ClosedDays)
 	if c.Status.Pending() && c.SubmittedAt != nil {
-		dr := r.decisionRule(c, pr)
-		ds = append(ds, authpilot.Deadline{
-			Kind: authpilot.DeadlineDecisionDue,
-			Due:  dr.after(*c.SubmittedAt, payerCal),
-			Rule: dr.rule,
-		})
+		if d, ok := r.decisionDue(c, pr, payerCal); ok {
+			ds = append(ds, d)
+		}
 		ds = append(ds, r.followUps(*c.SubmittedAt, loc, now)...)
+	}
+	if ir := c.OpenInfoRequest(); ir != nil && c.Status == authpilot.StatusPended && !ir.ResponseDue.IsZero() {
+		ds = append(ds, authpilot.Deadline{
+			Kind: authpilot.DeadlineInfoResponse,
+			Due:  endOfDay(ir.ResponseDue, loc),
+			Rule: "payer's due date for the information it requested",
+		})
 	}
 
 	if !c.ServiceDate.IsZero() && !c.Status.Decided() {
@@ -240,7 +244,19 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 
 	det := c.Determination
 	notice, haveNotice := noticeDate(det, loc)
-	if peerToPeerStatus(c.Status) && haveNotice {
+	// A peer-to-peer or an appeal that overturned the decision ends its
+	// windows, even before the payer shows the approval.
+	escalating := peerToPeerStatus(c.Status) && !c.Overturned()
+	p2p := c.OpenPeerToPeer()
+	if escalating && p2p != nil && p2p.ScheduledAt != nil {
+		ds = append(ds, authpilot.Deadline{
+			Kind: authpilot.DeadlinePeerToPeerCall,
+			Due:  p2p.ScheduledAt.In(loc),
+			Rule: "peer-to-peer scheduled with the payer",
+		})
+	}
+	// The window matters until a peer-to-peer is scheduled or held.
+	if escalating && haveNotice && (len(c.PeerToPeers) == 0 || p2p != nil && p2p.ScheduledAt == nil) {
 		n, src := r.PeerToPeerBusinessDays, "practice default; no federal rule"
 		if pr.PeerToPeerBusinessDays != nil {
 			n, src = *pr.PeerToPeerBusinessDays, "payer config"
@@ -254,11 +270,15 @@ func (r Rules) Compute(c *authpilot.Case, cal *Calendar, now time.Time) []authpi
 		}
 	}
 
-	switch c.Status {
-	case authpilot.StatusDenied, authpilot.StatusPartiallyApproved, authpilot.StatusModified:
-		if !haveNotice {
-			break
-		}
+	if ap := c.OpenAppeal(); escalating && ap != nil && !ap.DecisionDue.IsZero() {
+		ds = append(ds, authpilot.Deadline{
+			Kind: authpilot.DeadlineAppealDecision,
+			Due:  ap.DecisionDue.In(loc),
+			Rule: ap.DueRule,
+		})
+	}
+	// The filing window matters until an appeal is filed.
+	if escalating && haveNotice && len(c.Appeals) == 0 {
 		days, rule := 0, ""
 		if a, ok := appealDays[c.PlanType]; ok {
 			days, rule = a.days, a.rule
@@ -347,6 +367,32 @@ func (r Rules) decisionRule(c *authpilot.Case, pr PayerRules) decisionRule {
 		return dr
 	}
 	return unknownPlan[urgency]
+}
+
+// decisionDue is the decision_due deadline of a pending case: the plan's
+// (or payer's) timeframe from submission, or the date of the payer's
+// latest extension; for an ERISA plan, moved by the time information
+// requests paused the clock since then. ok is false while the clock is
+// paused (an ERISA information request awaits its response): the decision
+// is owed only after the response.
+func (r Rules) decisionDue(c *authpilot.Case, pr PayerRules, payerCal *Calendar) (authpilot.Deadline, bool) {
+	dr := r.decisionRule(c, pr)
+	d := authpilot.Deadline{Kind: authpilot.DeadlineDecisionDue, Due: dr.after(*c.SubmittedAt, payerCal), Rule: dr.rule}
+	from := *c.SubmittedAt
+	if ext := c.LastExtension(); ext != nil {
+		d.Due = ext.DecisionDue.In(payerCal.Location())
+		d.Rule = "payer extension of the decision timeframe, recorded " + ext.At.In(payerCal.Location()).Format(time.DateOnly)
+		from = ext.At
+	}
+	paused, open := c.ClockPause(from)
+	if !open.IsZero() {
+		return authpilot.Deadline{}, false
+	}
+	if paused > 0 {
+		d.Due = d.Due.Add(paused)
+		d.Rule += "; clock paused " + humanDuration(paused.Round(time.Minute)) + " for information requests (29 CFR 2560.503-1(f)(4))"
+	}
+	return d, true
 }
 
 // followUps returns the latest follow-up point passed by now (if any) and

@@ -1,0 +1,355 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/payersim"
+)
+
+// actionWorld is a daemon on real SQLite with its API on loopback and its
+// alerts going to a real webhook receiver.
+type actionWorld struct {
+	a      *agent.Agent
+	base   string
+	alerts *alertSink
+}
+
+func newActionWorld(t *testing.T) *actionWorld {
+	t.Helper()
+	dir := t.TempDir()
+	w := &actionWorld{alerts: &alertSink{}}
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Actions test", dir, "idle", ehrWebhookYAML(httptestServer(t, w.alerts))))
+	var stop func()
+	w.a, w.base, stop = serveAgent(t, cfg, agent.Options{})
+	t.Cleanup(stop)
+	return w
+}
+
+// create stores a case through intake and moves it along path (each a
+// legal transition), as a connector would have.
+func (w *actionWorld) create(t *testing.T, member, track string, codes []string, path ...authpilot.Status) string {
+	t.Helper()
+	ctx := context.Background()
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", track, codes, "M48.062", "1245319599")), nc))
+	nc.Files = nil
+	c, err := w.a.Intake().Create(ctx, nc, "test")
+	must(t, err)
+	for _, st := range path {
+		_, err := w.a.Store().UpdateCase(ctx, c.ID, func(c *authpilot.Case) (authpilot.Changes, error) {
+			c.Status = st
+			if st == authpilot.StatusSubmitted && c.SubmittedAt == nil {
+				now := time.Now().UTC()
+				c.PayerRef, c.SubmittedAt = "SHP-"+member, &now
+			}
+			return authpilot.Changes{}, nil
+		})
+		must(t, err)
+	}
+	return c.ID
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+// call sends an API request; hdr are extra headers ("If-Match", "\"3\"").
+func (w *actionWorld) call(t *testing.T, method, path, contentType string, body io.Reader, hdr ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, w.base+path, body)
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return answer{resp.StatusCode, resp.Header, m, b}
+}
+
+func (w *actionWorld) act(t *testing.T, id, name, body string, hdr ...string) answer {
+	t.Helper()
+	return w.call(t, "POST", "/v1/cases/"+id+"/actions/"+name, "application/json", strings.NewReader(body), hdr...)
+}
+
+func (w *actionWorld) get(t *testing.T, id string) *authpilot.Case {
+	t.Helper()
+	c, err := w.a.Store().GetCase(context.Background(), id)
+	must(t, err)
+	return c
+}
+
+// multipartBody is a multipart/form-data body: the JSON field and files
+// given as name → content under the part name "file".
+func multipartBody(t *testing.T, js string, files map[string][]byte) (string, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	must(t, mw.WriteField("json", js))
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, n))
+		h.Set("Content-Type", "application/pdf")
+		p, err := mw.CreatePart(h)
+		must(t, err)
+		_, _ = p.Write(files[n])
+	}
+	must(t, mw.Close())
+	return mw.FormDataContentType(), &buf
+}
+
+// TestActionsConflictingIfMatch: two people change the same case from the
+// same version at once: exactly one update is applied (200), the other is
+// refused 409 and changes nothing.
+func TestActionsConflictingIfMatch(t *testing.T) {
+	w := newActionWorld(t)
+	id := w.create(t, "SHPIFMATCH1", "imaging", []string{"72148"})
+	got := w.call(t, "GET", "/v1/cases/"+id, "", nil)
+	tag := got.header.Get("ETag")
+	if got.status != 200 || tag != fmt.Sprintf("%q", fmt.Sprint(w.get(t, id).Version)) {
+		t.Fatalf("GET: %d, ETag %q", got.status, tag)
+	}
+	dates := []string{time.Now().AddDate(0, 0, 40).Format(time.DateOnly), time.Now().AddDate(0, 0, 41).Format(time.DateOnly)}
+	var wg sync.WaitGroup
+	answers := make([]answer, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = w.call(t, "PATCH", "/v1/cases/"+id, "application/json",
+				strings.NewReader(`{"service_date": "`+dates[i]+`"}`), "If-Match", tag)
+		}()
+	}
+	wg.Wait()
+	codes := []int{answers[0].status, answers[1].status}
+	slices.Sort(codes)
+	if codes[0] != 200 || codes[1] != 409 {
+		t.Fatalf("answers %v (%s / %s), want one 200 and one 409", codes, answers[0].raw, answers[1].raw)
+	}
+	win := 0
+	if answers[1].status == 200 {
+		win = 1
+	}
+	c := w.get(t, id)
+	if c.ServiceDate.String() != dates[win] {
+		t.Errorf("service date %s, want the winner's %s", c.ServiceDate, dates[win])
+	}
+	if n := len(eventsOf(t, w.a, id, authpilot.EventUpdated)); n != 1 {
+		t.Errorf("%d case_updated events, want 1", n)
+	}
+	// A stale If-Match on any action is refused the same way.
+	if a := w.act(t, id, "note", `{"text": "called the payer"}`, "If-Match", tag); a.status != 409 {
+		t.Errorf("stale note: %d %s, want 409", a.status, a.raw)
+	}
+}
+
+// TestActionsIdempotencyKey: the same action sent twice with one
+// Idempotency-Key is one change (the second answer a replay); the key
+// reused for another request is refused and changes nothing.
+func TestActionsIdempotencyKey(t *testing.T) {
+	w := newActionWorld(t)
+	id := w.create(t, "SHPIDEMP01", "imaging", []string{"72148"})
+	first := w.act(t, id, "note", `{"text": "faxed the clinicals"}`, "Idempotency-Key", "note-key-1")
+	second := w.act(t, id, "note", `{"text": "faxed the clinicals"}`, "Idempotency-Key", "note-key-1")
+	if first.status != 200 || second.status != 200 || second.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("answers %d, %d (replayed %q): %s", first.status, second.status, second.header.Get("Idempotent-Replayed"), second.raw)
+	}
+	other := w.act(t, id, "note", `{"text": "something else"}`, "Idempotency-Key", "note-key-1")
+	if other.status != 422 {
+		t.Errorf("key reused for another body: %d %s, want 422", other.status, other.raw)
+	}
+	if evs := eventsOf(t, w.a, id, authpilot.EventNote); len(evs) != 1 || evs[0].Actor != "token:api-token" {
+		t.Errorf("note events %+v, want one by token:api-token", evs)
+	}
+	if v := w.get(t, id).Version; v != int(first.body["version"].(float64)) {
+		t.Errorf("version %d after the replay, want %v", v, first.body["version"])
+	}
+}
+
+// TestDecidedByPhoneWithLetter is issue 11 acceptance 3: an MRI decided
+// by phone is recorded by hand with its letter → approved, the letter
+// served by the API; the service date moved past the approval's validity
+// alerts at once.
+func TestDecidedByPhoneWithLetter(t *testing.T) {
+	w := newActionWorld(t)
+	id := w.create(t, "SHPPHONE01", "imaging", []string{"72148"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted)
+	letter := []byte("%PDF-1.4\n% approval letter for the lumbar MRI\n")
+	today := time.Now()
+	validTo := today.AddDate(0, 0, 45).Format(time.DateOnly)
+	js := fmt.Sprintf(`{"source": "phone", "notice_date": %q, "status": "approved", "auth_number": "RAD-5521",
+		"valid_from": %q, "valid_to": %q, "approved_lines": [{"code": "72148", "units": 1}]}`,
+		today.Format(time.DateOnly), today.Format(time.DateOnly), validTo)
+	ct, body := multipartBody(t, js, map[string][]byte{"mri-approval.pdf": letter})
+	a := w.call(t, "POST", "/v1/cases/"+id+"/actions/decide", ct, body)
+	if a.status != 200 {
+		t.Fatalf("decide: %d %s", a.status, a.raw)
+	}
+	c := w.get(t, id)
+	d := c.Determination
+	if c.Status != authpilot.StatusApproved || d == nil || d.AuthNumber != "RAD-5521" || d.Source != "phone" || len(d.Letters) != 1 ||
+		d.ValidTo.String() != validTo || len(d.ApprovedLines) != 1 {
+		t.Fatalf("case %s, determination %+v", c.Status, d)
+	}
+	doc := w.call(t, "GET", "/v1/cases/"+id+"/documents/"+d.Letters[0], "", nil)
+	if doc.status != 200 || !bytes.Equal(doc.raw, letter) || doc.header.Get("Content-Type") != "application/pdf" ||
+		!strings.Contains(doc.header.Get("Content-Disposition"), "mri-approval.pdf") {
+		t.Fatalf("letter: %d %q %q", doc.status, doc.header.Get("Content-Type"), doc.header.Get("Content-Disposition"))
+	}
+	if evs := eventsOf(t, w.a, id, authpilot.EventDeterminationRecorded); len(evs) != 1 || evs[0].Actor != "token:api-token" {
+		t.Errorf("determination_recorded events %+v", evs)
+	}
+	// The service moves past the validity: the alert is in the outbox
+	// with the update (the same transaction), before any sweep.
+	moved := today.AddDate(0, 0, 60).Format(time.DateOnly)
+	if a := w.call(t, "PATCH", "/v1/cases/"+id, "application/json", strings.NewReader(`{"service_date": "`+moved+`"}`)); a.status != 200 {
+		t.Fatalf("PATCH: %d %s", a.status, a.raw)
+	}
+	must(t, w.a.FlushAlerts(context.Background(), 10*time.Second))
+	var found bool
+	al, _ := w.alerts.of(id, authpilot.AlertDeadlineApproaching)
+	for _, x := range al {
+		found = found || x.Deadline != nil && x.Deadline.Kind == authpilot.DeadlineAuthExpiry && strings.Contains(x.Title, "before the planned service date")
+	}
+	if !found {
+		t.Errorf("no approval-expires-before-service alert after the move; alerts: %+v", al)
+	}
+}
+
+// TestActionsValidation: each refusal names its field and rule (422) and
+// changes nothing; unknown actions and cases are 404.
+func TestActionsValidation(t *testing.T) {
+	w := newActionWorld(t)
+	id := w.create(t, "SHPVALID01", "surgery", []string{"22612"}, authpilot.StatusSubmitting)
+	tests := []struct {
+		name, action, body, field string
+	}{
+		{"requeue of submitting without saying it was not received", "requeue", `{}`, "not_received"},
+		{"decide without notice date", "decide", `{"source": "phone", "status": "denied"}`, "notice_date"},
+		{"decide an approval without auth number", "decide", `{"source": "fax", "status": "approved", "notice_date": "2026-01-05"}`, "auth_number"},
+		{"note without text", "note", `{}`, "text"},
+		{"unknown field", "note", `{"text": "x", "txet": "y"}`, "input"},
+		{"past service date", "update", `{"service_date": "2020-01-01"}`, "service_date"},
+		{"withdraw in flight", "withdraw", `{"via": "phone"}`, "status"},
+		{"p2p on a pending case", "p2p", `{"op": "schedule", "scheduled_at": "2030-01-01T10:00:00Z"}`, "status"},
+		{"respond to a case not pended", "respond", `{"via": "fax", "sent_at": "2026-01-01", "note": "x"}`, "status"},
+	}
+	v := w.get(t, id).Version
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := w.act(t, id, tt.action, tt.body)
+			fields, _ := a.body["fields"].([]any)
+			var names []string
+			for _, f := range fields {
+				names = append(names, f.(map[string]any)["field"].(string))
+			}
+			if a.status != 422 || !slices.Contains(names, tt.field) {
+				t.Errorf("%d %s, want 422 naming %s", a.status, a.raw, tt.field)
+			}
+		})
+	}
+	if got := w.get(t, id).Version; got != v {
+		t.Errorf("version %d after refusals, want %d", got, v)
+	}
+	if a := w.act(t, id, "frobnicate", `{}`); a.status != 404 {
+		t.Errorf("unknown action: %d", a.status)
+	}
+	if a := w.act(t, "01NOSUCHCASE0000000000000", "note", `{"text": "x"}`); a.status != 404 {
+		t.Errorf("unknown case: %d", a.status)
+	}
+}
+
+// TestStuckSubmittingRequeue: a case stuck in submitting is re-queued only
+// on the person's word that the payer did not receive it, or becomes
+// submitted with the payer reference found by hand.
+func TestStuckSubmittingRequeue(t *testing.T) {
+	w := newActionWorld(t)
+	notThere := w.create(t, "SHPSTUCK01", "surgery", []string{"22612"}, authpilot.StatusSubmitting)
+	found := w.create(t, "SHPSTUCK02", "surgery", []string{"22612"}, authpilot.StatusSubmitting)
+	if a := w.act(t, notThere, "requeue", `{"not_received": true, "note": "not on the portal"}`); a.status != 200 || w.get(t, notThere).Status != authpilot.StatusReady {
+		t.Errorf("not received: %d %s", a.status, a.raw)
+	}
+	if a := w.act(t, found, "requeue", `{"payer_ref": "SHP-A-1234"}`); a.status != 200 {
+		t.Fatalf("payer ref: %d %s", a.status, a.raw)
+	}
+	if c := w.get(t, found); c.Status != authpilot.StatusSubmitted || c.PayerRef != "SHP-A-1234" || c.SubmittedAt == nil {
+		t.Errorf("found by hand: %s %q", c.Status, c.PayerRef)
+	}
+	if a := w.act(t, found, "requeue", `{"not_received": true}`); a.status != 422 {
+		t.Errorf("requeue of a submitted case: %d, want 422", a.status)
+	}
+}
+
+// TestRejectedRequeuedSubmitsOnce is issue 11 acceptance 4: a request the
+// portal refuses is posted once across five submit cycles; after the fix
+// it is re-queued and accepted by exactly one more POST.
+func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
+	sims := startSims(t, payersim.SetOptions{})
+	const words = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPREQUEUE1", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
+	}}))
+	alerts := &alertSink{}
+	a := e2eAgent(t, sims, alerts)
+	ctx := context.Background()
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON("SHPREQUEUE1", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc.Files = nil
+	c, err := a.Intake().Create(ctx, nc, "test")
+	must(t, err)
+	for range 5 {
+		a.SubmitNow(ctx, "summit-portal")
+	}
+	if st := sims.Payer.Stats(); st.PageLoadsByRoute["POST /auth/new/submit"] != 1 || st.Refused != 1 {
+		t.Fatalf("before the fix: %d final POSTs, %d refused; want 1 and 1", st.PageLoadsByRoute["POST /auth/new/submit"], st.Refused)
+	}
+	checkRejected(t, a, alerts, c.ID, words)
+	// The practice fixes coverage with the payer and re-queues the case.
+	must(t, sims.Payer.SetScenario(payersim.Scenario{}))
+	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: c.ID, Name: "requeue", Input: json.RawMessage(`{"note": "coverage reinstated"}`), Actor: "cli:coordinator"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		a.SubmitNow(ctx, "summit-portal")
+	}
+	st := sims.Payer.Stats()
+	if posts := st.PageLoadsByRoute["POST /auth/new/submit"]; posts != 2 || st.Submissions != 1 {
+		t.Fatalf("after the re-queue: %d final POSTs, %d accepted; want 2 and exactly 1", posts, st.Submissions)
+	}
+	got, err := a.Store().GetCase(ctx, c.ID)
+	must(t, err)
+	if got.Status != authpilot.StatusSubmitted || got.PayerRef == "" {
+		t.Errorf("case %s %q, want submitted with the payer's reference", got.Status, got.PayerRef)
+	}
+	if evs := eventsOf(t, a, c.ID, authpilot.EventRequeued); len(evs) != 1 || evs[0].Actor != "cli:coordinator" || evs[0].From != authpilot.StatusRejected {
+		t.Errorf("requeued events %+v", evs)
+	}
+}
