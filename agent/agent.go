@@ -79,6 +79,12 @@ type Agent struct {
 
 	closeOnce sync.Once
 	ownStore  bool
+
+	// bg is the context of background sends (Actions.Send); Close
+	// cancels it and waits for them.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	sends    sync.WaitGroup
 }
 
 // New builds the agent from a validated config: it opens the store and the
@@ -86,6 +92,7 @@ type Agent struct {
 func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a := &Agent{cfg: cfg, opts: opts, log: opts.Logger, clock: opts.Clock, metrics: NewMetrics(),
 		runners: map[string]*runner{}, resources: map[string]io.Closer{}}
+	a.bg, a.bgCancel = context.WithCancel(context.Background())
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -156,7 +163,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 			}
 			return r.caps, true
 		},
-		Kick: a.kickDispatcher}
+		Send: a.send, Kick: a.kickDispatcher}
 	np, err := newNotifyPipeline(a)
 	if err != nil {
 		a.Close()
@@ -265,6 +272,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.token = authpilot.Secret(tok)
 	}
 	if err := a.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	if err := a.resumeQueued(ctx); err != nil {
 		return err
 	}
 	sched := a.sched
@@ -475,6 +485,8 @@ func (a *Agent) pick(ids []string) []string {
 func (a *Agent) Close() error {
 	var errs []error
 	a.closeOnce.Do(func() {
+		a.bgCancel()
+		a.sends.Wait()
 		ids := make([]string, 0, len(a.runners))
 		for id := range a.runners {
 			ids = append(ids, id)
