@@ -288,7 +288,15 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ConnectorStatus", ConnectorStatus{}, nil},
 		// Server-owned fields of the embedded Case are accepted and ignored.
 		{"NewCase", NewCase{}, []string{"id", "status", "status_text", "submitted_at", "watched_at", "determination",
-			"last_error", "created_at", "updated_at", "version", "attachments"}},
+			"last_error", "created_at", "updated_at", "version", "attachments",
+			"info_requests", "peer_to_peers", "appeals", "extensions", "withdrawal", "deadline_acks"}},
+		{"InfoRequest", authpilot.InfoRequest{}, nil},
+		{"InfoResponse", authpilot.InfoResponse{}, nil},
+		{"PeerToPeer", authpilot.PeerToPeer{}, nil},
+		{"Appeal", authpilot.Appeal{}, nil},
+		{"Extension", authpilot.Extension{}, nil},
+		{"Withdrawal", authpilot.Withdrawal{}, nil},
+		{"DeadlineAck", authpilot.DeadlineAck{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
