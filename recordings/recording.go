@@ -208,8 +208,7 @@ func (r *Recording) Finish(runErr error) error {
 	}
 	r.finished = true
 	m := Manifest{
-		ID: r.id, Connector: r.connector, Job: r.job,
-		Started: r.started, Finished: now, Outcome: OutcomeOK,
+		Run:   Run{ID: r.id, Connector: r.connector, Job: r.job, Started: r.started, Finished: now, Outcome: OutcomeOK},
 		Steps: r.steps, Artifacts: r.pending, Dropped: r.dropped,
 	}
 	if m.Steps == nil {

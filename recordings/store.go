@@ -148,18 +148,24 @@ func (s *Store) Load(id string) (*Manifest, error) { return Load(s.dir, id) }
 // List returns the store's recordings, newest first.
 func (s *Store) List() ([]Summary, error) { return List(s.dir) }
 
-// Manifest describes one recording.
-type Manifest struct {
+// Run is what a recording says of its run, in its manifest and in the
+// list's summary.
+type Run struct {
 	ID        string    `json:"id"`
 	Connector string    `json:"connector"`
 	Job       string    `json:"job"`
 	Started   time.Time `json:"started"`
 	Finished  time.Time `json:"finished,omitzero"`
 	// Outcome is OutcomeOK, OutcomeError, or OutcomeIncomplete for a run
-	// that never finished.
-	Outcome string    `json:"outcome"`
-	Error   *RunError `json:"error,omitempty"`
-	Steps   []Step    `json:"steps"`
+	// that never finished (OutcomeUnreadable in a summary).
+	Outcome string `json:"outcome"`
+}
+
+// Manifest describes one recording.
+type Manifest struct {
+	Run
+	Error *RunError `json:"error,omitempty"`
+	Steps []Step    `json:"steps"`
 	// Artifacts attached after the last step (or, for an incomplete
 	// recording, not claimed by any logged step).
 	Artifacts []string `json:"artifacts,omitempty"`
@@ -204,15 +210,10 @@ func (m *Manifest) Files() []string {
 
 // Summary is one line of List.
 type Summary struct {
-	ID         string    `json:"id"`
-	Connector  string    `json:"connector"`
-	Job        string    `json:"job"`
-	Started    time.Time `json:"started"`
-	Finished   time.Time `json:"finished,omitzero"`
-	Outcome    string    `json:"outcome"`
-	ErrorClass string    `json:"error_class,omitempty"`
-	Steps      int       `json:"steps"`
-	Dir        string    `json:"dir"`
+	Run
+	ErrorClass string `json:"error_class,omitempty"`
+	Steps      int    `json:"steps"`
+	Dir        string `json:"dir"`
 }
 
 var (
@@ -323,7 +324,7 @@ func loadPartial(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("load recording %s: %w", name, err)
 	}
 	defer f.Close()
-	m := &Manifest{ID: name, Outcome: OutcomeIncomplete, Dir: dir, Steps: []Step{}}
+	m := &Manifest{Run: Run{ID: name, Outcome: OutcomeIncomplete}, Dir: dir, Steps: []Step{}}
 	claimed := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -392,14 +393,10 @@ func List(dir string) ([]Summary, error) {
 			p := filepath.Join(dir, d, e.Name())
 			m, err := LoadDir(p)
 			if err != nil {
-				out = append(out, Summary{ID: e.Name(), Started: idTime(e.Name()), Outcome: OutcomeUnreadable, Dir: p})
+				out = append(out, Summary{Run: Run{ID: e.Name(), Started: idTime(e.Name()), Outcome: OutcomeUnreadable}, Dir: p})
 				continue
 			}
-			s := Summary{
-				ID: m.ID, Connector: m.Connector, Job: m.Job,
-				Started: m.Started, Finished: m.Finished, Outcome: m.Outcome,
-				Steps: len(m.Steps), Dir: m.Dir,
-			}
+			s := Summary{Run: m.Run, Steps: len(m.Steps), Dir: m.Dir}
 			if m.Error != nil {
 				s.ErrorClass = m.Error.Class
 			}
