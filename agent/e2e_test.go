@@ -37,12 +37,11 @@ const (
 )
 
 func e2eSecrets() authpilot.StaticSecrets {
-	return authpilot.StaticSecrets{
-		"api-token": e2eToken, "summit-username": payersim.DefaultPayerUsername,
-		"summit-password": payersim.DefaultPayerPassword, "summit-totp": payersim.DefaultTOTPSecret,
-		"clearview-email": payersim.DefaultRBMEmail, "clearview-password": payersim.DefaultRBMPassword,
-		"hook-secret": e2eWebhook, "pas-secret": pas.DefaultClientSecret,
-	}
+	s := payersim.ExampleSecrets()
+	s["api-token"] = e2eToken
+	s["hook-secret"] = e2eWebhook
+	s["pas-secret"] = pas.DefaultClientSecret
+	return s
 }
 
 func needChromium(t *testing.T) {

@@ -23,6 +23,21 @@ type SetOptions struct {
 	Logger                      *slog.Logger
 }
 
+// ExampleSecrets are the simulators' default credentials under the
+// keyring names the example configs (examples/) give them: what the demo,
+// the chaos run, the benchmark and the tests put in the keyring beside
+// their own secrets. A new map each call.
+func ExampleSecrets() map[string]string {
+	return map[string]string{
+		"summit-username":        DefaultPayerUsername,
+		"summit-password":        DefaultPayerPassword,
+		"summit-totp":            DefaultTOTPSecret,
+		"clearview-email":        DefaultRBMEmail,
+		"clearview-password":     DefaultRBMPassword,
+		"keystone-client-secret": pas.DefaultClientSecret,
+	}
+}
+
 // Set is the payer portal, the RBM portal and the PAS API served together
 // on loopback (authpilot sim, the demo, the tests and the benchmark).
 type Set struct {

@@ -85,8 +85,11 @@ type Result struct {
 	SubmitOne float64 `json:"submit_one_s,omitempty"`
 }
 
-var benchSecrets = authpilot.StaticSecrets{"api-token": "bench", "summit-username": payersim.DefaultPayerUsername,
-	"summit-password": payersim.DefaultPayerPassword, "summit-totp": payersim.DefaultTOTPSecret}
+var benchSecrets = func() authpilot.StaticSecrets {
+	s := payersim.ExampleSecrets()
+	s["api-token"] = "bench"
+	return s
+}()
 
 // world is a set of seeded portals and an agent configured for them.
 type world struct {

@@ -594,16 +594,12 @@ notify:
 }
 
 // chaosSecrets are the values of every secret the chaos config names.
-var chaosSecrets = map[string]string{
-	"api-token":              apiToken,
-	"summit-username":        payersim.DefaultPayerUsername,
-	"summit-password":        payersim.DefaultPayerPassword,
-	"summit-totp":            payersim.DefaultTOTPSecret,
-	"clearview-email":        payersim.DefaultRBMEmail,
-	"clearview-password":     payersim.DefaultRBMPassword,
-	"keystone-client-secret": pas.DefaultClientSecret,
-	"hook-secret":            hookSecret,
-}
+var chaosSecrets = func() map[string]string {
+	s := payersim.ExampleSecrets()
+	s["api-token"] = apiToken
+	s["hook-secret"] = hookSecret
+	return s
+}()
 
 // storeSecrets puts the simulators' credentials, the API token and the
 // webhook secret in the daemon's file keyring.

@@ -452,17 +452,11 @@ func script(sims *payersim.Set, week []demoCase) error {
 
 // demoSecrets are the values of every secret the demo's config names.
 func demoSecrets(slackURL, hookSecret string) authpilot.StaticSecrets {
-	return authpilot.StaticSecrets{
-		"api-token":                apiToken,
-		"summit-username":          payersim.DefaultPayerUsername,
-		"summit-password":          payersim.DefaultPayerPassword,
-		"summit-totp":              payersim.DefaultTOTPSecret,
-		"clearview-email":          payersim.DefaultRBMEmail,
-		"clearview-password":       payersim.DefaultRBMPassword,
-		"keystone-client-secret":   pas.DefaultClientSecret,
-		"slack-coordinators-url":   slackURL,
-		"practice-webhook-signing": hookSecret,
-	}
+	s := payersim.ExampleSecrets()
+	s["api-token"] = apiToken
+	s["slack-coordinators-url"] = slackURL
+	s["practice-webhook-signing"] = hookSecret
+	return s
 }
 
 // writeConfig writes the demo's authpilot.yaml and the example flows,

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -192,13 +191,4 @@ func (s *site) received() (map[string][]string, map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.posted, s.files
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -168,7 +168,7 @@ func TestNetworkCapture(t *testing.T) {
 		t.Fatalf("no POST /echo exchange among %d network artifacts", len(h.rec.Artifacts("network")))
 	}
 	wantKeys := []string{"body_base64", "duration_ms", "method", "request_body", "request_headers", "response_headers", "started", "status", "url"}
-	if got := sortedKeys(post); !reflect.DeepEqual(got, wantKeys) {
+	if got := keys(post); !reflect.DeepEqual(got, wantKeys) {
 		t.Errorf("keys %v, want %v", got, wantKeys)
 	}
 	if post["status"].(float64) != 200 {

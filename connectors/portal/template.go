@@ -3,8 +3,9 @@ package portal
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -295,14 +296,8 @@ func fieldNames(t reflect.Type) []string {
 	return names
 }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// keys returns a map's keys, sorted.
+func keys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // atoiLoose reads a whole number from text such as "2 units".
 func atoiLoose(s string) (int, bool) {
