@@ -22,6 +22,10 @@ func (a *Agent) send(caseID string) {
 	}()
 }
 
+// WaitSends waits until the responses and withdrawals handed to the
+// connectors so far are sent (or failed).
+func (a *Agent) WaitSends() { a.sends.Wait() }
+
 // sendQueued sends a case's queued response to an information request, or
 // its queued withdrawal, through the connector (run.Runner.Respond,
 // Withdraw) and records what came of it. The record goes queued → sending

@@ -320,21 +320,17 @@ func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
 	alerts := &alertSink{}
 	a := e2eAgent(t, sims, alerts)
 	ctx := context.Background()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON("SHPREQUEUE1", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
-	nc.Files = nil
-	c, err := a.Intake().Create(ctx, nc, "test")
-	must(t, err)
+	id := createCase(t, a, "SHPREQUEUE1")
 	for range 5 {
 		a.SubmitNow(ctx, "summit-portal")
 	}
 	if st := sims.Payer.Stats(); st.PageLoadsByRoute["POST /auth/new/submit"] != 1 || st.Refused != 1 {
 		t.Fatalf("before the fix: %d final POSTs, %d refused; want 1 and 1", st.PageLoadsByRoute["POST /auth/new/submit"], st.Refused)
 	}
-	checkRejected(t, a, alerts, c.ID, words)
+	checkRejected(t, a, alerts, id, words)
 	// The practice fixes coverage with the payer and re-queues the case.
 	must(t, sims.Payer.SetScenario(payersim.Scenario{}))
-	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: c.ID, Name: "requeue", Input: json.RawMessage(`{"note": "coverage reinstated"}`), Actor: "cli:coordinator"}); err != nil {
+	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: id, Name: "requeue", Input: json.RawMessage(`{"note": "coverage reinstated"}`), Actor: "cli:coordinator"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -344,12 +340,266 @@ func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
 	if posts := st.PageLoadsByRoute["POST /auth/new/submit"]; posts != 2 || st.Submissions != 1 {
 		t.Fatalf("after the re-queue: %d final POSTs, %d accepted; want 2 and exactly 1", posts, st.Submissions)
 	}
-	got, err := a.Store().GetCase(ctx, c.ID)
+	got, err := a.Store().GetCase(ctx, id)
 	must(t, err)
 	if got.Status != authpilot.StatusSubmitted || got.PayerRef == "" {
 		t.Errorf("case %s %q, want submitted with the payer's reference", got.Status, got.PayerRef)
 	}
-	if evs := eventsOf(t, a, c.ID, authpilot.EventRequeued); len(evs) != 1 || evs[0].Actor != "cli:coordinator" || evs[0].From != authpilot.StatusRejected {
+	if evs := eventsOf(t, a, id, authpilot.EventRequeued); len(evs) != 1 || evs[0].Actor != "cli:coordinator" || evs[0].From != authpilot.StatusRejected {
 		t.Errorf("requeued events %+v", evs)
+	}
+}
+
+// deadlinesOf returns the kinds of the case's stored deadlines.
+func deadlinesOf(t *testing.T, w *actionWorld, id string) map[authpilot.DeadlineKind]authpilot.Deadline {
+	t.Helper()
+	ds, err := w.a.Store().Deadlines(context.Background(), id)
+	must(t, err)
+	out := map[authpilot.DeadlineKind]authpilot.Deadline{}
+	for _, d := range ds {
+		out[d.Kind] = d
+	}
+	return out
+}
+
+// TestPeerToPeerOverturn is issue 11 acceptance 2 without the portal: an
+// ESI denied → a peer-to-peer scheduled (a reminder alert before it, the
+// case watched daily) → outcome overturned recorded: the peer-to-peer and
+// appeal deadlines stop, the case stays denied until the payer shows the
+// approval, which then lands with its auth number.
+func TestPeerToPeerOverturn(t *testing.T) {
+	w := newActionWorld(t)
+	ctx := context.Background()
+	id := w.create(t, "SHPP2P0001", "injection", []string{"64483"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted)
+	today := time.Now().Format(time.DateOnly)
+	if a := w.act(t, id, "decide", `{"source": "portal", "notice_date": "`+today+`", "status": "denied", "reason": "conservative care not documented"}`); a.status != 200 {
+		t.Fatalf("deny: %d %s", a.status, a.raw)
+	}
+	ds := deadlinesOf(t, w, id)
+	if _, ok := ds[authpilot.DeadlinePeerToPeer]; !ok {
+		t.Fatalf("no peer-to-peer window after the denial: %v", ds)
+	}
+	if _, ok := ds[authpilot.DeadlineAppeal]; !ok {
+		t.Fatalf("no appeal deadline after the denial: %v", ds)
+	}
+	at := time.Now().Add(20 * time.Hour).UTC().Format(time.RFC3339)
+	if a := w.act(t, id, "p2p", `{"op": "schedule", "scheduled_at": "`+at+`", "with_whom": "Dr. Medical Director", "phone": "800-555-0100"}`); a.status != 200 {
+		t.Fatalf("schedule: %d %s", a.status, a.raw)
+	}
+	ds = deadlinesOf(t, w, id)
+	if _, ok := ds[authpilot.DeadlinePeerToPeer]; ok {
+		t.Errorf("the window still alerts once the peer-to-peer is scheduled")
+	}
+	if d, ok := ds[authpilot.DeadlinePeerToPeerCall]; !ok || d.Due.Format(time.RFC3339) != at {
+		t.Errorf("peer_to_peer_call = %+v, want due %s", d, at)
+	}
+	c := w.get(t, id)
+	if got := c.WatchEvery(7 * 24 * time.Hour); got != 24*time.Hour {
+		t.Errorf("watch cadence with a peer-to-peer open: %v, want daily", got)
+	}
+	must(t, w.a.FlushAlerts(ctx, 10*time.Second))
+	reminder := false
+	al, _ := w.alerts.of(id, authpilot.AlertDeadlineApproaching)
+	for _, x := range al {
+		reminder = reminder || x.Deadline != nil && x.Deadline.Kind == authpilot.DeadlinePeerToPeerCall
+	}
+	if !reminder {
+		t.Errorf("no reminder before the peer-to-peer: %+v", al)
+	}
+	if a := w.act(t, id, "p2p", `{"op": "outcome", "outcome": "overturned", "note": "approved on the call, letter to follow"}`); a.status != 200 {
+		t.Fatalf("outcome: %d %s", a.status, a.raw)
+	}
+	c = w.get(t, id)
+	if c.Status != authpilot.StatusDenied || !c.AwaitingOverturn() || c.WatchEvery(7*24*time.Hour) != 24*time.Hour {
+		t.Errorf("after the overturn without an auth number: %s, awaiting %v", c.Status, c.AwaitingOverturn())
+	}
+	for _, k := range []authpilot.DeadlineKind{authpilot.DeadlinePeerToPeer, authpilot.DeadlinePeerToPeerCall, authpilot.DeadlineAppeal} {
+		if _, ok := deadlinesOf(t, w, id)[k]; ok {
+			t.Errorf("%s still alerts after the overturn", k)
+		}
+	}
+	// The watch sees the payer's approval.
+	_, err := w.a.Store().UpdateCase(ctx, id, func(c *authpilot.Case) (authpilot.Changes, error) {
+		return c.Apply(authpilot.Observation{CaseID: id, Status: authpilot.StatusApproved, StatusText: "Approved",
+			Determination: &authpilot.Determination{AuthNumber: "ESI-7781"}}, nil, "agent:idle", "", time.Now()), nil
+	})
+	must(t, err)
+	_, err = w.a.CheckDeadlines(ctx)
+	must(t, err)
+	c = w.get(t, id)
+	if c.Status != authpilot.StatusApproved || c.Determination.AuthNumber != "ESI-7781" || len(c.History) != 1 || c.History[0].Status != authpilot.StatusDenied {
+		t.Errorf("after the payer's approval: %s %+v, history %+v", c.Status, c.Determination, c.History)
+	}
+	for k := range deadlinesOf(t, w, id) {
+		if k == authpilot.DeadlineAppeal || k == authpilot.DeadlineAppealDecision || k == authpilot.DeadlinePeerToPeer {
+			t.Errorf("%s still alerts on the approved case", k)
+		}
+	}
+}
+
+// TestAppealAndExtension: an appeal has its own decision clock and stops
+// the filing deadline; an extension beyond the plan's limit is refused
+// naming the field; a staff overturn with an auth number approves at once.
+func TestAppealAndExtension(t *testing.T) {
+	w := newActionWorld(t)
+	pending := w.create(t, "SHPEXT0001", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted)
+	c := w.get(t, pending)
+	due := deadlinesOf(t, w, pending)[authpilot.DeadlineDecisionDue].Due
+	if due.IsZero() {
+		// Deadlines are stored by the sweep; compute them now.
+		_, err := w.a.CheckDeadlines(context.Background())
+		must(t, err)
+		due = deadlinesOf(t, w, pending)[authpilot.DeadlineDecisionDue].Due
+	}
+	tooFar := due.AddDate(0, 0, 15).UTC().Format(time.RFC3339)
+	if a := w.act(t, pending, "extension", `{"decision_due": "`+tooFar+`", "reason": "awaiting records"}`); a.status != 422 || !strings.Contains(string(a.raw), "more than 14 days") {
+		t.Errorf("15-day MA extension: %d %s, want 422 naming the 14-day rule", a.status, a.raw)
+	}
+	ok := due.AddDate(0, 0, 14).UTC().Format(time.RFC3339)
+	if a := w.act(t, pending, "extension", `{"decision_due": "`+ok+`", "reason": "awaiting records"}`); a.status != 200 {
+		t.Fatalf("14-day extension: %d %s", a.status, a.raw)
+	}
+	if got := deadlinesOf(t, w, pending)[authpilot.DeadlineDecisionDue].Due.UTC().Format(time.RFC3339); got != ok {
+		t.Errorf("decision due %s after the extension, want %s (version %d)", got, ok, c.Version)
+	}
+
+	denied := w.create(t, "SHPAPPEAL1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted)
+	today := time.Now().Format(time.DateOnly)
+	if a := w.act(t, denied, "decide", `{"source": "mail", "notice_date": "`+today+`", "status": "denied"}`); a.status != 200 {
+		t.Fatalf("deny: %d %s", a.status, a.raw)
+	}
+	if a := w.act(t, denied, "appeal", `{"op": "file", "level": "reconsideration", "method": "fax"}`); a.status != 200 {
+		t.Fatalf("file: %d %s", a.status, a.raw)
+	}
+	ds := deadlinesOf(t, w, denied)
+	if d, ok := ds[authpilot.DeadlineAppealDecision]; !ok || time.Until(d.Due) < 29*24*time.Hour || !strings.Contains(d.Rule, "422.590") {
+		t.Errorf("appeal decision due %+v, want 30 days (42 CFR 422.590)", d)
+	}
+	if _, ok := ds[authpilot.DeadlineAppeal]; ok {
+		t.Errorf("the filing deadline still alerts after the appeal was filed")
+	}
+	if a := w.act(t, denied, "appeal", `{"op": "decide", "outcome": "overturned", "auth_number": "SURG-991", "valid_to": "`+time.Now().AddDate(0, 3, 0).Format(time.DateOnly)+`"}`); a.status != 200 {
+		t.Fatalf("decide appeal: %d %s", a.status, a.raw)
+	}
+	if c := w.get(t, denied); c.Status != authpilot.StatusApproved || c.Determination.AuthNumber != "SURG-991" || c.Determination.DenialReason != "" {
+		t.Errorf("after the appeal overturned: %s %+v", c.Status, c.Determination)
+	}
+}
+
+// TestERISAResponseByFaxResumesClock: an ERISA request pended for
+// information has no decision due while it waits (the clock is paused); a
+// response recorded as faxed puts the case back in review and the decision
+// due returns, moved by the pause.
+func TestERISAResponseByFaxResumesClock(t *testing.T) {
+	w := newActionWorld(t)
+	ctx := context.Background()
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON("SHPERISA01", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc.PlanType = authpilot.PlanERISA
+	nc.Tracked, nc.PayerRef = true, "SHP-ERISA-1"
+	sub := time.Now().Add(-72 * time.Hour).UTC()
+	nc.SubmittedAt = &sub
+	created, err := w.a.Intake().Create(ctx, nc, "test")
+	must(t, err)
+	id := created.ID
+	if !created.SubmittedAt.Equal(sub) {
+		t.Errorf("tracked case's submitted_at %v, want its true %v", created.SubmittedAt, sub)
+	}
+	_, err = w.a.Store().UpdateCase(ctx, id, func(c *authpilot.Case) (authpilot.Changes, error) {
+		return c.Apply(authpilot.Observation{CaseID: id, Status: authpilot.StatusPended,
+			Determination: &authpilot.Determination{InfoRequested: "Send 6 weeks of PT notes."}}, nil, "agent:idle", "", time.Now().Add(-48*time.Hour)), nil
+	})
+	must(t, err)
+	_, err = w.a.CheckDeadlines(ctx)
+	must(t, err)
+	if d, ok := deadlinesOf(t, w, id)[authpilot.DeadlineDecisionDue]; ok {
+		t.Errorf("decision due %v while the ERISA clock is paused", d.Due)
+	}
+	ct, body := multipartBody(t, `{"via": "fax", "sent_at": "`+time.Now().UTC().Format(time.RFC3339)+`", "note": "PT notes faxed"}`,
+		map[string][]byte{"pt-notes-week1-6.pdf": []byte("%PDF-1.4 pt"), "pt-discharge.pdf": []byte("%PDF-1.4 dc")})
+	if a := w.call(t, "POST", "/v1/cases/"+id+"/actions/respond", ct, body); a.status != 200 {
+		t.Fatalf("respond: %d %s", a.status, a.raw)
+	}
+	c := w.get(t, id)
+	ir := c.InfoRequests[0]
+	if c.Status != authpilot.StatusSubmitted || ir.Response == nil || ir.Response.State != authpilot.SendSent || len(ir.Response.Documents) != 2 || ir.ClosedAt == nil {
+		t.Fatalf("after the response: %s %+v", c.Status, ir)
+	}
+	d, ok := deadlinesOf(t, w, id)[authpilot.DeadlineDecisionDue]
+	want := sub.AddDate(0, 0, 15).Add(ir.ClosedAt.Sub(ir.RequestedAt))
+	if !ok || d.Due.Sub(want).Abs() > time.Hour || !strings.Contains(d.Rule, "clock paused") {
+		t.Errorf("decision due %+v, want about %v (15 days moved by the pause)", d, want)
+	}
+}
+
+// TestRespondAndWithdrawThroughSummit: with real Chromium against the
+// Summit simulator, a pended fusion's response (two PDFs) is queued by the
+// respond action and sent through the portal's additional-information
+// page (the simulator receives both files by their names), the case goes
+// back in review and is approved at the next poll; another request is
+// withdrawn through the portal (withdrawn at the simulator and here).
+func TestRespondAndWithdrawThroughSummit(t *testing.T) {
+	sims := startSims(t, payersim.SetOptions{})
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: "SHPRESPOND1", Outcome: payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send 6 weeks of PT notes.", AwaitResponse: true,
+			Then: &payersim.Outcome{Fate: payersim.FateApprove, ValidityDays: 90}}},
+		{MemberID: "SHPWDRAW001", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 50}},
+	}}))
+	a := e2eAgent(t, sims, &alertSink{})
+	ctx := context.Background()
+	fusion, other := createCase(t, a, "SHPRESPOND1"), createCase(t, a, "SHPWDRAW001")
+	a.SubmitNow(ctx, "summit-portal")
+	a.PollNow(ctx, nil, "summit-portal")
+	c, err := a.Store().GetCase(ctx, fusion)
+	must(t, err)
+	if c.Status != authpilot.StatusPended || c.OpenInfoRequest() == nil {
+		t.Fatalf("fusion %s, info requests %+v; want pended with an open request", c.Status, c.InfoRequests)
+	}
+	files := []authpilot.File{
+		{Name: "pt-notes-weeks-1-6.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\n% PT notes weeks 1-6\n")},
+		{Name: "mri-report-l4-l5.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\n% MRI report\n")},
+	}
+	c, err = a.Actions().Do(ctx, agent.ActionRequest{CaseID: fusion, Name: "respond", Actor: "cli:coordinator",
+		Input: json.RawMessage(`{"via": "portal", "note": "PT notes and MRI report attached."}`), Files: files})
+	must(t, err)
+	if r := c.OpenInfoRequest().Response; r == nil || r.State != authpilot.SendQueued {
+		t.Fatalf("response after the action: %+v, want queued", r)
+	}
+	a.WaitSends()
+	c, err = a.Store().GetCase(ctx, fusion)
+	must(t, err)
+	ir := c.InfoRequests[len(c.InfoRequests)-1]
+	if c.Status != authpilot.StatusSubmitted || ir.Response == nil || ir.Response.State != authpilot.SendSent || ir.ClosedAt == nil {
+		t.Fatalf("after the send: %s, request %+v (last error %q)", c.Status, ir, c.LastError)
+	}
+	req, ok := sims.Payer.Request(c.PayerRef)
+	if !ok || len(req.Responses) != 1 {
+		t.Fatalf("simulator: %d responses for %s", len(req.Responses), c.PayerRef)
+	}
+	var names []string
+	for _, d := range req.Responses[0].Documents {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"mri-report-l4-l5.pdf", "pt-notes-weeks-1-6.pdf"}) {
+		t.Errorf("simulator received %v", names)
+	}
+	a.PollNow(ctx, nil, "summit-portal")
+	if c, _ := a.Store().GetCase(ctx, fusion); c.Status != authpilot.StatusApproved {
+		t.Errorf("after the next poll: %s, want approved", c.Status)
+	}
+
+	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: other, Name: "withdraw", Actor: "cli:coordinator",
+		Input: json.RawMessage(`{"via": "portal", "reason": "surgery cancelled by the patient"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	a.WaitSends()
+	c, err = a.Store().GetCase(ctx, other)
+	must(t, err)
+	if c.Status != authpilot.StatusWithdrawn || c.Withdrawal == nil || c.Withdrawal.State != authpilot.SendSent {
+		t.Fatalf("withdrawn case: %s %+v", c.Status, c.Withdrawal)
+	}
+	if req, _ := sims.Payer.Request(c.PayerRef); req.WithdrawnAt.IsZero() {
+		t.Errorf("the simulator does not show the request withdrawn")
 	}
 }

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -226,4 +227,47 @@ func e2eAgent(t *testing.T, sims *payersim.Set, hook http.Handler) *agent.Agent 
 	a := openAgent(t, writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, hook)))
 	t.Cleanup(func() { a.Close() })
 	return a
+}
+
+// apiDaemonYAML is an idle daemon's config on dir whose API listens on a
+// free loopback port (for a child daemon a test kills); it returns the
+// config, its file and the address.
+func apiDaemonYAML(t *testing.T, dir, practice string) (*config.Config, string, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, p := loadConfigYAML(t, dir, idleYAML(practice, dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
+	return cfg, p, addr
+}
+
+// runDaemonChild is the body of a child daemon test: it runs the agent on
+// the config the parent put in env with its API listening, prints
+// LISTENING, and runs until the parent kills it.
+func runDaemonChild(t *testing.T, env, parent string) {
+	cfg := childConfig(t, env, parent)
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("LISTENING", a.Addr())
+	t.Fatalf("daemon stopped before the kill: %v", a.Run(context.Background()))
+}
+
+// createCase stores a case for member (a fusion, code 22612, at
+// summit-ma) through the agent's intake and returns its ID.
+func createCase(t *testing.T, a *agent.Agent, member string) string {
+	t.Helper()
+	nc := &agent.NewCase{}
+	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc.Files = nil
+	c, err := a.Intake().Create(context.Background(), nc, "test")
+	must(t, err)
+	return c.ID
 }

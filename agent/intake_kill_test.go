@@ -24,14 +24,7 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 	if os.Getenv("AUTHPILOT_INTAKE_CHILD") != "" {
 		t.Skip("child process")
 	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg, p := loadConfigYAML(t, dir, idleYAML("Intake kill test", dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
+	cfg, p, addr := apiDaemonYAML(t, t.TempDir(), "Intake kill test")
 
 	for round, when := range []string{"after sending", "after the answer started", "after sending", "after the answer started"} {
 		member := fmt.Sprintf("SHPKILL%04d", round)
@@ -92,14 +85,5 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 
 // TestIntakeKillChild is the daemon of TestIdempotencyKeySurvivesKill9.
 func TestIntakeKillChild(t *testing.T) {
-	cfg := childConfig(t, "AUTHPILOT_INTAKE_CHILD", "TestIdempotencyKeySurvivesKill9")
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("LISTENING", a.Addr())
-	t.Fatalf("daemon stopped before the kill: %v", a.Run(context.Background()))
+	runDaemonChild(t, "AUTHPILOT_INTAKE_CHILD", "TestIdempotencyKeySurvivesKill9")
 }

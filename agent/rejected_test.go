@@ -90,21 +90,11 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 	alerts := &alertSink{}
 	a := e2eAgent(t, sims, alerts)
 	ctx := context.Background()
-	create := func(member string) string {
-		nc := &agent.NewCase{}
-		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
-		nc.Files = nil
-		c, err := a.Intake().Create(ctx, nc, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.ID
-	}
-	refused := create("SHPREFUSE01")
-	accepted := create("SHPACCEPT02")
+	refused := createCase(t, a, "SHPREFUSE01")
+	accepted := createCase(t, a, "SHPACCEPT02")
 	// A member the portal does not find is refused on the wizard's first
 	// page (fail: rejected on #member-error), before the final click.
-	unknown := create("SHP-NO-SUCH-1")
+	unknown := createCase(t, a, "SHP-NO-SUCH-1")
 
 	const cycles = 4
 	for i := 0; i < cycles; i++ {

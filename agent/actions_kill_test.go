@@ -1,0 +1,101 @@
+package agent_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+)
+
+// TestActionSurvivesKill9: a decision recorded by hand with a large letter
+// is sent to a daemon that is SIGKILLed before the client reads the answer
+// (right after sending, or once the answer started). After a restart the
+// action is either fully there (approved, one determination_recorded event,
+// the letter named and served) or absent (still submitted, no event, no
+// letter); the client's retry with the same Idempotency-Key then leaves
+// exactly one recorded decision.
+func TestActionSurvivesKill9(t *testing.T) {
+	if os.Getenv("AUTHPILOT_ACTION_CHILD") != "" {
+		t.Skip("child process")
+	}
+	cfg, p, addr := apiDaemonYAML(t, t.TempDir(), "Action kill test")
+	letter := bytes.Repeat([]byte("%PDF-1.4 approval letter page\n"), 8<<20/30)
+	seen := map[string]int{}
+
+	for round, when := range []string{"after sending", "after the answer started", "after sending", "after sending", "after the answer started"} {
+		member := fmt.Sprintf("SHPAKILL%02d", round)
+		child := startChild(t, "TestActionKillChild", "AUTHPILOT_ACTION_CHILD", p)
+		child.waitFor(t, "LISTENING")
+		// A tracked case (submitted elsewhere) the payer decided by phone.
+		tracked := strings.Replace(caseJSON(member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599"),
+			`"payer": `, `"tracked": true, "payer_ref": "SHP-T-`+member+`", "payer": `, 1)
+		created := (&actionWorld{base: "http://" + addr}).call(t, "POST", "/v1/cases", "application/json", strings.NewReader(tracked))
+		if created.status != http.StatusCreated {
+			child.kill(t)
+			t.Fatalf("round %d: create: %d %s", round, created.status, created.raw)
+		}
+		id := created.body["id"].(string)
+		js := fmt.Sprintf(`{"source": "fax", "notice_date": %q, "status": "approved", "auth_number": "RAD-%d"}`, time.Now().Format(time.DateOnly), round)
+		ct, body := multipartBody(t, js, map[string][]byte{"approval.pdf": letter})
+		raw := body.Bytes()
+		key := fmt.Sprintf("decide-kill-%d", round)
+
+		conn, err := net.Dial("tcp", addr)
+		must(t, err)
+		fmt.Fprintf(conn, "POST /v1/cases/%s/actions/decide HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n",
+			id, e2eToken, ct, key, len(raw))
+		_, _ = conn.Write(raw)
+		if when == "after the answer started" {
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := conn.Read(make([]byte, 1)); err != nil {
+				t.Fatalf("round %d: no answer: %v", round, err)
+			}
+		}
+		child.kill(t)
+		conn.Close()
+
+		a, base, stop := serveAgent(t, cfg, agent.Options{})
+		w := &actionWorld{a: a, base: base}
+		c := w.get(t, id)
+		recorded := len(eventsOf(t, a, id, authpilot.EventDeterminationRecorded))
+		switch {
+		case c.Status == authpilot.StatusApproved && recorded == 1 && c.Determination != nil && len(c.Determination.Letters) == 1:
+			seen["there"]++
+			doc := w.call(t, "GET", "/v1/cases/"+id+"/documents/"+c.Determination.Letters[0], "", nil)
+			if doc.status != 200 || !bytes.Equal(doc.raw, letter) {
+				t.Errorf("round %d: the recorded letter is not served whole: %d, %d bytes", round, doc.status, len(doc.raw))
+			}
+		case c.Status == authpilot.StatusSubmitted && recorded == 0 && c.Determination == nil:
+			seen["absent"]++
+		default:
+			stop()
+			t.Fatalf("round %d (killed %s): half an action: status %s, %d determination_recorded events, determination %+v",
+				round, when, c.Status, recorded, c.Determination)
+		}
+		// The client retries with the same key.
+		a2 := w.call(t, "POST", "/v1/cases/"+id+"/actions/decide", ct, bytes.NewReader(raw), "Idempotency-Key", key)
+		c = w.get(t, id)
+		n := len(eventsOf(t, a, id, authpilot.EventDeterminationRecorded))
+		t.Logf("round %d, killed %s: retry %d, replayed %q", round, when, a2.status, a2.header.Get("Idempotent-Replayed"))
+		stop()
+		if a2.status != 200 || n != 1 || c.Status != authpilot.StatusApproved || len(c.Determination.Letters) != 1 {
+			t.Fatalf("round %d: retry %d %s; %d determination_recorded events, status %s", round, a2.status, a2.raw, n, c.Status)
+		}
+		if when == "after the answer started" && a2.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("round %d: the first attempt was answered, so stored, but the retry was not a replay", round)
+		}
+	}
+	t.Logf("after the kill: action there %d times, absent %d times", seen["there"], seen["absent"])
+}
+
+// TestActionKillChild is the daemon of TestActionSurvivesKill9.
+func TestActionKillChild(t *testing.T) {
+	runDaemonChild(t, "AUTHPILOT_ACTION_CHILD", "TestActionSurvivesKill9")
+}
