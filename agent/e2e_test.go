@@ -106,31 +106,22 @@ type receiver struct {
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	if err := webhook.Verify(e2eWebhook, req.Header, body, 5*time.Minute, time.Now()); err != nil {
+	d, err := webhook.Receive(req, e2eWebhook, 5*time.Minute, time.Now())
+	if err != nil {
 		r.mu.Lock()
 		r.bad++
 		r.mu.Unlock()
-		http.Error(w, "bad signature", http.StatusUnauthorized)
+		http.Error(w, "bad delivery", http.StatusUnauthorized)
 		return
 	}
-	var m struct {
-		Type string `json:"type"`
-		Data struct {
-			CaseID string `json:"case_id"`
-			Status string `json:"status"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id := req.Header.Get("webhook-id")
-	if r.ids[id] {
+	if r.ids[d.ID] {
 		r.dupes++
 	}
-	r.ids[id] = true
-	r.byType[m.Type]++
-	r.received[m.Data.CaseID+"/"+m.Data.Status] = time.Now()
+	r.ids[d.ID] = true
+	r.byType[string(d.Type)]++
+	r.received[d.Data.CaseID+"/"+string(d.Data.Status)] = time.Now()
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -1,8 +1,6 @@
 package chaos
 
 import (
-	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -28,11 +26,6 @@ type receiver struct {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		http.Error(w, "read", http.StatusBadRequest)
-		return
-	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.attempts++
@@ -42,23 +35,16 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
 	}
-	if err := webhook.Verify(rc.secret, r.Header, body, 10*time.Minute, time.Now()); err != nil {
+	d, err := webhook.Receive(r, rc.secret, 10*time.Minute, time.Now())
+	if err != nil {
 		rc.bad++
-		http.Error(w, "bad signature", http.StatusUnauthorized)
+		http.Error(w, "bad delivery", http.StatusUnauthorized)
 		return
 	}
-	var m struct {
-		Type string `json:"type"`
-		Data struct {
-			CaseID string `json:"case_id"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
-	id := r.Header.Get(webhook.HeaderID)
-	if _, ok := rc.got[id]; ok {
+	if _, ok := rc.got[d.ID]; ok {
 		rc.repeats++
 	} else {
-		rc.got[id] = Received{ID: id, Type: m.Type, CaseID: m.Data.CaseID}
+		rc.got[d.ID] = Received{ID: d.ID, Type: string(d.Type), CaseID: d.Data.CaseID}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

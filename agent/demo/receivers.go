@@ -32,33 +32,18 @@ type webhookReceiver struct {
 }
 
 func (wr *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	d, err := webhook.Receive(r, wr.secret, 10*time.Minute, wr.now())
 	if err != nil {
-		http.Error(w, "read", http.StatusBadRequest)
-		return
-	}
-	if err := webhook.Verify(wr.secret, r.Header, body, 10*time.Minute, wr.now()); err != nil {
 		wr.mu.Lock()
 		wr.rejected++
 		wr.mu.Unlock()
-		http.Error(w, "bad signature", http.StatusUnauthorized)
+		http.Error(w, "bad delivery", http.StatusUnauthorized)
 		return
 	}
-	var msg struct {
-		Type string `json:"type"`
-		Data struct {
-			CaseID string `json:"case_id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		http.Error(w, "bad json", http.StatusBadRequest)
-		return
-	}
-	id := r.Header.Get(webhook.HeaderID)
 	wr.mu.Lock()
-	if !wr.seen[id] {
-		wr.seen[id] = true
-		wr.alerts = append(wr.alerts, receivedAlert{ID: id, Type: msg.Type, CaseID: msg.Data.CaseID})
+	if !wr.seen[d.ID] {
+		wr.seen[d.ID] = true
+		wr.alerts = append(wr.alerts, receivedAlert{ID: d.ID, Type: string(d.Type), CaseID: d.Data.CaseID})
 	}
 	wr.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -192,6 +193,8 @@ var (
 	ErrTooOld         = errors.New("webhook-timestamp is too old")
 	ErrTooNew         = errors.New("webhook-timestamp is in the future")
 	ErrNoSignature    = errors.New("no matching v1 signature")
+	// ErrBadPayload: a verified body that is not a delivery's JSON.
+	ErrBadPayload = errors.New("body is not a webhook payload")
 )
 
 // Verify checks a received delivery the way a receiver should: all three
@@ -230,4 +233,31 @@ func Verify(secret string, headers http.Header, body []byte, tolerance time.Dura
 		}
 	}
 	return ErrNoSignature
+}
+
+// Received is one delivery as its receiver reads it: the webhook-id (the
+// alert's ID, the same on every retry) and the payload.
+type Received struct {
+	ID string
+	Payload
+}
+
+// Receive reads one delivery of r (at most 1 MiB), checks it as Verify
+// does and decodes its payload: the receiving side for a receiver written
+// in Go (an integrator's, the demo's, the tests'). A failed check is one
+// of Verify's errors; a body that does not decode is ErrBadPayload. It
+// does not drop repeats: the caller remembers the IDs it has stored.
+func Receive(r *http.Request, secret string, tolerance time.Duration, now time.Time) (Received, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return Received{}, fmt.Errorf("read webhook: %w", err)
+	}
+	if err := Verify(secret, r.Header, body, tolerance, now); err != nil {
+		return Received{}, err
+	}
+	d := Received{ID: r.Header.Get(HeaderID)}
+	if err := json.Unmarshal(body, &d.Payload); err != nil {
+		return Received{}, fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	return d, nil
 }

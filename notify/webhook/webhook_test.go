@@ -341,3 +341,38 @@ func TestNewRejectsBadConfigWithoutLeaking(t *testing.T) {
 		})
 	}
 }
+
+// TestReceive: the receiving side reads, verifies and decodes a delivery,
+// and refuses a wrong signature or a body that is no payload.
+func TestReceive(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	key, err := webhook.DecodeSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	request := func(body, sig string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(body))
+		r.Header.Set(webhook.HeaderID, "alert-1")
+		r.Header.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		if sig == "" {
+			sig = webhook.Sign(key, "alert-1", now, []byte(body))
+		}
+		r.Header.Set(webhook.HeaderSignature, sig)
+		return r
+	}
+	const body = `{"type":"status_changed","timestamp":"2027-01-15T08:00:00Z","data":{"case_id":"case-1","status":"approved"}}`
+	d, err := webhook.Receive(request(body, ""), secret, time.Minute, now)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if d.ID != "alert-1" || d.Type != authpilot.AlertStatusChanged || d.Data.CaseID != "case-1" || d.Data.Status != authpilot.StatusApproved {
+		t.Errorf("Receive = %+v", d)
+	}
+	if _, err := webhook.Receive(request(body, "v1,AAAA"), secret, time.Minute, now); !errors.Is(err, webhook.ErrNoSignature) {
+		t.Errorf("wrong signature: %v, want ErrNoSignature", err)
+	}
+	if _, err := webhook.Receive(request(`[1]`, ""), secret, time.Minute, now); !errors.Is(err, webhook.ErrBadPayload) {
+		t.Errorf("not a payload: %v, want ErrBadPayload", err)
+	}
+}
