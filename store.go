@@ -74,6 +74,9 @@ type CaseFilter struct {
 	// After, if set, is a case ID: only cases stored after it are listed
 	// (a cursor: stable under concurrent inserts).
 	After string
+	// Query, if set, keeps the cases it matches (see Case.SearchMatch).
+	// Callers that search record it in the access log.
+	Query string
 	Limit int
 }
 
@@ -101,6 +104,12 @@ type Store interface {
 	MarkWatched(ctx context.Context, at time.Time, ids ...string) error
 	// Events returns a case's history, oldest first.
 	Events(ctx context.Context, caseID string) ([]Event, error)
+
+	// LogAccess appends a search or lookup that can match PHI to the
+	// append-only access log (with the store's clock); AccessLog returns
+	// the entries made at or after since, oldest first.
+	LogAccess(ctx context.Context, a Access) error
+	AccessLog(ctx context.Context, since time.Time) ([]Access, error)
 
 	// Idempotency returns the record stored for an Idempotency-Key, or
 	// ErrNotFound. PutIdempotency stores one made outside a case change;

@@ -287,6 +287,12 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.Payer, f.ConnectorID, f.Episode = q.Get("payer"), q.Get("connector"), q.Get("episode")
+	if _, ok := q["q"]; ok {
+		f.Query = q.Get("q")
+		if rule := SearchRule(f.Query); rule != "" {
+			errs = append(errs, authpilot.FieldError{Field: "q", Rule: rule})
+		}
+	}
 	f.Track = authpilot.Track(q.Get("track"))
 	if v := q.Get("due_before"); v != "" {
 		t, err := ParseDueBefore(v, a.Now())
@@ -313,10 +319,10 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid query", errs)
 		return
 	}
-	cases, err := a.Store.ListCases(r.Context(), f)
+	cases, err := SearchCases(r.Context(), a.Store, f, "api")
 	if err != nil {
 		a.Log.Error("list cases failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "could not list cases", nil)
+		writeError(w, http.StatusInternalServerError, "could not list cases (or write the access log of a search); nothing returned", nil)
 		return
 	}
 	if cases == nil {
@@ -333,7 +339,15 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 }
 
 // listParams are the query parameters of GET /v1/cases.
-var listParams = []string{"status", "payer", "connector", "track", "episode", "due_before", "limit", "cursor"}
+var listParams = []string{"status", "payer", "connector", "track", "episode", "due_before", "q", "limit", "cursor"}
+
+// SearchRule checks a search (q): 1-100 characters of printable text.
+func SearchRule(q string) string {
+	if strings.TrimSpace(strings.ReplaceAll(q, ",", " ")) == "" || len(q) > 100 {
+		return "must be 1-100 characters (a case ID prefix, an external or payer ref, a member ID or a patient's name)"
+	}
+	return authpilot.TextRule(q, false)
+}
 
 // ParseDueBefore accepts RFC 3339, a date, or a duration from now ("48h", "7d").
 func ParseDueBefore(v string, now time.Time) (time.Time, error) {

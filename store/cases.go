@@ -176,7 +176,9 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY rowid"
-	if f.Limit > 0 {
+	// A search is matched here, in Go (the one definition of a match,
+	// Unicode case folding included), so the limit applies after it.
+	if f.Limit > 0 && f.Query == "" {
 		query += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
@@ -196,7 +198,13 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 		if err != nil {
 			return nil, fmt.Errorf("list cases: %w", err)
 		}
+		if f.Query != "" && c.SearchMatch(f.Query) == nil {
+			continue
+		}
 		out = append(out, c)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)

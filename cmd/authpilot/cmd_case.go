@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,11 +189,20 @@ func within(dir, p string) bool {
 }
 
 func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("case list", "case list [--config FILE] [--status S[,S]] [--payer ID] [--due-before 48h|DATE] [--json]", stderr)
+	fs := newFlags("case list", "case list [--config FILE] [--status S[,S]] [--payer ID] [--connector ID] [--track T] [--episode E]\n"+
+		"                 [--due-before 48h|DATE] [-q TEXT] [--json]\n\n"+
+		"Lists cases in the order they were stored. -q searches (case-insensitive): every word\n"+
+		"must match the start of the case ID, of the external or payer ref, the whole member\n"+
+		"ID, or the start of the patient's first or last name. A search is written to the\n"+
+		"access log (who, when, what kind of field matched, the cases listed; never the text).", stderr)
 	path := configFlag(fs)
 	status := fs.String("status", "", "only these statuses, comma-separated (e.g. rejected,pended)")
 	payer := fs.String("payer", "", "only this payer")
+	connector := fs.String("connector", "", "only this connector")
+	track := fs.String("track", "", "only this track (surgery, imaging, injection, ...)")
+	episode := fs.String("episode", "", "only this episode of care")
 	due := fs.String("due-before", "", "only cases with a deadline before this (RFC 3339, YYYY-MM-DD, or a duration such as 48h or 7d)")
+	query := fs.String("q", "", "search `text`: a case ID prefix, an external or payer ref, a member ID or a patient's name")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -202,7 +212,16 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return err
 	}
 	defer done()
-	f := authpilot.CaseFilter{Payer: *payer}
+	f := authpilot.CaseFilter{Payer: *payer, ConnectorID: *connector, Track: authpilot.Track(*track), Episode: *episode}
+	if *track != "" && !slices.Contains(authpilot.Tracks, f.Track) {
+		return &exitError{2, fmt.Sprintf("--track: must be one of %v", authpilot.Tracks)}
+	}
+	if _, set := flagSet(fs)["q"]; set {
+		if rule := agent.SearchRule(*query); rule != "" {
+			return &exitError{2, "-q: " + rule}
+		}
+		f.Query = *query
+	}
 	if *status != "" {
 		for _, s := range strings.Split(*status, ",") {
 			st, err := authpilot.ParseStatus(s)
@@ -219,7 +238,7 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		}
 		f.DueBefore = t
 	}
-	cases, err := in.Store.ListCases(ctx, f)
+	cases, err := agent.SearchCases(ctx, in.Store, f, cliActor())
 	if err != nil {
 		return err
 	}
@@ -240,7 +259,10 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 }
 
 func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("case show", "case show [--config FILE] [--json] ID", stderr)
+	fs := newFlags("case show", "case show [--config FILE] [--json] CASE\n\n"+
+		"CASE is a case ID, a unique prefix of one, an external ref or a payer ref\n"+
+		"(case-insensitive). A name that fits several cases lists them. A lookup by\n"+
+		"anything but a whole ID is written to the access log.", stderr)
 	path := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseArgs(fs, args, 1); err != nil {
@@ -251,10 +273,11 @@ func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return err
 	}
 	defer done()
-	v, err := agent.LoadCaseView(ctx, in.Store, fs.Arg(0))
-	if errors.Is(err, authpilot.ErrNotFound) {
-		return &exitError{1, fmt.Sprintf("no case %s", fs.Arg(0))}
+	c, err := resolveCase(ctx, in.Store, fs.Arg(0))
+	if err != nil {
+		return err
 	}
+	v, err := agent.LoadCaseView(ctx, in.Store, c.ID)
 	if err != nil {
 		return err
 	}
@@ -426,4 +449,18 @@ func countLines(name string) (int, error) {
 	}
 	n := strings.Count(strings.TrimRight(string(b), "\n"), "\n")
 	return n, nil
+}
+
+// resolveCase finds the case a command names (see agent.ResolveCase) and
+// turns "none" and "several" into messages for a person.
+func resolveCase(ctx context.Context, st authpilot.Store, ref string) (*authpilot.Case, error) {
+	c, err := agent.ResolveCase(ctx, st, ref, cliActor())
+	var amb *agent.AmbiguousError
+	switch {
+	case errors.As(err, &amb):
+		return nil, &exitError{1, "the case is ambiguous: " + amb.Error()}
+	case errors.Is(err, authpilot.ErrNotFound):
+		return nil, &exitError{1, "no case has this ID, ID prefix, external ref or payer ref"}
+	}
+	return c, err
 }

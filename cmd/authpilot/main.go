@@ -28,8 +28,8 @@ Commands:
   run                  run the daemon (API, schedules, connectors, alerts)
   config check         validate a config file
   case add FILE        create a case from a JSON or YAML file
-  case list            list cases (filters: --status, --payer, --due-before)
-  case show ID         show a case with its events, deadlines and documents
+  case list            list or search cases (--status, --payer, --episode, --due-before, -q TEXT, ...)
+  case show CASE       show a case (by ID, ID prefix, external or payer ref) with its history
   case import FILE.csv import cases from a CSV export
   secrets set NAME     store a secret read from stdin (never from arguments)
   secrets list         list secret names
