@@ -319,7 +319,7 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid query", errs)
 		return
 	}
-	cases, err := SearchCases(r.Context(), a.Store, f, "api")
+	cases, err := SearchCases(r.Context(), a.Store, f, a.actor())
 	if err != nil {
 		a.Log.Error("list cases failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not list cases (or write the access log of a search); nothing returned", nil)

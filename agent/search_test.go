@@ -105,7 +105,7 @@ func TestAPISearchWritesAccessLog(t *testing.T) {
 	}
 	for i, tt := range tests {
 		e := entries[i]
-		if e.Actor != "api" || e.Action != "search" || !slices.Equal(e.CaseIDs, append([]string{}, tt.want...)) ||
+		if e.Actor != "token:api-token" || e.Action != "search" || !slices.Equal(e.CaseIDs, append([]string{}, tt.want...)) ||
 			!slices.Equal(e.Matched, tt.matched) || e.At.IsZero() {
 			t.Errorf("entry %d for %q: %+v, want cases %v matched %v", i, tt.q, e, tt.want, tt.matched)
 		}
