@@ -69,7 +69,8 @@ service_date: %s
 	return s
 }
 
-func listCases(t *testing.T, cfg string) []*authpilot.Case {
+// openTestStore opens the store of the config at cfg until the test ends.
+func openTestStore(t *testing.T, cfg string) *store.Store {
 	t.Helper()
 	c, err := loadConfig(cfg)
 	if err != nil {
@@ -79,8 +80,13 @@ func listCases(t *testing.T, cfg string) []*authpilot.Case {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	cs, err := st.ListCases(context.Background(), authpilot.CaseFilter{})
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func listCases(t *testing.T, cfg string) []*authpilot.Case {
+	t.Helper()
+	cs, err := openTestStore(t, cfg).ListCases(context.Background(), authpilot.CaseFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

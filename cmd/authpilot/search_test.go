@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/store"
 )
 
 // TestCaseListSearchAndShowByRef: case list filters by episode and
@@ -74,16 +73,7 @@ func TestCaseListSearchAndShowByRef(t *testing.T) {
 		t.Fatalf("no match: %d %q", code, errs)
 	}
 
-	c, err := loadConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), c.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	log, err := st.AccessLog(context.Background(), time.Time{})
+	log, err := openTestStore(t, cfg).AccessLog(context.Background(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
