@@ -90,12 +90,11 @@ type entry struct {
 // outBundle is a Bundle being written: its resources are encoded in the
 // same pass.
 type outBundle struct {
-	ResourceType string      `json:"resourceType"`
-	Meta         *meta       `json:"meta,omitempty"`
-	Identifier   *identifier `json:"identifier,omitempty"`
-	Type         string      `json:"type"`
-	Timestamp    string      `json:"timestamp"`
-	Entry        []outEntry  `json:"entry"`
+	resourceHead
+	Identifier *identifier `json:"identifier,omitempty"`
+	Type       string      `json:"type"`
+	Timestamp  string      `json:"timestamp"`
+	Entry      []outEntry  `json:"entry"`
 }
 
 type outEntry struct {
@@ -171,8 +170,7 @@ func (b *builder) parts(c *authpilot.Case) parts {
 	p := parts{trace: traceNumber(c.ID)}
 	p.patient = newEntry(c.ID, "patient", func(id string) any {
 		pt := patient{
-			ResourceType: "Patient", ID: id,
-			Meta: &meta{Profile: []string{profileSubscriber}},
+			resourceHead: head("Patient", id, profileSubscriber),
 			Identifier: []identifier{{
 				Type:  concept(sysV2IDType, "MB", "Member Number"),
 				Value: c.Patient.MemberID,
@@ -196,8 +194,7 @@ func (b *builder) parts(c *authpilot.Case) parts {
 	}
 	p.insurer = newEntry(c.ID, "insurer", func(id string) any {
 		o := organization{
-			ResourceType: "Organization", ID: id, Active: true,
-			Meta: &meta{Profile: []string{profileInsurer}},
+			resourceHead: head("Organization", id, profileInsurer), Active: true,
 			Type: []codeableConcept{*concept(sysX12EntityID, "PR", "Payer")},
 			Name: insurerName,
 		}
@@ -212,8 +209,7 @@ func (b *builder) parts(c *authpilot.Case) parts {
 	})
 	p.coverage = newEntry(c.ID, "coverage", func(id string) any {
 		return coverage{
-			ResourceType: "Coverage", ID: id,
-			Meta: &meta{Profile: []string{profileCoverage}},
+			resourceHead: head("Coverage", id, profileCoverage),
 			Identifier: []identifier{{
 				Type:  concept(sysV2IDType, "MB", "Member Number"),
 				Value: c.Patient.MemberID,
@@ -237,8 +233,7 @@ func (b *builder) parts(c *authpilot.Case) parts {
 	if b.requester.Name != "" || b.requester.NPI != "" {
 		p.provider = newEntry(c.ID, "requester", func(id string) any {
 			o := organization{
-				ResourceType: "Organization", ID: id, Active: true,
-				Meta: &meta{Profile: []string{profileRequestor}},
+				resourceHead: head("Organization", id, profileRequestor), Active: true,
 				Name: b.requester.Name,
 			}
 			if b.requester.NPI != "" {
@@ -267,9 +262,8 @@ func (b *builder) parts(c *authpilot.Case) parts {
 func practitionerEntry(caseID, role string, pr authpilot.Provider) entry {
 	return newEntry(caseID, role, func(id string) any {
 		p := practitioner{
-			ResourceType: "Practitioner", ID: id,
-			Meta:       &meta{Profile: []string{profilePractitioner}},
-			Identifier: []identifier{{System: sysNPI, Value: pr.NPI}},
+			resourceHead: head("Practitioner", id, profilePractitioner),
+			Identifier:   []identifier{{System: sysNPI, Value: pr.NPI}},
 		}
 		if pr.Name != "" {
 			p.Name = []humanName{{Text: pr.Name}}
@@ -283,9 +277,7 @@ func ptr[T any](v T) *T { return &v }
 // claimFor builds the Claim (request or inquiry) of a case.
 func (b *builder) claimFor(c *authpilot.Case, p parts, inquiry bool, now time.Time) claim {
 	cl := claim{
-		ResourceType: "Claim",
-		ID:           entryUUID(c.ID, "claim"),
-		Meta:         &meta{Profile: []string{profileClaim}},
+		resourceHead: head("Claim", entryUUID(c.ID, "claim"), profileClaim),
 		Identifier:   []identifier{{System: sysTrace, Value: p.trace}},
 		Status:       "active",
 		Type:         concept(sysClaimType, "professional", "Professional"),
@@ -375,8 +367,7 @@ func (b *builder) claimFor(c *authpilot.Case, p parts, inquiry bool, now time.Ti
 
 func (b *builder) assemble(profile string, id identifier, now time.Time, cl claim, p parts, extra ...entry) ([]byte, error) {
 	bd := outBundle{
-		ResourceType: "Bundle",
-		Meta:         &meta{Profile: []string{profile}},
+		resourceHead: head("Bundle", "", profile),
 		Identifier:   &id,
 		Type:         "collection",
 		Timestamp:    now.Format(time.RFC3339),
@@ -468,8 +459,7 @@ func (b *builder) updateBundle(c *authpilot.Case, resp connectors.Response) ([]b
 			ct = "application/octet-stream"
 		}
 		doc := newEntry(c.ID, fmt.Sprintf("update-%s-doc-%d", key, i), func(id string) any {
-			return documentReference{ResourceType: "DocumentReference", ID: id,
-				Meta: &meta{Profile: []string{profileDocumentRef}}, Status: "current",
+			return documentReference{resourceHead: head("DocumentReference", id, profileDocumentRef), Status: "current",
 				Type:     concept(sysLOINC, "55107-7", "Addendum Document"),
 				Category: []codeableConcept{*concept(sysDocCategory, "clinical-note", "Clinical Note")},
 				Subject:  ref(p.patient),

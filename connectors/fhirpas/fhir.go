@@ -180,14 +180,30 @@ type meta struct {
 	Profile []string `json:"profile,omitempty"`
 }
 
+// resourceHead is what every resource the connector writes begins with:
+// its type, id and the profile it claims.
+type resourceHead struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id,omitempty"`
+	Meta         *meta  `json:"meta,omitempty"`
+}
+
+// head returns the head of a resource of type rt and id claiming profile
+// (none when empty).
+func head(rt, id, profile string) resourceHead {
+	h := resourceHead{ResourceType: rt, ID: id}
+	if profile != "" {
+		h.Meta = &meta{Profile: []string{profile}}
+	}
+	return h
+}
+
 type bundle struct {
-	ResourceType string        `json:"resourceType"`
-	ID           string        `json:"id,omitempty"`
-	Meta         *meta         `json:"meta,omitempty"`
-	Identifier   *identifier   `json:"identifier,omitempty"`
-	Type         string        `json:"type,omitempty"`
-	Timestamp    string        `json:"timestamp,omitempty"`
-	Entry        []bundleEntry `json:"entry,omitempty"`
+	resourceHead
+	Identifier *identifier   `json:"identifier,omitempty"`
+	Type       string        `json:"type,omitempty"`
+	Timestamp  string        `json:"timestamp,omitempty"`
+	Entry      []bundleEntry `json:"entry,omitempty"`
 }
 
 type bundleEntry struct {
@@ -223,9 +239,7 @@ type ooIssue struct {
 // The request resources.
 
 type claim struct {
-	ResourceType   string           `json:"resourceType"`
-	ID             string           `json:"id,omitempty"`
-	Meta           *meta            `json:"meta,omitempty"`
+	resourceHead
 	Extension      []extension      `json:"extension,omitempty"`
 	Identifier     []identifier     `json:"identifier,omitempty"`
 	Status         string           `json:"status"`
@@ -264,14 +278,12 @@ type claimSupport struct {
 // documentReference carries one file of an update, base64 in its
 // attachment with its name (title) and media type.
 type documentReference struct {
-	ResourceType string            `json:"resourceType"`
-	ID           string            `json:"id"`
-	Meta         *meta             `json:"meta,omitempty"`
-	Status       string            `json:"status"`
-	Type         *codeableConcept  `json:"type"`
-	Category     []codeableConcept `json:"category,omitempty"`
-	Subject      reference         `json:"subject"`
-	Content      []docContent      `json:"content"`
+	resourceHead
+	Status   string            `json:"status"`
+	Type     *codeableConcept  `json:"type"`
+	Category []codeableConcept `json:"category,omitempty"`
+	Subject  reference         `json:"subject"`
+	Content  []docContent      `json:"content"`
 }
 
 type docContent struct {
@@ -321,19 +333,15 @@ type humanName struct {
 }
 
 type patient struct {
-	ResourceType string       `json:"resourceType"`
-	ID           string       `json:"id,omitempty"`
-	Meta         *meta        `json:"meta,omitempty"`
-	Identifier   []identifier `json:"identifier,omitempty"`
-	Name         []humanName  `json:"name,omitempty"`
-	Gender       string       `json:"gender,omitempty"`
-	BirthDate    string       `json:"birthDate,omitempty"`
+	resourceHead
+	Identifier []identifier `json:"identifier,omitempty"`
+	Name       []humanName  `json:"name,omitempty"`
+	Gender     string       `json:"gender,omitempty"`
+	BirthDate  string       `json:"birthDate,omitempty"`
 }
 
 type coverage struct {
-	ResourceType string           `json:"resourceType"`
-	ID           string           `json:"id,omitempty"`
-	Meta         *meta            `json:"meta,omitempty"`
+	resourceHead
 	Identifier   []identifier     `json:"identifier,omitempty"`
 	Status       string           `json:"status"`
 	SubscriberID string           `json:"subscriberId,omitempty"`
@@ -343,21 +351,17 @@ type coverage struct {
 }
 
 type organization struct {
-	ResourceType string            `json:"resourceType"`
-	ID           string            `json:"id,omitempty"`
-	Meta         *meta             `json:"meta,omitempty"`
-	Identifier   []identifier      `json:"identifier,omitempty"`
-	Active       bool              `json:"active"`
-	Type         []codeableConcept `json:"type,omitempty"`
-	Name         string            `json:"name,omitempty"`
+	resourceHead
+	Identifier []identifier      `json:"identifier,omitempty"`
+	Active     bool              `json:"active"`
+	Type       []codeableConcept `json:"type,omitempty"`
+	Name       string            `json:"name,omitempty"`
 }
 
 type practitioner struct {
-	ResourceType string       `json:"resourceType"`
-	ID           string       `json:"id,omitempty"`
-	Meta         *meta        `json:"meta,omitempty"`
-	Identifier   []identifier `json:"identifier,omitempty"`
-	Name         []humanName  `json:"name,omitempty"`
+	resourceHead
+	Identifier []identifier `json:"identifier,omitempty"`
+	Name       []humanName  `json:"name,omitempty"`
 }
 
 // The response resources.
