@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -34,13 +33,9 @@ func TestPortalTimesInThePracticeZone(t *testing.T) {
 	must(t, sims.RBM.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPDATES002", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
 	}}))
-	hookURL := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, alertHook(t, clock.Now).URL)
+	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	ctx := context.Background()
 	create := func(member, payer, track, code string) string {

@@ -2,18 +2,13 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
@@ -24,46 +19,15 @@ import (
 // approaching(48h), approaching(24h) and missed exactly once each, although
 // the agent is restarted between the ticks and checks every 15 minutes.
 func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
-	var mu sync.Mutex
-	got := map[string]int{}
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := webhook.Verify(e2eWebhook, r.Header, body, 365*24*time.Hour, time.Now()); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		var m struct {
-			Type string `json:"type"`
-			Data struct {
-				Title    string              `json:"title"`
-				Deadline *authpilot.Deadline `json:"deadline"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(body, &m)
-		if m.Data.Deadline != nil && m.Data.Deadline.Kind == authpilot.DeadlineDecisionDue {
-			mu.Lock()
-			got[m.Type+"|"+m.Data.Deadline.Due.UTC().Format(time.RFC3339)+"|"+m.Data.Title]++
-			mu.Unlock()
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer rcv.Close()
-
-	dir := t.TempDir()
-	cfg, _ := loadConfigYAML(t, dir, idleYAML("Deadline test", dir, "summit-portal",
-		"deadlines: {lead_times: [48h, 24h]}\n"+ehrWebhookYAML(rcv.URL)))
 	ny, _ := time.LoadLocation("America/New_York")
 	submitted := time.Date(2026, 11, 20, 10, 0, 0, 0, ny) // the Friday before Thanksgiving week
 	due := submitted.AddDate(0, 0, 7)
 	clock := clocktest.New(submitted)
-	open := func() *agent.Agent {
-		a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	a := open()
+	rcv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: e2eWebhook, Now: clock.Now})
+	dir := t.TempDir()
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Deadline test", dir, "summit-portal",
+		"deadlines: {lead_times: [48h, 24h]}\n"+ehrWebhookYAML(rcv.URL)))
+	a := openAgentAt(t, cfg, clock)
 	_, err := a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
 		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0001"},
 		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
@@ -81,7 +45,7 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 	for tick := 0; !clock.Now().After(due.Add(24 * time.Hour)); tick++ {
 		if tick > 0 && tick%24 == 0 {
 			must(t, a.Close())
-			a = open()
+			a = openAgentAt(t, cfg, clock)
 		}
 		if _, err := a.CheckDeadlines(ctx); err != nil {
 			t.Fatal(err)
@@ -90,8 +54,12 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 		clock.Set(clock.Now().Add(15 * time.Minute))
 	}
 	must(t, a.Close())
-	mu.Lock()
-	defer mu.Unlock()
+	got := map[string]int{}
+	for _, al := range rcv.Alerts() {
+		if d := al.Deadline; d != nil && d.Kind == authpilot.DeadlineDecisionDue {
+			got[string(al.Type)+"|"+d.Due.UTC().Format(time.RFC3339)+"|"+al.Title]++
+		}
+	}
 	counts := map[string]int{}
 	wantDue := due.UTC().Format(time.RFC3339)
 	for k, n := range got {
@@ -117,13 +85,10 @@ func TestPollTightensNearDecisionDue(t *testing.T) {
 	cfg, _ := loadConfigYAML(t, dir, idleYAML("Tight", dir, "idle", ""))
 	submitted := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 	clock := clocktest.New(submitted)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	ctx := context.Background()
-	_, err = a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
+	_, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
 		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0002"},
 		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
 		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},

@@ -2,18 +2,16 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -27,40 +25,15 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	if os.Getenv("AUTHPILOT_OUTBOX_CHILD") != "" {
 		t.Skip("child process")
 	}
-	var mu sync.Mutex
-	gone := true
-	refused := make(chan struct{})
-	var once sync.Once
-	seen := map[string]int{}
-	var opsTypes []authpilot.AlertType
-	opsSeen := map[string]bool{}
-	ehr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if gone {
-			once.Do(func() { close(refused) })
-			w.WriteHeader(http.StatusGone)
-			return
+	var gone atomic.Bool
+	gone.Store(true)
+	ehr := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Answer: func(int, *http.Request) notifytest.Answer {
+		if gone.Load() {
+			return notifytest.Answer{Code: http.StatusGone}
 		}
-		seen[r.Header.Get("webhook-id")]++
-	}))
-	defer ehr.Close()
-	ops := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var m struct {
-			Type authpilot.AlertType `json:"type"`
-		}
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		defer mu.Unlock()
-		id := r.Header.Get("webhook-id")
-		if opsSeen[id] { // at least once: a kill may come between the 2xx and its record
-			return
-		}
-		opsSeen[id] = true
-		opsTypes = append(opsTypes, m.Type)
-	}))
-	defer ops.Close()
+		return notifytest.Answer{}
+	}})
+	ops := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 
 	dir := t.TempDir()
 	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
@@ -72,7 +45,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 
 	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	select {
-	case <-refused:
+	case <-ehr.Tried():
 	case <-time.After(60 * time.Second):
 		t.Fatal("the child never tried to deliver")
 	}
@@ -103,9 +76,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	child.kill(t)
 
 	// The admin fixes the endpoint and re-enables it; then the daemon restarts.
-	mu.Lock()
-	gone = false
-	mu.Unlock()
+	gone.Store(false)
 	now := time.Now()
 	was, err := st.EnableSink(ctx, "ehr", now, func(p authpilot.Problem) authpilot.Alert {
 		return notify.ResolvedAlert(p, "re-enabled", now)
@@ -116,15 +87,14 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	a := openAgent(t, cfg)
 	defer a.Close()
 	must(t, a.FlushAlerts(ctx, 30*time.Second))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != outboxAlerts+later {
-		t.Errorf("%d distinct alerts reached the re-enabled sink, want %d", len(seen), outboxAlerts+later)
+	if seen, repeats := ehr.Delivered(); len(seen) != outboxAlerts+later || repeats != 0 {
+		t.Errorf("%d distinct alerts reached the re-enabled sink (%d repeats), want %d", len(seen), repeats, outboxAlerts+later)
 	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("webhook-id %s delivered %d times", id, n)
-		}
+	// At least once: a kill may come between the 2xx and its record.
+	delivered, _ := ops.Delivered()
+	var opsTypes []authpilot.AlertType
+	for _, r := range delivered {
+		opsTypes = append(opsTypes, r.Payload().Type)
 	}
 	if got := fmt.Sprint(opsTypes); got != "[sink_disabled resolved]" {
 		t.Errorf("ops got %s, want [sink_disabled resolved]", got)

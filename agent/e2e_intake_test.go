@@ -20,8 +20,7 @@ import (
 // reaches the portal under its own name, not the store's sha256.
 func TestDuplicateOrderNeverReachesThePayerTwice(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	hookURL := httptestServer(t, newReceiver())
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hookURL)
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, alertHook(t, nil).URL)
 	a, base, stop := serveAgent(t, cfg, agent.Options{})
 	defer stop()
 	ctx := context.Background()

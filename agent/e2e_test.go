@@ -26,7 +26,6 @@ import (
 	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/examples"
 	_ "github.com/authpilot/authpilot/notify/sinks"
-	"github.com/authpilot/authpilot/notify/webhook"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
@@ -95,40 +94,6 @@ connectors:
 	return cfg
 }
 
-// receiver is a real HTTP webhook receiver that verifies signatures.
-type receiver struct {
-	mu       sync.Mutex
-	byType   map[string]int
-	ids      map[string]bool
-	dupes    int
-	bad      int
-	received map[string]time.Time // case_id/type -> when
-}
-
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	d, err := webhook.Receive(req, e2eWebhook, 5*time.Minute, time.Now())
-	if err != nil {
-		r.mu.Lock()
-		r.bad++
-		r.mu.Unlock()
-		http.Error(w, "bad delivery", http.StatusUnauthorized)
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids[d.ID] {
-		r.dupes++
-	}
-	r.ids[d.ID] = true
-	r.byType[string(d.Type)]++
-	r.received[d.Data.CaseID+"/"+string(d.Data.Status)] = time.Now()
-	w.WriteHeader(http.StatusOK)
-}
-
-func newReceiver() *receiver {
-	return &receiver{byType: map[string]int{}, ids: map[string]bool{}, received: map[string]time.Time{}}
-}
-
 func postCase(t *testing.T, base, body string) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
@@ -177,11 +142,9 @@ func TestEndToEndSpineCases(t *testing.T) {
 	must(t, sims.RBM.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPMRI00003", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
 	}}))
-	rcv := newReceiver()
-	hookURL := httptestServer(t, rcv)
-
+	rcv := alertHook(t, nil)
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, rcv.URL)
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
@@ -270,15 +233,20 @@ func TestEndToEndSpineCases(t *testing.T) {
 	// Every alert reaches the receiver, once, signed: the running
 	// dispatcher delivers them; nothing is flushed by hand.
 	var missing []string
+	received := map[string]time.Time{} // case_id/status -> when
 	for range 100 {
-		rcv.mu.Lock()
+		for _, r := range rcv.Requests() {
+			if r.Accepted() {
+				d := r.Payload().Data
+				received[d.CaseID+"/"+string(d.Status)] = r.At
+			}
+		}
 		missing = missing[:0]
 		for id, status := range want {
-			if _, ok := rcv.received[id+"/"+string(status)]; !ok {
+			if _, ok := received[id+"/"+string(status)]; !ok {
 				missing = append(missing, id)
 			}
 		}
-		rcv.mu.Unlock()
 		if len(missing) == 0 {
 			break
 		}
@@ -287,8 +255,6 @@ func TestEndToEndSpineCases(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("decisions of %v never reached the webhook", missing)
 	}
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
 	// How long a status change took from the agent's commit to the
 	// receiver (the delivery half of "within one poll interval + 2 s").
 	var worst time.Duration
@@ -296,7 +262,7 @@ func TestEndToEndSpineCases(t *testing.T) {
 		evs, _ := st.Events(ctx, id)
 		for _, e := range evs {
 			if e.Type == authpilot.EventStatusChanged && e.To == status {
-				if d := rcv.received[id+"/"+string(status)].Sub(e.At); d > worst {
+				if d := received[id+"/"+string(status)].Sub(e.At); d > worst {
 					worst = d
 				}
 			}
@@ -306,11 +272,21 @@ func TestEndToEndSpineCases(t *testing.T) {
 	if worst > 2*time.Second {
 		t.Errorf("a status change took %v to reach the webhook, want under 2s", worst)
 	}
-	if rcv.bad != 0 || rcv.dupes != 0 {
-		t.Fatalf("receiver: %d bad signatures, %d duplicates", rcv.bad, rcv.dupes)
+	bad := 0
+	for _, r := range rcv.Requests() {
+		if r.VerifyErr != nil {
+			bad++
+		}
 	}
-	if rcv.byType["case_submitted"] != 3 || rcv.byType["determination_received"] != 3 || rcv.byType["more_info_requested"] != 1 {
-		t.Fatalf("alerts received by type: %v", rcv.byType)
+	if _, dupes := rcv.Delivered(); bad != 0 || dupes != 0 {
+		t.Fatalf("receiver: %d bad signatures, %d duplicates", bad, dupes)
+	}
+	byType := map[authpilot.AlertType]int{}
+	for _, al := range rcv.Alerts() {
+		byType[al.Type]++
+	}
+	if byType[authpilot.AlertCaseSubmitted] != 3 || byType[authpilot.AlertDeterminationReceived] != 3 || byType[authpilot.AlertMoreInfoRequested] != 1 {
+		t.Fatalf("alerts received by type: %v", byType)
 	}
 	logMu.Lock()
 	out := logs.String()
@@ -385,9 +361,8 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 		_, _ = w.Write(rec.Body.Bytes())
 	}))
 	defer proxy.Close()
-	hookURL := httptestServer(t, newReceiver())
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, hookURL)
+	cfg := writeE2EConfig(t, dir, proxy.URL, sims.RBMURL, alertHook(t, nil).URL)
 
 	// Create the case, then let a child process submit it.
 	a := openAgent(t, cfg)

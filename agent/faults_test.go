@@ -17,8 +17,7 @@ import (
 // needs_human, and leaves the case's status as it was.
 func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	sink := &alertSink{}
-	a := e2eAgent(t, sims, sink)
+	a, sink := e2eAgent(t, sims)
 	ctx := context.Background()
 	c := trackRequest(t, a, sims, "SHPFAULT001", &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})
 
@@ -46,7 +45,7 @@ func TestPortalFaultsBecomeAlertsNotStatuses(t *testing.T) {
 			if got.Status != authpilot.StatusSubmitted {
 				t.Fatalf("status became %s under a %s fault", got.Status, tt.name)
 			}
-			alerts := sink.ofType(tt.alert)
+			alerts, _ := alertsOf(sink, "", tt.alert)
 			if len(alerts) == 0 {
 				t.Fatalf("no %s alert delivered", tt.alert)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +13,14 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // loadConfigYAML writes y as dir/authpilot.yaml and loads it through the
@@ -186,7 +189,18 @@ func startSims(t *testing.T, opts payersim.SetOptions) *payersim.Set {
 // caller closes it.
 func openAgent(t *testing.T, cfg *config.Config) *agent.Agent {
 	t.Helper()
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	return newAgent(t, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+}
+
+// openAgentAt is openAgent on an injected clock.
+func openAgentAt(t *testing.T, cfg *config.Config, clock *clocktest.Fake) *agent.Agent {
+	t.Helper()
+	return newAgent(t, cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
+}
+
+func newAgent(t *testing.T, cfg *config.Config, opts agent.Options) *agent.Agent {
+	t.Helper()
+	a, err := agent.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,13 +234,36 @@ func serveAgent(t *testing.T, cfg *config.Config, opts agent.Options) (a *agent.
 }
 
 // e2eAgent is an agent without API on the example flows pointed at sims,
-// its alerts sent to a webhook receiver serving hook; receiver and agent
-// close when the test ends.
-func e2eAgent(t *testing.T, sims *payersim.Set, hook http.Handler) *agent.Agent {
+// its alerts sent to the alertHook it returns; receiver and agent close
+// when the test ends.
+func e2eAgent(t *testing.T, sims *payersim.Set) (*agent.Agent, *notifytest.Endpoint) {
 	t.Helper()
-	a := openAgent(t, writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, hook)))
+	hook := alertHook(t, nil)
+	a := openAgent(t, writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL))
 	t.Cleanup(func() { a.Close() })
-	return a
+	return a, hook
+}
+
+// alertHook is a real webhook receiver for the agent's alerts, the sink
+// ehrWebhookYAML and writeE2EConfig configure: it checks their signatures
+// (hook-secret) against now, the agent's clock (nil: time.Now).
+func alertHook(t *testing.T, now func() time.Time) *notifytest.Endpoint {
+	t.Helper()
+	return notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: e2eWebhook, Now: now})
+}
+
+// alertsOf returns the alerts of one type hook received for the case
+// caseID ("": for any case), and their bodies.
+func alertsOf(hook *notifytest.Endpoint, caseID string, typ authpilot.AlertType) ([]authpilot.Alert, []string) {
+	var alerts []authpilot.Alert
+	var bodies []string
+	for _, r := range hook.Requests() {
+		if a := r.Payload().Data.Alert; r.Accepted() && a.Type == typ && (caseID == "" || a.CaseID == caseID) {
+			alerts = append(alerts, a)
+			bodies = append(bodies, string(r.Body))
+		}
+	}
+	return alerts, bodies
 }
 
 // apiDaemonYAML is an idle daemon's config on dir whose API listens on a

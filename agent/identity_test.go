@@ -4,93 +4,37 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
-	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
-
-// alertSink is a webhook receiver that keeps every alert it is sent.
-type alertSink struct {
-	mu     sync.Mutex
-	alerts []authpilot.Alert
-	bodies []string
-}
-
-func (s *alertSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if err := webhook.Verify(e2eWebhook, r.Header, body, 5*time.Minute, time.Now()); err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return
-	}
-	var m struct {
-		Data authpilot.Alert `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
-	s.mu.Lock()
-	s.alerts = append(s.alerts, m.Data)
-	s.bodies = append(s.bodies, string(body))
-	s.mu.Unlock()
-}
-
-// ofType returns the alerts of one type, of every case.
-func (s *alertSink) ofType(typ authpilot.AlertType) []authpilot.Alert {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []authpilot.Alert
-	for _, a := range s.alerts {
-		if a.Type == typ {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// of returns the alerts of a case of one type, and their bodies.
-func (s *alertSink) of(caseID string, typ authpilot.AlertType) ([]authpilot.Alert, []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []authpilot.Alert
-	var bodies []string
-	for i, a := range s.alerts {
-		if a.CaseID == caseID && a.Type == typ {
-			out = append(out, a)
-			bodies = append(bodies, s.bodies[i])
-		}
-	}
-	return out, bodies
-}
 
 // identityWorld is the agent with the example flows against the
 // simulators, alerts going to a real webhook receiver.
 type identityWorld struct {
 	sims  *payersim.Set
 	agent *agent.Agent
-	sink  *alertSink
+	sink  *notifytest.Endpoint
 	seq   int
 }
 
 func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identityWorld {
 	t.Helper()
 	sims := startSims(t, payersim.SetOptions{})
-	sink := &alertSink{}
-	hookURL := httptestServer(t, sink)
+	sink := alertHook(t, nil)
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hookURL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, sink.URL)
 	if editFlow != nil {
 		p := filepath.Join(dir, "connectors", "summit-portal.yaml")
 		b, err := os.ReadFile(p)
@@ -163,7 +107,7 @@ func (w *identityWorld) identityRefusal(t *testing.T, id string) []string {
 func (w *identityWorld) checkAlertNamesFieldsOnly(t *testing.T, caseID string, fields []string, phi ...string) {
 	t.Helper()
 	must(t, w.agent.FlushAlerts(context.Background(), 10*time.Second))
-	alerts, bodies := w.sink.of(caseID, authpilot.AlertNeedsHuman)
+	alerts, bodies := alertsOf(w.sink, caseID, authpilot.AlertNeedsHuman)
 	if len(alerts) != 1 {
 		t.Fatalf("%d needs_human alerts for the case, want 1", len(alerts))
 	}
@@ -370,15 +314,7 @@ func TestTrackedCaseWithAnotherMembersRef(t *testing.T) {
 // needs_human naming member_id and dob, nothing applied — while the other
 // member's own case is applied.
 func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
-	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
-		{MemberID: "KPPOTHR0001", Fate: pas.Approve, ValidDays: 90},
-	}}})
-	srv := httptest.NewServer(pasSim)
-	defer srv.Close()
-	sink := &alertSink{}
-	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, sink)))
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a, _, sink := pasAgent(t, pas.Rule{MemberID: "KPPOTHR0001", Fate: pas.Approve, ValidDays: 90})
 	w := &identityWorld{agent: a, sink: sink}
 	ctx := context.Background()
 	create := func(member string, dob authpilot.Date, tracked bool, ref string) *authpilot.Case {

@@ -99,9 +99,8 @@ func TestConnectorLimits(t *testing.T) {
 			log := &pageLog{next: sims.Payer}
 			front := httptest.NewServer(log)
 			t.Cleanup(front.Close)
-			hookURL := httptestServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			dir := t.TempDir()
-			writeE2EConfig(t, dir, front.URL, sims.RBMURL, hookURL)
+			writeE2EConfig(t, dir, front.URL, sims.RBMURL, alertHook(t, nil).URL)
 			cfg := reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
 			a := openAgent(t, cfg)
 			t.Cleanup(func() { a.Close() })

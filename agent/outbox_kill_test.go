@@ -2,19 +2,15 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
@@ -29,43 +25,16 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	if os.Getenv("AUTHPILOT_OUTBOX_CHILD") != "" {
 		t.Skip("child process")
 	}
-	var mu sync.Mutex
-	up := false
-	attempts := 0
-	firstAttempt := make(chan struct{})
-	var once sync.Once
-	var titles []string
-	seen := map[string]int{}
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		attempts++
-		once.Do(func() { close(firstAttempt) })
-		if !up {
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "try later", http.StatusServiceUnavailable)
-			return
-		}
-		if err := webhook.Verify(e2eWebhook, r.Header, body, 365*24*time.Hour, time.Now()); err != nil {
-			t.Errorf("signature: %v", err)
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		var m struct {
-			Data struct {
-				Title string `json:"title"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(body, &m)
-		id := r.Header.Get("webhook-id")
-		seen[id]++
-		if seen[id] == 1 {
-			titles = append(titles, m.Data.Title)
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	defer rcv.Close()
+	// Restart later than any Retry-After the child scheduled.
+	clock := clocktest.New(time.Now().Add(2 * time.Hour))
+	var up atomic.Bool
+	rcv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: e2eWebhook, Now: clock.Now,
+		Answer: func(int, *http.Request) notifytest.Answer {
+			if !up.Load() {
+				return notifytest.Answer{Code: http.StatusServiceUnavailable, RetryAfter: "1", Body: "try later"}
+			}
+			return notifytest.Answer{}
+		}})
 
 	dir := t.TempDir()
 	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", ehrWebhookYAML(rcv.URL)))
@@ -74,35 +43,25 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	// Wait until the child has enqueued every alert and tried to deliver.
 	child.waitFor(t, "ENQUEUED")
 	select {
-	case <-firstAttempt:
+	case <-rcv.Tried():
 	case <-time.After(60 * time.Second):
 		t.Fatal("the child never tried to deliver")
 	}
 	child.kill(t)
 
-	mu.Lock()
-	up = true
-	mu.Unlock()
-	// Restart later than any Retry-After the child scheduled.
-	clock := clocktest.New(time.Now().Add(2 * time.Hour))
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	up.Store(true)
+	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	must(t, a.FlushAlerts(context.Background(), 30*time.Second))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != outboxAlerts {
-		t.Fatalf("%d distinct alerts delivered, want %d (attempts %d)", len(seen), outboxAlerts, attempts)
+	delivered, repeats := rcv.Delivered()
+	if len(delivered) != outboxAlerts {
+		t.Fatalf("%d distinct alerts delivered, want %d (attempts %d)", len(delivered), outboxAlerts, len(rcv.Requests()))
 	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("webhook-id %s delivered %d times", id, n)
-		}
+	if repeats != 0 {
+		t.Errorf("%d deliveries of a webhook-id already delivered", repeats)
 	}
-	for i, title := range titles {
-		if want := fmt.Sprintf("alert %02d", i); title != want {
+	for i, r := range delivered {
+		if title, want := r.Payload().Data.Title, fmt.Sprintf("alert %02d", i); title != want {
 			t.Fatalf("delivery %d is %q, want %q (order raised)", i, title, want)
 		}
 	}

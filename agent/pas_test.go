@@ -11,6 +11,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
 
@@ -20,17 +21,11 @@ import (
 // approved with both; a denial (A3) ends denied with its reason; a
 // modified approval (A6) records what was actually authorized.
 func TestPASThroughTheAgent(t *testing.T) {
-	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
-		{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90},
-		{MemberID: "KPPDENY0002", Fate: pas.Deny, Reason: "Six weeks of conservative care required."},
-		{MemberID: "KPPMODI0003", Fate: pas.Modify, ModifyCode: "63035", ModifyUnits: 1},
-	}}})
-	srv := httptest.NewServer(pasSim)
-	defer srv.Close()
-	sink := &alertSink{}
-	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, sink)))
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a, pasSim, sink := pasAgent(t,
+		pas.Rule{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90},
+		pas.Rule{MemberID: "KPPDENY0002", Fate: pas.Deny, Reason: "Six weeks of conservative care required."},
+		pas.Rule{MemberID: "KPPMODI0003", Fate: pas.Modify, ModifyCode: "63035", ModifyUnits: 1},
+	)
 	ctx := context.Background()
 	create := func(member string, lines []authpilot.ServiceLine) string {
 		c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
@@ -98,7 +93,7 @@ func TestPASThroughTheAgent(t *testing.T) {
 // modification names when the peer-to-peer window closes and when the
 // appeal is due (commercial plan: 7 business days, 180 days), with the
 // soonest as its deadline.
-func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *alertSink, caseID string, status authpilot.Status) {
+func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *notifytest.Endpoint, caseID string, status authpilot.Status) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, a.FlushAlerts(ctx, 10*time.Second))
@@ -118,7 +113,7 @@ func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *alertSink, caseID 
 	if p2p.IsZero() || appeal.IsZero() {
 		t.Fatalf("%s case: deadlines %v lack a peer-to-peer or appeal window", status, ds)
 	}
-	als, _ := sink.of(caseID, authpilot.AlertDeterminationReceived)
+	als, _ := alertsOf(sink, caseID, authpilot.AlertDeterminationReceived)
 	if len(als) != 1 {
 		t.Fatalf("%s case: %d determination alerts, want 1", status, len(als))
 	}
@@ -135,6 +130,26 @@ func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *alertSink, caseID 
 	if al.Deadline == nil || al.Deadline.Kind != authpilot.DeadlinePeerToPeer || !al.Deadline.Due.Equal(p2p) {
 		t.Errorf("%s alert deadline %+v, want the peer-to-peer close %v", status, al.Deadline, p2p)
 	}
+}
+
+// startPAS serves a PAS simulator answering by rules until the test ends.
+func startPAS(t *testing.T, rules ...pas.Rule) (*pas.Server, string) {
+	sim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: rules}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
+}
+
+// pasAgent is an agent without API on pasConfig against a PAS simulator
+// answering by rules, its alerts sent to an alertHook; all close when the
+// test ends.
+func pasAgent(t *testing.T, rules ...pas.Rule) (*agent.Agent, *pas.Server, *notifytest.Endpoint) {
+	t.Helper()
+	sim, url := startPAS(t, rules...)
+	hook := alertHook(t, nil)
+	a := openAgent(t, pasConfig(t, "PAS test", url, ehrWebhookYAML(hook.URL)))
+	t.Cleanup(func() { a.Close() })
+	return a, sim, hook
 }
 
 // pasConfig writes and loads an authpilot.yaml in a fresh directory: one

@@ -3,48 +3,17 @@ package agent_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 	"github.com/authpilot/authpilot/store"
 )
-
-// bodies collects what a sink stand-in received.
-type bodies struct {
-	mu     sync.Mutex
-	got    []string
-	secret string // verify Standard Webhooks signatures when set
-	t      *testing.T
-}
-
-func (b *bodies) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if b.secret != "" {
-		if err := webhook.Verify(b.secret, r.Header, body, 365*24*time.Hour, time.Now()); err != nil {
-			b.t.Errorf("webhook signature: %v", err)
-		}
-	}
-	b.mu.Lock()
-	b.got = append(b.got, string(body))
-	b.mu.Unlock()
-	_, _ = io.WriteString(w, "ok")
-}
-
-func (b *bodies) all() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.got, "\n")
-}
 
 // TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI is issue 10
 // item 5's report: a payer's denial reason naming the patient, her DOB
@@ -64,24 +33,17 @@ func TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI(t *testing.T) {
 	denial := "Denied for JANET QUARTERMAINE (DOB 07/04/1961, also shown as Jul 4, 1961 and 1961-07-04), " +
 		"member " + member + ", order " + mrn + ": six weeks of conservative care not documented."
 	info := "Send the PT notes for Quartermaine, Janet, born 7/4/61, and for Ola Berg (" + otherMbr + ")."
-	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
-		{MemberID: member, Fate: pas.Deny, Reason: denial},
-		{MemberID: pendMbr, Fate: pas.Pend, Reason: info},
-	}}})
-	srv := httptest.NewServer(pasSim)
-	defer srv.Close()
-	slack := &bodies{t: t}
-	slackSrv := httptest.NewServer(slack)
-	defer slackSrv.Close()
+	_, pasURL := startPAS(t,
+		pas.Rule{MemberID: member, Fate: pas.Deny, Reason: denial},
+		pas.Rule{MemberID: pendMbr, Fate: pas.Pend, Reason: info},
+	)
+	clk := clocktest.New(time.Now())
+	slack := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 	const hookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	plain := &bodies{t: t, secret: hookSecret}
-	plainSrv := httptest.NewServer(plain)
-	defer plainSrv.Close()
-	phi := &bodies{t: t, secret: hookSecret}
-	phiSrv := httptest.NewServer(phi)
-	defer phiSrv.Close()
+	plain := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clk.Now})
+	phi := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clk.Now})
 
-	cfg := pasConfig(t, "PHI test", srv.URL, fmt.Sprintf(`
+	cfg := pasConfig(t, "PHI test", pasURL, fmt.Sprintf(`
 notify:
   sinks:
     - {name: coordinators, type: slack, url_secret: slack-url}
@@ -90,16 +52,15 @@ notify:
   routes:
     - match: {severity: warning}
       sinks: [coordinators, ehr-plain, ehr-phi]
-`, plainSrv.URL, phiSrv.URL))
+`, plain.URL, phi.URL))
 	ctx := context.Background()
-	clk := clocktest.New(time.Now())
 	st, err := store.Open(ctx, cfg.DataDir, store.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	a, err := agent.New(cfg, agent.Options{Store: st, Clock: clk, NoAPI: true, Secrets: authpilot.StaticSecrets{
-		"pas-secret": pas.DefaultClientSecret, "slack-url": slackSrv.URL + "/services/T0/B0/x",
+		"pas-secret": pas.DefaultClientSecret, "slack-url": slack.URL + "/services/T0/B0/x",
 		"hook-secret": hookSecret}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +92,7 @@ notify:
 	if res := a.SubmitNow(ctx); res[0].Err != nil || res[0].Submitted != 2 {
 		t.Fatalf("submit: %+v", res[0])
 	}
-	for i := 0; i < 10 && strings.Count(slack.all(), "\n") < 1; i++ {
+	for i := 0; i < 10 && len(slack.Bodies()) < 2; i++ {
 		must(t, a.FlushAlerts(ctx, 10*time.Second))
 		clk.Advance(2 * time.Second) // Slack's one message per second
 	}
@@ -141,9 +102,9 @@ notify:
 		strings.ToLower(member), strings.ToLower(pendMbr), "ola berg", strings.ToLower(otherMbr), strings.ToLower(mrn)}
 	for _, sink := range []struct {
 		name string
-		b    *bodies
+		e    *notifytest.Endpoint
 	}{{"slack", slack}, {"webhook without include_phi", plain}} {
-		got := sink.b.all()
+		got := strings.Join(sink.e.Bodies(), "\n")
 		if strings.Count(got, "\n") != 1 || !strings.Contains(got, "six weeks of conservative care") || !strings.Contains(got, "Send the PT notes") {
 			t.Fatalf("%s: want the denial and the information request with their payer text, got %s", sink.name, got)
 		}
@@ -156,7 +117,7 @@ notify:
 			t.Errorf("%s: no [REDACTED] in %s", sink.name, got)
 		}
 	}
-	got := phi.all()
+	got := strings.Join(phi.Bodies(), "\n")
 	for _, v := range []string{"JANET QUARTERMAINE", "07/04/1961", member, mrn, `"external_ref":"` + mrn + `"`, "Ola Berg (" + otherMbr + ")", `"member_id":"` + member + `"`} {
 		if !strings.Contains(got, v) {
 			t.Errorf("the include_phi webhook lacks %q:\n%s", v, got)

@@ -23,10 +23,8 @@ func TestPauseSurvivesKill9(t *testing.T) {
 		t.Skip("child process")
 	}
 	sims := startSims(t, payersim.SetOptions{})
-	hook := &pauseHook{}
-	srv := httptestServer(t, hook)
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, srv)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, alertHook(t, nil).URL)
 	a := openAgent(t, cfg)
 	trackRequest(t, a, sims, "SHPKILLP01", &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})
 	must(t, a.Close())

@@ -2,58 +2,30 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
-// pauseHook is a webhook receiver that keeps every alert it is sent; it
-// does not check signatures, whose timestamps follow the injected clock.
-type pauseHook struct {
-	mu     sync.Mutex
-	alerts []authpilot.Alert
-}
-
-func (l *pauseHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var m struct {
-		Data authpilot.Alert `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
-	l.mu.Lock()
-	l.alerts = append(l.alerts, m.Data)
-	l.mu.Unlock()
-}
-
-// count returns how many alerts of typ have a title containing part.
-func (l *pauseHook) count(typ authpilot.AlertType, part string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// countTitled returns how many alerts of typ hook received with a title
+// containing part.
+func countTitled(hook *notifytest.Endpoint, typ authpilot.AlertType, part string) int {
+	alerts, _ := alertsOf(hook, "", typ)
 	n := 0
-	for _, a := range l.alerts {
-		if a.Type == typ && strings.Contains(a.Title, part) {
+	for _, a := range alerts {
+		if strings.Contains(a.Title, part) {
 			n++
 		}
 	}
 	return n
-}
-
-func httptestServer(t *testing.T, h http.Handler) string {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // politeRig is an agent on an injected clock against the simulators, with
@@ -66,7 +38,7 @@ type politeRig struct {
 	cfg    *config.Config
 	secret authpilot.StaticSecrets
 	a      *agent.Agent
-	hook   *pauseHook
+	hook   *notifytest.Endpoint
 	caseID string
 }
 
@@ -81,11 +53,9 @@ func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	// The portal's clock is the agent's: TOTP codes stay valid as it moves.
 	sims := startSims(t, payersim.SetOptions{Now: clock.Now})
-	hook := &pauseHook{}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
+	hook := alertHook(t, clock.Now)
 	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, srv.URL)
+	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
 	if limits != "" || poll != "" {
 		// Rewrite the payer connector's limits and schedule and reload
 		// through the real loader.
@@ -189,7 +159,7 @@ func TestRefusedLoginPausesConnector(t *testing.T) {
 				t.Fatalf("%d login attempts at the portal over %d runs in 60 s (%d runs held), want 1 (%d held)", got, runs, held, runs-1)
 			}
 			r.flush()
-			if n := r.hook.count(authpilot.AlertNeedsHuman, "paused"); n != 1 {
+			if n := countTitled(r.hook, authpilot.AlertNeedsHuman, "paused"); n != 1 {
 				t.Fatalf("%d pause alerts, want 1", n)
 			}
 			sts, err := r.a.ConnectorStatuses(context.Background())
@@ -214,7 +184,7 @@ func TestRefusedLoginPausesConnector(t *testing.T) {
 				t.Fatalf("%d logins after resume, want 1", got)
 			}
 			r.flush()
-			if n := r.hook.count(authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
+			if n := countTitled(r.hook, authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
 				t.Fatalf("%d resumed alerts, want 1", n)
 			}
 			if _, err := r.a.ResumeConnector(context.Background(), "summit-portal", "cli:test"); !errors.Is(err, agent.ErrNotPaused) {
@@ -269,13 +239,13 @@ func TestPauseBacksOffAndSurvivesRestart(t *testing.T) {
 		}
 	}
 	r.flush()
-	if n := r.hook.count(authpilot.AlertNeedsHuman, "paused"); n != 2 {
+	if n := countTitled(r.hook, authpilot.AlertNeedsHuman, "paused"); n != 2 {
 		t.Errorf("%d pause alerts, want 2 (one per pause)", n)
 	}
-	if n := r.hook.count(authpilot.AlertNeedsHuman, "2 times in a row"); n != 1 {
+	if n := countTitled(r.hook, authpilot.AlertNeedsHuman, "2 times in a row"); n != 1 {
 		t.Errorf("the second pause's alert does not say it is the second")
 	}
-	if n := r.hook.count(authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
+	if n := countTitled(r.hook, authpilot.AlertResolved, "Resolved: Connector summit-portal paused"); n != 1 {
 		t.Errorf("%d resumed alerts, want 1", n)
 	}
 }

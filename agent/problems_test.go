@@ -2,11 +2,7 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +10,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
-	"github.com/authpilot/authpilot/notify/webhook"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
@@ -53,20 +49,9 @@ func init() {
 // connector works again, and the next outage the same day alerts again;
 // the same outage going on alerts once.
 func TestConnectorAlertsPerProblem(t *testing.T) {
-	var mu sync.Mutex
-	var got []authpilot.Alert
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var p webhook.Payload
-		if err := json.Unmarshal(body, &p); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		mu.Lock()
-		got = append(got, p.Data.Alert)
-		mu.Unlock()
-	}))
-	defer hook.Close()
+	// 09:00 to 17:00 UTC on one day: one UTC day, one practice day.
+	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: "whsec_dGVzdC1rZXk=", Now: clock.Now})
 	dir := t.TempDir()
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
 practice: {name: Test Spine, timezone: America/New_York}
@@ -83,8 +68,6 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 09:00 to 17:00 UTC on one day: one UTC day, one practice day.
-	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, Clock: clock, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +139,7 @@ notify:
 			}
 			clock.Advance(10 * time.Minute)
 		}
-		mu.Lock()
+		got := hook.Alerts()
 		var now []string
 		for _, al := range got[seen:] {
 			s := string(al.Type)
@@ -166,7 +149,6 @@ notify:
 			now = append(now, s)
 		}
 		seen = len(got)
-		mu.Unlock()
 		if fmt.Sprint(now) != fmt.Sprint(st.want) {
 			t.Errorf("%s: alerts %v, want %v", st.name, now, st.want)
 		}

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
@@ -34,7 +34,7 @@ func eventsOf(t *testing.T, a *agent.Agent, caseID string, typ authpilot.EventTy
 // checkRejected checks a refused case: status rejected with the payer's
 // words, one submission_rejected event and alert carrying them, no
 // connector_failing, and the rejected filter finds it.
-func checkRejected(t *testing.T, a *agent.Agent, alerts *alertSink, caseID, words string) {
+func checkRejected(t *testing.T, a *agent.Agent, alerts *notifytest.Endpoint, caseID, words string) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, a.FlushAlerts(ctx, 10*time.Second))
@@ -48,22 +48,17 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *alertSink, caseID, word
 	if evs := eventsOf(t, a, caseID, authpilot.EventSubmissionRejected); len(evs) != 1 || evs[0].RawText != words || evs[0].To != authpilot.StatusRejected {
 		t.Errorf("submission_rejected events = %+v, want one with the payer's words", evs)
 	}
-	var got []authpilot.Alert
-	for _, al := range alerts.ofType(authpilot.AlertSubmissionRejected) {
-		if al.CaseID == caseID {
-			got = append(got, al)
-		}
-	}
+	got, _ := alertsOf(alerts, caseID, authpilot.AlertSubmissionRejected)
 	if len(got) != 1 || got[0].Reason != words || got[0].Status != authpilot.StatusRejected {
 		t.Errorf("submission_rejected alerts = %+v, want one with the payer's words as its reason", got)
 	} else if want := "The payer rejected the request: \u201c" + strings.Join(strings.Fields(words), " ") + "\u201d"; got[0].Title != want {
 		t.Errorf("submission_rejected title %q, want %q (quoting the portal's own text)", got[0].Title, want)
 	}
-	if n := len(alerts.ofType(authpilot.AlertNeedsHuman)); n != 0 {
-		t.Errorf("%d needs_human alerts for a refusal, want 0", n)
+	if als, _ := alertsOf(alerts, "", authpilot.AlertNeedsHuman); len(als) != 0 {
+		t.Errorf("%d needs_human alerts for a refusal, want 0", len(als))
 	}
-	if n := len(alerts.ofType(authpilot.AlertConnectorFailing)); n != 0 {
-		t.Errorf("%d connector_failing alerts, want 0: a refusal is not a connector failure", n)
+	if als, _ := alertsOf(alerts, "", authpilot.AlertConnectorFailing); len(als) != 0 {
+		t.Errorf("%d connector_failing alerts, want 0: a refusal is not a connector failure", len(als))
 	}
 	list, err := a.Store().ListCases(ctx, authpilot.CaseFilter{Statuses: []authpilot.Status{authpilot.StatusRejected}})
 	found := false
@@ -87,8 +82,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
 	}}))
-	alerts := &alertSink{}
-	a := e2eAgent(t, sims, alerts)
+	a, alerts := e2eAgent(t, sims)
 	ctx := context.Background()
 	refused := createCase(t, a, "SHPREFUSE01")
 	accepted := createCase(t, a, "SHPACCEPT02")
@@ -134,15 +128,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 // issue's diagnostics, raises one alert, and is never posted again.
 func TestRefusedPASSubmissionStops(t *testing.T) {
 	const words = "Subscriber has no active coverage for the date of service (ELIG-22)"
-	pasSim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
-		{MemberID: "KPPREJ00001", Fate: pas.Reject, Reason: words},
-	}}})
-	srv := httptest.NewServer(pasSim)
-	defer srv.Close()
-	alerts := &alertSink{}
-	cfg := pasConfig(t, "PAS test", srv.URL, ehrWebhookYAML(httptestServer(t, alerts)))
-	a := openAgent(t, cfg)
-	defer a.Close()
+	a, pasSim, alerts := pasAgent(t, pas.Rule{MemberID: "KPPREJ00001", Fate: pas.Reject, Reason: words})
 	ctx := context.Background()
 	c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
 		Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: "KPPREJ00001"},
@@ -179,8 +165,7 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 // further polls raise nothing more, and the status stays as it was.
 func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	alerts := &alertSink{}
-	a := e2eAgent(t, sims, alerts)
+	a, alerts := e2eAgent(t, sims)
 	ctx := context.Background()
 
 	const listWord, detailWord = "Approved - Pending Medical Director Sign-off", "Authorized Pending Peer Review"
@@ -228,7 +213,8 @@ func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 				}
 			}
 			var got []authpilot.Alert
-			for _, al := range alerts.ofType(authpilot.AlertPortalChanged) {
+			als, _ := alertsOf(alerts, "", authpilot.AlertPortalChanged)
+			for _, al := range als {
 				if al.ConnectorID == tt.connector {
 					got = append(got, al)
 				}

@@ -15,7 +15,7 @@ import (
 // new version, no event, while a request that moved is applied.
 func TestPollOfUnchangedRowsWritesNothing(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{})
-	a := e2eAgent(t, sims, newReceiver())
+	a, _ := e2eAgent(t, sims)
 	ctx := context.Background()
 
 	var ids []string

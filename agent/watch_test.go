@@ -3,10 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,50 +13,6 @@ import (
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
-
-// alertLog is a webhook receiver that keeps each alert's type, case and
-// status.
-type alertLog struct {
-	mu  sync.Mutex
-	got []watchAlert
-}
-
-type watchAlert struct {
-	Type   authpilot.AlertType
-	CaseID string
-	Status authpilot.Status
-	Auth   string
-	Action string
-}
-
-func (l *alertLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var m struct {
-		Type authpilot.AlertType `json:"type"`
-		Data struct {
-			CaseID     string           `json:"case_id"`
-			Status     authpilot.Status `json:"status"`
-			AuthNumber string           `json:"auth_number"`
-			Action     string           `json:"action"`
-		} `json:"data"`
-	}
-	_ = json.Unmarshal(body, &m)
-	l.mu.Lock()
-	l.got = append(l.got, watchAlert{m.Type, m.Data.CaseID, m.Data.Status, m.Data.AuthNumber, m.Data.Action})
-	l.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}
-
-func (l *alertLog) find(caseID string, typ authpilot.AlertType, st authpilot.Status) (watchAlert, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, a := range l.got {
-		if a.CaseID == caseID && a.Type == typ && a.Status == st {
-			return a, true
-		}
-	}
-	return watchAlert{}, false
-}
 
 // TestWatchDecidedCases runs the agent with real Chromium against the
 // payer simulator on an injected clock. A denied ESI is overturned at the
@@ -86,14 +39,11 @@ func TestWatchDecidedCases(t *testing.T) {
 		{MemberID: "SHPWATCH04", Outcome: payersim.Outcome{Fate: payersim.FateDeny}},
 		{MemberID: "SHPWATCH05", Outcome: payersim.Outcome{Fate: payersim.FateApprove}},
 	}}))
-	alerts := &alertLog{}
-	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, httptestServer(t, alerts))
+	alerts := alertHook(t, clock.Now)
+	cfg := writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, alerts.URL)
 	cn, _ := cfg.Connector("summit-portal")
 	cn.Watch.Tail = config.Duration(2 * 24 * time.Hour)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	ctx := context.Background()
 	st := a.Store()
@@ -117,6 +67,16 @@ func TestWatchDecidedCases(t *testing.T) {
 		if r.Err != nil || r.Submitted != r.Cases {
 			t.Fatalf("submit %s: %d of %d: %v", r.Connector, r.Submitted, r.Cases, r.Err)
 		}
+	}
+	// statusAlert finds the status_changed alert of a case to st.
+	statusAlert := func(caseID string, st authpilot.Status) (authpilot.Alert, bool) {
+		changed, _ := alertsOf(alerts, caseID, authpilot.AlertStatusChanged)
+		for _, al := range changed {
+			if al.Status == st {
+				return al, true
+			}
+		}
+		return authpilot.Alert{}, false
 	}
 	get := func(id string) *authpilot.Case {
 		t.Helper()
@@ -170,8 +130,8 @@ func TestWatchDecidedCases(t *testing.T) {
 	if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "SHO-"+denied[:6] {
 		t.Errorf("after the weekly watch the overturned case is %s with determination %+v (%q)", c.Status, c.Determination, c.LastError)
 	}
-	if _, ok := alerts.find(denied, authpilot.AlertStatusChanged, authpilot.StatusApproved); !ok {
-		t.Errorf("no status_changed alert for the overturn; alerts %+v", alerts.got)
+	if _, ok := statusAlert(denied, authpilot.StatusApproved); !ok {
+		t.Errorf("no status_changed alert for the overturn; alerts %+v", alerts.Alerts())
 	}
 	if c.WatchedAt == nil {
 		t.Errorf("the watch was not recorded on the case")
@@ -184,8 +144,8 @@ func TestWatchDecidedCases(t *testing.T) {
 	if c := get(short); c.Status != authpilot.StatusExpired {
 		t.Errorf("the lapsed approval is %s, want expired", c.Status)
 	}
-	if _, ok := alerts.find(short, authpilot.AlertStatusChanged, authpilot.StatusExpired); !ok {
-		t.Errorf("no alert for the expired approval; alerts %+v", alerts.got)
+	if _, ok := statusAlert(short, authpilot.StatusExpired); !ok {
+		t.Errorf("no alert for the expired approval; alerts %+v", alerts.Alerts())
 	}
 	evs, err := st.Events(ctx, short)
 	must(t, err)
@@ -197,8 +157,8 @@ func TestWatchDecidedCases(t *testing.T) {
 	if c := get(rescinded); c.Status != authpilot.StatusModified {
 		t.Errorf("the modified approval is %s, want modified", c.Status)
 	}
-	if al, ok := alerts.find(rescinded, authpilot.AlertStatusChanged, authpilot.StatusModified); !ok {
-		t.Errorf("no status_changed alert for the modification; alerts %+v", alerts.got)
+	if al, ok := statusAlert(rescinded, authpilot.StatusModified); !ok {
+		t.Errorf("no status_changed alert for the modification; alerts %+v", alerts.Alerts())
 	} else if !strings.Contains(strings.ToLower(al.Action), "peer-to-peer window closes") {
 		t.Errorf("the modification's alert does not name the peer-to-peer window: %q", al.Action)
 	}

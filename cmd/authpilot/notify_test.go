@@ -4,17 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
 // TestNotifyEnableBesideTheDaemon: a webhook answers 410 and is disabled;
@@ -22,21 +22,15 @@ import (
 // disabled with its queue, and `notify enable`, run while the daemon holds
 // the store open, lets the daemon deliver the whole queue.
 func TestNotifyEnableBesideTheDaemon(t *testing.T) {
-	var mu sync.Mutex
-	gone := true
-	got := map[string]int{}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if gone {
-			w.WriteHeader(http.StatusGone)
-			return
+	var gone atomic.Bool
+	gone.Store(true)
+	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Answer: func(int, *http.Request) notifytest.Answer {
+		if gone.Load() {
+			return notifytest.Answer{Code: http.StatusGone}
 		}
-		got[r.Header.Get("webhook-id")]++
-	}))
-	defer hook.Close()
-	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	defer other.Close()
+		return notifytest.Answer{}
+	}})
+	other := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 	dir := t.TempDir()
 	p := filepath.Join(dir, "authpilot.yaml")
 	y := fmt.Sprintf(`
@@ -86,9 +80,7 @@ notify:
 	if code, _, errs := run(t, "", "notify", "enable", "nope", "--config", p); code != 1 || !strings.Contains(errs, `no sink "nope" in the config (sinks: ehr, ops)`) {
 		t.Errorf("enable of an unknown sink = %d %q", code, errs)
 	}
-	mu.Lock()
-	gone = false
-	mu.Unlock()
+	gone.Store(false)
 	code, out, errs = run(t, "", "notify", "enable", "ehr", "--config", p)
 	if code != 0 || !strings.Contains(out, "sink ehr enabled; 5 alert(s) queued for it will be delivered") {
 		t.Fatalf("enable = %d %q %q", code, out, errs)
@@ -96,11 +88,9 @@ notify:
 	if err := a.FlushAlerts(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	if len(got) != 5 {
+	if got, _ := hook.Delivered(); len(got) != 5 {
 		t.Errorf("the re-enabled sink got %d distinct alerts, want 5", len(got))
 	}
-	mu.Unlock()
 	code, out, _ = run(t, "", "notify", "status", "--config", p)
 	if line := lineOf(out, "ehr "); code != 0 || !strings.Contains(line, " ok ") || !strings.Contains(line, " 0 ") {
 		t.Errorf("status after enable: %q", out)
