@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,15 +24,8 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	if os.Getenv("AUTHPILOT_OUTBOX_CHILD") != "" {
 		t.Skip("child process")
 	}
-	var gone atomic.Bool
-	gone.Store(true)
-	ehr := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Answer: func(int, *http.Request) notifytest.Answer {
-		if gone.Load() {
-			return notifytest.Answer{Code: http.StatusGone}
-		}
-		return notifytest.Answer{}
-	}})
-	ops := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
+	ehr, ops := alertHook(t, nil), alertHook(t, nil)
+	ehr.SetAnswer(notifytest.Answer{Code: http.StatusGone})
 
 	dir := t.TempDir()
 	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
@@ -76,7 +68,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	child.kill(t)
 
 	// The admin fixes the endpoint and re-enables it; then the daemon restarts.
-	gone.Store(false)
+	ehr.SetAnswer(notifytest.Answer{})
 	now := time.Now()
 	was, err := st.EnableSink(ctx, "ehr", now, func(p authpilot.Problem) authpilot.Alert {
 		return notify.ResolvedAlert(p, "re-enabled", now)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,14 +26,8 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	}
 	// Restart later than any Retry-After the child scheduled.
 	clock := clocktest.New(time.Now().Add(2 * time.Hour))
-	var up atomic.Bool
-	rcv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: e2eWebhook, Now: clock.Now,
-		Answer: func(int, *http.Request) notifytest.Answer {
-			if !up.Load() {
-				return notifytest.Answer{Code: http.StatusServiceUnavailable, RetryAfter: "1", Body: "try later"}
-			}
-			return notifytest.Answer{}
-		}})
+	rcv := alertHook(t, clock.Now)
+	rcv.SetAnswer(notifytest.Answer{Code: http.StatusServiceUnavailable, RetryAfter: "1", Body: "try later"})
 
 	dir := t.TempDir()
 	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", ehrWebhookYAML(rcv.URL)))
@@ -49,7 +42,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	}
 	child.kill(t)
 
-	up.Store(true)
+	rcv.SetAnswer(notifytest.Answer{})
 	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	must(t, a.FlushAlerts(context.Background(), 30*time.Second))

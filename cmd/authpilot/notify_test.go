@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,14 +21,8 @@ import (
 // disabled with its queue, and `notify enable`, run while the daemon holds
 // the store open, lets the daemon deliver the whole queue.
 func TestNotifyEnableBesideTheDaemon(t *testing.T) {
-	var gone atomic.Bool
-	gone.Store(true)
-	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Answer: func(int, *http.Request) notifytest.Answer {
-		if gone.Load() {
-			return notifytest.Answer{Code: http.StatusGone}
-		}
-		return notifytest.Answer{}
-	}})
+	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
+	hook.SetAnswer(notifytest.Answer{Code: http.StatusGone})
 	other := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 	dir := t.TempDir()
 	p := filepath.Join(dir, "authpilot.yaml")
@@ -80,7 +73,7 @@ notify:
 	if code, _, errs := run(t, "", "notify", "enable", "nope", "--config", p); code != 1 || !strings.Contains(errs, `no sink "nope" in the config (sinks: ehr, ops)`) {
 		t.Errorf("enable of an unknown sink = %d %q", code, errs)
 	}
-	gone.Store(false)
+	hook.SetAnswer(notifytest.Answer{})
 	code, out, errs = run(t, "", "notify", "enable", "ehr", "--config", p)
 	if code != 0 || !strings.Contains(out, "sink ehr enabled; 5 alert(s) queued for it will be delivered") {
 		t.Fatalf("enable = %d %q %q", code, out, errs)

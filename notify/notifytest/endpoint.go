@@ -26,6 +26,7 @@ type Endpoint struct {
 	opts  EndpointOptions
 	mu    sync.Mutex
 	reqs  []Request
+	fixed Answer // SetAnswer's
 	first chan struct{} // closed at the first request
 	once  sync.Once
 }
@@ -95,8 +96,8 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 		req.VerifyErr = webhook.Verify(e.opts.Secret, r.Header, body, 5*time.Minute, req.At)
 	}
 	e.mu.Lock()
-	var a Answer
-	if e.opts.Answer != nil {
+	a := e.fixed
+	if a == (Answer{}) && e.opts.Answer != nil {
 		a = e.opts.Answer(len(e.reqs), r)
 	}
 	req.Code = cmp.Or(a.Code, http.StatusOK)
@@ -112,6 +113,15 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(req.Code)
 	_, _ = io.WriteString(w, cmp.Or(a.Body, "ok"))
+}
+
+// SetAnswer makes the endpoint answer a to every request from now on (a
+// receiver that is down or gone), over EndpointOptions.Answer; the zero
+// Answer ends that.
+func (e *Endpoint) SetAnswer(a Answer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fixed = a
 }
 
 // Tried is closed at the endpoint's first request.
