@@ -17,6 +17,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -25,14 +26,14 @@ import (
 type actionWorld struct {
 	a      *agent.Agent
 	base   string
-	alerts *alertSink
+	alerts *notifytest.Endpoint
 }
 
 func newActionWorld(t *testing.T) *actionWorld {
 	t.Helper()
 	dir := t.TempDir()
-	w := &actionWorld{alerts: &alertSink{}}
-	cfg, _ := loadConfigYAML(t, dir, idleYAML("Actions test", dir, "idle", ehrWebhookYAML(httptestServer(t, w.alerts))))
+	w := &actionWorld{alerts: alertHook(t, nil)}
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Actions test", dir, "idle", ehrWebhookYAML(w.alerts.URL)))
 	var stop func()
 	w.a, w.base, stop = serveAgent(t, cfg, agent.Options{})
 	t.Cleanup(stop)
@@ -235,7 +236,7 @@ func TestDecidedByPhoneWithLetter(t *testing.T) {
 	}
 	must(t, w.a.FlushAlerts(context.Background(), 10*time.Second))
 	var found bool
-	al, _ := w.alerts.of(id, authpilot.AlertDeadlineApproaching)
+	al, _ := alertsOf(w.alerts, id, authpilot.AlertDeadlineApproaching)
 	for _, x := range al {
 		found = found || x.Deadline != nil && x.Deadline.Kind == authpilot.DeadlineAuthExpiry && strings.Contains(x.Title, "before the planned service date")
 	}
@@ -317,8 +318,7 @@ func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPREQUEUE1", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
 	}}))
-	alerts := &alertSink{}
-	a := e2eAgent(t, sims, alerts)
+	a, alerts := e2eAgent(t, sims)
 	ctx := context.Background()
 	id := createCase(t, a, "SHPREQUEUE1")
 	for range 5 {
