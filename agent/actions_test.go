@@ -399,7 +399,7 @@ func TestPeerToPeerOverturn(t *testing.T) {
 	}
 	must(t, w.a.FlushAlerts(ctx, 10*time.Second))
 	reminder := false
-	al, _ := w.alerts.of(id, authpilot.AlertDeadlineApproaching)
+	al, _ := alertsOf(w.alerts, id, authpilot.AlertDeadlineApproaching)
 	for _, x := range al {
 		reminder = reminder || x.Deadline != nil && x.Deadline.Kind == authpilot.DeadlinePeerToPeerCall
 	}
@@ -545,7 +545,7 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 			Then: &payersim.Outcome{Fate: payersim.FateApprove, ValidityDays: 90}}},
 		{MemberID: "SHPWDRAW001", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 50}},
 	}}))
-	a := e2eAgent(t, sims, &alertSink{})
+	a, _ := e2eAgent(t, sims)
 	ctx := context.Background()
 	fusion, other := createCase(t, a, "SHPRESPOND1"), createCase(t, a, "SHPWDRAW001")
 	a.SubmitNow(ctx, "summit-portal")
