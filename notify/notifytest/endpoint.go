@@ -26,7 +26,7 @@ type Endpoint struct {
 	opts  EndpointOptions
 	mu    sync.Mutex
 	reqs  []Request
-	fixed Answer // SetAnswer's
+	fixed Answer        // SetAnswer's
 	first chan struct{} // closed at the first request
 	once  sync.Once
 }
