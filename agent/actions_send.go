@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent/run"
@@ -125,6 +126,15 @@ func (a *Agent) finishSend(ctx context.Context, caseID, what string, obs authpil
 			return authpilot.Changes{}, errNothingQueued
 		}
 		var ch authpilot.Changes
+		var hold *run.HoldError
+		if errors.As(sendErr, &hold) {
+			// No login was made: nothing reached the payer. It stays queued
+			// and goes after the connector's next poll.
+			*st = authpilot.SendQueued
+			ch.Events = append(ch.Events, authpilot.Event{Type: evType, Actor: actor, At: now.UTC(),
+				Detail: jsonDetail(map[string]string{"state": string(authpilot.SendQueued), "held": hold.Why, "until": hold.Until.UTC().Format(time.RFC3339)})})
+			return ch, nil
+		}
 		if sendErr != nil {
 			*st = authpilot.SendFailed
 			msg := authpilot.ErrorText(sendErr)
@@ -190,6 +200,24 @@ func (a *Agent) documentFiles(ctx context.Context, c *authpilot.Case, shas []str
 		out = append(out, authpilot.File{Name: name, ContentType: ct, Kind: authpilot.DocAttachment, Data: data})
 	}
 	return out, nil
+}
+
+// sendQueuedOf sends the queued responses and withdrawals of a
+// connector's cases (after its poll: those held while its logins were on
+// hold).
+func (a *Agent) sendQueuedOf(ctx context.Context, connectorID string) {
+	cases, err := a.store.ListCases(ctx, authpilot.CaseFilter{ConnectorID: connectorID, Statuses: openStatuses})
+	if err != nil {
+		a.log.Warn("queued actions not listed; the next poll retries", "connector", connectorID, "err", err)
+		return
+	}
+	for _, c := range cases {
+		if st := responseState(c); st != nil && *st == authpilot.SendQueued {
+			a.sendQueued(ctx, c.ID)
+		} else if st := withdrawalState(c); st != nil && *st == authpilot.SendQueued {
+			a.sendQueued(ctx, c.ID)
+		}
+	}
 }
 
 // resumeQueued, at start-up, sends what was queued and fails what was

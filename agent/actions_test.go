@@ -589,11 +589,26 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 		t.Errorf("after the next poll: %s, want approved", c.Status)
 	}
 
+	// The payer asked to come back later: the withdrawal waits, queued,
+	// and goes after the next poll once the hold has passed.
+	hold := func(until time.Time) {
+		_, err := a.Store().UpdateConnectorState(ctx, "summit-portal", func(s *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+			s.NotBefore, s.NotBeforeReason = until, "maintenance"
+			return nil, nil
+		})
+		must(t, err)
+	}
+	hold(time.Now().Add(time.Hour))
 	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: other, Name: "withdraw", Actor: "cli:coordinator",
 		Input: json.RawMessage(`{"via": "portal", "reason": "surgery cancelled by the patient"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	a.WaitSends()
+	if c, _ := a.Store().GetCase(ctx, other); c.Status == authpilot.StatusWithdrawn || c.Withdrawal.State != authpilot.SendQueued {
+		t.Fatalf("withdrawal during a hold: %s %+v, want still queued", c.Status, c.Withdrawal)
+	}
+	hold(time.Time{})
+	a.PollNow(ctx, nil, "summit-portal")
 	c, err = a.Store().GetCase(ctx, other)
 	must(t, err)
 	if c.Status != authpilot.StatusWithdrawn || c.Withdrawal == nil || c.Withdrawal.State != authpilot.SendSent {
@@ -601,5 +616,40 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 	}
 	if req, _ := sims.Payer.Request(c.PayerRef); req.WithdrawnAt.IsZero() {
 		t.Errorf("the simulator does not show the request withdrawn")
+	}
+}
+
+// TestInterruptedSendIsNotRepeated: a response the daemon was sending when
+// it stopped may or may not have reached the payer: at start-up it becomes
+// failed with a needs_human alert, and is never sent again by itself.
+func TestInterruptedSendIsNotRepeated(t *testing.T) {
+	dir := t.TempDir()
+	alerts := &alertSink{}
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Send test", dir, "idle", ehrWebhookYAML(httptestServer(t, alerts))))
+	a, base, stop := serveAgent(t, cfg, agent.Options{})
+	w := &actionWorld{a: a, base: base, alerts: alerts}
+	id := w.create(t, "SHPSENDING1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted, authpilot.StatusPended)
+	_, err := a.Store().UpdateCase(context.Background(), id, func(c *authpilot.Case) (authpilot.Changes, error) {
+		c.InfoRequests = []authpilot.InfoRequest{{RequestedAt: time.Now().UTC(),
+			Response: &authpilot.InfoResponse{Via: authpilot.ViaPortal, State: authpilot.SendSending}}}
+		return authpilot.Changes{}, nil
+	})
+	must(t, err)
+	stop()
+
+	a, base, stop = serveAgent(t, cfg, agent.Options{})
+	defer stop()
+	// The API serves once start-up (and its recovery) is done.
+	if h := (&actionWorld{base: base}).call(t, "GET", "/healthz", "", nil); h.status != 200 {
+		t.Fatalf("healthz: %d", h.status)
+	}
+	must(t, a.FlushAlerts(context.Background(), 10*time.Second))
+	c, err := a.Store().GetCase(context.Background(), id)
+	must(t, err)
+	if r := c.InfoRequests[0].Response; r.State != authpilot.SendFailed || !strings.Contains(r.Error, "interrupted") || c.Status != authpilot.StatusPended {
+		t.Errorf("after the restart: %s, response %+v; want failed, still pended", c.Status, r)
+	}
+	if al, _ := alerts.of(id, authpilot.AlertNeedsHuman); len(al) != 1 {
+		t.Errorf("needs_human alerts %d, want 1", len(al))
 	}
 }

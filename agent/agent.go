@@ -356,6 +356,7 @@ func (a *Agent) schedule() (*schedules.Scheduler, error) {
 			job := "poll:" + cc.ID
 			if err := s.Add(job, spec, cc.Schedule.Jitter.Std(), func(ctx context.Context) {
 				a.logRun(r.poll(ctx))
+				a.sendQueuedOf(ctx, cc.ID)
 				a.CheckDeadlines(ctx)
 				// Poll sooner than the schedule when a decision is due soon.
 				if at, ok := a.NextTightPoll(ctx, cc.ID); ok {
@@ -435,7 +436,8 @@ func (a *Agent) SubmitNow(ctx context.Context, ids ...string) []RunResult {
 
 // PollNow runs one poll sweep of every connector (or the named ones) now,
 // the connectors side by side (each portal is its own site; each keeps its
-// own page limit), then checks deadlines. progress, if set, is told each
+// own page limit), then sends their queued responses and withdrawals and
+// checks deadlines. progress, if set, is told each
 // finished run. Results are in connector order.
 func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...string) []RunResult {
 	picked := a.pick(ids)
@@ -456,6 +458,9 @@ func (a *Agent) PollNow(ctx context.Context, progress func(RunResult), ids ...st
 		}()
 	}
 	wg.Wait()
+	for _, id := range picked {
+		a.sendQueuedOf(ctx, id)
+	}
 	if _, err := a.CheckDeadlines(ctx); err != nil {
 		a.log.Warn("deadline check after poll failed", "err", err)
 	}
