@@ -624,8 +624,8 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 // failed with a needs_human alert, and is never sent again by itself.
 func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	dir := t.TempDir()
-	alerts := &alertSink{}
-	cfg, _ := loadConfigYAML(t, dir, idleYAML("Send test", dir, "idle", ehrWebhookYAML(httptestServer(t, alerts))))
+	alerts := alertHook(t, nil)
+	cfg, _ := loadConfigYAML(t, dir, idleYAML("Send test", dir, "idle", ehrWebhookYAML(alerts.URL)))
 	a, base, stop := serveAgent(t, cfg, agent.Options{})
 	w := &actionWorld{a: a, base: base, alerts: alerts}
 	id := w.create(t, "SHPSENDING1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted, authpilot.StatusPended)
@@ -649,7 +649,7 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	if r := c.InfoRequests[0].Response; r.State != authpilot.SendFailed || !strings.Contains(r.Error, "interrupted") || c.Status != authpilot.StatusPended {
 		t.Errorf("after the restart: %s, response %+v; want failed, still pended", c.Status, r)
 	}
-	if al, _ := alerts.of(id, authpilot.AlertNeedsHuman); len(al) != 1 {
+	if al, _ := alertsOf(alerts, id, authpilot.AlertNeedsHuman); len(al) != 1 {
 		t.Errorf("needs_human alerts %d, want 1", len(al))
 	}
 }
