@@ -334,35 +334,32 @@ func (s *Store) Events(ctx context.Context, caseID string) ([]authpilot.Event, e
 		if !exists {
 			return authpilot.ErrNotFound
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, case_id, at, type, actor, from_status, to_status,
+		out, err = queryAll(ctx, tx, scanEvent, `SELECT id, case_id, at, type, actor, from_status, to_status,
 			raw_text, recording, detail FROM events WHERE case_id = ? ORDER BY id`, caseID)
-		if err != nil {
-			return fmt.Errorf("query events: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e authpilot.Event
-			var at string
-			var typ, from, to string
-			var detail sql.NullString
-			if err := rows.Scan(&e.ID, &e.CaseID, &at, &typ, &e.Actor, &from, &to, &e.RawText, &e.Recording, &detail); err != nil {
-				return fmt.Errorf("scan event: %w", err)
-			}
-			if e.At, err = parseTime(at); err != nil {
-				return err
-			}
-			e.Type, e.From, e.To = authpilot.EventType(typ), authpilot.Status(from), authpilot.Status(to)
-			if detail.Valid {
-				e.Detail = json.RawMessage(detail.String)
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events of case %s: %w", caseID, err)
 	}
 	return out, nil
+}
+
+func scanEvent(rows *sql.Rows) (authpilot.Event, error) {
+	var e authpilot.Event
+	var at, typ, from, to string
+	var detail sql.NullString
+	if err := rows.Scan(&e.ID, &e.CaseID, &at, &typ, &e.Actor, &from, &to, &e.RawText, &e.Recording, &detail); err != nil {
+		return e, fmt.Errorf("scan event: %w", err)
+	}
+	var err error
+	if e.At, err = parseTime(at); err != nil {
+		return e, err
+	}
+	e.Type, e.From, e.To = authpilot.EventType(typ), authpilot.Status(from), authpilot.Status(to)
+	if detail.Valid {
+		e.Detail = json.RawMessage(detail.String)
+	}
+	return e, nil
 }
 
 // prepareEvents copies events, filling CaseID and At, and checks them.

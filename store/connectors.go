@@ -22,24 +22,14 @@ func (s *Store) ConnectorState(ctx context.Context, id string) (authpilot.Connec
 
 // ConnectorStates returns every remembered connector state, by ID.
 func (s *Store) ConnectorStates(ctx context.Context) ([]authpilot.ConnectorState, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT connector, state FROM connector_state ORDER BY connector")
-	if err != nil {
-		return nil, fmt.Errorf("connector states: %w", err)
-	}
-	defer rows.Close()
-	var out []authpilot.ConnectorState
-	for rows.Next() {
+	out, err := queryAll(ctx, s.r, func(rows *sql.Rows) (authpilot.ConnectorState, error) {
 		var id, js string
 		if err := rows.Scan(&id, &js); err != nil {
-			return nil, fmt.Errorf("connector states: %w", err)
+			return authpilot.ConnectorState{}, err
 		}
-		st, err := decodeConnectorState(id, js)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
+		return decodeConnectorState(id, js)
+	}, "SELECT connector, state FROM connector_state ORDER BY connector")
+	if err != nil {
 		return nil, fmt.Errorf("connector states: %w", err)
 	}
 	return out, nil

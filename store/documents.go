@@ -264,19 +264,9 @@ func (s *Store) Documents(ctx context.Context, caseID string) ([]authpilot.Docum
 				return authpilot.ErrNotFound
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+documentColumns+` FROM documents WHERE case_id = ? ORDER BY id`, caseID)
-		if err != nil {
-			return fmt.Errorf("query documents: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDocument(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, tx, scanDocument, `SELECT `+documentColumns+` FROM documents WHERE case_id = ? ORDER BY id`, caseID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("documents of case %s: %w", caseID, err)

@@ -132,26 +132,21 @@ func (s *Store) RouteNew(ctx context.Context, route func(authpilot.Alert) []stri
 }
 
 func (s *Store) unrouted(ctx context.Context, after int64) ([]unroutedAlert, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, dedup_key, payload FROM alerts
-		WHERE routed = 0 AND seq > ? ORDER BY seq LIMIT ?`, after, routeBatch)
-	if err != nil {
-		return nil, fmt.Errorf("query unrouted alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []unroutedAlert
-	for rows.Next() {
+	out, err := queryAll(ctx, s.r, func(rows *sql.Rows) (unroutedAlert, error) {
 		var ua unroutedAlert
 		var dedup sql.NullString
 		var payload string
 		if err := rows.Scan(&ua.seq, &dedup, &payload); err != nil {
-			return nil, fmt.Errorf("scan alert: %w", err)
+			return ua, fmt.Errorf("scan alert: %w", err)
 		}
-		if ua.alert, err = decodeAlert(payload, dedup); err != nil {
-			return nil, err
-		}
-		out = append(out, ua)
+		var err error
+		ua.alert, err = decodeAlert(payload, dedup)
+		return ua, err
+	}, `SELECT seq, dedup_key, payload FROM alerts WHERE routed = 0 AND seq > ? ORDER BY seq LIMIT ?`, after, routeBatch)
+	if err != nil {
+		return nil, fmt.Errorf("query unrouted alerts: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // routeBatch marks alerts routed and inserts their deliveries (sinks[i]
@@ -605,27 +600,25 @@ func (s *Store) problems(ctx context.Context, q queryer, key string, exact bool)
 	if exact {
 		cond, args = "key = ?", []any{key}
 	}
-	rows, err := q.QueryContext(ctx, "SELECT key, opened_at, alert FROM problems WHERE "+cond+" ORDER BY opened_at, rowid", args...)
+	out, err := queryAll(ctx, q, scanProblem, "SELECT key, opened_at, alert FROM problems WHERE "+cond+" ORDER BY opened_at, rowid", args...)
 	if err != nil {
 		return nil, fmt.Errorf("query problems: %w", err)
 	}
-	defer rows.Close()
-	var out []authpilot.Problem
-	for rows.Next() {
-		var p authpilot.Problem
-		var opened, payload string
-		if err := rows.Scan(&p.Key, &opened, &payload); err != nil {
-			return nil, fmt.Errorf("scan problem: %w", err)
-		}
-		if p.Opened, err = parseTime(opened); err != nil {
-			return nil, err
-		}
-		if p.Alert, err = decodeAlert(payload, sql.NullString{}); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
+	return out, nil
+}
+
+func scanProblem(rows *sql.Rows) (authpilot.Problem, error) {
+	var p authpilot.Problem
+	var opened, payload string
+	if err := rows.Scan(&p.Key, &opened, &payload); err != nil {
+		return p, fmt.Errorf("scan problem: %w", err)
 	}
-	return out, rows.Err()
+	var err error
+	if p.Opened, err = parseTime(opened); err != nil {
+		return p, err
+	}
+	p.Alert, err = decodeAlert(payload, sql.NullString{})
+	return p, err
 }
 
 // DisabledSinks returns the disabled sinks and their reasons.
@@ -667,21 +660,10 @@ func (s *Store) Deliveries(ctx context.Context, alertID string) ([]authpilot.Del
 		if err != nil {
 			return fmt.Errorf("look up alert: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+`
+		out, err = queryAll(ctx, tx, scanDelivery, `SELECT `+deliveryColumns+`
 			FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq
 			WHERE d.alert_seq = ? ORDER BY d.sink`, seq)
-		if err != nil {
-			return fmt.Errorf("query deliveries: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of alert %s: %w", alertID, err)
