@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -651,5 +652,54 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	}
 	if al, _ := alertsOf(alerts, id, authpilot.AlertNeedsHuman); len(al) != 1 {
 		t.Errorf("needs_human alerts %d, want 1", len(al))
+	}
+}
+
+// TestTrackedCaseBringsItsClock: a tracked case (submitted elsewhere) may
+// carry its true submitted_at and earlier determinations, so its deadlines
+// run from the real submission; a new request may carry neither, and still
+// refuses a past service date.
+func TestTrackedCaseBringsItsClock(t *testing.T) {
+	w := newActionWorld(t)
+	ctx := context.Background()
+	newCase := func(member string, tracked bool, sub time.Time, history []authpilot.Determination) (*authpilot.Case, error) {
+		nc := &agent.NewCase{}
+		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")), nc))
+		nc.Files = nil
+		if tracked {
+			nc.Tracked, nc.PayerRef = true, "SHP-"+member
+		}
+		if !sub.IsZero() {
+			nc.SubmittedAt = &sub
+		}
+		nc.History = history
+		return w.a.Intake().Create(ctx, nc, "test")
+	}
+	sub := time.Now().Add(-5 * 24 * time.Hour).UTC().Truncate(time.Second)
+	earlier := []authpilot.Determination{{Status: authpilot.StatusPended, NoticeDate: authpilot.DateOf(sub.AddDate(0, 0, 1)), InfoRequested: "MRI report"}}
+	c, err := newCase("SHPTRACK01", true, sub, earlier)
+	must(t, err)
+	if !c.SubmittedAt.Equal(sub) || len(c.History) != 1 || c.Status != authpilot.StatusSubmitted {
+		t.Errorf("tracked: submitted %v, history %+v, %s", c.SubmittedAt, c.History, c.Status)
+	}
+	_, err = w.a.CheckDeadlines(ctx)
+	must(t, err)
+	if d := deadlinesOf(t, w, c.ID)[authpilot.DeadlineDecisionDue]; !d.Due.Equal(sub.AddDate(0, 0, 7)) {
+		t.Errorf("decision due %v, want 7 days after the true submission %v", d.Due, sub)
+	}
+	for _, tc := range []struct {
+		name    string
+		tracked bool
+		sub     time.Time
+		field   string
+	}{
+		{"a new request with submitted_at", false, sub, "submitted_at"},
+		{"a future submission", true, time.Now().Add(48 * time.Hour), "submitted_at"},
+	} {
+		var ve authpilot.ValidationError
+		_, err := newCase("SHPTRACK02", tc.tracked, tc.sub, nil)
+		if !errors.As(err, &ve) || !slices.ContainsFunc(ve, func(f authpilot.FieldError) bool { return f.Field == tc.field }) {
+			t.Errorf("%s: %v, want a rule on %s", tc.name, err, tc.field)
+		}
 	}
 }

@@ -198,6 +198,12 @@ type LeadTimes struct {
 	ServiceDateAtRisk []Duration `yaml:"service_date_at_risk"`
 	PeerToPeer        []Duration `yaml:"peer_to_peer"`
 	AppealFiling      []Duration `yaml:"appeal_filing"`
+	// The escalation path's deadlines (issue 11): the payer's due date for
+	// a response to its information request, a scheduled peer-to-peer (a
+	// reminder before it), a filed appeal's decision.
+	InfoResponseDue   []Duration `yaml:"info_response_due"`
+	PeerToPeerCall    []Duration `yaml:"peer_to_peer_call"`
+	AppealDecisionDue []Duration `yaml:"appeal_decision_due"`
 	// list is set when the file wrote one list (its items' paths are
 	// lead_times[i]).
 	list bool
@@ -225,6 +231,8 @@ func (l LeadTimes) ByKind() map[authpilot.DeadlineKind][]Duration {
 	for k, v := range map[authpilot.DeadlineKind][]Duration{
 		authpilot.DeadlineDecisionDue: l.DecisionDue, authpilot.DeadlineServiceAtRisk: l.ServiceDateAtRisk,
 		authpilot.DeadlinePeerToPeer: l.PeerToPeer, authpilot.DeadlineAppeal: l.AppealFiling,
+		authpilot.DeadlineInfoResponse: l.InfoResponseDue, authpilot.DeadlinePeerToPeerCall: l.PeerToPeerCall,
+		authpilot.DeadlineAppealDecision: l.AppealDecisionDue,
 	} {
 		if len(v) > 0 {
 			out[k] = v

@@ -732,13 +732,15 @@ deadlines:
   lead_times:
     default: [48h, 24h]
     appeal_filing: [7d, 2d]
+    peer_to_peer_call: [24h, 2h]
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lt := cfg.Deadlines.LeadTimes
 	if !reflect.DeepEqual(lt.Default, []Duration{Duration(48 * time.Hour), Duration(24 * time.Hour)}) ||
-		!reflect.DeepEqual(lt.ByKind(), map[authpilot.DeadlineKind][]Duration{authpilot.DeadlineAppeal: {days(7), days(2)}}) {
+		!reflect.DeepEqual(lt.ByKind(), map[authpilot.DeadlineKind][]Duration{authpilot.DeadlineAppeal: {days(7), days(2)},
+			authpilot.DeadlinePeerToPeerCall: {Duration(24 * time.Hour), Duration(2 * time.Hour)}}) {
 		t.Errorf("lead times = %+v, by kind %v", lt, lt.ByKind())
 	}
 	for _, tc := range []struct{ yaml, want string }{
@@ -746,6 +748,7 @@ deadlines:
 		{"    appeal_filing: [7d, 7d]\n", "kinds.yaml:4: deadlines.lead_times.appeal_filing[1]: 7d is listed twice"},
 		{"    decision_due: [48h, -1h]\n", "kinds.yaml:4: deadlines.lead_times.decision_due[1]: must be more than 0"},
 		{"    peer_to_peer: 2d\n", "kinds.yaml:4: deadlines.lead_times.peer_to_peer"},
+		{"    appeal_decision_due: [0s]\n", "kinds.yaml:4: deadlines.lead_times.appeal_decision_due[0]: must be more than 0"},
 	} {
 		_, err := Parse("kinds.yaml", []byte("practice: {name: P}\ndeadlines:\n  lead_times:\n"+tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

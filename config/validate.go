@@ -285,6 +285,9 @@ func (v *validator) deadlines() {
 		leads("deadlines.lead_times.service_date_at_risk", lt.ServiceDateAtRisk)
 		leads("deadlines.lead_times.peer_to_peer", lt.PeerToPeer)
 		leads("deadlines.lead_times.appeal_filing", lt.AppealFiling)
+		leads("deadlines.lead_times.info_response_due", lt.InfoResponseDue)
+		leads("deadlines.lead_times.peer_to_peer_call", lt.PeerToPeerCall)
+		leads("deadlines.lead_times.appeal_decision_due", lt.AppealDecisionDue)
 	}
 	v.positive("deadlines.follow_up_every", d.FollowUpEvery)
 	if d.FollowUpEvery > 0 && d.FollowUpEvery < Duration(time.Hour) {
