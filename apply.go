@@ -78,10 +78,13 @@ func (c *Case) Apply(obs Observation, letters []string, actor, rec string, now t
 		return ch
 	}
 	if old.Watched() && c.Determination != nil {
-		// The payer changed a decision it had given: keep the one replaced.
+		// The payer changed a decision it had given: keep the one replaced
+		// and start the new one afresh (no denial reason, notice date or
+		// letter of the old one), with the letters read with it.
 		prev := *c.Determination
-		prev.Letters = slices.Clone(prev.Letters)
+		prev.Letters = slices.DeleteFunc(slices.Clone(prev.Letters), func(l string) bool { return slices.Contains(letters, l) })
 		c.History = append(c.History, prev)
+		c.Determination = &Determination{Letters: slices.DeleteFunc(slices.Clone(c.Determination.Letters), func(l string) bool { return !slices.Contains(letters, l) })}
 	}
 	c.Status = obs.Status
 	c.StatusText = obs.StatusText

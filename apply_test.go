@@ -201,3 +201,25 @@ func TestNoOp(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyChangedDecisionStartsAfresh: a denial the payer overturns (seen
+// by the watch) keeps the denial in History and gives the approval its own
+// determination: no denial reason, the new notice date and decision time,
+// and only the letter read with it.
+func TestApplyChangedDecisionStartsAfresh(t *testing.T) {
+	decided := time.Date(2026, 12, 9, 14, 0, 0, 0, time.UTC)
+	c := &Case{ID: "c1", Status: StatusDenied, Determination: &Determination{Status: StatusDenied, DenialReason: "Fewer than 4 weeks of PT",
+		DecidedAt: &decided, NoticeDate: NewDate(2026, 12, 9), Letters: []string{"denial-letter"}}}
+	now := time.Date(2026, 12, 14, 9, 0, 0, 0, time.UTC)
+	c.Apply(Observation{CaseID: "c1", Status: StatusApproved, StatusText: "Approved",
+		Determination: &Determination{AuthNumber: "PA1", ValidFrom: NewDate(2026, 12, 11), ValidTo: NewDate(2027, 3, 11)}},
+		[]string{"approval-letter"}, "agent:summit-portal", "", now)
+	d := c.Determination
+	if c.Status != StatusApproved || d.AuthNumber != "PA1" || d.DenialReason != "" || d.NoticeDate != NewDate(2026, 12, 14) ||
+		d.DecidedAt == nil || !d.DecidedAt.Equal(now) || !slices.Equal(d.Letters, []string{"approval-letter"}) {
+		t.Errorf("the approval's determination = %+v", d)
+	}
+	if len(c.History) != 1 || c.History[0].DenialReason == "" || !slices.Equal(c.History[0].Letters, []string{"denial-letter"}) {
+		t.Errorf("history = %+v, want the denial with its letter", c.History)
+	}
+}
