@@ -31,8 +31,9 @@ func (c *Case) WatchEvery(every time.Duration) time.Duration {
 }
 
 // WatchDue reports whether a decided case is due for its watch at now (in
-// the practice's zone): every (the connector's cadence, 0 for none) has
-// passed since it was last watched, or since its decision if it never was,
+// the practice's zone): every (the connector's cadence, 0 for none; whole
+// days count the practice's calendar days) has passed since it was last
+// watched, or since its decision if it never was,
 // and its service date plus tail has not passed. A case without a service
 // date is watched without end.
 func (c *Case) WatchDue(now time.Time, every, tail time.Duration) bool {
@@ -49,7 +50,14 @@ func (c *Case) WatchDue(now time.Time, every, tail time.Duration) bool {
 	if c.WatchedAt != nil {
 		last = *c.WatchedAt
 	}
-	return !now.Before(last.Add(c.WatchEvery(every)))
+	every = c.WatchEvery(every)
+	if every%(24*time.Hour) == 0 {
+		// Whole days are counted in the practice's days: a daily watch is
+		// due at the next day's poll, a weekly one a week later, whatever
+		// the time of day (a poll at 09:00 sees a case decided at 09:01).
+		return !DateOf(now).Before(DateOf(last.In(now.Location())).AddDays(int(every / (24 * time.Hour))))
+	}
+	return !now.Before(last.Add(every))
 }
 
 // Lapse turns an approval whose validity ended unused into expired: the

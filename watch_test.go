@@ -20,8 +20,12 @@ func TestWatchDue(t *testing.T) {
 		want    bool
 	}{
 		{"pending cases are not watched", StatusPended, NewDate(2026, 12, 28), nil, decided.AddDate(0, 1, 0), week, false},
-		{"denied, before the week is up", StatusDenied, NewDate(2026, 12, 28), nil, decided.AddDate(0, 0, 7).Add(-time.Minute), week, false},
+		{"denied, before the week is up", StatusDenied, NewDate(2026, 12, 28), nil, time.Date(2026, 12, 7, 23, 59, 0, 0, ny), week, false},
 		{"denied, the week is up", StatusDenied, NewDate(2026, 12, 28), nil, decided.AddDate(0, 0, 7), week, true},
+		// Whole days are calendar days: the poll a week later sees the case
+		// whatever its time of day.
+		{"denied, a week later at an earlier poll", StatusDenied, NewDate(2026, 12, 28), nil, time.Date(2026, 12, 8, 9, 0, 0, 0, ny), week, true},
+		{"hourly cadence counts hours", StatusDenied, NewDate(2026, 12, 28), nil, decided.Add(5*time.Hour - time.Minute), 5 * time.Hour, false},
 		{"approved, a week after the last watch", StatusApproved, NewDate(2026, 12, 28), &watched, watched.AddDate(0, 0, 7), week, true},
 		{"approved, a day after the last watch", StatusApproved, NewDate(2026, 12, 28), &watched, watched.AddDate(0, 0, 1), week, false},
 		{"modified, on the last day of the tail", StatusModified, NewDate(2026, 12, 3), nil, time.Date(2026, 12, 17, 23, 0, 0, 0, ny), week, true},
