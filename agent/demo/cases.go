@@ -88,7 +88,7 @@ func practiceWeek(today authpilot.Date, cal *schedules.Calendar) []demoCase {
 	return []demoCase{
 		{label: "lumbar fusion L4-S1", nc: fusion, code: "22612",
 			portal: &payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Provide 6 weeks of documented conservative care and the most recent MRI report.",
-				Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 90}}},
+				AwaitResponse: true, Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 90}}},
 		{label: "lumbar MRI (fusion episode)", nc: fusionMRI, portal: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 60}},
 		{label: "bone-growth stimulator (fusion episode)", nc: stimulator, code: "E0748",
 			portal: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 90}},
@@ -113,8 +113,9 @@ func practiceWeek(today authpilot.Date, cal *schedules.Calendar) []demoCase {
 				Reason: "Does not meet imaging guideline: no red-flag findings and less than 6 weeks of conservative care."}},
 		{label: "lumbar MRI", nc: mk("ORD-24024", "Grace", "Whitfield", "1980-07-22", "SHP4414051", rbmPayer, authpilot.TrackImaging, npiPainDoc,
 			[]authpilot.ServiceLine{line("72148", 1, "lumbar")}, []string{"M54.16"}, on(2, time.Monday), mri),
-			portal: &payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send the physical therapy discharge summary.",
-				Then: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 2, ValidityDays: 60}}},
+			// ClearView takes no documents online: the summary is faxed, and
+			// its reviewer decides on the phone (staff record both).
+			portal: &payersim.Outcome{Fate: payersim.FatePend, InfoRequest: "Send the physical therapy discharge summary."}},
 		{label: "cervical fusion C5-C7", nc: mk("ORD-24025", "Oliver", "Brennan", "1966-03-30", "KPP90233817", keystonePay, authpilot.TrackSurgery, npiSurgeon,
 			[]authpilot.ServiceLine{line("22551", 1, "C5-C6"), line("22552", 1, "C6-C7")}, []string{"M50.122", "M50.123", "M48.02"}, on(5, time.Thursday), pt),
 			pas: &pas.Rule{Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90}},

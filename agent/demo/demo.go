@@ -71,7 +71,10 @@ type CaseSummary struct {
 	Ordered  []authpilot.ApprovedLine `json:"ordered"`
 	Approved []authpilot.ApprovedLine `json:"approved,omitempty"`
 	Letters  int                      `json:"letters"`
-	Alerts   int                      `json:"alerts"`
+	// Life is the case's story after the payer's first answer, when staff
+	// acted on it: what the payer showed and what staff did, in order.
+	Life   []string `json:"life,omitempty"`
+	Alerts int      `json:"alerts"`
 }
 
 const apiToken = "demo-api-token"
@@ -172,7 +175,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		say("  case %s  %-42s %-14s %s", c.ID, week[i].label, c.Payer, what)
 	}
 
-	tell := &narrator{a: a, ids: ids, labels: labels, say: say, seen: map[string]int{}}
+	tell := &narrator{a: a, ids: ids, labels: labels, say: say, seen: map[string]int{}, loc: loc, cal: cal}
+	byRef := map[string]string{}
+	for i := range week {
+		byRef[week[i].nc.ExternalRef] = ids[i]
+	}
+	coord := &staff{a: a, sims: sims, clock: clock, loc: loc, say: say, tell: tell, ids: byRef}
 	// Monday 08:15: the submit run.
 	clock.JumpTo(clock.Now().Add(15 * time.Minute))
 	say("\n%s  SUBMIT  one visit per portal", stamp(clock.Now(), loc))
@@ -206,6 +214,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		if err := tell.report(ctx); err != nil {
 			return nil, err
+		}
+		flush(ctx, a, say)
+		if err := coord.day(ctx, i); err != nil {
+			return nil, fmt.Errorf("staff: %w", err)
 		}
 		flush(ctx, a, say)
 	}
@@ -285,6 +297,8 @@ type narrator struct {
 	labels map[string]string
 	say    func(string, ...any)
 	seen   map[string]int // events already told, per case
+	loc    *time.Location
+	cal    *schedules.Calendar
 }
 
 // report narrates the events added since the last report.
@@ -307,8 +321,12 @@ func (n *narrator) report(ctx context.Context) error {
 				say("  ✓ %s  %-42s submitted → %s", id, labels[id], c.PayerRef)
 			case authpilot.EventStatusChanged:
 				line := fmt.Sprintf("  • %s  %-42s %s → %s", id, labels[id], e.From, e.To)
-				if e.RawText != "" {
+				switch {
+				case e.RawText == "":
+				case strings.HasPrefix(e.Actor, "agent:"):
 					line += fmt.Sprintf("  (portal: %q)", e.RawText)
+				default:
+					line += fmt.Sprintf("  (%s)", e.RawText)
 				}
 				say("%s", line)
 				if d := c.Determination; d != nil && e.To.Decided() {
@@ -324,10 +342,20 @@ func (n *narrator) report(ctx context.Context) error {
 				}
 			case authpilot.EventDocumentStored:
 				var det struct {
-					SHA string `json:"sha256"`
+					SHA  string `json:"sha256"`
+					Kind string `json:"kind"`
 				}
 				_ = json.Unmarshal(e.Detail, &det)
-				say("      letter downloaded, sha256 %s…", short(det.SHA))
+				what := "letter downloaded"
+				switch {
+				case det.Kind != authpilot.DocLetter:
+					what = "document attached"
+				case !strings.HasPrefix(e.Actor, "agent"):
+					what = "letter filed by hand"
+				}
+				say("  ⤓ %s  %-42s %s, sha256 %s…", id, labels[id], what, short(det.SHA))
+			case authpilot.EventInfoResponse, authpilot.EventPeerToPeer, authpilot.EventDeterminationRecorded:
+				sayAction(say, n.loc, id, labels[id], e)
 			case authpilot.EventSubmitFailed, authpilot.EventConnectorError, authpilot.EventNeedsHuman:
 				say("  ! %s  %-42s %s: %s", id, labels[id], e.Type, c.LastError)
 			}
@@ -370,6 +398,11 @@ func summarize(ctx context.Context, a *agent.Agent, ids []string, labels map[str
 		}
 		row := CaseSummary{ID: c.ID, Label: labels[id], Payer: c.Payer, Track: c.Track, Status: c.Status, Alerts: per[id]}
 		row.Ordered = orderedLines(c)
+		evs, err := a.Store().Events(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		row.Life = lifeOf(c, evs)
 		if d := c.Determination; d != nil {
 			row.AuthNumber = d.AuthNumber
 			row.Approved = d.ApprovedLines
@@ -394,6 +427,12 @@ func printSummary(w io.Writer, s *Summary) {
 		byStatus[c.Status]++
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nA CASE'S LIFE (staff actions through agent.Actions, as POST /v1/cases/{id}/actions/{name} and the CLI do)")
+	for _, c := range s.Cases {
+		if len(c.Life) > 0 {
+			fmt.Fprintf(w, "  %-32s %s\n", c.Label, strings.Join(c.Life, " → "))
+		}
+	}
 	var parts []string
 	for st, n := range byStatus {
 		parts = append(parts, fmt.Sprintf("%d %s", n, st))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/authpilot/authpilot"
@@ -43,8 +44,9 @@ func TestDemoJSON(t *testing.T) {
 				Code  string `json:"code"`
 				Units int    `json:"units"`
 			} `json:"approved"`
-			Letters int `json:"letters"`
-			Alerts  int `json:"alerts"`
+			Letters int      `json:"letters"`
+			Life    []string `json:"life"`
+			Alerts  int      `json:"alerts"`
 		} `json:"cases"`
 		Alerts int `json:"alerts"`
 	}
@@ -55,7 +57,8 @@ func TestDemoJSON(t *testing.T) {
 		"lumbar fusion L4-S1":                          authpilot.StatusApproved,
 		"bone-growth stimulator (fusion episode)":      authpilot.StatusApproved,
 		"lumbar RFA, two levels":                       authpilot.StatusPartiallyApproved,
-		"lumbar ESI":                                   authpilot.StatusDenied,
+		"lumbar ESI":                                   authpilot.StatusApproved,
+		"lumbar MRI":                                   authpilot.StatusApproved,
 		"cervical MRI":                                 authpilot.StatusDenied,
 		"cervical fusion C5-C7":                        authpilot.StatusApproved,
 		"kyphoplasty":                                  authpilot.StatusDenied,
@@ -64,6 +67,21 @@ func TestDemoJSON(t *testing.T) {
 	}
 	if len(s.Cases) != 13 {
 		t.Fatalf("%d cases in the summary, want 13", len(s.Cases))
+	}
+	// The life of three cases after the payer's first answer, through
+	// agent.Actions: a pended fusion answered with documents on the
+	// portal, a denial overturned after a peer-to-peer (seen by the
+	// watch), a decision given by phone recorded by hand with its letter.
+	life := map[string]string{
+		"lumbar fusion L4-S1": "pended → 2 documents sent on the portal's additional-information page → approved → auth ",
+		"lumbar ESI":          "denied → peer-to-peer scheduled → peer-to-peer: overturned → approved → auth " + p2pAuth,
+		"lumbar MRI":          "pended → approved by phone, recorded by hand with its letter → auth " + phoneAuth,
+	}
+	for _, c := range s.Cases {
+		got := strings.Join(c.Life, " → ")
+		if want, ok := life[c.Label]; !ok && got != "" || ok && !strings.HasPrefix(got, want) {
+			t.Errorf("%s: life %q, want %q", c.Label, got, want)
+		}
 	}
 	for _, c := range s.Cases {
 		st := authpilot.Status(c.Status)
