@@ -201,12 +201,17 @@ func (c *Case) ValidateNew(today Date) error {
 	text("servicing_provider.name", c.ServicingProvider.Name, false, maxText)
 	text("facility.name", c.Facility.Name, false, maxText)
 
-	switch n := len(c.ServiceLines); {
-	case n == 0:
-		add("service_lines", "needs at least one service line")
-	case n > MaxServiceLines:
-		add("service_lines", "has more than %d lines", MaxServiceLines)
+	// count checks a list's length: at least one (one names it), at most
+	// most (unit names them).
+	count := func(field string, n, most int, one, unit string) {
+		switch {
+		case n == 0:
+			add(field, "needs at least one %s", one)
+		case n > most:
+			add(field, "has more than %d %s", most, unit)
+		}
 	}
+	count("service_lines", len(c.ServiceLines), MaxServiceLines, "service line", "lines")
 	for i, l := range c.ServiceLines {
 		f := fmt.Sprintf("service_lines[%d]", i)
 		if !ValidProcedureCode(l.Code) {
@@ -228,12 +233,7 @@ func (c *Case) ValidateNew(today Date) error {
 			add(f+".laterality", "must be left, right or bilateral")
 		}
 	}
-	switch n := len(c.Diagnoses); {
-	case n == 0:
-		add("diagnoses", "needs at least one ICD-10-CM code")
-	case n > MaxDiagnoses:
-		add("diagnoses", "has more than %d codes", MaxDiagnoses)
-	}
+	count("diagnoses", len(c.Diagnoses), MaxDiagnoses, "ICD-10-CM code", "codes")
 	for i, d := range c.Diagnoses {
 		if !icd10Re.MatchString(d) {
 			add(fmt.Sprintf("diagnoses[%d]", i), "must be an ICD-10-CM code (letter, digit, digit or A/B, then up to 4 characters after the dot)")

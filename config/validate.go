@@ -320,18 +320,10 @@ func (v *validator) sinks() []string {
 
 // sinkOptions decodes a sink's own keys through its kind (notify.Lookup).
 func (v *validator) sinkOptions(p string, s *Sink) {
-	typePath := p + ".type"
-	if s.Type == "" {
-		if !v.d.Failed(typePath) {
-			v.errorf(typePath, "required (one of %s)", sinkKindList())
-		}
+	if !v.registered(p+".type", "sink type", s.Type, notify.Kinds(), "none linked in") {
 		return
 	}
-	kind, ok := notify.Lookup(s.Type)
-	if !ok {
-		v.errorf(typePath, "unknown sink type %s%s (registered: %s)", v.q(typePath, s.Type), didyoumean.Suggest(s.Type, notify.Kinds()), sinkKindList())
-		return
-	}
+	kind, _ := notify.Lookup(s.Type)
 	opts, err := decodeSinkOptions(kind, s.Sink, s.Own(v.d.Line(p)))
 	fieldErr := func(fe *notify.FieldError, warn bool) {
 		if v.d.Failed(join(p, fe.Path)) {
@@ -367,12 +359,24 @@ func (v *validator) sinkOptions(p string, s *Sink) {
 	}
 }
 
-func sinkKindList() string {
-	kinds := notify.Kinds()
-	if len(kinds) == 0 {
-		return "none linked in"
+// registered checks the kind a sink's type or a connector's kind names
+// at path (what: "sink type", "connector kind"): required, and one of the
+// registered kinds (with a did-you-mean; none when there are none). It
+// reports whether name is one.
+func (v *validator) registered(path, what, name string, kinds []string, none string) bool {
+	list := none
+	if len(kinds) > 0 {
+		list = strings.Join(kinds, ", ")
 	}
-	return strings.Join(kinds, ", ")
+	switch {
+	case name == "":
+		v.errorf(path, "required (one of %s)", list)
+		return false
+	case !slices.Contains(kinds, name):
+		v.errorf(path, "unknown %s %s%s (registered: %s)", what, v.q(path, name), didyoumean.Suggest(name, kinds), list)
+		return false
+	}
+	return true
 }
 
 // decodeSinkOptions runs a sink kind's decoder, turning a panic into an
@@ -454,16 +458,10 @@ func (v *validator) connectorOptions(p string, cn *Connector) {
 		}
 	}
 
-	kindPath := p + ".kind"
-	if cn.Kind == "" {
-		v.errorf(kindPath, "required (one of %s)", kindList())
+	if !v.registered(p+".kind", "connector kind", cn.Kind, connectors.Kinds(), "none") {
 		return
 	}
-	kind, ok := connectors.Lookup(cn.Kind)
-	if !ok {
-		v.errorf(kindPath, "unknown connector kind %s%s (registered: %s)", v.q(kindPath, cn.Kind), didyoumean.Suggest(cn.Kind, connectors.Kinds()), kindList())
-		return
-	}
+	kind, _ := connectors.Lookup(cn.Kind)
 	if node == nil {
 		return
 	}
@@ -504,14 +502,6 @@ func (v *validator) pagesWithinCap(p string, cn *Connector) {
 		v.warnf(p+".limits.pages", "%d is more than %s.%s (%d), which every %s connector shares: no more than %d pages open at once",
 			cn.Limits.Pages, kind.Section.Name, key, n, kind.Name, n)
 	}
-}
-
-func kindList() string {
-	kinds := connectors.Kinds()
-	if len(kinds) == 0 {
-		return "none"
-	}
-	return strings.Join(kinds, ", ")
 }
 
 // decodeOptions runs a kind's decoder, turning a panic into an error.

@@ -15,30 +15,33 @@ import (
 	"github.com/authpilot/authpilot/config/secrets"
 )
 
-func secretsFlags(name, synopsis string, args []string, stderr io.Writer, wantName bool) (cfgPath string, secret string, err error) {
+// secretsKeyring is the set-up of every secrets command: its flags
+// (--config, and the secret's NAME when wantName), then the keyring the
+// config names.
+func secretsKeyring(name, synopsis string, args []string, stderr io.Writer, wantName bool) (kr *secrets.Keyring, secret string, err error) {
 	fs := newFlags(name, synopsis, stderr)
 	path := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return "", "", err
+		return nil, "", err
 	}
-	if wantName {
-		if fs.NArg() != 1 {
-			fs.Usage()
-			return "", "", &exitError{2, ""}
-		}
-		secret = fs.Arg(0)
+	if wantName && fs.NArg() != 1 {
+		fs.Usage()
+		return nil, "", &exitError{2, ""}
 	}
-	return *path, secret, nil
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return nil, "", err
+	}
+	if kr, err = openKeyring(cfg); err != nil {
+		return nil, "", err
+	}
+	return kr, fs.Arg(0), nil
 }
 
 // cmdSecretsSet reads the value from stdin — never from the arguments,
 // where it would land in shell history and the process list.
 func cmdSecretsSet(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	path, name, err := secretsFlags("secrets set", "secrets set [--config FILE] NAME   (value read from stdin)", args, stderr, true)
-	if err != nil {
-		return err
-	}
-	kr, err := keyringAt(path)
+	kr, name, err := secretsKeyring("secrets set", "secrets set [--config FILE] NAME   (value read from stdin)", args, stderr, true)
 	if err != nil {
 		return err
 	}
@@ -71,11 +74,7 @@ func setSecret(set func(string, string) error, name, value string, stdout io.Wri
 }
 
 func cmdSecretsList(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	path, _, err := secretsFlags("secrets list", "secrets list [--config FILE]", args, stderr, false)
-	if err != nil {
-		return err
-	}
-	kr, err := keyringAt(path)
+	kr, _, err := secretsKeyring("secrets list", "secrets list [--config FILE]", args, stderr, false)
 	if err != nil {
 		return err
 	}
@@ -90,11 +89,7 @@ func cmdSecretsList(_ context.Context, args []string, _ io.Reader, stdout, stder
 }
 
 func cmdSecretsDelete(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	path, name, err := secretsFlags("secrets delete", "secrets delete [--config FILE] NAME", args, stderr, true)
-	if err != nil {
-		return err
-	}
-	kr, err := keyringAt(path)
+	kr, name, err := secretsKeyring("secrets delete", "secrets delete [--config FILE] NAME", args, stderr, true)
 	if err != nil {
 		return err
 	}
@@ -103,13 +98,4 @@ func cmdSecretsDelete(_ context.Context, args []string, _ io.Reader, stdout, std
 	}
 	fmt.Fprintf(stdout, "secret %s deleted\n", name)
 	return nil
-}
-
-// keyringAt opens the keyring that the config at path names.
-func keyringAt(path string) (*secrets.Keyring, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	return openKeyring(cfg)
 }
