@@ -161,15 +161,7 @@ func TestFaultCaptcha(t *testing.T) {
 	if err := e.portal.SetFaults(payersim.Faults{Captcha: true}); err != nil {
 		t.Fatal(err)
 	}
-	lp := e.get("/login")
-	mfa := e.post("/login", url.Values{
-		"csrf_token": {hidden(t, lp.body, "csrf_token")},
-		"username":   {payersim.DefaultPayerUsername}, "password": {payersim.DefaultPayerPassword},
-	})
-	pg := e.post("/mfa", url.Values{
-		"csrf_token": {hidden(t, mfa.body, "csrf_token")},
-		"code":       {totpAt(t, payersim.DefaultTOTPSecret, e.clock.Now())},
-	})
+	pg := e.payerTOTP(e.payerPassword())
 	if pg.url.Path != "/verify" || mustText(t, pg, "captcha-title") != "Verify you are human" || !hasID(pg.body, "captcha-image") {
 		t.Fatalf("after TOTP at %s, want the CAPTCHA page:\n%s", pg.url, pg.body)
 	}

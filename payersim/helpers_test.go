@@ -42,20 +42,24 @@ type page struct {
 
 func newPayerEnv(t *testing.T, opts payersim.PayerOptions) *simEnv {
 	t.Helper()
-	clock := clocktest.New(testStart)
-	if opts.Now == nil {
-		opts.Now = clock.Now
-	}
+	clock := testClock(&opts.Now)
 	return newSimEnv(t, payersim.NewPayer(opts), clock)
 }
 
 func newRBMEnv(t *testing.T, opts payersim.RBMOptions) *simEnv {
 	t.Helper()
-	clock := clocktest.New(testStart)
-	if opts.Now == nil {
-		opts.Now = clock.Now
-	}
+	clock := testClock(&opts.Now)
 	return newSimEnv(t, payersim.NewRBM(opts), clock)
+}
+
+// testClock is a fake clock at testStart; it becomes the portal's (*now)
+// unless the test gave the portal one.
+func testClock(now *func() time.Time) *clocktest.Fake {
+	clock := clocktest.New(testStart)
+	if *now == nil {
+		*now = clock.Now
+	}
+	return clock
 }
 
 func newSimEnv(t *testing.T, p *payersim.Portal, clock *clocktest.Fake) *simEnv {
@@ -195,21 +199,35 @@ func totpAt(t *testing.T, secret string, at time.Time) string {
 	return code
 }
 
+// postWithToken posts fields and the hidden input token of from (its CSRF
+// token) to path.
+func (e *simEnv) postWithToken(from page, token, path string, fields url.Values) page {
+	e.t.Helper()
+	fields.Set(token, hidden(e.t, from.body, token))
+	return e.post(path, fields)
+}
+
+// payerPassword posts the default username and password on the payer's
+// login page; it returns the answer (the MFA page when all is well).
+func (e *simEnv) payerPassword() page {
+	e.t.Helper()
+	return e.postWithToken(e.get("/login"), "csrf_token", "/login",
+		url.Values{"username": {payersim.DefaultPayerUsername}, "password": {payersim.DefaultPayerPassword}})
+}
+
+// payerTOTP posts the TOTP code of the portal clock on the MFA page.
+func (e *simEnv) payerTOTP(mfa page) page {
+	e.t.Helper()
+	return e.postWithToken(mfa, "csrf_token", "/mfa", url.Values{"code": {totpAt(e.t, payersim.DefaultTOTPSecret, e.clock.Now())}})
+}
+
 // loginPayer logs in with the default credentials and the TOTP code of the
 // portal clock; it returns the dashboard page.
 func (e *simEnv) loginPayer() page {
 	e.t.Helper()
-	lp := e.get("/login")
-	mfa := e.post("/login", url.Values{
-		"csrf_token": {hidden(e.t, lp.body, "csrf_token")},
-		"username":   {payersim.DefaultPayerUsername},
-		"password":   {payersim.DefaultPayerPassword},
-	})
+	mfa := e.payerPassword()
 	e.mustBeAt(mfa, "/mfa", "after password")
-	dash := e.post("/mfa", url.Values{
-		"csrf_token": {hidden(e.t, mfa.body, "csrf_token")},
-		"code":       {totpAt(e.t, payersim.DefaultTOTPSecret, e.clock.Now())},
-	})
+	dash := e.payerTOTP(mfa)
 	e.mustBeAt(dash, "/dashboard", "after TOTP")
 	return dash
 }
@@ -217,17 +235,10 @@ func (e *simEnv) loginPayer() page {
 // loginRBM signs in and accepts the terms; it returns the home page.
 func (e *simEnv) loginRBM() page {
 	e.t.Helper()
-	sp := e.get("/signin")
-	terms := e.post("/signin", url.Values{
-		"authenticity_token": {hidden(e.t, sp.body, "authenticity_token")},
-		"email":              {payersim.DefaultRBMEmail},
-		"password":           {payersim.DefaultRBMPassword},
-	})
+	terms := e.postWithToken(e.get("/signin"), "authenticity_token", "/signin",
+		url.Values{"email": {payersim.DefaultRBMEmail}, "password": {payersim.DefaultRBMPassword}})
 	e.mustBeAt(terms, "/terms", "after sign-in")
-	home := e.post("/terms", url.Values{
-		"authenticity_token": {hidden(e.t, terms.body, "authenticity_token")},
-		"accept_terms":       {"yes"},
-	})
+	home := e.postWithToken(terms, "authenticity_token", "/terms", url.Values{"accept_terms": {"yes"}})
 	e.mustBeAt(home, "/home", "after terms")
 	return home
 }

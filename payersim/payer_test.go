@@ -79,11 +79,7 @@ func TestPayerLogin(t *testing.T) {
 func TestPayerSessionCookieIsHttpOnly(t *testing.T) {
 	e := newPayerEnv(t, payersim.PayerOptions{})
 	e.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	lp := e.get("/login")
-	resp := e.post("/login", url.Values{
-		"csrf_token": {hidden(t, lp.body, "csrf_token")},
-		"username":   {payersim.DefaultPayerUsername}, "password": {payersim.DefaultPayerPassword},
-	})
+	resp := e.payerPassword()
 	if resp.status != http.StatusSeeOther || resp.header.Get("Location") != "/mfa" {
 		t.Fatalf("status %d location %q, want 303 to /mfa", resp.status, resp.header.Get("Location"))
 	}
