@@ -143,29 +143,41 @@ func TestLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, ok := cfg.Connector("carelon"); !ok || c.ID != "carelon" {
-		t.Errorf("Connector(carelon) = %v, %v", c, ok)
+	// Each lookup gives what the test checks of the entry it finds.
+	tests := []struct {
+		lookup    string
+		find      func(key string) (string, bool)
+		key, want string
+	}{
+		{"Connector", func(k string) (string, bool) {
+			return field(cfg.Connector(k))(func(c *Connector) string { return c.ID })
+		}, "carelon", "carelon"},
+		{"Payer", func(k string) (string, bool) { return field(cfg.Payer(k))(func(p *Payer) string { return p.Name }) }, "summit-ma", "Summit Health Plan"},
+		{"ConnectorForPayer", func(k string) (string, bool) {
+			return field(cfg.ConnectorForPayer(k))(func(c *Connector) string { return c.ID })
+		}, "carelon-imaging", "carelon"},
+		{"Sink", func(k string) (string, bool) { return field(cfg.Sink(k))(func(s *Sink) string { return s.Type }) }, "ehr", "webhook"},
 	}
-	if _, ok := cfg.Connector("nope"); ok {
-		t.Error("Connector(nope) found")
+	for _, tt := range tests {
+		t.Run(tt.lookup, func(t *testing.T) {
+			if got, ok := tt.find(tt.key); !ok || got != tt.want {
+				t.Errorf("%s(%s) = %q, %v; want %q", tt.lookup, tt.key, got, ok, tt.want)
+			}
+			if _, ok := tt.find("nope"); ok {
+				t.Errorf("%s(nope) found", tt.lookup)
+			}
+		})
 	}
-	if p, ok := cfg.Payer("summit-ma"); !ok || p.Name != "Summit Health Plan" {
-		t.Errorf("Payer(summit-ma) = %v, %v", p, ok)
-	}
-	if _, ok := cfg.Payer("nope"); ok {
-		t.Error("Payer(nope) found")
-	}
-	if c, ok := cfg.ConnectorForPayer("carelon-imaging"); !ok || c.ID != "carelon" {
-		t.Errorf("ConnectorForPayer(carelon-imaging) = %v, %v", c, ok)
-	}
-	if _, ok := cfg.ConnectorForPayer("nope"); ok {
-		t.Error("ConnectorForPayer(nope) found")
-	}
-	if s, ok := cfg.Sink("ehr"); !ok || s.Type != "webhook" {
-		t.Errorf("Sink(ehr) = %v, %v", s, ok)
-	}
-	if _, ok := cfg.Sink("nope"); ok {
-		t.Error("Sink(nope) found")
+}
+
+// field turns a lookup's answer into one field of what it found ("" when
+// it found nothing).
+func field[T any](v *T, ok bool) func(func(*T) string) (string, bool) {
+	return func(f func(*T) string) (string, bool) {
+		if !ok {
+			return "", false
+		}
+		return f(v), true
 	}
 }
 

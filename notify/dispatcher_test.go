@@ -81,6 +81,16 @@ func newEndpoint(t *testing.T, clock *clocktest.Fake, answer func(n int, r *http
 	return e
 }
 
+// payload decodes the request's body as a webhook payload.
+func (r received) payload(t *testing.T) webhook.Payload {
+	t.Helper()
+	var p webhook.Payload
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("request body %s: %v", r.body, err)
+	}
+	return p
+}
+
 func (e *endpoint) requests() []received {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -267,8 +277,7 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 				if r.ts != fmt.Sprint(r.at.Unix()) {
 					t.Errorf("request %d: webhook-timestamp %s, want the attempt's time %d", i, r.ts, r.at.Unix())
 				}
-				var p webhook.Payload
-				if err := json.Unmarshal(r.body, &p); err != nil || p.Data.ID != r.id {
+				if p := r.payload(t); p.Data.ID != r.id {
 					t.Errorf("request %d: body %s does not carry the alert of webhook-id %s", i, r.body, r.id)
 				}
 				if allOrder == nil || allOrder[len(allOrder)-1] != r.id {
@@ -352,10 +361,7 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 	if len(opsReqs) != 1 {
 		t.Fatalf("ops got %d requests, want the sink_disabled alert", len(opsReqs))
 	}
-	var p webhook.Payload
-	if err := json.Unmarshal(opsReqs[0].body, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := opsReqs[0].payload(t)
 	if p.Type != authpilot.AlertSinkDisabled || !strings.Contains(p.Data.Title, `"hook"`) || p.Data.Sink != "hook" ||
 		p.Data.Severity != authpilot.SeverityCritical || !strings.Contains(p.Data.Reason, "410") ||
 		!strings.Contains(p.Data.Action, "authpilot notify enable hook") {
@@ -437,10 +443,7 @@ func TestWebhookClientErrorRetried(t *testing.T) {
 	}
 	var types []authpilot.AlertType
 	for _, r := range ops.requests() {
-		var p webhook.Payload
-		if err := json.Unmarshal(r.body, &p); err != nil {
-			t.Fatal(err)
-		}
+		p := r.payload(t)
 		types = append(types, p.Type)
 		if p.Type == authpilot.AlertSinkFailing && (p.Data.Sink != "hook" || !strings.Contains(p.Data.Reason, "http 400")) {
 			t.Errorf("sink_failing %+v", p.Data)
@@ -522,17 +525,11 @@ func TestWebhookPHIOnlyForOptedInSink(t *testing.T) {
 	if len(reqs) != 2 {
 		t.Fatalf("ehr got %d requests", len(reqs))
 	}
-	var p webhook.Payload
-	if err := json.Unmarshal(reqs[0].body, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := reqs[0].payload(t)
 	if p.Data.Patient == nil || p.Data.Patient.MemberID != "ZQX998877" || len(p.Data.ServiceLines) != 1 || p.Data.Diagnoses[0] != "M51.16" {
 		t.Errorf("ehr payload lacks the opted-in PHI: %+v", p.Data)
 	}
-	var orphanPayload webhook.Payload
-	if err := json.Unmarshal(reqs[1].body, &orphanPayload); err != nil {
-		t.Fatal(err)
-	}
+	orphanPayload := reqs[1].payload(t)
 	if orphanPayload.Data.Patient != nil || orphanPayload.Data.ID != orphan.ID {
 		t.Error("alert of a missing case carried a patient")
 	}
@@ -792,9 +789,8 @@ func TestSendTest(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].verifyErr != nil {
 		t.Fatalf("requests = %+v", reqs)
 	}
-	var p webhook.Payload
-	if err := json.Unmarshal(reqs[0].body, &p); err != nil || p.Type != authpilot.AlertTest || p.Data.ID == "" {
-		t.Errorf("payload = %+v, %v", p, err)
+	if p := reqs[0].payload(t); p.Type != authpilot.AlertTest || p.Data.ID == "" {
+		t.Errorf("payload = %+v", p)
 	}
 	if len(e.outbox.All()) != 0 {
 		t.Error("test alert went through the outbox")

@@ -53,67 +53,52 @@ func TestRedactAlertCoversEveryTextField(t *testing.T) {
 	a.Deadline = &authpilot.Deadline{}
 	a.Items = []authpilot.DigestItem{{Deadline: &authpilot.Deadline{}}}
 	var fields []string
-	var fill func(v reflect.Value, path string)
-	fill = func(v reflect.Value, path string) {
-		switch v.Kind() {
-		case reflect.String:
-			v.SetString(text)
-			fields = append(fields, path)
-		case reflect.Pointer:
-			if !v.IsNil() {
-				fill(v.Elem(), path)
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				fill(v.Index(i), path+"[]")
-			}
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if f := v.Type().Field(i); f.IsExported() {
-					fill(v.Field(i), path+"."+f.Name)
-				}
-			}
-		}
-	}
-	fill(reflect.ValueOf(&a).Elem(), "Alert")
+	eachString(reflect.ValueOf(&a).Elem(), "Alert", func(v reflect.Value, path string) {
+		v.SetString(text)
+		fields = append(fields, path)
+	})
 	orig, _ := json.Marshal(a)
 
 	got := notify.RedactAlert(a, (&fakePHI{values: []string{"Quillfeather", "ZQX998877"}}).Redact)
 
-	var check func(v reflect.Value, path string)
-	check = func(v reflect.Value, path string) {
-		switch v.Kind() {
-		case reflect.String:
-			name := path[strings.LastIndex(path, ".")+1:]
-			want := "payer says [REDACTED] [REDACTED]"
-			if identifiers[name] {
-				want = text
-			}
-			if v.String() != want {
-				t.Errorf("%s = %q, want %q", path, v.String(), want)
-			}
-		case reflect.Pointer:
-			if !v.IsNil() {
-				check(v.Elem(), path)
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				check(v.Index(i), path+"[]")
-			}
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if f := v.Type().Field(i); f.IsExported() {
-					check(v.Field(i), path+"."+f.Name)
-				}
-			}
+	eachString(reflect.ValueOf(got), "Alert", func(v reflect.Value, path string) {
+		name := path[strings.LastIndex(path, ".")+1:]
+		want := "payer says [REDACTED] [REDACTED]"
+		if identifiers[name] {
+			want = text
 		}
-	}
-	check(reflect.ValueOf(got), "Alert")
+		if v.String() != want {
+			t.Errorf("%s = %q, want %q", path, v.String(), want)
+		}
+	})
 	if after, _ := json.Marshal(a); string(after) != string(orig) {
 		t.Errorf("RedactAlert changed its argument:\n%s\n%s", orig, after)
 	}
 	if len(fields) < 20 {
 		t.Errorf("only %d string fields filled: %v", len(fields), fields)
+	}
+}
+
+// eachString calls f with every string v holds, through pointers, slices
+// and exported struct fields, and its path (Alert.Items[].Title).
+func eachString(v reflect.Value, path string, f func(v reflect.Value, path string)) {
+	switch v.Kind() {
+	case reflect.String:
+		f(v, path)
+	case reflect.Pointer:
+		if !v.IsNil() {
+			eachString(v.Elem(), path, f)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			eachString(v.Index(i), path+"[]", f)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if fl := v.Type().Field(i); fl.IsExported() {
+				eachString(v.Field(i), path+"."+fl.Name, f)
+			}
+		}
 	}
 }
 
@@ -169,11 +154,7 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 		if len(reqs) != 1 {
 			t.Fatalf("%d requests, want 1", len(reqs))
 		}
-		var p webhook.Payload
-		if err := json.Unmarshal(reqs[0].body, &p); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return reqs[0].payload(t)
 	}
 	const redacted = "Denied for [REDACTED], [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]: not medically necessary."
 	if p := body(plain); p.Data.Reason != redacted || p.Data.ExternalRef != "" || p.Data.Patient != nil {
