@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/schedules"
 )
@@ -61,6 +62,15 @@ type Actions struct {
 	Send func(caseID string)
 	// Kick wakes the alert dispatcher; nil is fine.
 	Kick func()
+}
+
+// NewActions returns the staff actions on st under cfg's deadline rules
+// and calendar, without connectors: an action that goes through one
+// (respond or withdraw via portal or api) is refused as the connector
+// cannot do it. The agent's own Actions (Agent.Actions) have them.
+func NewActions(cfg *config.Config, st authpilot.Store, log *slog.Logger, now func() time.Time) *Actions {
+	return &Actions{Store: st, Rules: rulesFromConfig(cfg), Cal: schedules.NewCalendar(cfg.Location(), cfg.Practice.ClosedDays),
+		Now: now, Log: log}
 }
 
 // StaleError is an action refused because the case changed since the

@@ -155,15 +155,15 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		a.runners[cc.ID] = &runner{Runner: rr, id: cc.ID, caps: rr.Capabilities(), a: a, log: rr.Logger()}
 		a.order = append(a.order, cc.ID)
 	}
-	a.actions = &Actions{Store: a.store, Rules: a.rules, Cal: a.cal, Now: a.now, Log: a.log.With("component", "actions"),
-		Capabilities: func(id string) (connectors.Capabilities, bool) {
-			r, ok := a.runners[id]
-			if !ok {
-				return connectors.Capabilities{}, false
-			}
-			return r.caps, true
-		},
-		Send: a.send, Kick: a.kickDispatcher}
+	a.actions = NewActions(cfg, a.store, a.log.With("component", "actions"), a.now)
+	a.actions.Capabilities = func(id string) (connectors.Capabilities, bool) {
+		r, ok := a.runners[id]
+		if !ok {
+			return connectors.Capabilities{}, false
+		}
+		return r.caps, true
+	}
+	a.actions.Send, a.actions.Kick = a.send, a.kickDispatcher
 	np, err := newNotifyPipeline(a)
 	if err != nil {
 		a.Close()

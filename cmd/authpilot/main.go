@@ -31,6 +31,8 @@ Commands:
   case list            list or search cases (--status, --payer, --episode, --due-before, -q TEXT, ...)
   case show CASE       show a case (by ID, ID prefix, external or payer ref) with its history
   case import FILE.csv import cases from a CSV export
+  case note|attach|respond|decide|update|withdraw|requeue|p2p|appeal|extension|deadline CASE
+                       a staff action on a case (see 'authpilot case <action> -h')
   secrets set NAME     store a secret read from stdin (never from arguments)
   secrets list         list secret names
   secrets delete NAME  delete a secret
@@ -84,7 +86,7 @@ func commands() map[string]command {
 		"demo":    cmdDemo,
 		"run":     cmdRun,
 		"config":  sub(map[string]command{"check": cmdConfigCheck}),
-		"case":    sub(map[string]command{"add": cmdCaseAdd, "list": cmdCaseList, "show": cmdCaseShow, "import": cmdCaseImport}),
+		"case":    sub(caseCommands()),
 		"secrets": sub(map[string]command{"set": cmdSecretsSet, "list": cmdSecretsList, "delete": cmdSecretsDelete}),
 		"poll":    cmdPoll,
 		"submit":  cmdSubmit,
