@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -17,40 +18,42 @@ const (
 	classLetter      = "letter"       // a determination letter
 )
 
+// portals are where each simulated portal's submit dialogue, letters and
+// polled pages live.
+var portals = map[string]struct {
+	submit string   // the POST that creates a request
+	steps  []string // path prefixes of the dialogue's pages
+	poll   string   // path prefix of the list, detail and status pages
+}{
+	"payer": {submit: "/auth/new/submit", steps: []string{"/auth/new"}, poll: "/auth/"},
+	"rbm":   {submit: "/orders/new", steps: []string{"/orders/new", "/orders/submitted"}, poll: "/orders"},
+}
+
 // classify names what a simulator request is part of ("" for login,
 // dashboards and the rest).
 func classify(sim string, r *http.Request) string {
 	p := r.URL.Path
-	switch sim {
-	case "payer":
-		switch {
-		case r.Method == http.MethodPost && p == "/auth/new/submit":
-			return classSubmitFinal
-		case strings.HasPrefix(p, "/auth/new"):
-			return classSubmitStep
-		case strings.HasSuffix(p, "/letter.pdf"):
-			return classLetter
-		case strings.HasPrefix(p, "/auth/"):
-			return classPoll
-		}
-	case "rbm":
-		switch {
-		case r.Method == http.MethodPost && p == "/orders/new":
-			return classSubmitFinal
-		case strings.HasPrefix(p, "/orders/new") || strings.HasPrefix(p, "/orders/submitted"):
-			return classSubmitStep
-		case strings.HasSuffix(p, "/letter.pdf"):
-			return classLetter
-		case strings.HasPrefix(p, "/orders"):
-			return classPoll
-		}
-	case "pas":
+	if sim == "pas" {
 		switch {
 		case strings.HasSuffix(p, "$submit"):
 			return classSubmitFinal
 		case strings.HasSuffix(p, "$inquire"):
 			return classPoll
 		}
+		return ""
+	}
+	pp, ok := portals[sim]
+	switch {
+	case !ok:
+		return ""
+	case r.Method == http.MethodPost && p == pp.submit:
+		return classSubmitFinal
+	case slices.ContainsFunc(pp.steps, func(pre string) bool { return strings.HasPrefix(p, pre) }):
+		return classSubmitStep
+	case strings.HasSuffix(p, "/letter.pdf"):
+		return classLetter
+	case strings.HasPrefix(p, pp.poll):
+		return classPoll
 	}
 	return ""
 }
