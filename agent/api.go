@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/jsonhttp"
 )
 
 // Request bodies. A body over maxBody is refused before it is read. A
@@ -403,13 +404,8 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, rc)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// writeJSON answers status with v as indented JSON.
+var writeJSON = jsonhttp.Write
 
 func writeError(w http.ResponseWriter, status int, msg string, fields authpilot.ValidationError) {
 	body := map[string]any{"error": msg}

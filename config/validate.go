@@ -167,14 +167,8 @@ func (v *validator) cron(path, spec string) {
 // secretName checks the name of a keyring secret (never its value: the
 // config holds only names).
 func (v *validator) secretName(path, name string, required bool) {
-	if name == "" {
-		if required {
-			v.errorf(path, "required (the name of a keyring secret)")
-		}
-		return
-	}
-	if err := secrets.ValidateName(name); err != nil {
-		v.errorf(path, "%v", err)
+	if rule := secrets.NameRule(name, required); rule != "" {
+		v.errorf(path, "%s", rule)
 	}
 }
 

@@ -315,14 +315,8 @@ func (f *Fields) Err() error {
 // SecretName checks the name of a keyring secret as the keyring does,
 // adding an error at key.
 func (f *Fields) SecretName(key, name string, required bool) {
-	if name == "" {
-		if required {
-			f.At(key, "required (the name of a keyring secret)")
-		}
-		return
-	}
-	if err := secrets.ValidateName(name); err != nil {
-		f.At(key, "%v", err)
+	if rule := secrets.NameRule(name, required); rule != "" {
+		f.At(key, "%s", rule)
 	}
 }
 

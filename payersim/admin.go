@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/authpilot/authpilot/internal/jsonhttp"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -152,13 +153,8 @@ func setting[T any](set func(T) error, get func() T) http.HandlerFunc {
 	}
 }
 
-func simJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// simJSON answers status with v as indented JSON.
+var simJSON = jsonhttp.Write
 
 func simError(w http.ResponseWriter, status int, err error) {
 	simJSON(w, status, map[string]string{"error": err.Error()})

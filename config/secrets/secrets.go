@@ -83,6 +83,22 @@ func ValidateName(name string) error {
 	return fmt.Errorf("%w (%s)", ErrInvalidName, rule)
 }
 
+// NameRule is the rule on a config key that names a keyring secret: set
+// when required, and a valid name (ValidateName). It returns what is
+// wrong, or "".
+func NameRule(name string, required bool) string {
+	switch {
+	case name == "" && required:
+		return "required (the name of a keyring secret)"
+	case name == "":
+		return ""
+	}
+	if err := ValidateName(name); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // describeRune names a disallowed character without giving away much.
 func describeRune(r rune) string {
 	switch {

@@ -186,55 +186,53 @@ func (o *Outbox) find(id int64) (*authpilot.Delivery, error) {
 // idempotent and also applies to a delivery given up meanwhile; it does
 // not count the attempt.
 func (o *Outbox) MarkDelivered(_ context.Context, id int64, at time.Time) error {
+	return o.update(id, func(d *authpilot.Delivery) error {
+		if d.State != authpilot.DeliveryDelivered {
+			d.State = authpilot.DeliveryDelivered
+			d.DeliveredAt = &at
+		}
+		return nil
+	})
+}
+
+// update runs fn on delivery id under the lock.
+func (o *Outbox) update(id int64, fn func(d *authpilot.Delivery) error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	d, err := o.find(id)
 	if err != nil {
 		return err
 	}
-	if d.State == authpilot.DeliveryDelivered {
-		return nil
-	}
-	d.State = authpilot.DeliveryDelivered
-	d.DeliveredAt = &at
-	return nil
+	return fn(d)
 }
 
 // MarkRetry implements authpilot.Outbox.
 func (o *Outbox) MarkRetry(_ context.Context, id int64, next time.Time, lastErr string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	d, err := o.find(id)
-	if err != nil {
-		return err
-	}
-	if d.State != authpilot.DeliveryPending {
-		return fmt.Errorf("delivery %d is %s: %w", id, d.State, authpilot.ErrConflict)
-	}
-	d.Attempts++
-	d.NextAttempt = next
-	d.LastError = lastErr
-	return nil
+	return o.update(id, func(d *authpilot.Delivery) error {
+		if d.State != authpilot.DeliveryPending {
+			return fmt.Errorf("delivery %d is %s: %w", id, d.State, authpilot.ErrConflict)
+		}
+		d.Attempts++
+		d.NextAttempt = next
+		d.LastError = lastErr
+		return nil
+	})
 }
 
 // MarkDead implements authpilot.Outbox: a dead delivery stays as it is, a
 // delivered one is a conflict.
 func (o *Outbox) MarkDead(_ context.Context, id int64, lastErr string) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	d, err := o.find(id)
-	if err != nil {
-		return err
-	}
-	if d.State == authpilot.DeliveryDead {
+	return o.update(id, func(d *authpilot.Delivery) error {
+		switch d.State {
+		case authpilot.DeliveryDead:
+			return nil
+		case authpilot.DeliveryDelivered:
+			return fmt.Errorf("delivery %d is %s: %w", id, d.State, authpilot.ErrConflict)
+		}
+		d.State = authpilot.DeliveryDead
+		d.LastError = lastErr
 		return nil
-	}
-	if d.State == authpilot.DeliveryDelivered {
-		return fmt.Errorf("delivery %d is %s: %w", id, d.State, authpilot.ErrConflict)
-	}
-	d.State = authpilot.DeliveryDead
-	d.LastError = lastErr
-	return nil
+	})
 }
 
 // DisableSink implements authpilot.Outbox: the sink's deliveries wait.
