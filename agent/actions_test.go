@@ -314,12 +314,7 @@ func TestStuckSubmittingRequeue(t *testing.T) {
 // portal refuses is posted once across five submit cycles; after the fix
 // it is re-queued and accepted by exactly one more POST.
 func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
-	sims := startSims(t, payersim.SetOptions{})
-	const words = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
-	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
-		{MemberID: "SHPREQUEUE1", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
-	}}))
-	a, alerts := e2eAgent(t, sims)
+	sims, a, alerts := refusingPortal(t, "SHPREQUEUE1")
 	ctx := context.Background()
 	id := createCase(t, a, "SHPREQUEUE1")
 	for range 5 {
@@ -328,7 +323,7 @@ func TestRejectedRequeuedSubmitsOnce(t *testing.T) {
 	if st := sims.Payer.Stats(); st.PageLoadsByRoute["POST /auth/new/submit"] != 1 || st.Refused != 1 {
 		t.Fatalf("before the fix: %d final POSTs, %d refused; want 1 and 1", st.PageLoadsByRoute["POST /auth/new/submit"], st.Refused)
 	}
-	checkRejected(t, a, alerts, id, words)
+	checkRejected(t, a, alerts, id, refusedWords)
 	// The practice fixes coverage with the payer and re-queues the case.
 	must(t, sims.Payer.SetScenario(payersim.Scenario{}))
 	if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: id, Name: "requeue", Input: json.RawMessage(`{"note": "coverage reinstated"}`), Actor: "cli:coordinator"}); err != nil {

@@ -31,16 +31,21 @@ const testToken = "test-token-5f2c9a"
 
 func testConfig(t *testing.T, dir string) *config.Config {
 	t.Helper()
-	y := fmt.Sprintf(`
-practice: {name: Test Spine, timezone: America/New_York}
-data_dir: %s
+	return spineConfig(t, dir, `
 payers:
   - {id: summit-ma, plan_type: medicare_advantage, connector: summit}
 connectors:
   - id: summit
     kind: agenttest-idle
     options: {}
-`, dir)
+`)
+}
+
+// spineConfig parses the config of the practice Test Spine with its data
+// in dir and the sections in rest (payers, connectors, …).
+func spineConfig(t *testing.T, dir, rest string) *config.Config {
+	t.Helper()
+	y := fmt.Sprintf("practice: {name: Test Spine, timezone: America/New_York}\ndata_dir: %s\n", dir) + rest
 	cfg, err := config.Parse("test.yaml", []byte(y))
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -28,15 +28,7 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 	cfg, _ := loadConfigYAML(t, dir, idleYAML("Deadline test", dir, "summit-portal",
 		"deadlines: {lead_times: [48h, 24h]}\n"+ehrWebhookYAML(rcv.URL)))
 	a := openAgentAt(t, cfg, clock)
-	_, err := a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
-		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0001"},
-		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
-		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
-		ServiceDate: authpilot.NewDate(2027, 3, 1), Tracked: true, PayerRef: "SHP-2026-000001",
-	}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	trackedSurgery(t, a, "SHPDUE0001", "SHP-2026-000001")
 	// Tick every 15 minutes from 3 days before the deadline to 1 day after,
 	// restarting the agent every 6 hours.
 	ctx := context.Background()
@@ -77,6 +69,21 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 	}
 }
 
+// trackedSurgery creates a fusion case of member at summit-ma, tracked
+// (already submitted, as payerRef), its service in March 2027.
+func trackedSurgery(t *testing.T, a *agent.Agent, member, payerRef string) {
+	t.Helper()
+	_, err := a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
+		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: member},
+		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
+		ServiceDate: authpilot.NewDate(2027, 3, 1), Tracked: true, PayerRef: payerRef,
+	}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPollTightensNearDecisionDue: a connector's polling is brought
 // forward only when one of its pending cases has a decision due within
 // 48 h, to a quarter of the time left (30 min to 4 h).
@@ -88,15 +95,7 @@ func TestPollTightensNearDecisionDue(t *testing.T) {
 	a := openAgentAt(t, cfg, clock)
 	defer a.Close()
 	ctx := context.Background()
-	_, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
-		Patient: authpilot.Patient{FirstName: "Ida", LastName: "Moss", DOB: authpilot.NewDate(1950, 1, 1), MemberID: "SHPDUE0002"},
-		Payer:   "summit-ma", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
-		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M48.062"},
-		ServiceDate: authpilot.NewDate(2027, 3, 1), Tracked: true, PayerRef: "SHP-2026-000002",
-	}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	trackedSurgery(t, a, "SHPDUE0002", "SHP-2026-000002")
 	due := submitted.AddDate(0, 0, 7) // standard MA decision
 	tests := []struct {
 		name string

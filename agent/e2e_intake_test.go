@@ -27,16 +27,8 @@ func TestDuplicateOrderNeverReachesThePayerTwice(t *testing.T) {
 
 	order := caseJSON("SHPDUP00001", "summit-ma", "surgery", []string{"22612", "22614"}, "M48.062", "1245319599")
 	first := postCase(t, base, order)
-	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(order))
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict {
-		t.Fatalf("the same order again: %d, want 409", resp.StatusCode)
+	if code, _ := postOrder(t, base, order); code != http.StatusConflict {
+		t.Fatalf("the same order again: %d, want 409", code)
 	}
 	// The same request under another external_ref: intake cannot know, the
 	// agent must not submit it.

@@ -94,7 +94,9 @@ connectors:
 	return cfg
 }
 
-func postCase(t *testing.T, base, body string) string {
+// postOrder posts body to the agent's intake API with the e2e token; it
+// returns the status and the answer.
+func postOrder(t *testing.T, base, body string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e2eToken)
@@ -104,11 +106,18 @@ func postCase(t *testing.T, base, body string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var c authpilot.Case
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /v1/cases: %d %s", resp.StatusCode, b)
+	return resp.StatusCode, b
+}
+
+// postCase posts body as a new case and returns its ID.
+func postCase(t *testing.T, base, body string) string {
+	t.Helper()
+	code, b := postOrder(t, base, body)
+	if code != http.StatusCreated {
+		t.Fatalf("POST /v1/cases: %d %s", code, b)
 	}
+	var c authpilot.Case
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}

@@ -173,18 +173,13 @@ func TestAPIIdempotencyKey(t *testing.T) {
 func TestAPIControlCharactersAndConnector(t *testing.T) {
 	// Two configured connectors: the client names the one that is not the
 	// payer's.
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
-practice: {name: Test Spine, timezone: America/New_York}
-data_dir: %s
+	cfg := spineConfig(t, t.TempDir(), `
 payers:
   - {id: summit-ma, plan_type: medicare_advantage, connector: summit}
 connectors:
   - {id: summit, kind: agenttest-idle, options: {}}
   - {id: clearview, kind: agenttest-idle, options: {}}
-`, t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	base, a := startAgentWith(t, cfg, Options{})
 	good := lumbarFusionJSON("1234567893")
 	tests := []struct {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -52,10 +51,7 @@ func TestConnectorAlertsPerProblem(t *testing.T) {
 	// 09:00 to 17:00 UTC on one day: one UTC day, one practice day.
 	clock := clocktest.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: "whsec_dGVzdC1rZXk=", Now: clock.Now})
-	dir := t.TempDir()
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`
-practice: {name: Test Spine, timezone: America/New_York}
-data_dir: %s
+	cfg := spineConfig(t, t.TempDir(), fmt.Sprintf(`
 schedules: {deadlines: "", digest: ""}
 payers:
   - {id: summit-ma, plan_type: medicare_advantage, connector: flaky}
@@ -64,10 +60,7 @@ connectors:
 notify:
   sinks: [{name: ops, type: webhook, url: %q, secret: hook-secret}]
   routes: [{match: {types: [connector_failing, needs_human, portal_changed]}, sinks: [ops]}]
-`, dir, hook.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`, hook.URL))
 	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, Clock: clock, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 )
 
@@ -33,20 +32,13 @@ func init() {
 // events in two minutes at a 2-second schedule). The person is asked
 // once; later cycles leave the case alone until the next intent.
 func TestInterruptedSubmitAtUnsearchablePayerAsksOnce(t *testing.T) {
-	dir := t.TempDir()
-	y := fmt.Sprintf(`
-practice: {name: Test Spine, timezone: America/New_York}
-data_dir: %s
+	cfg := spineConfig(t, t.TempDir(), `
 schedules: {deadlines: "", digest: ""}
 payers:
   - {id: clearview-rbm, plan_type: medicare_advantage, connector: rbm}
 connectors:
   - {id: rbm, kind: agenttest-nofind, options: {}, schedule: {submit: "", poll: ""}}
-`, dir)
-	cfg, err := config.Parse("test.yaml", []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{}, NoAPI: true})
 	if err != nil {
 		t.Fatal(err)

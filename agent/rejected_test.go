@@ -70,6 +70,21 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *notifytest.Endpoint, ca
 	}
 }
 
+// refusedWords is what the payer portal says when it refuses a request.
+const refusedWords = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
+
+// refusingPortal is an e2eAgent against the simulators, the payer portal
+// refusing member's requests after the final click with refusedWords.
+func refusingPortal(t *testing.T, member string) (*payersim.Set, *agent.Agent, *notifytest.Endpoint) {
+	t.Helper()
+	sims := startSims(t, payersim.SetOptions{})
+	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
+		{MemberID: member, Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: refusedWords}},
+	}}))
+	a, alerts := e2eAgent(t, sims)
+	return sims, a, alerts
+}
+
 // TestRefusedPortalSubmissionStops is issue 10 item 3 on a portal: the
 // payer refuses a request after the final click (a fail: rejected
 // alternative). The case becomes rejected with the banner's text, one
@@ -77,12 +92,7 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *notifytest.Endpoint, ca
 // was reconciled back to ready and posted every cycle, each run counted as
 // a connector failure).
 func TestRefusedPortalSubmissionStops(t *testing.T) {
-	sims := startSims(t, payersim.SetOptions{})
-	const words = "The request cannot be accepted: coverage is not active on the planned date of service (ELIG-417)."
-	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
-		{MemberID: "SHPREFUSE01", Outcome: payersim.Outcome{Fate: payersim.FateRefuse, Reason: words}},
-	}}))
-	a, alerts := e2eAgent(t, sims)
+	sims, a, alerts := refusingPortal(t, "SHPREFUSE01")
 	ctx := context.Background()
 	refused := createCase(t, a, "SHPREFUSE01")
 	accepted := createCase(t, a, "SHPACCEPT02")
@@ -120,7 +130,7 @@ func TestRefusedPortalSubmissionStops(t *testing.T) {
 	if evs := eventsOf(t, a, unknown, authpilot.EventSubmissionRejected); len(evs) != 1 || evs[0].From != authpilot.StatusReady {
 		t.Errorf("unknown member's events: %+v, want one ready -> rejected", evs)
 	}
-	checkRejected(t, a, alerts, refused, words)
+	checkRejected(t, a, alerts, refused, refusedWords)
 }
 
 // TestRefusedPASSubmissionStops is issue 10 item 3 on a PAS API: a
