@@ -17,13 +17,11 @@ import (
 // store only, so it works beside a running daemon, which sees the change
 // on its next delivery pass.
 func cmdNotifyEnable(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("notify enable", "notify enable [--config FILE] SINK\n\n"+
+	cfg, fs, _, err := withConfig("notify enable", "notify enable [--config FILE] SINK\n\n"+
 		"Re-enables a sink that was disabled because its endpoint answered 410 Gone.\n"+
 		"The alerts queued for it meanwhile are kept and delivered: by a running\n"+
 		"daemon within 30 seconds, else at the next `authpilot run`. Fix the endpoint\n"+
-		"first (`authpilot notify test SINK` checks it).", stderr)
-	path := configFlag(fs)
-	cfg, err := parseConfig(fs, path, args, 1)
+		"first (`authpilot notify test SINK` checks it).", args, 1, stderr)
 	if err != nil {
 		return err
 	}

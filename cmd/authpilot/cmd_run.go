@@ -13,9 +13,7 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run [--config FILE]\n\nRuns the daemon until SIGINT or SIGTERM: the API on server.listen, the\nconnectors' submit and poll schedules, deadline checks and alert delivery.", stderr)
-	path := configFlag(fs)
-	cfg, err := parseConfig(fs, path, args, -1)
+	cfg, _, _, err := withConfig("run", "run [--config FILE]\n\nRuns the daemon until SIGINT or SIGTERM: the API on server.listen, the\nconnectors' submit and poll schedules, deadline checks and alert delivery.", args, -1, stderr)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,7 @@ import (
 )
 
 func cmdNotifyTest(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("notify test", "notify test [--config FILE] SINK\n\nSends a test alert to one configured sink and reports the outcome.", stderr)
-	path := configFlag(fs)
-	cfg, err := parseConfig(fs, path, args, 1)
+	cfg, fs, _, err := withConfig("notify test", "notify test [--config FILE] SINK\n\nSends a test alert to one configured sink and reports the outcome.", args, 1, stderr)
 	if err != nil {
 		return err
 	}

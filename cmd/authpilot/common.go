@@ -55,6 +55,17 @@ func parseArgs(fs *flag.FlagSet, args []string, n int) error {
 	return nil
 }
 
+// withConfig is the set-up of a command that reads the config and takes
+// no flag but --config: its flags, args parsed as parseConfig does, and
+// the config loaded. It returns the flag set, for the arguments, and the
+// config's path.
+func withConfig(name, synopsis string, args []string, n int, stderr io.Writer) (*config.Config, *flag.FlagSet, string, error) {
+	fs := newFlags(name, synopsis, stderr)
+	path := configFlag(fs)
+	cfg, err := parseConfig(fs, path, args, n)
+	return cfg, fs, *path, err
+}
+
 // parseConfig parses args as parseArgs does (any number of arguments when
 // n < 0, as parseFlags) and loads the config that path, the --config
 // flag, names.
