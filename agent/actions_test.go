@@ -20,6 +20,7 @@ import (
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/schedules"
 )
 
 // actionWorld is a daemon on real SQLite with its API on loopback and its
@@ -696,5 +697,68 @@ func TestTrackedCaseBringsItsClock(t *testing.T) {
 		if !errors.As(err, &ve) || !slices.ContainsFunc(ve, func(f authpilot.FieldError) bool { return f.Field == tc.field }) {
 			t.Errorf("%s: %v, want a rule on %s", tc.name, err, tc.field)
 		}
+	}
+}
+
+// TestAttachAndAcknowledge: documents attached by multipart upload and as
+// JSON base64 keep their names and media types and are served; the events
+// route lists them with their actor; a deadline acknowledged stays quiet,
+// one snoozed comes back after the snooze.
+func TestAttachAndAcknowledge(t *testing.T) {
+	w := newActionWorld(t)
+	id := w.create(t, "SHPATTACH1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted)
+	ct, body := multipartBody(t, `{"kind": "pt_notes"}`, map[string][]byte{"pt-week-1.pdf": []byte("%PDF-1.4 one"), "pt-week-2.pdf": []byte("%PDF-1.4 two")})
+	if a := w.call(t, "POST", "/v1/cases/"+id+"/actions/attach", ct, body); a.status != 200 {
+		t.Fatalf("multipart attach: %d %s", a.status, a.raw)
+	}
+	if a := w.act(t, id, "attach", `{"files": [{"name": "xray.png", "content_base64": "iVBORw0KGgo="}]}`); a.status != 200 {
+		t.Fatalf("JSON attach: %d %s", a.status, a.raw)
+	}
+	c := w.get(t, id)
+	if len(c.Attachments) != 3 || c.Attachments[0].Kind != "pt_notes" || c.Attachments[2].ContentType != "image/png" {
+		t.Fatalf("attachments %+v", c.Attachments)
+	}
+	doc := w.call(t, "GET", "/v1/cases/"+id+"/documents/"+c.Attachments[1].SHA256, "", nil)
+	if doc.status != 200 || string(doc.raw) != "%PDF-1.4 two" || !strings.Contains(doc.header.Get("Content-Disposition"), "pt-week-2.pdf") {
+		t.Errorf("attachment served: %d %q %q", doc.status, doc.raw, doc.header.Get("Content-Disposition"))
+	}
+	evs := w.call(t, "GET", "/v1/cases/"+id+"/events", "", nil)
+	list, _ := evs.body["events"].([]any)
+	stored := 0
+	for _, e := range list {
+		if m := e.(map[string]any); m["type"] == string(authpilot.EventDocumentStored) && m["actor"] == "token:api-token" {
+			stored++
+		}
+	}
+	if evs.status != 200 || stored != 3 {
+		t.Errorf("events: %d, %d document_stored by the token, want 3", evs.status, stored)
+	}
+
+	today := time.Now().Format(time.DateOnly)
+	if a := w.act(t, id, "decide", `{"source": "phone", "notice_date": "`+today+`", "status": "denied"}`); a.status != 200 {
+		t.Fatalf("deny: %d %s", a.status, a.raw)
+	}
+	if a := w.act(t, id, "deadline", `{"op": "acknowledge", "kind": "appeal_filing"}`); a.status != 200 {
+		t.Fatalf("acknowledge: %d %s", a.status, a.raw)
+	}
+	if a := w.act(t, id, "deadline", `{"op": "snooze", "kind": "peer_to_peer", "until": "24h"}`); a.status != 200 {
+		t.Fatalf("snooze: %d %s", a.status, a.raw)
+	}
+	c = w.get(t, id)
+	ds := deadlinesOf(t, w, id)
+	rules := schedules.DefaultRules() // the test config sets no deadline rules
+	late := ds[authpilot.DeadlineAppeal].Due.Add(time.Hour)
+	if got := rules.Check(c, []authpilot.Deadline{ds[authpilot.DeadlineAppeal]}, late); len(got) != 0 {
+		t.Errorf("acknowledged appeal deadline alerts: %+v", got)
+	}
+	p2p := ds[authpilot.DeadlinePeerToPeer]
+	if got := rules.Check(c, []authpilot.Deadline{p2p}, time.Now().Add(time.Hour)); len(got) != 0 {
+		t.Errorf("snoozed peer-to-peer deadline alerts during the snooze: %+v", got)
+	}
+	if got := rules.Check(c, []authpilot.Deadline{p2p}, p2p.Due.Add(time.Minute)); len(got) != 1 {
+		t.Errorf("snoozed peer-to-peer deadline after the snooze: %d alerts, want 1", len(got))
+	}
+	if a := w.act(t, id, "deadline", `{"op": "acknowledge", "kind": "decision_due"}`); a.status != 422 {
+		t.Errorf("acknowledging a deadline the case does not have: %d", a.status)
 	}
 }
