@@ -242,20 +242,14 @@ func cmdCaseList(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return writeJSON(stdout, map[string]any{"cases": cases})
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "ID\tEXTERNAL REF\tPAYER\tTRACK\tSTATUS\tPAYER REF\tAUTH #\tSERVICE DATE")
-	for _, c := range cases {
+	return writeList(stdout, *asJSON, "cases", cases, "ID\tEXTERNAL REF\tPAYER\tTRACK\tSTATUS\tPAYER REF\tAUTH #\tSERVICE DATE", func(c *authpilot.Case) string {
 		auth := ""
 		if c.Determination != nil {
 			auth = c.Determination.AuthNumber
 		}
 		p := authpilot.Printable
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p(c.ID), p(c.ExternalRef), p(c.Payer), p(string(c.Track)), p(string(c.Status)), p(c.PayerRef), p(auth), c.ServiceDate)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", p(c.ID), p(c.ExternalRef), p(c.Payer), p(string(c.Track)), p(string(c.Status)), p(c.PayerRef), p(auth), c.ServiceDate)
+	})
 }
 
 func cmdCaseShow(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

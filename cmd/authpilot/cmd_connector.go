@@ -33,19 +33,13 @@ func cmdConnectorList(ctx context.Context, args []string, _ io.Reader, stdout, s
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return writeJSON(stdout, map[string]any{"connectors": sts})
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tUNTIL\tLOGINS/H\tREASON")
-	for _, c := range sts {
+	return writeList(stdout, *asJSON, "connectors", sts, "ID\tKIND\tSTATE\tUNTIL\tLOGINS/H\tREASON", func(c agent.ConnectorStatus) string {
 		until := ""
 		if !c.Until.IsZero() {
 			until = c.Until.Local().Format("2006-01-02 15:04 MST")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", c.ID, c.Kind, c.State, until, c.LoginsLastHr, c.LoginsPerHour, c.Reason)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%d/%d\t%s", c.ID, c.Kind, c.State, until, c.LoginsLastHr, c.LoginsPerHour, c.Reason)
+	})
 }
 
 // cmdConnectorResume lets a paused connector log in again at its next run.

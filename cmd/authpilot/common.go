@@ -154,6 +154,20 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeList prints what a list command found: as JSON under key with
+// --json, else a table of header and one row per item.
+func writeList[T any](w io.Writer, asJSON bool, key string, items []T, header string, row func(T) string) error {
+	if asJSON {
+		return writeJSON(w, map[string]any{key: items})
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
+}
+
 // newTable returns the column writer of every table a command prints.
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
 
