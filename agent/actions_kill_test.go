@@ -3,7 +3,6 @@ package agent_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -47,19 +46,7 @@ func TestActionSurvivesKill9(t *testing.T) {
 		raw := body.Bytes()
 		key := fmt.Sprintf("decide-kill-%d", round)
 
-		conn, err := net.Dial("tcp", addr)
-		must(t, err)
-		fmt.Fprintf(conn, "POST /v1/cases/%s/actions/decide HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n",
-			id, e2eToken, ct, key, len(raw))
-		_, _ = conn.Write(raw)
-		if when == "after the answer started" {
-			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-			if _, err := conn.Read(make([]byte, 1)); err != nil {
-				t.Fatalf("round %d: no answer: %v", round, err)
-			}
-		}
-		child.kill(t)
-		conn.Close()
+		killMidRequest(t, child, addr, "/v1/cases/"+id+"/actions/decide", ct, key, raw, when)
 
 		a, base, stop := serveAgent(t, cfg, agent.Options{})
 		w := &actionWorld{a: a, base: base}

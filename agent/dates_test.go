@@ -9,7 +9,6 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/payersim"
-	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // TestPortalTimesInThePracticeZone runs the agent with real Chromium against
@@ -25,8 +24,7 @@ func TestPortalTimesInThePracticeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := clocktest.New(time.Date(2026, 12, 1, 10, 0, 0, 0, ny))
-	sims := startSims(t, payersim.SetOptions{Now: func() time.Time { return clock.Now().In(ny) }})
+	sims, clock := simsOnClock(t, time.Date(2026, 12, 1, 10, 0, 0, 0, ny))
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPDATES001", Outcome: payersim.Outcome{Fate: payersim.FateDeny, AfterChecks: 1, Reason: "Not medically necessary."}},
 	}}))

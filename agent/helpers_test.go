@@ -165,6 +165,27 @@ func (c *child) kill(t *testing.T) {
 	c.wait()
 }
 
+// killMidRequest posts body to path on the child daemon listening at addr
+// (the e2e token, an Idempotency-Key) and SIGKILLs the child before the
+// client reads the answer: right after sending, or, when is "after the
+// answer started", once its first byte has arrived.
+func killMidRequest(t *testing.T, c *child, addr, path, contentType, key string, body []byte, when string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	must(t, err)
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n",
+		path, e2eToken, contentType, key, len(body))
+	_, _ = conn.Write(body)
+	if when == "after the answer started" {
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err != nil {
+			t.Fatalf("killed %s: no answer: %v", when, err)
+		}
+	}
+	c.kill(t)
+}
+
 // output is what the child has written so far.
 func (c *child) output() string {
 	c.mu.Lock()
@@ -183,6 +204,15 @@ func startSims(t *testing.T, opts payersim.SetOptions) *payersim.Set {
 	}
 	t.Cleanup(func() { sims.Close() })
 	return sims
+}
+
+// simsOnClock starts the simulators (startSims) on an injected clock at
+// start; the portals show its time in start's zone.
+func simsOnClock(t *testing.T, start time.Time) (*payersim.Set, *clocktest.Fake) {
+	t.Helper()
+	clock := clocktest.New(start)
+	sims := startSims(t, payersim.SetOptions{Now: func() time.Time { return clock.Now().In(start.Location()) }})
+	return sims, clock
 }
 
 // openAgent makes an agent on cfg with the e2e secrets and no API; the

@@ -3,12 +3,10 @@ package agent_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
@@ -35,20 +33,7 @@ func TestIdempotencyKeySurvivesKill9(t *testing.T) {
 		child := startChild(t, "TestIntakeKillChild", "AUTHPILOT_INTAKE_CHILD", p)
 		child.waitFor(t, "LISTENING")
 
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
-			e2eToken, key, len(body), body)
-		if when == "after the answer started" {
-			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-			if _, err := conn.Read(make([]byte, 1)); err != nil {
-				t.Fatalf("round %d: no answer: %v", round, err)
-			}
-		}
-		child.kill(t)
-		conn.Close()
+		killMidRequest(t, child, addr, "/v1/cases", "application/json", key, []byte(body), when)
 
 		// The client retries against the restarted daemon.
 		a, base, stop := serveAgent(t, cfg, agent.Options{})

@@ -11,7 +11,6 @@ import (
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/payersim"
-	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
 // TestWatchDecidedCases runs the agent with real Chromium against the
@@ -30,8 +29,7 @@ func TestWatchDecidedCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, ny)
-	clock := clocktest.New(t0)
-	sims := startSims(t, payersim.SetOptions{Now: func() time.Time { return clock.Now().In(ny) }})
+	sims, clock := simsOnClock(t, t0)
 	must(t, sims.Payer.SetScenario(payersim.Scenario{Rules: []payersim.Rule{
 		{MemberID: "SHPWATCH01", Outcome: payersim.Outcome{Fate: payersim.FateDeny}},
 		{MemberID: "SHPWATCH02", Outcome: payersim.Outcome{Fate: payersim.FatePend}},
