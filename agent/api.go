@@ -351,7 +351,15 @@ func SearchRule(q string) string {
 }
 
 // ParseDueBefore accepts RFC 3339, a date, or a duration from now ("48h", "7d").
-func ParseDueBefore(v string, now time.Time) (time.Time, error) {
+func ParseDueBefore(v string, now time.Time) (time.Time, error) { return parseWhen(v, now, 1) }
+
+// ParseSince accepts RFC 3339, a date, or a duration back from now ("24h",
+// "7d").
+func ParseSince(v string, now time.Time) (time.Time, error) { return parseWhen(v, now, -1) }
+
+// parseWhen reads RFC 3339, a date (midnight UTC), or a duration ("48h",
+// "7d") from now forward (dir 1) or back (dir -1).
+func parseWhen(v string, now time.Time, dir int) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
@@ -360,11 +368,11 @@ func ParseDueBefore(v string, now time.Time) (time.Time, error) {
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.Add(time.Duration(n) * 24 * time.Hour), nil
+			return now.Add(time.Duration(dir*n) * 24 * time.Hour), nil
 		}
 	}
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(d), nil
+		return now.Add(time.Duration(dir) * d), nil
 	}
 	return time.Time{}, errors.New("must be an RFC 3339 time, a YYYY-MM-DD date or a duration such as 48h or 7d")
 }

@@ -321,6 +321,18 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			}
 		})
 	}
+	// Every action has its name in the action route.
+	var names []string
+	for _, p := range doc.Paths.Value("/v1/cases/{id}/actions/{name}").Post.Parameters {
+		if p.Value.Name == "name" {
+			for _, v := range p.Value.Schema.Value.Enum {
+				names = append(names, fmt.Sprint(v))
+			}
+		}
+	}
+	if !slices.Equal(names, ActionNames) {
+		t.Errorf("openapi.json action names %v, want agent.ActionNames %v", names, ActionNames)
+	}
 	// The enums are the domain's lists.
 	enum := func(name string) []string {
 		var out []string
@@ -337,6 +349,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"Track", strs(authpilot.Tracks)},
 		{"PlanType", strs(authpilot.PlanTypes)},
 		{"Urgency", []string{string(authpilot.UrgencyStandard), string(authpilot.UrgencyExpedited)}},
+		{"Via", strs(authpilot.Vias)},
 	} {
 		if got := enum(e.name); !slices.Equal(got, e.want) {
 			t.Errorf("openapi.json %s enum %v, want %v", e.name, got, e.want)

@@ -458,3 +458,40 @@ func resolveCase(ctx context.Context, st authpilot.Store, ref string) (*authpilo
 	}
 	return c, err
 }
+
+// cmdAccessLog prints the access log: the searches and lookups that could
+// match PHI, who made them and which cases they returned.
+func cmdAccessLog(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("access-log", "access-log [--config FILE] [--since 7d|DATE|TIME] [--json]\n\n"+
+		"Lists the searches (case list -q, GET /v1/cases?q=) and lookups (case show and the\n"+
+		"action verbs naming a case by a prefix or a ref): when, who, what kind of field\n"+
+		"matched and the case IDs returned. The text searched for is never stored.", stderr)
+	path := configFlag(fs)
+	since := fs.String("since", "7d", "only entries since this: a duration back from now (24h, 7d), a YYYY-MM-DD date or an RFC 3339 time")
+	asJSON := fs.Bool("json", false, "print JSON")
+	cfg, err := parseConfig(fs, path, args, 0)
+	if err != nil {
+		return err
+	}
+	from, err := agent.ParseSince(*since, time.Now())
+	if err != nil {
+		return &exitError{2, "--since: " + err.Error()}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	entries, err := st.AccessLog(ctx, from)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []authpilot.Access{}
+	}
+	p := authpilot.Printable
+	return writeList(stdout, *asJSON, "entries", entries, "AT\tWHO\tACTION\tMATCHED\tCASES", func(e authpilot.Access) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", e.At.In(cfg.Location()).Format("2006-01-02 15:04:05"), p(e.Actor), p(e.Action),
+			p(strings.Join(e.Matched, ",")), p(strings.Join(e.CaseIDs, " ")))
+	})
+}

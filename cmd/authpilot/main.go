@@ -33,6 +33,7 @@ Commands:
   case import FILE.csv import cases from a CSV export
   case note|attach|respond|decide|update|withdraw|requeue|p2p|appeal|extension|deadline CASE
                        a staff action on a case (see 'authpilot case <action> -h')
+  access-log           who searched or looked up cases, when, and which cases they got
   secrets set NAME     store a secret read from stdin (never from arguments)
   secrets list         list secret names
   secrets delete NAME  delete a secret
@@ -83,18 +84,19 @@ type command func(ctx context.Context, args []string, stdin io.Reader, stdout, s
 
 func commands() map[string]command {
 	return withConnectorCommands(map[string]command{
-		"demo":    cmdDemo,
-		"run":     cmdRun,
-		"config":  sub(map[string]command{"check": cmdConfigCheck}),
-		"case":    sub(caseCommands()),
-		"secrets": sub(map[string]command{"set": cmdSecretsSet, "list": cmdSecretsList, "delete": cmdSecretsDelete}),
-		"poll":    cmdPoll,
-		"submit":  cmdSubmit,
-		"notify":  sub(map[string]command{"test": cmdNotifyTest, "enable": cmdNotifyEnable, "status": cmdNotifyStatus}),
-		"sim":     cmdSim,
-		"replay":  cmdReplay,
-		"bench":   cmdBench,
-		"chaos":   cmdChaos,
+		"demo":       cmdDemo,
+		"run":        cmdRun,
+		"config":     sub(map[string]command{"check": cmdConfigCheck}),
+		"case":       sub(caseCommands()),
+		"secrets":    sub(map[string]command{"set": cmdSecretsSet, "list": cmdSecretsList, "delete": cmdSecretsDelete}),
+		"poll":       cmdPoll,
+		"access-log": cmdAccessLog,
+		"submit":     cmdSubmit,
+		"notify":     sub(map[string]command{"test": cmdNotifyTest, "enable": cmdNotifyEnable, "status": cmdNotifyStatus}),
+		"sim":        cmdSim,
+		"replay":     cmdReplay,
+		"bench":      cmdBench,
+		"chaos":      cmdChaos,
 		"version": func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "authpilot", version)
 			return nil

@@ -96,3 +96,25 @@ func TestCaseListSearchAndShowByRef(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogCommand: access-log prints who searched and what came back,
+// and --since narrows it.
+func TestAccessLogCommand(t *testing.T) {
+	dir, cfg := exampleSetup(t)
+	id := addCase(t, cfg, writeFile(t, filepath.Join(dir, "a.yaml"), caseYAML("MRN-1-ORD-1", "")))
+	if code, _, errs := run(t, "", "case", "list", "--config", cfg, "-q", "lee"); code != 0 {
+		t.Fatalf("case list -q: %d %s", code, errs)
+	}
+	code, out, errs := run(t, "", "access-log", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "search") || !strings.Contains(out, "patient_name") || !strings.Contains(out, id) ||
+		strings.Contains(out, "lee") {
+		t.Fatalf("access-log: %d %q %s", code, out, errs)
+	}
+	code, out, _ = run(t, "", "access-log", "--config", cfg, "--json", "--since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if code != 0 || strings.TrimSpace(out) != "{\n  \"entries\": []\n}" {
+		t.Fatalf("access-log --since later: %d %q", code, out)
+	}
+	if code, _, errs := run(t, "", "access-log", "--config", cfg, "--since", "last week"); code != 2 || !strings.Contains(errs, "--since: must be") {
+		t.Fatalf("bad --since: %d %s", code, errs)
+	}
+}
