@@ -327,13 +327,10 @@ func (s *Store) MarkWatched(ctx context.Context, at time.Time, ids ...string) er
 func (s *Store) Events(ctx context.Context, caseID string) ([]authpilot.Event, error) {
 	var out []authpilot.Event
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		exists, err := caseExists(ctx, tx, caseID)
-		if err != nil {
+		if err := caseMustExist(ctx, tx, caseID); err != nil {
 			return err
 		}
-		if !exists {
-			return authpilot.ErrNotFound
-		}
+		var err error
 		out, err = queryAll(ctx, tx, scanEvent, `SELECT id, case_id, at, type, actor, from_status, to_status,
 			raw_text, recording, detail FROM events WHERE case_id = ? ORDER BY id`, caseID)
 		return err

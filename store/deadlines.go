@@ -14,12 +14,8 @@ import (
 // unknown case fails with an error wrapping authpilot.ErrNotFound.
 func (s *Store) SetDeadlines(ctx context.Context, caseID string, ds []authpilot.Deadline) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		exists, err := caseExists(ctx, tx, caseID)
-		if err != nil {
+		if err := caseMustExist(ctx, tx, caseID); err != nil {
 			return err
-		}
-		if !exists {
-			return authpilot.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM deadlines WHERE case_id = ?", caseID); err != nil {
 			return fmt.Errorf("delete deadlines: %w", err)

@@ -38,12 +38,8 @@ var ErrInvalidDigest = errors.New("invalid sha256: want 64 hex digits")
 // stores a document of no case.
 func (s *Store) PutDocument(ctx context.Context, doc authpilot.Document, r io.Reader) (authpilot.Document, error) {
 	if doc.CaseID != "" {
-		exists, err := caseExists(ctx, s.r, doc.CaseID)
-		if err != nil {
-			return authpilot.Document{}, fmt.Errorf("put document: %w", err)
-		}
-		if !exists {
-			return authpilot.Document{}, fmt.Errorf("put document: case %s: %w", doc.CaseID, authpilot.ErrNotFound)
+		if err := caseMustExist(ctx, s.r, doc.CaseID); err != nil {
+			return authpilot.Document{}, fmt.Errorf("put document: case %s: %w", doc.CaseID, err)
 		}
 	}
 	sum, size, err := s.storeContent(ctx, r)
@@ -54,12 +50,8 @@ func (s *Store) PutDocument(ctx context.Context, doc authpilot.Document, r io.Re
 	var out authpilot.Document
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if doc.CaseID != "" {
-			exists, err := caseExists(ctx, tx, doc.CaseID)
-			if err != nil {
-				return err
-			}
-			if !exists {
-				return fmt.Errorf("case %s: %w", doc.CaseID, authpilot.ErrNotFound)
+			if err := caseMustExist(ctx, tx, doc.CaseID); err != nil {
+				return fmt.Errorf("case %s: %w", doc.CaseID, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO documents
@@ -256,12 +248,8 @@ func (s *Store) Documents(ctx context.Context, caseID string) ([]authpilot.Docum
 	var out []authpilot.Document
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		if caseID != "" {
-			exists, err := caseExists(ctx, tx, caseID)
-			if err != nil {
+			if err := caseMustExist(ctx, tx, caseID); err != nil {
 				return err
-			}
-			if !exists {
-				return authpilot.ErrNotFound
 			}
 		}
 		var err error

@@ -255,6 +255,19 @@ func queryAll[T any](ctx context.Context, q queryer, scan func(*sql.Rows) (T, er
 }
 
 // caseExists reports whether a case is stored.
+// caseMustExist fails with authpilot.ErrNotFound when case id is not
+// stored.
+func caseMustExist(ctx context.Context, q queryer, id string) error {
+	exists, err := caseExists(ctx, q, id)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return authpilot.ErrNotFound
+	}
+	return nil
+}
+
 func caseExists(ctx context.Context, q queryer, id string) (bool, error) {
 	var one int
 	err := q.QueryRowContext(ctx, "SELECT 1 FROM cases WHERE id = ?", id).Scan(&one)
