@@ -209,8 +209,13 @@ func (s *Actions) after(ctx context.Context, c *authpilot.Case, x *actx) {
 			s.Log.Warn("uploaded file not linked to its case; the case names it", "case", c.ID, "err", err)
 		}
 	}
-	if err := s.Store.SetDeadlines(ctx, c.ID, s.Rules.Compute(c, s.Cal, s.Now())); err != nil {
-		s.Log.Warn("deadlines after an action not stored; the next check retries", "case", c.ID, "err", err)
+	// Most actions leave the deadlines as they were: only a change is
+	// written (each write is a synced transaction).
+	ds := s.Rules.Compute(c, s.Cal, s.Now())
+	if stored, err := s.Store.Deadlines(ctx, c.ID); err != nil || !sameDeadlines(stored, ds) {
+		if err := s.Store.SetDeadlines(ctx, c.ID, ds); err != nil {
+			s.Log.Warn("deadlines after an action not stored; the next check retries", "case", c.ID, "err", err)
+		}
 	}
 	if s.Kick != nil && len(x.ch.Alerts) > 0 {
 		s.Kick()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules"
@@ -760,5 +761,37 @@ func TestAttachAndAcknowledge(t *testing.T) {
 	}
 	if a := w.act(t, id, "deadline", `{"op": "acknowledge", "kind": "decision_due"}`); a.status != 422 {
 		t.Errorf("acknowledging a deadline the case does not have: %d", a.status)
+	}
+}
+
+// BenchmarkActionNote is one staff action end to end on SQLite on disk
+// (through agent.Actions: one synced transaction with its event).
+func BenchmarkActionNote(b *testing.B) {
+	dir := b.TempDir()
+	cfg, err := config.Parse("bench.yaml", []byte(idleYAML("Bench", dir, "idle", "")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	nc := &agent.NewCase{}
+	if err := json.Unmarshal([]byte(caseJSON("SHPBENCH01", "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")), nc); err != nil {
+		b.Fatal(err)
+	}
+	nc.Files = nil
+	c, err := a.Intake().Create(ctx, nc, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := json.RawMessage(`{"text": "called the payer; in review"}`)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := a.Actions().Do(ctx, agent.ActionRequest{CaseID: c.ID, Name: "note", Input: in, Actor: "cli:bench"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
