@@ -452,22 +452,17 @@ func (p *Portal) serve(rt route, w http.ResponseWriter, r *http.Request) {
 	s, hadCookie := p.lookupSession(r, now)
 	redirect := ""
 	switch rt.access {
-	case loggedIn:
-		switch {
-		case s == nil && hadCookie:
-			redirect = p.loginPath() + "?expired=1"
-		case s == nil:
-			redirect = p.loginPath()
-		case s.stage != stageReady:
-			redirect = p.stagePath(s.stage)
+	case loggedIn, inStage:
+		want := rt.stage // a logged-in page wants a fully logged-in session
+		if rt.access == loggedIn {
+			want = stageReady
 		}
-	case inStage:
 		switch {
 		case s == nil && hadCookie:
 			redirect = p.loginPath() + "?expired=1"
 		case s == nil:
 			redirect = p.loginPath()
-		case s.stage != rt.stage:
+		case s.stage != want:
 			redirect = p.stagePath(s.stage)
 		}
 	case notLogged:
