@@ -84,6 +84,11 @@ type Case struct {
 	Tracked bool `json:"tracked,omitempty" yaml:"tracked"`
 
 	SubmittedAt *time.Time `json:"submitted_at,omitempty" yaml:"submitted_at"`
+	// PayerServiceDate is the service date the payer has on record when
+	// the practice moved the case's date after sending the request: the
+	// payer's pages still show it, and a request showing it is still this
+	// case's (IdentityMismatch). Zero when the dates agree.
+	PayerServiceDate Date `json:"payer_service_date,omitzero" yaml:"-"`
 	// WatchedAt is when a poll last looked at the case after its decision
 	// (see Case.WatchDue); nil until the first watch.
 	WatchedAt     *time.Time     `json:"watched_at,omitempty" yaml:"-"`

@@ -75,7 +75,9 @@ func (id *Identity) Set(name, value string) bool {
 // spacing, reads dates in the usual US and ISO forms, takes codes as a set
 // (any order, commas or spaces between them), and matches a masked member
 // ID ("****1234", "•••1234", "XXXX1234" is not a mask) on its visible
-// characters. The names, never the values, may be shown to staff.
+// characters. A service date matches the case's or, after the practice
+// moved it, the one the payer has on record (PayerServiceDate). The
+// names, never the values, may be shown to staff.
 func (c *Case) IdentityMismatch(shown Identity) []string {
 	var diff []string
 	if s := shown.MemberID; strings.TrimSpace(s) != "" && !memberIDMatches(c.Patient.MemberID, s) {
@@ -87,7 +89,8 @@ func (c *Case) IdentityMismatch(shown Identity) []string {
 	if s := shown.Codes; strings.TrimSpace(s) != "" && !codesMatch(c.Codes(), s) {
 		diff = append(diff, IdentityCodes)
 	}
-	if s := shown.ServiceDate; strings.TrimSpace(s) != "" && !dateMatches(c.ServiceDate, s) {
+	if s := shown.ServiceDate; strings.TrimSpace(s) != "" && !dateMatches(c.ServiceDate, s) &&
+		(c.PayerServiceDate.IsZero() || !dateMatches(c.PayerServiceDate, s)) {
 		diff = append(diff, IdentityServiceDate)
 	}
 	return diff

@@ -47,6 +47,15 @@ func TestIdentityMismatch(t *testing.T) {
 			}
 		})
 	}
+	t.Run("service date moved by the practice after sending", func(t *testing.T) {
+		moved := *c
+		moved.ServiceDate, moved.PayerServiceDate = NewDate(2026, 5, 18), NewDate(2026, 4, 20)
+		for shown, want := range map[string][]string{"04/20/2026": nil, "05/18/2026": nil, "05/19/2026": {IdentityServiceDate}} {
+			if got := moved.IdentityMismatch(Identity{ServiceDate: shown}); !slices.Equal(got, want) {
+				t.Errorf("shown %s: IdentityMismatch = %v, want %v", shown, got, want)
+			}
+		}
+	})
 	t.Run("case without member id never matches one shown", func(t *testing.T) {
 		if got := (&Case{}).IdentityMismatch(Identity{MemberID: "X"}); !slices.Equal(got, []string{IdentityMemberID}) {
 			t.Fatalf("got %v", got)

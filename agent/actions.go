@@ -722,6 +722,16 @@ func doUpdate(x *actx) error {
 	if len(fields) == 0 {
 		return nil
 	}
+	if c.ServiceDate != next.ServiceDate && c.PayerRef != "" {
+		// The payer keeps the date it was sent until told otherwise: its
+		// pages showing that date are still this case's request.
+		if c.PayerServiceDate.IsZero() {
+			c.PayerServiceDate = c.ServiceDate
+		}
+		if c.PayerServiceDate == next.ServiceDate {
+			c.PayerServiceDate = authpilot.Date{}
+		}
+	}
 	c.ServiceDate, c.Facility, c.ServicingProvider = next.ServiceDate, next.Facility, next.ServicingProvider
 	// Field names only: the values are the patient's.
 	x.event(authpilot.EventUpdated, "", "", "", map[string]any{"fields": fields})

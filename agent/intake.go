@@ -78,7 +78,7 @@ func (in *Intake) CreateIdempotent(ctx context.Context, nc *NewCase, actor strin
 	c.ID, c.Version, c.Determination, c.SubmittedAt, c.LastError, c.StatusText = "", 0, nil, nil, "", ""
 	c.History, c.InfoRequests, c.PeerToPeers, c.Appeals, c.Extensions, c.Withdrawal, c.DeadlineAcks, c.WatchedAt = nil, nil, nil, nil, nil, nil, nil, nil
 	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
-	c.Attachments = nil
+	c.Attachments, c.PayerServiceDate = nil, authpilot.Date{}
 	c.Normalize()
 	now := in.Now()
 	var errs authpilot.ValidationError

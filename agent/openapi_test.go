@@ -288,7 +288,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ConnectorStatus", ConnectorStatus{}, nil},
 		// Server-owned fields of the embedded Case are accepted and ignored.
 		{"NewCase", NewCase{}, []string{"id", "status", "status_text", "submitted_at", "watched_at", "determination",
-			"last_error", "created_at", "updated_at", "version", "attachments",
+			"last_error", "created_at", "updated_at", "version", "attachments", "payer_service_date",
 			"info_requests", "peer_to_peers", "appeals", "extensions", "withdrawal", "deadline_acks"}},
 		{"InfoRequest", authpilot.InfoRequest{}, nil},
 		{"InfoResponse", authpilot.InfoResponse{}, nil},
