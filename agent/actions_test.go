@@ -86,7 +86,8 @@ func (w *actionWorld) call(t *testing.T, method, path, contentType string, body 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// The request and its answer are checked against openapi.json.
+	resp, err := agent.SpecClient(t).Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -228,7 +228,7 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 		t.Fatalf("missing case: %d", code)
 	}
 	req, _ = http.NewRequest("GET", base+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := specClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

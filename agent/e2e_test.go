@@ -101,7 +101,7 @@ func postOrder(t *testing.T, base, body string) (int, []byte) {
 	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e2eToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := agent.SpecClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

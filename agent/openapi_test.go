@@ -62,6 +62,9 @@ func specClient(t testing.TB) *http.Client {
 	return &http.Client{Transport: specTransport{t: t}}
 }
 
+// SpecClient is specClient for the external test package (agent_test).
+func SpecClient(t testing.TB) *http.Client { return specClient(t) }
+
 type specTransport struct{ t testing.TB }
 
 // bearerAuth is the document's only security scheme: the request must
