@@ -194,15 +194,7 @@ var (
 	phi     = notifytest.CasePHI()
 )
 
-func alert() authpilot.Alert {
-	return authpilot.Alert{
-		ID: "01JALERT000000000000000001", Type: authpilot.AlertDeterminationReceived, Severity: authpilot.SeverityWarning, At: start,
-		CaseID: seeded.ID, Payer: "acme-health", Track: authpilot.TrackSurgery,
-		Status: authpilot.StatusDenied, PrevStatus: authpilot.StatusPended,
-		Title: "Request denied", Action: "Schedule the peer-to-peer",
-		Deadline: &authpilot.Deadline{Kind: authpilot.DeadlinePeerToPeer, Due: start.Add(26 * time.Hour)},
-	}
-}
+func alert() authpilot.Alert { return notifytest.Alert(authpilot.SeverityWarning, start) }
 
 func sinkYAML(mode string, port int, extra string) string {
 	return "name: staff\ntype: email\nhost: 127.0.0.1\nport: " + itoa(port) + "\ntls: " + mode +

@@ -23,6 +23,7 @@ import (
 type Endpoint struct {
 	URL string
 
+	srv  *httptest.Server
 	opts  EndpointOptions
 	mu    sync.Mutex
 	reqs  []Request
@@ -39,9 +40,9 @@ type EndpointOptions struct {
 	// Now stamps requests and is the time signatures are checked against
 	// (5 minutes' tolerance): the sender's clock. Nil: time.Now.
 	Now func() time.Time
-	// Answer decides the answer to request n (from 0); it must not call
-	// the Endpoint. Nil: 200.
-	Answer func(n int, r *http.Request) Answer
+	// Answer decides the answer to request n (from 0), r as it was
+	// received; it must not call the Endpoint. Nil: 200.
+	Answer func(n int, r Request) Answer
 }
 
 // Answer is what an Endpoint answers: a zero Code is 200, an empty Body
@@ -54,6 +55,7 @@ type Answer struct {
 
 // Request is one request an Endpoint got and how it answered.
 type Request struct {
+	Method    string
 	Path      string
 	Header    http.Header
 	Body      []byte
@@ -83,22 +85,26 @@ func NewEndpoint(t testing.TB, opts EndpointOptions) *Endpoint {
 		opts.Now = time.Now
 	}
 	e := &Endpoint{opts: opts, first: make(chan struct{})}
-	srv := httptest.NewServer(http.HandlerFunc(e.serve))
-	t.Cleanup(srv.Close)
-	e.URL = srv.URL
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.srv.Close)
+	e.URL = e.srv.URL
 	return e
 }
 
+// Close shuts the endpoint down before the test ends (a receiver that is
+// not there).
+func (e *Endpoint) Close() { e.srv.Close() }
+
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	req := Request{Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: e.opts.Now()}
+	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: e.opts.Now()}
 	if e.opts.Secret != "" {
 		req.VerifyErr = webhook.Verify(e.opts.Secret, r.Header, body, 5*time.Minute, req.At)
 	}
 	e.mu.Lock()
 	a := e.fixed
 	if a == (Answer{}) && e.opts.Answer != nil {
-		a = e.opts.Answer(len(e.reqs), r)
+		a = e.opts.Answer(len(e.reqs), req)
 	}
 	req.Code = cmp.Or(a.Code, http.StatusOK)
 	if req.VerifyErr != nil && req.Code < 300 {

@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -210,42 +206,6 @@ func TestRelativeDeadlines(t *testing.T) {
 	}
 }
 
-// slackServer is a fake Slack incoming webhook recording what it got.
-type slackServer struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies []string
-	answer func(n int) (code int, retryAfter, body string)
-}
-
-func newSlackServer(t *testing.T, answer func(n int) (int, string, string)) *slackServer {
-	s := &slackServer{answer: answer}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, string(b))
-		n := len(s.bodies)
-		s.mu.Unlock()
-		code, ra, body := 200, "", "ok"
-		if s.answer != nil {
-			code, ra, body = s.answer(n)
-		}
-		if ra != "" {
-			w.Header().Set("Retry-After", ra)
-		}
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *slackServer) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.bodies)
-}
-
 func newSlack(t *testing.T, url string, clock schedules.Clock, lim *slack.Limiter) *slack.Notifier {
 	t.Helper()
 	n, err := slack.New(notify.Sink{Name: "team", Type: slack.KindName}, slack.Config{URLSecret: "slack-url"},
@@ -282,7 +242,8 @@ func TestNotifyAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newSlackServer(t, func(int) (int, string, string) { return tt.code, tt.ra, tt.body })
+			srv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
+			srv.SetAnswer(notifytest.Answer{Code: tt.code, RetryAfter: tt.ra, Body: tt.body})
 			clock := clocktest.New(time.Unix(1_800_000_000, 0))
 			n := newSlack(t, srv.URL+"/services/T000/B000/XOXTOKEN", clock, nil)
 			retry, after, err := n.Notify(t.Context(), delivery("01JA"))
@@ -301,7 +262,7 @@ func TestNotifyAnswers(t *testing.T) {
 }
 
 func TestNotifyOneMessagePerSecondPerWebhook(t *testing.T) {
-	srv := newSlackServer(t, nil)
+	srv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 	clock := clocktest.New(time.Unix(1_800_000_000, 0))
 	lim := slack.NewLimiter(slack.Interval)
 	a := newSlack(t, srv.URL+"/services/A", clock, lim)
@@ -335,7 +296,7 @@ func TestNotifyOneMessagePerSecondPerWebhook(t *testing.T) {
 			} else if !errors.Is(err, notify.ErrThrottled) || !retry || after != st.wantAfter {
 				t.Fatalf("Notify = %v, %v, %v; want ErrThrottled after %v", retry, after, err, st.wantAfter)
 			}
-			if got := srv.count(); got != sent {
+			if got := len(srv.Requests()); got != sent {
 				t.Errorf("server got %d messages, want %d", got, sent)
 			}
 		})

@@ -1,14 +1,12 @@
 package teams_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,51 +17,24 @@ import (
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
-// endpoint is a Teams incoming webhook: it checks every body is a message
-// with one Adaptive Card attachment of a schema Teams renders, within the
-// size limit, and answers with the status the test sets.
-type endpoint struct {
-	t      *testing.T
-	srv    *httptest.Server
-	mu     sync.Mutex
-	cards  []map[string]any
-	raw    []string
-	status int
-	header http.Header
-}
-
-func newEndpoint(t *testing.T) *endpoint {
-	e := &endpoint{t: t, status: http.StatusAccepted}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := checkSchema(r, body); err != nil {
-			t.Errorf("bad message: %v\n%s", err, body)
-			http.Error(w, "bad card", http.StatusBadRequest)
-			return
+// newEndpoint is a Teams incoming webhook: it checks every body is a
+// message with one Adaptive Card attachment of a schema Teams renders,
+// within the size limit (a bad one fails the test and is answered 400),
+// and answers the others with answer (the zero Answer: 202).
+func newEndpoint(t *testing.T, answer notifytest.Answer) *notifytest.Endpoint {
+	answer.Code = cmp.Or(answer.Code, http.StatusAccepted)
+	return notifytest.NewEndpoint(t, notifytest.EndpointOptions{Answer: func(_ int, r notifytest.Request) notifytest.Answer {
+		if err := checkSchema(r); err != nil {
+			t.Errorf("bad message: %v\n%s", err, r.Body)
+			return notifytest.Answer{Code: http.StatusBadRequest, Body: "bad card"}
 		}
-		var m map[string]any
-		_ = json.Unmarshal(body, &m)
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.cards = append(e.cards, m)
-		e.raw = append(e.raw, string(body))
-		for k, vs := range e.header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(e.status)
-	}))
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-func (e *endpoint) bodies() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.raw...)
+		return answer
+	}})
 }
 
 // checkSchema checks what Teams requires of an incoming-webhook card.
-func checkSchema(r *http.Request, body []byte) error {
+func checkSchema(r notifytest.Request) error {
+	body := r.Body
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
 		return fmt.Errorf("%s with %q", r.Method, r.Header.Get("Content-Type"))
 	}
@@ -144,20 +115,12 @@ var (
 
 const webhookSecret = "sig=TEAMS-SIGNATURE-SECRET"
 
-func alert() authpilot.Alert {
-	return authpilot.Alert{
-		ID: "01JALERT000000000000000001", Type: authpilot.AlertDeterminationReceived, Severity: authpilot.SeverityCritical, At: start,
-		CaseID: seeded.ID, Payer: "acme-health", Track: authpilot.TrackSurgery,
-		Status: authpilot.StatusDenied, PrevStatus: authpilot.StatusPended,
-		Title: "Request denied", Action: "Schedule the peer-to-peer",
-		Deadline: &authpilot.Deadline{Kind: authpilot.DeadlinePeerToPeer, Due: start.Add(26 * time.Hour)},
-	}
-}
+func alert() authpilot.Alert { return notifytest.Alert(authpilot.SeverityCritical, start) }
 
-func newNotifier(t *testing.T, e *endpoint, extra string) *teams.Notifier {
+func newNotifier(t *testing.T, e *notifytest.Endpoint, extra string) *teams.Notifier {
 	t.Helper()
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url\n"+extra)
-	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL + "/webhook?" + webhookSecret},
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.URL + "/webhook?" + webhookSecret},
 		teams.Options{Clock: clocktest.New(start), Location: eastern})
 	if err != nil {
 		t.Fatal(err)
@@ -170,13 +133,13 @@ func delivery(a authpilot.Alert) notify.Delivery {
 }
 
 func TestDeliver(t *testing.T) {
-	e := newEndpoint(t)
+	e := newEndpoint(t, notifytest.Answer{})
 	n := newNotifier(t, e, "")
 	retry, _, err := n.Notify(t.Context(), delivery(alert()))
 	if err != nil || retry {
 		t.Fatalf("Notify = %v, %v", retry, err)
 	}
-	got := e.bodies()
+	got := e.Bodies()
 	if len(got) != 1 {
 		t.Fatalf("%d posts", len(got))
 	}
@@ -198,12 +161,12 @@ func TestDeliver(t *testing.T) {
 }
 
 func TestIncludePHI(t *testing.T) {
-	e := newEndpoint(t)
+	e := newEndpoint(t, notifytest.Answer{})
 	n := newNotifier(t, e, "include_phi: true\n")
 	if _, _, err := n.Notify(t.Context(), delivery(alert())); err != nil {
 		t.Fatal(err)
 	}
-	body := e.bodies()[0]
+	body := e.Bodies()[0]
 	for _, want := range []string{`{"title":"Patient","value":"Quillfeather, Marguerite"}`, `{"title":"Member ID","value":"ZQX998877"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("card lacks %s", want)
@@ -217,7 +180,7 @@ func TestStatuses(t *testing.T) {
 	tests := []struct {
 		name       string
 		status     int
-		header     http.Header
+		retryAfter string
 		wantRetry  bool
 		wantAfter  time.Duration
 		wantGone   bool
@@ -225,15 +188,14 @@ func TestStatuses(t *testing.T) {
 	}{
 		{name: "accepted", status: http.StatusAccepted},
 		{name: "ok", status: http.StatusOK},
-		{name: "throttled", status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {"30"}}, wantRetry: true, wantAfter: 30 * time.Second, wantErrSub: "http 429"},
+		{name: "throttled", status: http.StatusTooManyRequests, retryAfter: "30", wantRetry: true, wantAfter: 30 * time.Second, wantErrSub: "http 429"},
 		{name: "server error", status: http.StatusInternalServerError, wantRetry: true, wantErrSub: "http 500"},
-		{name: "unavailable", status: http.StatusServiceUnavailable, header: http.Header{"Retry-After": {"120"}}, wantRetry: true, wantAfter: 2 * time.Minute, wantErrSub: "http 503"},
+		{name: "unavailable", status: http.StatusServiceUnavailable, retryAfter: "120", wantRetry: true, wantAfter: 2 * time.Minute, wantErrSub: "http 503"},
 		{name: "webhook removed", status: http.StatusGone, wantGone: true, wantErrSub: "http 410"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEndpoint(t)
-			e.status, e.header = tt.status, tt.header
+			e := newEndpoint(t, notifytest.Answer{Code: tt.status, RetryAfter: tt.retryAfter})
 			n := newNotifier(t, e, "")
 			retry, after, err := n.Notify(t.Context(), delivery(alert()))
 			if tt.wantErrSub == "" {
@@ -249,9 +211,9 @@ func TestStatuses(t *testing.T) {
 			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TEAMS-SIGNATURE-SECRET")
 		})
 	}
-	e := newEndpoint(t)
+	e := newEndpoint(t, notifytest.Answer{})
 	n := newNotifier(t, e, "timeout: 1s\n")
-	e.srv.Close()
+	e.Close()
 	retry, _, err := n.Notify(t.Context(), delivery(alert()))
 	if err == nil || !retry {
 		t.Errorf("endpoint down: Notify = %v, %v", retry, err)
@@ -262,9 +224,9 @@ func TestStatuses(t *testing.T) {
 // TestSizeLimit: a huge digest and a huge payer text still make a card
 // Teams accepts.
 func TestSizeLimit(t *testing.T) {
-	e := newEndpoint(t)
+	e := newEndpoint(t, notifytest.Answer{})
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
-	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL},
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.URL},
 		teams.Options{Clock: clocktest.New(start), DigestRows: 5000})
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +244,7 @@ func TestSizeLimit(t *testing.T) {
 			t.Fatalf("%s: %v", a.Type, err)
 		}
 	}
-	got := e.bodies()
+	got := e.Bodies()
 	if len(got) != 2 {
 		t.Fatalf("%d cards accepted", len(got))
 	}
@@ -294,10 +256,10 @@ func TestSizeLimit(t *testing.T) {
 // TestThroughDispatcher: the dispatcher redacts the PHI in an alert's text
 // before a Teams sink without include_phi gets it.
 func TestThroughDispatcher(t *testing.T) {
-	e := newEndpoint(t)
+	e := newEndpoint(t, notifytest.Answer{})
 	clock := clocktest.New(start)
 	s := notifytest.Sink(t, "name: ops\ntype: teams\nurl_secret: teams-url")
-	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.srv.URL}, teams.Options{Clock: clock})
+	n, err := teams.New(s, s.Options.(*notify.ChatSink).ChatConfig, notifytest.Secrets{"teams-url": e.URL}, teams.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +273,7 @@ func TestThroughDispatcher(t *testing.T) {
 	if _, err := d.DeliverOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got := e.bodies()
+	got := e.Bodies()
 	if len(got) != 1 {
 		t.Fatalf("%d cards; logs:\n%s", len(got), logs)
 	}
