@@ -23,7 +23,7 @@ import (
 type Endpoint struct {
 	URL string
 
-	srv  *httptest.Server
+	srv   *httptest.Server
 	opts  EndpointOptions
 	mu    sync.Mutex
 	reqs  []Request
