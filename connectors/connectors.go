@@ -202,6 +202,18 @@ type Options interface {
 	New(env Env) (Connector, error)
 }
 
+// OptionsDecoder adapts a kind's decoder of its own options type to
+// Kind.Decode: a failed decode gives a nil Options, never a typed nil.
+func OptionsDecoder[O Options](decode func(*yaml.Node) (O, error)) func(*yaml.Node) (Options, error) {
+	return func(n *yaml.Node) (Options, error) {
+		o, err := decode(n)
+		if err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+}
+
 // Warner is implemented by Options that have findings which do not stop
 // the daemon (e.g. a flow that reads nothing identifying a request);
 // config check prints them as warnings with their lines.

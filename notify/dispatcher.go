@@ -68,32 +68,24 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.BatchSize <= 0 {
-		o.BatchSize = 100
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 4
-	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = 24 * time.Hour
-	}
-	if o.InitialBackoff <= 0 {
-		o.InitialBackoff = 5 * time.Second
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = time.Hour
-	}
-	if o.Jitter <= 0 {
-		o.Jitter = 0.2
-	}
-	if o.FailingAfter <= 0 {
-		o.FailingAfter = 15 * time.Minute
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 30 * time.Second
-	}
+	positiveOr(&o.BatchSize, 100)
+	positiveOr(&o.Concurrency, 4)
+	positiveOr(&o.MaxAge, 24*time.Hour)
+	positiveOr(&o.InitialBackoff, 5*time.Second)
+	positiveOr(&o.MaxBackoff, time.Hour)
+	positiveOr(&o.Jitter, 0.2)
+	positiveOr(&o.FailingAfter, 15*time.Minute)
+	positiveOr(&o.PollInterval, 30*time.Second)
 	if o.Rand == nil {
 		o.Rand = mrand.Float64
+	}
+}
+
+// positiveOr sets *v to def unless *v is positive: a zero or negative
+// option takes its default.
+func positiveOr[T int | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 

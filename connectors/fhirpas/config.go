@@ -79,13 +79,7 @@ var _ connectors.Options = (*Options)(nil)
 
 // Decode strictly decodes and validates fhirpas options from their YAML
 // node. Every problem is reported, each with its line and field path.
-func Decode(node *yaml.Node) (connectors.Options, error) {
-	o, err := decode(node)
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
-}
+var Decode = connectors.OptionsDecoder(decode)
 
 func decode(node *yaml.Node) (*Options, error) {
 	o := &Options{Timeout: DefaultTimeout, Retries: DefaultRetries, RetryWaitMax: DefaultRetryWaitMax}

@@ -220,13 +220,7 @@ func templateErrMsg(err error) string {
 
 // Decode strictly decodes and validates a portal connector's options. It
 // does no I/O. Errors are connectors.FieldErrors naming lines and paths.
-func Decode(node *yaml.Node) (connectors.Options, error) {
-	o, err := decodeOptions(node)
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
-}
+var Decode = connectors.OptionsDecoder(decodeOptions)
 
 func decodeOptions(node *yaml.Node) (*Options, error) {
 	d := newDecoder()
