@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
 // The agenttest-idle kind never talks to anyone; it lets the intake tests
@@ -51,24 +51,6 @@ func spineConfig(t *testing.T, dir, rest string) *config.Config {
 		t.Fatalf("config: %v", err)
 	}
 	return cfg
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startAgent runs an agent on a loopback port until the test ends or stop
@@ -155,7 +137,7 @@ func doWith(t *testing.T, client *http.Client, method, url, token, body string) 
 func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	logs := &syncBuffer{}
+	logs := &notifytest.LogBuffer{}
 	base, stop := startAgent(t, cfg, logs)
 
 	if code, _ := do(t, "POST", base+"/v1/cases", "", lumbarFusionJSON("1234567893")); code != http.StatusUnauthorized {

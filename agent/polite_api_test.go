@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestAPIResumeConnector(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	base, _ := startAgent(t, cfg, &syncBuffer{})
+	base, _ := startAgent(t, cfg, &notifytest.LogBuffer{})
 	ctx := context.Background()
 	st, err := store.Open(ctx, dir)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -32,7 +33,7 @@ func searchCaseJSON(first, last, member, ref string) string {
 // the text searched for.
 func TestAPISearchWritesAccessLog(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	logs := &syncBuffer{}
+	logs := &notifytest.LogBuffer{}
 	base, stop := startAgent(t, cfg, logs)
 	var ids []string
 	for _, b := range []string{
