@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -130,22 +129,9 @@ func TestFlagsAfterArguments(t *testing.T) {
 
 func TestCaseAddYAMLAndShow(t *testing.T) {
 	dir, cfg := exampleSetup(t)
-	if err := os.WriteFile(filepath.Join(dir, "pt.pdf"), []byte("%PDF-1.4\n% notes\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	caseFile := filepath.Join(dir, "case.yaml")
-	if err := os.WriteFile(caseFile, []byte(strings.Replace(`external_ref: MRN-2002-ORD-3
-patient: {first_name: Sam, last_name: Lee, dob: 1970-02-03, member_id: SHP998877}
-payer: summit-ma
-track: injection
-ordering_provider: {npi: "1234567893"}
-service_lines: [{code: "64483", units: 1, level: L5-S1 right}]
-diagnoses: [M54.17]
-service_date: DATE
-attachments: [{name: pt-notes.pdf, path: pt.pdf}]
-`, "DATE", time.Now().AddDate(0, 0, 20).Format(time.DateOnly), 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "pt.pdf"), "%PDF-1.4\n% notes\n")
+	text := caseYAML("MRN-2002-ORD-3", "") + "attachments: [{name: pt-notes.pdf, path: pt.pdf}]\n"
+	caseFile := writeFile(t, filepath.Join(dir, "case.yaml"), text)
 	code, out, errs := run(t, "", "case", "add", caseFile, "--config", cfg)
 	if code != 0 {
 		t.Fatalf("case add: %d %s %s", code, out, errs)
@@ -155,14 +141,7 @@ attachments: [{name: pt-notes.pdf, path: pt.pdf}]
 	if code != 0 || !strings.Contains(out, "pt-notes.pdf") || !strings.Contains(out, "case_created") || !strings.Contains(out, "64483 x1 L5-S1 right") {
 		t.Fatalf("case show: %d %s %s", code, out, errs)
 	}
-	text, err := os.ReadFile(caseFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := strings.Replace(string(text), `npi: "1234567893"`, `npi: "1234567890"`, 1)
-	if err := os.WriteFile(caseFile, []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, caseFile, strings.Replace(text, `npi: "1234567893"`, `npi: "1234567890"`, 1))
 	code, _, errs = run(t, "", "case", "add", "--config", cfg, caseFile)
 	if code != 1 || !strings.Contains(errs, "ordering_provider.npi") {
 		t.Fatalf("bad NPI: %d %s", code, errs)
