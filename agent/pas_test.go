@@ -24,7 +24,7 @@ func TestPASThroughTheAgent(t *testing.T) {
 	a, pasSim, sink := pasAgent(t,
 		pas.Rule{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AfterInquiries: 2, Then: pas.Approve, ValidDays: 90},
 		pas.Rule{MemberID: "KPPDENY0002", Fate: pas.Deny, Reason: "Six weeks of conservative care required."},
-		pas.Rule{MemberID: "KPPMODI0003", Fate: pas.Modify, ModifyCode: "63035", ModifyUnits: 1},
+		pas.Rule{MemberID: "KPPMODI0003", Code: "63035", Fate: pas.Modify, ModifyUnits: 1},
 	)
 	ctx := context.Background()
 	create := func(member string, lines []authpilot.ServiceLine) string {
