@@ -24,7 +24,7 @@ func (p *Portal) routesAdmin() {
 				"GET /_sim/stats", "DELETE /_sim/stats",
 				"GET /_sim/requests", "POST /_sim/requests",
 				"GET /_sim/requests/{ref}", "POST /_sim/requests/{ref}/outcome", "POST /_sim/requests/{ref}/p2p",
-				"POST /_sim/expire-sessions", "GET /_sim/totp",
+				"POST /_sim/expire-sessions", "GET /_sim/totp", "GET /_sim/sms",
 			},
 		})
 	})
@@ -100,6 +100,9 @@ func (p *Portal) routesAdmin() {
 	m.HandleFunc("POST /_sim/expire-sessions", func(w http.ResponseWriter, _ *http.Request) {
 		p.ExpireSessions()
 		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("GET /_sim/sms", func(w http.ResponseWriter, _ *http.Request) {
+		simJSON(w, http.StatusOK, map[string][]SMS{"messages": p.Texts()})
 	})
 	m.HandleFunc("GET /_sim/totp", func(w http.ResponseWriter, _ *http.Request) {
 		if p.kind != kindPayer {

@@ -75,7 +75,7 @@ func TestAdminEndpoints(t *testing.T) {
 
 func TestFaultsJSONRoundTrip(t *testing.T) {
 	in := payersim.Faults{SlowPage: 1500e6, Error500Next: 2, Error500Path: "/auth/list", ExpireSessionsAfter: 4,
-		LayoutVariant: true, Captcha: true, Maintenance: true, RetryAfter: 120e9}
+		LayoutVariant: true, Captcha: true, CaptchaCheckbox: true, Maintenance: true, RetryAfter: 120e9}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)

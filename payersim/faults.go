@@ -37,6 +37,10 @@ type Faults struct {
 	// Captcha puts a blocking "Verify you are human" page (/verify) after
 	// every login's password (payer: after the TOTP) until it is switched off.
 	Captcha bool
+	// CaptchaCheckbox puts the same page after every login, but it passes
+	// once its "I'm not a robot" checkbox is ticked and the form sent: what a
+	// person does through the agent's live view of a paused visit.
+	CaptchaCheckbox bool
 	// Maintenance answers every page with 503, a "scheduled maintenance"
 	// body and Retry-After.
 	Maintenance bool
@@ -53,6 +57,7 @@ type faultsJSON struct {
 	ExpireSessionsAfter int    `json:"expire_sessions_after,omitempty"`
 	LayoutVariant       bool   `json:"layout_variant,omitempty"`
 	Captcha             bool   `json:"captcha,omitempty"`
+	CaptchaCheckbox     bool   `json:"captcha_checkbox,omitempty"`
 	Maintenance         bool   `json:"maintenance,omitempty"`
 	RetryAfter          string `json:"retry_after,omitempty"`
 }
@@ -62,7 +67,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	j := faultsJSON{
 		Error500Next: f.Error500Next, Error500Path: f.Error500Path,
 		ExpireSessionsAfter: f.ExpireSessionsAfter, LayoutVariant: f.LayoutVariant,
-		Captcha: f.Captcha, Maintenance: f.Maintenance,
+		Captcha: f.Captcha, CaptchaCheckbox: f.CaptchaCheckbox, Maintenance: f.Maintenance,
 	}
 	if f.SlowPage != 0 {
 		j.SlowPage = f.SlowPage.String()
@@ -84,7 +89,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	out := Faults{
 		Error500Next: j.Error500Next, Error500Path: j.Error500Path,
 		ExpireSessionsAfter: j.ExpireSessionsAfter, LayoutVariant: j.LayoutVariant,
-		Captcha: j.Captcha, Maintenance: j.Maintenance,
+		Captcha: j.Captcha, CaptchaCheckbox: j.CaptchaCheckbox, Maintenance: j.Maintenance,
 	}
 	var err error
 	if j.SlowPage != "" {

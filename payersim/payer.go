@@ -144,7 +144,18 @@ func (p *Portal) renderLocked(w http.ResponseWriter, status int, name string, pg
 }
 
 func (p *Portal) payerMFAPage(w http.ResponseWriter, _ *http.Request, s *session) {
-	p.show(w, http.StatusOK, "mfa.html", "Two-step verification", s, nil)
+	p.show(w, http.StatusOK, "mfa.html", "Two-step verification", s, p.mfaView())
+}
+
+// mfaView is what the TOTP page shows besides its form: under MFASMS, the
+// phone the code went to.
+func (p *Portal) mfaView() mfaData {
+	return mfaData{SMS: p.mfa == MFASMS, Phone: smsPhone}
+}
+
+type mfaData struct {
+	SMS   bool
+	Phone string
 }
 
 var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
@@ -155,13 +166,12 @@ func (p *Portal) payerMFA(w http.ResponseWriter, r *http.Request, s *session) {
 	defer p.mu.Unlock()
 	p.stats.MFAAttempts++
 	if !checkSessionToken(s, r.PostFormValue("csrf_token")) {
-		p.refuseLocked(w, http.StatusForbidden, "mfa.html", "Two-step verification", s, nil, "csrf")
+		p.refuseLocked(w, http.StatusForbidden, "mfa.html", "Two-step verification", s, p.mfaView(), "csrf")
 		return
 	}
-	ok, err := totp.ValidateCustom(code, p.totpSecret, p.now(), totpOpts)
-	if err != nil || !ok {
+	if !p.mfaCodeOK(s, code) {
 		s.mfaFails++
-		p.refuseLocked(w, http.StatusOK, "mfa.html", "Two-step verification", s, nil, "code")
+		p.refuseLocked(w, http.StatusOK, "mfa.html", "Two-step verification", s, p.mfaView(), "code")
 		return
 	}
 	p.rotateSession(w, s)
@@ -174,10 +184,12 @@ func (p *Portal) captchaPage(w http.ResponseWriter, _ *http.Request, s *session)
 
 // captchaVerify never passes while the Captcha fault is on: a bot cannot
 // solve it, a human must (switch the fault off to let the next try pass).
+// Under CaptchaCheckbox alone it passes with its checkbox ticked.
 func (p *Portal) captchaVerify(w http.ResponseWriter, r *http.Request, s *session) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.faults.Captcha || !checkSessionToken(s, r.PostFormValue(p.csrfField())) {
+	ticked := !p.faults.CaptchaCheckbox || r.PostFormValue("human") == "yes"
+	if p.faults.Captcha || !ticked || !checkSessionToken(s, r.PostFormValue(p.csrfField())) {
 		p.refuseLocked(w, http.StatusOK, "verify.html", "Verify you are human", s, nil, "captcha")
 		return
 	}

@@ -32,9 +32,13 @@ const (
 
 // PayerOptions configure the payer portal. Zero values take the defaults.
 type PayerOptions struct {
-	Username   string        // default DefaultPayerUsername
-	Password   string        // default DefaultPayerPassword
-	TOTPSecret string        // base32 seed; default DefaultTOTPSecret
+	Username   string // default DefaultPayerUsername
+	Password   string // default DefaultPayerPassword
+	TOTPSecret string // base32 seed; default DefaultTOTPSecret
+	// MFA is the second login step: MFATOTP (default) asks for the
+	// authenticator code; MFASMS texts a fresh code to the practice's phone
+	// (readable at GET /_sim/sms) and asks for it on the same page.
+	MFA        MFAMode
 	PageSize   int           // rows per "My authorizations" page; default 20
 	SessionTTL time.Duration // idle timeout of a session; default 30m
 	Latency    time.Duration // added to every page (benchmark realism); default 0
@@ -75,6 +79,7 @@ type Portal struct {
 	user       string // username (payer) or email (rbm)
 	password   string
 	totpSecret string
+	mfa        MFAMode
 	pageSize   int
 	sessionTTL time.Duration
 	latency    time.Duration
@@ -95,6 +100,7 @@ type Portal struct {
 	scenario Scenario
 	faults   Faults
 	expireAt int // page loads left before all sessions expire; -1 = off
+	texts    []SMS
 	stats    Stats
 }
 
@@ -105,6 +111,7 @@ func NewPayer(opts PayerOptions) *Portal {
 	p.user = orDefault(opts.Username, DefaultPayerUsername)
 	p.password = orDefault(opts.Password, DefaultPayerPassword)
 	p.totpSecret = orDefault(opts.TOTPSecret, DefaultTOTPSecret)
+	p.mfa = opts.MFA
 	p.pages = payerPages
 	p.routesPayer()
 	return p
@@ -208,6 +215,7 @@ type session struct {
 	csrf     string
 	lastSeen time.Time
 	mfaFails int
+	smsCode  string // the code texted for this login (MFASMS)
 	wizard   *wizard
 }
 
@@ -350,8 +358,11 @@ func (p *Portal) nextStage(s *session, done stage) string {
 	switch {
 	case done == 0 && p.kind == kindPayer:
 		next = stageMFA
+		if p.mfa == MFASMS {
+			p.textCodeLocked(s)
+		}
 	case done == 0 || done == stageMFA:
-		if p.faults.Captcha {
+		if p.faults.Captcha || p.faults.CaptchaCheckbox {
 			next = stageCaptcha
 		} else if p.kind == kindRBM {
 			next = stageTerms
