@@ -38,7 +38,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	// Wait until the child has enqueued every alert and tried to deliver.
 	child.waitFor(t, "ENQUEUED")
 	select {
-	case <-rcv.Tried():
+	case <-rcv.Arrived():
 	case <-time.After(60 * time.Second):
 		t.Fatal("the child never tried to deliver")
 	}
@@ -103,7 +103,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 
 	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	select {
-	case <-ehr.Tried():
+	case <-ehr.Arrived():
 	case <-time.After(60 * time.Second):
 		t.Fatal("the child never tried to deliver")
 	}

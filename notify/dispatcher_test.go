@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,69 +31,17 @@ const (
 	slackToken  = "XOXSLACKTOKEN77"
 )
 
-// received is one request a fake endpoint got.
-type received struct {
-	path      string
-	id        string
-	ts        string
-	code      int
-	at        time.Time // fake clock at receipt
-	verifyErr error
-	body      []byte
-}
-
-// endpoint is a real HTTP receiver (webhook or Slack) whose answers a test
-// scripts per request.
-type endpoint struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	reqs   []received
-	answer func(n int, r *http.Request) (code int, retryAfter string)
-	got    chan struct{}
-}
-
-func newEndpoint(t *testing.T, clock *clocktest.Fake, answer func(n int, r *http.Request) (int, string)) *endpoint {
+// newEndpoint is a real webhook receiver on clock, checking signatures
+// with hookSecret, whose answers a test scripts (nil: 200).
+func newEndpoint(t *testing.T, clock *clocktest.Fake, answer func(n int, r notifytest.Request) notifytest.Answer) *notifytest.Endpoint {
 	t.Helper()
-	e := &endpoint{answer: answer, got: make(chan struct{}, 1000)}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		now := clock.Now()
-		e.mu.Lock()
-		n := len(e.reqs)
-		code, ra := 200, ""
-		if e.answer != nil {
-			code, ra = e.answer(n, r)
-		}
-		e.reqs = append(e.reqs, received{
-			path: r.URL.Path, id: r.Header.Get(webhook.HeaderID), ts: r.Header.Get(webhook.HeaderTimestamp),
-			code: code, at: now, body: body,
-			verifyErr: webhook.Verify(hookSecret, r.Header, body, 5*time.Minute, now),
-		})
-		e.mu.Unlock()
-		if ra != "" {
-			w.Header().Set("Retry-After", ra)
-		}
-		w.WriteHeader(code)
-		e.got <- struct{}{}
-	}))
-	t.Cleanup(e.srv.Close)
-	return e
+	return notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now, Answer: answer})
 }
 
-// payload decodes the request's body as a webhook payload.
-func (r received) payload(t *testing.T) webhook.Payload {
+// newSlackEndpoint is a Slack incoming webhook stand-in on clock.
+func newSlackEndpoint(t *testing.T, clock *clocktest.Fake) *notifytest.Endpoint {
 	t.Helper()
-	var p webhook.Payload
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		t.Fatalf("request body %s: %v", r.body, err)
-	}
-	return p
-}
-
-func (e *endpoint) requests() []received {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.reqs)
+	return notifytest.NewEndpoint(t, notifytest.EndpointOptions{Now: clock.Now})
 }
 
 // env is a dispatcher over a fake outbox and real notifiers.
@@ -248,14 +195,14 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := clocktest.New(start)
-			ep := newEndpoint(t, clock, func(n int, _ *http.Request) (int, string) {
+			ep := newEndpoint(t, clock, func(n int, _ notifytest.Request) notifytest.Answer {
 				if n < tt.failFirst {
-					return tt.code, tt.retryAfter
+					return notifytest.Answer{Code: tt.code, RetryAfter: tt.retryAfter}
 				}
-				return 200, ""
+				return notifytest.Answer{}
 			})
 			e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
-				notifytest.Secrets{"hook-url": ep.srv.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
+				notifytest.Secrets{"hook-url": ep.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
 			var raised []string
 			for i := range alerts {
 				a := alertN(i, authpilot.AlertStatusChanged)
@@ -264,28 +211,28 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 			}
 			e.drain(t, time.Second, 2000)
 
-			reqs := ep.requests()
+			reqs := ep.Requests()
 			if len(reqs) != alerts+tt.failFirst {
 				t.Fatalf("%d requests, want %d", len(reqs), alerts+tt.failFirst)
 			}
 			okCount := map[string]int{}
 			var okOrder, allOrder []string
 			for i, r := range reqs {
-				if r.verifyErr != nil {
-					t.Errorf("request %d: signature does not verify: %v", i, r.verifyErr)
+				if r.VerifyErr != nil {
+					t.Errorf("request %d: signature does not verify: %v", i, r.VerifyErr)
 				}
-				if r.ts != fmt.Sprint(r.at.Unix()) {
-					t.Errorf("request %d: webhook-timestamp %s, want the attempt's time %d", i, r.ts, r.at.Unix())
+				if r.Header.Get(webhook.HeaderTimestamp) != fmt.Sprint(r.At.Unix()) {
+					t.Errorf("request %d: webhook-timestamp %s, want the attempt's time %d", i, r.Header.Get(webhook.HeaderTimestamp), r.At.Unix())
 				}
-				if p := r.payload(t); p.Data.ID != r.id {
-					t.Errorf("request %d: body %s does not carry the alert of webhook-id %s", i, r.body, r.id)
+				if p := r.Payload(); p.Data.ID != r.ID() {
+					t.Errorf("request %d: body %s does not carry the alert of webhook-id %s", i, r.Body, r.ID())
 				}
-				if allOrder == nil || allOrder[len(allOrder)-1] != r.id {
-					allOrder = append(allOrder, r.id)
+				if allOrder == nil || allOrder[len(allOrder)-1] != r.ID() {
+					allOrder = append(allOrder, r.ID())
 				}
-				if r.code/100 == 2 {
-					okCount[r.id]++
-					okOrder = append(okOrder, r.id)
+				if r.Code/100 == 2 {
+					okCount[r.ID()]++
+					okOrder = append(okOrder, r.ID())
 				}
 			}
 			if len(okCount) != alerts {
@@ -303,7 +250,7 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 				t.Errorf("attempted in order %q, want each alert finished before the next", allOrder)
 			}
 			for i, want := range tt.wantGaps {
-				if gap := reqs[i+1].at.Sub(reqs[i].at); gap < want {
+				if gap := reqs[i+1].At.Sub(reqs[i].At); gap < want {
 					t.Errorf("retry %d came %v after the failure, want at least %v", i+1, gap, want)
 				}
 			}
@@ -323,26 +270,18 @@ func TestWebhookRetriesDeliverEachAlertOnceInOrder(t *testing.T) {
 // once re-enabled it gets them all.
 func TestWebhookGoneDisablesSink(t *testing.T) {
 	clock := clocktest.New(start)
-	goneNow := true
-	var mu sync.Mutex
-	hook := newEndpoint(t, clock, func(int, *http.Request) (int, string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if goneNow {
-			return 410, ""
-		}
-		return 200, ""
-	})
+	hook := newEndpoint(t, clock, nil)
+	hook.SetAnswer(notifytest.Answer{Code: 410})
 	ops := newEndpoint(t, clock, nil)
 	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
-		notifytest.Secrets{"hook-url": hook.srv.URL + "/in?token=" + hookToken, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+		notifytest.Secrets{"hook-url": hook.URL + "/in?token=" + hookToken, "ops-url": ops.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	for i := range 3 {
 		e.enqueue(t, alertN(i, authpilot.AlertStatusChanged))
 	}
 
 	e.deliverOnce(t)
-	if n := len(hook.requests()); n != 1 {
+	if n := len(hook.Requests()); n != 1 {
 		t.Fatalf("gone endpoint got %d requests, want 1", n)
 	}
 	disabled, err := e.outbox.DisabledSinks(t.Context())
@@ -357,25 +296,25 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 	}
 
 	e.deliverOnce(t) // routes and delivers sink_disabled
-	opsReqs := ops.requests()
+	opsReqs := ops.Requests()
 	if len(opsReqs) != 1 {
 		t.Fatalf("ops got %d requests, want the sink_disabled alert", len(opsReqs))
 	}
-	p := opsReqs[0].payload(t)
+	p := opsReqs[0].Payload()
 	if p.Type != authpilot.AlertSinkDisabled || !strings.Contains(p.Data.Title, `"hook"`) || p.Data.Sink != "hook" ||
 		p.Data.Severity != authpilot.SeverityCritical || !strings.Contains(p.Data.Reason, "410") ||
 		!strings.Contains(p.Data.Action, "authpilot notify enable hook") {
 		t.Errorf("ops got %s %+v", p.Type, p.Data)
 	}
-	if opsReqs[0].verifyErr != nil {
-		t.Errorf("sink_disabled signature: %v", opsReqs[0].verifyErr)
+	if opsReqs[0].VerifyErr != nil {
+		t.Errorf("sink_disabled signature: %v", opsReqs[0].VerifyErr)
 	}
 
 	// Later alerts are queued for the disabled sink, not sent.
 	e.enqueue(t, alertN(10, authpilot.AlertStatusChanged))
 	e.clock.Advance(48 * time.Hour)
 	e.deliverOnce(t)
-	if n := len(hook.requests()); n != 1 {
+	if n := len(hook.Requests()); n != 1 {
 		t.Errorf("disabled endpoint got %d requests, want no more", n)
 	}
 	if ds, _ := e.outbox.Deliveries(t.Context(), alertN(10, "").ID); len(ds) != 1 || ds[0].State != authpilot.DeliveryPending {
@@ -383,16 +322,14 @@ func TestWebhookGoneDisablesSink(t *testing.T) {
 	}
 
 	// Fixed and re-enabled two days later: the whole queue goes, in order.
-	mu.Lock()
-	goneNow = false
-	mu.Unlock()
+	hook.SetAnswer(notifytest.Answer{})
 	if was, err := e.outbox.EnableSink(t.Context(), "hook", e.clock.Now(), nil); err != nil || !was {
 		t.Fatalf("EnableSink = %v, %v", was, err)
 	}
 	e.drain(t, time.Second, 20)
 	var ids []string
-	for _, r := range hook.requests()[1:] {
-		ids = append(ids, r.id)
+	for _, r := range hook.Requests()[1:] {
+		ids = append(ids, r.ID())
 	}
 	want := []string{alertN(0, "").ID, alertN(1, "").ID, alertN(2, "").ID, alertN(10, "").ID}
 	if !slices.Equal(ids, want) {
@@ -409,15 +346,15 @@ func TestWebhookClientErrorRetried(t *testing.T) {
 	otherCase.CaseID = "01JCASE0000000000000000002"
 	sameCase := alertN(2, authpilot.AlertStatusChanged)
 	clock := clocktest.New(start)
-	ep := newEndpoint(t, clock, func(_ int, r *http.Request) (int, string) {
-		if r.Header.Get(webhook.HeaderID) == bad.ID {
-			return 400, ""
+	ep := newEndpoint(t, clock, func(_ int, r notifytest.Request) notifytest.Answer {
+		if r.ID() == bad.ID {
+			return notifytest.Answer{Code: 400}
 		}
-		return 200, ""
+		return notifytest.Answer{}
 	})
 	ops := newEndpoint(t, clock, nil)
 	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
-		notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+		notifytest.Secrets{"hook-url": ep.URL, "ops-url": ops.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	e.enqueue(t, bad, otherCase, sameCase)
 
@@ -429,8 +366,8 @@ func TestWebhookClientErrorRetried(t *testing.T) {
 		e.deliverOnce(t)
 	}
 	var ids []string
-	for _, r := range ep.requests() {
-		ids = append(ids, r.id)
+	for _, r := range ep.Requests() {
+		ids = append(ids, r.ID())
 	}
 	if len(ids) < 10 || ids[0] != bad.ID || ids[1] != otherCase.ID || ids[len(ids)-1] != sameCase.ID ||
 		slices.Index(ids, sameCase.ID) != len(ids)-1 {
@@ -442,8 +379,8 @@ func TestWebhookClientErrorRetried(t *testing.T) {
 		t.Errorf("deliveries = %+v, want dead with the 400 after the retry window", ds)
 	}
 	var types []authpilot.AlertType
-	for _, r := range ops.requests() {
-		p := r.payload(t)
+	for _, r := range ops.Requests() {
+		p := r.Payload()
 		types = append(types, p.Type)
 		if p.Type == authpilot.AlertSinkFailing && (p.Data.Sink != "hook" || !strings.Contains(p.Data.Reason, "http 400")) {
 			t.Errorf("sink_failing %+v", p.Data)
@@ -474,9 +411,9 @@ func TestRetryWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := clocktest.New(start)
-			ep := newEndpoint(t, clock, func(int, *http.Request) (int, string) { return 503, "" })
+			ep := newEndpoint(t, clock, func(int, notifytest.Request) notifytest.Answer { return notifytest.Answer{Code: 503} })
 			e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
-				notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
+				notifytest.Secrets{"hook-url": ep.URL, "hook-key": hookSecret}, routeAll("hook"))
 			a := alertN(0, authpilot.AlertStatusChanged)
 			a.At = start.Add(-72 * time.Hour) // raised while the daemon was down
 			e.enqueue(t, a)
@@ -485,7 +422,7 @@ func TestRetryWindow(t *testing.T) {
 			}
 			e.clock.Advance(tt.wait)
 			e.deliverOnce(t)
-			if n := len(ep.requests()); n != tt.wantReqs {
+			if n := len(ep.Requests()); n != tt.wantReqs {
 				t.Errorf("%d requests, want %d", n, tt.wantReqs)
 			}
 			ds, _ := e.outbox.Deliveries(t.Context(), a.ID)
@@ -507,29 +444,29 @@ func TestWebhookPHIOnlyForOptedInSink(t *testing.T) {
 	phiSink := hookSink("ehr", "ehr-url")
 	phiSink.IncludePHI = true
 	e := newEnv(t, clock, []notify.Sink{hookSink("plain", "plain-url"), phiSink},
-		notifytest.Secrets{"plain-url": plain.srv.URL, "ehr-url": ehr.srv.URL, "hook-key": hookSecret}, routeAll("plain", "ehr"))
+		notifytest.Secrets{"plain-url": plain.URL, "ehr-url": ehr.URL, "hook-key": hookSecret}, routeAll("plain", "ehr"))
 	known := alertN(0, authpilot.AlertDeterminationReceived)
 	orphan := alertN(1, authpilot.AlertDeterminationReceived)
 	orphan.CaseID = "01JCASEGONE"
 	e.enqueue(t, known, orphan)
 	e.drain(t, time.Second, 10)
 
-	for _, r := range plain.requests() {
+	for _, r := range plain.Requests() {
 		for _, s := range phi {
-			if strings.Contains(string(r.body), s) {
+			if strings.Contains(string(r.Body), s) {
 				t.Errorf("plain sink got PHI %q", s)
 			}
 		}
 	}
-	reqs := ehr.requests()
+	reqs := ehr.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("ehr got %d requests", len(reqs))
 	}
-	p := reqs[0].payload(t)
+	p := reqs[0].Payload()
 	if p.Data.Patient == nil || p.Data.Patient.MemberID != "ZQX998877" || len(p.Data.ServiceLines) != 1 || p.Data.Diagnoses[0] != "M51.16" {
 		t.Errorf("ehr payload lacks the opted-in PHI: %+v", p.Data)
 	}
-	orphanPayload := reqs[1].payload(t)
+	orphanPayload := reqs[1].Payload()
 	if orphanPayload.Data.Patient != nil || orphanPayload.Data.ID != orphan.ID {
 		t.Error("alert of a missing case carried a patient")
 	}
@@ -572,11 +509,11 @@ func slackMessage(t *testing.T, body []byte) slack.Message {
 // shows it (so the check can fail).
 func TestSlackEveryAlertTypeWithoutPHI(t *testing.T) {
 	clock := clocktest.New(start)
-	team := newEndpoint(t, clock, nil)
-	withPHI := newEndpoint(t, clock, nil)
+	team := newSlackEndpoint(t, clock)
+	withPHI := newSlackEndpoint(t, clock)
 	phiSink := phiSlackSink("team-phi", "phi-url")
 	e := newEnv(t, clock, []notify.Sink{slackSink("team", "team-url"), phiSink},
-		notifytest.Secrets{"team-url": team.srv.URL + "/services/T1/B1/" + slackToken, "phi-url": withPHI.srv.URL + "/services/T2/B2/x"},
+		notifytest.Secrets{"team-url": team.URL + "/services/T1/B1/" + slackToken, "phi-url": withPHI.URL + "/services/T2/B2/x"},
 		routeAll("team", "team-phi"))
 
 	long := strings.Repeat("The payer's note runs on & on <without end>. ", 120) // > 3,000 chars
@@ -599,32 +536,32 @@ func TestSlackEveryAlertTypeWithoutPHI(t *testing.T) {
 	}
 	e.drain(t, 250*time.Millisecond, 400)
 
-	reqs := team.requests()
+	reqs := team.Requests()
 	if len(reqs) != len(raised) {
 		t.Fatalf("team got %d messages, want %d", len(reqs), len(raised))
 	}
 	for i, r := range reqs {
 		t.Run(string(raised[i].Type), func(t *testing.T) {
-			m := slackMessage(t, r.body)
+			m := slackMessage(t, r.Body)
 			ctx := m.Blocks[len(m.Blocks)-1]
 			if ctx.Type != "context" || !strings.Contains(ctx.Elements[0].Text, string(raised[i].Type)) ||
 				!strings.Contains(ctx.Elements[0].Text, raised[i].ID) {
 				t.Errorf("message %d is not the %s alert (order kept?): %+v", i, raised[i].Type, ctx)
 			}
 			for _, s := range phi {
-				if strings.Contains(string(r.body), s) {
+				if strings.Contains(string(r.Body), s) {
 					t.Errorf("PHI %q in the Slack message", s)
 				}
 			}
-			if raised[i].Type != authpilot.AlertDigest && !strings.Contains(string(r.body), "decision due Tue Nov 24, 4:00 PM EST (in 23h)") {
-				t.Errorf("deadline not shown in the practice time zone: %s", r.body)
+			if raised[i].Type != authpilot.AlertDigest && !strings.Contains(string(r.Body), "decision due Tue Nov 24, 4:00 PM EST (in 23h)") {
+				t.Errorf("deadline not shown in the practice time zone: %s", r.Body)
 			}
 		})
 	}
 	shown := 0
-	for _, r := range withPHI.requests() {
-		slackMessage(t, r.body)
-		if strings.Contains(string(r.body), "Quillfeather") && strings.Contains(string(r.body), "ZQX998877") {
+	for _, r := range withPHI.Requests() {
+		slackMessage(t, r.Body)
+		if strings.Contains(string(r.Body), "Quillfeather") && strings.Contains(string(r.Body), "ZQX998877") {
 			shown++
 		}
 	}
@@ -638,12 +575,12 @@ func TestSlackEveryAlertTypeWithoutPHI(t *testing.T) {
 // second, and waiting for the rate limit is not a failed attempt.
 func TestSlackOneMessagePerSecondPerWebhook(t *testing.T) {
 	clock := clocktest.New(start)
-	ep := newEndpoint(t, clock, nil)
+	ep := newSlackEndpoint(t, clock)
 	e := newEnv(t, clock, []notify.Sink{
 		slackSink("a", "url-a"),
 		slackSink("a-too", "url-a"),
 		slackSink("b", "url-b"),
-	}, notifytest.Secrets{"url-a": ep.srv.URL + "/services/A/" + slackToken, "url-b": ep.srv.URL + "/services/B/x"},
+	}, notifytest.Secrets{"url-a": ep.URL + "/services/A/" + slackToken, "url-b": ep.URL + "/services/B/x"},
 		routeAll("a", "a-too", "b"))
 	const alerts = 3
 	for i := range alerts {
@@ -659,12 +596,12 @@ func TestSlackOneMessagePerSecondPerWebhook(t *testing.T) {
 
 	last := map[string]time.Time{}
 	count := map[string]int{}
-	for _, r := range ep.requests() {
-		if prev, ok := last[r.path]; ok && r.at.Sub(prev) < time.Second {
-			t.Errorf("%s got two messages %v apart", r.path[:12], r.at.Sub(prev))
+	for _, r := range ep.Requests() {
+		if prev, ok := last[r.Path]; ok && r.At.Sub(prev) < time.Second {
+			t.Errorf("%s got two messages %v apart", r.Path[:12], r.At.Sub(prev))
 		}
-		last[r.path] = r.at
-		count[r.path[:11]]++
+		last[r.Path] = r.At
+		count[r.Path[:11]]++
 	}
 	if count["/services/A"] != 2*alerts || count["/services/B"] != alerts {
 		t.Errorf("messages per webhook = %v", count)
@@ -684,8 +621,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
-	ep := newEndpoint(t, clock, func(n int, r *http.Request) (int, string) {
-		return []int{500, 401, 410}[n%3], ""
+	ep := newEndpoint(t, clock, func(n int, _ notifytest.Request) notifytest.Answer {
+		return notifytest.Answer{Code: []int{500, 401, 410}[n%3]}
 	})
 	e := newEnv(t, clock, []notify.Sink{
 		hookSink("down", "down-url"),
@@ -694,7 +631,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	}, notifytest.Secrets{
 		"down-url":       closedURL + "/hook?token=" + hookToken,
 		"slack-down-url": closedURL + "/services/T/B/" + slackToken,
-		"flaky-url":      ep.srv.URL + "/x?token=" + hookToken,
+		"flaky-url":      ep.URL + "/x?token=" + hookToken,
 		"hook-key":       hookSecret,
 	}, routeAll("down", "slack-down", "flaky"))
 	for i := range 3 {
@@ -719,14 +656,14 @@ func TestNoSecretLeaks(t *testing.T) {
 
 func TestRunWakesOnKickAndTimer(t *testing.T) {
 	clock := clocktest.New(start)
-	ep := newEndpoint(t, clock, func(n int, _ *http.Request) (int, string) {
+	ep := newEndpoint(t, clock, func(n int, _ notifytest.Request) notifytest.Answer {
 		if n == 0 {
-			return 503, "1"
+			return notifytest.Answer{Code: 503, RetryAfter: "1"}
 		}
-		return 200, ""
+		return notifytest.Answer{}
 	})
 	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
-		notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
+		notifytest.Secrets{"hook-url": ep.URL, "hook-key": hookSecret}, routeAll("hook"))
 	e.enqueue(t, alertN(0, authpilot.AlertStatusChanged))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -737,7 +674,7 @@ func TestRunWakesOnKickAndTimer(t *testing.T) {
 	wait := func(what string) {
 		t.Helper()
 		select {
-		case <-ep.got:
+		case <-ep.Arrived():
 		case <-ctx.Done():
 			t.Fatalf("timed out waiting for %s", what)
 		}
@@ -780,16 +717,16 @@ func TestSendTest(t *testing.T) {
 	clock := clocktest.New(start)
 	ep := newEndpoint(t, clock, nil)
 	e := newEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
-		notifytest.Secrets{"hook-url": ep.srv.URL, "hook-key": hookSecret}, routeAll("hook"))
+		notifytest.Secrets{"hook-url": ep.URL, "hook-key": hookSecret}, routeAll("hook"))
 
 	if err := e.d.SendTest(t.Context(), "hook"); err != nil {
 		t.Fatalf("SendTest: %v", err)
 	}
-	reqs := ep.requests()
-	if len(reqs) != 1 || reqs[0].verifyErr != nil {
+	reqs := ep.Requests()
+	if len(reqs) != 1 || reqs[0].VerifyErr != nil {
 		t.Fatalf("requests = %+v", reqs)
 	}
-	if p := reqs[0].payload(t); p.Type != authpilot.AlertTest || p.Data.ID == "" {
+	if p := reqs[0].Payload(); p.Type != authpilot.AlertTest || p.Data.ID == "" {
 		t.Errorf("payload = %+v", p)
 	}
 	if len(e.outbox.All()) != 0 {

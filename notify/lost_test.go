@@ -6,7 +6,6 @@ package notify_test
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,37 +85,37 @@ func caseAlert(i int, sev authpilot.Severity) authpilot.Alert {
 
 // delivered lists the webhook-ids a receiver answered 2xx, in order, and
 // fails on a duplicate.
-func delivered(t *testing.T, ep *endpoint) []string {
+func delivered(t *testing.T, ep *notifytest.Endpoint) []string {
 	t.Helper()
 	var ids []string
-	for _, r := range ep.requests() {
-		if r.code/100 != 2 {
+	for _, r := range ep.Requests() {
+		if r.Code/100 != 2 {
 			continue
 		}
-		if slices.Contains(ids, r.id) {
-			t.Errorf("webhook-id %s delivered twice", r.id)
+		if slices.Contains(ids, r.ID()) {
+			t.Errorf("webhook-id %s delivered twice", r.ID())
 		}
-		ids = append(ids, r.id)
+		ids = append(ids, r.ID())
 	}
 	return ids
 }
 
 // failUntil answers code until the clock reaches fixed, then 200.
-func failUntil(clock *clocktest.Fake, fixed time.Time, code int) func(int, *http.Request) (int, string) {
-	return func(int, *http.Request) (int, string) {
+func failUntil(clock *clocktest.Fake, fixed time.Time, code int) func(int, notifytest.Request) notifytest.Answer {
+	return func(int, notifytest.Request) notifytest.Answer {
 		if clock.Now().Before(fixed) {
-			return code, ""
+			return notifytest.Answer{Code: code}
 		}
-		return 200, ""
+		return notifytest.Answer{}
 	}
 }
 
-func payloads(t *testing.T, ep *endpoint) []webhook.Payload {
+func payloads(t *testing.T, ep *notifytest.Endpoint) []webhook.Payload {
 	t.Helper()
 	var out []webhook.Payload
-	for _, r := range ep.requests() {
-		if r.code/100 == 2 {
-			out = append(out, r.payload(t))
+	for _, r := range ep.Requests() {
+		if r.Code/100 == 2 {
+			out = append(out, r.Payload())
 		}
 	}
 	return out
@@ -133,7 +132,7 @@ func TestWebhook404ForAWhileLosesNothing(t *testing.T) {
 			down := start.Add(14 * time.Second)
 			ep := newEndpoint(t, clock, failUntil(clock, down, code))
 			e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url")},
-				notifytest.Secrets{"hook-url": ep.srv.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
+				notifytest.Secrets{"hook-url": ep.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
 			var want []string
 			for i := range 10 {
 				a := caseAlert(i, authpilot.SeverityInfo)
@@ -171,7 +170,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 	ep := newEndpoint(t, clock, failUntil(clock, fixed, 410))
 	ops := newEndpoint(t, clock, nil)
 	e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
-		notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+		notifytest.Secrets{"hook-url": ep.URL, "ops-url": ops.URL, "hook-key": hookSecret},
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	var want []string
 	for i := range 3 {
@@ -180,7 +179,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 		e.enqueue(t, a)
 	}
 	e.run(t, time.Minute, 10*time.Minute)
-	if n := len(ep.requests()); n != 1 {
+	if n := len(ep.Requests()); n != 1 {
 		t.Fatalf("gone endpoint got %d requests, want 1", n)
 	}
 	// Raised over the next three days while the sink is disabled.
@@ -190,7 +189,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 		e.enqueue(t, a)
 		e.run(t, time.Hour, 12*time.Hour)
 	}
-	if n := len(ep.requests()); n != 1 {
+	if n := len(ep.Requests()); n != 1 {
 		t.Fatalf("disabled endpoint got %d requests, want none after the 410", n)
 	}
 	qs, err := e.st.SinkQueues(t.Context())
@@ -233,7 +232,7 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 			ep := newEndpoint(t, clock, failUntil(clock, back, code))
 			ops := newEndpoint(t, clock, nil)
 			e := newSQLEnv(t, clock, []notify.Sink{hookSink("hook", "hook-url"), hookSink("ops", "ops-url")},
-				notifytest.Secrets{"hook-url": ep.srv.URL, "ops-url": ops.srv.URL, "hook-key": hookSecret},
+				notifytest.Secrets{"hook-url": ep.URL, "ops-url": ops.URL, "hook-key": hookSecret},
 				&notify.Router{Routes: []notify.Route{{Sinks: []string{"hook"}}}})
 			for i := range 24 {
 				e.enqueue(t, caseAlert(i, authpilot.SeverityWarning))
@@ -258,8 +257,8 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 			if r := ps[1].Data; r.Resolves != authpilot.AlertSinkFailing || r.Sink != "hook" {
 				t.Errorf("resolved = %+v", r)
 			}
-			for _, r := range ep.requests() {
-				if p := r.payload(t); p.Data.Sink == "hook" {
+			for _, r := range ep.Requests() {
+				if p := r.Payload(); p.Data.Sink == "hook" {
 					t.Errorf("the failing sink was sent its own %s alert", p.Type)
 				}
 			}
@@ -283,9 +282,9 @@ func TestFailingSinkAlertsOnceThroughTheOthers(t *testing.T) {
 // another case comes after the critical alerts but before the info backlog.
 func TestCriticalOvertakesInfo(t *testing.T) {
 	clock := clocktest.New(start)
-	ep := newEndpoint(t, clock, nil)
+	ep := newSlackEndpoint(t, clock)
 	e := newSQLEnv(t, clock, []notify.Sink{slackSink("team", "team-url")},
-		notifytest.Secrets{"team-url": ep.srv.URL + "/services/T1/B1/" + slackToken}, routeAll("team"))
+		notifytest.Secrets{"team-url": ep.URL + "/services/T1/B1/" + slackToken}, routeAll("team"))
 	const backlog = 3000
 	var infos []authpilot.Alert
 	for i := range backlog {
@@ -310,8 +309,8 @@ func TestCriticalOvertakesInfo(t *testing.T) {
 	}
 
 	var order []string
-	for _, r := range ep.requests() {
-		m := slackMessage(t, r.body)
+	for _, r := range ep.Requests() {
+		m := slackMessage(t, r.Body)
 		ctx := m.Blocks[len(m.Blocks)-1].Elements[0].Text
 		for _, a := range append(slices.Clone(infos[:10]), infos[2000], warn, human) {
 			if strings.Contains(ctx, a.ID) {
@@ -324,8 +323,8 @@ func TestCriticalOvertakesInfo(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Errorf("Slack got %q\nwant %q (needs_human next, after its own case's earlier alert)", order, want)
 	}
-	for i, r := range ep.requests()[1:] {
-		if gap := r.at.Sub(ep.requests()[i].at); gap < time.Second {
+	for i, r := range ep.Requests()[1:] {
+		if gap := r.At.Sub(ep.Requests()[i].At); gap < time.Second {
 			t.Errorf("messages %d and %d %v apart", i, i+1, gap)
 		}
 	}

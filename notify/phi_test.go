@@ -116,8 +116,8 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 	refSink.IncludeOrderRef = true
 	phiSink.IncludePHI = true
 	cfgs := []notify.Sink{hookSink("plain", "plain-url"), refSink, phiSink}
-	ns, err := notify.Build(cfgs, notify.Env{Secrets: notifytest.Secrets{"plain-url": plain.srv.URL, "ref-url": refOnly.srv.URL,
-		"ehr-url": full.srv.URL, "hook-key": hookSecret}, Clock: clock})
+	ns, err := notify.Build(cfgs, notify.Env{Secrets: notifytest.Secrets{"plain-url": plain.URL, "ref-url": refOnly.URL,
+		"ehr-url": full.URL, "hook-key": hookSecret}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +136,11 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 	if _, err := d.DeliverOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(plain.requests()) + len(refOnly.requests()); n != 0 {
+	if n := len(plain.Requests()) + len(refOnly.Requests()); n != 0 {
 		t.Fatalf("%d requests to sinks without PHI while the index could not be refreshed", n)
 	}
-	if len(full.requests()) != 1 {
-		t.Fatalf("the include_phi sink got %d requests, want 1 (it needs no redaction)", len(full.requests()))
+	if len(full.Requests()) != 1 {
+		t.Fatalf("the include_phi sink got %d requests, want 1 (it needs no redaction)", len(full.Requests()))
 	}
 	red.failing.Store(false)
 	clock.Advance(time.Minute)
@@ -148,13 +148,13 @@ func TestDispatcherRedactsPayerTextForSinksWithoutPHI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	body := func(e *endpoint) webhook.Payload {
+	body := func(e *notifytest.Endpoint) webhook.Payload {
 		t.Helper()
-		reqs := e.requests()
+		reqs := e.Requests()
 		if len(reqs) != 1 {
 			t.Fatalf("%d requests, want 1", len(reqs))
 		}
-		return reqs[0].payload(t)
+		return reqs[0].Payload()
 	}
 	const redacted = "Denied for [REDACTED], [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]: not medically necessary."
 	if p := body(plain); p.Data.Reason != redacted || p.Data.ExternalRef != "" || p.Data.Patient != nil {

@@ -23,13 +23,12 @@ import (
 type Endpoint struct {
 	URL string
 
-	srv   *httptest.Server
-	opts  EndpointOptions
-	mu    sync.Mutex
-	reqs  []Request
-	fixed Answer        // SetAnswer's
-	first chan struct{} // closed at the first request
-	once  sync.Once
+	srv     *httptest.Server
+	opts    EndpointOptions
+	mu      sync.Mutex
+	reqs    []Request
+	fixed   Answer        // SetAnswer's
+	arrived chan struct{} // a value per request
 }
 
 // EndpointOptions script an Endpoint; the zero value checks nothing and
@@ -84,7 +83,7 @@ func NewEndpoint(t testing.TB, opts EndpointOptions) *Endpoint {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Endpoint{opts: opts, first: make(chan struct{})}
+	e := &Endpoint{opts: opts, arrived: make(chan struct{}, 1000)}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
 	e.URL = e.srv.URL
@@ -113,7 +112,10 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	e.reqs = append(e.reqs, req)
 	e.mu.Unlock()
-	e.once.Do(func() { close(e.first) })
+	select {
+	case e.arrived <- struct{}{}:
+	default: // a test that does not wait on Arrived
+	}
 	if a.RetryAfter != "" {
 		w.Header().Set("Retry-After", a.RetryAfter)
 	}
@@ -130,8 +132,9 @@ func (e *Endpoint) SetAnswer(a Answer) {
 	e.fixed = a
 }
 
-// Tried is closed at the endpoint's first request.
-func (e *Endpoint) Tried() <-chan struct{} { return e.first }
+// Arrived receives a value for each request the endpoint has answered (up
+// to 1,000 not yet received).
+func (e *Endpoint) Arrived() <-chan struct{} { return e.arrived }
 
 // Requests returns every request so far, in the order received.
 func (e *Endpoint) Requests() []Request {
