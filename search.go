@@ -22,11 +22,16 @@ const (
 // spaces. Every word of q must match one of: the start of the case ID, of
 // the external ref or of the payer ref, the whole member ID, or the start
 // of a word of the patient's first or last name ("quill", "rosalind
-// quill", "Quillfeather, Rosalind"). An empty q matches nothing.
+// quill", "Quillfeather, Rosalind"); or q whole starts the payer ref. An
+// empty q matches nothing.
 func (c *Case) SearchMatch(q string) []string {
 	terms := strings.Fields(strings.ToLower(strings.ReplaceAll(q, ",", " ")))
 	if len(terms) == 0 {
 		return nil
+	}
+	// A reference typed whole may hold a space ("SHP-PA 000123").
+	if whole := strings.ToLower(strings.TrimSpace(q)); len(terms) > 1 && strings.HasPrefix(strings.ToLower(c.PayerRef), whole) {
+		return []string{MatchPayerRef}
 	}
 	names := strings.FieldsFunc(strings.ToLower(c.Patient.FirstName+" "+c.Patient.LastName), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)

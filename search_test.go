@@ -37,6 +37,9 @@ func TestSearchMatch(t *testing.T) {
 		})
 	}
 	// Unicode case folding.
+	if got := (&Case{PayerRef: "SHP-PA 000123"}).SearchMatch("shp-pa 0001"); !slices.Equal(got, []string{MatchPayerRef}) {
+		t.Fatalf("payer ref with a space: %v", got)
+	}
 	u := &Case{Patient: Patient{FirstName: "Élodie", LastName: "Ünal"}}
 	if got := u.SearchMatch("élodie ünal"); !slices.Equal(got, []string{MatchPatientName}) {
 		t.Fatalf("unicode name: %v", got)

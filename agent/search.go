@@ -74,7 +74,7 @@ const maxCandidates = 20
 // Errors never repeat ref (it may be an order reference).
 func ResolveCase(ctx context.Context, st authpilot.Store, ref, actor string) (*authpilot.Case, error) {
 	ref = strings.TrimSpace(ref)
-	if ref == "" || strings.ContainsAny(ref, " \t,") {
+	if ref == "" {
 		return nil, fmt.Errorf("no case matches: a case is named by its ID, an ID prefix, its external ref or its payer ref: %w", authpilot.ErrNotFound)
 	}
 	c, err := st.GetCase(ctx, ref)
@@ -84,7 +84,7 @@ func ResolveCase(ctx context.Context, st authpilot.Store, ref, actor string) (*a
 	if !errors.Is(err, authpilot.ErrNotFound) {
 		return nil, err
 	}
-	all, err := st.ListCases(ctx, authpilot.CaseFilter{Query: ref})
+	all, err := st.ListCases(ctx, authpilot.CaseFilter{})
 	if err != nil {
 		return nil, err
 	}

@@ -146,6 +146,7 @@ func TestResolveCase(t *testing.T) {
 	mk("01JAAA0001", "MRN-1-ORD-1", "SUM-555")
 	mk("01JAAB0002", "MRN-2-ORD-1", "SUM-777")
 	mk("01JBBB0003", "01JAAA", "")
+	mk("01JCCC0004", "", "SHP-PA 000123") // a payer's reference may hold a space
 	tests := []struct {
 		ref, want, err string
 		logged         bool
@@ -154,6 +155,7 @@ func TestResolveCase(t *testing.T) {
 		{"01jaab", "01JAAB0002", "", true},
 		{"mrn-2-ord-1", "01JAAB0002", "", true},
 		{"sum-555", "01JAAA0001", "", true},
+		{"shp-pa 000123", "01JCCC0004", "", true},
 		{"01JA", "", "2 cases match: 01JAAA0001 (ID prefix), 01JAAB0002 (ID prefix); give the whole case ID", true},
 		{"01JAAA", "", "2 cases match: 01JAAA0001 (ID prefix), 01JBBB0003 (external ref)", true},
 		{"MRN-3", "", "no case has this ID", true},
