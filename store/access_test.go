@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +77,36 @@ func TestAccessLog(t *testing.T) {
 	for _, q := range []string{"UPDATE access_log SET actor = 'x'", "DELETE FROM access_log"} {
 		if _, err := s.w.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// BenchmarkListCasesQuery: a search reads and matches every case; 5,000
+// cases is a large practice's open and recent work.
+func BenchmarkListCasesQuery(b *testing.B) {
+	s, _ := openTest(b)
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 5000 {
+		c := testCase(fmt.Sprintf("01CASE%05d", i))
+		c.Patient.LastName = fmt.Sprintf("Name%05d", i)
+		data, _ := json.Marshal(c)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cases (id, status, payer, connector, version, created_at, updated_at, data)
+			VALUES (?, 'draft', 'aetna', 'availity', 1, ?, ?, ?)`, c.ID, fmtTime(time.Now()), fmtTime(time.Now()), string(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := s.ListCases(ctx, authpilot.CaseFilter{Query: "name04999", Limit: 500})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("%d %v", len(got), err)
 		}
 	}
 }
