@@ -103,7 +103,7 @@ func practiceWeek(today authpilot.Date, cal *schedules.Calendar) []demoCase {
 		{label: "SI joint fusion", nc: mk("ORD-24022", "Howard", "Lindqvist", "1954-09-09", "SHP4412876", summitPayer, authpilot.TrackSurgery, npiSurgeon,
 			[]authpilot.ServiceLine{line("27279", 1, "left")}, []string{"M46.1"}, on(6, time.Monday), pt),
 			portal: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 3, ValidityDays: 90}},
-		{label: "lumbar laminectomy (filed by phone, tracked)", tracked: true,
+		{label: "laminectomy (tracked: filed by phone)", tracked: true,
 			nc: mk("ORD-23990", "Beatrice", "Nakamura", "1950-04-18", "SHP4409914", summitPayer, authpilot.TrackSurgery, npiSurgeon,
 				[]authpilot.ServiceLine{line("63047", 1, "L3-L4 bilateral")}, []string{"M48.062"}, on(4, time.Thursday), nil),
 			portal: &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 1, ValidityDays: 90}},

@@ -54,16 +54,16 @@ func TestDemoJSON(t *testing.T) {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
 	}
 	want := map[string]authpilot.Status{
-		"lumbar fusion L4-S1":                          authpilot.StatusApproved,
-		"bone-growth stimulator (fusion episode)":      authpilot.StatusApproved,
-		"lumbar RFA, two levels":                       authpilot.StatusPartiallyApproved,
-		"lumbar ESI":                                   authpilot.StatusApproved,
-		"lumbar MRI":                                   authpilot.StatusApproved,
-		"cervical MRI":                                 authpilot.StatusDenied,
-		"cervical fusion C5-C7":                        authpilot.StatusApproved,
-		"kyphoplasty":                                  authpilot.StatusDenied,
-		"lumbar discectomy, three levels":              authpilot.StatusModified,
-		"lumbar laminectomy (filed by phone, tracked)": authpilot.StatusApproved,
+		"lumbar fusion L4-S1":                     authpilot.StatusApproved,
+		"bone-growth stimulator (fusion episode)": authpilot.StatusApproved,
+		"lumbar RFA, two levels":                  authpilot.StatusPartiallyApproved,
+		"lumbar ESI":                              authpilot.StatusApproved,
+		"lumbar MRI":                              authpilot.StatusApproved,
+		"cervical MRI":                            authpilot.StatusDenied,
+		"cervical fusion C5-C7":                   authpilot.StatusApproved,
+		"kyphoplasty":                             authpilot.StatusDenied,
+		"lumbar discectomy, three levels":         authpilot.StatusModified,
+		"laminectomy (tracked: filed by phone)":   authpilot.StatusApproved,
 	}
 	if len(s.Cases) != 13 {
 		t.Fatalf("%d cases in the summary, want 13", len(s.Cases))
