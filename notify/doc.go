@@ -19,8 +19,12 @@
 // Secret and SecretURL read a secret by its keyring name without echoing
 // it, HTTPClient never follows redirects,
 // Audience (embedded in each Notifier) says whether the sink gets the
-// case's PHI and order reference, and Post sends one JSON POST and
-// classifies the answer.
+// case's PHI and order reference, Sender (embedded in each Notifier) holds
+// the sink's name, audience, timeout, clock and time zone, and Post sends
+// one JSON POST and classifies the answer. The chat kinds (Slack, Teams)
+// are one chat sink kind each (chat.go: RegisterChat, ChatConfig,
+// ChatSender): the same keys, checks and webhook URL from the keyring,
+// each with its own message.
 //
 // Retry, backoff, sink disabling and the sink_failing and resolved alerts
 // live here, in the pipeline; a Notifier makes one attempt and says
