@@ -360,13 +360,7 @@ func TestThroughDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, outbox, logs := notifytest.Dispatcher("staff", n, clock, notifytest.Cases{seeded.ID: seeded}, notifytest.PHI(phi))
-	a := alert()
-	a.ExternalRef = seeded.ExternalRef
-	a.Reason = "Denied for QUILLFEATHER, Marguerite Quillfeather (DOB 1961-07-14), member ZQX998877, order ORD-4411: not medically necessary."
-	if _, err := outbox.Enqueue(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
+	d, outbox, logs := notifytest.Dispatcher(t, "staff", n, clock, notifytest.Denial(authpilot.SeverityWarning, start))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	if _, err := d.DeliverOnce(ctx); err != nil {
@@ -387,7 +381,7 @@ func TestThroughDispatcher(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("received %d messages; logs:\n%s", len(got), logs)
 	}
-	if !strings.Contains(got[0].data, "Reason:    Denied for QUILLFEATHER, [REDACTED] [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]") {
+	if !strings.Contains(got[0].data, "Reason:    Denied for [REDACTED] [REDACTED] (DOB [REDACTED]), member [REDACTED], order [REDACTED]") {
 		t.Errorf("reason not redacted as expected:\n%s", got[0].data)
 	}
 	for _, v := range phi {

@@ -31,6 +31,17 @@ func Alert(sev authpilot.Severity, at time.Time) authpilot.Alert {
 	}
 }
 
+// PayerTextWithPHI is a payer's denial reason naming Case's patient, her
+// DOB, member ID and order: what a redactor must catch in an alert's text.
+const PayerTextWithPHI = "Denied for Marguerite Quillfeather (DOB 1961-07-14), member ZQX998877, order ORD-4411: not medically necessary."
+
+// Denial is Alert for Case's order with PayerTextWithPHI as its reason.
+func Denial(sev authpilot.Severity, at time.Time) authpilot.Alert {
+	a := Alert(sev, at)
+	a.ExternalRef, a.Reason = Case().ExternalRef, PayerTextWithPHI
+	return a
+}
+
 // CasePHI is every PHI value of Case as a message would spell it.
 func CasePHI() []string {
 	return []string{"Marguerite", "Quillfeather", "1961-07-14", "ZQX998877", "22630", "M51.16", "ORD-4411"}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/internal/yamlx"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/schedules"
@@ -66,12 +67,17 @@ func Sink(t testing.TB, src string) notify.Sink {
 
 // Dispatcher returns a Dispatcher that routes every alert to the one sink
 // called name, delivered by n, for a kind's test through the pipeline: an
-// in-memory Outbox on clock, the cases, the PHI redactor phi, no backoff
-// jitter, and the log it writes.
-func Dispatcher(name string, n notify.Notifier, clock schedules.Clock, cases Cases, phi notify.PHIRedactor) (*notify.Dispatcher, *Outbox, *LogBuffer) {
+// in-memory Outbox on clock holding the alerts, Case to read, a PHI
+// redactor of CasePHI, no backoff jitter, and the log it writes.
+func Dispatcher(t testing.TB, name string, n notify.Notifier, clock schedules.Clock, alerts ...authpilot.Alert) (*notify.Dispatcher, *Outbox, *LogBuffer) {
+	t.Helper()
 	outbox := &Outbox{Now: clock.Now}
+	if _, err := outbox.Enqueue(t.Context(), alerts...); err != nil {
+		t.Fatal(err)
+	}
 	logger, logs := NewLogger()
-	d := notify.NewDispatcher(outbox, cases, &notify.Router{Sinks: []string{name}, Routes: []notify.Route{{Sinks: []string{name}}}},
-		map[string]notify.Notifier{name: n}, clock, logger, notify.Options{Rand: func() float64 { return 0.5 }, PHI: phi})
+	c := Case()
+	d := notify.NewDispatcher(outbox, Cases{c.ID: c}, &notify.Router{Sinks: []string{name}, Routes: []notify.Route{{Sinks: []string{name}}}},
+		map[string]notify.Notifier{name: n}, clock, logger, notify.Options{Rand: func() float64 { return 0.5 }, PHI: PHI(CasePHI())})
 	return d, outbox, logs
 }

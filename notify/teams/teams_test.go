@@ -263,13 +263,7 @@ func TestThroughDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, outbox, logs := notifytest.Dispatcher("ops", n, clock, notifytest.Cases{seeded.ID: seeded}, notifytest.PHI(phi))
-	a := alert()
-	a.ExternalRef = seeded.ExternalRef
-	a.Reason = "Denied for Marguerite Quillfeather (DOB 1961-07-14), member ZQX998877, order ORD-4411: not medically necessary."
-	if _, err := outbox.Enqueue(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
+	d, _, logs := notifytest.Dispatcher(t, "ops", n, clock, notifytest.Denial(authpilot.SeverityCritical, start))
 	if _, err := d.DeliverOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
