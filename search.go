@@ -84,4 +84,7 @@ type Access struct {
 	// (MatchID, MatchPatientName, ...); empty when it matched none.
 	Matched []string `json:"matched"`
 	CaseIDs []string `json:"case_ids"`
+	// From is where a person's read came from (the client address);
+	// empty for the CLI.
+	From string `json:"from,omitempty"`
 }

@@ -46,6 +46,10 @@ type Options struct {
 	// ServerTimeouts bound the API's connections; zero fields take
 	// DefaultServerTimeouts'.
 	ServerTimeouts ServerTimeouts
+	// Workspace, if set, builds the handler of every path the API does
+	// not serve (the coordinators' web workspace, package web). Run calls
+	// it once, before it serves.
+	Workspace func(*Agent) (http.Handler, error)
 }
 
 // Agent is the daemon.
@@ -216,6 +220,15 @@ type kicker struct{ a *Agent }
 
 func (k kicker) Kick() { k.a.kickDispatcher() }
 
+// Config returns the agent's configuration.
+func (a *Agent) Config() *config.Config { return a.cfg }
+
+// Now is the agent's clock (the injected one in tests).
+func (a *Agent) Now() time.Time { return a.now() }
+
+// Logger returns the agent's logger.
+func (a *Agent) Logger() *slog.Logger { return a.log }
+
 // Store returns the agent's store.
 func (a *Agent) Store() authpilot.Store { return a.store }
 
@@ -292,12 +305,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
 		api.Connectors = LimitsOf(a.cfg)
 		api.Actions, api.TokenName = a.actions, a.cfg.Server.TokenSecret
-		a.server = NewServer(api.Handler(), a.opts.ServerTimeouts, a.log)
+		h, err := a.handler(api)
+		if err != nil {
+			return err
+		}
+		a.server = NewServer(h, a.opts.ServerTimeouts, a.log)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.log.Info("api listening", "addr", a.listener.Addr().String())
-			if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Info("api listening", "addr", a.listener.Addr().String(), "tls", a.cfg.Server.TLS.Enabled())
+			serve := func() error { return a.server.Serve(a.listener) }
+			if t := a.cfg.Server.TLS; t.Enabled() {
+				serve = func() error { return a.server.ServeTLS(a.listener, t.CertFile, t.KeyFile) }
+			}
+			if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("api: %w", err)
 			}
 		}()
@@ -336,6 +357,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
+}
+
+// handler is what the server serves: the API, and with a workspace the
+// workspace on every other path.
+func (a *Agent) handler(api *API) (http.Handler, error) {
+	h := api.Handler()
+	if a.opts.Workspace == nil {
+		return h, nil
+	}
+	ws, err := a.opts.Workspace(a)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/metrics"} {
+		mux.Handle(p, h)
+	}
+	mux.Handle("/", ws)
+	return mux, nil
 }
 
 // schedule registers the cron jobs: per connector submit and poll, and the

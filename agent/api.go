@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -378,31 +379,13 @@ func parseWhen(v string, now time.Time, dir int) (time.Time, error) {
 }
 
 func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
-	// The same content may be stored for several cases (or for none, while
-	// intake links it), so the case's own document row is the authority.
-	docs, err := a.Store.Documents(r.Context(), r.PathValue("id"))
-	var doc *authpilot.Document
-	for i := range docs {
-		if docs[i].SHA256 == r.PathValue("sha256") {
-			doc = &docs[i]
-		}
-	}
-	if err == nil && doc == nil {
-		// Named by the case but its row not linked (see namesDocument).
-		if c, cerr := a.Store.GetCase(r.Context(), r.PathValue("id")); cerr == nil && namesDocument(c, r.PathValue("sha256")) {
-			doc = &authpilot.Document{SHA256: r.PathValue("sha256")}
-		}
-	}
-	if err != nil || doc == nil {
+	rc, doc, err := OpenCaseDocument(r.Context(), a.Store, r.PathValue("id"), r.PathValue("sha256"))
+	switch {
+	case errors.Is(err, authpilot.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such document for this case", nil)
 		return
-	}
-	rc, first, err := a.Store.OpenDocument(r.Context(), doc.SHA256)
-	if err == nil && doc.Name == "" {
-		doc.Name, doc.ContentType = first.Name, first.ContentType
-	}
-	if err != nil {
-		a.Log.Error("open document failed", "case", doc.CaseID, "err", err)
+	case err != nil:
+		a.Log.Error("open document failed", "case", r.PathValue("id"), "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the document", nil)
 		return
 	}
@@ -410,6 +393,38 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", doc.ContentType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", doc.Name))
 	_, _ = io.Copy(w, rc)
+}
+
+// OpenCaseDocument opens the document sha256 of case caseID: one the case
+// has a document row for, or one the case itself names. Neither is an
+// error wrapping authpilot.ErrNotFound.
+func OpenCaseDocument(ctx context.Context, st authpilot.Store, caseID, sha256 string) (io.ReadCloser, authpilot.Document, error) {
+	// The same content may be stored for several cases (or for none, while
+	// intake links it), so the case's own document row is the authority.
+	docs, err := st.Documents(ctx, caseID)
+	var doc *authpilot.Document
+	for i := range docs {
+		if docs[i].SHA256 == sha256 {
+			doc = &docs[i]
+		}
+	}
+	if err == nil && doc == nil {
+		// Named by the case but its row not linked (see namesDocument).
+		if c, cerr := st.GetCase(ctx, caseID); cerr == nil && namesDocument(c, sha256) {
+			doc = &authpilot.Document{SHA256: sha256}
+		}
+	}
+	if err != nil || doc == nil {
+		return nil, authpilot.Document{}, fmt.Errorf("document of case %s: %w", caseID, authpilot.ErrNotFound)
+	}
+	rc, first, err := st.OpenDocument(ctx, doc.SHA256)
+	if err != nil {
+		return nil, authpilot.Document{}, fmt.Errorf("open document: %w", err)
+	}
+	if doc.Name == "" {
+		doc.Name, doc.ContentType = first.Name, first.ContentType
+	}
+	return rc, *doc, nil
 }
 
 // writeJSON answers status with v as indented JSON.

@@ -16,11 +16,17 @@ import (
 // case IDs returned, never the query — and no case is returned when the
 // log cannot be written.
 func SearchCases(ctx context.Context, st authpilot.Store, f authpilot.CaseFilter, actor string) ([]*authpilot.Case, error) {
+	return SearchCasesFrom(ctx, st, f, actor, "")
+}
+
+// SearchCasesFrom is SearchCases by a person at address from (recorded
+// in the access log).
+func SearchCasesFrom(ctx context.Context, st authpilot.Store, f authpilot.CaseFilter, actor, from string) ([]*authpilot.Case, error) {
 	cases, err := st.ListCases(ctx, f)
 	if err != nil || f.Query == "" {
 		return cases, err
 	}
-	if err := logAccess(ctx, st, "search", actor, matchedFields(f.Query, cases), cases); err != nil {
+	if err := LogAccess(ctx, st, authpilot.Access{Action: "search", Actor: actor, From: from, Matched: matchedFields(f.Query, cases)}, cases); err != nil {
 		return nil, err
 	}
 	return cases, nil
@@ -40,14 +46,17 @@ func matchedFields(q string, cases []*authpilot.Case) []string {
 	return out
 }
 
-// logAccess writes one access-log entry for cases returned to actor.
-func logAccess(ctx context.Context, st authpilot.Store, action, actor string, matched []string, cases []*authpilot.Case) error {
-	a := authpilot.Access{Actor: actor, Action: action, Matched: matched, CaseIDs: []string{}}
+// LogAccess writes one access-log entry a for cases (appended to
+// a.CaseIDs) shown to a.Actor.
+func LogAccess(ctx context.Context, st authpilot.Store, a authpilot.Access, cases []*authpilot.Case) error {
+	if a.CaseIDs == nil {
+		a.CaseIDs = []string{}
+	}
 	for _, c := range cases {
 		a.CaseIDs = append(a.CaseIDs, c.ID)
 	}
 	if err := st.LogAccess(ctx, a); err != nil {
-		return fmt.Errorf("%s refused: the access log cannot be written: %w", action, err)
+		return fmt.Errorf("%s refused: the access log cannot be written: %w", a.Action, err)
 	}
 	return nil
 }
@@ -112,7 +121,7 @@ func ResolveCase(ctx context.Context, st authpilot.Store, ref, actor string) (*a
 		}
 	}
 	slices.Sort(matched)
-	if err := logAccess(ctx, st, "lookup", actor, matched, found); err != nil {
+	if err := LogAccess(ctx, st, authpilot.Access{Action: "lookup", Actor: actor, Matched: matched}, found); err != nil {
 		return nil, err
 	}
 	switch {

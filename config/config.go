@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	// Time zones are validated with time.LoadLocation; embedding the zone
@@ -124,6 +125,37 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// TokenSecret names the keyring secret holding the API bearer token.
 	TokenSecret string `yaml:"token_secret"`
+	// ExternalURL is the workspace's address as people reach it (a
+	// reverse proxy's); alerts link to their case page under it. Empty:
+	// http(s)://Listen.
+	ExternalURL string `yaml:"external_url"`
+	// TLS, when both files are set, serves the API and the workspace
+	// over HTTPS.
+	TLS TLS `yaml:"tls"`
+	// IdleTimeout signs a workspace session out after this long without
+	// a request (HIPAA automatic logoff).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// TLS names a PEM certificate (chain) and its private key.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// BaseURL is where people reach the workspace: ExternalURL, else
+// http(s)://Listen; without a trailing slash.
+func (s Server) BaseURL() string {
+	if s.ExternalURL != "" {
+		return strings.TrimRight(s.ExternalURL, "/")
+	}
+	if s.TLS.Enabled() {
+		return "https://" + s.Listen
+	}
+	return "http://" + s.Listen
 }
 
 // Keyring says where secrets live.

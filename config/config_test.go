@@ -50,7 +50,7 @@ func TestGoodConfig(t *testing.T) {
 	check("Location", cfg.Location().String(), "America/Chicago")
 	check("DataDir", cfg.DataDir, filepath.Join(dir, "data"))
 	check("Log", cfg.Log, Log{Level: "debug", Format: "json"})
-	check("Server", cfg.Server, Server{Listen: "127.0.0.1:8700", TokenSecret: "api-token-2"})
+	check("Server", cfg.Server, Server{Listen: "127.0.0.1:8700", TokenSecret: "api-token-2", IdleTimeout: Duration(15 * time.Minute)})
 	check("Keyring", cfg.Keyring, Keyring{
 		Backend:        "file",
 		FileDir:        "/var/lib/authpilot/keyring",
@@ -205,7 +205,7 @@ func TestDefault(t *testing.T) {
 	check("DataDir", d.DataDir, filepath.Join(wd, "authpilot-data"))
 	check("Log", d.Log, Log{Level: "info", Format: "text"})
 	check("Log.SlogLevel", d.Log.SlogLevel().String(), "INFO")
-	check("Server", d.Server, Server{Listen: "127.0.0.1:8600", TokenSecret: "api-token"})
+	check("Server", d.Server, Server{Listen: "127.0.0.1:8600", TokenSecret: "api-token", IdleTimeout: Duration(15 * time.Minute)})
 	check("Keyring", d.Keyring, Keyring{Backend: "file", FileDir: filepath.Join(wd, "authpilot-data", "keyring"), PassphraseEnv: "AUTHPILOT_KEYRING_PASSPHRASE"})
 	check("Sections[browser]", d.Sections["browser"], connectors.SectionOptions(&portal.BrowserOptions{MaxPages: 4, RecycleAfter: 50}))
 	check("Recordings", d.Recordings, Recordings{Capture: CaptureOnFailure, Retention: days(30)})

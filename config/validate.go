@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -202,6 +203,17 @@ func (v *validator) server() {
 		v.warnf(path, "%s is not a loopback address: the API is reachable from the network, guarded only by its bearer token", v.q(path, s.Listen))
 	}
 	v.secretName("server.token_secret", s.TokenSecret, true)
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		v.errorf("server.tls", "set both cert_file and key_file, or neither")
+	}
+	v.cfg.Server.TLS.CertFile, v.cfg.Server.TLS.KeyFile = v.abs(s.TLS.CertFile), v.abs(s.TLS.KeyFile)
+	if u := s.ExternalURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			v.errorf("server.external_url", "bad URL %s: want http(s)://host[:port][/path]", v.q("server.external_url", u))
+		}
+	}
+	v.positive("server.idle_timeout", s.IdleTimeout)
 }
 
 func isLoopback(host string) bool {

@@ -27,8 +27,8 @@ func (s *Store) LogAccess(ctx context.Context, a authpilot.Access) error {
 		return fmt.Errorf("log access: %w", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_log (at, actor, action, matched, case_ids) VALUES (?, ?, ?, ?, ?)`,
-			fmtTime(s.clock()), a.Actor, a.Action, strings.Join(a.Matched, ","), string(b))
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_log (at, actor, action, matched, case_ids, source) VALUES (?, ?, ?, ?, ?, ?)`,
+			fmtTime(s.clock()), a.Actor, a.Action, strings.Join(a.Matched, ","), string(b), a.From)
 		return err
 	})
 	if err != nil {
@@ -40,7 +40,7 @@ func (s *Store) LogAccess(ctx context.Context, a authpilot.Access) error {
 // AccessLog returns the access log entries made at or after since, oldest
 // first.
 func (s *Store) AccessLog(ctx context.Context, since time.Time) ([]authpilot.Access, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, matched, case_ids FROM access_log
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, matched, case_ids, source FROM access_log
 		WHERE at >= ? ORDER BY id`, fmtTime(since))
 	if err != nil {
 		return nil, fmt.Errorf("read access log: %w", err)
@@ -52,7 +52,7 @@ func (s *Store) AccessLog(ctx context.Context, since time.Time) ([]authpilot.Acc
 			a                authpilot.Access
 			at, matched, ids string
 		)
-		if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &matched, &ids); err != nil {
+		if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &matched, &ids, &a.From); err != nil {
 			return nil, fmt.Errorf("read access log: scan: %w", err)
 		}
 		if a.At, err = parseTime(at); err != nil {

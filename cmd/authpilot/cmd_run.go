@@ -10,6 +10,7 @@ import (
 
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/internal/didyoumean"
+	"github.com/authpilot/authpilot/web"
 )
 
 func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -21,7 +22,7 @@ func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	for _, w := range cfg.Warnings {
 		log.Warn("config warning", "warning", w)
 	}
-	a, err := agent.New(cfg, agent.Options{Logger: log})
+	a, err := agent.New(cfg, agent.Options{Logger: log, Workspace: web.Workspace(web.Options{})})
 	if err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err := a.Listen(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "authpilot %s serving the API on http://%s (data in %s)\n", version, a.Addr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "authpilot %s serving the API and the workspace on %s (listening on %s; data in %s)\n", version, cfg.Server.BaseURL(), a.Addr(), cfg.DataDir)
 	return a.Run(ctx)
 }
 

@@ -33,7 +33,15 @@ Commands:
   case import FILE.csv import cases from a CSV export
   case note|attach|respond|decide|update|withdraw|requeue|p2p|appeal|extension|deadline CASE
                        a staff action on a case (see 'authpilot case <action> -h')
-  access-log           who searched or looked up cases, when, and which cases they got
+  access-log           who searched, looked up or read cases, when, from where, and which cases
+  user add NAME        create a workspace account (--role admin|coordinator|viewer; password on stdin)
+  user list            list the accounts: role, active, locked or disabled
+  user disable|enable NAME
+                       disable an account (signs it out) or enable it again
+  user reset-password NAME
+                       set a new password (stdin), unlock the account, sign it out
+  token create --user NAME
+                       create a person's API token (printed once, stored hashed)
   secrets set NAME     store a secret read from stdin (never from arguments)
   secrets list         list secret names
   secrets delete NAME  delete a secret
@@ -91,6 +99,8 @@ func commands() map[string]command {
 		"secrets":    sub(map[string]command{"set": cmdSecretsSet, "list": cmdSecretsList, "delete": cmdSecretsDelete}),
 		"poll":       cmdPoll,
 		"access-log": cmdAccessLog,
+		"user":       sub(userCommands()),
+		"token":      sub(map[string]command{"create": cmdTokenCreate}),
 		"submit":     cmdSubmit,
 		"notify":     sub(map[string]command{"test": cmdNotifyTest, "enable": cmdNotifyEnable, "status": cmdNotifyStatus}),
 		"sim":        cmdSim,

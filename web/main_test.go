@@ -1,0 +1,307 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/connectors/portal"
+	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/payersim"
+	"github.com/authpilot/authpilot/schedules/clocktest"
+	"github.com/authpilot/authpilot/store"
+	"github.com/authpilot/authpilot/web"
+)
+
+// browser is the tests' one headless Chromium (Debian's), launched on
+// first use; each test takes its own incognito context.
+var (
+	browser  *rod.Browser
+	launched *launcher.Launcher
+)
+
+func TestMain(m *testing.M) {
+	// Sign-ins in tests need not cost 100 ms of bcrypt each.
+	web.PasswordCost = 4
+	code := m.Run()
+	if browser != nil {
+		_ = browser.Close()
+	}
+	if launched != nil {
+		launched.Kill()
+	}
+	os.Exit(code)
+}
+
+// incognito returns a fresh browser context of the shared browser.
+func incognito(t *testing.T) *rod.Browser {
+	t.Helper()
+	if browser == nil {
+		bin, err := portal.FindChromium("")
+		if err != nil {
+			t.Fatalf("these tests drive Debian's chromium; run ./scripts/setup: %v", err)
+		}
+		l := launcher.New().Bin(bin).Headless(true).Leakless(false).Set("no-first-run").Set("disable-background-networking")
+		if os.Geteuid() == 0 {
+			l = l.NoSandbox(true)
+		}
+		u, err := l.Launch()
+		if err != nil {
+			t.Fatalf("launch chromium: %v", err)
+		}
+		launched = l
+		browser = rod.New().ControlURL(u)
+		if err := browser.Connect(); err != nil {
+			t.Fatalf("connect chromium: %v", err)
+		}
+	}
+	b, err := browser.Incognito()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// world is the daemon with its workspace on loopback, the simulators and
+// one injected clock (Monday 7 December 2026, 09:00 in New York).
+type world struct {
+	a     *agent.Agent
+	st    *store.Store
+	base  string
+	clock *clocktest.Fake
+	ny    *time.Location
+	sims  *payersim.Set
+}
+
+const apiToken = "web-test-api-token"
+
+func newWorld(t *testing.T, rules ...payersim.Rule) *world {
+	t.Helper()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clocktest.New(time.Date(2026, 12, 7, 9, 0, 0, 0, ny))
+	now := func() time.Time { return clock.Now().In(ny) }
+	sims, err := payersim.Start(payersim.SetOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sims.Close() })
+	if err := sims.Payer.SetScenario(payersim.Scenario{Rules: rules}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := authpilot.StaticSecrets(payersim.ExampleSecrets())
+	secrets["api-token"] = apiToken
+	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln,
+		Workspace: web.Workspace(web.Options{Lockout: web.Lockout{After: 3, Base: time.Minute, Max: time.Hour}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		a.Close()
+	})
+	return &world{a: a, st: a.Store().(*store.Store), base: "http://" + ln.Addr().String(), clock: clock, ny: ny, sims: sims}
+}
+
+// writeConfig writes authpilot.yaml and the example flows pointed at the
+// simulators; Summit's peer-to-peer window is one business day.
+func writeConfig(t *testing.T, dir, payerURL, rbmURL string) *config.Config {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, url := range map[string]string{"summit-portal.yaml": payerURL, "clearview-rbm.yaml": rbmURL} {
+		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "base_url:") {
+				lines[i] = "base_url: " + url
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y := fmt.Sprintf(`
+practice: {name: Web Spine, timezone: America/New_York}
+data_dir: %s/data
+recordings: {capture: on_failure}
+schedules: {deadlines: "", digest: ""}
+payers:
+  - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal, deadlines: {peer_to_peer_business_days: 1}}
+  - {id: clearview-rbm, plan_type: medicare_advantage, connector: clearview-rbm}
+connectors:
+  - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
+  - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
+`, dir)
+	p := filepath.Join(dir, "authpilot.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+const password = "correct horse battery"
+
+// addUser creates an account with role and the test password.
+func (w *world) addUser(t *testing.T, name string, role store.Role) {
+	t.Helper()
+	h, err := web.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.st.AddUser(context.Background(), store.User{Name: name, Role: role, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// intake creates a Summit case for member.
+func (w *world) intake(t *testing.T, member, last string) string {
+	t.Helper()
+	c, err := w.a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
+		ExternalRef: "ORD-" + member, Payer: "summit-ma", Track: authpilot.TrackSurgery,
+		Patient:          authpilot.Patient{FirstName: "Ada", LastName: last, DOB: authpilot.NewDate(1960, 5, 5), MemberID: member},
+		OrderingProvider: authpilot.Provider{NPI: "1245319599", Name: "Lakeside Spine"},
+		ServiceLines:     []authpilot.ServiceLine{{Code: "22633", Units: 1, Level: "L4-L5"}},
+		Diagnoses:        []string{"M48.062"}, ServiceDate: authpilot.NewDate(2027, 1, 12),
+		ClinicalNotes: "Radicular pain despite 8 weeks of PT and NSAIDs.",
+	}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+// submitAndPoll submits the new cases to Summit and polls it once.
+func (w *world) submitAndPoll(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, r := range w.a.SubmitNow(ctx, "summit-portal") {
+		if r.Err != nil || r.Submitted != r.Cases {
+			t.Fatalf("submit: %d of %d: %v", r.Submitted, r.Cases, r.Err)
+		}
+	}
+	for _, r := range w.a.PollNow(ctx, nil, "summit-portal") {
+		if r.Err != nil {
+			t.Fatalf("poll: %v", r.Err)
+		}
+	}
+}
+
+func (w *world) get(t *testing.T, id string) *authpilot.Case {
+	t.Helper()
+	c, err := w.st.GetCase(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signIn opens the sign-in page in a fresh context and signs in as name.
+func (w *world) signIn(t *testing.T, name string) *rod.Page {
+	t.Helper()
+	p := incognito(t).MustPage(w.base + "/").Timeout(30 * time.Second)
+	p.MustWaitLoad()
+	if !strings.HasSuffix(p.MustInfo().URL, "/signin?next=%2F") {
+		t.Fatalf("signed-out worklist went to %s, want the sign-in page", p.MustInfo().URL)
+	}
+	p.MustElement("#name").MustInput(name)
+	p.MustElement("#password").MustInput(password)
+	wait := p.MustWaitNavigation()
+	p.MustElement("form button[type=submit]").MustClick()
+	wait()
+	return p
+}
+
+// client is a plain HTTP client that keeps cookies and does not follow
+// redirects: for what a browser does not show (status codes, a
+// cross-origin post).
+func client(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// post sends a form from the workspace's own origin (as its pages do) and
+// returns the status and the body.
+func (w *world) post(t *testing.T, c *http.Client, path string, form url.Values, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", w.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", w.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, c, req)
+}
+
+func (w *world) getPage(t *testing.T, c *http.Client, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", w.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, c, req)
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// httpSignIn signs name in with pw through a plain client.
+func (w *world) httpSignIn(t *testing.T, name, pw string) (*http.Client, int, string) {
+	t.Helper()
+	c := client(t)
+	code, body := w.post(t, c, "/signin", url.Values{"name": {name}, "password": {pw}, "next": {"/"}})
+	return c, code, body
+}

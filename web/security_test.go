@@ -1,0 +1,119 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot/store"
+)
+
+// TestSecurity is issue 12's acceptance 1 (second part), through plain
+// HTTP: a viewer cannot act (403, the case unchanged); a cross-origin form
+// post is refused even with a coordinator's session; an idle session is
+// signed out on the injected clock; a locked account stays locked for its
+// back-off, even with the right password.
+func TestSecurity(t *testing.T) {
+	w := newWorld(t)
+	id := w.intake(t, "SHPSEC001", "Sekura")
+	w.addUser(t, "vera", store.RoleViewer)
+	w.addUser(t, "casey", store.RoleCoordinator)
+	note := func(c *http.Client, header ...string) (int, string) {
+		v := w.get(t, id).Version
+		return w.post(t, c, "/cases/"+id+"/actions/note", url.Values{"version": {strconv.Itoa(v)}, "text": {"called the payer"}}, header...)
+	}
+
+	t.Run("viewer cannot act", func(t *testing.T) {
+		c, code, _ := w.httpSignIn(t, "vera", password)
+		if code != http.StatusSeeOther {
+			t.Fatalf("viewer sign-in: %d", code)
+		}
+		before := w.get(t, id).Version
+		if code, _ := w.getPage(t, c, "/cases/"+id); code != http.StatusOK {
+			t.Fatalf("viewer reading the case: %d", code)
+		}
+		if code, body := note(c); code != http.StatusForbidden {
+			t.Errorf("viewer's note: %d, want 403\n%s", code, body)
+		}
+		if after := w.get(t, id).Version; after != before {
+			t.Errorf("the viewer's note changed the case: version %d → %d", before, after)
+		}
+	})
+
+	t.Run("cross-origin post refused", func(t *testing.T) {
+		c, _, _ := w.httpSignIn(t, "casey", password)
+		before := w.get(t, id).Version
+		for _, h := range [][]string{
+			{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"},
+			{"Sec-Fetch-Site", "", "Origin", "https://evil.example"},
+		} {
+			if code, _ := note(c, h...); code != http.StatusForbidden {
+				t.Errorf("cross-origin note with %v: %d, want 403", h, code)
+			}
+		}
+		if after := w.get(t, id).Version; after != before {
+			t.Errorf("a cross-origin post changed the case: version %d → %d", before, after)
+		}
+		// The same post from the workspace's own page goes through.
+		if code, body := note(c); code != http.StatusSeeOther {
+			t.Errorf("same-origin note: %d\n%s", code, body)
+		}
+	})
+
+	t.Run("idle session signed out", func(t *testing.T) {
+		c, _, _ := w.httpSignIn(t, "casey", password)
+		w.clock.Advance(14 * time.Minute)
+		if code, _ := w.getPage(t, c, "/"); code != http.StatusOK {
+			t.Fatalf("after 14 idle minutes: %d, want the worklist", code)
+		}
+		w.clock.Advance(15*time.Minute + time.Second)
+		code, _ := w.getPage(t, c, "/")
+		if code != http.StatusSeeOther {
+			t.Fatalf("after 15 idle minutes: %d, want a redirect to sign in", code)
+		}
+		// The session is gone from the store, not only from the cookie.
+		w.clock.Advance(-10 * time.Minute)
+		if code, _ := w.getPage(t, c, "/"); code != http.StatusSeeOther {
+			t.Errorf("the expired session came back: %d", code)
+		}
+	})
+
+	t.Run("locked account stays locked for its back-off", func(t *testing.T) {
+		w.addUser(t, "lou", store.RoleCoordinator)
+		for i := 0; i < 3; i++ {
+			if _, code, _ := w.httpSignIn(t, "lou", "wrong password "+strconv.Itoa(i)); code != http.StatusUnauthorized {
+				t.Fatalf("wrong password %d: %d", i, code)
+			}
+		}
+		_, code, body := w.httpSignIn(t, "lou", password)
+		if code != http.StatusTooManyRequests || !strings.Contains(body, "locked") {
+			t.Fatalf("right password while locked: %d, want 429 locked", code)
+		}
+		w.clock.Advance(59 * time.Second)
+		if _, code, _ := w.httpSignIn(t, "lou", password); code != http.StatusTooManyRequests {
+			t.Fatalf("right password 59 s into the 1-minute lock: %d, want 429", code)
+		}
+		w.clock.Advance(2 * time.Second)
+		if _, code, _ := w.httpSignIn(t, "lou", wrongOnce); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password after the lock: %d", code)
+		}
+		// A fourth failure in a row locks for twice as long.
+		u, err := w.st.User(context.Background(), "lou")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.LockedUntil.Sub(w.clock.Now()); got != 2*time.Minute {
+			t.Errorf("fourth failure locks for %v, want 2m", got)
+		}
+		w.clock.Advance(2*time.Minute + time.Second)
+		if _, code, _ := w.httpSignIn(t, "lou", password); code != http.StatusSeeOther {
+			t.Errorf("right password after the back-off: %d, want signed in", code)
+		}
+	})
+}
+
+const wrongOnce = "not the password at all"
