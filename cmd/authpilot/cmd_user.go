@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/store"
 	"github.com/authpilot/authpilot/web"
 )
@@ -49,6 +50,25 @@ func readPassword(stdin io.Reader, stderr io.Writer, who string) (string, error)
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// newPassword reads a new password for name and returns its hash.
+func newPassword(stdin io.Reader, stderr io.Writer, name string) (string, error) {
+	pw, err := readPassword(stdin, stderr, name)
+	if err != nil {
+		return "", err
+	}
+	return web.HashPassword(pw)
+}
+
+// withStore runs fn on the store of cfg and closes it.
+func withStore(ctx context.Context, cfg *config.Config, fn func(*store.Store) error) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
 func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("user add", "user add [--config FILE] --role admin|coordinator|viewer NAME   (password read from stdin)\n\nCreates a workspace account. The person signs in at the workspace's address with NAME and\nthis password; an admin resets a forgotten one with `authpilot user reset-password NAME`.", stderr)
 	path := configFlag(fs)
@@ -65,23 +85,17 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if !validUserName(name) {
 		return &exitError{2, "user add: NAME: use 1-64 letters, digits, '.', '_', '-' or '@'"}
 	}
-	pw, err := readPassword(stdin, stderr, name)
+	hash, err := newPassword(stdin, stderr, name)
 	if err != nil {
 		return err
 	}
-	hash, err := web.HashPassword(pw)
-	if err != nil {
-		return err
+	err = withStore(ctx, cfg, func(st *store.Store) error {
+		return st.AddUser(ctx, store.User{Name: name, Role: r, PasswordHash: hash})
+	})
+	if errors.Is(err, authpilot.ErrConflict) {
+		return &exitError{1, fmt.Sprintf("user add: %q exists; nothing changed", name)}
 	}
-	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.AddUser(ctx, store.User{Name: name, Role: r, PasswordHash: hash}); err != nil {
-		if errors.Is(err, authpilot.ErrConflict) {
-			return &exitError{1, fmt.Sprintf("user add: %q exists; nothing changed", name)}
-		}
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s added (%s); sign in at %s/signin\n", name, r, cfg.Server.BaseURL())
@@ -155,12 +169,7 @@ func setDisabled(ctx context.Context, verb string, disabled bool, args []string,
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.SetUserDisabled(ctx, fs.Arg(0), disabled); err != nil {
+	if err := withStore(ctx, cfg, func(st *store.Store) error { return st.SetUserDisabled(ctx, fs.Arg(0), disabled) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s %sd\n", fs.Arg(0), verb)
@@ -172,20 +181,11 @@ func cmdUserResetPassword(ctx context.Context, args []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
-	pw, err := readPassword(stdin, stderr, fs.Arg(0))
+	hash, err := newPassword(stdin, stderr, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	hash, err := web.HashPassword(pw)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.SetPassword(ctx, fs.Arg(0), hash); err != nil {
+	if err := withStore(ctx, cfg, func(st *store.Store) error { return st.SetPassword(ctx, fs.Arg(0), hash) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "password of %s reset; the account is unlocked and signed out\n", fs.Arg(0))
