@@ -1,8 +1,13 @@
 package web_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/payersim"
@@ -45,8 +50,59 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 		t.Errorf("the denial's next deadline is not tomorrow: %q", first)
 	}
 
-	// Sign out: the worklist asks to sign in again.
+	// The pended case: upload a PDF and send it through Summit's portal.
 	wait := p.MustWaitNavigation()
+	p.MustElement(`tr[data-case="` + pended + `"] a`).MustClick()
+	wait()
+	if txt := p.MustElement("#status").MustText(); !strings.Contains(txt, "pended") {
+		t.Fatalf("case page status %q", txt)
+	}
+	pdf := filepath.Join(t.TempDir(), "mri-lumbar-report.pdf")
+	if err := os.WriteFile(pdf, []byte("%PDF-1.4\n% MRI report\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.MustElement("#respond-files").MustSetFiles(pdf)
+	p.MustElement("#respond-note").MustInput("The lumbar MRI report.")
+	wait = p.MustWaitNavigation()
+	p.MustElement("#form-respond button[type=submit]").MustClick()
+	wait()
+	if txt := p.MustElement("main").MustText(); !strings.Contains(txt, "Done: respond") {
+		t.Fatalf("after sending:\n%s", txt)
+	}
+	w.a.WaitSends()
+	c := w.get(t, pended)
+	req, _ := w.sims.Payer.Request(c.PayerRef)
+	if len(req.Responses) != 1 || len(req.Responses[0].Documents) != 1 || req.Responses[0].Documents[0].Name != "mri-lumbar-report.pdf" {
+		t.Fatalf("the simulator received %+v (case %s, %q)", req.Responses, c.Status, c.LastError)
+	}
+	evs, err := w.st.Events(context.Background(), pended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(evs, func(e authpilot.Event) bool { return e.Actor == "user:casey" }) {
+		t.Errorf("no event of the case names casey as its actor: %+v", evs)
+	}
+
+	// Acceptance 3: each page that showed PHI is one access-log row,
+	// naming casey, the cases shown and where the request came from.
+	log, err := w.st.AccessLog(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range log {
+		if e.Actor != "user:casey" || e.From != "127.0.0.1" {
+			t.Errorf("access-log entry %+v: want casey from 127.0.0.1", e)
+		}
+		got = append(got, e.Action+":"+strings.Join(e.CaseIDs, ","))
+	}
+	want := []string{"worklist:" + denied + "," + pended, "case:" + pended, "case:" + pended}
+	if !slices.Equal(got, want) {
+		t.Errorf("access log %v, want %v (worklist, the case page, the case page after the action)", got, want)
+	}
+
+	// Sign out: the worklist asks to sign in again.
+	wait = p.MustWaitNavigation()
 	p.MustElement(".signout button").MustClick()
 	wait()
 	p.MustNavigate(w.base + "/").MustWaitLoad()
