@@ -35,7 +35,7 @@ func (a *API) action(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	req := ActionRequest{CaseID: r.PathValue("id"), Name: name, Actor: a.actor()}
+	req := ActionRequest{CaseID: r.PathValue("id"), Name: name, Actor: a.callerOf(r).actor}
 	var errs authpilot.ValidationError
 	if _, sent := r.Header[idempotencyHeader]; sent {
 		req.IdempotencyKey = r.Header.Get(idempotencyHeader)

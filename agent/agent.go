@@ -305,6 +305,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		api := &API{Intake: a.intake, Store: a.store, Token: a.token, Log: a.log.With("component", "api"), Metrics: a.metrics, Now: a.now}
 		api.Connectors = LimitsOf(a.cfg)
 		api.Actions, api.TokenName = a.actions, a.cfg.Server.TokenSecret
+		if pt, ok := a.store.(PersonTokens); ok {
+			api.People = pt
+		}
 		h, err := a.handler(api)
 		if err != nil {
 			return err

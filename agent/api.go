@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/internal/jsonhttp"
+	"github.com/authpilot/authpilot/store"
 )
 
 // Request bodies. A body over maxBody is refused before it is read. A
@@ -80,6 +82,10 @@ type API struct {
 	// TokenName names the bearer token (its secret's name): the actor of
 	// the API's actions.
 	TokenName string
+	// People, if set, resolves a person's own API token (`authpilot token
+	// create`): what is done with it is theirs ("user:NAME"), a viewer's
+	// token only reads, and each read of a case is access-logged.
+	People PersonTokens
 
 	largeOnce sync.Once
 	large     chan struct{}
@@ -134,17 +140,79 @@ func (a *API) Handler() http.Handler {
 	return a.logRequests(mux)
 }
 
+// PersonTokens finds the enabled account whose API token hashes to
+// tokenHash (store.HashToken); authpilot.ErrNotFound when none.
+type PersonTokens interface {
+	TokenUser(ctx context.Context, tokenHash string) (store.User, error)
+}
+
+// caller is who sent an API request: the service token, or a person by
+// their own token.
+type caller struct {
+	actor  string
+	person bool
+	from   string
+}
+
+type callerKey struct{}
+
+// callerOf is the request's caller (auth put it there).
+func (a *API) callerOf(r *http.Request) caller {
+	if c, ok := r.Context().Value(callerKey{}).(caller); ok {
+		return c
+	}
+	return caller{actor: a.actor()}
+}
+
 func (a *API) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		want := a.Token.Reveal()
+		c := caller{actor: a.actor()}
 		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="authpilot"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
-			return
+			u, err := a.person(r, got, ok)
+			if err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="authpilot"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+				return
+			}
+			c = caller{actor: "user:" + u.Name, person: true, from: remoteHost(r)}
+			if r.Method != http.MethodGet && !u.Role.AtLeast(store.RoleCoordinator) {
+				writeError(w, http.StatusForbidden, "this token's account ("+string(u.Role)+") may only read", nil)
+				return
+			}
+			// A person's read of a case is logged before it is answered.
+			if id := r.PathValue("id"); r.Method == http.MethodGet && id != "" && strings.HasPrefix(r.URL.Path, "/v1/cases/") {
+				err := a.Store.LogAccess(r.Context(), authpilot.Access{Actor: c.actor, Action: "api read", From: c.from, CaseIDs: []string{id}})
+				if err != nil {
+					a.Log.Error("access log failed", "err", err)
+					writeError(w, http.StatusServiceUnavailable, "the access log cannot be written; nothing returned", nil)
+					return
+				}
+			}
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// person is the account whose own API token got is.
+func (a *API) person(r *http.Request, got string, sent bool) (store.User, error) {
+	if !sent || got == "" || a.People == nil {
+		return store.User{}, authpilot.ErrNotFound
+	}
+	u, err := a.People.TokenUser(r.Context(), store.HashToken(got))
+	if err != nil && !errors.Is(err, authpilot.ErrNotFound) {
+		a.Log.Error("look up a person's token failed", "err", err)
+	}
+	return u, err
+}
+
+// remoteHost is the address a request came from, without its port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 type statusWriter struct {
@@ -321,7 +389,12 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid query", errs)
 		return
 	}
-	cases, err := SearchCases(r.Context(), a.Store, f, a.actor())
+	c := a.callerOf(r)
+	cases, err := SearchCasesFrom(r.Context(), a.Store, f, c.actor, c.from)
+	if err == nil && c.person && f.Query == "" && len(cases) > 0 {
+		// A person's list shows patients even without a search.
+		err = LogAccess(r.Context(), a.Store, authpilot.Access{Action: "api list", Actor: c.actor, From: c.from}, cases)
+	}
 	if err != nil {
 		a.Log.Error("list cases failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "could not list cases (or write the access log of a search); nothing returned", nil)
