@@ -155,18 +155,13 @@ func etag(c *authpilot.Case) string { return fmt.Sprintf("%q", strconv.Itoa(c.Ve
 // first.
 func (a *API) getEvents(w http.ResponseWriter, r *http.Request) {
 	evs, err := a.Store.Events(r.Context(), r.PathValue("id"))
-	switch {
-	case errors.Is(err, authpilot.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no such case", nil)
-	case err != nil:
-		a.Log.Error("read events failed", "case", r.PathValue("id"), "err", err)
-		writeError(w, http.StatusInternalServerError, "could not read the events", nil)
-	default:
-		if evs == nil {
-			evs = []authpilot.Event{}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	if a.readFailed(w, r, "events", err) {
+		return
 	}
+	if evs == nil {
+		evs = []authpilot.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
 }
 
 // namesDocument reports whether the case itself names the document (an

@@ -24,6 +24,32 @@ import (
 	"github.com/authpilot/authpilot/schedules"
 )
 
+// checkResponseSent checks that the response to c's last information
+// request went through the connector (sent, the request closed, the case
+// submitted again) and that the payer simulator holds exactly one response
+// for it, with the documents named want (sorted). It returns the request
+// and the simulator's view of the case.
+func checkResponseSent(t *testing.T, c *authpilot.Case, payer *payersim.Portal, want ...string) (authpilot.InfoRequest, payersim.Request) {
+	t.Helper()
+	ir := c.InfoRequests[len(c.InfoRequests)-1]
+	if c.Status != authpilot.StatusSubmitted || ir.Response == nil || ir.Response.State != authpilot.SendSent || ir.ClosedAt == nil {
+		t.Fatalf("after the send: %s, request %+v (last error %q)", c.Status, ir, c.LastError)
+	}
+	req, ok := payer.Request(c.PayerRef)
+	if !ok || len(req.Responses) != 1 {
+		t.Fatalf("simulator: %d responses for %s", len(req.Responses), c.PayerRef)
+	}
+	var names []string
+	for _, d := range req.Responses[0].Documents {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, want) {
+		t.Errorf("simulator received %v, want %v", names, want)
+	}
+	return ir, req
+}
+
 // actionWorld is a daemon on real SQLite with its API on loopback and its
 // alerts going to a real webhook receiver.
 type actionWorld struct {
@@ -567,22 +593,7 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 	a.WaitSends()
 	c, err = a.Store().GetCase(ctx, fusion)
 	must(t, err)
-	ir := c.InfoRequests[len(c.InfoRequests)-1]
-	if c.Status != authpilot.StatusSubmitted || ir.Response == nil || ir.Response.State != authpilot.SendSent || ir.ClosedAt == nil {
-		t.Fatalf("after the send: %s, request %+v (last error %q)", c.Status, ir, c.LastError)
-	}
-	req, ok := sims.Payer.Request(c.PayerRef)
-	if !ok || len(req.Responses) != 1 {
-		t.Fatalf("simulator: %d responses for %s", len(req.Responses), c.PayerRef)
-	}
-	var names []string
-	for _, d := range req.Responses[0].Documents {
-		names = append(names, d.Name)
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"mri-report-l4-l5.pdf", "pt-notes-weeks-1-6.pdf"}) {
-		t.Errorf("simulator received %v", names)
-	}
+	checkResponseSent(t, c, sims.Payer, "mri-report-l4-l5.pdf", "pt-notes-weeks-1-6.pdf")
 	a.PollNow(ctx, nil, "summit-portal")
 	if c, _ := a.Store().GetCase(ctx, fusion); c.Status != authpilot.StatusApproved {
 		t.Errorf("after the next poll: %s, want approved", c.Status)

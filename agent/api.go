@@ -325,16 +325,27 @@ func describeJSONError(err error) string {
 
 func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
 	v, err := LoadCaseView(r.Context(), a.Store, r.PathValue("id"))
+	if a.readFailed(w, r, "case", err) {
+		return
+	}
+	w.Header().Set("ETag", etag(v.Case))
+	writeJSON(w, http.StatusOK, v)
+}
+
+// readFailed answers a failed read of the case named by the path, or of
+// its what: 404 when there is no such case, else 500 (logged). It reports
+// whether err was a failure.
+func (a *API) readFailed(w http.ResponseWriter, r *http.Request, what string, err error) bool {
 	switch {
+	case err == nil:
+		return false
 	case errors.Is(err, authpilot.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no such case", nil)
-	case err != nil:
-		a.Log.Error("get case failed", "case", r.PathValue("id"), "err", err)
-		writeError(w, http.StatusInternalServerError, "could not read the case", nil)
 	default:
-		w.Header().Set("ETag", etag(v.Case))
-		writeJSON(w, http.StatusOK, v)
+		a.Log.Error("read "+what+" failed", "case", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the "+what, nil)
 	}
+	return true
 }
 
 func (a *API) listCases(w http.ResponseWriter, r *http.Request) {

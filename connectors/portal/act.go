@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,54 +47,21 @@ func (s *Session) Withdraw(ctx context.Context, c *authpilot.Case, reason string
 	return s.act(ctx, "withdraw", f, c, data, authpilot.StatusWithdrawn)
 }
 
-// act runs an action flow (steps, final, result) for c. An expired session
-// before the final step is renewed once and the flow started again; after
-// it, never.
+// act runs an action flow (steps, final, result) for c, as submit runs
+// its flow (send), with checkShown as its guard.
 func (s *Session) act(ctx context.Context, name string, f *SubmitFlow, c *authpilot.Case, data func() *tmplData, done authpilot.Status) (authpilot.Observation, error) {
 	obs := authpilot.Observation{CaseID: c.ID}
 	if normRef(c.PayerRef) == "" {
 		return obs, &authpilot.Error{Class: authpilot.ErrRequestNotFound, Step: name, Msg: "the case has no payer reference"}
 	}
-	slot, err := s.page(ctx)
+	r, err := s.send(ctx, c, sendFlow{name: name, flow: f, data: data,
+		prepare: func(r *runner) { r.out.guard = func() error { return s.c.opts.checkShown(c, r.data.Vars, name) } },
+		final: func(r *runner) {
+			r.out.beforeFinal = func(context.Context) error { return r.checkGuard() }
+			r.out.hookWhat = "check that the page shows the case's request"
+		},
+		sent: "the payer may have received it"})
 	if err != nil {
-		return obs, err
-	}
-	defer s.putPage(slot)
-	var r *runner
-	committed := false
-	op := func() error {
-		r = s.newRunner(slot, data(), name)
-		r.out.guard = func() error { return s.c.opts.checkShown(c, r.data.Vars, name) }
-		fctx, cancel := context.WithTimeout(ctx, s.c.opts.Limits.FlowTimeout)
-		defer cancel()
-		defer func() { committed = committed || r.out.committed }()
-		if err := r.runSteps(fctx, f.Steps); err != nil {
-			if errors.Is(err, errFlowDone) {
-				return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: name, Msg: "the flow ended (done: true) before its final step"}
-			}
-			return err
-		}
-		r.out.beforeFinal = func(context.Context) error { return r.checkGuard() }
-		r.out.hookWhat = "check that the page shows the case's request"
-		if err := r.runSteps(fctx, f.Final); err != nil && !errors.Is(err, errFlowDone) {
-			return err
-		}
-		if !r.out.committed {
-			return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: name + ".final", Msg: "the final step did not run (check its if:)"}
-		}
-		if err := r.runSteps(fctx, f.Result); err != nil && !errors.Is(err, errFlowDone) {
-			return err
-		}
-		return nil
-	}
-	if err := s.withRelogin(ctx, slot, func() bool { return !committed }, op); err != nil {
-		if committed && !errors.Is(err, authpilot.ErrRejected) {
-			var ce *authpilot.Error
-			if errors.As(err, &ce) {
-				ce.Msg += " (after the final step: the payer may have received it)"
-			}
-		}
-		s.log.Warn("portal "+name+" failed", "case", c.ID, "committed", committed, "err", err)
 		return obs, err
 	}
 	out, oerr := s.c.opts.outcomeOf(c, r.data.Vars, name+".result")

@@ -22,49 +22,11 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	if commit == nil {
 		return nil, errors.New("submit: no commit function")
 	}
-	slot, err := s.page(ctx)
+	r, err := s.send(ctx, c, sendFlow{name: "submit", flow: f,
+		data:  func() *tmplData { return &tmplData{Case: c, Vars: map[string]any{}} },
+		final: func(r *runner) { r.out.beforeFinal = commit },
+		sent:  "the request may have been filed"})
 	if err != nil {
-		return nil, err
-	}
-	defer s.putPage(slot)
-
-	var r *runner
-	committed := false
-	op := func() error {
-		r = s.newRunner(slot, &tmplData{Case: c, Vars: map[string]any{}}, "submit")
-		fctx, cancel := context.WithTimeout(ctx, s.c.opts.Limits.FlowTimeout)
-		defer cancel()
-		defer func() { committed = committed || r.out.committed }()
-		if err := r.runSteps(fctx, f.Steps); err != nil {
-			if errors.Is(err, errFlowDone) {
-				return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "submit", Msg: "the flow ended (done: true) before its final step"}
-			}
-			return err
-		}
-		r.out.beforeFinal = commit
-		if err := r.runSteps(fctx, f.Final); err != nil && !errors.Is(err, errFlowDone) {
-			return err
-		}
-		if !r.out.committed {
-			return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: "submit.final", Msg: "the final step did not run (check its if:)"}
-		}
-		if err := r.runSteps(fctx, f.Result); err != nil && !errors.Is(err, errFlowDone) {
-			return err
-		}
-		return nil
-	}
-	err = s.withRelogin(ctx, slot, func() bool { return !committed }, op)
-	if err != nil {
-		// A refusal the page showed (fail: rejected) is the payer's
-		// answer: nothing was filed. Anything else after the final step
-		// may have reached the payer.
-		if committed && !errors.Is(err, authpilot.ErrRejected) {
-			var ce *authpilot.Error
-			if errors.As(err, &ce) {
-				ce.Msg += " (after the final step: the request may have been filed)"
-			}
-		}
-		s.log.Warn("portal submit failed", "case", c.ID, "committed", committed, "err", err)
 		return nil, err
 	}
 	out, oerr := s.c.opts.outcomeOf(c, r.data.Vars, "submit.result")
@@ -82,6 +44,75 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 	}
 	s.log.Info("portal submitted", "case", c.ID, "status", sub.Status)
 	return sub, nil
+}
+
+// sendFlow is a flow that sends something to the payer (submit, respond,
+// withdraw): its steps, a final step and result steps.
+type sendFlow struct {
+	name string
+	flow *SubmitFlow
+	// data is each attempt's template data.
+	data func() *tmplData
+	// prepare, when set, readies each attempt's runner before its steps;
+	// final readies it after them (the hook before the final step acts).
+	prepare, final func(r *runner)
+	// sent says, in an error after the final step, what the payer may have
+	// received.
+	sent string
+}
+
+// send runs sf for c on a page of the session and returns the runner of
+// its last attempt. An expired session before the final step is renewed
+// once and the flow started again; after it, never.
+func (s *Session) send(ctx context.Context, c *authpilot.Case, sf sendFlow) (*runner, error) {
+	slot, err := s.page(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.putPage(slot)
+
+	var r *runner
+	committed := false
+	op := func() error {
+		r = s.newRunner(slot, sf.data(), sf.name)
+		if sf.prepare != nil {
+			sf.prepare(r)
+		}
+		fctx, cancel := context.WithTimeout(ctx, s.c.opts.Limits.FlowTimeout)
+		defer cancel()
+		defer func() { committed = committed || r.out.committed }()
+		if err := r.runSteps(fctx, sf.flow.Steps); err != nil {
+			if errors.Is(err, errFlowDone) {
+				return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: sf.name, Msg: "the flow ended (done: true) before its final step"}
+			}
+			return err
+		}
+		sf.final(r)
+		if err := r.runSteps(fctx, sf.flow.Final); err != nil && !errors.Is(err, errFlowDone) {
+			return err
+		}
+		if !r.out.committed {
+			return &authpilot.Error{Class: authpilot.ErrNeedsHuman, Step: sf.name + ".final", Msg: "the final step did not run (check its if:)"}
+		}
+		if err := r.runSteps(fctx, sf.flow.Result); err != nil && !errors.Is(err, errFlowDone) {
+			return err
+		}
+		return nil
+	}
+	if err := s.withRelogin(ctx, slot, func() bool { return !committed }, op); err != nil {
+		// A refusal the page showed (fail: rejected) is the payer's
+		// answer: nothing was sent. Anything else after the final step
+		// may have reached the payer.
+		if committed && !errors.Is(err, authpilot.ErrRejected) {
+			var ce *authpilot.Error
+			if errors.As(err, &ce) {
+				ce.Msg += " (after the final step: " + sf.sent + ")"
+			}
+		}
+		s.log.Warn("portal "+sf.name+" failed", "case", c.ID, "committed", committed, "err", err)
+		return nil, err
+	}
+	return r, nil
 }
 
 // Find runs the find flow: it reports a request already filed for c at or
