@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -117,3 +119,51 @@ func TestSecurity(t *testing.T) {
 }
 
 const wrongOnce = "not the password at all"
+
+// TestBrowserRefusals drives real Chromium: a page on another origin
+// whose form posts a note to a case with the coordinator's session cookie
+// is refused (403, the case unchanged) — the cookie is SameSite=Lax but
+// both origins are on 127.0.0.1, the same site, so the cross-origin
+// check is what stops it; a viewer sees no action forms and the access
+// log is refused to everyone but an admin.
+func TestBrowserRefusals(t *testing.T) {
+	w := newWorld(t)
+	id := w.intake(t, "SHPCSRF01", "Forger")
+	w.addUser(t, "casey", store.RoleCoordinator)
+	w.addUser(t, "vera", store.RoleViewer)
+	w.addUser(t, "pat", store.RoleAdmin)
+	before := w.get(t, id).Version
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(rw, `<form method="post" action="%s/cases/%s/actions/note"><input type="hidden" name="version" value="%d">
+<input type="hidden" name="text" value="forged"><button type="submit" id="go">win a prize</button></form>`, w.base, id, before)
+	}))
+	defer evil.Close()
+
+	p := w.signIn(t, "casey")
+	p.MustNavigate(evil.URL).MustWaitLoad()
+	wait := p.MustWaitNavigation()
+	p.MustElement("#go").MustClick()
+	wait()
+	if txt := p.MustElement("main").MustText(); !strings.Contains(txt, "sent from another site and was refused") {
+		t.Errorf("the forged post answered:\n%s", txt)
+	}
+	if after := w.get(t, id).Version; after != before {
+		t.Errorf("the forged post changed the case: version %d → %d", before, after)
+	}
+	p.MustNavigate(w.base + "/admin/access").MustWaitLoad()
+	if txt := p.MustElement("main").MustText(); !strings.Contains(txt, "cannot do this") {
+		t.Errorf("a coordinator opened the access log:\n%s", txt)
+	}
+
+	v := w.signIn(t, "vera")
+	v.MustNavigate(w.base + "/cases/" + id).MustWaitLoad()
+	if has, _, _ := v.Has("#form-respond"); has {
+		t.Errorf("a viewer is shown the action forms")
+	}
+	a := w.signIn(t, "pat")
+	a.MustNavigate(w.base + "/admin/access").MustWaitLoad()
+	if txt := a.MustElement("table.access").MustText(); !strings.Contains(txt, "user:vera") || !strings.Contains(txt, "case") {
+		t.Errorf("the admin's access log does not show vera's read of the case:\n%s", txt)
+	}
+}
