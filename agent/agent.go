@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/agent/run"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
@@ -74,6 +75,7 @@ type Agent struct {
 	rules     schedules.Rules
 	intake    *Intake
 	actions   *Actions
+	handOffs  *handoff.Broker
 	notify    *notifyPipeline
 	sched     *schedules.Scheduler
 	listener  net.Listener
@@ -137,6 +139,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a.rules = rulesFromConfig(cfg)
 	a.intake = &Intake{Store: a.store, Dir: directory{cfg}, Now: a.now, Log: a.log.With("component", "intake")}
 
+	a.handOffs = handoff.New(a.now, a.log.With("component", "handoff"))
 	// Each connector's runner is handed what it needs, not the agent.
 	deps := run.Deps{Store: a.store, Clock: a.clock, Recordings: a.recs, Alerts: kicker{a}, PHI: a.phi,
 		Logger: a.log, Metrics: &run.Metrics{Runs: a.metrics.ConnectorRuns, Duration: a.metrics.RunDuration,
@@ -148,7 +151,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 			return nil, err
 		}
 		env := connectors.Env{Logger: a.log, Secrets: a.secrets, Now: a.now,
-			Location: cfg.Location(), DataDir: cfg.DataDir, Resource: res}
+			Location: cfg.Location(), DataDir: cfg.DataDir, Resource: res, HandOffs: a.handOffs}
 		limits := run.Limits{Timeout: cc.Limits.Timeout.Std(), Retries: cc.Limits.Retries, Pages: cc.Limits.Pages,
 			RequestsPerMinute: cc.Limits.RequestsPerMinute, Polite: politenessOf(cc.Limits)}
 		rr, err := run.New(cc.ID, limits, deps, cc.Options.New, env)
@@ -232,6 +235,10 @@ func (a *Agent) Logger() *slog.Logger { return a.log }
 // Store returns the agent's store.
 func (a *Agent) Store() authpilot.Store { return a.store }
 
+// HandOffs returns the visits paused for a person (the API and the
+// workspace serve them).
+func (a *Agent) HandOffs() *handoff.Broker { return a.handOffs }
+
 // Intake returns the agent's intake (API, CLI and import use it).
 func (a *Agent) Intake() *Intake { return a.intake }
 
@@ -308,6 +315,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if pt, ok := a.store.(PersonTokens); ok {
 			api.People = pt
 		}
+		api.HandOffs = a.handOffs
 		h, err := a.handler(api)
 		if err != nil {
 			return err

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/internal/jsonhttp"
 	"github.com/authpilot/authpilot/store"
 )
@@ -86,6 +87,9 @@ type API struct {
 	// create`): what is done with it is theirs ("user:NAME"), a viewer's
 	// token only reads, and each read of a case is access-logged.
 	People PersonTokens
+	// HandOffs are the visits paused for a person (/v1/handoffs); nil
+	// serves an empty broker.
+	HandOffs *handoff.Broker
 
 	largeOnce sync.Once
 	large     chan struct{}
@@ -113,7 +117,7 @@ type route struct {
 // that changes a case goes through idempotent: Idempotency-Key is
 // honoured.
 func (a *API) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET /healthz", http.HandlerFunc(a.healthz)},
 		{"GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})},
 		{"GET /v1/openapi.json", http.HandlerFunc(serveOpenAPI)},
@@ -129,6 +133,14 @@ func (a *API) routes() []route {
 		{"GET /v1/connectors", a.auth(a.listConnectors)},
 		{"POST /v1/connectors/{id}/resume", a.auth(a.resumeConnector)},
 	}
+	b := a.HandOffs
+	if b == nil {
+		b = handoff.New(a.Now, a.Log)
+	}
+	for _, rt := range b.Routes() {
+		rs = append(rs, route{rt.Pattern, a.auth(rt.Handler)})
+	}
+	return rs
 }
 
 // Handler returns the API's routes (see routes; register none elsewhere).

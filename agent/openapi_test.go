@@ -183,6 +183,7 @@ func TestOpenAPIRouteCoverage(t *testing.T) {
 		method, path, _ := strings.Cut(p, " ")
 		urls := expandPath(t, path, documented[p], map[string]string{
 			"/v1/cases/{id}": caseID, "/v1/connectors/{id}": "summit", "{sha256}": sha,
+			"/v1/handoffs/{id}": "01JHANDOFFGONE",
 		})
 		for _, u := range urls {
 			body := ""

@@ -187,6 +187,10 @@ type Env struct {
 	// Pages caps the browser pages a connector has open at once
 	// (limits.pages); 0 leaves the kind's own setting.
 	Pages int
+	// HandOffs reaches a person when a visit needs one (a texted code, a
+	// CAPTCHA). nil: nobody can be asked, the visit stops with
+	// needs_human.
+	HandOffs HandOffs
 }
 
 // Limiter paces requests. Wait blocks until one more request may be sent

@@ -227,7 +227,8 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 	o := &Options{
 		Secrets: map[string]string{},
 		Flows:   map[string]*Flow{},
-		Limits:  Limits{Pages: DefaultPages, StepTimeout: DefaultStepTimeout, FlowTimeout: DefaultFlowTimeout},
+		Limits: Limits{Pages: DefaultPages, StepTimeout: DefaultStepTimeout, FlowTimeout: DefaultFlowTimeout,
+			HandOffTimeout: DefaultHandOffTimeout},
 	}
 	if node == nil || yamlx.IsNull(d.node(node, "")) {
 		return nil, connectors.FieldErrors{{Line: lineOf(node), Msg: "portal options are missing (base_url, login, ...)"}}
@@ -322,6 +323,9 @@ func (d *decoder) limits(n *yaml.Node, l *Limits) {
 		{"pages", false, func(k, v *yaml.Node) { l.Pages = d.integer(v, "limits", "", "pages", 1, 16) }},
 		{"step_timeout", false, func(k, v *yaml.Node) { l.StepTimeout = d.duration(v, "limits", "", "step_timeout") }},
 		{"flow_timeout", false, func(k, v *yaml.Node) { l.FlowTimeout = d.duration(v, "limits", "", "flow_timeout") }},
+		{"hand_off_timeout", false, func(k, v *yaml.Node) {
+			l.HandOffTimeout = d.duration(v, "limits", "", "hand_off_timeout")
+		}},
 	})
 }
 
@@ -580,6 +584,7 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 			a.Fail = c
 		}},
 		{"message", false, func(_, v *yaml.Node) { a.Message, _ = d.scalar(v, path, prefix, "message") }},
+		{"hand_off", false, func(_, v *yaml.Node) { a.HandOff = d.handOffKind(v, path, prefix) }},
 	}
 	if interrupt {
 		fields = append(fields, field{"relogin", false, func(_, v *yaml.Node) {
@@ -617,7 +622,26 @@ func (d *decoder) alternative(k, n *yaml.Node, path, prefix string, interrupt, i
 		d.errAt(line, path, "%san interrupt needs fail or relogin: true", prefix)
 		return nil
 	}
+	if a.HandOff != "" && a.Fail == nil {
+		d.errAt(line, path, "%shand_off needs fail: the outcome when nobody takes the page in time", prefix)
+		return nil
+	}
 	return a
+}
+
+// handOffKinds are the values of an alternative's hand_off.
+var handOffKinds = []string{string(connectors.HandOffCaptcha), string(connectors.HandOffUnexpectedPage)}
+
+func (d *decoder) handOffKind(v *yaml.Node, path, prefix string) connectors.HandOffKind {
+	s, ok := d.scalar(v, path, prefix, "hand_off")
+	if !ok {
+		return ""
+	}
+	if !slices.Contains(handOffKinds, s) {
+		d.errAt(d.node(v, path), path, "%sunknown hand_off %q%s (one of %s)", prefix, s, didyoumean.Suggest(s, handOffKinds), strings.Join(handOffKinds, ", "))
+		return ""
+	}
+	return connectors.HandOffKind(s)
 }
 
 func init() {

@@ -139,7 +139,7 @@ login:
 login:
   steps:
     - optional: true
-`, `line 4: login.steps[0]: missing step kind (one of call, check, click, each, expect, extract, fill, goto, screenshot, select, totp, upload, wait_for)`},
+`, `line 4: login.steps[0]: missing step kind (one of ask, call, check, click, each, expect, extract, fill, goto, screenshot, select, totp, upload, wait_for)`},
 		{"step is a scalar", okHead + `
 login:
   steps:
@@ -242,6 +242,34 @@ login:
     - expect:
         error: {fail: auth}
 `, `line 5: login.steps[0].expect.error: expect: needs at least one of selector, text or url`},
+		{"ask without question", okHead + `
+login:
+  steps:
+    - ask: {selector: "#code"}
+`, `line 4: login.steps[0]: ask: missing required key "question"`},
+		{"ask with a misspelt key", okHead + `
+login:
+  steps:
+    - ask: {selector: "#code", question: "the texted code", timout: 5m}
+`, `line 4: login.steps[0]: ask: unknown key "timout" (did you mean "timeout"?)`},
+		{"ask with a bad timeout", okHead + `
+login:
+  steps:
+    - ask: {selector: "#code", question: "the texted code", timeout: 10}
+`, `line 4: login.steps[0]: ask: timeout: expected a positive duration such as 20s or 3m, got "10"`},
+		{"unknown hand_off", okHead + `
+interrupts:
+  captcha: {selector: "#captcha", fail: needs_human, hand_off: captca}
+`, `line 3: interrupts.captcha: unknown hand_off "captca" (did you mean "captcha"?) (one of captcha, unexpected_page)`},
+		{"hand_off without fail", okHead + `
+login:
+  steps:
+    - expect:
+        odd: {selector: "#odd", hand_off: unexpected_page, then: [{click: "#x"}]}
+`, `line 5: login.steps[0].expect.odd: expect: hand_off needs fail: the outcome when nobody takes the page in time`},
+		{"bad hand_off_timeout", okHead + `
+limits: {hand_off_timeout: soon}
+`, `line 2: limits: hand_off_timeout: expected a positive duration such as 20s or 3m, got "soon"`},
 		{"interrupt without outcome", okHead + `
 interrupts:
   captcha: {text: "human"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -77,9 +78,11 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	secrets notifytest.Secrets
-	now     func() time.Time
-	dataDir string
+	secrets  notifytest.Secrets
+	now      func() time.Time
+	dataDir  string
+	handOffs connectors.HandOffs
+	logger   *slog.Logger
 }
 
 // newHarness builds a connector from cfg ("BASE" is replaced by the
@@ -100,6 +103,8 @@ func newHarness(t *testing.T, srv *httptest.Server, cfg string, ho harnessOpts) 
 		Now:      ho.now,
 		DataDir:  ho.dataDir,
 		Resource: testBrowser,
+		HandOffs: ho.handOffs,
+		Logger:   ho.logger,
 	})
 	if err != nil {
 		t.Fatalf("new: %v", err)

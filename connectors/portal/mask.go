@@ -100,3 +100,11 @@ func (l *lockedRecorder) textRedactor() (connectors.TextRedactor, bool) {
 	t, ok := l.r.(connectors.TextRedactor)
 	return t, ok
 }
+
+// maskedScreenshot takes a PNG of p's viewport (the whole page with
+// fullPage) with maskPage's masking.
+func maskedScreenshot(rec *lockedRecorder, p *rod.Page, fullPage bool) ([]byte, error) {
+	_, restore := maskPage(rec, p)
+	defer restore()
+	return p.Screenshot(fullPage, nil)
+}

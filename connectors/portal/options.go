@@ -13,11 +13,13 @@ import (
 
 // Defaults of the limits section.
 const (
-	DefaultPages        = 2
-	DefaultStepTimeout  = 20 * time.Second
-	DefaultFlowTimeout  = 3 * time.Minute
-	DefaultRecycleAfter = 50
-	DefaultMaxListPages = 50
+	DefaultPages       = 2
+	DefaultStepTimeout = 20 * time.Second
+	DefaultFlowTimeout = 3 * time.Minute
+	// DefaultHandOffTimeout is limits.hand_off_timeout's default.
+	DefaultHandOffTimeout = 10 * time.Minute
+	DefaultRecycleAfter   = 50
+	DefaultMaxListPages   = 50
 )
 
 // Options are a decoded, validated portal connector configuration. They are
@@ -80,6 +82,10 @@ type Limits struct {
 	StepTimeout time.Duration
 	// FlowTimeout bounds one run of a flow (a login, one case's detail).
 	FlowTimeout time.Duration
+	// HandOffTimeout is how long a visit waits for a person (an ask step,
+	// a CAPTCHA handed off) unless the step sets its own; the flow timeout
+	// still bounds it.
+	HandOffTimeout time.Duration
 }
 
 // SessionOptions control login reuse between visits.
@@ -187,6 +193,11 @@ type Alternative struct {
 	Then    []*Step
 	Done    bool
 	Relogin bool
+	// HandOff, with Fail, hands the paused page to a person in a live
+	// view (a CAPTCHA, a page the flow does not know) when the agent has
+	// someone to ask; the step runs again when the person hands it back,
+	// and Fail stands when nobody does in time.
+	HandOff connectors.HandOffKind
 }
 
 // Step is one action of a flow.

@@ -12,6 +12,7 @@ import (
 	"github.com/go-rod/rod"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/recordings"
 )
 
@@ -152,17 +153,22 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 	if st.Timeout > 0 {
 		timeout = st.Timeout
 	}
+	if a, ok := st.action.(*askStep); ok {
+		// The step's own waits (the field, typing) plus a person's.
+		timeout += a.wait(r.s.c.opts.Limits)
+	}
 	// page.Timeout bounds everything chained after it; CancelTimeout
 	// releases it. Nothing derived from tp is used after this step.
-	tp := r.slot.page.Context(ctx).Timeout(timeout)
-	x := &exec{r: r, st: st, ctx: tp.GetContext(), timeout: timeout, page: tp}
 	var err error
+	var fx *exec // the fetched step's execution
 	if r.doc != "" {
-		err = runFetched(x)
+		tp := r.slot.page.Context(ctx).Timeout(timeout)
+		fx = &exec{r: r, st: st, ctx: tp.GetContext(), timeout: timeout, page: tp}
+		err = runFetched(fx)
+		tp.CancelTimeout()
 	} else {
-		err = st.action.run(x)
+		err = r.runAction(ctx, st, timeout)
 	}
-	tp.CancelTimeout()
 	if err != nil && st.Optional && errors.Is(err, errMissing) {
 		r.s.rec.Step(name+" skipped (optional, not on the page)", start, nil)
 		return nil
@@ -175,7 +181,7 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 			r.s.rec.Step(name+" (fetched: "+fetchMiss(err)+"; read again in a tab)", start, nil)
 			return err
 		}
-		r.attachFetchedDOM(x, st)
+		r.attachFetchedDOM(fx, st)
 		r.s.rec.Step(name+" (fetched)", start, nil)
 		return err
 	}
@@ -190,6 +196,67 @@ func (r *runner) runStep(ctx context.Context, st *Step) error {
 	}
 	r.s.rec.Step(name, start, recErr)
 	return err
+}
+
+// maxHandBacks bounds how often one step hands its page to a person.
+const maxHandBacks = 3
+
+// runAction runs a step's action on the page under its timeout. When the
+// page needs a person (an alternative with hand_off), it hands the page
+// over and runs the step again once the person hands it back: the page is
+// checked against the flow again.
+func (r *runner) runAction(ctx context.Context, st *Step, timeout time.Duration) error {
+	for hand := 0; ; hand++ {
+		// page.Timeout bounds everything chained after it; CancelTimeout
+		// releases it. Nothing derived from tp is used after this.
+		tp := r.slot.page.Context(ctx).Timeout(timeout)
+		err := st.action.run(&exec{r: r, st: st, ctx: tp.GetContext(), timeout: timeout, page: tp})
+		tp.CancelTimeout()
+		var need *handOffNeeded
+		if !errors.As(err, &need) {
+			return err
+		}
+		if hand == maxHandBacks {
+			need.err.Msg += fmt.Sprintf("; still there after %d hand-offs", maxHandBacks)
+			return need.err
+		}
+		start := r.s.c.now()
+		_, herr := r.handOff(ctx, st, need.kind, need.prompt, r.s.c.opts.Limits.HandOffTimeout)
+		if herr != nil {
+			var ce *authpilot.Error
+			if errors.As(herr, &ce) && errors.Is(herr, authpilot.ErrNeedsHuman) {
+				need.err.Msg += "; " + ce.Msg
+				return need.err
+			}
+			return herr
+		}
+		r.s.rec.Step(stepName(st)+r.iter+" (handed back by a person: checked again)", start, nil)
+	}
+}
+
+// handOffNeeded is an alternative's failure that a person may get past
+// (hand_off): runAction hands the page over; err stands if nobody does.
+type handOffNeeded struct {
+	kind   connectors.HandOffKind
+	prompt string
+	err    *authpilot.Error
+}
+
+func (h *handOffNeeded) Error() string { return h.err.Error() }
+func (h *handOffNeeded) Unwrap() error { return h.err }
+
+// orHandOff returns e, or e as a hand-off when the alternative a offers
+// one and a person can be asked (a tab's page, a broker).
+func (x *exec) orHandOff(a *Alternative, e *authpilot.Error) error {
+	if a.HandOff == "" || x.r.doc != "" || x.r.s.c.env.HandOffs == nil {
+		return e
+	}
+	prompt := fmt.Sprintf("The portal shows %q", a.Name)
+	if a.Message != "" {
+		prompt += " (" + a.Message + ")"
+	}
+	prompt += ": get past it in the live view, then hand the page back."
+	return &handOffNeeded{kind: a.HandOff, prompt: prompt, err: e}
 }
 
 // evidence attaches a screenshot and the DOM as the recorder wants, and
@@ -212,10 +279,7 @@ func (r *runner) evidence(ctx context.Context, st *Step, failed bool, err error)
 	}
 	base := strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(st.Path)
 	if wantShot || hasErr {
-		_, restore := maskPage(r.s.rec, p)
-		png, serr := p.Screenshot(false, nil)
-		restore()
-		if serr == nil {
+		if png, serr := maskedScreenshot(r.s.rec, p, false); serr == nil {
 			if wantShot {
 				r.s.rec.Attach("screenshot", base+".png", "image/png", png)
 			}
@@ -360,7 +424,7 @@ func (x *exec) interruptErr(a *Alternative, el *rod.Element) error {
 		// A maintenance page: its Retry-After says when to come back.
 		e.RetryAfter = x.docRetryAfter(x.navStatus())
 	}
-	return e
+	return x.orHandOff(a, e)
 }
 
 // maxPayerText bounds the payer's words kept from a page.

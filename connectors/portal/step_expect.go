@@ -87,7 +87,7 @@ func (x *exec) follow(hit *Alternative, el *rod.Element) error {
 		}
 		e := x.fail(hit.Fail, msg, nil)
 		e.PayerText = x.payerText(hit, el)
-		return e
+		return x.orHandOff(hit, e)
 	case hit.Done:
 		return errFlowDone
 	case len(hit.Then) > 0:

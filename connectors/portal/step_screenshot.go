@@ -26,9 +26,7 @@ func decodeScreenshot(d *decoder, n *yaml.Node, path string, inEach bool) action
 }
 
 func (a *screenshotStep) run(x *exec) error {
-	_, restore := maskPage(x.r.s.rec, x.page)
-	png, err := x.page.Screenshot(a.FullPage, nil)
-	restore()
+	png, err := maskedScreenshot(x.r.s.rec, x.page, a.FullPage)
 	if err != nil {
 		return x.actErr("take a screenshot", err)
 	}

@@ -31,6 +31,7 @@ func init() {
 		"wait_for":   decodeWaitFor,
 		"extract":    decodeExtract,
 		"totp":       decodeTOTP,
+		"ask":        decodeAsk,
 		"screenshot": decodeScreenshot,
 		"expect":     decodeExpect,
 		"call":       decodeCall,

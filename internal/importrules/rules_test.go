@@ -15,6 +15,8 @@ const module = "github.com/authpilot/authpilot/"
 //     (connectors.Section), so the daemon knows no kind;
 //   - recordings does not import connectors: connectors record into
 //     recordings, never the other way round;
+//   - connectors/portal does not import agent: it asks a person through
+//     connectors.Env.HandOffs, which the agent's broker implements;
 //   - config does not import any notifier (sink) package: each sink
 //     registers itself with notify and decodes its own settings.
 func TestImportRules(t *testing.T) {
@@ -28,6 +30,8 @@ func TestImportRules(t *testing.T) {
 	}{
 		{pkg: "agent", forbidden: []string{"connectors/portal", "connectors/fhirpas"}},
 		{pkg: "recordings", forbidden: []string{"connectors"}},
+		// a connector reaches the hand-off broker through connectors.Env.
+		{pkg: "connectors/portal", forbidden: []string{"agent"}},
 		{pkg: "config", forbidden: []string{"notify/slack", "notify/webhook", "notify/email", "notify/teams", "notify/sinks"}},
 	}
 	for _, tt := range tests {
