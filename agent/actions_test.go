@@ -74,8 +74,7 @@ func newActionWorld(t *testing.T) *actionWorld {
 func (w *actionWorld) create(t *testing.T, member, track string, codes []string, path ...authpilot.Status) string {
 	t.Helper()
 	ctx := context.Background()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", track, codes, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, member, "summit-ma", track, codes, "M48.062", "1245319599")
 	nc.Files = nil
 	c, err := w.a.Intake().Create(ctx, nc, "test")
 	must(t, err)
@@ -129,9 +128,7 @@ func (w *actionWorld) act(t *testing.T, id, name, body string, hdr ...string) an
 
 func (w *actionWorld) get(t *testing.T, id string) *authpilot.Case {
 	t.Helper()
-	c, err := w.a.Store().GetCase(context.Background(), id)
-	must(t, err)
-	return c
+	return getCase(t, w.a, id)
 }
 
 // multipartBody is a multipart/form-data body: the JSON field and files
@@ -518,8 +515,7 @@ func TestAppealAndExtension(t *testing.T) {
 func TestERISAResponseByFaxResumesClock(t *testing.T) {
 	w := newActionWorld(t)
 	ctx := context.Background()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON("SHPERISA01", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, "SHPERISA01", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")
 	nc.PlanType = authpilot.PlanERISA
 	nc.Tracked, nc.PayerRef = true, "SHP-ERISA-1"
 	sub := time.Now().Add(-72 * time.Hour).UTC()
@@ -672,8 +668,7 @@ func TestTrackedCaseBringsItsClock(t *testing.T) {
 	w := newActionWorld(t)
 	ctx := context.Background()
 	newCase := func(member string, tracked bool, sub time.Time, history []authpilot.Determination) (*authpilot.Case, error) {
-		nc := &agent.NewCase{}
-		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")), nc))
+		nc := orderOf(t, member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")
 		nc.Files = nil
 		if tracked {
 			nc.Tracked, nc.PayerRef = true, "SHP-"+member
@@ -790,10 +785,7 @@ func BenchmarkActionNote(b *testing.B) {
 	}
 	defer a.Close()
 	ctx := context.Background()
-	nc := &agent.NewCase{}
-	if err := json.Unmarshal([]byte(caseJSON("SHPBENCH01", "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")), nc); err != nil {
-		b.Fatal(err)
-	}
+	nc := orderOf(b, "SHPBENCH01", "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")
 	nc.Files = nil
 	c, err := a.Intake().Create(ctx, nc, "bench")
 	if err != nil {

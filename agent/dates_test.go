@@ -2,12 +2,10 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -38,9 +36,8 @@ func TestPortalTimesInThePracticeZone(t *testing.T) {
 	ctx := context.Background()
 	create := func(member, payer, track, code string) string {
 		t.Helper()
-		var nc agent.NewCase
-		must(t, json.Unmarshal([]byte(caseJSON(member, payer, track, []string{code}, "M54.16", "1234567893")), &nc))
-		c, err := a.Intake().Create(ctx, &nc, "test")
+		nc := orderOf(t, member, payer, track, []string{code}, "M54.16", "1234567893")
+		c, err := a.Intake().Create(ctx, nc, "test")
 		if err != nil {
 			t.Fatalf("create: %v", err)
 		}

@@ -124,6 +124,16 @@ func postCase(t *testing.T, base, body string) string {
 	return c.ID
 }
 
+// orderOf is caseJSON decoded as intake decodes an order.
+func orderOf(tb testing.TB, member, payer, track string, codes []string, dx, npi string) *agent.NewCase {
+	tb.Helper()
+	nc := &agent.NewCase{}
+	if err := json.Unmarshal([]byte(caseJSON(member, payer, track, codes, dx, npi)), nc); err != nil {
+		tb.Fatal(err)
+	}
+	return nc
+}
+
 func caseJSON(member, payer, track string, codes []string, dx string, npi string) string {
 	var lines []string
 	for _, c := range codes {
@@ -375,8 +385,7 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 
 	// Create the case, then let a child process submit it.
 	a := openAgent(t, cfg)
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON("SHPKILL0009", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, "SHPKILL0009", "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")
 	c, err := a.Intake().Create(context.Background(), nc, "test")
 	if err != nil {
 		t.Fatal(err)

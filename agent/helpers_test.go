@@ -3,7 +3,6 @@ package agent_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -206,6 +205,16 @@ func startSims(t *testing.T, opts payersim.SetOptions) *payersim.Set {
 	return sims
 }
 
+// getCase reads case id from a's store.
+func getCase(t *testing.T, a *agent.Agent, id string) *authpilot.Case {
+	t.Helper()
+	c, err := a.Store().GetCase(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // simsOnClock starts the simulators (startSims) on an injected clock at
 // start; the portals show its time in start's zone.
 func simsOnClock(t *testing.T, start time.Time) (*payersim.Set, *clocktest.Fake) {
@@ -331,8 +340,7 @@ func runDaemonChild(t *testing.T, env, parent string) {
 // summit-ma) through the agent's intake and returns its ID.
 func createCase(t *testing.T, a *agent.Agent, member string) string {
 	t.Helper()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")
 	nc.Files = nil
 	c, err := a.Intake().Create(context.Background(), nc, "test")
 	must(t, err)

@@ -55,8 +55,7 @@ func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identity
 // code and the given service date.
 func (w *identityWorld) newCase(t *testing.T, member string, serviceDate authpilot.Date, tracked bool, payerRef string) *authpilot.Case {
 	t.Helper()
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")
 	nc.ServiceDate = serviceDate
 	w.seq++
 	nc.ExternalRef = fmt.Sprintf("ORD-ID-%d", w.seq) // no PHI: the alerts are searched for the member ID
@@ -64,15 +63,6 @@ func (w *identityWorld) newCase(t *testing.T, member string, serviceDate authpil
 		nc.Files, nc.Tracked, nc.PayerRef = nil, true, payerRef
 	}
 	c, err := w.agent.Intake().Create(context.Background(), nc, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func (w *identityWorld) get(t *testing.T, id string) *authpilot.Case {
-	t.Helper()
-	c, err := w.agent.Store().GetCase(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +181,7 @@ find:
 			if res := w.agent.PollNow(ctx, nil, "summit-portal"); res[0].Err != nil {
 				t.Fatalf("poll A: %v", res[0].Err)
 			}
-			ca := w.get(t, a.ID)
+			ca := getCase(t, w.agent, a.ID)
 			if ca.Status != authpilot.StatusApproved || ca.Determination == nil || len(ca.Determination.Letters) != 1 {
 				t.Fatalf("A is %s with %+v, want approved with its letter", ca.Status, ca.Determination)
 			}
@@ -203,7 +193,7 @@ find:
 			if res := w.agent.SubmitNow(ctx, "summit-portal"); res[0].Err == nil {
 				t.Fatal("submit B through an HTTP 500 succeeded")
 			}
-			if got := w.get(t, b.ID); got.Status != authpilot.StatusSubmitting {
+			if got := getCase(t, w.agent, b.ID); got.Status != authpilot.StatusSubmitting {
 				t.Fatalf("B after the 500: %s, want submitting", got.Status)
 			}
 			must(t, w.sims.Payer.SetFaults(payersim.Faults{}))
@@ -211,7 +201,7 @@ find:
 			// The next run reconciles B.
 			w.agent.SubmitNow(ctx, "summit-portal")
 			w.agent.PollNow(ctx, nil, "summit-portal")
-			cb := w.get(t, b.ID)
+			cb := getCase(t, w.agent, b.ID)
 			if cb.PayerRef == ca.PayerRef {
 				t.Fatalf("B took A's request %s (status %s)", ca.PayerRef, cb.Status)
 			}
@@ -281,7 +271,7 @@ func TestTrackedCaseWithAnotherMembersRef(t *testing.T) {
 			t.Fatalf("poll: %v", res[0].Err)
 		}
 	}
-	got := w.get(t, wrong.ID)
+	got := getCase(t, w.agent, wrong.ID)
 	if got.Status != authpilot.StatusSubmitted || got.Determination != nil || got.StatusText != "" {
 		t.Fatalf("tracked case with another member's ref: %s %q %+v; want submitted with nothing applied", got.Status, got.StatusText, got.Determination)
 	}
@@ -303,7 +293,7 @@ func TestTrackedCaseWithAnotherMembersRef(t *testing.T) {
 		t.Errorf("last error %q carries digits of an identifier", got.LastError)
 	}
 
-	if g := w.get(t, own.ID); g.Status != authpilot.StatusApproved || g.Determination == nil || len(g.Determination.Letters) != 1 {
+	if g := getCase(t, w.agent, own.ID); g.Status != authpilot.StatusApproved || g.Determination == nil || len(g.Determination.Letters) != 1 {
 		t.Fatalf("tracked case with its own ref: %s %+v, want approved with its letter", g.Status, g.Determination)
 	}
 }
@@ -335,7 +325,7 @@ func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
 	if res := a.SubmitNow(ctx); res[0].Err != nil || res[0].Submitted != 1 {
 		t.Fatalf("submit: %+v", res[0])
 	}
-	ref := w.get(t, other.ID).PayerRef
+	ref := getCase(t, w.agent, other.ID).PayerRef
 	if ref == "" {
 		t.Fatal("the other member's case has no payer reference")
 	}
@@ -343,7 +333,7 @@ func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
 	if res := a.PollNow(ctx, nil); res[0].Err != nil {
 		t.Fatalf("poll: %v", res[0].Err)
 	}
-	got := w.get(t, wrong.ID)
+	got := getCase(t, w.agent, wrong.ID)
 	if got.Status != authpilot.StatusSubmitted || got.Determination != nil || got.StatusText != "" {
 		t.Fatalf("tracked case with another member's ref: %s %q %+v; want submitted with nothing applied", got.Status, got.StatusText, got.Determination)
 	}
@@ -352,7 +342,7 @@ func TestPASTrackedCaseWithAnotherMembersRef(t *testing.T) {
 		t.Fatalf("refusal names %v, want [member_id dob]", fields)
 	}
 	w.checkAlertNamesFieldsOnly(t, wrong.ID, fields, "KPPOTHR0001", "KPPTRAK0002", "1966-03-30", "1971-08-09")
-	if g := w.get(t, other.ID); g.Status != authpilot.StatusApproved {
+	if g := getCase(t, w.agent, other.ID); g.Status != authpilot.StatusApproved {
 		t.Fatalf("the other member's own case: %s, want approved", g.Status)
 	}
 }

@@ -46,20 +46,13 @@ func TestPASThroughTheAgent(t *testing.T) {
 	if res[0].Err != nil || res[0].Submitted != 3 {
 		t.Fatalf("submit: %+v", res[0])
 	}
-	get := func(id string) *authpilot.Case {
-		c, err := a.Store().GetCase(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	if c := get(pended); c.Status != authpilot.StatusPended || c.PayerRef == "" {
+	if c := getCase(t, a, pended); c.Status != authpilot.StatusPended || c.PayerRef == "" {
 		t.Fatalf("after submit: %s ref %q, want pended with a reference", c.Status, c.PayerRef)
 	}
-	if c := get(denied); c.Status != authpilot.StatusDenied || c.Determination.DenialReason != "Six weeks of conservative care required." {
+	if c := getCase(t, a, denied); c.Status != authpilot.StatusDenied || c.Determination.DenialReason != "Six weeks of conservative care required." {
 		t.Fatalf("denied case: %s %+v", c.Status, c.Determination)
 	}
-	m := get(modified)
+	m := getCase(t, a, modified)
 	if m.Status != authpilot.StatusModified || len(m.Determination.ApprovedLines) == 0 {
 		t.Fatalf("modified case: %s %+v", m.Status, m.Determination)
 	}
@@ -72,12 +65,12 @@ func TestPASThroughTheAgent(t *testing.T) {
 	if !foundModified {
 		t.Fatalf("modified approval lines %+v lack 63035 x1", m.Determination.ApprovedLines)
 	}
-	for cycle := 0; cycle < 3 && get(pended).Status == authpilot.StatusPended; cycle++ {
+	for cycle := 0; cycle < 3 && getCase(t, a, pended).Status == authpilot.StatusPended; cycle++ {
 		if r := a.PollNow(ctx, nil); r[0].Err != nil {
 			t.Fatalf("poll: %v", r[0].Err)
 		}
 	}
-	c := get(pended)
+	c := getCase(t, a, pended)
 	d := c.Determination
 	if c.Status != authpilot.StatusApproved || d.AuthNumber == "" || d.ValidFrom.IsZero() || d.ValidTo.IsZero() || d.InfoRequested == "" {
 		t.Fatalf("pended case after inquiries: %s %+v", c.Status, d)

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -187,8 +186,7 @@ func TestUnmappedWordingIsPortalChanged(t *testing.T) {
 		Lines: []payersim.ServiceLine{{Code: "72148", Units: 1}}, Diagnoses: []string{"M54.16"},
 		Outcome: &payersim.Outcome{Fate: payersim.FateApprove, Wording: detailWord}})
 	must(t, err)
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON("SHPWORD0003", "clearview-rbm", "imaging", []string{"72148"}, "M54.16", "1245319599")), nc))
+	nc := orderOf(t, "SHPWORD0003", "clearview-rbm", "imaging", []string{"72148"}, "M54.16", "1245319599")
 	nc.Files, nc.Tracked, nc.PayerRef = nil, true, tn
 	detail, err := a.Intake().Create(ctx, nc, "test")
 	must(t, err)

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -71,8 +70,7 @@ func trackRequest(t *testing.T, a *agent.Agent, sims *payersim.Set, member strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc := &agent.NewCase{}
-	must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")), nc))
+	nc := orderOf(t, member, "summit-ma", "surgery", []string{"22612"}, "M48.062", "1245319599")
 	nc.Files, nc.Tracked, nc.PayerRef = nil, true, ref
 	c, err := a.Intake().Create(context.Background(), nc, "test")
 	if err != nil {

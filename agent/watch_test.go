@@ -2,13 +2,11 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/payersim"
 )
@@ -47,10 +45,9 @@ func TestWatchDecidedCases(t *testing.T) {
 	st := a.Store()
 	create := func(member string, service authpilot.Date) string {
 		t.Helper()
-		var nc agent.NewCase
-		must(t, json.Unmarshal([]byte(caseJSON(member, "summit-ma", "injection", []string{"64483"}, "M54.16", "1234567893")), &nc))
+		nc := orderOf(t, member, "summit-ma", "injection", []string{"64483"}, "M54.16", "1234567893")
 		nc.ServiceDate = service
-		c, err := a.Intake().Create(ctx, &nc, "test")
+		c, err := a.Intake().Create(ctx, nc, "test")
 		if err != nil {
 			t.Fatalf("create: %v", err)
 		}
@@ -76,14 +73,6 @@ func TestWatchDecidedCases(t *testing.T) {
 		}
 		return authpilot.Alert{}, false
 	}
-	get := func(id string) *authpilot.Case {
-		t.Helper()
-		c, err := st.GetCase(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	poll := func() {
 		t.Helper()
 		for _, r := range a.PollNow(ctx, nil) {
@@ -97,15 +86,15 @@ func TestWatchDecidedCases(t *testing.T) {
 	want := map[string]authpilot.Status{denied: authpilot.StatusDenied, pended: authpilot.StatusPended,
 		short: authpilot.StatusApproved, past: authpilot.StatusDenied, rescinded: authpilot.StatusApproved}
 	for id, s := range want {
-		if c := get(id); c.Status != s {
+		if c := getCase(t, a, id); c.Status != s {
 			t.Fatalf("after the first poll case %s is %s (%q), want %s", id, c.Status, c.LastError, s)
 		}
 	}
 	for _, id := range []string{denied, past} {
-		must(t, sims.Payer.Redecide(get(id).PayerRef, payersim.Outcome{Fate: payersim.FateApprove, AuthNumber: "SHO-" + id[:6]}))
+		must(t, sims.Payer.Redecide(getCase(t, a, id).PayerRef, payersim.Outcome{Fate: payersim.FateApprove, AuthNumber: "SHO-" + id[:6]}))
 	}
 
-	must(t, sims.Payer.Redecide(get(rescinded).PayerRef, payersim.Outcome{Fate: payersim.FateModify,
+	must(t, sims.Payer.Redecide(getCase(t, a, rescinded).PayerRef, payersim.Outcome{Fate: payersim.FateModify,
 		ApprovedCodes: map[string]string{"64483": "64479"}}))
 
 	// Regular polls on the next days: the pended case is polled, the
@@ -113,18 +102,18 @@ func TestWatchDecidedCases(t *testing.T) {
 	for day := 1; day <= 6; day++ {
 		clock.Set(t0.AddDate(0, 0, day))
 		poll()
-		if c := get(denied); c.Status != authpilot.StatusDenied {
+		if c := getCase(t, a, denied); c.Status != authpilot.StatusDenied {
 			t.Fatalf("day %d: the denial was polled before its weekly watch: %s", day, c.Status)
 		}
 	}
-	if r, _ := sims.Payer.Request(get(denied).PayerRef); r.Status != payersim.StatusApproved {
+	if r, _ := sims.Payer.Request(getCase(t, a, denied).PayerRef); r.Status != payersim.StatusApproved {
 		t.Fatalf("the simulator did not show the overturn on its list: %s", r.Status)
 	}
 
 	// The weekly watch.
 	clock.Set(t0.AddDate(0, 0, 7).Add(time.Minute))
 	poll()
-	c := get(denied)
+	c := getCase(t, a, denied)
 	if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "SHO-"+denied[:6] {
 		t.Errorf("after the weekly watch the overturned case is %s with determination %+v (%q)", c.Status, c.Determination, c.LastError)
 	}
@@ -135,11 +124,11 @@ func TestWatchDecidedCases(t *testing.T) {
 		t.Errorf("the watch was not recorded on the case")
 	}
 	// Past its service date (December 3) plus the 2-day tail: not polled.
-	if c := get(past); c.Status != authpilot.StatusDenied || c.WatchedAt != nil {
+	if c := getCase(t, a, past); c.Status != authpilot.StatusDenied || c.WatchedAt != nil {
 		t.Errorf("the case past its service date was watched: %s, watched at %v", c.Status, c.WatchedAt)
 	}
 	// Valid December 1 to 6, service on the 28th: expired.
-	if c := get(short); c.Status != authpilot.StatusExpired {
+	if c := getCase(t, a, short); c.Status != authpilot.StatusExpired {
 		t.Errorf("the lapsed approval is %s, want expired", c.Status)
 	}
 	if _, ok := statusAlert(short, authpilot.StatusExpired); !ok {
@@ -152,7 +141,7 @@ func TestWatchDecidedCases(t *testing.T) {
 	}
 	// The approval modified by the payer: seen at the watch, with the
 	// peer-to-peer window the modification opens.
-	if c := get(rescinded); c.Status != authpilot.StatusModified {
+	if c := getCase(t, a, rescinded); c.Status != authpilot.StatusModified {
 		t.Errorf("the modified approval is %s, want modified", c.Status)
 	}
 	if al, ok := statusAlert(rescinded, authpilot.StatusModified); !ok {
@@ -160,7 +149,7 @@ func TestWatchDecidedCases(t *testing.T) {
 	} else if !strings.Contains(strings.ToLower(al.Action), "peer-to-peer window closes") {
 		t.Errorf("the modification's alert does not name the peer-to-peer window: %q", al.Action)
 	}
-	if c := get(pended); c.Status != authpilot.StatusPended {
+	if c := getCase(t, a, pended); c.Status != authpilot.StatusPended {
 		t.Errorf("the pended case is %s", c.Status)
 	}
 }
