@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent"
 )
 
 // TestActionSurvivesKill9: a decision recorded by hand with a large letter
@@ -21,62 +19,51 @@ import (
 // letter); the client's retry with the same Idempotency-Key then leaves
 // exactly one recorded decision.
 func TestActionSurvivesKill9(t *testing.T) {
-	if os.Getenv("AUTHPILOT_ACTION_CHILD") != "" {
-		t.Skip("child process")
-	}
-	cfg, p, addr := apiDaemonYAML(t, t.TempDir(), "Action kill test")
+	k := newKillDaemon(t, "Action kill test", "TestActionKillChild", "AUTHPILOT_ACTION_CHILD")
 	letter := bytes.Repeat([]byte("%PDF-1.4 approval letter page\n"), 8<<20/30)
 	seen := map[string]int{}
 
 	for round, when := range []string{"after sending", "after the answer started", "after sending", "after sending", "after the answer started"} {
 		member := fmt.Sprintf("SHPAKILL%02d", round)
-		child := startChild(t, "TestActionKillChild", "AUTHPILOT_ACTION_CHILD", p)
-		child.waitFor(t, "LISTENING")
-		// A tracked case (submitted elsewhere) the payer decided by phone.
-		tracked := strings.Replace(caseJSON(member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599"),
-			`"payer": `, `"tracked": true, "payer_ref": "SHP-T-`+member+`", "payer": `, 1)
-		created := (&actionWorld{base: "http://" + addr}).call(t, "POST", "/v1/cases", "application/json", strings.NewReader(tracked))
-		if created.status != http.StatusCreated {
-			child.kill(t)
-			t.Fatalf("round %d: create: %d %s", round, created.status, created.raw)
-		}
-		id := created.body["id"].(string)
-		js := fmt.Sprintf(`{"source": "fax", "notice_date": %q, "status": "approved", "auth_number": "RAD-%d"}`, time.Now().Format(time.DateOnly), round)
-		ct, body := multipartBody(t, js, map[string][]byte{"approval.pdf": letter})
-		raw := body.Bytes()
-		key := fmt.Sprintf("decide-kill-%d", round)
-
-		killMidRequest(t, child, addr, "/v1/cases/"+id+"/actions/decide", ct, key, raw, when)
-
-		a, base, stop := serveAgent(t, cfg, agent.Options{})
-		w := &actionWorld{a: a, base: base}
-		c := w.get(t, id)
-		recorded := len(eventsOf(t, a, id, authpilot.EventDeterminationRecorded))
-		switch {
-		case c.Status == authpilot.StatusApproved && recorded == 1 && c.Determination != nil && len(c.Determination.Letters) == 1:
-			seen["there"]++
-			doc := w.call(t, "GET", "/v1/cases/"+id+"/documents/"+c.Determination.Letters[0], "", nil)
-			if doc.status != 200 || !bytes.Equal(doc.raw, letter) {
-				t.Errorf("round %d: the recorded letter is not served whole: %d, %d bytes", round, doc.status, len(doc.raw))
+		var id string
+		send := func(child *actionWorld) (string, string, []byte) {
+			// A tracked case (submitted elsewhere) the payer decided by phone.
+			tracked := strings.Replace(caseJSON(member, "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599"),
+				`"payer": `, `"tracked": true, "payer_ref": "SHP-T-`+member+`", "payer": `, 1)
+			created := child.call(t, "POST", "/v1/cases", "application/json", strings.NewReader(tracked))
+			if created.status != http.StatusCreated {
+				t.Fatalf("round %d: create: %d %s", round, created.status, created.raw)
 			}
-		case c.Status == authpilot.StatusSubmitted && recorded == 0 && c.Determination == nil:
-			seen["absent"]++
-		default:
-			stop()
-			t.Fatalf("round %d (killed %s): half an action: status %s, %d determination_recorded events, determination %+v",
-				round, when, c.Status, recorded, c.Determination)
+			id = created.body["id"].(string)
+			js := fmt.Sprintf(`{"source": "fax", "notice_date": %q, "status": "approved", "auth_number": "RAD-%d"}`, time.Now().Format(time.DateOnly), round)
+			ct, body := multipartBody(t, js, map[string][]byte{"approval.pdf": letter})
+			return "/v1/cases/" + id + "/actions/decide", ct, body.Bytes()
+		}
+		restarted := func(w *actionWorld) {
+			c := w.get(t, id)
+			recorded := len(eventsOf(t, w.a, id, authpilot.EventDeterminationRecorded))
+			switch {
+			case c.Status == authpilot.StatusApproved && recorded == 1 && c.Determination != nil && len(c.Determination.Letters) == 1:
+				seen["there"]++
+				doc := w.call(t, "GET", "/v1/cases/"+id+"/documents/"+c.Determination.Letters[0], "", nil)
+				if doc.status != 200 || !bytes.Equal(doc.raw, letter) {
+					t.Errorf("round %d: the recorded letter is not served whole: %d, %d bytes", round, doc.status, len(doc.raw))
+				}
+			case c.Status == authpilot.StatusSubmitted && recorded == 0 && c.Determination == nil:
+				seen["absent"]++
+			default:
+				t.Fatalf("round %d (killed %s): half an action: status %s, %d determination_recorded events, determination %+v",
+					round, when, c.Status, recorded, c.Determination)
+			}
 		}
 		// The client retries with the same key.
-		a2 := w.call(t, "POST", "/v1/cases/"+id+"/actions/decide", ct, bytes.NewReader(raw), "Idempotency-Key", key)
-		c = w.get(t, id)
-		n := len(eventsOf(t, a, id, authpilot.EventDeterminationRecorded))
+		w, a2, stop := k.round(t, when, fmt.Sprintf("decide-kill-%d", round), send, restarted)
+		c := w.get(t, id)
+		n := len(eventsOf(t, w.a, id, authpilot.EventDeterminationRecorded))
 		t.Logf("round %d, killed %s: retry %d, replayed %q", round, when, a2.status, a2.header.Get("Idempotent-Replayed"))
 		stop()
 		if a2.status != 200 || n != 1 || c.Status != authpilot.StatusApproved || len(c.Determination.Letters) != 1 {
 			t.Fatalf("round %d: retry %d %s; %d determination_recorded events, status %s", round, a2.status, a2.raw, n, c.Status)
-		}
-		if when == "after the answer started" && a2.header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("round %d: the first attempt was answered, so stored, but the retry was not a replay", round)
 		}
 	}
 	t.Logf("after the kill: action there %d times, absent %d times", seen["there"], seen["absent"])

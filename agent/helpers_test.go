@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -183,6 +184,63 @@ func killMidRequest(t *testing.T, c *child, addr, path, contentType, key string,
 		}
 	}
 	c.kill(t)
+}
+
+// killDaemon is a kill -9 test's daemon: an idle daemon on a fresh
+// directory with its API on loopback, run in a child process (the test
+// childTest with env set to its config; see runDaemonChild) that the test
+// SIGKILLs mid-request.
+type killDaemon struct {
+	cfg            *config.Config
+	p, addr        string
+	childTest, env string
+}
+
+// newKillDaemon makes the daemon; in the child process (env set) it skips
+// t, whose child test runs there instead.
+func newKillDaemon(t *testing.T, practice, childTest, env string) *killDaemon {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		t.Skip("child process")
+	}
+	cfg, p, addr := apiDaemonYAML(t, t.TempDir(), practice)
+	return &killDaemon{cfg: cfg, p: p, addr: addr, childTest: childTest, env: env}
+}
+
+// round is one round of a kill -9 test: the child daemon starts; send
+// (given the child's API) makes what the request needs and returns the
+// request to post (path, content type, body); the child is SIGKILLed
+// before the client reads the answer (when, see killMidRequest), and the
+// agent starts again on the same data. restarted, when set, checks it;
+// then the client retries the same request with the same Idempotency-Key,
+// which must be a replay when the first answer had started. It returns
+// the restarted daemon (stop ends it) and the retry's answer.
+func (k *killDaemon) round(t *testing.T, when, key string, send func(child *actionWorld) (path, contentType string, body []byte), restarted func(w *actionWorld)) (w *actionWorld, retry answer, stop func()) {
+	t.Helper()
+	child := startChild(t, k.childTest, k.env, k.p)
+	killed := false
+	defer func() {
+		if !killed {
+			_ = child.cmd.Process.Kill()
+			child.wait()
+		}
+	}()
+	child.waitFor(t, "LISTENING")
+	path, ct, body := send(&actionWorld{base: "http://" + k.addr})
+	killMidRequest(t, child, k.addr, path, ct, key, body, when)
+	killed = true
+
+	a, base, stop := serveAgent(t, k.cfg, agent.Options{})
+	w = &actionWorld{a: a, base: base}
+	if restarted != nil {
+		restarted(w)
+	}
+	retry = w.call(t, "POST", path, ct, bytes.NewReader(body), "Idempotency-Key", key)
+	if when == "after the answer started" && retry.header.Get("Idempotent-Replayed") != "true" {
+		stop()
+		t.Fatalf("killed %s: the first attempt was answered, so stored, but the retry (%d) was not a replay", when, retry.status)
+	}
+	return w, retry, stop
 }
 
 // output is what the child has written so far.
