@@ -21,6 +21,8 @@ type SetOptions struct {
 	Latency                     time.Duration
 	PageSize                    int
 	Logger                      *slog.Logger
+	// PayerMFA is the payer portal's second login step (PayerOptions.MFA).
+	PayerMFA MFAMode
 }
 
 // ExampleSecrets are the simulators' default credentials under the
@@ -56,9 +58,10 @@ func Start(opts SetOptions) (*Set, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Set{
-		Payer: NewPayer(PayerOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "payer")}),
-		RBM:   NewRBM(RBMOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "rbm")}),
-		PAS:   pas.New(pas.Options{Now: opts.Now, Logger: opts.Logger.With("sim", "pas")}),
+		Payer: NewPayer(PayerOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "payer"),
+			MFA: opts.PayerMFA}),
+		RBM: NewRBM(RBMOptions{Now: opts.Now, Latency: opts.Latency, PageSize: opts.PageSize, Logger: opts.Logger.With("sim", "rbm")}),
+		PAS: pas.New(pas.Options{Now: opts.Now, Logger: opts.Logger.With("sim", "pas")}),
 	}
 	var err error
 	if s.PayerURL, err = s.serve(opts.PayerAddr, s.Payer); err != nil {

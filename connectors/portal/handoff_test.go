@@ -19,6 +19,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/connectors/connectortest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
@@ -198,7 +199,7 @@ func TestSummitSMSCodeHandOff(t *testing.T) {
 	if strings.Contains(p.logs.String(), code) {
 		t.Errorf("the code is in the logs:\n%s", p.logs)
 	}
-	grepDir(t, dir, map[string]string{"the texted code": code})
+	connectortest.GrepRecordings(t, dir, 5, map[string]string{"the texted code": code})
 }
 
 // TestSummitSMSCodeHandOffTimesOut: nobody answers within the ask's

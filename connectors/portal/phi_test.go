@@ -1,15 +1,12 @@
 package portal
 
 import (
-	"bytes"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors/connectortest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
 )
@@ -45,39 +42,6 @@ func twoPatients(t *testing.T, p *summit) ([]*authpilot.Case, []authpilot.Patien
 		t.Fatalf("the simulator named both patients %s %s", patients[0].FirstName, patients[0].LastName)
 	}
 	return cases, patients
-}
-
-// grepDir fails t for every needle found in any file under dir (ASCII
-// case aside).
-func grepDir(t *testing.T, dir string, needles map[string]string) {
-	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if ex, err := recordings.ParseExchange(b); err == nil {
-			// Response bodies are stored in base64: look at them decoded.
-			b = append(append(b, ex.Body...), ex.RequestBody...)
-		}
-		for what, n := range needles {
-			if bytes.Contains(bytes.ToLower(b), bytes.ToLower([]byte(n))) {
-				t.Errorf("%s holds %s %q", strings.TrimPrefix(path, dir), what, n)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files < 5 {
-		t.Fatalf("only %d files recorded under %s", files, dir)
-	}
 }
 
 // TestRecordingHoldsNoOtherPatientUsernameOrTOTPCode is issue 10 item 5's
@@ -135,7 +99,7 @@ func TestRecordingHoldsNoOtherPatientUsernameOrTOTPCode(t *testing.T) {
 	}
 	for c := range codes {
 		needles["a TOTP code"] = c
-		grepDir(t, dir, needles)
+		connectortest.GrepRecordings(t, dir, 5, needles)
 	}
 }
 
