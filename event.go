@@ -161,6 +161,9 @@ type Alert struct {
 	Sink string `json:"sink,omitempty"`
 	// Resolves is the type of the problem a resolved alert closes.
 	Resolves AlertType `json:"resolves,omitempty"`
+	// Link is the case's page in the workspace (server.external_url),
+	// set as the alert is delivered; it names no PHI.
+	Link string `json:"link,omitempty"`
 }
 
 // OrderKey names the alerts that must reach a sink in the order raised:

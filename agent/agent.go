@@ -256,6 +256,17 @@ func (a *Agent) Addr() string {
 	return a.listener.Addr().String()
 }
 
+// BaseURL is where people reach the workspace: server.external_url, else
+// the address the server listens on; without a trailing slash.
+func (a *Agent) BaseURL() string {
+	s := a.cfg.Server
+	if s.ExternalURL != "" || a.listener == nil {
+		return s.BaseURL()
+	}
+	s.Listen = a.listener.Addr().String()
+	return s.BaseURL()
+}
+
 // Connectors lists the configured connector IDs in config order.
 func (a *Agent) Connectors() []string { return append([]string(nil), a.order...) }
 

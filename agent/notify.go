@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/authpilot/authpilot"
@@ -23,9 +24,12 @@ func newNotifyPipeline(a *Agent) (*notifyPipeline, error) {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
 	retry := a.cfg.Notify.Retry
-	d := notify.NewDispatcher(a.store, a.store, a.cfg.Router(), notifiers, clock, a.log.With("component", "notify"), notify.Options{
-		PHI: a.phi, MaxAge: retry.For.Std(), MaxBackoff: retry.MaxBackoff.Std(), FailingAfter: retry.FailingAfter.Std(),
-	})
+	opts := notify.Options{PHI: a.phi, MaxAge: retry.For.Std(), MaxBackoff: retry.MaxBackoff.Std(), FailingAfter: retry.FailingAfter.Std()}
+	if a.opts.Workspace != nil {
+		// Alerts link to their case's page in the workspace.
+		opts.CaseLink = func(id string) string { return a.BaseURL() + "/cases/" + url.PathEscape(id) }
+	}
+	d := notify.NewDispatcher(a.store, a.store, a.cfg.Router(), notifiers, clock, a.log.With("component", "notify"), opts)
 	return &notifyPipeline{d: d}, nil
 }
 

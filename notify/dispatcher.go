@@ -65,6 +65,9 @@ type Options struct {
 	// sink without include_phi (see alertForSink); nil drops only the
 	// order reference.
 	PHI PHIRedactor
+	// CaseLink, if set, returns the workspace page of a case: every
+	// delivered alert of a case carries it (Alert.Link).
+	CaseLink func(caseID string) string
 }
 
 func (o *Options) defaults() {
@@ -536,6 +539,9 @@ func (d *Dispatcher) attempt(ctx context.Context, n Notifier, del authpilot.Deli
 	var err error
 	if nd.Alert, err = d.alertForSink(ctx, n, del.Alert); err != nil {
 		return true, 0, err
+	}
+	if d.opts.CaseLink != nil && nd.Alert.CaseID != "" {
+		nd.Alert.Link = d.opts.CaseLink(nd.Alert.CaseID)
 	}
 	if p, ok := n.(PHIRecipient); ok && p.IncludePHI() && del.Alert.CaseID != "" && d.cases != nil {
 		c, err := d.cases.GetCase(ctx, del.Alert.CaseID)

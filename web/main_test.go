@@ -23,6 +23,8 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/portal"
 	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/notify/notifytest"
+	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 	"github.com/authpilot/authpilot/store"
@@ -88,7 +90,11 @@ type world struct {
 	clock *clocktest.Fake
 	ny    *time.Location
 	sims  *payersim.Set
+	// hook receives every alert (a real webhook receiver).
+	hook *notifytest.Endpoint
 }
+
+const hookSecret = "whsec_d2ViLXRlc3Qtd2ViaG9vay1zaWduaW5nLWtleS0wMQ=="
 
 const apiToken = "web-test-api-token"
 
@@ -108,14 +114,16 @@ func newWorld(t *testing.T, rules ...payersim.Rule) *world {
 	if err := sims.Payer.SetScenario(payersim.Scenario{Rules: rules}); err != nil {
 		t.Fatal(err)
 	}
+	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL)
+	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets := authpilot.StaticSecrets(payersim.ExampleSecrets())
 	secrets["api-token"] = apiToken
+	secrets["hook-secret"] = hookSecret
 	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln,
 		Workspace: web.Workspace(web.Options{Lockout: web.Lockout{After: 3, Base: time.Minute, Max: time.Hour}})})
 	if err != nil {
@@ -129,12 +137,12 @@ func newWorld(t *testing.T, rules ...payersim.Rule) *world {
 		<-done
 		a.Close()
 	})
-	return &world{a: a, st: a.Store().(*store.Store), base: "http://" + ln.Addr().String(), clock: clock, ny: ny, sims: sims}
+	return &world{a: a, st: a.Store().(*store.Store), base: "http://" + ln.Addr().String(), clock: clock, ny: ny, sims: sims, hook: hook}
 }
 
 // writeConfig writes authpilot.yaml and the example flows pointed at the
 // simulators; Summit's peer-to-peer window is one business day.
-func writeConfig(t *testing.T, dir, payerURL, rbmURL string) *config.Config {
+func writeConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config.Config {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
 		t.Fatal(err)
@@ -165,7 +173,10 @@ payers:
 connectors:
   - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
   - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-`, dir)
+notify:
+  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
+  routes: [{match: {}, sinks: [ehr]}]
+`, dir, hookURL)
 	p := filepath.Join(dir, "authpilot.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)

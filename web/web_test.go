@@ -31,6 +31,20 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	if s := w.get(t, pended).Status; s != authpilot.StatusPended {
 		t.Fatalf("pended case is %s", s)
 	}
+	// The denial's alert links to the case's page.
+	if err := w.a.FlushAlerts(context.Background(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var link string
+	for _, al := range w.hook.Alerts() {
+		if al.CaseID == denied && al.Type == authpilot.AlertDeterminationReceived {
+			link = al.Link
+		}
+	}
+	if link != w.base+"/cases/"+denied {
+		t.Errorf("the denial's alert links to %q, want its case page", link)
+	}
+
 	w.addUser(t, "casey", store.RoleCoordinator)
 	p := w.signIn(t, "casey")
 

@@ -30,7 +30,7 @@ func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err := a.Listen(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "authpilot %s serving the API and the workspace on %s (listening on %s; data in %s)\n", version, cfg.Server.BaseURL(), a.Addr(), cfg.DataDir)
+	fmt.Fprintf(stdout, "authpilot %s serving the API and the workspace on %s (listening on %s; data in %s)\n", version, a.BaseURL(), a.Addr(), cfg.DataDir)
 	return a.Run(ctx)
 }
 

@@ -104,6 +104,9 @@ func factLines(a authpilot.Alert, o BuildOptions) []string {
 		if a.ExternalRef != "" {
 			l += "   *Ref:* " + escape(a.ExternalRef)
 		}
+		if a.Link != "" && !strings.ContainsAny(a.Link, "<>| ") {
+			l += "   <" + a.Link + "|Open the case>"
+		}
 		lines = append(lines, l)
 	}
 	var pt []string

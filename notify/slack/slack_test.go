@@ -77,6 +77,7 @@ func TestBuildAlert(t *testing.T) {
 		Action:     "Schedule the peer-to-peer with acme-health before the window closes",
 		Deadline:   &authpilot.Deadline{Kind: authpilot.DeadlinePeerToPeer, Due: time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC)},
 		AuthNumber: "AUTH-1", Reason: "Criteria <not met> & no PT notes",
+		Link: "https://authpilot.example.org/cases/01JCASE0000000000000000001",
 	}
 	m := slack.Build(a, nil, slack.BuildOptions{Now: now, Location: eastern})
 	js := checkLimits(t, m)
@@ -88,6 +89,7 @@ func TestBuildAlert(t *testing.T) {
 		"`01JCASE0000000000000000001`", "ORD-77", "acme-health", "surgery", "pended → *denied*",
 		"peer-to-peer window closes Tue Nov 24, 5:00 PM EST (in 23h)", "AUTH-1",
 		"Criteria &lt;not met&gt; &amp; no PT notes",
+		"<https://authpilot.example.org/cases/01JCASE0000000000000000001|Open the case>",
 	} {
 		if !strings.Contains(facts, want) {
 			t.Errorf("facts section lacks %q:\n%s", want, facts)
