@@ -101,9 +101,22 @@ func (e *KeyReuseError) Error() string {
 type actionFunc func(x *actx) error
 
 var actionFuncs = map[string]actionFunc{
-	"note": doNote, "attach": doAttach, "respond": doRespond, "decide": doDecide, "update": doUpdate,
-	"withdraw": doWithdraw, "requeue": doRequeue, "p2p": doPeerToPeer, "appeal": doAppeal,
-	"extension": doExtension, "deadline": doDeadline,
+	"note": withInput(doNote), "attach": withInput(doAttach), "respond": withInput(doRespond),
+	"decide": withInput(doDecide), "update": withInput(doUpdate), "withdraw": withInput(doWithdraw),
+	"requeue": withInput(doRequeue), "p2p": withInput(doPeerToPeer), "appeal": withInput(doAppeal),
+	"extension": withInput(doExtension), "deadline": withInput(doDeadline),
+}
+
+// withInput is the actionFunc of do, which takes the action's input
+// decoded strictly into its input type (decode).
+func withInput[T any](do func(x *actx, in T) error) actionFunc {
+	return func(x *actx) error {
+		var in T
+		if err := x.decode(&in); err != nil {
+			return err
+		}
+		return do(x, in)
+	}
 }
 
 // Do carries out req and returns the case as it is afterwards.
@@ -443,11 +456,7 @@ type noteInput struct {
 	Text string `json:"text"`
 }
 
-func doNote(x *actx) error {
-	var in noteInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doNote(x *actx, in noteInput) error {
 	x.text("text", in.Text, true, 20000, true)
 	if len(x.files) > 0 {
 		x.fail("files", "a note takes no files (use attach)")
@@ -468,11 +477,7 @@ type attachInput struct {
 	Kind string `json:"kind"`
 }
 
-func doAttach(x *actx) error {
-	var in attachInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doAttach(x *actx, in attachInput) error {
 	x.text("kind", in.Kind, false, 200, false)
 	if len(x.files) == 0 {
 		x.fail("files", "needs at least one file (multipart, or files[] with content_base64)")
@@ -502,11 +507,7 @@ type respondInput struct {
 	Documents []string `json:"documents"`
 }
 
-func doRespond(x *actx) error {
-	var in respondInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doRespond(x *actx, in respondInput) error {
 	c := x.c
 	if rule := authpilot.ViaRule(in.Via, x.caps().Respond); rule != "" {
 		x.fail("via", "%s", rule)
@@ -591,11 +592,7 @@ type decideInput struct {
 var decidable = []authpilot.Status{authpilot.StatusApproved, authpilot.StatusPartiallyApproved,
 	authpilot.StatusModified, authpilot.StatusDenied, authpilot.StatusNotRequired}
 
-func doDecide(x *actx) error {
-	var in decideInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doDecide(x *actx, in decideInput) error {
 	if in.Source == "" || !slices.Contains(authpilot.Vias, in.Source) {
 		x.fail("source", "is required (one of portal, api, fax, phone, mail)")
 	}
@@ -679,11 +676,7 @@ type updateInput struct {
 	ServicingProvider *authpilot.Provider `json:"servicing_provider"`
 }
 
-func doUpdate(x *actx) error {
-	var in updateInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doUpdate(x *actx, in updateInput) error {
 	c := x.c
 	if in.ServiceDate == nil && in.Facility == nil && in.ServicingProvider == nil {
 		x.fail("input", "names nothing to update (service_date, facility, servicing_provider)")
@@ -748,11 +741,7 @@ type withdrawInput struct {
 	Via authpilot.Via `json:"via"`
 }
 
-func doWithdraw(x *actx) error {
-	var in withdrawInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doWithdraw(x *actx, in withdrawInput) error {
 	c := x.c
 	x.text("reason", in.Reason, false, 2000, true)
 	atPayer := c.Status != authpilot.StatusDraft && c.Status != authpilot.StatusReady && c.Status != authpilot.StatusRejected
@@ -806,11 +795,7 @@ type requeueInput struct {
 	Note        string `json:"note"`
 }
 
-func doRequeue(x *actx) error {
-	var in requeueInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doRequeue(x *actx, in requeueInput) error {
 	c := x.c
 	x.text("note", in.Note, false, 2000, true)
 	if in.PayerRef != "" && !authpilot.ValidRef(in.PayerRef) {
@@ -860,17 +845,32 @@ func doRequeue(x *actx) error {
 
 type p2pInput struct {
 	// Op is schedule (or reschedule) or outcome.
-	Op          string            `json:"op"`
-	ScheduledAt string            `json:"scheduled_at"`
-	WithWhom    string            `json:"with_whom"`
-	Phone       string            `json:"phone"`
-	Outcome     authpilot.Outcome `json:"outcome"`
+	Op          string `json:"op"`
+	ScheduledAt string `json:"scheduled_at"`
+	WithWhom    string `json:"with_whom"`
+	Phone       string `json:"phone"`
+	outcomeInput
+	Note string `json:"note"`
+}
+
+// outcomeInput is how a peer-to-peer or an appeal ended, with the approval
+// an overturned (or modified) outcome may bring.
+type outcomeInput struct {
+	Outcome authpilot.Outcome `json:"outcome"`
 	// AuthNumber, given with an overturned (or modified) outcome, records
 	// the approval at once; else the watch waits for the payer to show it.
 	AuthNumber string `json:"auth_number"`
 	ValidFrom  string `json:"valid_from"`
 	ValidTo    string `json:"valid_to"`
-	Note       string `json:"note"`
+}
+
+// escalation checks what an escalation (what: a peer-to-peer, an appeal)
+// needs of the case, and its note.
+func (x *actx) escalation(what, note string) {
+	x.text("note", note, false, 4000, true)
+	if !escalable(x.c.Status) {
+		x.fail("status", "%s follows a denial, partial approval or modification; this case is %s", what, x.c.Status)
+	}
 }
 
 // escalable are the decisions a peer-to-peer or an appeal can change.
@@ -878,18 +878,11 @@ func escalable(s authpilot.Status) bool {
 	return s == authpilot.StatusDenied || s == authpilot.StatusPartiallyApproved || s == authpilot.StatusModified
 }
 
-func doPeerToPeer(x *actx) error {
-	var in p2pInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doPeerToPeer(x *actx, in p2pInput) error {
 	c := x.c
 	x.text("with_whom", in.WithWhom, false, 200, false)
 	x.text("phone", in.Phone, false, 40, false)
-	x.text("note", in.Note, false, 4000, true)
-	if !escalable(c.Status) {
-		x.fail("status", "a peer-to-peer follows a denial, partial approval or modification; this case is %s", c.Status)
-	}
+	x.escalation("a peer-to-peer", in.Note)
 	open := c.OpenPeerToPeer()
 	switch in.Op {
 	case "schedule":
@@ -926,10 +919,7 @@ func doPeerToPeer(x *actx) error {
 		x.event(authpilot.EventPeerToPeer, "", "", in.Note, map[string]any{"op": "schedule", "scheduled_at": at})
 		return nil
 	case "outcome":
-		if !slices.Contains(authpilot.PeerToPeerOutcomes, in.Outcome) {
-			x.fail("outcome", "must be one of overturned, upheld, modified, not_held")
-		}
-		x.approvalFields(in.Outcome, in.AuthNumber, in.ValidFrom, in.ValidTo)
+		x.outcome(in.outcomeInput, authpilot.PeerToPeerOutcomes)
 		if err := x.done(); err != nil {
 			return err
 		}
@@ -944,50 +934,63 @@ func doPeerToPeer(x *actx) error {
 		if in.Note != "" {
 			open.Note = in.Note
 		}
-		x.event(authpilot.EventPeerToPeer, "", "", in.Note, map[string]any{"op": "outcome", "outcome": in.Outcome})
-		x.overturn("peer-to-peer", in.Outcome, in.AuthNumber, in.ValidFrom, in.ValidTo)
-		return x.done()
+		return x.concluded("peer-to-peer", authpilot.EventPeerToPeer, "outcome", in.Note, in.outcomeInput)
 	default:
 		x.fail("op", "must be schedule or outcome")
 		return x.done()
 	}
 }
 
-// approvalFields checks the auth number and validity an overturn may
-// carry.
-func (x *actx) approvalFields(outcome authpilot.Outcome, auth, from, to string) {
-	if auth != "" && outcome != authpilot.OutcomeOverturned && outcome != authpilot.OutcomeModified {
+// outcome checks an escalation's outcome (one of valid) and the auth
+// number and validity an overturn may carry.
+func (x *actx) outcome(o outcomeInput, valid []authpilot.Outcome) {
+	if !slices.Contains(valid, o.Outcome) {
+		names := make([]string, len(valid))
+		for i, v := range valid {
+			names[i] = string(v)
+		}
+		x.fail("outcome", "must be one of %s", strings.Join(names, ", "))
+	}
+	if o.AuthNumber != "" && o.Outcome != authpilot.OutcomeOverturned && o.Outcome != authpilot.OutcomeModified {
 		x.fail("auth_number", "goes with an overturned or modified outcome")
 	}
-	if auth != "" && !authpilot.ValidRef(auth) {
+	if o.AuthNumber != "" && !authpilot.ValidRef(o.AuthNumber) {
 		x.fail("auth_number", "must be 1-64 letters, digits or ._/- characters")
 	}
-	if (from != "" || to != "") && auth == "" {
+	if (o.ValidFrom != "" || o.ValidTo != "") && o.AuthNumber == "" {
 		x.fail("auth_number", "is required with a validity")
 	}
-	f, t := x.date("valid_from", from), x.date("valid_to", to)
+	f, t := x.date("valid_from", o.ValidFrom), x.date("valid_to", o.ValidTo)
 	if !f.IsZero() && !t.IsZero() && t.Before(f) {
 		x.fail("valid_to", "is before valid_from")
 	}
 }
 
+// concluded records how an escalation (what) ended: its event (ev, with
+// op) and the approval an overturn brings.
+func (x *actx) concluded(what string, ev authpilot.EventType, op, note string, o outcomeInput) error {
+	x.event(ev, "", "", note, map[string]any{"op": op, "outcome": o.Outcome})
+	x.overturn(what, o)
+	return x.done()
+}
+
 // overturn records the approval an overturned (or modified) outcome
 // brings when staff give its auth number; without one the case keeps its
 // status until the payer shows the approval (the watch looks daily).
-func (x *actx) overturn(what string, outcome authpilot.Outcome, auth, from, to string) {
-	if auth == "" {
+func (x *actx) overturn(what string, o outcomeInput) {
+	if o.AuthNumber == "" {
 		return
 	}
 	st := authpilot.StatusApproved
-	if outcome == authpilot.OutcomeModified {
+	if o.Outcome == authpilot.OutcomeModified {
 		st = authpilot.StatusModified
 	}
 	if x.c.Status == st {
 		return
 	}
-	d := &authpilot.Determination{Status: st, AuthNumber: auth, ValidFrom: x.date("valid_from", from), ValidTo: x.date("valid_to", to),
+	d := &authpilot.Determination{Status: st, AuthNumber: o.AuthNumber, ValidFrom: x.date("valid_from", o.ValidFrom), ValidTo: x.date("valid_to", o.ValidTo),
 		DecidedAt: &x.now, NoticeDate: x.today(), Source: what}
-	x.recordDecision(st, "Decision "+string(outcome)+" after the "+what+" (recorded by staff)", d, nil)
+	x.recordDecision(st, "Decision "+string(o.Outcome)+" after the "+what+" (recorded by staff)", d, nil)
 }
 
 // --- appeal
@@ -1000,24 +1003,14 @@ type appealInput struct {
 	Method    authpilot.Via         `json:"method"`
 	Expedited bool                  `json:"expedited"`
 	// DecisionDue overrides the appeal clock with the payer's own date.
-	DecisionDue string            `json:"decision_due"`
-	Outcome     authpilot.Outcome `json:"outcome"`
-	AuthNumber  string            `json:"auth_number"`
-	ValidFrom   string            `json:"valid_from"`
-	ValidTo     string            `json:"valid_to"`
-	Note        string            `json:"note"`
+	DecisionDue string `json:"decision_due"`
+	outcomeInput
+	Note string `json:"note"`
 }
 
-func doAppeal(x *actx) error {
-	var in appealInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doAppeal(x *actx, in appealInput) error {
 	c := x.c
-	x.text("note", in.Note, false, 4000, true)
-	if !escalable(c.Status) {
-		x.fail("status", "an appeal follows a denial, partial approval or modification; this case is %s", c.Status)
-	}
+	x.escalation("an appeal", in.Note)
 	open := c.OpenAppeal()
 	switch in.Op {
 	case "file":
@@ -1055,17 +1048,12 @@ func doAppeal(x *actx) error {
 		if open == nil {
 			x.fail("op", "no appeal is open (file one first)")
 		}
-		if !slices.Contains(authpilot.AppealOutcomes, in.Outcome) {
-			x.fail("outcome", "must be one of overturned, upheld, modified")
-		}
-		x.approvalFields(in.Outcome, in.AuthNumber, in.ValidFrom, in.ValidTo)
+		x.outcome(in.outcomeInput, authpilot.AppealOutcomes)
 		if err := x.done(); err != nil {
 			return err
 		}
 		open.Outcome, open.DecidedAt = in.Outcome, &x.now
-		x.event(authpilot.EventAppeal, "", "", in.Note, map[string]any{"op": "decide", "outcome": in.Outcome})
-		x.overturn("appeal", in.Outcome, in.AuthNumber, in.ValidFrom, in.ValidTo)
-		return x.done()
+		return x.concluded("appeal", authpilot.EventAppeal, "decide", in.Note, in.outcomeInput)
 	default:
 		x.fail("op", "must be file or decide")
 		return x.done()
@@ -1079,11 +1067,7 @@ type extensionInput struct {
 	Reason      string `json:"reason"`
 }
 
-func doExtension(x *actx) error {
-	var in extensionInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doExtension(x *actx, in extensionInput) error {
 	c := x.c
 	x.text("reason", in.Reason, true, 2000, true)
 	due := x.when("decision_due", in.DecisionDue)
@@ -1142,11 +1126,7 @@ type deadlineInput struct {
 	Until string `json:"until"`
 }
 
-func doDeadline(x *actx) error {
-	var in deadlineInput
-	if err := x.decode(&in); err != nil {
-		return err
-	}
+func doDeadline(x *actx, in deadlineInput) error {
 	c := x.c
 	due := x.when("due", in.Due)
 	var found *authpilot.Deadline

@@ -288,6 +288,8 @@ func TestActionsValidation(t *testing.T) {
 		{"past service date", "update", `{"service_date": "2020-01-01"}`, "service_date"},
 		{"withdraw in flight", "withdraw", `{"via": "phone"}`, "status"},
 		{"p2p on a pending case", "p2p", `{"op": "schedule", "scheduled_at": "2030-01-01T10:00:00Z"}`, "status"},
+		{"appeal decided with a peer-to-peer's outcome", "appeal", `{"op": "decide", "outcome": "not_held"}`, "outcome"},
+		{"p2p upheld with an auth number", "p2p", `{"op": "outcome", "outcome": "upheld", "auth_number": "PA1"}`, "auth_number"},
 		{"respond to a case not pended", "respond", `{"via": "fax", "sent_at": "2026-01-01", "note": "x"}`, "status"},
 	}
 	v := w.get(t, id).Version
