@@ -147,35 +147,8 @@ func utcPtr(t *time.Time) *time.Time {
 // cursor on it misses nothing inserted later), oldest first. f.After names
 // the case a page ended with.
 func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authpilot.Case, error) {
-	var where []string
-	var args []any
-	if len(f.Statuses) > 0 {
-		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")
-		for _, st := range f.Statuses {
-			args = append(args, string(st))
-		}
-	}
-	for _, eq := range []struct{ col, val string }{
-		{"payer", f.Payer}, {"connector", f.ConnectorID}, {"track", string(f.Track)}, {"episode", f.Episode},
-	} {
-		if eq.val != "" {
-			where = append(where, eq.col+" = ?")
-			args = append(args, eq.val)
-		}
-	}
-	if f.After != "" {
-		where = append(where, "rowid > (SELECT rowid FROM cases WHERE id = ?)")
-		args = append(args, f.After)
-	}
-	if !f.DueBefore.IsZero() {
-		where = append(where, "EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id AND d.due < ?)")
-		args = append(args, fmtTime(f.DueBefore))
-	}
-	query := "SELECT data, version FROM cases"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY rowid"
+	where, args := caseWhere(f)
+	query := "SELECT data, version FROM cases" + where + " ORDER BY rowid"
 	// A search is matched here, in Go (the one definition of a match,
 	// Unicode case folding included), so the limit applies after it.
 	if f.Limit > 0 && f.Query == "" {
@@ -210,6 +183,85 @@ func (s *Store) ListCases(ctx context.Context, f authpilot.CaseFilter) ([]*authp
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return out, nil
+}
+
+// caseWhere is the WHERE clause (with a leading space, or empty) and its
+// arguments selecting the cases f names, f.Query and f.Limit aside.
+func caseWhere(f authpilot.CaseFilter) (string, []any) {
+	var where []string
+	var args []any
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	for _, eq := range []struct{ col, val string }{
+		{"payer", f.Payer}, {"connector", f.ConnectorID}, {"track", string(f.Track)}, {"episode", f.Episode},
+	} {
+		if eq.val != "" {
+			where = append(where, eq.col+" = ?")
+			args = append(args, eq.val)
+		}
+	}
+	if f.After != "" {
+		where = append(where, "rowid > (SELECT rowid FROM cases WHERE id = ?)")
+		args = append(args, f.After)
+	}
+	if !f.DueBefore.IsZero() {
+		where = append(where, "EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id AND d.due < ?)")
+		args = append(args, fmtTime(f.DueBefore))
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// WorklistPage returns limit cases from offset of those f selects (its
+// Query, After and Limit aside), ordered by their next deadline: the
+// soonest first, cases without one last, each tie in the order stored;
+// and how many f selects in all. Only the page's cases are read whole.
+func (s *Store) WorklistPage(ctx context.Context, f authpilot.CaseFilter, offset, limit int) ([]*authpilot.Case, int, error) {
+	f.Query, f.After, f.Limit = "", "", 0
+	where, args := caseWhere(f)
+	var ids []string
+	total := 0
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, COUNT(*) OVER () FROM (SELECT id, rowid AS r,
+			(SELECT MIN(due) FROM deadlines d WHERE d.case_id = cases.id) AS next FROM cases`+where+`)
+			ORDER BY next IS NULL, next, r LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id, &total); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("worklist: %w", err)
+	}
+	if len(ids) == 0 && offset > 0 {
+		// Past the end: count what there is.
+		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM cases"+where, args...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("worklist: count: %w", err)
+		}
+	}
+	out := make([]*authpilot.Case, 0, len(ids))
+	for _, id := range ids {
+		c, err := s.GetCase(ctx, id)
+		if err != nil {
+			return nil, 0, fmt.Errorf("worklist: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, total, nil
 }
 
 func statusArgs(list []authpilot.Status) []any {

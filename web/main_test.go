@@ -98,7 +98,7 @@ const hookSecret = "whsec_d2ViLXRlc3Qtd2ViaG9vay1zaWduaW5nLWtleS0wMQ=="
 
 const apiToken = "web-test-api-token"
 
-func newWorld(t *testing.T, rules ...payersim.Rule) *world {
+func newWorld(t testing.TB, rules ...payersim.Rule) *world {
 	t.Helper()
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -142,7 +142,7 @@ func newWorld(t *testing.T, rules ...payersim.Rule) *world {
 
 // writeConfig writes authpilot.yaml and the example flows pointed at the
 // simulators; Summit's peer-to-peer window is one business day.
-func writeConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config.Config {
+func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string) *config.Config {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ notify:
 const password = "correct horse battery"
 
 // addUser creates an account with role and the test password.
-func (w *world) addUser(t *testing.T, name string, role store.Role) {
+func (w *world) addUser(t testing.TB, name string, role store.Role) {
 	t.Helper()
 	h, err := web.HashPassword(password)
 	if err != nil {
@@ -263,7 +263,7 @@ func (w *world) signIn(t *testing.T, name string) *rod.Page {
 // client is a plain HTTP client that keeps cookies and does not follow
 // redirects: for what a browser does not show (status codes, a
 // cross-origin post).
-func client(t *testing.T) *http.Client {
+func client(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -274,7 +274,7 @@ func client(t *testing.T) *http.Client {
 
 // post sends a form from the workspace's own origin (as its pages do) and
 // returns the status and the body.
-func (w *world) post(t *testing.T, c *http.Client, path string, form url.Values, header ...string) (int, string) {
+func (w *world) post(t testing.TB, c *http.Client, path string, form url.Values, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest("POST", w.base+path, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -289,7 +289,7 @@ func (w *world) post(t *testing.T, c *http.Client, path string, form url.Values,
 	return do(t, c, req)
 }
 
-func (w *world) getPage(t *testing.T, c *http.Client, path string) (int, string) {
+func (w *world) getPage(t testing.TB, c *http.Client, path string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", w.base+path, nil)
 	if err != nil {
@@ -298,7 +298,7 @@ func (w *world) getPage(t *testing.T, c *http.Client, path string) (int, string)
 	return do(t, c, req)
 }
 
-func do(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+func do(t testing.TB, c *http.Client, req *http.Request) (int, string) {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -310,7 +310,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) (int, string) {
 }
 
 // httpSignIn signs name in with pw through a plain client.
-func (w *world) httpSignIn(t *testing.T, name, pw string) (*http.Client, int, string) {
+func (w *world) httpSignIn(t testing.TB, name, pw string) (*http.Client, int, string) {
 	t.Helper()
 	c := client(t)
 	code, body := w.post(t, c, "/signin", url.Values{"name": {name}, "password": {pw}, "next": {"/"}})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,58 +62,28 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 		f.Statuses = []authpilot.Status{st}
 	}
 	ctx := r.Context()
-	var cases []*authpilot.Case
-	var err error
-	if f.Query != "" {
-		// The search is logged (who, what matched, which cases) first.
-		cases, err = agent.SearchCasesFrom(ctx, s.st, f, Actor(u), clientAddr(r))
-	} else {
-		cases, err = s.st.ListCases(ctx, f)
-	}
-	if err != nil {
-		s.log.Error("list cases failed", "err", err)
-		s.Fail(w, r, http.StatusInternalServerError, "Could not read the worklist.")
-		return
-	}
-	deadlines, err := s.st.AllDeadlines(ctx)
-	if err != nil {
-		s.log.Error("read deadlines failed", "err", err)
-		s.Fail(w, r, http.StatusInternalServerError, "Could not read the worklist.")
-		return
-	}
-	now := s.now()
-	rows := make([]Row, 0, len(cases))
-	for _, c := range cases {
-		row := Row{Case: c, Age: age(now.Sub(c.CreatedAt))}
-		if ds := deadlines[c.ID]; len(ds) > 0 {
-			row.Next = &ds[0]
-			row.Overdue = ds[0].Due.Before(now)
-		}
-		row.Todo = todo(c, row.Next)
-		rows = append(rows, row)
-	}
-	// The next deadline first; cases without one after, oldest first.
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		switch {
-		case a.Next != nil && b.Next != nil:
-			return a.Next.Due.Compare(b.Next.Due)
-		case a.Next != nil:
-			return -1
-		case b.Next != nil:
-			return 1
-		}
-		return a.Case.CreatedAt.Compare(b.Case.CreatedAt)
-	})
-	d := worklistData{Filter: q, Total: len(rows), Statuses: needsPerson}
+	d := worklistData{Filter: q, Statuses: needsPerson, Tracks: authpilot.Tracks}
 	for _, p := range s.cfg.Payers {
 		d.Payers = append(d.Payers, p.ID)
 	}
-	d.Tracks = authpilot.Tracks
-	d.Pages = max(1, (len(rows)+pageSize-1)/pageSize)
 	d.Page, _ = strconv.Atoi(q.Get("page"))
-	d.Page = min(max(d.Page, 1), d.Pages)
-	lo := (d.Page - 1) * pageSize
-	d.Rows = rows[lo:min(lo+pageSize, len(rows))]
+	d.Page = max(d.Page, 1)
+	rows, total, err := s.worklistRows(ctx, f, u, clientAddr(r), d.Page)
+	if err != nil {
+		s.log.Error("read the worklist failed", "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not read the worklist.")
+		return
+	}
+	d.Rows, d.Total = rows, total
+	d.Pages = max(1, (total+pageSize-1)/pageSize)
+	if d.Page > d.Pages {
+		d.Page = d.Pages
+		if d.Rows, _, err = s.worklistRows(ctx, f, u, clientAddr(r), d.Page); err != nil {
+			s.log.Error("read the worklist failed", "err", err)
+			s.Fail(w, r, http.StatusInternalServerError, "Could not read the worklist.")
+			return
+		}
+	}
 	pageURL := func(n int) string {
 		v := url.Values{}
 		for k, vs := range q {
@@ -153,6 +124,66 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.Render(w, r, http.StatusOK, s.page("worklist"), d)
+}
+
+// worklistRows returns page (from 1) of the rows f selects, ordered by
+// the next deadline, and how many there are in all. A search (f.Query) is
+// matched in Go and written to the access log as a search first.
+func (s *Site) worklistRows(ctx context.Context, f authpilot.CaseFilter, u store.User, from string, page int) ([]Row, int, error) {
+	now := s.now()
+	row := func(c *authpilot.Case) (Row, error) {
+		ds, err := s.st.Deadlines(ctx, c.ID)
+		if err != nil {
+			return Row{}, err
+		}
+		r := Row{Case: c, Age: age(now.Sub(c.CreatedAt))}
+		if len(ds) > 0 {
+			r.Next = &ds[0]
+			r.Overdue = ds[0].Due.Before(now)
+		}
+		r.Todo = todo(c, r.Next)
+		return r, nil
+	}
+	var cases []*authpilot.Case
+	total := 0
+	if f.Query == "" {
+		var err error
+		if cases, total, err = s.pages.WorklistPage(ctx, f, (page-1)*pageSize, pageSize); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		var err error
+		if cases, err = agent.SearchCasesFrom(ctx, s.st, f, Actor(u), from); err != nil {
+			return nil, 0, err
+		}
+		total = len(cases)
+	}
+	rows := make([]Row, 0, len(cases))
+	for _, c := range cases {
+		r, err := row(c)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows = append(rows, r)
+	}
+	if f.Query != "" {
+		// The next deadline first; cases without one after, in the
+		// order stored (as WorklistPage orders them).
+		slices.SortStableFunc(rows, func(a, b Row) int {
+			switch {
+			case a.Next != nil && b.Next != nil:
+				return a.Next.Due.Compare(b.Next.Due)
+			case a.Next != nil:
+				return -1
+			case b.Next != nil:
+				return 1
+			}
+			return 0
+		})
+		lo := min((page-1)*pageSize, len(rows))
+		rows = rows[lo:min(lo+pageSize, len(rows))]
+	}
+	return rows, total, nil
 }
 
 // todo is the worklist's "what to do" line for c.

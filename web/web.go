@@ -43,6 +43,11 @@ type People interface {
 	DeleteSession(ctx context.Context, idHash string) error
 }
 
+// Pages reads a page of the worklist (*store.Store).
+type Pages interface {
+	WorklistPage(ctx context.Context, f authpilot.CaseFilter, offset, limit int) ([]*authpilot.Case, int, error)
+}
+
 // Options tune the workspace; zero fields take the config's or the
 // defaults.
 type Options struct {
@@ -61,6 +66,7 @@ type Options struct {
 type Site struct {
 	st      authpilot.Store
 	people  People
+	pages   Pages
 	actions *agent.Actions
 	cfg     *config.Config
 	log     *slog.Logger
@@ -69,7 +75,7 @@ type Site struct {
 	lockout Lockout
 	secure  bool
 	base    *template.Template
-	pages   map[string]*template.Template
+	tmpls   map[string]*template.Template
 	exts    []Extension
 	// signins serializes sign-in attempts per account, so that
 	// concurrent guesses cannot race past the failure count.
@@ -94,8 +100,12 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 	if !ok {
 		return nil, errors.New("the store keeps no accounts (the workspace needs the SQLite store)")
 	}
+	pages, ok := a.Store().(Pages)
+	if !ok {
+		return nil, errors.New("the store cannot page the worklist (the workspace needs the SQLite store)")
+	}
 	cfg := a.Config()
-	s := &Site{st: a.Store(), people: people, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
+	s := &Site{st: a.Store(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
 		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now
@@ -137,7 +147,7 @@ func (s *Site) parseTemplates() error {
 		return fmt.Errorf("parse layout: %w", err)
 	}
 	s.base = base
-	s.pages = map[string]*template.Template{}
+	s.tmpls = map[string]*template.Template{}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return err
@@ -151,7 +161,7 @@ func (s *Site) parseTemplates() error {
 		if err != nil {
 			return err
 		}
-		s.pages[name] = t
+		s.tmpls[name] = t
 	}
 	return nil
 }
@@ -218,7 +228,7 @@ func (s *Site) nav(u store.User) []NavLink {
 	return links
 }
 
-func (s *Site) page(name string) *template.Template { return s.pages[name] }
+func (s *Site) page(name string) *template.Template { return s.tmpls[name] }
 
 type errorPage struct{ Message string }
 
