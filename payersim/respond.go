@@ -143,6 +143,8 @@ func (p *Portal) RecordPeerToPeer(ref string, in PeerToPeerInput) (Request, erro
 
 // actionView is the data of the respond and withdraw pages.
 type actionView struct {
+	// ID is the page's name ("respond"), the prefix of its element IDs.
+	ID     string
 	R      Request
 	Open   bool // the action is possible in the request's status
 	Errors []string
@@ -164,7 +166,7 @@ func (p *Portal) actionPage(w http.ResponseWriter, r *http.Request, s *session, 
 		p.render(w, http.StatusNotFound, "notfound.html", pg)
 		return
 	}
-	v.R, v.Open = x.snapshot(), open(x)
+	v.ID, v.R, v.Open = strings.TrimSuffix(name, ".html"), x.snapshot(), open(x)
 	pg := p.newPage(title+" "+x.Reference, s, v)
 	p.mu.Unlock()
 	status := http.StatusOK
