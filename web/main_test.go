@@ -316,3 +316,22 @@ func (w *world) httpSignIn(t testing.TB, name, pw string) (*http.Client, int, st
 	code, body := w.post(t, c, "/signin", url.Values{"name": {name}, "password": {pw}, "next": {"/"}})
 	return c, code, body
 }
+
+// screenshot saves the page as name under $AUTHPILOT_SCREENSHOTS, if set
+// (the README's pictures: AUTHPILOT_SCREENSHOTS=$PWD/docs go test ./web
+// -run TestWorklist).
+func screenshot(t *testing.T, p *rod.Page, name string) {
+	t.Helper()
+	dir := os.Getenv("AUTHPILOT_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	p.MustSetViewport(1280, 900, 1, false)
+	b, err := p.Screenshot(true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

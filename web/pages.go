@@ -331,9 +331,14 @@ var boolFields = []string{"not_received", "expedited"}
 // listFields are the actions' inputs that take several values.
 var listFields = []string{"documents"}
 
+// localTime is the layout of a datetime-local field: a wall time in the
+// practice's zone.
+const localTime = "2006-01-02T15:04"
+
 // formInput turns an action's form into its JSON input: each field a
-// string, except boolFields (a checkbox: true when sent) and listFields.
-func formInput(form url.Values) (json.RawMessage, error) {
+// string, except boolFields (a checkbox: true when sent) and listFields;
+// a datetime-local value becomes RFC 3339 in loc.
+func formInput(form url.Values, loc *time.Location) (json.RawMessage, error) {
 	in := map[string]any{}
 	for k, vs := range form {
 		if k == "version" || len(vs) == 0 {
@@ -353,7 +358,11 @@ func formInput(form url.Values) (json.RawMessage, error) {
 				in[k] = lines
 			}
 		case strings.TrimSpace(vs[0]) != "":
-			in[k] = strings.TrimSpace(vs[0])
+			v := strings.TrimSpace(vs[0])
+			if t, err := time.ParseInLocation(localTime, v, loc); err == nil {
+				v = t.Format(time.RFC3339)
+			}
+			in[k] = v
 		}
 	}
 	return json.Marshal(in)
@@ -396,7 +405,7 @@ func (s *Site) caseAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := agent.ActionRequest{CaseID: id, Name: name, Actor: Actor(u), IfMatch: version}
-	if req.Input, err = formInput(r.PostForm); err == nil && r.MultipartForm != nil {
+	if req.Input, err = formInput(r.PostForm, s.cfg.Location()); err == nil && r.MultipartForm != nil {
 		req.Files, err = uploads(r)
 	}
 	if err == nil {

@@ -48,6 +48,7 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	w.addUser(t, "casey", store.RoleCoordinator)
 	p := w.signIn(t, "casey")
 
+	screenshot(t, p, "workspace-worklist.png")
 	rows := p.MustElements("tr.case-row")
 	if len(rows) != 2 {
 		t.Fatalf("worklist shows %d rows, want 2:\n%s", len(rows), p.MustElement("main").MustText())
@@ -71,6 +72,7 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	if txt := p.MustElement("#status").MustText(); !strings.Contains(txt, "pended") {
 		t.Fatalf("case page status %q", txt)
 	}
+	screenshot(t, p, "workspace-case.png")
 	pdf := filepath.Join(t.TempDir(), "mri-lumbar-report.pdf")
 	if err := os.WriteFile(pdf, []byte("%PDF-1.4\n% MRI report\n"), 0o600); err != nil {
 		t.Fatal(err)
