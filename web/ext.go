@@ -22,7 +22,7 @@ type Extension struct {
 	Nav []NavLink
 	// Worklist, if set, renders HTML shown above the worklist's table
 	// (hand-off cards); it must escape what it shows (html/template).
-	Worklist func(r *http.Request) (template.HTML, error)
+	Worklist func(s *Site, r *http.Request) (template.HTML, error)
 }
 
 // Route is one page of an extension.

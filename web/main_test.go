@@ -100,23 +100,36 @@ const apiToken = "web-test-api-token"
 
 func newWorld(t testing.TB, rules ...payersim.Rule) *world {
 	t.Helper()
+	return newWorldWith(t, worldOptions{rules: rules})
+}
+
+// worldOptions change the world: the payer's scenario and login mode, and
+// Summit's flow (summit edits the example's text).
+type worldOptions struct {
+	rules    []payersim.Rule
+	payerMFA payersim.MFAMode
+	summit   func(flow string) string
+}
+
+func newWorldWith(t testing.TB, o worldOptions) *world {
+	t.Helper()
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := clocktest.New(time.Date(2026, 12, 7, 9, 0, 0, 0, ny))
 	now := func() time.Time { return clock.Now().In(ny) }
-	sims, err := payersim.Start(payersim.SetOptions{Now: now})
+	sims, err := payersim.Start(payersim.SetOptions{Now: now, PayerMFA: o.payerMFA})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sims.Close() })
-	if err := sims.Payer.SetScenario(payersim.Scenario{Rules: rules}); err != nil {
+	if err := sims.Payer.SetScenario(payersim.Scenario{Rules: o.rules}); err != nil {
 		t.Fatal(err)
 	}
 	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
+	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +154,9 @@ func newWorld(t testing.TB, rules ...payersim.Rule) *world {
 }
 
 // writeConfig writes authpilot.yaml and the example flows pointed at the
-// simulators; Summit's peer-to-peer window is one business day.
-func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string) *config.Config {
+// simulators, Summit's edited by summit when it is set; Summit's
+// peer-to-peer window is one business day.
+func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string, summit func(string) string) *config.Config {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
 		t.Fatal(err)
@@ -158,7 +172,11 @@ func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string) *config.Co
 				lines[i] = "base_url: " + url
 			}
 		}
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		flow := strings.Join(lines, "\n")
+		if summit != nil && name == "summit-portal.yaml" {
+			flow = summit(flow)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(flow), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -114,7 +114,7 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 		if e.Worklist == nil {
 			continue
 		}
-		card, err := e.Worklist(r)
+		card, err := e.Worklist(s, r)
 		if err != nil {
 			s.log.Warn("worklist extension failed", "extension", e.Name, "err", err)
 			continue

@@ -64,6 +64,7 @@ type Options struct {
 
 // Site is the workspace.
 type Site struct {
+	a       *agent.Agent
 	st      authpilot.Store
 	people  People
 	pages   Pages
@@ -105,7 +106,7 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 		return nil, errors.New("the store cannot page the worklist (the workspace needs the SQLite store)")
 	}
 	cfg := a.Config()
-	s := &Site{st: a.Store(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
+	s := &Site{a: a, st: a.Store(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
 		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now
@@ -180,6 +181,10 @@ func (s *Site) Templates(fsys fs.FS, patterns ...string) (*template.Template, er
 	}
 	return t, nil
 }
+
+// Agent is the daemon the workspace belongs to (extensions reach its
+// parts through it, e.g. the hand-off broker).
+func (s *Site) Agent() *agent.Agent { return s.a }
 
 // Page is what the layout renders: the signed-in person, the page's data
 // and a flash message.

@@ -16,6 +16,7 @@ import (
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	_ "github.com/authpilot/authpilot/connectors/portal"
 	_ "github.com/authpilot/authpilot/notify/sinks"
+	_ "github.com/authpilot/authpilot/web/handoffs"
 )
 
 const usage = `authpilot — the portal work of a prior-authorization coordinator.
