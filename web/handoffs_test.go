@@ -85,6 +85,7 @@ func TestHandOffCardTypesTheTextedCode(t *testing.T) {
 	if wdt := card.MustElement("img.handoff-shot").MustEval(`() => this.naturalWidth`).Int(); wdt == 0 {
 		t.Errorf("the card's screenshot did not load")
 	}
+	screenshot(t, p, "workspace-handoff-card.png")
 	texts := w.sims.Payer.Texts()
 	code := texts[len(texts)-1].Code
 	p.MustElement("#handoff-" + ho.ID + "-value").MustInput(code)
@@ -136,6 +137,7 @@ func TestCaptchaPassedThroughTheLiveView(t *testing.T) {
 	// An <input type=image> is as large as its picture once it loaded.
 	frame := p.MustElement("#live-frame").MustWait(`() => this.width > 0 && this.height > 0`)
 	size := frame.MustEval(`() => [this.width, this.height]`)
+	screenshot(t, p, "workspace-live-view.png")
 	// The person's eyes: where the paused page draws the checkbox and the
 	// button, read from the same page at the frame's size.
 	boxes := captchaLayout(t, w, size.Arr()[0].Int(), size.Arr()[1].Int())

@@ -16,6 +16,9 @@ import (
 // in.
 type livePage struct {
 	p *rod.Page
+	// rec redacts what a person types into the page from the visit's
+	// recording (it may be a secret).
+	rec *lockedRecorder
 }
 
 var _ connectors.LivePage = (*livePage)(nil)
@@ -69,6 +72,9 @@ func (l *livePage) Input(ctx context.Context, ev connectors.InputEvent) error {
 		}
 		return nil
 	case "text":
+		if l.rec != nil {
+			l.rec.Redact(ev.Text)
+		}
 		if err := p.InsertText(ev.Text); err != nil {
 			return fmt.Errorf("text: %w", err)
 		}

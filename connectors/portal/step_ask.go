@@ -80,7 +80,7 @@ func (r *runner) handOff(ctx context.Context, st *Step, kind connectors.HandOffK
 	q.Screenshot, _ = maskedScreenshot(r.s.rec, r.slot.page.Context(sctx), false)
 	cancel()
 	if kind.Live() {
-		q.Page = &livePage{p: r.slot.page}
+		q.Page = &livePage{p: r.slot.page, rec: r.s.rec}
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
