@@ -77,8 +77,14 @@ type CaseFilter struct {
 	// Query, if set, keeps the cases it matches (see Case.SearchMatch).
 	// Callers that search record it in the access log.
 	Query string
-	Limit int
+	// Assignee, if set, keeps the cases assigned to this person in the
+	// workspace, or with Unassigned those assigned to no one.
+	Assignee string
+	Limit    int
 }
+
+// Unassigned is the CaseFilter.Assignee of cases assigned to no one.
+const Unassigned = "-"
 
 // Store is the durable state: cases, their events, documents, computed
 // deadlines and the alert outbox. Every method is safe for concurrent use.

@@ -212,6 +212,14 @@ func caseWhere(f authpilot.CaseFilter) (string, []any) {
 		where = append(where, "EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id AND d.due < ?)")
 		args = append(args, fmtTime(f.DueBefore))
 	}
+	switch f.Assignee {
+	case "":
+	case authpilot.Unassigned:
+		where = append(where, "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = cases.id)")
+	default:
+		where = append(where, "EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = cases.id AND a.user_name = ?)")
+		args = append(args, f.Assignee)
+	}
 	if len(where) == 0 {
 		return "", nil
 	}

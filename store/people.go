@@ -285,3 +285,35 @@ func userColumnsOf(alias string) string {
 	return alias + ".name, " + alias + ".role, " + alias + ".password_hash, " + alias + ".disabled, " + alias + ".failures, " +
 		alias + ".locked_until, " + alias + ".created_at"
 }
+
+// Assign assigns a case to user (by is who did it), or unassigns it when
+// user is empty. An unknown case is authpilot.ErrNotFound.
+func (s *Store) Assign(ctx context.Context, caseID, user, by string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := caseMustExist(ctx, tx, caseID); err != nil {
+			return err
+		}
+		if user == "" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE case_id = ?`, caseID)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO assignments (case_id, user_name, by_name, at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (case_id) DO UPDATE SET user_name = excluded.user_name, by_name = excluded.by_name, at = excluded.at`,
+			caseID, user, by, fmtTime(s.clock()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("assign case %s: %w", caseID, err)
+	}
+	return nil
+}
+
+// Assignee is the person a case is assigned to ("" for no one).
+func (s *Store) Assignee(ctx context.Context, caseID string) (string, error) {
+	var u string
+	err := s.r.QueryRowContext(ctx, `SELECT user_name FROM assignments WHERE case_id = ?`, caseID).Scan(&u)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read assignee: %w", err)
+	}
+	return u, nil
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -50,5 +51,28 @@ func TestWorklistPage(t *testing.T) {
 		if !slices.Equal(got, tt.want) || total != 5 {
 			t.Errorf("offset %d limit %d: %v of %d, want %v of 5", tt.offset, tt.limit, got, total, tt.want)
 		}
+	}
+	if err := s.Assign(ctx, "c5", "casey", "pat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Assign(ctx, "nope", "casey", "pat"); !errors.Is(err, authpilot.ErrNotFound) {
+		t.Errorf("assigning an unknown case: %v", err)
+	}
+	for who, want := range map[string][]string{"casey": {"c5"}, authpilot.Unassigned: {"c3", "c2", "c1", "c4"}, "vera": nil} {
+		f.Assignee = who
+		cases, total, err := s.WorklistPage(ctx, f, 0, 10)
+		var got []string
+		for _, c := range cases {
+			got = append(got, c.ID)
+		}
+		if err != nil || !slices.Equal(got, want) || total != len(want) {
+			t.Errorf("assignee %q: %v of %d (%v), want %v", who, got, total, err, want)
+		}
+	}
+	if err := s.Assign(ctx, "c5", "", "casey"); err != nil {
+		t.Fatal(err)
+	}
+	if who, err := s.Assignee(ctx, "c5"); who != "" || err != nil {
+		t.Errorf("after unassigning: %q %v", who, err)
 	}
 }

@@ -36,6 +36,8 @@ type Row struct {
 	Overdue bool
 	Todo    string
 	Age     string
+	// Assignee is who took the case ("" for no one).
+	Assignee string
 }
 
 type worklistData struct {
@@ -47,13 +49,20 @@ type worklistData struct {
 	Page, Pages, Total int
 	PrevURL, NextURL   string
 	Cards              []template.HTML
+	// CanAssign: the person may take cases; Self is this page's URL, to
+	// come back to.
+	CanAssign bool
+	Self      string
 }
 
 func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserOf(r)
 	q := r.URL.Query()
 	f := authpilot.CaseFilter{Statuses: needsPerson, Payer: q.Get("payer"), Track: authpilot.Track(q.Get("track")),
-		Episode: q.Get("episode"), Query: strings.TrimSpace(q.Get("q"))}
+		Episode: q.Get("episode"), Query: strings.TrimSpace(q.Get("q")), Assignee: q.Get("assignee")}
+	if f.Assignee == "me" {
+		f.Assignee = u.Name
+	}
 	if st := authpilot.Status(q.Get("status")); st != "" {
 		if !st.Valid() {
 			s.Fail(w, r, http.StatusBadRequest, "Unknown status.")
@@ -62,7 +71,8 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 		f.Statuses = []authpilot.Status{st}
 	}
 	ctx := r.Context()
-	d := worklistData{Filter: q, Statuses: needsPerson, Tracks: authpilot.Tracks}
+	d := worklistData{Filter: q, Statuses: needsPerson, Tracks: authpilot.Tracks,
+		CanAssign: u.Role.AtLeast(store.RoleCoordinator), Self: r.URL.RequestURI()}
 	for _, p := range s.cfg.Payers {
 		d.Payers = append(d.Payers, p.ID)
 	}
@@ -137,6 +147,9 @@ func (s *Site) worklistRows(ctx context.Context, f authpilot.CaseFilter, u store
 			return Row{}, err
 		}
 		r := Row{Case: c, Age: age(now.Sub(c.CreatedAt))}
+		if r.Assignee, err = s.pages.Assignee(ctx, c.ID); err != nil {
+			return Row{}, err
+		}
 		if len(ds) > 0 {
 			r.Next = &ds[0]
 			r.Overdue = ds[0].Due.Before(now)
@@ -244,10 +257,11 @@ type Line struct {
 
 type caseData struct {
 	*agent.CaseView
-	Lines   []Line
-	CanAct  bool
-	Actions []string
-	Now     time.Time
+	Assignee string
+	Lines    []Line
+	CanAct   bool
+	Actions  []string
+	Now      time.Time
 }
 
 func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
@@ -269,6 +283,11 @@ func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := caseData{CaseView: v, CanAct: u.Role.AtLeast(store.RoleCoordinator), Now: s.now()}
+	if d.Assignee, err = s.pages.Assignee(ctx, v.ID); err != nil {
+		s.log.Error("read assignee failed", "case", v.ID, "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not read the case.")
+		return
+	}
 	for _, l := range v.ServiceLines {
 		ln := Line{Code: l.Code, Ordered: l.Units}
 		if det := v.Determination; det != nil && v.Status.Decided() {
@@ -426,6 +445,34 @@ func (s *Site) caseAction(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("case action failed", "case", id, "action", name, "err", err)
 		s.Fail(w, r, http.StatusInternalServerError, "Could not carry out the action.")
 	}
+}
+
+// assign takes a case for the signed-in person (to=me) or gives it back
+// (to empty), then returns to where the form was (the worklist or the
+// case).
+func (s *Site) assign(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserOf(r)
+	id := r.PathValue("id")
+	who := ""
+	if r.PostFormValue("to") == "me" {
+		who = u.Name
+	}
+	err := s.pages.Assign(r.Context(), id, who, u.Name)
+	if errors.Is(err, authpilot.ErrNotFound) {
+		s.Fail(w, r, http.StatusNotFound, "No such case.")
+		return
+	}
+	if err != nil {
+		s.log.Error("assign failed", "case", id, "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not assign the case.")
+		return
+	}
+	s.log.Info("case assigned", "case", id, "to", who, "by", u.Name)
+	back := localPath(r.PostFormValue("back"))
+	if back == "/" && r.PostFormValue("back") == "" {
+		back = "/cases/" + url.PathEscape(id)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // maxFile bounds one uploaded file.

@@ -43,9 +43,12 @@ type People interface {
 	DeleteSession(ctx context.Context, idHash string) error
 }
 
-// Pages reads a page of the worklist (*store.Store).
+// Pages reads a page of the worklist and keeps who took which case
+// (*store.Store).
 type Pages interface {
 	WorklistPage(ctx context.Context, f authpilot.CaseFilter, offset, limit int) ([]*authpilot.Case, int, error)
+	Assign(ctx context.Context, caseID, user, by string) error
+	Assignee(ctx context.Context, caseID string) (string, error)
 }
 
 // Options tune the workspace; zero fields take the config's or the
@@ -255,6 +258,7 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /cases/{id}", s.need(store.RoleViewer, s.casePage))
 	mux.Handle("GET /cases/{id}/documents/{sha256}", s.need(store.RoleViewer, s.document))
 	mux.Handle("POST /cases/{id}/actions/{name}", s.need(store.RoleCoordinator, s.caseAction))
+	mux.Handle("POST /cases/{id}/assign", s.need(store.RoleCoordinator, s.assign))
 	mux.Handle("GET /admin/access", s.need(store.RoleAdmin, s.accessLog))
 	for _, e := range s.exts {
 		if e.Routes == nil {

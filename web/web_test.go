@@ -126,3 +126,40 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 		t.Errorf("after sign-out the worklist is at %s", u)
 	}
 }
+
+// TestAssignToMe: a coordinator takes a case from the worklist; it then
+// shows who has it, the "me" filter lists it alone, and its page gives it
+// back.
+func TestAssignToMe(t *testing.T) {
+	w := newWorld(t)
+	one := w.intake(t, "SHPASSIGN1", "Ashby")
+	two := w.intake(t, "SHPASSIGN2", "Baker")
+	w.addUser(t, "casey", store.RoleCoordinator)
+	p := w.signIn(t, "casey")
+	p.MustNavigate(w.base + "/?status=ready").MustWaitLoad()
+	wait := p.MustWaitNavigation()
+	p.MustElement(`tr[data-case="` + two + `"] button`).MustClick()
+	wait()
+	if u := p.MustInfo().URL; !strings.HasSuffix(u, "/?status=ready") {
+		t.Errorf("after assigning: at %s, want back on the worklist", u)
+	}
+	if txt := p.MustElement(`tr[data-case="` + two + `"]`).MustText(); !strings.Contains(txt, "casey") {
+		t.Errorf("the assigned row reads %q", txt)
+	}
+	p.MustNavigate(w.base + "/?status=ready&assignee=me").MustWaitLoad()
+	rows := p.MustElements("tr.case-row")
+	if len(rows) != 1 || *rows[0].MustAttribute("data-case") != two {
+		t.Fatalf("assigned to me: %d rows", len(rows))
+	}
+	p.MustNavigate(w.base + "/?status=ready&assignee=-").MustWaitLoad()
+	if rows := p.MustElements("tr.case-row"); len(rows) != 1 || *rows[0].MustAttribute("data-case") != one {
+		t.Fatalf("assigned to no one: %d rows", len(rows))
+	}
+	p.MustNavigate(w.base + "/cases/" + two).MustWaitLoad()
+	wait = p.MustWaitNavigation()
+	p.MustElement("#assignee button").MustClick()
+	wait()
+	if txt := p.MustElement("#assignee").MustText(); !strings.Contains(txt, "no one") {
+		t.Errorf("after giving it back: %q", txt)
+	}
+}
