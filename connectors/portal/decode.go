@@ -272,6 +272,13 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 				}},
 			})
 		}},
+		{"hand_off", false, func(k, v *yaml.Node) {
+			d.mapping(v, "hand_off", "", []field{
+				{"unexpected_page", false, func(k, v *yaml.Node) {
+					o.HandOff.UnexpectedPage = d.boolean(v, "hand_off", "", "unexpected_page")
+				}},
+			})
+		}},
 		{"status_map", false, func(k, v *yaml.Node) { o.StatusMap = d.statusMap(v) }},
 		{"identity", false, func(k, v *yaml.Node) { o.Identity = d.identity(v) }},
 		{"interrupts", false, func(k, v *yaml.Node) {

@@ -267,6 +267,9 @@ login:
     - expect:
         odd: {selector: "#odd", hand_off: unexpected_page, then: [{click: "#x"}]}
 `, `line 5: login.steps[0].expect.odd: expect: hand_off needs fail: the outcome when nobody takes the page in time`},
+		{"hand_off with a misspelt key", okHead + `
+hand_off: {unexpected_pages: true}
+`, `line 2: hand_off: unknown key "unexpected_pages" (did you mean "unexpected_page"?)`},
 		{"bad hand_off_timeout", okHead + `
 limits: {hand_off_timeout: soon}
 `, `line 2: limits: hand_off_timeout: expected a positive duration such as 20s or 3m, got "soon"`},

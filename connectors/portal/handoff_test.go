@@ -266,23 +266,7 @@ func TestSummitCaptchaLiveView(t *testing.T) {
 	if status, _, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/answer", map[string]string{"value": "x"}); status != http.StatusConflict {
 		t.Errorf("an answer to a live hand-off: %d, want 409", status)
 	}
-	seq := p.frame(t, ho.ID, 0)
-	p.mu.Lock()
-	page := p.pages[0].p
-	p.mu.Unlock()
-	// The person's eyes: where the checkbox and the button are drawn.
-	for _, sel := range []string{"#captcha-checkbox", "#captcha-submit"} {
-		box := page.MustElement(sel).MustShape().Box()
-		click := connectors.InputEvent{Type: "click", X: box.X + box.Width/2, Y: box.Y + box.Height/2}
-		if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/input", click); status != http.StatusNoContent {
-			t.Fatalf("click %s: %d %s", sel, status, b)
-		}
-		if sel == "#captcha-checkbox" && !page.MustElement(sel).MustProperty("checked").Bool() {
-			t.Fatalf("the click did not tick the checkbox")
-		}
-	}
-	page.Context(testCtx(t)).MustElement("#dashboard-title")
-	p.frame(t, ho.ID, seq) // the person sees the dashboard
+	p.passCaptcha(t, ho)
 	if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/input", map[string]any{"type": "tap"}); status != http.StatusUnprocessableEntity {
 		t.Errorf("unknown input type: %d %s", status, b)
 	}
@@ -301,6 +285,76 @@ func TestSummitCaptchaLiveView(t *testing.T) {
 	}
 	if !checked {
 		t.Errorf("no hand-back in the recording's steps: %q", p.rec.StepNames())
+	}
+}
+
+// passCaptcha is the person at the live view of hand-off ho: they watch
+// the frames, click the CAPTCHA's checkbox and button through the input
+// endpoint, and see the dashboard.
+func (h *handOffSim) passCaptcha(t *testing.T, ho handoff.View) {
+	t.Helper()
+	seq := h.frame(t, ho.ID, 0)
+	h.mu.Lock()
+	page := h.pages[len(h.pages)-1].p
+	h.mu.Unlock()
+	// The person's eyes: where the checkbox and the button are drawn.
+	for _, sel := range []string{"#captcha-checkbox", "#captcha-submit"} {
+		box := page.MustElement(sel).MustShape().Box()
+		click := connectors.InputEvent{Type: "click", X: box.X + box.Width/2, Y: box.Y + box.Height/2}
+		if status, b, _ := h.call(t, "POST", "/v1/handoffs/"+ho.ID+"/input", click); status != http.StatusNoContent {
+			t.Fatalf("click %s: %d %s", sel, status, b)
+		}
+		if sel == "#captcha-checkbox" && !page.MustElement(sel).MustProperty("checked").Bool() {
+			t.Fatalf("the click did not tick the checkbox")
+		}
+	}
+	page.Context(testCtx(t)).MustElement("#dashboard-title")
+	h.frame(t, ho.ID, seq) // the person sees the dashboard
+}
+
+// TestSummitUnexpectedPageLiveView: a connector that hands off unexpected
+// pages (hand_off.unexpected_page) and does not know Summit's CAPTCHA: the
+// expect after the TOTP finds none of its alternatives, hands the page to
+// a person instead of failing as portal_changed, and finds the dashboard
+// when the person hands it back.
+func TestSummitUnexpectedPageLiveView(t *testing.T) {
+	t.Parallel()
+	cfg := without(t, exampleConfig(t, "summit-portal.yaml", "2s"), `(?m)^  captcha: .*\n`) + "\nhand_off: {unexpected_page: true}\n"
+	p := newHandOffSim(t, payersim.MFATOTP, cfg)
+	if err := p.sim.SetFaults(payersim.Faults{CaptchaCheckbox: true}); err != nil {
+		t.Fatal(err)
+	}
+	done := p.openAsync(t, p.rec)
+	ho := p.waitHandOff(t, testCtx(t))
+	if ho.Kind != connectors.HandOffUnexpectedPage || !ho.Live || !strings.Contains(ho.Question, "(dashboard, wrong_code)") {
+		t.Errorf("hand-off %+v", ho)
+	}
+	p.passCaptcha(t, ho)
+	if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/handback", nil); status != http.StatusNoContent {
+		t.Fatalf("hand back: %d %s", status, b)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("visit: %v", err)
+	}
+	if st := p.sim.Stats(); st.Logins != 1 {
+		t.Errorf("logins %d, want 1", st.Logins)
+	}
+}
+
+// TestSummitUnexpectedPageWithoutHandOff: the same page without
+// hand_off.unexpected_page fails as portal_changed, as before.
+func TestSummitUnexpectedPageWithoutHandOff(t *testing.T) {
+	t.Parallel()
+	p := newHandOffSim(t, payersim.MFATOTP, without(t, exampleConfig(t, "summit-portal.yaml", "2s"), `(?m)^  captcha: .*\n`))
+	if err := p.sim.SetFaults(payersim.Faults{CaptchaCheckbox: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.open(testCtx(t))
+	if !errors.Is(err, authpilot.ErrPortalChanged) || !strings.Contains(err.Error(), "none of the expected alternatives (dashboard, wrong_code)") {
+		t.Fatalf("open: %v", err)
+	}
+	if len(p.broker.List()) != 0 {
+		t.Errorf("a hand-off was opened: %+v", p.broker.List())
 	}
 }
 

@@ -32,6 +32,7 @@ type Options struct {
 	Secrets map[string]string
 	Limits  Limits
 	Session SessionOptions
+	HandOff HandOffOptions
 	// StatusMap turns the payer's wording into a normalized status; the
 	// first matching rule wins.
 	StatusMap []StatusRule
@@ -86,6 +87,16 @@ type Limits struct {
 	// a CAPTCHA handed off) unless the step sets its own; the flow timeout
 	// still bounds it.
 	HandOffTimeout time.Duration
+}
+
+// HandOffOptions say when a visit hands its page to a person besides the
+// alternatives that name hand_off.
+type HandOffOptions struct {
+	// UnexpectedPage: an expect step that finds none of its alternatives
+	// hands the page to a person in a live view (kind unexpected_page)
+	// before it fails as portal_changed; the step runs again when they
+	// hand it back.
+	UnexpectedPage bool
 }
 
 // SessionOptions control login reuse between visits.

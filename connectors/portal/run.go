@@ -246,17 +246,25 @@ func (h *handOffNeeded) Error() string { return h.err.Error() }
 func (h *handOffNeeded) Unwrap() error { return h.err }
 
 // orHandOff returns e, or e as a hand-off when the alternative a offers
-// one and a person can be asked (a tab's page, a broker).
+// one and a person can be asked.
 func (x *exec) orHandOff(a *Alternative, e *authpilot.Error) error {
-	if a.HandOff == "" || x.r.doc != "" || x.r.s.c.env.HandOffs == nil {
+	if a.HandOff == "" {
 		return e
 	}
 	prompt := fmt.Sprintf("The portal shows %q", a.Name)
 	if a.Message != "" {
 		prompt += " (" + a.Message + ")"
 	}
-	prompt += ": get past it in the live view, then hand the page back."
-	return &handOffNeeded{kind: a.HandOff, prompt: prompt, err: e}
+	return x.askHandOff(a.HandOff, prompt+": get past it in the live view, then hand the page back.", e)
+}
+
+// askHandOff returns e as a hand-off of kind with prompt when a person can
+// be asked (a tab's page, a broker), else e.
+func (x *exec) askHandOff(kind connectors.HandOffKind, prompt string, e *authpilot.Error) error {
+	if x.r.doc != "" || x.r.s.c.env.HandOffs == nil {
+		return e
+	}
+	return &handOffNeeded{kind: kind, prompt: prompt, err: e}
 }
 
 // evidence attaches a screenshot and the DOM as the recorder wants, and

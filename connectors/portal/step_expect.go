@@ -1,8 +1,12 @@
 package portal
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/connectors"
 
 	"github.com/go-rod/rod"
 	"gopkg.in/yaml.v3"
@@ -45,7 +49,7 @@ func (a *expectStep) run(x *exec) error {
 		for i, alt := range a.Alternatives {
 			names[i] = alt.Name
 		}
-		return x.ctxErr("none of the expected alternatives ("+strings.Join(names, ", ")+")", err)
+		return x.unexpectedPage(names, x.ctxErr("none of the expected alternatives ("+strings.Join(names, ", ")+")", err))
 	}
 	return x.follow(hit, hitEl)
 }
@@ -94,4 +98,16 @@ func (x *exec) follow(hit *Alternative, el *rod.Element) error {
 		return x.r.runSteps(x.r.flowCtx, hit.Then)
 	}
 	return nil
+}
+
+// unexpectedPage returns err, or err as a hand-off of the page to a person
+// when the connector hands off unexpected pages (hand_off.unexpected_page)
+// and err is the page not showing what the flow expects (names).
+func (x *exec) unexpectedPage(names []string, err error) error {
+	var ce *authpilot.Error
+	if !x.r.s.c.opts.HandOff.UnexpectedPage || !errors.As(err, &ce) || !errors.Is(err, authpilot.ErrPortalChanged) {
+		return err
+	}
+	return x.askHandOff(connectors.HandOffUnexpectedPage, "The page is not one the flow expects ("+strings.Join(names, ", ")+
+		"): bring the page to one of them in the live view, then hand it back.", ce)
 }
