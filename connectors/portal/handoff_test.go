@@ -270,15 +270,7 @@ func TestSummitCaptchaLiveView(t *testing.T) {
 	if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/input", map[string]any{"type": "tap"}); status != http.StatusUnprocessableEntity {
 		t.Errorf("unknown input type: %d %s", status, b)
 	}
-	if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/handback", nil); status != http.StatusNoContent {
-		t.Fatalf("hand back: %d %s", status, b)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("visit: %v", err)
-	}
-	if st := p.sim.Stats(); st.Logins != 1 {
-		t.Errorf("logins %d, want 1", st.Logins)
-	}
+	p.handBack(t, ho, done)
 	var checked bool
 	for _, n := range p.rec.StepNames() {
 		checked = checked || strings.Contains(n, "handed back by a person: checked again")
@@ -312,6 +304,21 @@ func (h *handOffSim) passCaptcha(t *testing.T, ho handoff.View) {
 	h.frame(t, ho.ID, seq) // the person sees the dashboard
 }
 
+// handBack hands ho's page back and checks that the visit done then
+// logged in once and went on.
+func (h *handOffSim) handBack(t *testing.T, ho handoff.View, done <-chan error) {
+	t.Helper()
+	if status, b, _ := h.call(t, "POST", "/v1/handoffs/"+ho.ID+"/handback", nil); status != http.StatusNoContent {
+		t.Fatalf("hand back: %d %s", status, b)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("visit: %v", err)
+	}
+	if st := h.sim.Stats(); st.Logins != 1 {
+		t.Errorf("logins %d, want 1", st.Logins)
+	}
+}
+
 // TestSummitUnexpectedPageLiveView: a connector that hands off unexpected
 // pages (hand_off.unexpected_page) and does not know Summit's CAPTCHA: the
 // expect after the TOTP finds none of its alternatives, hands the page to
@@ -330,15 +337,7 @@ func TestSummitUnexpectedPageLiveView(t *testing.T) {
 		t.Errorf("hand-off %+v", ho)
 	}
 	p.passCaptcha(t, ho)
-	if status, b, _ := p.call(t, "POST", "/v1/handoffs/"+ho.ID+"/handback", nil); status != http.StatusNoContent {
-		t.Fatalf("hand back: %d %s", status, b)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("visit: %v", err)
-	}
-	if st := p.sim.Stats(); st.Logins != 1 {
-		t.Errorf("logins %d, want 1", st.Logins)
-	}
+	p.handBack(t, ho, done)
 }
 
 // TestSummitUnexpectedPageWithoutHandOff: the same page without
