@@ -229,6 +229,9 @@ func (a *Agent) Config() *config.Config { return a.cfg }
 // Now is the agent's clock (the injected one in tests).
 func (a *Agent) Now() time.Time { return a.now() }
 
+// Secrets returns the agent's keyring.
+func (a *Agent) Secrets() authpilot.Secrets { return a.secrets }
+
 // Logger returns the agent's logger.
 func (a *Agent) Logger() *slog.Logger { return a.log }
 

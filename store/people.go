@@ -55,7 +55,13 @@ type User struct {
 	Failures    int
 	LockedUntil time.Time
 	CreatedAt   time.Time
+	// TOTP: sign-in also asks for a code from the person's authenticator
+	// (its seed is the keyring secret TOTPSecretName(Name)).
+	TOTP bool
 }
+
+// TOTPSecretName is the keyring secret holding a person's TOTP seed.
+func TOTPSecretName(user string) string { return "user-totp-" + user }
 
 // Session is a signed-in person's server-side session, named by the
 // SHA-256 of its cookie value.
@@ -104,7 +110,7 @@ func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 		u              User
 		role, lu, crAt string
 	)
-	if err := sc.Scan(&u.Name, &role, &u.PasswordHash, &u.Disabled, &u.Failures, &lu, &crAt); err != nil {
+	if err := sc.Scan(&u.Name, &role, &u.PasswordHash, &u.Disabled, &u.Failures, &lu, &crAt, &u.TOTP); err != nil {
 		return User{}, err
 	}
 	u.Role = Role(role)
@@ -169,6 +175,13 @@ func (s *Store) SetUserDisabled(ctx context.Context, name string, disabled bool)
 			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, name)
 		}
 		return res, err
+	})
+}
+
+// SetTOTP turns the second factor on or off for an account.
+func (s *Store) SetTOTP(ctx context.Context, name string, on bool) error {
+	return s.updateUser(ctx, "set totp", name, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, `UPDATE users SET totp = ? WHERE name = ?`, on, name)
 	})
 }
 
@@ -283,7 +296,7 @@ func (s *Store) TokenUser(ctx context.Context, tokenHash string) (User, error) {
 
 func userColumnsOf(alias string) string {
 	return alias + ".name, " + alias + ".role, " + alias + ".password_hash, " + alias + ".disabled, " + alias + ".failures, " +
-		alias + ".locked_until, " + alias + ".created_at"
+		alias + ".locked_until, " + alias + ".created_at, " + alias + ".totp"
 }
 
 // Assign assigns a case to user (by is who did it), or unassigns it when

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authpilot/authpilot"
@@ -232,7 +234,7 @@ func (s *Site) signin(w http.ResponseWriter, r *http.Request) {
 			u.LockedUntil.In(s.cfg.Location()).Format("15:04 MST")+". An admin can reset the password.")
 		return
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil || u.Disabled {
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil || u.Disabled || !s.secondFactor(u, r.PostFormValue("code"), now) {
 		failures := u.Failures + 1
 		until := s.lockout.until(now, failures)
 		if err := s.people.SetLogin(r.Context(), u.Name, failures, until); err != nil {
@@ -256,6 +258,21 @@ func (s *Site) signin(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("signed in", "user", u.Name, "from", clientAddr(r))
 	http.SetCookie(w, s.cookie(tok, 0))
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
+}
+
+// secondFactor reports whether code is the person's current TOTP code,
+// or they use none. A missing seed refuses (and is logged).
+func (s *Site) secondFactor(u store.User, code string, now time.Time) bool {
+	if !u.TOTP {
+		return true
+	}
+	seed, err := s.secrets.Get(store.TOTPSecretName(u.Name))
+	if err != nil {
+		s.log.Error("the TOTP seed of a person is missing; set it again with `authpilot user totp`", "user", u.Name, "err", err)
+		return false
+	}
+	ok, err := totp.ValidateCustom(strings.TrimSpace(code), seed, now, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	return err == nil && ok
 }
 
 func (s *Site) signout(w http.ResponseWriter, r *http.Request) {

@@ -96,6 +96,9 @@ type world struct {
 
 const hookSecret = "whsec_d2ViLXRlc3Qtd2ViaG9vay1zaWduaW5nLWtleS0wMQ=="
 
+// tessSeed is the TOTP seed of the account tess (TestSecondFactor).
+const tessSeed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
 const apiToken = "web-test-api-token"
 
 func newWorld(t testing.TB, rules ...payersim.Rule) *world {
@@ -137,6 +140,7 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	secrets := authpilot.StaticSecrets(payersim.ExampleSecrets())
 	secrets["api-token"] = apiToken
 	secrets["hook-secret"] = hookSecret
+	secrets[store.TOTPSecretName("tess")] = tessSeed
 	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln,
 		Workspace: web.Workspace(web.Options{Lockout: web.Lockout{After: 3, Base: time.Minute, Max: time.Hour}})})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -165,5 +167,41 @@ func TestBrowserRefusals(t *testing.T) {
 	a.MustNavigate(w.base + "/admin/access").MustWaitLoad()
 	if txt := a.MustElement("table.access").MustText(); !strings.Contains(txt, "user:vera") || !strings.Contains(txt, "case") {
 		t.Errorf("the admin's access log does not show vera's read of the case:\n%s", txt)
+	}
+}
+
+// TestSecondFactor: an account with TOTP on signs in only with its
+// authenticator's current code; a missing or wrong code is a failed
+// sign-in like a wrong password.
+func TestSecondFactor(t *testing.T) {
+	w := newWorld(t)
+	w.addUser(t, "tess", store.RoleCoordinator)
+	if err := w.st.SetTOTP(context.Background(), "tess", true); err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCode(tessSeed, w.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(code string) int {
+		c := client(t)
+		got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {code}})
+		return got
+	}
+	for _, tt := range []struct {
+		name, code string
+		want       int
+	}{
+		{"no code", "", http.StatusUnauthorized},
+		{"wrong code", "000000", http.StatusUnauthorized},
+		{"current code", code, http.StatusSeeOther},
+	} {
+		if got := signIn(tt.code); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	w.clock.Advance(5 * time.Minute)
+	if got := signIn(code); got != http.StatusUnauthorized {
+		t.Errorf("a code from 5 minutes ago: %d, want 401", got)
 	}
 }

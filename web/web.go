@@ -69,6 +69,7 @@ type Options struct {
 type Site struct {
 	a       *agent.Agent
 	st      authpilot.Store
+	secrets authpilot.Secrets
 	people  People
 	pages   Pages
 	actions *agent.Actions
@@ -109,7 +110,7 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 		return nil, errors.New("the store cannot page the worklist (the workspace needs the SQLite store)")
 	}
 	cfg := a.Config()
-	s := &Site{a: a, st: a.Store(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
+	s := &Site{a: a, st: a.Store(), secrets: a.Secrets(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
 		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pquerna/otp/totp"
 	"golang.org/x/term"
 
 	"github.com/authpilot/authpilot"
@@ -19,7 +20,7 @@ import (
 
 func userCommands() map[string]command {
 	return map[string]command{"add": cmdUserAdd, "list": cmdUserList, "disable": cmdUserDisable, "enable": cmdUserEnable,
-		"reset-password": cmdUserResetPassword}
+		"reset-password": cmdUserResetPassword, "totp": cmdUserTOTP}
 }
 
 // readPassword reads a new password: twice from a terminal (hidden), or
@@ -219,5 +220,49 @@ func cmdTokenCreate(ctx context.Context, args []string, _ io.Reader, stdout, std
 	}
 	fmt.Fprintln(stdout, tok)
 	fmt.Fprintf(stderr, "token for %s created: send it as `Authorization: Bearer <token>`; it is not shown again\n", u.Name)
+	return nil
+}
+
+func cmdUserTOTP(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("user totp", "user totp [--config FILE] [--off] NAME\n\nMakes the person's sign-in ask for a code from an authenticator app: prints the\notpauth:// URL (and its secret) to add to the app once; the seed goes to the keyring\n(user-totp-NAME). --off stops asking.", stderr)
+	path := configFlag(fs)
+	off := fs.Bool("off", false, "stop asking for a code")
+	cfg, err := parseConfig(fs, path, args, 1)
+	if err != nil {
+		return err
+	}
+	name := fs.Arg(0)
+	kr, err := openKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	if *off {
+		if err := withStore(ctx, cfg, func(st *store.Store) error { return st.SetTOTP(ctx, name, false) }); err != nil {
+			return err
+		}
+		if err := kr.Delete(store.TOTPSecretName(name)); err != nil {
+			fmt.Fprintf(stderr, "warning: could not delete the seed from the keyring: %v\n", err)
+		}
+		fmt.Fprintf(stdout, "%s signs in without a code\n", name)
+		return nil
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "authpilot " + cfg.Practice.Name, AccountName: name})
+	if err != nil {
+		return fmt.Errorf("make a totp seed: %w", err)
+	}
+	err = withStore(ctx, cfg, func(st *store.Store) error {
+		if _, err := st.User(ctx, name); err != nil {
+			return err
+		}
+		if err := kr.Set(store.TOTPSecretName(name), key.Secret()); err != nil {
+			return err
+		}
+		return st.SetTOTP(ctx, name, true)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nsecret: %s\n", key.URL(), key.Secret())
+	fmt.Fprintf(stderr, "add this to %s's authenticator app now; sign-in asks for its code from now on\n", name)
 	return nil
 }

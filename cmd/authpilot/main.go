@@ -41,6 +41,8 @@ Commands:
                        disable an account (signs it out) or enable it again
   user reset-password NAME
                        set a new password (stdin), unlock the account, sign it out
+  user totp [--off] NAME
+                       ask for an authenticator code at sign-in (prints the otpauth:// URL)
   token create --user NAME
                        create a person's API token (printed once, stored hashed)
   secrets set NAME     store a secret read from stdin (never from arguments)

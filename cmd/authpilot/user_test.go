@@ -66,4 +66,23 @@ func TestUserCommands(t *testing.T) {
 	if u, err := st.TokenUser(ctx, store.HashToken(tok)); err != nil || u.Name != "casey" {
 		t.Errorf("the token is not casey's: %+v %v", u, err)
 	}
+
+	t.Setenv("AUTHPILOT_KEYRING_PASSPHRASE", "pass-phrase-for-tests")
+	code, out, errs = run(t, "", "user", "totp", "--config", cfg, "casey")
+	if code != 0 || !strings.HasPrefix(out, "otpauth://totp/") {
+		t.Fatalf("user totp: %d %q %s", code, out, errs)
+	}
+	if u, err := st.User(ctx, "casey"); err != nil || !u.TOTP {
+		t.Errorf("after user totp: %+v %v", u, err)
+	}
+	code, out, _ = run(t, "", "secrets", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, store.TOTPSecretName("casey")) {
+		t.Errorf("the seed is not in the keyring: %s", out)
+	}
+	if code, _, errs := run(t, "", "user", "totp", "--config", cfg, "--off", "casey"); code != 0 {
+		t.Fatalf("user totp --off: %d %s", code, errs)
+	}
+	if u, _ := st.User(ctx, "casey"); u.TOTP {
+		t.Error("totp still on after --off")
+	}
 }
