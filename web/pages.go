@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -503,13 +504,15 @@ type accessData struct {
 	Since   time.Time
 }
 
-func (s *Site) accessLog(w http.ResponseWriter, r *http.Request) {
-	since := s.now().AddDate(0, 0, -7)
+// accessEntries reads the access log since the "since" date of r (default
+// a week ago); ok false when it answered an error.
+func (s *Site) accessEntries(w http.ResponseWriter, r *http.Request) (es []authpilot.Access, since time.Time, ok bool) {
+	since = s.now().AddDate(0, 0, -7)
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.ParseInLocation("2006-01-02", v, s.cfg.Location())
 		if err != nil {
 			s.Fail(w, r, http.StatusBadRequest, "since: must be a date YYYY-MM-DD.")
-			return
+			return nil, since, false
 		}
 		since = t
 	}
@@ -517,8 +520,81 @@ func (s *Site) accessLog(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("read access log failed", "err", err)
 		s.Fail(w, r, http.StatusInternalServerError, "Could not read the access log.")
+		return nil, since, false
+	}
+	return es, since, true
+}
+
+func (s *Site) accessLog(w http.ResponseWriter, r *http.Request) {
+	es, since, ok := s.accessEntries(w, r)
+	if !ok {
 		return
 	}
 	slices.Reverse(es)
 	s.Render(w, r, http.StatusOK, s.page("access"), accessData{Entries: es, Since: since})
+}
+
+// accessLogCSV exports the access log since a date, oldest first (HIPAA
+// audit controls, 45 CFR 164.312(b)).
+func (s *Site) accessLogCSV(w http.ResponseWriter, r *http.Request) {
+	es, since, ok := s.accessEntries(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "access-log-since-"+since.Format("2006-01-02")+".csv"))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"id", "at", "actor", "action", "from", "matched", "case_ids"})
+	for _, e := range es {
+		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, e.From,
+			strings.Join(e.Matched, " "), strings.Join(e.CaseIDs, " ")})
+	}
+	cw.Flush()
+}
+
+func (s *Site) usersPage(w http.ResponseWriter, r *http.Request) {
+	us, err := s.people.Users(r.Context())
+	if err != nil {
+		s.log.Error("list users failed", "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not list the people.")
+		return
+	}
+	s.Render(w, r, http.StatusOK, s.page("users"), usersData{Users: us, Now: s.now()})
+}
+
+type usersData struct {
+	Users []store.User
+	Now   time.Time
+}
+
+type episodeData struct {
+	Episode string
+	Rows    []Row
+}
+
+// episodePage shows every case of an episode (surgery, imaging, implant
+// tracks together), open or closed, by next deadline.
+func (s *Site) episodePage(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserOf(r)
+	ep := r.PathValue("episode")
+	rows, _, err := s.worklistRows(r.Context(), authpilot.CaseFilter{Episode: ep}, u, clientAddr(r), 1)
+	if err != nil {
+		s.log.Error("read episode failed", "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not read the episode.")
+		return
+	}
+	if len(rows) == 0 {
+		s.Fail(w, r, http.StatusNotFound, "No such episode.")
+		return
+	}
+	shown := make([]*authpilot.Case, len(rows))
+	for i := range rows {
+		shown[i] = rows[i].Case
+	}
+	if err := agent.LogAccess(r.Context(), s.st, authpilot.Access{Action: "episode", Actor: Actor(u), From: clientAddr(r)}, shown); err != nil {
+		s.log.Error("access log failed", "err", err)
+		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+		return
+	}
+	s.Render(w, r, http.StatusOK, s.page("episode"), episodeData{Episode: ep, Rows: rows})
 }

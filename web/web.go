@@ -232,7 +232,7 @@ func (s *Site) nav(u store.User) []NavLink {
 		links = append(links, e.Nav...)
 	}
 	if u.Role.AtLeast(store.RoleAdmin) {
-		links = append(links, NavLink{"/admin/access", "Access log"})
+		links = append(links, NavLink{"/admin/users", "People"}, NavLink{"/admin/access", "Access log"})
 	}
 	return links
 }
@@ -261,6 +261,9 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("POST /cases/{id}/actions/{name}", s.need(store.RoleCoordinator, s.caseAction))
 	mux.Handle("POST /cases/{id}/assign", s.need(store.RoleCoordinator, s.assign))
 	mux.Handle("GET /admin/access", s.need(store.RoleAdmin, s.accessLog))
+	mux.Handle("GET /admin/access.csv", s.need(store.RoleAdmin, s.accessLogCSV))
+	mux.Handle("GET /admin/users", s.need(store.RoleAdmin, s.usersPage))
+	mux.Handle("GET /episodes/{episode}", s.need(store.RoleViewer, s.episodePage))
 	for _, e := range s.exts {
 		if e.Routes == nil {
 			continue

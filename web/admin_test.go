@@ -1,0 +1,58 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/store"
+)
+
+// TestAdminPagesAndEpisode: the people page and the access log's CSV
+// export are an admin's only; an episode page shows its cases together
+// and is itself an access-log row.
+func TestAdminPagesAndEpisode(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var ids []string
+	for _, m := range []string{"SHPEPI001", "SHPEPI002"} {
+		id := w.intake(t, m, "Episodic")
+		if _, err := w.st.UpdateCase(ctx, id, func(c *authpilot.Case) (authpilot.Changes, error) {
+			c.Episode = "ep-lumbar-7"
+			return authpilot.Changes{}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	w.addUser(t, "pat", store.RoleAdmin)
+	w.addUser(t, "vera", store.RoleViewer)
+	admin, _, _ := w.httpSignIn(t, "pat", password)
+	viewer, _, _ := w.httpSignIn(t, "vera", password)
+
+	code, body := w.getPage(t, viewer, "/episodes/ep-lumbar-7")
+	if code != http.StatusOK || !strings.Contains(body, ids[0]) || !strings.Contains(body, ids[1]) {
+		t.Fatalf("episode page: %d\n%s", code, body)
+	}
+	if code, _ := w.getPage(t, viewer, "/episodes/ep-none"); code != http.StatusNotFound {
+		t.Errorf("an unknown episode: %d", code)
+	}
+	for _, path := range []string{"/admin/users", "/admin/access", "/admin/access.csv"} {
+		if code, _ := w.getPage(t, viewer, path); code != http.StatusForbidden {
+			t.Errorf("viewer %s: %d, want 403", path, code)
+		}
+	}
+	code, body = w.getPage(t, admin, "/admin/users")
+	if code != http.StatusOK || !strings.Contains(body, "vera") || !strings.Contains(body, "viewer") {
+		t.Errorf("people page: %d\n%s", code, body)
+	}
+	code, body = w.getPage(t, admin, "/admin/access.csv?since="+w.clock.Now().Add(-24*time.Hour).Format("2006-01-02"))
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if code != http.StatusOK || len(lines) != 2 || lines[0] != "id,at,actor,action,from,matched,case_ids" ||
+		!strings.Contains(lines[1], ",user:vera,episode,127.0.0.1,,"+ids[0]+" "+ids[1]) {
+		t.Errorf("access log CSV: %d\n%s", code, body)
+	}
+}
