@@ -92,11 +92,10 @@ func (b *Broker) Ask(ctx context.Context, q connectors.Question) (string, error)
 			Created: now, Expires: q.Expires, Live: q.Kind.Live()},
 		screenshot: q.Screenshot, page: q.Page, answer: make(chan string, 1),
 	}
-	if d, ok := ctx.Deadline(); ok && (h.view.Expires.IsZero() || d.Before(h.view.Expires)) {
-		h.view.Expires = d // an honest expiry: the visit will not wait longer
-	}
 	wctx := ctx
-	if !h.view.Expires.IsZero() {
+	if d, ok := ctx.Deadline(); ok && (h.view.Expires.IsZero() || !h.view.Expires.Before(d)) {
+		h.view.Expires = d // an honest expiry: the visit will not wait longer
+	} else if !h.view.Expires.IsZero() {
 		var cancel context.CancelFunc
 		wctx, cancel = context.WithDeadline(ctx, h.view.Expires)
 		defer cancel()
