@@ -112,6 +112,8 @@ type worldOptions struct {
 	rules    []payersim.Rule
 	payerMFA payersim.MFAMode
 	summit   func(flow string) string
+	// server is a server: section for authpilot.yaml (TLS).
+	server string
 }
 
 func newWorldWith(t testing.TB, o worldOptions) *world {
@@ -132,7 +134,7 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	}
 	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit)
+	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit, o.server)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +148,9 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -154,13 +159,13 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 		<-done
 		a.Close()
 	})
-	return &world{a: a, st: a.Store().(*store.Store), base: "http://" + ln.Addr().String(), clock: clock, ny: ny, sims: sims, hook: hook}
+	return &world{a: a, st: a.Store().(*store.Store), base: a.BaseURL(), clock: clock, ny: ny, sims: sims, hook: hook}
 }
 
 // writeConfig writes authpilot.yaml and the example flows pointed at the
 // simulators, Summit's edited by summit when it is set; Summit's
 // peer-to-peer window is one business day.
-func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string, summit func(string) string) *config.Config {
+func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string, summit func(string) string, server string) *config.Config {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
 		t.Fatal(err)
@@ -198,7 +203,7 @@ connectors:
 notify:
   sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
   routes: [{match: {}, sinks: [ehr]}]
-`, dir, hookURL)
+`, dir, hookURL) + server
 	p := filepath.Join(dir, "authpilot.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
