@@ -141,6 +141,26 @@ func funcs(loc *time.Location) template.FuncMap {
 		"date":     func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") },
 		"day":      func(t time.Time) string { return t.In(loc).Format("Mon 2 Jan 2006") },
 		"humanize": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+		"add":      func(a, b int) int { return a + b },
+		"mul":      func(a, b int) int { return a * b },
+		"of":       Of,
+		// hours shows a turnaround: hours under two days, else days.
+		"hours": func(d time.Duration) string {
+			switch {
+			case d < 0:
+				return "—"
+			case d < 48*time.Hour:
+				return fmt.Sprintf("%.0f h", d.Hours())
+			}
+			return fmt.Sprintf("%.1f d", d.Hours()/24)
+		},
+		// bar is d's share of most, in a bar of width px (at least 1).
+		"bar": func(d, most time.Duration, width int) int {
+			if most <= 0 {
+				return 1
+			}
+			return max(1, int(float64(width)*float64(d)/float64(most)))
+		},
 	}
 }
 
@@ -227,7 +247,7 @@ func (s *Site) Render(w http.ResponseWriter, r *http.Request, code int, t *templ
 }
 
 func (s *Site) nav(u store.User) []NavLink {
-	links := []NavLink{{"/", "Worklist"}}
+	links := []NavLink{{"/", "Worklist"}, {"/reports", "Reports"}}
 	for _, e := range s.exts {
 		links = append(links, e.Nav...)
 	}
@@ -264,6 +284,8 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /admin/access.csv", s.need(store.RoleAdmin, s.accessLogCSV))
 	mux.Handle("GET /admin/users", s.need(store.RoleAdmin, s.usersPage))
 	mux.Handle("GET /episodes/{episode}", s.need(store.RoleViewer, s.episodePage))
+	mux.Handle("GET /reports", s.need(store.RoleViewer, s.reportsPage))
+	mux.Handle("GET /reports.csv", s.need(store.RoleViewer, s.reportsCSV))
 	for _, e := range s.exts {
 		if e.Routes == nil {
 			continue

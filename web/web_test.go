@@ -99,6 +99,14 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 		t.Errorf("no event of the case names casey as its actor: %+v", evs)
 	}
 
+	// The reports count the denial (the pended case is undecided) and
+	// show no PHI, so they are not access-logged.
+	p.MustNavigate(w.base + "/reports").MustWaitLoad()
+	if txt := p.MustElement("table.report").MustText(); !strings.Contains(txt, "summit-ma\tsurgery\t2\t1\t0 h") {
+		t.Errorf("reports:\n%s", txt)
+	}
+	screenshot(t, p, "workspace-reports.png")
+
 	// Acceptance 3: each page that showed PHI is one access-log row,
 	// naming casey, the cases shown and where the request came from.
 	log, err := w.st.AccessLog(context.Background(), time.Time{})
