@@ -11,8 +11,8 @@ import (
 	"github.com/authpilot/authpilot/store"
 )
 
-// TestAdminPagesAndEpisode: the people page and the access log's CSV
-// export are an admin's only; an episode page shows its cases together
+// TestAdminPagesAndEpisode: the people and health pages and the access
+// log's CSV export are an admin's only; an episode page shows its cases together
 // and is itself an access-log row.
 func TestAdminPagesAndEpisode(t *testing.T) {
 	w := newWorld(t)
@@ -40,7 +40,7 @@ func TestAdminPagesAndEpisode(t *testing.T) {
 	if code, _ := w.getPage(t, viewer, "/episodes/ep-none"); code != http.StatusNotFound {
 		t.Errorf("an unknown episode: %d", code)
 	}
-	for _, path := range []string{"/admin/users", "/admin/access", "/admin/access.csv"} {
+	for _, path := range []string{"/admin/users", "/admin/access", "/admin/access.csv", "/admin/health"} {
 		if code, _ := w.getPage(t, viewer, path); code != http.StatusForbidden {
 			t.Errorf("viewer %s: %d, want 403", path, code)
 		}
@@ -48,6 +48,10 @@ func TestAdminPagesAndEpisode(t *testing.T) {
 	code, body = w.getPage(t, admin, "/admin/users")
 	if code != http.StatusOK || !strings.Contains(body, "vera") || !strings.Contains(body, "viewer") {
 		t.Errorf("people page: %d\n%s", code, body)
+	}
+	code, body = w.getPage(t, admin, "/admin/health")
+	if code != http.StatusOK || !strings.Contains(body, "summit-portal") || !strings.Contains(body, "ehr") || !strings.Contains(body, "delivering") {
+		t.Errorf("health page: %d\n%s", code, body)
 	}
 	code, body = w.getPage(t, admin, "/admin/access.csv?since="+w.clock.Now().Add(-24*time.Hour).Format("2006-01-02"))
 	lines := strings.Split(strings.TrimSpace(body), "\n")

@@ -252,7 +252,7 @@ func (s *Site) nav(u store.User) []NavLink {
 		links = append(links, e.Nav...)
 	}
 	if u.Role.AtLeast(store.RoleAdmin) {
-		links = append(links, NavLink{"/admin/users", "People"}, NavLink{"/admin/access", "Access log"})
+		links = append(links, NavLink{"/admin/health", "Health"}, NavLink{"/admin/users", "People"}, NavLink{"/admin/access", "Access log"})
 	}
 	return links
 }
@@ -283,6 +283,7 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /admin/access", s.need(store.RoleAdmin, s.accessLog))
 	mux.Handle("GET /admin/access.csv", s.need(store.RoleAdmin, s.accessLogCSV))
 	mux.Handle("GET /admin/users", s.need(store.RoleAdmin, s.usersPage))
+	mux.Handle("GET /admin/health", s.need(store.RoleAdmin, s.healthPage))
 	mux.Handle("GET /episodes/{episode}", s.need(store.RoleViewer, s.episodePage))
 	mux.Handle("GET /reports", s.need(store.RoleViewer, s.reportsPage))
 	mux.Handle("GET /reports.csv", s.need(store.RoleViewer, s.reportsCSV))
