@@ -33,6 +33,17 @@ func TestAdminPagesAndEpisode(t *testing.T) {
 	admin, _, _ := w.httpSignIn(t, "pat", password)
 	viewer, _, _ := w.httpSignIn(t, "vera", password)
 
+	// A viewer's search for a patient's name is logged with what it
+	// matched, never the text searched for.
+	if code, body := w.getPage(t, viewer, "/?status=ready&q=episodic"); code != http.StatusOK || !strings.Contains(body, ids[0]) {
+		t.Fatalf("search: %d", code)
+	}
+	log, err := w.st.AccessLog(ctx, time.Time{})
+	if err != nil || len(log) != 1 || log[0].Actor != "user:vera" || log[0].Action != "search" ||
+		strings.Join(log[0].Matched, ",") != authpilot.MatchPatientName || len(log[0].CaseIDs) != 2 {
+		t.Fatalf("after the search, the access log holds %+v (%v)", log, err)
+	}
+
 	code, body := w.getPage(t, viewer, "/episodes/ep-lumbar-7")
 	if code != http.StatusOK || !strings.Contains(body, ids[0]) || !strings.Contains(body, ids[1]) {
 		t.Fatalf("episode page: %d\n%s", code, body)
@@ -55,8 +66,8 @@ func TestAdminPagesAndEpisode(t *testing.T) {
 	}
 	code, body = w.getPage(t, admin, "/admin/access.csv?since="+w.clock.Now().Add(-24*time.Hour).Format("2006-01-02"))
 	lines := strings.Split(strings.TrimSpace(body), "\n")
-	if code != http.StatusOK || len(lines) != 2 || lines[0] != "id,at,actor,action,from,matched,case_ids" ||
-		!strings.Contains(lines[1], ",user:vera,episode,127.0.0.1,,"+ids[0]+" "+ids[1]) {
+	if code != http.StatusOK || len(lines) != 3 || lines[0] != "id,at,actor,action,from,matched,case_ids" ||
+		!strings.Contains(lines[1], ",user:vera,search,127.0.0.1,"+authpilot.MatchPatientName+","+ids[0]+" "+ids[1]) {
 		t.Errorf("access log CSV: %d\n%s", code, body)
 	}
 }

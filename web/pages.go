@@ -109,12 +109,13 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 	if d.Page < d.Pages {
 		d.NextURL = pageURL(d.Page + 1)
 	}
-	// The page shows these cases' patients: one access-log row.
+	// The page shows these cases' patients: one access-log row (a search
+	// has written its own, naming every case it found).
 	shown := make([]*authpilot.Case, len(d.Rows))
 	for i := range d.Rows {
 		shown[i] = d.Rows[i].Case
 	}
-	if len(shown) > 0 {
+	if len(shown) > 0 && f.Query == "" {
 		if err := agent.LogAccess(ctx, s.st, authpilot.Access{Action: "worklist", Actor: Actor(u), From: clientAddr(r)}, shown); err != nil {
 			s.log.Error("access log failed", "err", err)
 			s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
