@@ -273,6 +273,11 @@ var badCases = []struct {
 		`testdata/bad/deadline-rules.yaml:4: deadlines.follow_up_every: must be at least 1h, not 30m`,
 		`testdata/bad/deadline-rules.yaml:9: payers[0] "summit-ma": deadlines.appeal: must be whole days, not 1d12h`,
 	}},
+	{"server.yaml", []string{
+		`testdata/bad/server.yaml:4: server.external_url: bad URL "ftp://workspace.lakeside.example": want http(s)://host[:port][/path]`,
+		`testdata/bad/server.yaml:6: server.tls: set both cert_file and key_file, or neither`,
+		`testdata/bad/server.yaml:7: server.idle_timeout: must be more than 0, not 0s`,
+	}},
 	{"bad-timezone.yaml", []string{
 		`testdata/bad/bad-timezone.yaml:3: practice.timezone: unknown time zone "America/New_Yrok" (want an IANA name such as America/New_York)`,
 	}},

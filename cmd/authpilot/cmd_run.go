@@ -14,7 +14,7 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, _, _, err := withConfig("run", "run [--config FILE]\n\nRuns the daemon until SIGINT or SIGTERM: the API on server.listen, the\nconnectors' submit and poll schedules, deadline checks and alert delivery.", args, -1, stderr)
+	cfg, _, _, err := withConfig("run", "run [--config FILE]\n\nRuns the daemon until SIGINT or SIGTERM: the API and the coordinators' workspace\n(sign in at server.external_url or http://<server.listen>/) on server.listen, the\nconnectors' submit and poll schedules, deadline checks and alert delivery.", args, -1, stderr)
 	if err != nil {
 		return err
 	}

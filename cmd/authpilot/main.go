@@ -26,7 +26,7 @@ Usage:
 
 Commands:
   demo                 run the whole loop against built-in simulators (no set-up)
-  run                  run the daemon (API, schedules, connectors, alerts)
+  run                  run the daemon (API, workspace, schedules, connectors, alerts)
   config check         validate a config file
   case add FILE        create a case from a JSON or YAML file
   case list            list or search cases (--status, --payer, --episode, --due-before, -q TEXT, ...)
