@@ -64,6 +64,23 @@ func TestAdminPagesAndEpisode(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "summit-portal") || !strings.Contains(body, "ehr") || !strings.Contains(body, "delivering") {
 		t.Errorf("health page: %d\n%s", code, body)
 	}
+	// A sink disabled by a 410 is enabled again from the health page.
+	if err := w.st.DisableSink(ctx, "ehr", "410 Gone", w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := w.getPage(t, admin, "/admin/health"); !strings.Contains(body, "disabled: 410 Gone") {
+		t.Fatalf("health page after the 410: %d\n%s", code, body)
+	}
+	if code, _ := w.post(t, viewer, "/admin/sinks/ehr/enable", nil); code != http.StatusForbidden {
+		t.Errorf("a viewer enabling a sink: %d", code)
+	}
+	if code, _ := w.post(t, admin, "/admin/sinks/ehr/enable", nil); code != http.StatusSeeOther {
+		t.Errorf("enabling the sink: %d", code)
+	}
+	if d, err := w.st.DisabledSinks(ctx); err != nil || len(d) != 0 {
+		t.Errorf("after enabling: disabled %v %v", d, err)
+	}
+
 	code, body = w.getPage(t, admin, "/admin/access.csv?since="+w.clock.Now().Add(-24*time.Hour).Format("2006-01-02"))
 	lines := strings.Split(strings.TrimSpace(body), "\n")
 	if code != http.StatusOK || len(lines) != 3 || lines[0] != "id,at,actor,action,from,matched,case_ids" ||

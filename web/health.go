@@ -3,9 +3,14 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
+	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -13,6 +18,7 @@ import (
 type Sinks interface {
 	DisabledSinks(ctx context.Context) (map[string]string, error)
 	SinkQueues(ctx context.Context) (map[string]store.SinkQueue, error)
+	EnableSink(ctx context.Context, sink string, at time.Time, resolved func(authpilot.Problem) authpilot.Alert) (bool, error)
 }
 
 // SinkHealth is one notify sink on the health page.
@@ -40,15 +46,10 @@ func (s *Site) healthPage(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, http.StatusInternalServerError, "Could not read the connectors' state.")
 		return
 	}
-	sinks, ok := s.st.(Sinks)
-	if !ok {
-		s.Fail(w, r, http.StatusInternalServerError, "The store keeps no sink state.")
-		return
-	}
-	disabled, err := sinks.DisabledSinks(ctx)
+	disabled, err := s.sinks.DisabledSinks(ctx)
 	if err == nil {
 		var qs map[string]store.SinkQueue
-		if qs, err = sinks.SinkQueues(ctx); err == nil {
+		if qs, err = s.sinks.SinkQueues(ctx); err == nil {
 			for _, sk := range s.cfg.Notify.Sinks {
 				d.Sinks = append(d.Sinks, SinkHealth{Name: sk.Name, Type: sk.Type, Disabled: disabled[sk.Name], Queue: qs[sk.Name]})
 			}
@@ -60,4 +61,31 @@ func (s *Site) healthPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Render(w, r, http.StatusOK, s.page("health"), d)
+}
+
+// enableSink re-enables a sink disabled by a 410 (admins), as `authpilot
+// notify enable` does: its queue is delivered at the dispatcher's next
+// pass (within 30 seconds) and a resolved alert goes to the other sinks.
+func (s *Site) enableSink(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserOf(r)
+	name := r.PathValue("sink")
+	if !slices.ContainsFunc(s.cfg.Notify.Sinks, func(sk *config.Sink) bool { return sk.Name == name }) {
+		s.Fail(w, r, http.StatusNotFound, "No such sink.")
+		return
+	}
+	now := s.now()
+	was, err := s.sinks.EnableSink(r.Context(), name, now, func(p authpilot.Problem) authpilot.Alert {
+		return notify.ResolvedAlert(p, "re-enabled in the workspace by "+u.Name, now)
+	})
+	if err != nil {
+		s.log.Error("enable sink failed", "sink", name, "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not enable the sink.")
+		return
+	}
+	msg := "Sink " + name + " was not disabled."
+	if was {
+		s.log.Info("sink re-enabled", "sink", name, "by", u.Name)
+		msg = "Sink " + name + " enabled: its queued alerts go out within 30 seconds."
+	}
+	http.Redirect(w, r, "/admin/health?flash="+url.QueryEscape(msg), http.StatusSeeOther)
 }

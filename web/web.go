@@ -72,6 +72,7 @@ type Site struct {
 	secrets authpilot.Secrets
 	people  People
 	pages   Pages
+	sinks   Sinks
 	actions *agent.Actions
 	cfg     *config.Config
 	log     *slog.Logger
@@ -109,8 +110,12 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 	if !ok {
 		return nil, errors.New("the store cannot page the worklist (the workspace needs the SQLite store)")
 	}
+	sinks, ok := a.Store().(Sinks)
+	if !ok {
+		return nil, errors.New("the store keeps no sink state (the workspace needs the SQLite store)")
+	}
 	cfg := a.Config()
-	s := &Site{a: a, st: a.Store(), secrets: a.Secrets(), people: people, pages: pages, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
+	s := &Site{a: a, st: a.Store(), secrets: a.Secrets(), people: people, pages: pages, sinks: sinks, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
 		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now
@@ -284,6 +289,7 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /admin/access.csv", s.need(store.RoleAdmin, s.accessLogCSV))
 	mux.Handle("GET /admin/users", s.need(store.RoleAdmin, s.usersPage))
 	mux.Handle("GET /admin/health", s.need(store.RoleAdmin, s.healthPage))
+	mux.Handle("POST /admin/sinks/{sink}/enable", s.need(store.RoleAdmin, s.enableSink))
 	mux.Handle("GET /episodes/{episode}", s.need(store.RoleViewer, s.episodePage))
 	mux.Handle("GET /reports", s.need(store.RoleViewer, s.reportsPage))
 	mux.Handle("GET /reports.csv", s.need(store.RoleViewer, s.reportsCSV))
