@@ -114,6 +114,8 @@ type worldOptions struct {
 	summit   func(flow string) string
 	// server is a server: section for authpilot.yaml (TLS).
 	server string
+	// captureAll keeps every run's recording with its screenshots.
+	captureAll bool
 }
 
 func newWorldWith(t testing.TB, o worldOptions) *world {
@@ -134,7 +136,7 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	}
 	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit, o.server)
+	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit, o.server+capture(o.captureAll))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +194,6 @@ func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string, summit fun
 	y := fmt.Sprintf(`
 practice: {name: Web Spine, timezone: America/New_York}
 data_dir: %s/data
-recordings: {capture: on_failure}
 schedules: {deadlines: "", digest: ""}
 payers:
   - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal, deadlines: {peer_to_peer_business_days: 1}}
@@ -204,6 +205,9 @@ notify:
   sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
   routes: [{match: {}, sinks: [ehr]}]
 `, dir, hookURL) + server
+	if !strings.Contains(server, "recordings:") {
+		y += "recordings: {capture: on_failure}\n"
+	}
 	p := filepath.Join(dir, "authpilot.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
@@ -213,6 +217,14 @@ notify:
 		t.Fatalf("config: %v", err)
 	}
 	return cfg
+}
+
+// capture is a recordings: section keeping every run when all is set.
+func capture(all bool) string {
+	if all {
+		return "recordings: {capture: all}\n"
+	}
+	return ""
 }
 
 const password = "correct horse battery"

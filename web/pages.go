@@ -260,10 +260,12 @@ type Line struct {
 type caseData struct {
 	*agent.CaseView
 	Assignee string
-	Lines    []Line
-	CanAct   bool
-	Actions  []string
-	Now      time.Time
+	// Shots are the recordings' screenshots by recording ID.
+	Shots   map[string]string
+	Lines   []Line
+	CanAct  bool
+	Actions []string
+	Now     time.Time
 }
 
 func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +286,7 @@ func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
 		return
 	}
-	d := caseData{CaseView: v, CanAct: u.Role.AtLeast(store.RoleCoordinator), Now: s.now()}
+	d := caseData{CaseView: v, CanAct: u.Role.AtLeast(store.RoleCoordinator), Now: s.now(), Shots: s.screenshots(v.Events)}
 	if d.Assignee, err = s.pages.Assignee(ctx, v.ID); err != nil {
 		s.log.Error("read assignee failed", "case", v.ID, "err", err)
 		s.Fail(w, r, http.StatusInternalServerError, "Could not read the case.")

@@ -283,6 +283,7 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /{$}", s.need(store.RoleViewer, s.worklist))
 	mux.Handle("GET /cases/{id}", s.need(store.RoleViewer, s.casePage))
 	mux.Handle("GET /cases/{id}/documents/{sha256}", s.need(store.RoleViewer, s.document))
+	mux.Handle("GET /cases/{id}/recordings/{recording}/screenshot", s.need(store.RoleViewer, s.recordingScreenshot))
 	mux.Handle("POST /cases/{id}/actions/{name}", s.need(store.RoleCoordinator, s.caseAction))
 	mux.Handle("POST /cases/{id}/assign", s.need(store.RoleCoordinator, s.assign))
 	mux.Handle("GET /admin/access", s.need(store.RoleAdmin, s.accessLog))

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,5 +170,41 @@ func TestAssignToMe(t *testing.T) {
 	wait()
 	if txt := p.MustElement("#assignee").MustText(); !strings.Contains(txt, "no one") {
 		t.Errorf("after giving it back: %q", txt)
+	}
+}
+
+// TestTimelineScreenshot: an event whose connector run kept a screenshot
+// (the submission's review page) links to it from the case's timeline;
+// opening it is an access-log row.
+func TestTimelineScreenshot(t *testing.T) {
+	w := newWorldWith(t, worldOptions{captureAll: true})
+	id := w.intake(t, "SHPSHOT01", "Shotwell")
+	w.submitAndPoll(t)
+	w.addUser(t, "vera", store.RoleViewer)
+	c, _, _ := w.httpSignIn(t, "vera", password)
+	code, body := w.getPage(t, c, "/cases/"+id)
+	i := strings.Index(body, `/recordings/`)
+	if code != http.StatusOK || i < 0 {
+		t.Fatalf("case page %d has no screenshot link", code)
+	}
+	link := body[strings.LastIndex(body[:i], `"`)+1 : i+strings.Index(body[i:], `"`)]
+	req, err := http.NewRequest("GET", w.base+link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("%s: %d %s", link, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	log, err := w.st.AccessLog(context.Background(), time.Time{})
+	if err != nil || len(log) != 2 || log[1].Action != "screenshot" || log[1].CaseIDs[0] != id {
+		t.Errorf("access log %+v %v, want the case page then the screenshot", log, err)
+	}
+	if code, _ := w.getPage(t, c, "/cases/"+id+"/recordings/rec_01M98CVRR0AAAAAAAAAAAAAAAA/screenshot"); code != http.StatusNotFound {
+		t.Errorf("a recording the case does not name: %d", code)
 	}
 }
