@@ -260,8 +260,16 @@ func (s *Site) signin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 }
 
-// secondFactor reports whether code is the person's current TOTP code,
-// or they use none. A missing seed refuses (and is logged).
+// totpOpts are the authenticator apps' settings: 6 digits every 30
+// seconds, SHA-1.
+var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// secondFactor reports whether code is the person's current TOTP code
+// (one step either side, for a slow clock) and was not used before, or
+// they use none. A code is good once: the step it belongs to, and any
+// earlier one, is refused after a sign-in with it (a code seen over a
+// shoulder or in a proxy log cannot be replayed in its window). A missing
+// seed refuses (and is logged).
 func (s *Site) secondFactor(u store.User, code string, now time.Time) bool {
 	if !u.TOTP {
 		return true
@@ -271,8 +279,24 @@ func (s *Site) secondFactor(u store.User, code string, now time.Time) bool {
 		s.log.Error("the TOTP seed of a person is missing; set it again with `authpilot user totp`", "user", u.Name, "err", err)
 		return false
 	}
-	ok, err := totp.ValidateCustom(strings.TrimSpace(code), seed, now, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return err == nil && ok
+	code = strings.TrimSpace(code)
+	step := now.Unix() / int64(totpOpts.Period)
+	for d := -int64(totpOpts.Skew); d <= int64(totpOpts.Skew); d++ {
+		t := time.Unix((step+d)*int64(totpOpts.Period), 0)
+		ok, err := totp.ValidateCustom(code, seed, t, totp.ValidateOpts{Period: totpOpts.Period, Digits: totpOpts.Digits, Algorithm: totpOpts.Algorithm})
+		if err != nil || !ok {
+			continue
+		}
+		s.totpMu.Lock()
+		defer s.totpMu.Unlock()
+		if last, used := s.totpUsed[u.Name]; used && step+d <= last {
+			s.log.Info("sign-in refused", "user", u.Name, "reason", "TOTP code already used")
+			return false
+		}
+		s.totpUsed[u.Name] = step + d
+		return true
+	}
+	return false
 }
 
 func (s *Site) signout(w http.ResponseWriter, r *http.Request) {

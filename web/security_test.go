@@ -205,3 +205,42 @@ func TestSecondFactor(t *testing.T) {
 		t.Errorf("a code from 5 minutes ago: %d, want 401", got)
 	}
 }
+
+// TestTOTPReplay: a TOTP code signs in once. The same code again in its
+// window — at once, or 30 seconds later while the one-step skew still
+// accepts it — is a failed sign-in; the next step's code works, and an
+// older step's code is refused after it.
+func TestTOTPReplay(t *testing.T) {
+	w := newWorld(t)
+	w.addUser(t, "tess", store.RoleCoordinator)
+	if err := w.st.SetTOTP(context.Background(), "tess", true); err != nil {
+		t.Fatal(err)
+	}
+	codeAt := func(at time.Time) string {
+		c, err := totp.GenerateCode(tessSeed, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	start := w.clock.Now()
+	first, second := codeAt(start), codeAt(start.Add(30*time.Second))
+	for _, tt := range []struct {
+		name    string
+		advance time.Duration
+		code    string
+		want    int
+	}{
+		{"the current code", 0, first, http.StatusSeeOther},
+		{"the same code again", 0, first, http.StatusUnauthorized},
+		{"the same code in the next step (skew)", 30 * time.Second, first, http.StatusUnauthorized},
+		{"the next step's code", 0, second, http.StatusSeeOther},
+		{"the earlier step's code after it", 0, codeAt(start.Add(-30 * time.Second)), http.StatusUnauthorized},
+	} {
+		w.clock.Advance(tt.advance)
+		c := client(t)
+		if got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

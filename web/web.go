@@ -86,6 +86,10 @@ type Site struct {
 	// signins serializes sign-in attempts per account, so that
 	// concurrent guesses cannot race past the failure count.
 	signins sync.Mutex
+	// totpUsed is the last TOTP step each person signed in with (a code
+	// is good once; kept in memory: a restart forgets it).
+	totpMu   sync.Mutex
+	totpUsed map[string]int64
 }
 
 // Workspace is the agent.Options.Workspace hook: the workspace of the
@@ -116,7 +120,7 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 	}
 	cfg := a.Config()
 	s := &Site{a: a, st: a.Store(), secrets: a.Secrets(), people: people, pages: pages, sinks: sinks, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
-		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
+		now: opts.Now, totpUsed: map[string]int64{}, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now
 	}
