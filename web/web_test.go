@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/store"
 )
@@ -206,5 +209,209 @@ func TestTimelineScreenshot(t *testing.T) {
 	}
 	if code, _ := w.getPage(t, c, "/cases/"+id+"/recordings/rec_01M98CVRR0AAAAAAAAAAAAAAAA/screenshot"); code != http.StatusNotFound {
 		t.Errorf("a recording the case does not name: %d", code)
+	}
+}
+
+// TestCaseActionForms drives every lifecycle action's form on the case
+// page in headless Chromium, as a coordinator: each changes the case in
+// the store with the coordinator as the event's actor. A form opened
+// before someone else changed the case is refused with a conflict
+// message and changes nothing.
+func TestCaseActionForms(t *testing.T) {
+	w := newWorld(t,
+		payersim.Rule{MemberID: "SHPWAIT01", Outcome: payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 100}},
+		payersim.Rule{MemberID: "SHPDENY02", Outcome: payersim.Outcome{Fate: payersim.FateDeny, Reason: "Not medically necessary."}},
+		payersim.Rule{MemberID: "SHPREFUSE1", Outcome: payersim.Outcome{Fate: payersim.FateRefuse}})
+	ctx := context.Background()
+	waiting := w.intake(t, "SHPWAIT01", "Waite")
+	denied := w.intake(t, "SHPDENY02", "Denby")
+	rejected := w.intake(t, "SHPREFUSE1", "Refsum")
+	w.a.SubmitNow(ctx, "summit-portal")
+	w.a.PollNow(ctx, nil, "summit-portal")
+	ready := w.intake(t, "SHPREADY1", "Reddy")
+	for id, want := range map[string]authpilot.Status{waiting: authpilot.StatusSubmitted, denied: authpilot.StatusDenied, rejected: authpilot.StatusRejected} {
+		if c := w.get(t, id); c.Status != want {
+			t.Fatalf("case %s is %s (%q), want %s", id, c.Status, c.LastError, want)
+		}
+	}
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("%PDF-1.4\n% "+name+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return "file:" + p
+	}
+	hasEvent := func(c *authpilot.Case, typ authpilot.EventType) error {
+		evs, err := w.st.Events(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(evs, func(e authpilot.Event) bool { return e.Type == typ && e.Actor == "user:casey" }) {
+			return fmt.Errorf("no %s event by user:casey", typ)
+		}
+		return nil
+	}
+	hasDoc := func(c *authpilot.Case, name string) error {
+		docs, err := w.st.Documents(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if d.Name == name {
+				return nil
+			}
+		}
+		return fmt.Errorf("no document %s among %+v", name, docs)
+	}
+
+	w.addUser(t, "casey", store.RoleCoordinator)
+	p := w.signIn(t, "casey")
+	// fill opens a form and sets its fields by id: "file:PATH" uploads,
+	// "check" ticks a checkbox, anything else is the value.
+	fill := func(id, form string, fields [][2]string) {
+		t.Helper()
+		p.MustNavigate(w.base + "/cases/" + id).MustWaitLoad()
+		f := p.MustElement("#form-" + form)
+		f.MustEval(`() => { this.closest("details").open = true }`)
+		for _, kv := range fields {
+			el := f.MustElement("#" + kv[0])
+			switch v := kv[1]; {
+			case strings.HasPrefix(v, "file:"):
+				el.MustSetFiles(strings.TrimPrefix(v, "file:"))
+			case v == "check":
+				el.MustEval(`() => { this.checked = true }`)
+			default:
+				el.MustEval(`(v) => { this.value = v; if (this.value !== v) throw new Error("no option " + v) }`, v)
+			}
+		}
+	}
+	submit := func(form string) string {
+		t.Helper()
+		// Wait for the answer's page itself, not a late lifecycle
+		// event of the page the form was on.
+		p.MustEval(`() => { window.formPage = true }`)
+		p.MustElement("#form-" + form + " button[type=submit]").MustClick()
+		p.MustWait(`() => window.formPage === undefined && document.readyState === "complete"`)
+		return p.MustElement("main").MustText()
+	}
+
+	for _, tt := range []struct {
+		name, caseID, form string
+		fields             [][2]string
+		check              func(c *authpilot.Case) error
+	}{
+		{"attach", waiting, "attach", [][2]string{{"attach-files", file("pt-notes.pdf")}, {"attach-kind", "pt_notes"}},
+			func(c *authpilot.Case) error { return hasDoc(c, "pt-notes.pdf") }},
+		{"extension", waiting, "extension", [][2]string{{"ext-due", "2026-12-18"}, {"ext-reason", "The payer needs the surgeon's notes."}},
+			func(c *authpilot.Case) error {
+				if len(c.Extensions) != 1 || c.Extensions[0].Reason != "The payer needs the surgeon's notes." {
+					return fmt.Errorf("extensions %+v", c.Extensions)
+				}
+				return hasEvent(c, authpilot.EventExtension)
+			}},
+		{"acknowledge a deadline", waiting, "deadline", [][2]string{{"dl-op", "acknowledge"}, {"dl-kind", string(authpilot.DeadlineDecisionDue)}},
+			func(c *authpilot.Case) error {
+				if len(c.DeadlineAcks) != 1 || c.DeadlineAcks[0].Until != nil || c.DeadlineAcks[0].By != "user:casey" {
+					return fmt.Errorf("acks %+v", c.DeadlineAcks)
+				}
+				return nil
+			}},
+		{"snooze a deadline", waiting, "deadline", [][2]string{{"dl-op", "snooze"}, {"dl-kind", string(authpilot.DeadlineDecisionDue)}, {"dl-until", "24h"}},
+			func(c *authpilot.Case) error {
+				if len(c.DeadlineAcks) != 1 || c.DeadlineAcks[0].Until == nil || !c.DeadlineAcks[0].Until.Equal(w.clock.Now().Add(24*time.Hour)) {
+					return fmt.Errorf("acks %+v", c.DeadlineAcks)
+				}
+				return hasEvent(c, authpilot.EventDeadlineAck)
+			}},
+		{"decide with a letter", waiting, "decide", [][2]string{{"decide-status", "approved"}, {"decide-source", "fax"}, {"decide-auth", "AUTH-778"},
+			{"decide-from", "2026-12-07"}, {"decide-to", "2027-01-31"}, {"decide-notice", "2026-12-07"}, {"decide-files", file("approval-letter.pdf")}},
+			func(c *authpilot.Case) error {
+				if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "AUTH-778" {
+					return fmt.Errorf("status %s, determination %+v", c.Status, c.Determination)
+				}
+				if err := hasDoc(c, "approval-letter.pdf"); err != nil {
+					return err
+				}
+				return hasEvent(c, authpilot.EventDeterminationRecorded)
+			}},
+		{"move the service date past the approval", waiting, "update", [][2]string{{"update-date", "2027-02-15"}},
+			func(c *authpilot.Case) error {
+				if c.ServiceDate != authpilot.NewDate(2027, 2, 15) {
+					return fmt.Errorf("service date %s", c.ServiceDate)
+				}
+				if err := w.a.FlushAlerts(ctx, 10*time.Second); err != nil {
+					return err
+				}
+				if !slices.ContainsFunc(w.hook.Alerts(), func(a authpilot.Alert) bool {
+					return a.CaseID == c.ID && a.Title == "Approval expires before the planned service date"
+				}) {
+					return fmt.Errorf("no alert that the approval no longer covers the service date")
+				}
+				return hasEvent(c, authpilot.EventUpdated)
+			}},
+		{"schedule a peer-to-peer", denied, "p2p", [][2]string{{"p2p-op", "schedule"}, {"p2p-at", "2026-12-08T10:30"}, {"p2p-with", "Dr. Reyes"}},
+			func(c *authpilot.Case) error {
+				want := time.Date(2026, 12, 8, 10, 30, 0, 0, w.ny)
+				if len(c.PeerToPeers) != 1 || c.PeerToPeers[0].ScheduledAt == nil || !c.PeerToPeers[0].ScheduledAt.Equal(want) || c.PeerToPeers[0].WithWhom != "Dr. Reyes" {
+					return fmt.Errorf("peer-to-peers %+v", c.PeerToPeers)
+				}
+				return hasEvent(c, authpilot.EventPeerToPeer)
+			}},
+		{"record the peer-to-peer's outcome", denied, "p2p", [][2]string{{"p2p-op", "outcome"}, {"p2p-outcome", "upheld"}},
+			func(c *authpilot.Case) error {
+				if len(c.PeerToPeers) != 1 || c.PeerToPeers[0].Outcome != authpilot.OutcomeUpheld {
+					return fmt.Errorf("peer-to-peers %+v", c.PeerToPeers)
+				}
+				return nil
+			}},
+		{"file an appeal", denied, "appeal", [][2]string{{"appeal-op", "file"}, {"appeal-level", "reconsideration"}, {"appeal-method", "fax"}, {"appeal-filed", "2026-12-07T08:30"}},
+			func(c *authpilot.Case) error {
+				if len(c.Appeals) != 1 || c.Appeals[0].Level != authpilot.AppealLevel("reconsideration") || c.Appeals[0].Method != authpilot.Via("fax") {
+					return fmt.Errorf("appeals %+v", c.Appeals)
+				}
+				return hasEvent(c, authpilot.EventAppeal)
+			}},
+		{"decide the appeal", denied, "appeal", [][2]string{{"appeal-op", "decide"}, {"appeal-outcome", "overturned"}, {"appeal-auth", "AUTH-991"}},
+			func(c *authpilot.Case) error {
+				if len(c.Appeals) != 1 || c.Appeals[0].Outcome != authpilot.OutcomeOverturned || c.Status != authpilot.StatusApproved || c.Determination.AuthNumber != "AUTH-991" {
+					return fmt.Errorf("status %s, appeals %+v", c.Status, c.Appeals)
+				}
+				return nil
+			}},
+		{"requeue a rejected case", rejected, "requeue", [][2]string{{"rq-note", "Coverage checked with the payer."}},
+			func(c *authpilot.Case) error { return hasEvent(c, authpilot.EventRequeued) }},
+		{"withdraw", ready, "withdraw", [][2]string{{"wd-reason", "The surgery was cancelled."}},
+			func(c *authpilot.Case) error {
+				if c.Status != authpilot.StatusWithdrawn {
+					return fmt.Errorf("status %s", c.Status)
+				}
+				return hasEvent(c, authpilot.EventWithdrawal)
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fill(tt.caseID, tt.form, tt.fields)
+			if txt := submit(tt.form); !strings.Contains(txt, "Done: "+tt.form+".") {
+				t.Fatalf("after the form:\n%s", txt)
+			}
+			if err := tt.check(w.get(t, tt.caseID)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	// A stale form: the case changed after the page was opened.
+	stale := w.intake(t, "SHPSTALE1", "Stahl")
+	fill(stale, "withdraw", [][2]string{{"wd-reason", "Duplicate order."}})
+	in, _ := json.Marshal(map[string]string{"text": "Called the patient."})
+	if _, err := w.a.Actions().Do(ctx, agent.ActionRequest{CaseID: stale, Name: "note", Input: in, Actor: "user:other"}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.get(t, stale)
+	if txt := submit("withdraw"); !strings.Contains(txt, "The case changed since you opened it; nothing was done.") {
+		t.Errorf("a stale form:\n%s", txt)
+	}
+	if after := w.get(t, stale); after.Status != authpilot.StatusReady || after.Version != before.Version {
+		t.Errorf("a stale form changed the case: %s, version %d → %d", after.Status, before.Version, after.Version)
 	}
 }
