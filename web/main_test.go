@@ -116,6 +116,8 @@ type worldOptions struct {
 	server string
 	// captureAll keeps every run's recording with its screenshots.
 	captureAll bool
+	// wrap, if set, wraps the workspace's handler (the benchmark's timer).
+	wrap func(http.Handler) http.Handler
 }
 
 func newWorldWith(t testing.TB, o worldOptions) *world {
@@ -145,8 +147,18 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	secrets["api-token"] = apiToken
 	secrets["hook-secret"] = hookSecret
 	secrets[store.TOTPSecretName("tess")] = tessSeed
-	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln,
-		Workspace: web.Workspace(web.Options{Lockout: web.Lockout{After: 3, Base: time.Minute, Max: time.Hour}})})
+	workspace := web.Workspace(web.Options{Lockout: web.Lockout{After: 3, Base: time.Minute, Max: time.Hour}})
+	if o.wrap != nil {
+		inner := workspace
+		workspace = func(a *agent.Agent) (http.Handler, error) {
+			h, err := inner(a)
+			if err != nil {
+				return nil, err
+			}
+			return o.wrap(h), nil
+		}
+	}
+	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln, Workspace: workspace})
 	if err != nil {
 		t.Fatal(err)
 	}
