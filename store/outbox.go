@@ -670,3 +670,29 @@ func (s *Store) Deliveries(ctx context.Context, alertID string) ([]authpilot.Del
 	}
 	return out, nil
 }
+
+// MissedDeadlines returns the deadline_missed alerts raised at or after
+// since, oldest first: one for each deadline that passed unmet (the
+// reports count them).
+func (s *Store) MissedDeadlines(ctx context.Context, since time.Time) ([]authpilot.Alert, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT payload, dedup_key FROM alerts WHERE type = ? AND at >= ? ORDER BY seq`,
+		string(authpilot.AlertDeadlineMissed), fmtTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("list missed deadlines: %w", err)
+	}
+	defer rows.Close()
+	var out []authpilot.Alert
+	for rows.Next() {
+		var payload string
+		var key sql.NullString
+		if err := rows.Scan(&payload, &key); err != nil {
+			return nil, fmt.Errorf("list missed deadlines: %w", err)
+		}
+		a, err := decodeAlert(payload, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

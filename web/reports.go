@@ -35,7 +35,10 @@ type ReportRow struct {
 	Appeals, AppealsOverturned        int
 	Open                              int
 	OpenByAge                         [4]int // under 7 days, 7-13, 14-29, 30 and more
-	turnarounds                       []time.Duration
+	// Missed is the deadlines that passed unmet (a deadline_missed
+	// alert), counted in the week they fell due.
+	Missed      int
+	turnarounds []time.Duration
 }
 
 // Rate is n of the row's decided cases, in percent.
@@ -126,26 +129,41 @@ func (r *ReportRow) finish() {
 }
 
 // buildReport groups the cases submitted at or after since by payer and
-// track and by week (weeks start on Monday in loc).
-func buildReport(cases []*authpilot.Case, since, now time.Time, loc *time.Location) Report {
+// track and by week (weeks start on Monday in loc), and the missed
+// deadlines (deadline_missed alerts) due at or after since by payer and
+// track and by the week they fell due.
+func buildReport(cases []*authpilot.Case, missed []authpilot.Alert, since, now time.Time, loc *time.Location) Report {
 	rep := Report{Since: since}
 	byKey := map[string]*ReportRow{}
 	byWeek := map[time.Time]*ReportRow{}
-	for _, c := range cases {
-		if c.SubmittedAt == nil || c.SubmittedAt.Before(since) {
-			continue
-		}
-		k := c.Payer + "\x00" + string(c.Track)
+	rowOf := func(payer string, track authpilot.Track) *ReportRow {
+		k := payer + "\x00" + string(track)
 		if byKey[k] == nil {
-			byKey[k] = &ReportRow{Payer: c.Payer, Track: c.Track}
+			byKey[k] = &ReportRow{Payer: payer, Track: track}
 		}
-		byKey[k].add(c, now)
-		t := c.SubmittedAt.In(loc)
+		return byKey[k]
+	}
+	weekOf := func(t time.Time) *ReportRow {
+		t = t.In(loc)
 		wk := time.Date(t.Year(), t.Month(), t.Day()-(int(t.Weekday())+6)%7, 0, 0, 0, 0, loc)
 		if byWeek[wk] == nil {
 			byWeek[wk] = &ReportRow{Week: wk}
 		}
-		byWeek[wk].add(c, now)
+		return byWeek[wk]
+	}
+	for _, c := range cases {
+		if c.SubmittedAt == nil || c.SubmittedAt.Before(since) {
+			continue
+		}
+		rowOf(c.Payer, c.Track).add(c, now)
+		weekOf(*c.SubmittedAt).add(c, now)
+	}
+	for _, a := range missed {
+		if a.Type != authpilot.AlertDeadlineMissed || a.Deadline == nil || a.Deadline.Due.Before(since) {
+			continue
+		}
+		rowOf(a.Payer, a.Track).Missed++
+		weekOf(a.Deadline.Due).Missed++
 	}
 	for _, r := range byKey {
 		r.finish()
@@ -196,7 +214,13 @@ func (s *Site) report(w http.ResponseWriter, r *http.Request) (Report, bool) {
 		s.Fail(w, r, http.StatusInternalServerError, "Could not read the cases.")
 		return Report{}, false
 	}
-	return buildReport(cases, since, now, loc), true
+	missed, err := s.pages.MissedDeadlines(r.Context(), since)
+	if err != nil {
+		s.log.Error("list missed deadlines for the report failed", "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not read the missed deadlines.")
+		return Report{}, false
+	}
+	return buildReport(cases, missed, since, now, loc), true
 }
 
 func (s *Site) reportsPage(w http.ResponseWriter, r *http.Request) {
@@ -214,13 +238,13 @@ func (s *Site) reportsCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "report-since-"+rep.Since.Format("2006-01-02")+".csv"))
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"week", "payer", "track", "submitted", "decided", "approved", "partial", "denied", "pended",
-		"median_turnaround_hours", "p90_turnaround_hours", "p2p", "p2p_overturned", "appeals", "appeals_overturned", "open"})
+		"median_turnaround_hours", "p90_turnaround_hours", "p2p", "p2p_overturned", "appeals", "appeals_overturned", "open", "deadlines_missed"})
 	hours := func(d time.Duration) string { return strconv.FormatFloat(d.Hours(), 'f', 1, 64) }
 	row := func(week string, x ReportRow) {
 		_ = cw.Write([]string{week, x.Payer, string(x.Track), strconv.Itoa(x.Submitted), strconv.Itoa(x.Decided),
 			strconv.Itoa(x.Approved), strconv.Itoa(x.Partial), strconv.Itoa(x.Denied), strconv.Itoa(x.Pended),
 			hours(x.Median), hours(x.P90), strconv.Itoa(x.P2P), strconv.Itoa(x.P2POverturned), strconv.Itoa(x.Appeals),
-			strconv.Itoa(x.AppealsOverturned), strconv.Itoa(x.Open)})
+			strconv.Itoa(x.AppealsOverturned), strconv.Itoa(x.Open), strconv.Itoa(x.Missed)})
 	}
 	for _, x := range rep.Rows {
 		row("", x)

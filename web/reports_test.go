@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,14 +39,26 @@ func TestBuildReport(t *testing.T) {
 		{Payer: "clearview-rbm", Track: authpilot.TrackImaging, Status: authpilot.StatusSubmitted, SubmittedAt: at(-100, 0), CreatedAt: *at(-100, 0)},
 		{Payer: "clearview-rbm", Track: authpilot.TrackImaging, Status: authpilot.StatusReady, CreatedAt: *at(-1, 0)},
 	}
-	rep := buildReport(cases, now.AddDate(0, 0, -84), now, ny)
-	if len(rep.Rows) != 1 {
-		t.Fatalf("rows %+v, want summit-ma surgery alone", rep.Rows)
+	missedAt := func(payer string, track authpilot.Track, due time.Time) authpilot.Alert {
+		return authpilot.Alert{Type: authpilot.AlertDeadlineMissed, Payer: payer, Track: track,
+			Deadline: &authpilot.Deadline{Kind: authpilot.DeadlinePeerToPeer, Due: due}}
 	}
-	r := rep.Rows[0]
+	missed := []authpilot.Alert{
+		missedAt("summit-ma", authpilot.TrackSurgery, *at(-4, 0)),
+		missedAt("summit-ma", authpilot.TrackSurgery, *at(-10, 0)),
+		// A payer and track with no case submitted in the window.
+		missedAt("clearview-rbm", authpilot.TrackImaging, *at(-3, 0)),
+		// Due before the window.
+		missedAt("summit-ma", authpilot.TrackSurgery, *at(-90, 0)),
+	}
+	rep := buildReport(cases, missed, now.AddDate(0, 0, -84), now, ny)
+	if len(rep.Rows) != 2 || rep.Rows[0].Payer != "clearview-rbm" || rep.Rows[0].Submitted != 0 || rep.Rows[0].Missed != 1 {
+		t.Fatalf("rows %+v, want clearview-rbm imaging (a missed deadline only) and summit-ma surgery", rep.Rows)
+	}
+	r := rep.Rows[1]
 	if r.Submitted != 3 || r.Decided != 2 || r.Approved != 1 || r.Denied != 1 || r.Pended != 1 ||
 		r.Median != 24*time.Hour || r.P90 != 72*time.Hour || r.P2P != 1 || r.P2POverturned != 1 ||
-		r.Open != 1 || r.OpenByAge != [4]int{0, 1, 0, 0} {
+		r.Open != 1 || r.OpenByAge != [4]int{0, 1, 0, 0} || r.Missed != 2 {
 		t.Errorf("row %+v", r)
 	}
 	if got := r.Rate(r.Approved); got != "50%" {
@@ -53,9 +66,11 @@ func TestBuildReport(t *testing.T) {
 	}
 	var weeks []string
 	for _, w := range rep.Weeks {
-		weeks = append(weeks, w.Week.Format("2006-01-02")+":"+string(rune('0'+w.Submitted)))
+		weeks = append(weeks, fmt.Sprintf("%s:%d/%d", w.Week.Format("2006-01-02"), w.Submitted, w.Missed))
 	}
-	if want := "2026-11-23:1 2026-11-30:2"; strings.Join(weeks, " ") != want {
+	// Submitted 10 and 6, 5 days ago; missed deadlines due 10 days ago
+	// and 4 and 3 days ago (Thursday and Friday last week).
+	if want := "2026-11-23:1/1 2026-11-30:2/2"; strings.Join(weeks, " ") != want {
 		t.Errorf("weeks %v, want %s", weeks, want)
 	}
 }

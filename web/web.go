@@ -43,9 +43,10 @@ type People interface {
 	DeleteSession(ctx context.Context, idHash string) error
 }
 
-// Pages reads a page of the worklist and keeps who took which case
-// (*store.Store).
+// Pages reads a page of the worklist, keeps who took which case and
+// lists the missed deadlines for the reports (*store.Store).
 type Pages interface {
+	MissedDeadlines(ctx context.Context, since time.Time) ([]authpilot.Alert, error)
 	WorklistPage(ctx context.Context, f authpilot.CaseFilter, offset, limit int) ([]*authpilot.Case, int, error)
 	Assign(ctx context.Context, caseID, user, by string) error
 	Assignee(ctx context.Context, caseID string) (string, error)

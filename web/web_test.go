@@ -415,3 +415,33 @@ func TestCaseActionForms(t *testing.T) {
 		t.Errorf("a stale form changed the case: %s, version %d → %d", after.Status, before.Version, after.Version)
 	}
 }
+
+// TestReportsDeadlinesMissed: a denial's peer-to-peer window passes
+// unmet; the reports count it for the payer and track and in the week it
+// fell due, on the page and in the CSV.
+func TestReportsDeadlinesMissed(t *testing.T) {
+	w := newWorld(t, payersim.Rule{MemberID: "SHPDENY03", Outcome: payersim.Outcome{Fate: payersim.FateDeny, Reason: "Not medically necessary."}})
+	w.intake(t, "SHPDENY03", "Mistry")
+	w.submitAndPoll(t)
+	w.clock.Advance(3 * 24 * time.Hour)
+	if _, err := w.a.CheckDeadlines(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.addUser(t, "vera", store.RoleViewer)
+	c, _, _ := w.httpSignIn(t, "vera", password)
+	code, csv := w.getPage(t, c, "/reports.csv")
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if code != http.StatusOK || len(lines) != 3 || !strings.HasSuffix(lines[0], ",open,deadlines_missed") {
+		t.Fatalf("reports.csv %d:\n%s", code, csv)
+	}
+	if !strings.HasPrefix(lines[1], ",summit-ma,surgery,1,1,") || !strings.HasSuffix(lines[1], ",0,1") {
+		t.Errorf("the payer and track's row %q: want one missed deadline", lines[1])
+	}
+	// Due Tuesday 8 December: the week of Monday 7 December.
+	if !strings.HasPrefix(lines[2], "2026-12-07,") || !strings.HasSuffix(lines[2], ",1") {
+		t.Errorf("the week's row %q: want one missed deadline", lines[2])
+	}
+	if _, page := w.getPage(t, c, "/reports"); strings.Count(page, `<td class="missed">1</td>`) != 2 {
+		t.Errorf("the reports page does not show the missed deadline in both tables")
+	}
+}
