@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -203,6 +205,46 @@ func localPath(p string) string {
 	return p
 }
 
+// accountLocks is a lock per account name, held by one sign-in attempt
+// at a time; an entry lives while someone holds or waits for it.
+type accountLocks struct {
+	mu sync.Mutex
+	m  map[string]*accountLock
+}
+
+type accountLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks name's entry and returns its unlock.
+func (l *accountLocks) lock(name string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*accountLock{}
+	}
+	e := l.m[name]
+	if e == nil {
+		e = &accountLock{}
+		l.m[name] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.Lock()
+	return func() {
+		e.Unlock()
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.m, name)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// signinHeld, when set (tests), is called by a sign-in attempt holding
+// its account's lock.
+var signinHeld atomic.Pointer[func(name string)]
+
 // errSignin is the one answer to a wrong name or a wrong password.
 const errSignin = "Wrong name or password."
 
@@ -213,8 +255,10 @@ func (s *Site) signin(w http.ResponseWriter, r *http.Request) {
 		data.Message = msg
 		s.Render(w, r, code, s.page("signin"), data)
 	}
-	s.signins.Lock()
-	defer s.signins.Unlock()
+	defer s.signins.lock(name)()
+	if held := signinHeld.Load(); held != nil {
+		(*held)(name)
+	}
 	now := s.now()
 	u, err := s.people.User(r.Context(), name)
 	if err != nil {

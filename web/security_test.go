@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/authpilot/authpilot/store"
+	"github.com/authpilot/authpilot/web"
 )
 
 // TestSecurity is issue 12's acceptance 1 (second part), through plain
@@ -242,5 +243,68 @@ func TestTOTPReplay(t *testing.T) {
 		if got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestSigninPerAccountLock: a sign-in holding its account's lock does not
+// hold up another account's; concurrent wrong passwords for one account
+// are still counted one at a time, so exactly the lockout's three fail
+// and the rest find it locked.
+func TestSigninPerAccountLock(t *testing.T) {
+	w := newWorld(t)
+	w.addUser(t, "alice", store.RoleCoordinator)
+	w.addUser(t, "bob", store.RoleCoordinator)
+	w.addUser(t, "carol", store.RoleCoordinator)
+	inside, release := make(chan struct{}), make(chan struct{})
+	web.SetSigninHeld(func(name string) {
+		if name == "alice" {
+			inside <- struct{}{}
+			<-release
+		}
+	})
+	t.Cleanup(func() { web.SetSigninHeld(nil) })
+	alice := make(chan int, 1)
+	go func() {
+		_, code, _ := w.httpSignIn(t, "alice", password)
+		alice <- code
+	}()
+	<-inside
+	bob := make(chan int, 1)
+	go func() {
+		_, code, _ := w.httpSignIn(t, "bob", password)
+		bob <- code
+	}()
+	select {
+	case code := <-bob:
+		if code != http.StatusSeeOther {
+			t.Errorf("bob's sign-in: %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("bob's sign-in waited for alice's")
+	}
+	close(release)
+	if code := <-alice; code != http.StatusSeeOther {
+		t.Errorf("alice's sign-in: %d", code)
+	}
+	web.SetSigninHeld(nil)
+
+	const n = 8
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			_, code, _ := w.httpSignIn(t, "carol", "wrong password guess")
+			codes <- code
+		}()
+	}
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] != 3 || got[http.StatusTooManyRequests] != n-3 {
+		t.Errorf("concurrent wrong passwords: %v, want 3 refused and %d locked", got, n-3)
+	}
+	u, err := w.st.User(context.Background(), "carol")
+	if err != nil || u.Failures != 3 {
+		t.Errorf("carol's failures %d (%v), want 3", u.Failures, err)
 	}
 }

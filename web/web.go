@@ -85,8 +85,9 @@ type Site struct {
 	tmpls   map[string]*template.Template
 	exts    []Extension
 	// signins serializes sign-in attempts per account, so that
-	// concurrent guesses cannot race past the failure count.
-	signins sync.Mutex
+	// concurrent guesses cannot race past the failure count; sign-ins
+	// to other accounts do not wait.
+	signins accountLocks
 	// totpUsed is the last TOTP step each person signed in with (a code
 	// is good once; kept in memory: a restart forgets it).
 	totpMu   sync.Mutex
