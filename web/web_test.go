@@ -303,6 +303,8 @@ func TestCaseActionForms(t *testing.T) {
 	}{
 		{"attach", waiting, "attach", [][2]string{{"attach-files", file("pt-notes.pdf")}, {"attach-kind", "pt_notes"}},
 			func(c *authpilot.Case) error { return hasDoc(c, "pt-notes.pdf") }},
+		{"note", waiting, "note", [][2]string{{"note-text", "Called the payer: in clinical review."}},
+			func(c *authpilot.Case) error { return hasEvent(c, authpilot.EventNote) }},
 		{"extension", waiting, "extension", [][2]string{{"ext-due", "2026-12-18"}, {"ext-reason", "The payer needs the surgeon's notes."}},
 			func(c *authpilot.Case) error {
 				if len(c.Extensions) != 1 || c.Extensions[0].Reason != "The payer needs the surgeon's notes." {
