@@ -317,6 +317,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.CheckDeadlines(ctx); err != nil {
 		a.log.Warn("deadline check at start-up failed", "err", err)
 	}
+	a.Idle() // start-up read every case: hand that memory back
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -400,7 +401,25 @@ func (a *Agent) handler(api *API) (http.Handler, error) {
 		mux.Handle(p, h)
 	}
 	mux.Handle("/", ws)
-	return mux, nil
+	return idleWhenQuiet(mux, a.Idle, 2*time.Second), nil
+}
+
+// idleWhenQuiet serves h and calls idle once the requests have stopped for
+// quiet: the memory a burst of pages took (a worklist reads 5,000 cases'
+// deadlines) goes back to the system instead of staying resident.
+func idleWhenQuiet(h http.Handler, idle func(), quiet time.Duration) http.Handler {
+	var mu sync.Mutex
+	var t *time.Timer
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		mu.Lock()
+		defer mu.Unlock()
+		if t == nil {
+			t = time.AfterFunc(quiet, idle)
+		} else {
+			t.Reset(quiet)
+		}
+	})
 }
 
 // schedule registers the cron jobs: per connector submit and poll, and the
