@@ -155,3 +155,27 @@ func (a *Agent) ResumeConnector(ctx context.Context, id, actor string) (authpilo
 func (a *Agent) ConnectorStatuses(ctx context.Context) ([]ConnectorStatus, error) {
 	return ConnectorStatuses(ctx, a.store, LimitsOf(a.cfg), a.now())
 }
+
+// NextRun is when the connector's submit or poll job runs next (the
+// earlier of the two), zero if it has none scheduled.
+func (a *Agent) NextRun(connectorID string) time.Time {
+	var next time.Time
+	if a.sched == nil {
+		return next
+	}
+	for _, job := range []string{"submit:", "poll:"} {
+		if at, ok := a.sched.Next(job + connectorID); ok && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
+// FailureStreak is how many of the connector's runs in a row failed (in
+// this process's memory).
+func (a *Agent) FailureStreak(connectorID string) int {
+	if r := a.runners[connectorID]; r != nil {
+		return r.Failures()
+	}
+	return 0
+}

@@ -475,3 +475,26 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop scheduler: jobs still running: %w", ctx.Err())
 	}
 }
+
+// Next is when the job name runs next: its planned run (slot plus
+// jitter) or an earlier one asked by Wake; before the loop has planned
+// it, the schedule's next slot after now. ok is false for an unknown job
+// or one with no further run.
+func (s *Scheduler) Next(name string) (at time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, found := s.jobs[name]
+	if !found {
+		return time.Time{}, false
+	}
+	at = j.next
+	if !j.planned {
+		if slot := j.sched.Next(s.clock.Now().In(s.loc)); !slot.IsZero() {
+			at = slot.Add(Jitter(j.name, slot, j.jitter))
+		}
+	}
+	if !j.wakeAt.IsZero() && (at.IsZero() || j.wakeAt.Before(at)) {
+		at = j.wakeAt
+	}
+	return at, !at.IsZero()
+}

@@ -570,3 +570,33 @@ func TestStop(t *testing.T) {
 		}
 	})
 }
+
+// TestNext: a job's next run is its schedule's next slot (plus its
+// jitter) before the loop runs, an earlier Wake when one is asked, and
+// nothing for an unknown job.
+func TestNext(t *testing.T) {
+	s := schedules.NewScheduler(clocktest.New(at(t, "2026-11-20 09:10")), newYork(t), nil, nil)
+	noop := func(context.Context) {}
+	if err := s.Add("poll", "0 14 * * *", 0, noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("submit", "@hourly", 10*time.Minute, noop); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Next("poll"); !ok || !got.Equal(at(t, "2026-11-20 14:00")) {
+		t.Errorf("poll's next run %v %v, want 14:00", got, ok)
+	}
+	slot := at(t, "2026-11-20 10:00")
+	if got, ok := s.Next("submit"); !ok || !got.Equal(slot.Add(schedules.Jitter("submit", slot, 10*time.Minute))) {
+		t.Errorf("submit's next run %v %v, want 10:00 plus its jitter", got, ok)
+	}
+	if err := s.Wake("poll", at(t, "2026-11-20 11:30")); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Next("poll"); !ok || !got.Equal(at(t, "2026-11-20 11:30")) {
+		t.Errorf("poll's next run after a wake %v %v, want 11:30", got, ok)
+	}
+	if _, ok := s.Next("digest"); ok {
+		t.Error("an unknown job has a next run")
+	}
+}

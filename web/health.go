@@ -2,15 +2,19 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify"
+	"github.com/authpilot/authpilot/recordings"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -29,8 +33,27 @@ type SinkHealth struct {
 	Queue    store.SinkQueue
 }
 
+// ConnectorHealth is one connector on the health page: its login state,
+// its last run (from the recordings), its failure streak and open
+// problems, and its next scheduled run.
+type ConnectorHealth struct {
+	agent.ConnectorStatus
+	// LastRun is the connector's newest recording; nil if it kept none.
+	LastRun *recordings.Summary
+	// Failures is the current streak of failed runs.
+	Failures int
+	// Problems are the connector's open run-level alerts, oldest first.
+	Problems []authpilot.Problem
+	// PortalChanged is the newest open portal_changed alert; Shot says
+	// whether its recording kept a screenshot to link to.
+	PortalChanged *authpilot.Alert
+	Shot          bool
+	// Next is when its submit or poll job runs next (zero: none).
+	Next time.Time
+}
+
 type healthData struct {
-	Connectors []agent.ConnectorStatus
+	Connectors []ConnectorHealth
 	Sinks      []SinkHealth
 	Now        time.Time
 }
@@ -41,7 +64,7 @@ func (s *Site) healthPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := healthData{Now: s.now()}
 	var err error
-	if d.Connectors, err = agent.ConnectorStatuses(ctx, s.st, agent.LimitsOf(s.cfg), d.Now); err != nil {
+	if d.Connectors, err = s.connectorHealth(ctx, d.Now); err != nil {
 		s.log.Error("read connector states failed", "err", err)
 		s.Fail(w, r, http.StatusInternalServerError, "Could not read the connectors' state.")
 		return
@@ -61,6 +84,93 @@ func (s *Site) healthPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Render(w, r, http.StatusOK, s.page("health"), d)
+}
+
+// connectorHealth reads each configured connector's state, last run,
+// open problems and next run.
+func (s *Site) connectorHealth(ctx context.Context, now time.Time) ([]ConnectorHealth, error) {
+	sts, err := agent.ConnectorStatuses(ctx, s.st, agent.LimitsOf(s.cfg), now)
+	if err != nil {
+		return nil, err
+	}
+	problems, err := s.st.OpenProblems(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read open problems: %w", err)
+	}
+	runs, err := recordings.List(s.recordingsDir())
+	if err != nil {
+		// The page still shows the rest; the last run column stays empty.
+		s.log.Warn("list recordings failed", "err", err)
+	}
+	out := make([]ConnectorHealth, 0, len(sts))
+	for _, st := range sts {
+		h := ConnectorHealth{ConnectorStatus: st, Failures: s.a.FailureStreak(st.ID), Next: s.a.NextRun(st.ID)}
+		for i := range runs { // newest first
+			if runs[i].Connector == st.ID {
+				h.LastRun = &runs[i]
+				break
+			}
+		}
+		for _, p := range problems {
+			if !strings.HasPrefix(p.Key, connectorProblemPrefix(st.ID)) {
+				continue
+			}
+			h.Problems = append(h.Problems, p)
+			if p.Alert.Type == authpilot.AlertPortalChanged {
+				a := p.Alert
+				h.PortalChanged = &a
+			}
+		}
+		if pc := h.PortalChanged; pc != nil && pc.Recording != "" {
+			if m, err := recordings.Load(s.recordingsDir(), pc.Recording); err == nil {
+				h.Shot = screenshotOf(m) != ""
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// connectorProblemPrefix starts the problem keys of a connector (as
+// agent/run keeps them).
+func connectorProblemPrefix(id string) string { return "connector:" + id + ":" }
+
+// connectorScreenshot serves the screenshot of a connector's recording
+// (the page an open portal_changed alert names), admins only, logged in
+// the access log as the case timeline's screenshots are.
+func (s *Site) connectorScreenshot(w http.ResponseWriter, r *http.Request) {
+	id, rec := r.PathValue("id"), r.PathValue("recording")
+	m, err := recordings.Load(s.recordingsDir(), rec)
+	if err != nil || m.Connector != id {
+		s.Fail(w, r, http.StatusNotFound, "No such recording for this connector.")
+		return
+	}
+	s.serveScreenshot(w, r, m, nil)
+}
+
+// resumeConnector lets a paused connector log in again at its next run
+// (admins), as POST /v1/connectors/{id}/resume and `authpilot connector
+// resume` do, with the signed-in admin as the actor.
+func (s *Site) resumeConnector(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserOf(r)
+	id := r.PathValue("id")
+	if !slices.ContainsFunc(s.cfg.Connectors, func(c *config.Connector) bool { return c.ID == id }) {
+		s.Fail(w, r, http.StatusNotFound, "No such connector.")
+		return
+	}
+	msg := "Connector " + id + " resumed: it logs in at its next run."
+	_, err := agent.ResumeConnector(r.Context(), s.st, id, Actor(u), s.now())
+	switch {
+	case errors.Is(err, agent.ErrNotPaused):
+		msg = "Connector " + id + " was not paused."
+	case err != nil:
+		s.log.Error("resume connector failed", "connector", id, "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, "Could not resume the connector.")
+		return
+	default:
+		s.log.Info("connector resumed", "connector", id, "by", u.Name)
+	}
+	http.Redirect(w, r, "/admin/health?flash="+url.QueryEscape(msg), http.StatusSeeOther)
 }
 
 // enableSink re-enables a sink disabled by a 410 (admins), as `authpilot

@@ -116,6 +116,9 @@ type worldOptions struct {
 	server string
 	// captureAll keeps every run's recording with its screenshots.
 	captureAll bool
+	// clearviewPoll, if set, is the clearview-rbm connector's poll
+	// schedule (a cron spec).
+	clearviewPoll string
 	// wrap, if set, wraps the workspace's handler (the benchmark's timer).
 	wrap func(http.Handler) http.Handler
 }
@@ -139,6 +142,7 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	hook := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clock.Now})
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit, o.server+capture(o.captureAll))
+	cfg.Connectors[1].Schedule.Poll = o.clearviewPoll
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

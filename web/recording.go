@@ -53,7 +53,6 @@ func (s *Site) recordingsDir() string { return filepath.Join(s.cfg.DataDir, "rec
 // case's events names (the portal page the agent saw), access-logged as a
 // read of the case.
 func (s *Site) recordingScreenshot(w http.ResponseWriter, r *http.Request) {
-	u, _ := UserOf(r)
 	id, rec := r.PathValue("id"), r.PathValue("recording")
 	evs, err := s.st.Events(r.Context(), id)
 	if err != nil && !errors.Is(err, authpilot.ErrNotFound) {
@@ -66,10 +65,18 @@ func (s *Site) recordingScreenshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := recordings.Load(s.recordingsDir(), rec)
-	shot := ""
-	if err == nil {
-		shot = screenshotOf(m)
+	if err != nil {
+		s.Fail(w, r, http.StatusNotFound, "This recording kept no screenshot (or was pruned).")
+		return
 	}
+	s.serveScreenshot(w, r, m, []string{id})
+}
+
+// serveScreenshot answers with the last screenshot recording m kept, once
+// the read is in the access log (with the cases it is about, if any).
+func (s *Site) serveScreenshot(w http.ResponseWriter, r *http.Request, m *recordings.Manifest, caseIDs []string) {
+	u, _ := UserOf(r)
+	shot := screenshotOf(m)
 	if shot == "" {
 		s.Fail(w, r, http.StatusNotFound, "This recording kept no screenshot (or was pruned).")
 		return
@@ -79,7 +86,7 @@ func (s *Site) recordingScreenshot(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, http.StatusNotFound, "This recording kept no screenshot (or was pruned).")
 		return
 	}
-	if err := s.st.LogAccess(r.Context(), authpilot.Access{Action: "screenshot", Actor: Actor(u), From: clientAddr(r), CaseIDs: []string{id}}); err != nil {
+	if err := s.st.LogAccess(r.Context(), authpilot.Access{Action: "screenshot", Actor: Actor(u), From: clientAddr(r), CaseIDs: caseIDs}); err != nil {
 		s.log.Error("access log failed", "err", err)
 		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
 		return

@@ -297,6 +297,8 @@ func (s *Site) Handler() http.Handler {
 	mux.Handle("GET /admin/users", s.need(store.RoleAdmin, s.usersPage))
 	mux.Handle("GET /admin/health", s.need(store.RoleAdmin, s.healthPage))
 	mux.Handle("POST /admin/sinks/{sink}/enable", s.need(store.RoleAdmin, s.enableSink))
+	mux.Handle("POST /admin/connectors/{id}/resume", s.need(store.RoleAdmin, s.resumeConnector))
+	mux.Handle("GET /admin/connectors/{id}/recordings/{recording}/screenshot", s.need(store.RoleAdmin, s.connectorScreenshot))
 	mux.Handle("GET /episodes/{episode}", s.need(store.RoleViewer, s.episodePage))
 	mux.Handle("GET /reports", s.need(store.RoleViewer, s.reportsPage))
 	mux.Handle("GET /reports.csv", s.need(store.RoleViewer, s.reportsCSV))

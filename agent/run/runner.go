@@ -344,3 +344,11 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, rec Recording, jo
 	r.metrics.AlertsRaised.WithLabelValues(string(alert.Type)).Inc()
 	r.alerts.Kick()
 }
+
+// Failures is the connector's current streak of failed runs (0 after a
+// run that worked; kept in memory, so a restart starts it over).
+func (r *Runner) Failures() int {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	return r.failures
+}
