@@ -144,18 +144,7 @@ func TestHealthConnectors(t *testing.T) {
 		t.Error("an active connector offers Resume logins")
 	}
 
-	req, err := http.NewRequest("GET", w.base+link, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := admin.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("%s: %d %s", link, resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	w.wantPNG(t, admin, link)
 	if log, err := w.st.AccessLog(ctx, time.Time{}); err != nil || len(log) != 1 || log[0].Action != "screenshot" || log[0].Actor != "user:pat" {
 		t.Errorf("access log %+v %v, want the screenshot", log, err)
 	}

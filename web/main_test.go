@@ -390,3 +390,20 @@ func screenshot(t *testing.T, p *rod.Page, name string) {
 		t.Fatal(err)
 	}
 }
+
+// wantPNG fetches path as c and fails unless it answers 200 with a PNG.
+func (w *world) wantPNG(t testing.TB, c *http.Client, path string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", w.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

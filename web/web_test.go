@@ -191,18 +191,7 @@ func TestTimelineScreenshot(t *testing.T) {
 		t.Fatalf("case page %d has no screenshot link", code)
 	}
 	link := body[strings.LastIndex(body[:i], `"`)+1 : i+strings.Index(body[i:], `"`)]
-	req, err := http.NewRequest("GET", w.base+link, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("%s: %d %s", link, resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
+	w.wantPNG(t, c, link)
 	log, err := w.st.AccessLog(context.Background(), time.Time{})
 	if err != nil || len(log) != 2 || log[1].Action != "screenshot" || log[1].CaseIDs[0] != id {
 		t.Errorf("access log %+v %v, want the case page then the screenshot", log, err)
