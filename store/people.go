@@ -185,6 +185,27 @@ func (s *Store) SetTOTP(ctx context.Context, name string, on bool) error {
 	})
 }
 
+// UseTOTPStep records that name signed in with the TOTP code of step (a
+// time step of the authenticator's period since the epoch): it reports
+// false, and records nothing, when that step or a later one was used
+// before, so a code is good once even across restarts.
+func (s *Store) UseTOTPStep(ctx context.Context, name string, step int64) (bool, error) {
+	var fresh bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_step = ? WHERE name = ? AND totp_step < ?`, step, name, step)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		fresh = n == 1
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("use totp step: %w", err)
+	}
+	return fresh, nil
+}
+
 // SetPassword replaces an account's password hash, clears its lockout
 // and ends its sessions.
 func (s *Store) SetPassword(ctx context.Context, name, hash string) error {

@@ -278,7 +278,7 @@ func (s *Site) signin(w http.ResponseWriter, r *http.Request) {
 			u.LockedUntil.In(s.cfg.Location()).Format("15:04 MST")+". An admin can reset the password.")
 		return
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil || u.Disabled || !s.secondFactor(u, r.PostFormValue("code"), now) {
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil || u.Disabled || !s.secondFactor(r.Context(), u, r.PostFormValue("code"), now) {
 		failures := u.Failures + 1
 		until := s.lockout.until(now, failures)
 		if err := s.people.SetLogin(r.Context(), u.Name, failures, until); err != nil {
@@ -312,9 +312,10 @@ var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Alg
 // (one step either side, for a slow clock) and was not used before, or
 // they use none. A code is good once: the step it belongs to, and any
 // earlier one, is refused after a sign-in with it (a code seen over a
-// shoulder or in a proxy log cannot be replayed in its window). A missing
+// shoulder or in a proxy log cannot be replayed in its window); the
+// step is kept in the store, so a restart does not forget it. A missing
 // seed refuses (and is logged).
-func (s *Site) secondFactor(u store.User, code string, now time.Time) bool {
+func (s *Site) secondFactor(ctx context.Context, u store.User, code string, now time.Time) bool {
 	if !u.TOTP {
 		return true
 	}
@@ -331,14 +332,15 @@ func (s *Site) secondFactor(u store.User, code string, now time.Time) bool {
 		if err != nil || !ok {
 			continue
 		}
-		s.totpMu.Lock()
-		defer s.totpMu.Unlock()
-		if last, used := s.totpUsed[u.Name]; used && step+d <= last {
-			s.log.Info("sign-in refused", "user", u.Name, "reason", "TOTP code already used")
+		fresh, err := s.people.UseTOTPStep(ctx, u.Name, step+d)
+		if err != nil {
+			s.log.Error("sign-in refused: the used TOTP step cannot be recorded", "user", u.Name, "err", err)
 			return false
 		}
-		s.totpUsed[u.Name] = step + d
-		return true
+		if !fresh {
+			s.log.Info("sign-in refused", "user", u.Name, "reason", "TOTP code already used")
+		}
+		return fresh
 	}
 	return false
 }

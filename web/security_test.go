@@ -210,7 +210,8 @@ func TestSecondFactor(t *testing.T) {
 // TestTOTPReplay: a TOTP code signs in once. The same code again in its
 // window — at once, or 30 seconds later while the one-step skew still
 // accepts it — is a failed sign-in; the next step's code works, and an
-// older step's code is refused after it.
+// older step's code is refused after it. After a restart (a new
+// workspace on the same store) the last used code is still refused.
 func TestTOTPReplay(t *testing.T) {
 	w := newWorld(t)
 	w.addUser(t, "tess", store.RoleCoordinator)
@@ -241,6 +242,29 @@ func TestTOTPReplay(t *testing.T) {
 		w.clock.Advance(tt.advance)
 		c := client(t)
 		if got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	// A restart: a new workspace on the same store (nothing kept in
+	// memory) still refuses the code used last, and takes the next one.
+	h, err := web.Workspace(web.Options{})(w.a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	restarted := *w
+	restarted.base = srv.URL
+	for _, tt := range []struct {
+		name string
+		code string
+		want int
+	}{
+		{"the last used code after a restart", second, http.StatusUnauthorized},
+		{"the following step's code after a restart", codeAt(start.Add(60 * time.Second)), http.StatusSeeOther},
+	} {
+		w.clock.Advance(30 * time.Second)
+		if got, _ := restarted.post(t, client(t), "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}

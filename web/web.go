@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/authpilot/authpilot"
@@ -41,6 +40,7 @@ type People interface {
 	Session(ctx context.Context, idHash string) (store.Session, error)
 	TouchSession(ctx context.Context, idHash string, t time.Time) error
 	DeleteSession(ctx context.Context, idHash string) error
+	UseTOTPStep(ctx context.Context, name string, step int64) (bool, error)
 }
 
 // Pages reads a page of the worklist, keeps who took which case and
@@ -88,10 +88,6 @@ type Site struct {
 	// concurrent guesses cannot race past the failure count; sign-ins
 	// to other accounts do not wait.
 	signins accountLocks
-	// totpUsed is the last TOTP step each person signed in with (a code
-	// is good once; kept in memory: a restart forgets it).
-	totpMu   sync.Mutex
-	totpUsed map[string]int64
 }
 
 // Workspace is the agent.Options.Workspace hook: the workspace of the
@@ -122,7 +118,7 @@ func New(a *agent.Agent, opts Options) (*Site, error) {
 	}
 	cfg := a.Config()
 	s := &Site{a: a, st: a.Store(), secrets: a.Secrets(), people: people, pages: pages, sinks: sinks, actions: a.Actions(), cfg: cfg, log: a.Logger().With("component", "web"),
-		now: opts.Now, totpUsed: map[string]int64{}, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
+		now: opts.Now, idle: opts.IdleTimeout, lockout: opts.Lockout, exts: opts.Extensions}
 	if s.now == nil {
 		s.now = a.Now
 	}
