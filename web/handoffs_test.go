@@ -98,6 +98,7 @@ func TestHandOffCardTypesTheTextedCode(t *testing.T) {
 	if res := <-done; res.Err != nil || res.Submitted != 1 {
 		t.Fatalf("submit: %d submitted, %v", res.Submitted, res.Err)
 	}
+	wantAccess(t, w, "handoff_screenshot", "user:vic", "user:cora")
 	if st := w.sims.Payer.Stats(); st.Logins != 1 || st.MFAAttempts != 1 {
 		t.Errorf("logins %d, MFA attempts %d, want 1 and 1", st.Logins, st.MFAAttempts)
 	}
@@ -162,6 +163,9 @@ func TestCaptchaPassedThroughTheLiveView(t *testing.T) {
 	if res := <-done; res.Err != nil || res.Submitted != 1 {
 		t.Fatalf("submit after the live view: %d submitted, %v", res.Submitted, res.Err)
 	}
+	// One live-view session: one row, though the page was shown again
+	// after each click and its frames were fetched many times.
+	wantAccess(t, w, "live_view", "user:cora")
 	if st := w.sims.Payer.Stats(); st.Logins != 1 {
 		t.Errorf("logins %d, want 1", st.Logins)
 	}
@@ -194,4 +198,26 @@ func submit(p *rod.Page, sel string) {
 	wait := p.MustWaitNavigation()
 	p.MustElement(sel).MustClick()
 	wait()
+}
+
+// wantAccess checks that the access log holds exactly one row of action
+// per actor, in that order, and none for anyone else.
+func wantAccess(t *testing.T, w *world, action string, actors ...string) {
+	t.Helper()
+	log, err := w.st.AccessLog(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range log {
+		if a.Action == action {
+			got = append(got, a.Actor)
+			if a.From == "" {
+				t.Errorf("%s row of %s without an address", action, a.Actor)
+			}
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(actors, ",") {
+		t.Errorf("access log %s rows by %v, want %v", action, got, actors)
+	}
 }

@@ -75,7 +75,6 @@ func (s *Site) recordingScreenshot(w http.ResponseWriter, r *http.Request) {
 // serveScreenshot answers with the last screenshot recording m kept, once
 // the read is in the access log (with the cases it is about, if any).
 func (s *Site) serveScreenshot(w http.ResponseWriter, r *http.Request, m *recordings.Manifest, caseIDs []string) {
-	u, _ := UserOf(r)
 	shot := screenshotOf(m)
 	if shot == "" {
 		s.Fail(w, r, http.StatusNotFound, "This recording kept no screenshot (or was pruned).")
@@ -86,11 +85,22 @@ func (s *Site) serveScreenshot(w http.ResponseWriter, r *http.Request, m *record
 		s.Fail(w, r, http.StatusNotFound, "This recording kept no screenshot (or was pruned).")
 		return
 	}
-	if err := s.st.LogAccess(r.Context(), authpilot.Access{Action: "screenshot", Actor: Actor(u), From: clientAddr(r), CaseIDs: caseIDs}); err != nil {
-		s.log.Error("access log failed", "err", err)
-		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+	if !s.LogRead(w, r, "screenshot", caseIDs) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
 	_, _ = w.Write(b)
+}
+
+// LogRead appends the signed-in person's read of PHI (action, about
+// caseIDs if any) to the access log. When the log cannot be written it
+// answers 503 and reports false: nothing is shown.
+func (s *Site) LogRead(w http.ResponseWriter, r *http.Request, action string, caseIDs []string) bool {
+	u, _ := UserOf(r)
+	if err := s.st.LogAccess(r.Context(), authpilot.Access{Action: action, Actor: Actor(u), From: clientAddr(r), CaseIDs: caseIDs}); err != nil {
+		s.log.Error("access log failed", "err", err)
+		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+		return false
+	}
+	return true
 }

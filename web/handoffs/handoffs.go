@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authpilot/authpilot/agent/handoff"
@@ -86,6 +87,38 @@ type pages struct {
 	s    *web.Site
 	b    *handoff.Broker
 	live *template.Template
+	// viewing holds "user\x00hand-off" for each live-view session whose
+	// opening is in the access log (its clicks and frames are not logged
+	// again).
+	viewing sync.Map
+}
+
+// caseIDs names the case a hand-off is about: its visit's Run when that
+// is a case's ID.
+func (h *pages) caseIDs(r *http.Request, v handoff.View) []string {
+	if v.Run == "" {
+		return nil
+	}
+	if _, err := h.s.Agent().Store().GetCase(r.Context(), v.Run); err != nil {
+		return nil
+	}
+	return []string{v.Run}
+}
+
+// logLive logs the opening of a live-view session of v by the signed-in
+// person, once per person and hand-off; false when the log cannot be
+// written (503 answered, nothing shown).
+func (h *pages) logLive(w http.ResponseWriter, r *http.Request, v handoff.View) bool {
+	u, _ := web.UserOf(r)
+	key := u.Name + "\x00" + v.ID
+	if _, seen := h.viewing.Load(key); seen {
+		return true
+	}
+	if !h.s.LogRead(w, r, "live_view", h.caseIDs(r, v)) {
+		return false
+	}
+	h.viewing.Store(key, struct{}{})
+	return true
 }
 
 // gone answers a hand-off that is not open any more.
@@ -114,8 +147,12 @@ func (h *pages) script(w http.ResponseWriter, _ *http.Request) {
 
 func (h *pages) screenshot(w http.ResponseWriter, r *http.Request) {
 	png, err := h.b.Screenshot(r.PathValue("id"))
-	if err != nil || len(png) == 0 {
+	v, ok := h.b.Get(r.PathValue("id"))
+	if err != nil || len(png) == 0 || !ok {
 		h.gone(w, r, handoff.ErrNotFound)
+		return
+	}
+	if !h.s.LogRead(w, r, "handoff_screenshot", h.caseIDs(r, v)) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
@@ -144,6 +181,9 @@ func (h *pages) livePage(w http.ResponseWriter, r *http.Request) {
 		h.gone(w, r, handoff.ErrNotFound)
 		return
 	}
+	if !h.logLive(w, r, v) {
+		return
+	}
 	h.s.Render(w, r, http.StatusOK, h.live, liveData{View: v, Keys: []string{"Enter", "Tab", "Backspace", "Escape"}})
 }
 
@@ -158,8 +198,15 @@ func (h *pages) frame(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	v, ok := h.b.Get(r.PathValue("id"))
+	if err == nil && !ok {
+		err = handoff.ErrNotFound
+	}
 	if err != nil {
 		h.gone(w, r, err)
+		return
+	}
+	if !h.logLive(w, r, v) {
 		return
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
