@@ -310,6 +310,7 @@ func decodeOptions(node *yaml.Node) (*Options, error) {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
 	}
+	d.handOffWait(o)
 	o.warnings = d.warnings
 	return o, nil
 }

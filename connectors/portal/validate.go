@@ -369,3 +369,26 @@ func callCycle(o *Options, name string, f *Flow, stack []string) string {
 	})
 	return cyc
 }
+
+// handOffWait warns about an ask step whose wait for a person is longer
+// than limits.flow_timeout, which bounds the visit it pauses: the person
+// has only the flow's time to answer.
+func (d *decoder) handOffWait(o *Options) {
+	for _, f := range o.allFlows() {
+		walkSteps(f.Steps, func(st *Step) {
+			a, ok := st.action.(*askStep)
+			if !ok {
+				return
+			}
+			wait, what := a.Timeout, "timeout"
+			if wait == 0 {
+				wait, what = o.Limits.HandOffTimeout, "limits.hand_off_timeout"
+			}
+			if wait > o.Limits.FlowTimeout {
+				d.warnings = append(d.warnings, fieldErr(st.Line, st.Path, fmt.Sprintf(
+					"ask: %s %s is longer than limits.flow_timeout %s, which bounds the visit: a person has %s to answer (raise limits.flow_timeout, and the connector's limits.timeout)",
+					what, wait, o.Limits.FlowTimeout, o.Limits.FlowTimeout)))
+			}
+		})
+	}
+}
