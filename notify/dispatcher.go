@@ -113,6 +113,8 @@ type Dispatcher struct {
 
 	kick   chan struct{}
 	passMu sync.Mutex // one pass at a time
+	// phiErr is the current pass's PHI refresh failure (under passMu).
+	phiErr error
 
 	wakeMu sync.Mutex
 	wake   time.Time // earliest time a pending delivery becomes sendable
@@ -258,6 +260,13 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	pending, err := d.outbox.PendingDeliveries(ctx, d.opts.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("deliver: list pending deliveries: %w", err)
+	}
+	d.phiErr = nil
+	if d.opts.PHI != nil && len(pending) > 0 {
+		// Once per pass, after reading the pass's deliveries: the cases
+		// their alerts name are committed. A failure holds back only the
+		// deliveries to sinks without PHI (alertForSink).
+		d.phiErr = d.opts.PHI.Refresh(ctx)
 	}
 
 	var order []string
@@ -537,7 +546,7 @@ func (d *Dispatcher) resolveSink(ctx context.Context, log *slog.Logger, sink str
 func (d *Dispatcher) attempt(ctx context.Context, n Notifier, del authpilot.Delivery) (bool, time.Duration, error) {
 	nd := Delivery{Delivery: del}
 	var err error
-	if nd.Alert, err = d.alertForSink(ctx, n, del.Alert); err != nil {
+	if nd.Alert, err = d.alertForSink(n, del.Alert); err != nil {
 		return true, 0, err
 	}
 	if d.opts.CaseLink != nil && nd.Alert.CaseID != "" {

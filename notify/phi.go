@@ -15,8 +15,9 @@ import (
 // spellings payers print), member IDs and order references.
 type PHIRedactor interface {
 	// Refresh brings the redactor up to date with the cases written since
-	// its last refresh. The Dispatcher calls it before every delivery to a
-	// sink without PHI, so it must be cheap when little changed.
+	// its last refresh. The Dispatcher calls it once per delivery pass,
+	// after reading the pass's pending deliveries (so every case their
+	// alerts name is committed), so it must be cheap when little changed.
 	Refresh(ctx context.Context) error
 	// Redact returns s with every known PHI value replaced.
 	Redact(s string) string
@@ -37,7 +38,8 @@ type OrderRefRecipient interface {
 // unmapped status words) reaches alerts in many fields, so fields are
 // redacted unless they are listed as identifiers in alertIdentifiers.
 // With no redactor (tests, tools) only the order reference is dropped.
-func (d *Dispatcher) alertForSink(ctx context.Context, n Notifier, a authpilot.Alert) (authpilot.Alert, error) {
+// DeliverOnce refreshes the redactor once per pass (phiErr).
+func (d *Dispatcher) alertForSink(n Notifier, a authpilot.Alert) (authpilot.Alert, error) {
 	if p, ok := n.(PHIRecipient); ok && p.IncludePHI() {
 		return a, nil
 	}
@@ -47,9 +49,9 @@ func (d *Dispatcher) alertForSink(ctx context.Context, n Notifier, a authpilot.A
 	if d.opts.PHI == nil {
 		return a, nil
 	}
-	if err := d.opts.PHI.Refresh(ctx); err != nil {
+	if d.phiErr != nil {
 		// Never send text that could not be checked: retry later.
-		return a, fmt.Errorf("refresh the phi index: %w", err)
+		return a, fmt.Errorf("refresh the phi index: %w", d.phiErr)
 	}
 	return RedactAlert(a, d.opts.PHI.Redact), nil
 }
