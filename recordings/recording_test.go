@@ -255,6 +255,12 @@ func TestPartialRecording(t *testing.T) {
 			t.Errorf("List = %+v, %v", list, err)
 		}
 	})
+	t.Run("latest", func(t *testing.T) {
+		got, err := Latest(s.Dir(), []string{"evolent", "carelon"})
+		if r, ok := got["evolent"]; err != nil || len(got) != 1 || !ok || r.ID != rec.ID() || r.Steps != 2 {
+			t.Errorf("Latest = %+v, %v; want only evolent's %s", got, err, rec.ID())
+		}
+	})
 }
 
 func TestAttachNetworkInOtherShapes(t *testing.T) {

@@ -390,17 +390,7 @@ func List(dir string) ([]Summary, error) {
 			if !e.IsDir() || !strings.HasPrefix(e.Name(), IDPrefix) {
 				continue
 			}
-			p := filepath.Join(dir, d, e.Name())
-			m, err := LoadDir(p)
-			if err != nil {
-				out = append(out, Summary{Run: Run{ID: e.Name(), Started: idTime(e.Name()), Outcome: OutcomeUnreadable}, Dir: p})
-				continue
-			}
-			s := Summary{Run: m.Run, Steps: len(m.Steps), Dir: m.Dir}
-			if m.Error != nil {
-				s.ErrorClass = m.Error.Class
-			}
-			out = append(out, s)
+			out = append(out, summarize(filepath.Join(dir, d, e.Name())))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -409,6 +399,54 @@ func List(dir string) ([]Summary, error) {
 		}
 		return out[i].ID > out[j].ID
 	})
+	return out, nil
+}
+
+// summarize reads the recording in directory p; one it cannot read is
+// listed as unreadable.
+func summarize(p string) Summary {
+	m, err := LoadDir(p)
+	if err != nil {
+		name := filepath.Base(p)
+		return Summary{Run: Run{ID: name, Started: idTime(name), Outcome: OutcomeUnreadable}, Dir: p}
+	}
+	s := Summary{Run: m.Run, Steps: len(m.Steps), Dir: m.Dir}
+	if m.Error != nil {
+		s.ErrorClass = m.Error.Class
+	}
+	return s
+}
+
+// Latest returns each named connector's newest recording under dir,
+// reading manifests newest first (by day, then by ID, which starts with
+// the time) and stopping once every connector has one, so a page that
+// shows the last run does not read every recording kept.
+func Latest(dir string, connectors []string) (map[string]Summary, error) {
+	days, err := dayDirs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("latest recordings: %w", err)
+	}
+	want := map[string]bool{}
+	for _, c := range connectors {
+		want[c] = true
+	}
+	out := map[string]Summary{}
+	for i := len(days) - 1; i >= 0 && len(out) < len(want); i-- {
+		entries, err := os.ReadDir(filepath.Join(dir, days[i]))
+		if err != nil {
+			return nil, fmt.Errorf("latest recordings: %w", err)
+		}
+		for j := len(entries) - 1; j >= 0 && len(out) < len(want); j-- {
+			e := entries[j]
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), IDPrefix) {
+				continue
+			}
+			s := summarize(filepath.Join(dir, days[i], e.Name()))
+			if _, seen := out[s.Connector]; want[s.Connector] && !seen {
+				out[s.Connector] = s
+			}
+		}
+	}
 	return out, nil
 }
 

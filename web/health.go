@@ -97,7 +97,11 @@ func (s *Site) connectorHealth(ctx context.Context, now time.Time) ([]ConnectorH
 	if err != nil {
 		return nil, fmt.Errorf("read open problems: %w", err)
 	}
-	runs, err := recordings.List(s.recordingsDir())
+	ids := make([]string, len(sts))
+	for i, st := range sts {
+		ids[i] = st.ID
+	}
+	runs, err := recordings.Latest(s.recordingsDir(), ids)
 	if err != nil {
 		// The page still shows the rest; the last run column stays empty.
 		s.log.Warn("list recordings failed", "err", err)
@@ -105,11 +109,8 @@ func (s *Site) connectorHealth(ctx context.Context, now time.Time) ([]ConnectorH
 	out := make([]ConnectorHealth, 0, len(sts))
 	for _, st := range sts {
 		h := ConnectorHealth{ConnectorStatus: st, Failures: s.a.FailureStreak(st.ID), Next: s.a.NextRun(st.ID)}
-		for i := range runs { // newest first
-			if runs[i].Connector == st.ID {
-				h.LastRun = &runs[i]
-				break
-			}
+		if r, ok := runs[st.ID]; ok {
+			h.LastRun = &r
 		}
 		for _, p := range problems {
 			if !strings.HasPrefix(p.Key, connectorProblemPrefix(st.ID)) {
