@@ -87,21 +87,6 @@ type entry struct {
 	resource any
 }
 
-// outBundle is a Bundle being written: its resources are encoded in the
-// same pass.
-type outBundle struct {
-	resourceHead
-	Identifier *identifier `json:"identifier,omitempty"`
-	Type       string      `json:"type"`
-	Timestamp  string      `json:"timestamp"`
-	Entry      []outEntry  `json:"entry"`
-}
-
-type outEntry struct {
-	FullURL  string `json:"fullUrl"`
-	Resource any    `json:"resource"`
-}
-
 // parts are the resources shared by request and inquiry bundles.
 type parts struct {
 	trace    string
@@ -366,7 +351,7 @@ func (b *builder) claimFor(c *authpilot.Case, p parts, inquiry bool, now time.Ti
 }
 
 func (b *builder) assemble(profile string, id identifier, now time.Time, cl claim, p parts, extra ...entry) ([]byte, error) {
-	bd := outBundle{
+	bd := bundle[any]{
 		resourceHead: head("Bundle", "", profile),
 		Identifier:   &id,
 		Type:         "collection",
@@ -378,7 +363,7 @@ func (b *builder) assemble(profile string, id identifier, now time.Time, cl clai
 	entries = append(entries, extra...)
 	for _, e := range entries {
 		if e.fullURL != "" {
-			bd.Entry = append(bd.Entry, outEntry{FullURL: e.fullURL, Resource: e.resource})
+			bd.Entry = append(bd.Entry, bundleEntry[any]{FullURL: e.fullURL, Resource: e.resource})
 		}
 	}
 	out, err := json.Marshal(bd)

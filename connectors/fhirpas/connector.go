@@ -189,11 +189,8 @@ func (s *Session) Close() error { return nil }
 // records the intent with commit, posts Claim/$submit and reads the
 // ClaimResponse (a decision, a pend, or a rejection).
 func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(context.Context) error) (*authpilot.Submission, error) {
-	s.register(c)
-	start := s.c.now()
-	body, err := s.c.build.submitBundle(c)
+	body, start, err := s.bundle("submit", c, s.c.build.submitBundle)
 	if err != nil {
-		s.rec.Step("submit", start, err)
 		return nil, err
 	}
 	if err := commit(ctx); err != nil {
@@ -215,17 +212,16 @@ func (s *Session) Submit(ctx context.Context, c *authpilot.Case, commit func(con
 // The answer must be about c's request (its identifier) and show c's
 // member, or nothing of it is applied.
 func (s *Session) Respond(ctx context.Context, c *authpilot.Case, resp connectors.Response) (authpilot.Observation, error) {
-	s.register(c)
 	redact := []string{resp.Note}
 	for _, f := range resp.Files {
 		redact = append(redact, f.Name)
 	}
 	s.rec.Redact(redact...)
 	obs := authpilot.Observation{CaseID: c.ID}
-	start := s.c.now()
-	body, err := s.c.build.updateBundle(c, resp)
+	body, _, err := s.bundle("respond", c, func(c *authpilot.Case) ([]byte, error) {
+		return s.c.build.updateBundle(c, resp)
+	})
 	if err != nil {
-		s.rec.Step("respond", start, err)
 		return obs, err
 	}
 	r, err := s.call(ctx, "respond", c, body)
@@ -303,14 +299,23 @@ func (s *Session) Find(ctx context.Context, c *authpilot.Case, since time.Time) 
 }
 
 func (s *Session) inquire(ctx context.Context, c *authpilot.Case) (*result, error) {
-	s.register(c)
-	start := s.c.now()
-	body, err := s.c.build.inquiryBundle(c)
+	body, _, err := s.bundle("inquire", c, s.c.build.inquiryBundle)
 	if err != nil {
-		s.rec.Step("inquire", start, err)
 		return nil, err
 	}
 	return s.call(ctx, "inquire", c, body)
+}
+
+// bundle registers c's PHI with the recorder and builds the request body
+// of operation op with build; a build failure is recorded as op's failed
+// step. start is when the operation began.
+func (s *Session) bundle(op string, c *authpilot.Case, build func(*authpilot.Case) ([]byte, error)) (body []byte, start time.Time, err error) {
+	s.register(c)
+	start = s.c.now()
+	if body, err = build(c); err != nil {
+		s.rec.Step(op, start, err)
+	}
+	return body, start, err
 }
 
 // register tells the recorder which values of the case are PHI.

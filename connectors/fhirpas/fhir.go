@@ -198,17 +198,20 @@ func head(rt, id, profile string) resourceHead {
 	return h
 }
 
-type bundle struct {
+// bundle is a Bundle whose entries' resources are R: json.RawMessage for
+// one being read (each entry decoded by its resourceType), any for one
+// being written (its resources encoded in the same pass).
+type bundle[R any] struct {
 	resourceHead
-	Identifier *identifier   `json:"identifier,omitempty"`
-	Type       string        `json:"type,omitempty"`
-	Timestamp  string        `json:"timestamp,omitempty"`
-	Entry      []bundleEntry `json:"entry,omitempty"`
+	Identifier *identifier      `json:"identifier,omitempty"`
+	Type       string           `json:"type"`
+	Timestamp  string           `json:"timestamp"`
+	Entry      []bundleEntry[R] `json:"entry"`
 }
 
-type bundleEntry struct {
-	FullURL  string          `json:"fullUrl,omitempty"`
-	Resource json.RawMessage `json:"resource,omitempty"`
+type bundleEntry[R any] struct {
+	FullURL  string `json:"fullUrl"`
+	Resource R      `json:"resource"`
 }
 
 type parameters struct {

@@ -98,7 +98,7 @@ func extractInto(data []byte, rt string, out *[]found, depth int) error {
 	}
 	switch rt {
 	case "Bundle":
-		var b bundle
+		var b bundle[json.RawMessage]
 		if err := json.Unmarshal(data, &b); err != nil {
 			return fmt.Errorf("decode Bundle: %w", err)
 		}
