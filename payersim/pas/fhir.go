@@ -415,13 +415,10 @@ func (req *parsedRequest) hasCode(code string) bool {
 	return false
 }
 
-// submit handles Claim/$submit. A repeat of a Bundle identifier answers the
-// request's current ClaimResponse and records nothing new.
-func (s *Server) submit(body []byte) (int, any) {
-	req, problem := parseBundle(body, false)
-	if problem != "" {
-		return http.StatusBadRequest, outcomeResource("structure", problem)
-	}
+// submit handles Claim/$submit of a parsed request Bundle. A repeat of a
+// Bundle identifier answers the request's current ClaimResponse and
+// records nothing new.
+func (s *Server) submit(req *parsedRequest) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := req.bundleID.System + "|" + req.bundleID.Value
@@ -459,14 +456,10 @@ func (s *Server) submit(body []byte) (int, any) {
 	return http.StatusOK, s.renderLocked(sub, false, req.bundleID)
 }
 
-// inquire handles Claim/$inquire: it finds the request by the inquiry
-// Claim's identifier, else by a payer reference on its items, and answers
-// Parameters with zero or one response Bundle.
-func (s *Server) inquire(body []byte) (int, any) {
-	req, problem := parseBundle(body, true)
-	if problem != "" {
-		return http.StatusBadRequest, outcomeResource("structure", problem)
-	}
+// inquire handles Claim/$inquire of a parsed inquiry Bundle: it finds the
+// request by the inquiry Claim's identifier, else by a payer reference on
+// its items, and answers Parameters with zero or one response Bundle.
+func (s *Server) inquire(req *parsedRequest) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sub := s.byTrace[req.trace.Value]

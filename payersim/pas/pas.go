@@ -576,10 +576,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, op string) {
 	}
 	var status int
 	var out any
-	if op == "submit" {
-		status, out = s.submit(body)
-	} else {
-		status, out = s.inquire(body)
+	switch req, problem := parseBundle(body, op != "submit"); {
+	case problem != "":
+		status, out = http.StatusBadRequest, outcomeResource("structure", problem)
+	case op == "submit":
+		status, out = s.submit(req)
+	default:
+		status, out = s.inquire(req)
 	}
 	if status == http.StatusBadRequest {
 		s.countBadRequest()
