@@ -480,29 +480,19 @@ type SinkQueue struct {
 // SinkQueues returns the pending and dead deliveries of every sink that
 // has any.
 func (s *Store) SinkQueues(ctx context.Context) (map[string]SinkQueue, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT sink,
+	out, err := queryMap(ctx, s.r, func(rows *sql.Rows) (string, SinkQueue, error) {
+		var sink, oldest string
+		var q SinkQueue
+		err := rows.Scan(&sink, &q.Pending, &q.Dead, &oldest)
+		if err == nil && oldest != "" {
+			q.Oldest, err = parseTime(oldest)
+		}
+		return sink, q, err
+	}, `SELECT sink,
 			COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0),
 			COALESCE(MIN(CASE WHEN state = 'pending' THEN since END), '')
 		FROM deliveries WHERE state != 'delivered' GROUP BY sink`)
 	if err != nil {
-		return nil, fmt.Errorf("sink queues: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]SinkQueue{}
-	for rows.Next() {
-		var sink, oldest string
-		var q SinkQueue
-		if err := rows.Scan(&sink, &q.Pending, &q.Dead, &oldest); err != nil {
-			return nil, fmt.Errorf("sink queues: %w", err)
-		}
-		if oldest != "" {
-			if q.Oldest, err = parseTime(oldest); err != nil {
-				return nil, fmt.Errorf("sink queues: %w", err)
-			}
-		}
-		out[sink] = q
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sink queues: %w", err)
 	}
 	return out, nil
@@ -623,28 +613,14 @@ func scanProblem(rows *sql.Rows) (authpilot.Problem, error) {
 
 // DisabledSinks returns the disabled sinks and their reasons.
 func (s *Store) DisabledSinks(ctx context.Context) (map[string]string, error) {
-	m, err := disabledSinks(ctx, s.r)
+	m, err := queryMap(ctx, s.r, func(rows *sql.Rows) (sink, reason string, err error) {
+		err = rows.Scan(&sink, &reason)
+		return sink, reason, err
+	}, "SELECT sink, reason FROM disabled_sinks")
 	if err != nil {
 		return nil, fmt.Errorf("disabled sinks: %w", err)
 	}
 	return m, nil
-}
-
-func disabledSinks(ctx context.Context, q queryer) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT sink, reason FROM disabled_sinks")
-	if err != nil {
-		return nil, fmt.Errorf("query disabled sinks: %w", err)
-	}
-	defer rows.Close()
-	m := map[string]string{}
-	for rows.Next() {
-		var sink, reason string
-		if err := rows.Scan(&sink, &reason); err != nil {
-			return nil, fmt.Errorf("scan disabled sink: %w", err)
-		}
-		m[sink] = reason
-	}
-	return m, rows.Err()
 }
 
 // Deliveries lists an alert's deliveries by sink, or fails with an error

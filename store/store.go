@@ -254,6 +254,25 @@ func queryAll[T any](ctx context.Context, q queryer, scan func(*sql.Rows) (T, er
 	return out, rows.Err()
 }
 
+// queryMap runs query on q and returns its rows, each read by scan into a
+// key and its value.
+func queryMap[K comparable, V any](ctx context.Context, q queryer, scan func(*sql.Rows) (K, V, error), query string, args ...any) (map[K]V, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[K]V{}
+	for rows.Next() {
+		k, v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
 // caseExists reports whether a case is stored.
 // caseMustExist fails with authpilot.ErrNotFound when case id is not
 // stored.
