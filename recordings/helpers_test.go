@@ -23,6 +23,41 @@ func openStore(t *testing.T, opts Options) (*Store, *clocktest.Fake) {
 	return s, clk
 }
 
+// finishLoad finishes rec without an error and loads its manifest from s.
+func finishLoad(t *testing.T, s *Store, rec *Recording) *Manifest {
+	t.Helper()
+	if err := rec.Finish(nil); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	m, err := s.Load(rec.ID())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return m
+}
+
+// redactCase is one check of a redactor: with values added, in reads
+// as want.
+type redactCase struct {
+	name   string
+	values []string
+	in     string
+	want   string
+}
+
+// checkRedacts runs each case as a subtest through redact, which adds
+// the case's values to a fresh redactor and redacts in with it.
+func checkRedacts(t *testing.T, tests []redactCase, redact func(values []string, in string) string) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redact(tt.values, tt.in); got != tt.want {
+				t.Errorf("redact(%q) with %q = %q, want %q", tt.in, tt.values, got, tt.want)
+			}
+		})
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)

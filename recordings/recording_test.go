@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/filetest"
 )
 
 func TestRecordFinishLoad(t *testing.T) {
@@ -87,20 +88,10 @@ func TestRecordFinishLoad(t *testing.T) {
 
 	t.Run("files on disk", func(t *testing.T) {
 		for _, f := range append(m.Files(), manifestFile, stepsFile) {
-			fi, err := os.Stat(filepath.Join(m.Dir, f))
-			if err != nil {
-				t.Errorf("%s: %v", f, err)
-				continue
-			}
-			if fi.Mode().Perm() != 0o600 {
-				t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
-			}
+			filetest.Mode(t, filepath.Join(m.Dir, f), 0o600)
 		}
 		for _, d := range []string{m.Dir, filepath.Dir(m.Dir)} {
-			fi, err := os.Stat(d)
-			if err != nil || fi.Mode().Perm() != 0o700 {
-				t.Errorf("%s: mode %v (err %v), want 0700", d, fi.Mode().Perm(), err)
-			}
+			filetest.Mode(t, d, 0o700)
 		}
 		entries, _ := os.ReadDir(m.Dir)
 		for _, e := range entries {
@@ -134,14 +125,7 @@ func TestRecordFinishLoad(t *testing.T) {
 
 func TestFinishWithoutSteps(t *testing.T) {
 	s, _ := openStore(t, Options{})
-	rec := s.Start("pas", "submit")
-	if err := rec.Finish(nil); err != nil {
-		t.Fatalf("Finish: %v", err)
-	}
-	m, err := s.Load(rec.ID())
-	if err != nil {
-		t.Fatalf("Load: %v", err)
-	}
+	m := finishLoad(t, s, s.Start("pas", "submit"))
 	if m.Outcome != OutcomeOK || m.Error != nil || len(m.Steps) != 0 || m.Steps == nil {
 		t.Errorf("manifest = %+v, want ok with an empty step list", m)
 	}
@@ -292,13 +276,7 @@ func TestAttachNetworkInOtherShapes(t *testing.T) {
 			rec.Redact("Janet Quartermaine")
 			rec.Attach("network", "x", "application/json", []byte(tt.data))
 			rec.Step("s", clk.Now(), nil)
-			if err := rec.Finish(nil); err != nil {
-				t.Fatal(err)
-			}
-			m, err := s.Load(rec.ID())
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := finishLoad(t, s, rec)
 			if m.Dropped != tt.dropped || len(m.Files()) != 1-tt.dropped {
 				t.Fatalf("dropped = %d, files = %v; want %d dropped", m.Dropped, m.Files(), tt.dropped)
 			}
@@ -356,13 +334,7 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	if err := rec.Finish(nil); err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.Load(rec.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := finishLoad(t, s, rec)
 	files := m.Files()
 	if len(files) != workers*each || len(m.Steps) != each {
 		t.Fatalf("%d files, %d steps; want %d, %d", len(files), len(m.Steps), workers*each, each)

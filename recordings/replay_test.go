@@ -53,14 +53,7 @@ func replayFixture(t *testing.T) *Manifest {
 	rec.Attach("network", "pas", "application/json", []byte(`{"op":"submit","url":"`+origin+`/Claim/$submit"}`))
 	rec.Attach("dom", "detail", "text/html", DOMSnapshot(origin+"/auth/detail?id=9", []byte(`<p>detail 9</p><a href="`+origin+`/auth/list">back</a>`)))
 	rec.Step("visit", clk.Now(), nil)
-	if err := rec.Finish(nil); err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.Load(rec.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return finishLoad(t, s, rec)
 }
 
 // noRedirects is a client that shows redirects instead of following them.

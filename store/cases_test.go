@@ -159,6 +159,17 @@ func TestGetCaseNotFound(t *testing.T) {
 func TestUpdateCase(t *testing.T) {
 	ctx := context.Background()
 	errFn := errors.New("fn says no")
+	// toStatus moves the case to status with a status change event and
+	// alert, and returns err.
+	toStatus := func(status authpilot.Status, err error) func(c *authpilot.Case) (authpilot.Changes, error) {
+		return func(c *authpilot.Case) (authpilot.Changes, error) {
+			c.Status = status
+			return authpilot.Changes{
+				Events: []authpilot.Event{{Type: authpilot.EventStatusChanged}},
+				Alerts: []authpilot.Alert{{Type: authpilot.AlertStatusChanged}},
+			}, err
+		}
+	}
 	tests := []struct {
 		name        string
 		id          string
@@ -227,15 +238,9 @@ func TestUpdateCase(t *testing.T) {
 			},
 		},
 		{
-			name: "illegal transition",
-			id:   "c1",
-			fn: func(c *authpilot.Case) (authpilot.Changes, error) {
-				c.Status = authpilot.StatusApproved
-				return authpilot.Changes{
-					Events: []authpilot.Event{{Type: authpilot.EventStatusChanged}},
-					Alerts: []authpilot.Alert{{Type: authpilot.AlertStatusChanged}},
-				}, nil
-			},
+			name:      "illegal transition",
+			id:        "c1",
+			fn:        toStatus(authpilot.StatusApproved, nil),
 			wantErr:   errAny,
 			wantTrans: true,
 		},
@@ -250,15 +255,9 @@ func TestUpdateCase(t *testing.T) {
 			wantTrans: true,
 		},
 		{
-			name: "fn error",
-			id:   "c1",
-			fn: func(c *authpilot.Case) (authpilot.Changes, error) {
-				c.Status = authpilot.StatusReady
-				return authpilot.Changes{
-					Events: []authpilot.Event{{Type: authpilot.EventStatusChanged}},
-					Alerts: []authpilot.Alert{{Type: authpilot.AlertStatusChanged}},
-				}, errFn
-			},
+			name:        "fn error",
+			id:          "c1",
+			fn:          toStatus(authpilot.StatusReady, errFn),
 			wantErr:     errFn,
 			wantErrSame: true,
 		},

@@ -152,10 +152,7 @@ func TestKill9Durability(t *testing.T) {
 	}
 	t.Logf("writer killed after %d acknowledged iterations", len(records))
 
-	s, err := Open(ctx, dir, WithLogger(discard))
-	if err != nil {
-		t.Fatalf("reopen after kill -9: %v", err)
-	}
+	s := openAt(t, dir)
 	defer s.Close()
 	var integrity string
 	if err := s.r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&integrity); err != nil {

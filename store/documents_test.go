@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/filetest"
 )
 
 func digest(b []byte) string {
@@ -62,13 +63,7 @@ func TestPutDocument(t *testing.T) {
 	if got, want := contentFiles(t, s), []string{filepath.Join(sum[:2], sum)}; !reflect.DeepEqual(got, want) {
 		t.Errorf("content files = %v, want %v", got, want)
 	}
-	info, err := os.Stat(filepath.Join(s.docs, sum[:2], sum))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("content file mode = %v, want 0600", info.Mode().Perm())
-	}
+	filetest.Mode(t, filepath.Join(s.docs, sum[:2], sum), 0o600)
 
 	t.Run("same content, same record", func(t *testing.T) {
 		clk.Advance(time.Hour)
@@ -235,13 +230,8 @@ func TestOpenDocument(t *testing.T) {
 }
 
 func TestStaleTempFilesRemoved(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, dir, WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openAt(t, dir).Close()
 	stale := filepath.Join(dir, "documents", tempPrefix+"stale")
 	fresh := filepath.Join(dir, "documents", tempPrefix+"fresh")
 	for _, p := range []string{stale, fresh} {
@@ -253,10 +243,7 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 	if err := os.Chtimes(stale, old, old); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, dir, WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, dir)
 	defer s.Close()
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale temporary file still there (err %v)", err)

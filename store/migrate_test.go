@@ -15,10 +15,7 @@ func TestReopenDoesNotReapply(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clk := newClock()
-	s, err := Open(ctx, dir, WithClock(clk.Now), WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, dir, WithClock(clk.Now))
 	mustCreate(t, s, testCase("c1"))
 	var applied string
 	if err := s.r.QueryRowContext(ctx, "SELECT applied_at FROM schema_migrations WHERE version = 1").Scan(&applied); err != nil {
@@ -29,10 +26,7 @@ func TestReopenDoesNotReapply(t *testing.T) {
 	}
 
 	clk.Advance(time.Hour)
-	s, err = Open(ctx, dir, WithClock(clk.Now), WithLogger(discard))
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
+	s = openAt(t, dir, WithClock(clk.Now))
 	defer s.Close()
 	ms, err := loadMigrations(migrationFS, migrationsDir)
 	if err != nil {
@@ -56,17 +50,14 @@ func TestReopenDoesNotReapply(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, dir, WithLogger(discard))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, dir)
 	if _, err := s.w.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 'x')"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, dir, WithLogger(discard))
+	s, err := Open(ctx, dir, WithLogger(discard))
 	if err == nil {
 		s.Close()
 		t.Fatal("Open of a newer database succeeded")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/filetest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
 
@@ -18,14 +19,21 @@ func newClock() *clocktest.Fake {
 	return clocktest.New(time.Date(2025, 3, 3, 14, 0, 0, 0, time.UTC))
 }
 
+// openAt opens the store in dir with a silent logger; the caller closes it.
+func openAt(t testing.TB, dir string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, append(opts, WithLogger(discard))...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	return s
+}
+
 // openTest opens a store in a fresh directory with a fake clock.
 func openTest(t testing.TB) (*Store, *clocktest.Fake) {
 	t.Helper()
 	clk := newClock()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data"), WithClock(clk.Now), WithLogger(discard))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	s := openAt(t, filepath.Join(t.TempDir(), "data"), WithClock(clk.Now))
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -82,26 +90,11 @@ func count(t testing.TB, s *Store, query string, args ...any) int {
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "nested", "data")
-	s, err := Open(ctx, dir, WithLogger(discard))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	s := openAt(t, dir)
 	defer s.Close()
 
-	info, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := info.Mode().Perm(); got != 0o700 {
-		t.Errorf("data directory mode = %v, want 0700", got)
-	}
-	info, err = os.Stat(filepath.Join(dir, "authpilot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := info.Mode().Perm(); got != 0o600 {
-		t.Errorf("database mode = %v, want 0600", got)
-	}
+	filetest.Mode(t, dir, 0o700)
+	filetest.Mode(t, filepath.Join(dir, "authpilot.db"), 0o600)
 
 	pragmas := []struct {
 		name string

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/filetest"
 )
 
 // testEnv is the passphrase variable the tests use, so that a real
@@ -94,20 +95,8 @@ func TestFileModes(t *testing.T) {
 	if err := k.Set("webhook-ehr", "whsec_abc"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := st.Mode().Perm(); got != 0o700 {
-		t.Errorf("keyring dir mode = %o, want 700", got)
-	}
-	st, err = os.Stat(filepath.Join(dir, "webhook-ehr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := st.Mode().Perm(); got != 0o600 {
-		t.Errorf("item file mode = %o, want 600", got)
-	}
+	filetest.Mode(t, dir, 0o700)
+	filetest.Mode(t, filepath.Join(dir, "webhook-ehr"), 0o600)
 	raw, err := os.ReadFile(filepath.Join(dir, "webhook-ehr"))
 	if err != nil {
 		t.Fatal(err)
