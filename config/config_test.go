@@ -24,12 +24,19 @@ func ptr[T any](v T) *T { return &v }
 
 func days(n int) Duration { return Duration(time.Duration(n) * Day) }
 
-func TestGoodConfig(t *testing.T) {
-	t.Setenv("AUTHPILOT_TEST_SUMMIT_URL", "")
-	cfg, err := Load("testdata/good/authpilot.yaml")
+// mustLoad loads the config at path, failing the test if it does not load.
+func mustLoad(t *testing.T, path string) *Config {
+	t.Helper()
+	cfg, err := Load(path)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
+	return cfg
+}
+
+func TestGoodConfig(t *testing.T) {
+	t.Setenv("AUTHPILOT_TEST_SUMMIT_URL", "")
+	cfg := mustLoad(t, "testdata/good/authpilot.yaml")
 	dir, err := filepath.Abs("testdata/good")
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +146,7 @@ func TestGoodConfig(t *testing.T) {
 }
 
 func TestLookups(t *testing.T) {
-	cfg, err := Load("testdata/good/authpilot.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, "testdata/good/authpilot.yaml")
 	// Each lookup gives what the test checks of the entry it finds.
 	tests := []struct {
 		lookup    string
@@ -230,10 +234,7 @@ func TestMinimalFileGetsDefaults(t *testing.T) {
 	if err := os.WriteFile(path, []byte("practice:\n  name: Lakeside\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, path)
 	def := Default()
 	if cfg.DataDir != filepath.Join(dir, "authpilot-data") {
 		t.Errorf("DataDir = %q", cfg.DataDir)
@@ -694,10 +695,7 @@ func TestAliasBomb(t *testing.T) {
 // TestRouter checks the config's routes through the one router,
 // notify.Router.
 func TestRouter(t *testing.T) {
-	cfg, err := Load("testdata/good/authpilot.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, "testdata/good/authpilot.yaml")
 	tests := []struct {
 		name  string
 		alert authpilot.Alert

@@ -66,6 +66,14 @@ func (e *sqlEnv) enqueue(t *testing.T, alerts ...authpilot.Alert) {
 	}
 }
 
+// enqueueInfo enqueues caseAlert(i, SeverityInfo) and returns its ID.
+func (e *sqlEnv) enqueueInfo(t *testing.T, i int) string {
+	t.Helper()
+	a := caseAlert(i, authpilot.SeverityInfo)
+	e.enqueue(t, a)
+	return a.ID
+}
+
 // run makes passes, advancing the clock by step after each, for d.
 func (e *sqlEnv) run(t *testing.T, step, d time.Duration) {
 	t.Helper()
@@ -135,10 +143,8 @@ func TestWebhook404ForAWhileLosesNothing(t *testing.T) {
 				notifytest.Secrets{"hook-url": ep.URL + "/in?token=" + hookToken, "hook-key": hookSecret}, routeAll("hook"))
 			var want []string
 			for i := range 10 {
-				a := caseAlert(i, authpilot.SeverityInfo)
-				want = append(want, a.ID)
 				// One alert every 1.5 s, while the receiver is down.
-				e.enqueue(t, a)
+				want = append(want, e.enqueueInfo(t, i))
 				e.pass(t)
 				clock.Advance(1500 * time.Millisecond)
 			}
@@ -174,9 +180,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 		&notify.Router{Routes: []notify.Route{{Types: []authpilot.AlertType{authpilot.AlertStatusChanged}, Sinks: []string{"hook"}}}})
 	var want []string
 	for i := range 3 {
-		a := caseAlert(i, authpilot.SeverityInfo)
-		want = append(want, a.ID)
-		e.enqueue(t, a)
+		want = append(want, e.enqueueInfo(t, i))
 	}
 	e.run(t, time.Minute, 10*time.Minute)
 	if n := len(ep.Requests()); n != 1 {
@@ -184,9 +188,7 @@ func TestWebhookGoneKeepsQueueUntilEnabled(t *testing.T) {
 	}
 	// Raised over the next three days while the sink is disabled.
 	for i := 3; i < 8; i++ {
-		a := caseAlert(i, authpilot.SeverityInfo)
-		want = append(want, a.ID)
-		e.enqueue(t, a)
+		want = append(want, e.enqueueInfo(t, i))
 		e.run(t, time.Hour, 12*time.Hour)
 	}
 	if n := len(ep.Requests()); n != 1 {

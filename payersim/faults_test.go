@@ -13,9 +13,7 @@ import (
 func TestFaultError500Next(t *testing.T) {
 	e := newPayerEnv(t, payersim.PayerOptions{})
 	e.loginPayer()
-	if err := e.portal.SetFaults(payersim.Faults{Error500Next: 2}); err != nil {
-		t.Fatal(err)
-	}
+	e.setFaults(payersim.Faults{Error500Next: 2})
 	for i, want := range []int{500, 500, 200, 200} {
 		pg := e.get("/auth/list")
 		if pg.status != want {
@@ -48,9 +46,7 @@ func TestFaultError500Path(t *testing.T) {
 		t.Run(tc.path+" "+tc.get, func(t *testing.T) {
 			e := newPayerEnv(t, payersim.PayerOptions{})
 			e.loginPayer()
-			if err := e.portal.SetFaults(payersim.Faults{Error500Path: tc.path}); err != nil {
-				t.Fatal(err)
-			}
+			e.setFaults(payersim.Faults{Error500Path: tc.path})
 			for range 2 {
 				if pg := e.get(tc.get); pg.status != tc.status {
 					t.Errorf("status %d, want %d", pg.status, tc.status)
@@ -135,9 +131,7 @@ func TestFaultLayoutVariant(t *testing.T) {
 			path := strings.ReplaceAll(tc.path, "REF", ref)
 			check := func(variant bool, present, absent []string) {
 				t.Helper()
-				if err := e.portal.SetFaults(payersim.Faults{LayoutVariant: variant}); err != nil {
-					t.Fatal(err)
-				}
+				e.setFaults(payersim.Faults{LayoutVariant: variant})
 				pg := e.get(path)
 				for _, s := range present {
 					if !strings.Contains(pg.body, s) {
@@ -158,9 +152,7 @@ func TestFaultLayoutVariant(t *testing.T) {
 
 func TestFaultCaptcha(t *testing.T) {
 	e := newPayerEnv(t, payersim.PayerOptions{})
-	if err := e.portal.SetFaults(payersim.Faults{Captcha: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.setFaults(payersim.Faults{Captcha: true})
 	pg := e.payerTOTP(e.payerPassword())
 	if pg.url.Path != "/verify" || mustText(t, pg, "captcha-title") != "Verify you are human" || !hasID(pg.body, "captcha-image") {
 		t.Fatalf("after TOTP at %s, want the CAPTCHA page:\n%s", pg.url, pg.body)
@@ -176,9 +168,7 @@ func TestFaultCaptcha(t *testing.T) {
 		t.Errorf("logins %d while blocked, want 0", st.Logins)
 	}
 	// A human solves it once the fault is off.
-	if err := e.portal.SetFaults(payersim.Faults{}); err != nil {
-		t.Fatal(err)
-	}
+	e.setFaults(payersim.Faults{})
 	if pg := e.post("/verify", url.Values{"csrf_token": {token}, "human": {"yes"}}); pg.url.Path != "/dashboard" {
 		t.Errorf("after the fault: at %s, want /dashboard", pg.url)
 	}
@@ -200,9 +190,7 @@ func TestFaultMaintenance(t *testing.T) {
 			} else {
 				e = newPayerEnv(t, payersim.PayerOptions{})
 			}
-			if err := e.portal.SetFaults(payersim.Faults{Maintenance: true, RetryAfter: 5 * time.Minute}); err != nil {
-				t.Fatal(err)
-			}
+			e.setFaults(payersim.Faults{Maintenance: true, RetryAfter: 5 * time.Minute})
 			for _, path := range []string{"/", "/login", "/signin", "/auth/list", "/orders/status"} {
 				pg := e.get(path)
 				if pg.status != http.StatusServiceUnavailable || pg.header.Get("Retry-After") != "300" ||

@@ -40,6 +40,14 @@ type page struct {
 	header http.Header
 }
 
+// setFaults sets the portal's faults, failing the test if it refuses them.
+func (e *simEnv) setFaults(f payersim.Faults) {
+	e.t.Helper()
+	if err := e.portal.SetFaults(f); err != nil {
+		e.t.Fatalf("SetFaults(%+v): %v", f, err)
+	}
+}
+
 func newPayerEnv(t *testing.T, opts payersim.PayerOptions) *simEnv {
 	t.Helper()
 	clock := testClock(&opts.Now)

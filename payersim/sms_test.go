@@ -68,9 +68,7 @@ func TestPayerSMSCodePerLogin(t *testing.T) {
 
 func TestFaultCaptchaCheckbox(t *testing.T) {
 	e := newPayerEnv(t, payersim.PayerOptions{})
-	if err := e.portal.SetFaults(payersim.Faults{CaptchaCheckbox: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.setFaults(payersim.Faults{CaptchaCheckbox: true})
 	pg := e.payerTOTP(e.payerPassword())
 	e.mustBeAt(pg, "/verify", "after TOTP")
 	if pg := e.postWithToken(pg, "csrf_token", "/verify", url.Values{}); !hasID(pg.body, "captcha-error") {

@@ -39,17 +39,10 @@ func TestCheckWindows(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			alerts := rules.Check(phiCase(t), ds, tc.now)
-			if tc.typ == "" {
-				if len(alerts) != 0 {
-					t.Fatalf("alerts %v, want none", alerts)
-				}
+			a, ok := one(t, "alerts", rules.Check(phiCase(t), ds, tc.now), tc.typ != "")
+			if !ok {
 				return
 			}
-			if len(alerts) != 1 {
-				t.Fatalf("got %d alerts, want 1", len(alerts))
-			}
-			a := alerts[0]
 			if a.Type != tc.typ || a.Severity != tc.severity {
 				t.Errorf("type %s severity %s, want %s %s", a.Type, a.Severity, tc.typ, tc.severity)
 			}
@@ -163,17 +156,10 @@ func TestCheckAuthorizationExpiry(t *testing.T) {
 			if len(find(ds, authpilot.DeadlineAuthExpiry)) != 1 {
 				t.Fatalf("deadlines %v lack authorization_expiry", ds)
 			}
-			alerts := rules.Check(c, ds, tc.now)
-			if tc.phase == "" {
-				if len(alerts) != 0 {
-					t.Fatalf("alerts %v, want none", alerts)
-				}
+			a, ok := one(t, "alerts", rules.Check(c, ds, tc.now), tc.phase != "")
+			if !ok {
 				return
 			}
-			if len(alerts) != 1 {
-				t.Fatalf("got %d alerts %v, want 1", len(alerts), alerts)
-			}
-			a := alerts[0]
 			if !strings.HasSuffix(a.DedupKey, "/"+tc.phase) || a.Severity != tc.severity {
 				t.Errorf("key %q severity %s, want phase %s severity %s", a.DedupKey, a.Severity, tc.phase, tc.severity)
 			}

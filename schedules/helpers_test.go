@@ -42,6 +42,24 @@ func day(t testing.TB, s string) authpilot.Date {
 
 func ptr[T any](v T) *T { return &v }
 
+// one checks got against what a table row wants: nothing unless want,
+// else exactly one item, which it returns with true. It stops the test
+// when got holds anything else.
+func one[T any](t *testing.T, what string, got []T, want bool) (T, bool) {
+	t.Helper()
+	var zero T
+	if !want {
+		if len(got) != 0 {
+			t.Fatalf("%s %v, want none", what, got)
+		}
+		return zero, false
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d %s %v, want 1", len(got), what, got)
+	}
+	return got[0], true
+}
+
 // phiCase is a case carrying PHI in every PHI field, so tests can assert
 // none of it reaches an alert.
 func phiCase(t testing.TB) *authpilot.Case {

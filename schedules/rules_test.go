@@ -78,21 +78,16 @@ func TestComputeDecisionDue(t *testing.T) {
 			c := phiCase(t)
 			c.PlanType, c.Payer, c.Urgency, c.Status = tc.plan, tc.payer, tc.urgency, tc.status
 			c.SubmittedAt = ptr(at(t, tc.submitted))
-			got := find(rules.Compute(c, cal, at(t, tc.submitted)), authpilot.DeadlineDecisionDue)
-			if tc.want == "" {
-				if len(got) != 0 {
-					t.Fatalf("decision_due = %v, want none", got)
-				}
+			ds := find(rules.Compute(c, cal, at(t, tc.submitted)), authpilot.DeadlineDecisionDue)
+			got, ok := one(t, "decision_due deadlines", ds, tc.want != "")
+			if !ok {
 				return
 			}
-			if len(got) != 1 {
-				t.Fatalf("got %d decision_due deadlines, want 1", len(got))
+			if want := at(t, tc.want); !got.Due.Equal(want) {
+				t.Errorf("due %v, want %v", got.Due, want)
 			}
-			if want := at(t, tc.want); !got[0].Due.Equal(want) {
-				t.Errorf("due %v, want %v", got[0].Due, want)
-			}
-			if !strings.Contains(got[0].Rule, tc.rule) {
-				t.Errorf("rule %q does not mention %q", got[0].Rule, tc.rule)
+			if !strings.Contains(got.Rule, tc.rule) {
+				t.Errorf("rule %q does not mention %q", got.Rule, tc.rule)
 			}
 		})
 	}
@@ -333,24 +328,19 @@ func TestComputeAfterDecision(t *testing.T) {
 			}
 			c := phiCase(t)
 			tc.edit(c)
-			got := find(rules.Compute(c, cal, at(t, "2026-11-21 09:00")), tc.kind)
-			if tc.want.IsZero() {
-				if len(got) != 0 {
-					t.Fatalf("%s = %v, want none", tc.kind, got)
-				}
+			ds := find(rules.Compute(c, cal, at(t, "2026-11-21 09:00")), tc.kind)
+			got, ok := one(t, string(tc.kind)+" deadlines", ds, !tc.want.IsZero())
+			if !ok {
 				return
 			}
-			if len(got) != 1 {
-				t.Fatalf("got %d %s deadlines, want 1", len(got), tc.kind)
+			if !got.Due.Equal(tc.want) {
+				t.Errorf("due %v, want %v", got.Due, tc.want)
 			}
-			if !got[0].Due.Equal(tc.want) {
-				t.Errorf("due %v, want %v", got[0].Due, tc.want)
+			if got.Due.Location() != ny {
+				t.Errorf("due in %v, want the practice zone", got.Due.Location())
 			}
-			if got[0].Due.Location() != ny {
-				t.Errorf("due in %v, want the practice zone", got[0].Due.Location())
-			}
-			if !strings.Contains(got[0].Rule, tc.rule) {
-				t.Errorf("rule %q does not mention %q", got[0].Rule, tc.rule)
+			if !strings.Contains(got.Rule, tc.rule) {
+				t.Errorf("rule %q does not mention %q", got.Rule, tc.rule)
 			}
 		})
 	}

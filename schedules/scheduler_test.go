@@ -442,11 +442,10 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestAddErrors(t *testing.T) {
-	s := schedules.NewScheduler(clocktest.New(at(t, "2026-11-20 09:00")), newYork(t), nil, nil)
+	h := newHarness(t, at(t, "2026-11-20 09:00"))
 	noop := func(context.Context) {}
-	if err := s.Add("poll", "@hourly", 0, noop); err != nil {
-		t.Fatal(err)
-	}
+	h.add("poll", "@hourly", 0, noop)
+	s := h.s
 	tests := []struct {
 		name, job, spec string
 		jitter          time.Duration
@@ -575,14 +574,11 @@ func TestStop(t *testing.T) {
 // jitter) before the loop runs, an earlier Wake when one is asked, and
 // nothing for an unknown job.
 func TestNext(t *testing.T) {
-	s := schedules.NewScheduler(clocktest.New(at(t, "2026-11-20 09:10")), newYork(t), nil, nil)
+	h := newHarness(t, at(t, "2026-11-20 09:10"))
 	noop := func(context.Context) {}
-	if err := s.Add("poll", "0 14 * * *", 0, noop); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Add("submit", "@hourly", 10*time.Minute, noop); err != nil {
-		t.Fatal(err)
-	}
+	h.add("poll", "0 14 * * *", 0, noop)
+	h.add("submit", "@hourly", 10*time.Minute, noop)
+	s := h.s
 	if got, ok := s.Next("poll"); !ok || !got.Equal(at(t, "2026-11-20 14:00")) {
 		t.Errorf("poll's next run %v %v, want 14:00", got, ok)
 	}

@@ -2,6 +2,7 @@ package fhirpas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -186,6 +187,15 @@ func (h *harness) poll(s connectors.Session, c *authpilot.Case) authpilot.Observ
 		h.t.Fatalf("poll observations = %+v", obs)
 	}
 	return obs[0]
+}
+
+// findsNothing fails the test unless s finds no request for c answered
+// since the given time.
+func findsNothing(t *testing.T, s connectors.Session, c *authpilot.Case, since time.Time) {
+	t.Helper()
+	if _, err := s.Find(context.Background(), c, since); !errors.Is(err, authpilot.ErrRequestNotFound) {
+		t.Errorf("find of %s since %v = %v, want ErrRequestNotFound", c.ID, since, err)
+	}
 }
 
 func (h *harness) scenario(rules ...pas.Rule) {
