@@ -111,16 +111,8 @@ func (s *Site) worklist(w http.ResponseWriter, r *http.Request) {
 	}
 	// The page shows these cases' patients: one access-log row (a search
 	// has written its own, naming every case it found).
-	shown := make([]*authpilot.Case, len(d.Rows))
-	for i := range d.Rows {
-		shown[i] = d.Rows[i].Case
-	}
-	if len(shown) > 0 && f.Query == "" {
-		if err := agent.LogAccess(ctx, s.st, authpilot.Access{Action: "worklist", Actor: Actor(u), From: clientAddr(r)}, shown); err != nil {
-			s.log.Error("access log failed", "err", err)
-			s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
-			return
-		}
+	if len(d.Rows) > 0 && f.Query == "" && !s.LogRead(w, r, "worklist", rowIDs(d.Rows)) {
+		return
 	}
 	for _, e := range s.exts {
 		if e.Worklist == nil {
@@ -201,6 +193,15 @@ func (s *Site) worklistRows(ctx context.Context, f authpilot.CaseFilter, u store
 	return rows, total, nil
 }
 
+// rowIDs are the IDs of the cases of worklist rows, for the access log.
+func rowIDs(rows []Row) []string {
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.Case.ID
+	}
+	return ids
+}
+
 // todo is the worklist's "what to do" line for c.
 func todo(c *authpilot.Case, next *authpilot.Deadline) string {
 	if next != nil {
@@ -272,18 +273,10 @@ func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserOf(r)
 	ctx := r.Context()
 	v, err := agent.LoadCaseView(ctx, s.st, r.PathValue("id"))
-	if errors.Is(err, authpilot.ErrNotFound) {
-		s.Fail(w, r, http.StatusNotFound, "No such case.")
+	if s.failCase(w, r, err, "No such case.", "read case failed", "Could not read the case.") {
 		return
 	}
-	if err != nil {
-		s.log.Error("read case failed", "case", r.PathValue("id"), "err", err)
-		s.Fail(w, r, http.StatusInternalServerError, "Could not read the case.")
-		return
-	}
-	if err := agent.LogAccess(ctx, s.st, authpilot.Access{Action: "case", Actor: Actor(u), From: clientAddr(r)}, []*authpilot.Case{v.Case}); err != nil {
-		s.log.Error("access log failed", "err", err)
-		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+	if !s.LogRead(w, r, "case", []string{v.ID}) {
 		return
 	}
 	d := caseData{CaseView: v, CanAct: u.Role.AtLeast(store.RoleCoordinator), Now: s.now(), Shots: s.screenshots(v.Events)}
@@ -315,23 +308,13 @@ func (s *Site) casePage(w http.ResponseWriter, r *http.Request) {
 var inlineTypes = []string{"application/pdf", "image/png", "image/jpeg", "text/plain"}
 
 func (s *Site) document(w http.ResponseWriter, r *http.Request) {
-	u, _ := UserOf(r)
-	ctx := r.Context()
 	id := r.PathValue("id")
-	rc, doc, err := agent.OpenCaseDocument(ctx, s.st, id, r.PathValue("sha256"))
-	if errors.Is(err, authpilot.ErrNotFound) {
-		s.Fail(w, r, http.StatusNotFound, "No such document for this case.")
-		return
-	}
-	if err != nil {
-		s.log.Error("open document failed", "case", id, "err", err)
-		s.Fail(w, r, http.StatusInternalServerError, "Could not read the document.")
+	rc, doc, err := agent.OpenCaseDocument(r.Context(), s.st, id, r.PathValue("sha256"))
+	if s.failCase(w, r, err, "No such document for this case.", "open document failed", "Could not read the document.") {
 		return
 	}
 	defer rc.Close()
-	if err := s.st.LogAccess(ctx, authpilot.Access{Action: "document", Actor: Actor(u), From: clientAddr(r), CaseIDs: []string{id}}); err != nil {
-		s.log.Error("access log failed", "err", err)
-		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+	if !s.LogRead(w, r, "document", []string{id}) {
 		return
 	}
 	disp := "attachment"
@@ -462,13 +445,7 @@ func (s *Site) assign(w http.ResponseWriter, r *http.Request) {
 		who = u.Name
 	}
 	err := s.pages.Assign(r.Context(), id, who, u.Name)
-	if errors.Is(err, authpilot.ErrNotFound) {
-		s.Fail(w, r, http.StatusNotFound, "No such case.")
-		return
-	}
-	if err != nil {
-		s.log.Error("assign failed", "case", id, "err", err)
-		s.Fail(w, r, http.StatusInternalServerError, "Could not assign the case.")
+	if s.failCase(w, r, err, "No such case.", "assign failed", "Could not assign the case.") {
 		return
 	}
 	s.log.Info("case assigned", "case", id, "to", who, "by", u.Name)
@@ -590,13 +567,7 @@ func (s *Site) episodePage(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, http.StatusNotFound, "No such episode.")
 		return
 	}
-	shown := make([]*authpilot.Case, len(rows))
-	for i := range rows {
-		shown[i] = rows[i].Case
-	}
-	if err := agent.LogAccess(r.Context(), s.st, authpilot.Access{Action: "episode", Actor: Actor(u), From: clientAddr(r)}, shown); err != nil {
-		s.log.Error("access log failed", "err", err)
-		s.Fail(w, r, http.StatusServiceUnavailable, "The access log cannot be written, so no PHI is shown.")
+	if !s.LogRead(w, r, "episode", rowIDs(rows)) {
 		return
 	}
 	s.Render(w, r, http.StatusOK, s.page("episode"), episodeData{Episode: ep, Rows: rows})

@@ -273,6 +273,23 @@ func (s *Site) Fail(w http.ResponseWriter, r *http.Request, code int, message st
 	s.Render(w, r, code, s.page("error"), errorPage{Message: message})
 }
 
+// failCase answers a failed read or change of the case the request names
+// (its {id}) and reports whether there was one, so the handler returns:
+// 404 with notFound when the store has no such case or record, else the
+// error is logged as logMsg and answered 500 with msg.
+func (s *Site) failCase(w http.ResponseWriter, r *http.Request, err error, notFound, logMsg, msg string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, authpilot.ErrNotFound):
+		s.Fail(w, r, http.StatusNotFound, notFound)
+	default:
+		s.log.Error(logMsg, "case", r.PathValue("id"), "err", err)
+		s.Fail(w, r, http.StatusInternalServerError, msg)
+	}
+	return true
+}
+
 // Handler returns the workspace's routes behind its security headers,
 // cross-origin protection and sessions.
 func (s *Site) Handler() http.Handler {

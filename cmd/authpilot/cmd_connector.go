@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/user"
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
@@ -61,23 +60,15 @@ func cmdConnectorResume(ctx context.Context, args []string, _ io.Reader, stdout,
 	if err != nil {
 		return err
 	}
-	if _, ok := cfg.Connector(id); !ok {
-		var ids []string
-		for _, c := range cfg.Connectors {
-			ids = append(ids, c.ID)
-		}
-		return &exitError{2, fmt.Sprintf("connector resume: unknown connector %q (one of %v)", id, ids)}
+	if err := knownConnector(cfg, "connector resume", id); err != nil {
+		return err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	actor := "cli"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		actor = "cli:" + u.Username
-	}
-	if _, err := agent.ResumeConnector(ctx, st, id, actor, time.Now()); err != nil {
+	if _, err := agent.ResumeConnector(ctx, st, id, cliActor(), time.Now()); err != nil {
 		if errors.Is(err, agent.ErrNotPaused) {
 			fmt.Fprintf(stdout, "%s is not paused\n", id)
 			return nil

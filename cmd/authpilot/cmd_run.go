@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/internal/didyoumean"
 	"github.com/authpilot/authpilot/web"
 )
 
@@ -61,14 +58,9 @@ func runNow(ctx context.Context, job, synopsis string, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	var known []string
-	for _, cc := range cfg.Connectors {
-		known = append(known, cc.ID)
-	}
 	for _, id := range only {
-		if !slices.Contains(known, id) {
-			return &exitError{2, fmt.Sprintf("%s: --connector: unknown connector %q%s (configured: %s)", job, id,
-				didyoumean.Suggest(id, known), strings.Join(known, ", "))}
+		if err := knownConnector(cfg, job+": --connector", id); err != nil {
+			return err
 		}
 	}
 	a, err := agent.New(cfg, agent.Options{Logger: newLogger(cfg, stderr), NoAPI: true})

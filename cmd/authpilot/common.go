@@ -15,6 +15,7 @@ import (
 
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/config/secrets"
+	"github.com/authpilot/authpilot/internal/didyoumean"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -105,6 +106,21 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// knownConnector returns nil when the config has a connector id, else
+// the usage error of the command that names it (what: the command and
+// flag), with a suggestion and the configured IDs.
+func knownConnector(cfg *config.Config, what, id string) error {
+	if _, ok := cfg.Connector(id); ok {
+		return nil
+	}
+	var known []string
+	for _, cc := range cfg.Connectors {
+		known = append(known, cc.ID)
+	}
+	return &exitError{2, fmt.Sprintf("%s: unknown connector %q%s (configured: %s)", what, id,
+		didyoumean.Suggest(id, known), strings.Join(known, ", "))}
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

@@ -61,6 +61,7 @@ func TestConnectorResumeBesideTheDaemon(t *testing.T) {
 		want string
 	}{
 		{"unknown", []string{"resume", "summit"}, 2, `unknown connector "summit"`},
+		{"typo", []string{"resume", "summit-portl"}, 2, `unknown connector "summit-portl" (did you mean "summit-portal"?)`},
 		{"no id", []string{"resume"}, 2, "want one connector ID"},
 		{"resume", []string{"resume", "summit-portal"}, 0, "summit-portal resumed"},
 		{"again", []string{"resume", "summit-portal"}, 0, "summit-portal is not paused"},
