@@ -24,6 +24,17 @@ func ptr[T any](v T) *T { return &v }
 
 func days(n int) Duration { return Duration(time.Duration(n) * Day) }
 
+// equal returns a check that reports a value, by its name, unless it
+// deeply equals what is wanted.
+func equal(t *testing.T) func(name string, got, want any) {
+	return func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s =\n  %+v\nwant\n  %+v", name, got, want)
+		}
+	}
+}
+
 // mustLoad loads the config at path, failing the test if it does not load.
 func mustLoad(t *testing.T, path string) *Config {
 	t.Helper()
@@ -41,12 +52,7 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(name string, got, want any) {
-		t.Helper()
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s =\n  %+v\nwant\n  %+v", name, got, want)
-		}
-	}
+	check := equal(t)
 	check("File", cfg.File, filepath.Join(dir, "authpilot.yaml"))
 	check("Warnings", len(cfg.Warnings), 0)
 	check("Practice", cfg.Practice, Practice{
@@ -197,12 +203,7 @@ func TestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(name string, got, want any) {
-		t.Helper()
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s = %+v, want %+v", name, got, want)
-		}
-	}
+	check := equal(t)
 	d := Default()
 	check("Practice.Name", d.Practice.Name, DemoPracticeName)
 	check("Location", d.Location().String(), "America/New_York")

@@ -2,27 +2,18 @@ package payersim_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/payersim"
 )
 
 func adminDo(t *testing.T, e *simEnv, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, b, _ := testhttp.Do(t, method, e.srv.URL+path, strings.NewReader(body))
+	return status, string(b)
 }
 
 func TestAdminEndpoints(t *testing.T) {

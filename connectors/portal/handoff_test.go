@@ -20,6 +20,7 @@ import (
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/connectors/connectortest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/recordings"
@@ -107,17 +108,7 @@ func (h *handOffSim) call(t *testing.T, method, path string, body any) (int, []b
 		b, _ := json.Marshal(body)
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, h.api.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header
+	return testhttp.Do(t, method, h.api.URL+path, r)
 }
 
 // openAsync opens a visit on rec in the background.

@@ -1,8 +1,6 @@
 package email_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/authpilot/authpilot/notify"
@@ -48,14 +46,7 @@ func TestDecode(t *testing.T) {
 				}
 				return
 			}
-			fes, ok := err.(notify.FieldErrors)
-			if !ok || len(fes) == 0 {
-				t.Fatalf("DecodeSink = %v (%T)", err, err)
-			}
-			if got := fmt.Sprintf("%d: %s", fes[0].Line, fes[0].Error()); !strings.HasPrefix(got, tt.want) {
-				t.Errorf("error = %q, want %q", got, tt.want)
-			}
-			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "hunter2")
+			notifytest.CheckDecodeError(t, err, tt.want, "hunter2")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package notifytest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/authpilot/authpilot"
@@ -10,6 +11,21 @@ import (
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/schedules"
 )
+
+// CheckDecodeError checks what DecodeSink returned for a bad sink:
+// notify.FieldErrors whose first error, written "line: message", begins
+// with want, and that echo none of secrets.
+func CheckDecodeError(t testing.TB, err error, want string, secrets ...string) {
+	t.Helper()
+	var fes notify.FieldErrors
+	if !errors.As(err, &fes) || len(fes) == 0 {
+		t.Fatalf("DecodeSink = %v (%T), want FieldErrors", err, err)
+	}
+	if got := fmt.Sprintf("%d: %s", fes[0].Line, fes[0].Error()); !strings.HasPrefix(got, want) {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+	AssertNoSecrets(t, "", []error{err}, nil, secrets...)
+}
 
 // DecodeSink decodes one sink written in YAML as the config loader does,
 // through the config's strict decoder (internal/yamlx): the common keys

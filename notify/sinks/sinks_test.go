@@ -1,7 +1,6 @@
 package sinks_test
 
 import (
-	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -109,15 +108,7 @@ func TestDecode(t *testing.T) {
 				}
 				return
 			}
-			fes, ok := err.(notify.FieldErrors)
-			if !ok || len(fes) == 0 {
-				t.Fatalf("DecodeSink = %v (%T), want FieldErrors", err, err)
-			}
-			got := fmt.Sprintf("%d: %s", fes[0].Line, fes[0].Error())
-			if !strings.HasPrefix(got, tt.want) {
-				t.Errorf("error = %q, want %q", got, tt.want)
-			}
-			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TOPSECRET")
+			notifytest.CheckDecodeError(t, err, tt.want, "TOPSECRET")
 		})
 	}
 }

@@ -291,14 +291,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := notifytest.DecodeSink("name: ops\ntype: teams\n" + tt.src)
-			var fes notify.FieldErrors
-			if !errors.As(err, &fes) || len(fes) == 0 {
-				t.Fatalf("DecodeSink = %v", err)
-			}
-			if got := fmt.Sprintf("%d: %s", fes[0].Line, fes[0].Error()); !strings.HasPrefix(got, tt.want) {
-				t.Errorf("error = %q, want %q", got, tt.want)
-			}
-			notifytest.AssertNoSecrets(t, "", []error{err}, nil, "TEAMS-SIGNATURE-SECRET")
+			notifytest.CheckDecodeError(t, err, tt.want, "TEAMS-SIGNATURE-SECRET")
 		})
 	}
 }
