@@ -56,6 +56,32 @@ func events(t *testing.T, cfg, id string) []authpilot.Event {
 	return ev
 }
 
+// TestCaseAttachConfined: files given to an action verb are read as a
+// case file's attachments are (readConfined): never from inside the data
+// or keyring directory, only regular files; nothing is stored otherwise.
+func TestCaseAttachConfined(t *testing.T) {
+	dir, cfg := exampleSetup(t)
+	id := addCase(t, cfg, writeFile(t, filepath.Join(dir, "case.yaml"), caseYAML("MRN-1-ORD-1", "")))
+	keyringFile := writeFile(t, filepath.Join(dir, "authpilot-data", "keyring", "summit-password"), "eyJhbGciOi...")
+	writeFile(t, filepath.Join(dir, "docs", "pt.pdf"), "%PDF-1.4\n")
+	tests := []struct{ name, file, want string }{
+		{"keyring", keyringFile, "data or keyring directory; files are never read from there"},
+		{"missing", filepath.Join(dir, "nope.pdf"), "nope.pdf: no such file"},
+		{"a directory", filepath.Join(dir, "docs"), "docs is not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := run(t, "", "case", "attach", "--config", cfg, id, tt.file)
+			if code != 1 || !strings.Contains(errs, tt.want) {
+				t.Fatalf("case attach: %d %q %q, want %q", code, out, errs, tt.want)
+			}
+			if c := getCase(t, cfg, id); len(c.Attachments) != 0 {
+				t.Fatalf("attachments stored: %+v", c.Attachments)
+			}
+		})
+	}
+}
+
 // TestCaseActionVerbs: each `authpilot case <action>` verb carries out its
 // action through agent.Actions on a real store, with the person as the
 // actor; files given as arguments are stored under their names.

@@ -332,29 +332,16 @@ func parseLines(in []string) ([]authpilot.ApprovedLine, error) {
 // readActionFiles reads the files named on the command line, never from
 // inside the data or keyring directory (links resolved).
 func readActionFiles(names []string, forbidden []string) ([]authpilot.File, error) {
+	realForbidden := realPaths(forbidden)
 	var out []authpilot.File
 	for _, n := range names {
 		rp, err := realPath(n)
 		if err != nil {
 			return nil, fmt.Errorf("%s: no such file", n)
 		}
-		for _, f := range forbidden {
-			if rf, err := realPath(f); f != "" && err == nil && within(rf, rp) {
-				return nil, fmt.Errorf("%s is inside authpilot's data or keyring directory; files are never read from there", n)
-			}
-		}
-		fi, err := os.Stat(rp)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("%s: %w", n, err)
-		case !fi.Mode().IsRegular():
-			return nil, fmt.Errorf("%s is not a regular file", n)
-		case fi.Size() > 20<<20:
-			return nil, fmt.Errorf("%s is larger than 20 MiB", n)
-		}
-		b, err := os.ReadFile(rp)
+		b, err := readConfined(n, rp, realForbidden)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+			return nil, err
 		}
 		out = append(out, authpilot.File{Name: filepath.Base(n), Data: b})
 	}

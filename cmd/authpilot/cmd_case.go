@@ -120,15 +120,7 @@ func readCaseFile(name, root string, forbidden []string) (*agent.NewCase, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: attachments root %s: %w", name, root, err)
 	}
-	var realForbidden []string
-	for _, f := range forbidden {
-		if f == "" {
-			continue
-		}
-		if rf, err := realPath(f); err == nil {
-			realForbidden = append(realForbidden, rf)
-		}
-	}
+	realForbidden := realPaths(forbidden)
 	for i, a := range nc.Attachments {
 		field := fmt.Sprintf("%s: attachments[%d].path", name, i)
 		if a.Path == "" {
@@ -145,23 +137,9 @@ func readCaseFile(name, root string, forbidden []string) (*agent.NewCase, error)
 		if !within(realRoot, rp) {
 			return nil, fmt.Errorf("%s: %q is outside %s (attachments are read only from inside the case file's folder or --attachments-root, links resolved)", field, a.Path, realRoot)
 		}
-		for _, f := range realForbidden {
-			if within(f, rp) {
-				return nil, fmt.Errorf("%s: %q is inside authpilot's data or keyring directory; attachments are never read from there", field, a.Path)
-			}
-		}
-		fi, err := os.Stat(rp)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("%s: %q: %w", field, a.Path, err)
-		case !fi.Mode().IsRegular():
-			return nil, fmt.Errorf("%s: %q is not a regular file", field, a.Path)
-		case fi.Size() > 20<<20:
-			return nil, fmt.Errorf("%s: %q is larger than 20 MiB", field, a.Path)
-		}
-		b, err := os.ReadFile(rp)
+		b, err := readConfined(fmt.Sprintf("%s: %q", field, a.Path), rp, realForbidden)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q: %w", field, a.Path, err)
+			return nil, err
 		}
 		nm := a.Name
 		if nm == "" {
@@ -180,6 +158,46 @@ func realPath(p string) (string, error) {
 		return "", err
 	}
 	return filepath.EvalSymlinks(abs)
+}
+
+// realPaths are paths as realPath makes them, leaving out the empty ones
+// and those that do not exist.
+func realPaths(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if rp, err := realPath(p); err == nil {
+			out = append(out, rp)
+		}
+	}
+	return out
+}
+
+// readConfined reads the file at rp (a real path) given to a case or an
+// action: a regular file of at most 20 MiB, never from inside one of the
+// forbidden real paths. Errors name the file as name.
+func readConfined(name, rp string, forbidden []string) ([]byte, error) {
+	for _, f := range forbidden {
+		if within(f, rp) {
+			return nil, fmt.Errorf("%s is inside authpilot's data or keyring directory; files are never read from there", name)
+		}
+	}
+	fi, err := os.Stat(rp)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	case fi.Size() > 20<<20:
+		return nil, fmt.Errorf("%s is larger than 20 MiB", name)
+	}
+	b, err := os.ReadFile(rp)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
 }
 
 // within reports whether p is dir or inside it (both real paths).

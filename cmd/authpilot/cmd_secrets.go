@@ -19,16 +19,11 @@ import (
 // (--config, and the secret's NAME when wantName), then the keyring the
 // config names.
 func secretsKeyring(name, synopsis string, args []string, stderr io.Writer, wantName bool) (kr *secrets.Keyring, secret string, err error) {
-	fs := newFlags(name, synopsis, stderr)
-	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return nil, "", err
+	n := -1
+	if wantName {
+		n = 1
 	}
-	if wantName && fs.NArg() != 1 {
-		fs.Usage()
-		return nil, "", &exitError{2, ""}
-	}
-	cfg, err := loadConfig(*path)
+	cfg, fs, _, err := withConfig(name, synopsis, args, n, stderr)
 	if err != nil {
 		return nil, "", err
 	}
