@@ -2,6 +2,7 @@ package recordings
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -34,6 +35,24 @@ func finishLoad(t *testing.T, s *Store, rec *Recording) *Manifest {
 		t.Fatalf("Load: %v", err)
 	}
 	return m
+}
+
+// value is one value a test checks, by its name, as text.
+type value struct {
+	name      string
+	got, want any
+}
+
+// checkValues checks each value in its own subtest.
+func checkValues(t *testing.T, values []value) {
+	t.Helper()
+	for _, v := range values {
+		t.Run(v.name, func(t *testing.T) {
+			if g, w := fmt.Sprint(v.got), fmt.Sprint(v.want); g != w {
+				t.Errorf("got %s, want %s", g, w)
+			}
+		})
+	}
 }
 
 // redactCase is one check of a redactor: with values added, in reads

@@ -50,10 +50,7 @@ func TestRecordFinishLoad(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	wantDir := filepath.Join(s.Dir(), "20260302", rec.ID())
-	checks := []struct {
-		name      string
-		got, want any
-	}{
+	checkValues(t, []value{
 		{"id", m.ID, rec.ID()},
 		{"connector", m.Connector, "carelon"},
 		{"job", m.Job, "poll"},
@@ -77,14 +74,7 @@ func TestRecordFinishLoad(t *testing.T) {
 		{"step 2 artifacts", strings.Join(m.Steps[1].Artifacts, ","), "003-dom-auth_list.html"},
 		{"trailing artifacts", strings.Join(m.Artifacts, ","), "004-screenshot-failure.jpg"},
 		{"files", strings.Join(m.Files(), ","), "001-network-login.json,002-screenshot-login.png,003-dom-auth_list.html,004-screenshot-failure.jpg"},
-	}
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			if g, w := fmt.Sprint(c.got), fmt.Sprint(c.want); g != w {
-				t.Errorf("got %s, want %s", g, w)
-			}
-		})
-	}
+	})
 
 	t.Run("files on disk", func(t *testing.T) {
 		for _, f := range append(m.Files(), manifestFile, stepsFile) {
@@ -210,10 +200,7 @@ func TestPartialRecording(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	checks := []struct {
-		name      string
-		got, want any
-	}{
+	checkValues(t, []value{
 		{"outcome", m.Outcome, OutcomeIncomplete},
 		{"complete", m.Complete(), false},
 		{"id", m.ID, rec.ID()},
@@ -225,14 +212,7 @@ func TestPartialRecording(t *testing.T) {
 		{"step 1", m.Steps[0].Name + " " + strings.Join(m.Steps[0].Artifacts, ","), "login 001-screenshot-login.png"},
 		{"step 2 error", m.Steps[1].Error + " " + m.Steps[1].Class, "element not found error"},
 		{"unclaimed", strings.Join(m.Artifacts, ","), "003-screenshot-submit.png"},
-	}
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			if g, w := fmt.Sprint(c.got), fmt.Sprint(c.want); g != w {
-				t.Errorf("got %s, want %s", g, w)
-			}
-		})
-	}
+	})
 	t.Run("list", func(t *testing.T) {
 		list, err := List(s.Dir())
 		if err != nil || len(list) != 1 || list[0].Outcome != OutcomeIncomplete || list[0].Steps != 2 {

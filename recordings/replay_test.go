@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authpilot/authpilot/internal/testhttp"
 )
 
 const origin = "http://127.0.0.1:1234"
@@ -96,16 +98,8 @@ func do(t *testing.T, c *http.Client, method, u, form string) reply {
 	if form != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{resp.StatusCode, resp.Header, string(b)}
+	status, b, h := testhttp.Send(t, c, req)
+	return reply{status, h, string(b)}
 }
 
 func TestReplay(t *testing.T) {

@@ -34,19 +34,13 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := notifytest.DecodeSink(base + tt.src)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("DecodeSink: %v", err)
+			notifytest.CheckDecode(t, err, tt.want, "hunter2")
+			if tt.warn != "" {
+				ws := s.Options.(notify.Warner).Warnings()
+				if len(ws) == 0 || ws[0].Error() != tt.warn {
+					t.Errorf("warnings = %v, want %q", ws, tt.warn)
 				}
-				if tt.warn != "" {
-					ws := s.Options.(notify.Warner).Warnings()
-					if len(ws) == 0 || ws[0].Error() != tt.warn {
-						t.Errorf("warnings = %v, want %q", ws, tt.warn)
-					}
-				}
-				return
 			}
-			notifytest.CheckDecodeError(t, err, tt.want, "hunter2")
 		})
 	}
 }

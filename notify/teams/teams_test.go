@@ -291,7 +291,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := notifytest.DecodeSink("name: ops\ntype: teams\n" + tt.src)
-			notifytest.CheckDecodeError(t, err, tt.want, "TEAMS-SIGNATURE-SECRET")
+			notifytest.CheckDecode(t, err, tt.want, "TEAMS-SIGNATURE-SECRET")
 		})
 	}
 }
