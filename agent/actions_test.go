@@ -18,7 +18,9 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules"
@@ -62,7 +64,7 @@ func newActionWorld(t *testing.T) *actionWorld {
 	t.Helper()
 	dir := t.TempDir()
 	w := &actionWorld{alerts: alertHook(t, nil)}
-	cfg, _ := loadConfigYAML(t, dir, idleYAML("Actions test", dir, "idle", ehrWebhookYAML(w.alerts.URL)))
+	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Actions test", dir, "idle", agenttest.Webhook(w.alerts.URL)))
 	var stop func()
 	w.a, w.base, stop = serveAgent(t, cfg, agent.Options{})
 	t.Cleanup(stop)
@@ -102,23 +104,12 @@ type answer struct {
 // call sends an API request; hdr are extra headers ("If-Match", "\"3\"").
 func (w *actionWorld) call(t *testing.T, method, path, contentType string, body io.Reader, hdr ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, w.base+path, body)
-	must(t, err)
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
 	// The request and its answer are checked against openapi.json.
-	resp, err := agent.SpecClient(t).Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	ans := daemontest.Do(t, agent.SpecClient(t), method, w.base+path, body,
+		append([]string{"Authorization", "Bearer " + e2eToken, "Content-Type", contentType}, hdr...)...)
 	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return answer{resp.StatusCode, resp.Header, m, b}
+	_ = json.Unmarshal(ans.Body, &m)
+	return answer{ans.Status, ans.Header, m, ans.Body}
 }
 
 func (w *actionWorld) act(t *testing.T, id, name, body string, hdr ...string) answer {
@@ -633,7 +624,7 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	dir := t.TempDir()
 	alerts := alertHook(t, nil)
-	cfg, _ := loadConfigYAML(t, dir, idleYAML("Send test", dir, "idle", ehrWebhookYAML(alerts.URL)))
+	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Send test", dir, "idle", agenttest.Webhook(alerts.URL)))
 	a, base, stop := serveAgent(t, cfg, agent.Options{})
 	w := &actionWorld{a: a, base: base, alerts: alerts}
 	id := w.create(t, "SHPSENDING1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted, authpilot.StatusPended)
@@ -781,11 +772,7 @@ func BenchmarkActionNote(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := agenttest.New(b, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 	ctx := context.Background()
 	nc := orderOf(b, "SHPBENCH01", "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")
 	nc.Files = nil

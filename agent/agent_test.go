@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
@@ -53,36 +52,30 @@ func spineConfig(t *testing.T, dir, rest string) *config.Config {
 	return cfg
 }
 
-// startAgent runs an agent on a loopback port until the test ends or stop
-// is called.
+// startAgent runs an agent on a loopback port, logging to logs, until the
+// test ends or stop is called.
 func startAgent(t *testing.T, cfg *config.Config, logs io.Writer) (base string, stop func()) {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	base, _, stop = serve(t, cfg, Options{Logger: log})
+	return base, stop
+}
+
+// serve runs an agent on cfg with the test token and its API on a
+// loopback port until the test ends or stop is called; stop ends the run
+// and closes the agent.
+func serve(t *testing.T, cfg *config.Config, opts Options) (base string, a *Agent, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := New(cfg, Options{Secrets: authpilot.StaticSecrets{"api-token": testToken}, Logger: log, Listener: ln})
-	if err != nil {
+	opts.Secrets = authpilot.StaticSecrets{"api-token": testToken}
+	opts.Listener = ln
+	if a, err = New(cfg, opts); err != nil {
 		t.Fatalf("agent.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-			if err := a.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return "http://" + ln.Addr().String(), stop
+	return "http://" + ln.Addr().String(), a, daemontest.Start(t, a.Run, a.Close)
 }
 
 func lumbarFusionJSON(npi string) string {
@@ -107,27 +100,18 @@ func do(t *testing.T, method, url, token, body string) (int, map[string]any) {
 
 func doWith(t *testing.T, client *http.Client, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := ""
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		auth = "Bearer " + token
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	ans := daemontest.Do(t, client, method, url, strings.NewReader(body), "Authorization", auth, "Content-Type", "application/json")
 	var out map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	if len(b) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(b, &out); err != nil {
-			t.Fatalf("%s %s: bad JSON %q", method, url, b)
+	if len(ans.Body) > 0 && strings.HasPrefix(ans.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(ans.Body, &out); err != nil {
+			t.Fatalf("%s %s: bad JSON %q", method, url, ans.Body)
 		}
 	}
-	return resp.StatusCode, out
+	return ans.Status, out
 }
 
 // TestAPIIntakeSurvivesRestartAndLogsNoPHI is the foundation's acceptance:
@@ -171,16 +155,9 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	}
 	att := withDoc["attachments"].([]any)[0].(map[string]any)
 	docURL := base + "/v1/cases/" + withDoc["id"].(string) + "/documents/" + att["sha256"].(string)
-	req, _ := http.NewRequest("GET", docURL, nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	docResp, err := specClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, _ := io.ReadAll(docResp.Body)
-	docResp.Body.Close()
-	if docResp.StatusCode != 200 || string(content) != "%PDF-1.4\n" {
-		t.Fatalf("attachment: %d %q", docResp.StatusCode, content)
+	doc := daemontest.Do(t, specClient(t), "GET", docURL, nil, "Authorization", "Bearer "+testToken)
+	if doc.Status != 200 || string(doc.Body) != "%PDF-1.4\n" {
+		t.Fatalf("attachment: %d %q", doc.Status, doc.Body)
 	}
 	if code, _ := do(t, "GET", base+"/v1/cases/"+id+"/documents/"+att["sha256"].(string), testToken, ""); code != 404 {
 		t.Fatalf("another case's document: %d, want 404", code)
@@ -209,14 +186,7 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	if code, _ := do(t, "GET", base+"/v1/cases/01NOPE", testToken, ""); code != 404 {
 		t.Fatalf("missing case: %d", code)
 	}
-	req, _ = http.NewRequest("GET", base+"/metrics", nil)
-	resp, err := specClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(mb), "authpilot_http_requests_total") {
+	if m := daemontest.Do(t, specClient(t), "GET", base+"/metrics", nil); !strings.Contains(string(m.Body), "authpilot_http_requests_total") {
 		t.Fatalf("metrics lack authpilot_http_requests_total")
 	}
 	stop()

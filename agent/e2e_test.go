@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,10 +20,11 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	"github.com/authpilot/authpilot/connectors/portal"
-	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
@@ -51,63 +51,22 @@ func needChromium(t *testing.T) {
 }
 
 // writeE2EConfig writes an authpilot.yaml and the example flows pointed at
-// the simulators, and returns the loaded config.
+// the simulators, and returns the loaded config. A page that never
+// matches fails after 8s (the faults test waits it out); the examples'
+// 20s suits real portals.
 func writeE2EConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config.Config {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for name, url := range map[string]string{"summit-portal.yaml": payerURL, "clearview-rbm.yaml": rbmURL} {
-		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "base_url:") {
-				l = "base_url: " + url
-			}
-			// A page that never matches fails after this long (the faults
-			// test waits it out); the examples' 20s suits real portals.
-			if strings.HasPrefix(strings.TrimSpace(l), "step_timeout:") {
-				l = "  step_timeout: 8s"
-			}
-			out = append(out, l)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(out, "\n")), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	y := fmt.Sprintf(`
-practice: {name: E2E Spine, timezone: America/New_York}
-data_dir: %s/data
-recordings: {capture: on_failure}
-schedules: {deadlines: "", digest: ""}
-payers:
-  - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal}
-  - {id: clearview-rbm, plan_type: medicare_advantage, connector: clearview-rbm}
-connectors:
-  - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-  - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-`, dir) + ehrWebhookYAML(hookURL)
-	cfg, _ := loadConfigYAML(t, dir, y)
-	return cfg
+	return agenttest.WriteExample(t, dir, agenttest.Example{Practice: "E2E Spine",
+		PayerURL: payerURL, RBMURL: rbmURL, HookURL: hookURL, StepTimeout: "8s"})
 }
 
 // postOrder posts body to the agent's intake API with the e2e token; it
 // returns the status and the answer.
 func postOrder(t *testing.T, base, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := agent.SpecClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	ans := daemontest.Do(t, agent.SpecClient(t), "POST", base+"/v1/cases", strings.NewReader(body),
+		"Authorization", "Bearer "+e2eToken, "Content-Type", "application/json")
+	return ans.Status, ans.Body
 }
 
 // postCase posts body as a new case and returns its ID.
@@ -449,12 +408,8 @@ func TestKillBetweenSubmitClickAndResult(t *testing.T) {
 // TestChildSubmit is the child of TestKillBetweenSubmitClickAndResult.
 func TestChildSubmit(t *testing.T) {
 	cfg := childConfig(t, "AUTHPILOT_E2E_CHILD", "TestKillBetweenSubmitClickAndResult")
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true,
+	a := agenttest.New(t, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true,
 		Logger: slog.New(slog.NewTextHandler(os.Stdout, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	res := a.SubmitNow(context.Background(), "summit-portal")
 	t.Fatalf("child survived the submit: %+v", res)
 }

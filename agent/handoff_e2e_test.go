@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +14,11 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/connectortest"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 )
@@ -42,7 +43,7 @@ func smsFlow(t *testing.T, dir, wait string) *config.Config {
 	must(t, os.WriteFile(p, []byte(out), 0o600))
 	y, err := os.ReadFile(filepath.Join(dir, "authpilot.yaml"))
 	must(t, err)
-	cfg, _ := loadConfigYAML(t, dir, strings.Replace(string(y), "recordings: {capture: on_failure}", "recordings: {capture: all}", 1))
+	cfg, _ := agenttest.WriteConfig(t, dir, strings.Replace(string(y), "recordings: {capture: on_failure}", "recordings: {capture: all}", 1))
 	return cfg
 }
 
@@ -73,14 +74,8 @@ func openHandOff(t *testing.T, a *agent.Agent, base string) handoff.View {
 
 func apiCall(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	must(t, err)
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	ans := daemontest.Do(t, nil, method, url, strings.NewReader(body), "Authorization", "Bearer "+e2eToken)
+	return ans.Status, ans.Body
 }
 
 // TestSMSCodeHandOffThroughTheAgent is issue 12's acceptance 2 through the

@@ -17,24 +17,12 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
-
-// loadConfigYAML writes y as dir/authpilot.yaml and loads it through the
-// real loader; it returns the config and the file's path.
-func loadConfigYAML(t *testing.T, dir, y string) (*config.Config, string) {
-	t.Helper()
-	p := filepath.Join(dir, "authpilot.yaml")
-	must(t, os.WriteFile(p, []byte(y), 0o600))
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg, p
-}
 
 // idleYAML is the YAML of a daemon on dir with one connector of the idle
 // kind (no browser) for payer summit-ma and every schedule off; extra
@@ -50,15 +38,6 @@ connectors:
 `, practice, dir, connector) + extra
 }
 
-// ehrWebhookYAML is a notify section sending every alert to one webhook,
-// ehr, at url, signed with the hook-secret.
-func ehrWebhookYAML(url string) string {
-	return fmt.Sprintf(`notify:
-  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
-  routes: [{match: {}, sinks: [ehr]}]
-`, url)
-}
-
 // reloadE2EConfig rewrites the summit-portal connector's schedule and
 // limits in the authpilot.yaml writeE2EConfig left in dir (tail replaces
 // `schedule: {…}, limits: {retries: 1}}`) and loads it again through the
@@ -69,7 +48,7 @@ func reloadE2EConfig(t *testing.T, dir, tail string) *config.Config {
 	b, err := os.ReadFile(p)
 	must(t, err)
 	y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}", tail, 1)
-	cfg, _ := loadConfigYAML(t, dir, y)
+	cfg, _ := agenttest.WriteConfig(t, dir, y)
 	return cfg
 }
 
@@ -282,52 +261,28 @@ func simsOnClock(t *testing.T, start time.Time) (*payersim.Set, *clocktest.Fake)
 	return sims, clock
 }
 
-// openAgent makes an agent on cfg with the e2e secrets and no API; the
-// caller closes it.
+// openAgent makes an agent on cfg with the e2e secrets and no API; it
+// closes when the test ends, if the test has not closed it.
 func openAgent(t *testing.T, cfg *config.Config) *agent.Agent {
 	t.Helper()
-	return newAgent(t, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	return agenttest.New(t, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 }
 
 // openAgentAt is openAgent on an injected clock.
 func openAgentAt(t *testing.T, cfg *config.Config, clock *clocktest.Fake) *agent.Agent {
 	t.Helper()
-	return newAgent(t, cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
-}
-
-func newAgent(t *testing.T, cfg *config.Config, opts agent.Options) *agent.Agent {
-	t.Helper()
-	a, err := agent.New(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return agenttest.New(t, cfg, agent.Options{Secrets: e2eSecrets(), Clock: clock, NoAPI: true})
 }
 
 // serveAgent runs an agent on cfg with its API on a loopback port (opts
 // without Secrets get the e2e secrets); stop ends the run and closes it.
 func serveAgent(t *testing.T, cfg *config.Config, opts agent.Options) (a *agent.Agent, base string, stop func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Secrets == nil {
 		opts.Secrets = e2eSecrets()
 	}
-	opts.Listener = ln
-	a, err = agent.New(cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	return a, "http://" + ln.Addr().String(), func() {
-		cancel()
-		<-done
-		a.Close()
-	}
+	a, stop = agenttest.Serve(t, cfg, opts)
+	return a, "http://" + a.Addr(), stop
 }
 
 // e2eAgent is an agent without API on the example flows pointed at sims,
@@ -337,12 +292,11 @@ func e2eAgent(t *testing.T, sims *payersim.Set) (*agent.Agent, *notifytest.Endpo
 	t.Helper()
 	hook := alertHook(t, nil)
 	a := openAgent(t, writeE2EConfig(t, t.TempDir(), sims.PayerURL, sims.RBMURL, hook.URL))
-	t.Cleanup(func() { a.Close() })
 	return a, hook
 }
 
 // alertHook is a real webhook receiver for the agent's alerts, the sink
-// ehrWebhookYAML and writeE2EConfig configure: it checks their signatures
+// agenttest.Webhook and writeE2EConfig configure: it checks their signatures
 // (hook-secret) against now, the agent's clock (nil: time.Now).
 func alertHook(t *testing.T, now func() time.Time) *notifytest.Endpoint {
 	t.Helper()
@@ -374,7 +328,7 @@ func apiDaemonYAML(t *testing.T, dir, practice string) (*config.Config, string, 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg, p := loadConfigYAML(t, dir, idleYAML(practice, dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
+	cfg, p := agenttest.WriteConfig(t, dir, idleYAML(practice, dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
 	return cfg, p, addr
 }
 
@@ -382,11 +336,7 @@ func apiDaemonYAML(t *testing.T, dir, practice string) (*config.Config, string, 
 // the config the parent put in env with its API listening, prints
 // LISTENING, and runs until the parent kills it.
 func runDaemonChild(t *testing.T, env, parent string) {
-	cfg := childConfig(t, env, parent)
-	a, err := agent.New(cfg, agent.Options{Secrets: e2eSecrets()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := agenttest.New(t, childConfig(t, env, parent), agent.Options{Secrets: e2eSecrets()})
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,6 @@ func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identity
 		cfg = loadConfig(t, filepath.Join(dir, "authpilot.yaml"))
 	}
 	a := openAgent(t, cfg)
-	t.Cleanup(func() { a.Close() })
 	return &identityWorld{sims: sims, agent: a, sink: sink}
 }
 

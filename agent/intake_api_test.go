@@ -18,6 +18,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -25,47 +26,20 @@ import (
 // agent, for tests that look into its store.
 func startAgentWith(t *testing.T, cfg *config.Config, opts Options) (string, *Agent) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Secrets = authpilot.StaticSecrets{"api-token": testToken}
 	opts.Logger = discardLogger()
-	opts.Listener = ln
-	a, err := New(cfg, opts)
-	if err != nil {
-		t.Fatalf("agent.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
-	return "http://" + ln.Addr().String(), a
+	base, a, _ := serve(t, cfg, opts)
+	return base, a
 }
 
 // post sends a POST /v1/cases with an optional Idempotency-Key and returns
 // the status, the headers and the JSON body.
 func post(t *testing.T, base, key, body string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := specClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	ans := daemontest.Do(t, specClient(t), "POST", base+"/v1/cases", strings.NewReader(body),
+		"Authorization", "Bearer "+testToken, "Content-Type", "application/json", "Idempotency-Key", key)
 	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return resp.StatusCode, resp.Header, out
+	_ = json.Unmarshal(ans.Body, &out)
+	return ans.Status, ans.Header, out
 }
 
 func countCases(t *testing.T, st authpilot.Store) int {
@@ -110,7 +84,7 @@ func TestAPIIdempotencyKey(t *testing.T) {
 	body := strings.Replace(lumbarFusionJSON("1234567893"), `"external_ref": "MRN-88231-ORD-1",`, "", 1)
 	other := strings.Replace(body, "SHPQ7781920", "SHPQ7781921", 1)
 
-	base, a := startAgentWith(t, cfg, Options{})
+	base, a, stop := serve(t, cfg, Options{Logger: discardLogger()})
 	code, h, first := post(t, base, "key-7f3a", body)
 	if code != http.StatusCreated || h.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("first POST: %d %v", code, first)
@@ -156,7 +130,7 @@ func TestAPIIdempotencyKey(t *testing.T) {
 	}
 
 	// The key is durable: a restarted daemon still answers the retry.
-	a.Close()
+	stop()
 	base2, a2 := startAgentWith(t, cfg, Options{})
 	code, h, after := post(t, base2, "key-7f3a", body)
 	if code != http.StatusCreated || after["id"] != first["id"] || h.Get("Idempotent-Replayed") != "true" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -53,7 +54,7 @@ func newLifeWorld(t *testing.T, plan authpilot.PlanType, rules ...payersim.Rule)
 	b, err := os.ReadFile(filepath.Join(dir, "authpilot.yaml"))
 	must(t, err)
 	y := strings.Replace(string(b), "{id: summit-ma, plan_type: medicare_advantage,", "{id: summit-ma, plan_type: "+string(plan)+",", 1)
-	cfg, _ := loadConfigYAML(t, dir, y)
+	cfg, _ := agenttest.WriteConfig(t, dir, y)
 	a, base, stop := serveAgent(t, cfg, agent.Options{Clock: clock})
 	t.Cleanup(stop)
 	return &lifeWorld{actionWorld: &actionWorld{a: a, base: base, alerts: hook}, clock: clock, ny: ny, sims: sims}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -32,7 +33,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	rcv.SetAnswer(notifytest.Answer{Code: http.StatusServiceUnavailable, RetryAfter: "1", Body: "try later"})
 
 	dir := t.TempDir()
-	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", ehrWebhookYAML(rcv.URL)))
+	cfg, p := agenttest.WriteConfig(t, dir, idleYAML("Outbox test", dir, "idle", agenttest.Webhook(rcv.URL)))
 
 	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	// Wait until the child has enqueued every alert and tried to deliver.
@@ -94,7 +95,7 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	ehr.SetAnswer(notifytest.Answer{Code: http.StatusGone})
 
 	dir := t.TempDir()
-	cfg, p := loadConfigYAML(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
+	cfg, p := agenttest.WriteConfig(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
   sinks:
     - {name: ehr, type: webhook, url: %q, secret: hook-secret}
     - {name: ops, type: webhook, url: %q, secret: hook-secret}

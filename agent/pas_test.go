@@ -10,6 +10,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
@@ -140,8 +141,7 @@ func pasAgent(t *testing.T, rules ...pas.Rule) (*agent.Agent, *pas.Server, *noti
 	t.Helper()
 	sim, url := startPAS(t, rules...)
 	hook := alertHook(t, nil)
-	a := openAgent(t, pasConfig(t, "PAS test", url, ehrWebhookYAML(hook.URL)))
-	t.Cleanup(func() { a.Close() })
+	a := openAgent(t, pasConfig(t, "PAS test", url, agenttest.Webhook(hook.URL)))
 	return a, sim, hook
 }
 
@@ -163,6 +163,6 @@ connectors:
     options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
     schedule: {submit: "", poll: ""}
 `, practice, dir, pasURL, pasURL+"/token") + notify
-	cfg, _ := loadConfigYAML(t, dir, y)
+	cfg, _ := agenttest.WriteConfig(t, dir, y)
 	return cfg
 }

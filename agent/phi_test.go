@@ -9,6 +9,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim/pas"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -59,13 +60,9 @@ notify:
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a, err := agent.New(cfg, agent.Options{Store: st, Clock: clk, NoAPI: true, Secrets: authpilot.StaticSecrets{
+	a := agenttest.New(t, cfg, agent.Options{Store: st, Clock: clk, NoAPI: true, Secrets: authpilot.StaticSecrets{
 		"pas-secret": pas.DefaultClientSecret, "slack-url": slack.URL + "/services/T0/B0/x",
 		"hook-secret": hookSecret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	create := func(first, last, memberID, ref string) string {
 		c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
 			ExternalRef: ref,

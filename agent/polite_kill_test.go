@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/payersim"
 )
 
@@ -70,11 +71,7 @@ func TestChildPolitePoll(t *testing.T) {
 	cfg := childConfig(t, "AUTHPILOT_POLITE_CHILD", "TestPauseSurvivesKill9")
 	secrets := e2eSecrets()
 	secrets["summit-password"] = "not-the-password"
-	a, err := agent.New(cfg, agent.Options{Secrets: secrets, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := agenttest.New(t, cfg, agent.Options{Secrets: secrets, NoAPI: true})
 	ctx := context.Background()
 	res := a.PollNow(ctx, nil, "summit-portal")
 	sts, err := a.ConnectorStatuses(ctx)

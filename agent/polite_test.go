@@ -9,6 +9,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
@@ -77,12 +78,7 @@ func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 // directory).
 func (r *politeRig) start() {
 	r.t.Helper()
-	a, err := agent.New(r.cfg, agent.Options{Secrets: r.secret, Clock: r.clock, NoAPI: true})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.a = a
-	r.t.Cleanup(func() { a.Close() })
+	r.a = agenttest.New(r.t, r.cfg, agent.Options{Secrets: r.secret, Clock: r.clock, NoAPI: true})
 }
 
 func (r *politeRig) stop() { must(r.t, r.a.Close()) }
@@ -339,15 +335,8 @@ func TestScheduledPollsAfterRefusedPassword(t *testing.T) {
 	r := newPoliteRigSchedule(t, "", "* * * * *")
 	r.secret["summit-password"] = "not-the-password"
 	r.sims.Payer.ResetStats()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer agenttest.Run(t, r.a, nil)()
+	ctx := context.Background()
 	runs := func() int { return pollRuns(t, r.a, "auth") + pollRuns(t, r.a, "held") }
 	const n = 15
 	for i := 1; i <= n; i++ {

@@ -2,10 +2,6 @@ package web_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"io/fs"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -20,9 +16,10 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/portal"
-	"github.com/authpilot/authpilot/examples"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/payersim"
@@ -143,10 +140,6 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL, o.summit, o.server+capture(o.captureAll))
 	cfg.Connectors[1].Schedule.Poll = o.clearviewPoll
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	secrets := authpilot.StaticSecrets(payersim.ExampleSecrets())
 	secrets["api-token"] = apiToken
 	secrets["hook-secret"] = hookSecret
@@ -162,21 +155,7 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 			return o.wrap(h), nil
 		}
 	}
-	a, err := agent.New(cfg, agent.Options{Clock: clock, Secrets: secrets, Listener: ln, Workspace: workspace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		a.Close()
-	})
+	a, _ := agenttest.Serve(t, cfg, agent.Options{Clock: clock, Secrets: secrets, Workspace: workspace})
 	return &world{a: a, st: a.Store().(*store.Store), base: a.BaseURL(), clock: clock, ny: ny, sims: sims, hook: hook}
 }
 
@@ -185,54 +164,9 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 // peer-to-peer window is one business day.
 func writeConfig(t testing.TB, dir, payerURL, rbmURL, hookURL string, summit func(string) string, server string) *config.Config {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for name, url := range map[string]string{"summit-portal.yaml": payerURL, "clearview-rbm.yaml": rbmURL} {
-		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(string(b), "\n")
-		for i, l := range lines {
-			if strings.HasPrefix(l, "base_url:") {
-				lines[i] = "base_url: " + url
-			}
-		}
-		flow := strings.Join(lines, "\n")
-		if summit != nil && name == "summit-portal.yaml" {
-			flow = summit(flow)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(flow), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	y := fmt.Sprintf(`
-practice: {name: Web Spine, timezone: America/New_York}
-data_dir: %s/data
-schedules: {deadlines: "", digest: ""}
-payers:
-  - {id: summit-ma, plan_type: medicare_advantage, connector: summit-portal, deadlines: {peer_to_peer_business_days: 1}}
-  - {id: clearview-rbm, plan_type: medicare_advantage, connector: clearview-rbm}
-connectors:
-  - {id: summit-portal, kind: portal, flow: connectors/summit-portal.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-  - {id: clearview-rbm, kind: portal, flow: connectors/clearview-rbm.yaml, schedule: {submit: "", poll: ""}, limits: {retries: 1}}
-notify:
-  sinks: [{name: ehr, type: webhook, url: %q, secret: hook-secret}]
-  routes: [{match: {}, sinks: [ehr]}]
-`, dir, hookURL) + server
-	if !strings.Contains(server, "recordings:") {
-		y += "recordings: {capture: on_failure}\n"
-	}
-	p := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg
+	return agenttest.WriteExample(t, dir, agenttest.Example{Practice: "Web Spine",
+		PayerURL: payerURL, RBMURL: rbmURL, HookURL: hookURL, Summit: summit,
+		SummitPayer: ", deadlines: {peer_to_peer_business_days: 1}", Extra: server})
 }
 
 // capture is a recordings: section keeping every run when all is set.
@@ -331,37 +265,15 @@ func client(t testing.TB) *http.Client {
 // returns the status and the body.
 func (w *world) post(t testing.TB, c *http.Client, path string, form url.Values, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("POST", w.base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", w.base)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return do(t, c, req)
+	a := daemontest.Do(t, c, "POST", w.base+path, strings.NewReader(form.Encode()), append([]string{
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", w.base, "Sec-Fetch-Site", "same-origin"}, header...)...)
+	return a.Status, string(a.Body)
 }
 
 func (w *world) getPage(t testing.TB, c *http.Client, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", w.base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return do(t, c, req)
-}
-
-func do(t testing.TB, c *http.Client, req *http.Request) (int, string) {
-	t.Helper()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	a := daemontest.Do(t, c, "GET", w.base+path, nil)
+	return a.Status, string(a.Body)
 }
 
 // httpSignIn signs name in with pw through a plain client.
@@ -394,16 +306,7 @@ func screenshot(t *testing.T, p *rod.Page, name string) {
 // wantPNG fetches path as c and fails unless it answers 200 with a PNG.
 func (w *world) wantPNG(t testing.TB, c *http.Client, path string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", w.base+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	if a := daemontest.Do(t, c, "GET", w.base+path, nil); a.Status != http.StatusOK || a.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("%s: %d %s", path, a.Status, a.Header.Get("Content-Type"))
 	}
 }

@@ -2,13 +2,13 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
+	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -28,14 +28,8 @@ func TestPersonTokens(t *testing.T) {
 		}
 	}
 	call := func(method, path, token, body string) int {
-		req, err := http.NewRequest(method, w.base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		code, _ := do(t, http.DefaultClient, req)
-		return code
+		return daemontest.Do(t, nil, method, w.base+path, strings.NewReader(body),
+			"Authorization", "Bearer "+token, "Content-Type", "application/json").Status
 	}
 	note := `{"text": "called the payer"}`
 	for _, tc := range []struct {

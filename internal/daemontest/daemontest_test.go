@@ -1,0 +1,66 @@
+package daemontest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestStartStopsOnce: stop cancels the run, waits for it and calls after
+// once, however often it is called (and again at the test's end).
+func TestStartStopsOnce(t *testing.T) {
+	var ran, after int
+	stop := Start(t, func(ctx context.Context) error {
+		<-ctx.Done()
+		ran++
+		return nil
+	}, func() error { after++; return nil })
+	stop()
+	stop()
+	if ran != 1 || after != 1 {
+		t.Fatalf("run returned %d times, after called %d times; want 1 and 1", ran, after)
+	}
+}
+
+// errorsT records what a test reports with Errorf.
+type errorsT struct {
+	testing.TB
+	errs []string
+}
+
+func (e *errorsT) Helper() {}
+
+func (e *errorsT) Errorf(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+// TestStartReportsErrors: a run or an after that fails fails the test.
+func TestStartReportsErrors(t *testing.T) {
+	rec := &errorsT{TB: t}
+	fail := func(context.Context) error { return errors.New("boom") }
+	Start(rec, fail, func() error { return errors.New("bust") })()
+	if got := strings.Join(rec.errs, "; "); got != "run: boom; after run: bust" {
+		t.Fatalf("reported %q", got)
+	}
+}
+
+func TestDo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, set := r.Header["X-Empty"]; set {
+			http.Error(w, "an empty header was sent", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("X-Seen", r.Header.Get("X-Token"))
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(r.Method + " " + r.URL.Path))
+	}))
+	defer srv.Close()
+	a := Do(t, nil, "POST", srv.URL+"/v1/cases", strings.NewReader("{}"), "X-Empty", "set", "X-Token", "t1", "X-Empty", "")
+	if a.Status != http.StatusCreated || a.Header.Get("X-Seen") != "t1" || string(a.Body) != "POST /v1/cases" {
+		t.Fatalf("answer %d %v %q", a.Status, a.Header, a.Body)
+	}
+}
