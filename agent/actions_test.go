@@ -18,7 +18,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/internal/daemontest"
 	"github.com/authpilot/authpilot/notify/notifytest"
@@ -64,7 +63,7 @@ func newActionWorld(t *testing.T) *actionWorld {
 	t.Helper()
 	dir := t.TempDir()
 	w := &actionWorld{alerts: alertHook(t, nil)}
-	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Actions test", dir, "idle", agenttest.Webhook(w.alerts.URL)))
+	cfg, _ := idleConfig(t, "Actions test", dir, "idle", w.alerts.URL, "")
 	var stop func()
 	w.a, w.base, stop = serveAgent(t, cfg, agent.Options{})
 	t.Cleanup(stop)
@@ -624,7 +623,7 @@ func TestRespondAndWithdrawThroughSummit(t *testing.T) {
 func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	dir := t.TempDir()
 	alerts := alertHook(t, nil)
-	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Send test", dir, "idle", agenttest.Webhook(alerts.URL)))
+	cfg, _ := idleConfig(t, "Send test", dir, "idle", alerts.URL, "")
 	a, base, stop := serveAgent(t, cfg, agent.Options{})
 	w := &actionWorld{a: a, base: base, alerts: alerts}
 	id := w.create(t, "SHPSENDING1", "surgery", []string{"22612"}, authpilot.StatusSubmitting, authpilot.StatusSubmitted, authpilot.StatusPended)
@@ -772,7 +771,7 @@ func BenchmarkActionNote(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := agenttest.New(b, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
+	a := openAgent(b, cfg)
 	ctx := context.Background()
 	nc := orderOf(b, "SHPBENCH01", "summit-ma", "imaging", []string{"72148"}, "M48.062", "1245319599")
 	nc.Files = nil

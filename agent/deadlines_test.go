@@ -8,7 +8,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -26,8 +25,7 @@ func TestDeadlineAlertsOnceAcrossRestarts(t *testing.T) {
 	clock := clocktest.New(submitted)
 	rcv := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: e2eWebhook, Now: clock.Now})
 	dir := t.TempDir()
-	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Deadline test", dir, "summit-portal",
-		"deadlines: {lead_times: [48h, 24h]}\n"+agenttest.Webhook(rcv.URL)))
+	cfg, _ := idleConfig(t, "Deadline test", dir, "summit-portal", rcv.URL, "deadlines: {lead_times: [48h, 24h]}\n")
 	a := openAgentAt(t, cfg, clock)
 	trackedSurgery(t, a, "SHPDUE0001", "SHP-2026-000001")
 	// Tick every 15 minutes from 3 days before the deadline to 1 day after,
@@ -90,7 +88,7 @@ func trackedSurgery(t *testing.T, a *agent.Agent, member, payerRef string) {
 // 48 h, to a quarter of the time left (30 min to 4 h).
 func TestPollTightensNearDecisionDue(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _ := agenttest.WriteConfig(t, dir, idleYAML("Tight", dir, "idle", ""))
+	cfg, _ := idleConfig(t, "Tight", dir, "idle", "", "")
 	submitted := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 	clock := clocktest.New(submitted)
 	a := openAgentAt(t, cfg, clock)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/connectortest"
@@ -41,10 +40,7 @@ func smsFlow(t *testing.T, dir, wait string) *config.Config {
 		t.Fatal("the Summit example has no totp step")
 	}
 	must(t, os.WriteFile(p, []byte(out), 0o600))
-	y, err := os.ReadFile(filepath.Join(dir, "authpilot.yaml"))
-	must(t, err)
-	cfg, _ := agenttest.WriteConfig(t, dir, strings.Replace(string(y), "recordings: {capture: on_failure}", "recordings: {capture: all}", 1))
-	return cfg
+	return editE2EConfig(t, dir, "recordings: {capture: on_failure}", "recordings: {capture: all}")
 }
 
 // openHandOff waits until the agent has a hand-off open and returns it as

@@ -38,17 +38,31 @@ connectors:
 `, practice, dir, connector) + extra
 }
 
-// reloadE2EConfig rewrites the summit-portal connector's schedule and
-// limits in the authpilot.yaml writeE2EConfig left in dir (tail replaces
-// `schedule: {…}, limits: {retries: 1}}`) and loads it again through the
-// real loader.
-func reloadE2EConfig(t *testing.T, dir, tail string) *config.Config {
+// idleConfig writes and loads (agenttest.WriteConfig) idleYAML's config
+// on dir, its alerts sent to the webhook at hookURL (agenttest.Webhook) if
+// that is set, then extra; it returns the config and the file's path.
+func idleConfig(t *testing.T, practice, dir, connector, hookURL, extra string) (*config.Config, string) {
 	t.Helper()
-	p := filepath.Join(dir, "authpilot.yaml")
-	b, err := os.ReadFile(p)
+	if hookURL != "" {
+		extra = agenttest.Webhook(hookURL) + extra
+	}
+	return agenttest.WriteConfig(t, dir, idleYAML(practice, dir, connector, extra))
+}
+
+// summitTail ends the summit-portal connector's line in writeE2EConfig's
+// authpilot.yaml: its schedule and limits.
+const summitTail = `schedule: {submit: "", poll: ""}, limits: {retries: 1}}`
+
+// editE2EConfig replaces old by new, once, in the authpilot.yaml
+// writeE2EConfig left in dir and loads it again through the real loader.
+func editE2EConfig(t *testing.T, dir, old, new string) *config.Config {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "authpilot.yaml"))
 	must(t, err)
-	y := strings.Replace(string(b), "schedule: {submit: \"\", poll: \"\"}, limits: {retries: 1}}", tail, 1)
-	cfg, _ := agenttest.WriteConfig(t, dir, y)
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("authpilot.yaml has no %q", old)
+	}
+	cfg, _ := agenttest.WriteConfig(t, dir, strings.Replace(string(b), old, new, 1))
 	return cfg
 }
 
@@ -263,7 +277,7 @@ func simsOnClock(t *testing.T, start time.Time) (*payersim.Set, *clocktest.Fake)
 
 // openAgent makes an agent on cfg with the e2e secrets and no API; it
 // closes when the test ends, if the test has not closed it.
-func openAgent(t *testing.T, cfg *config.Config) *agent.Agent {
+func openAgent(t testing.TB, cfg *config.Config) *agent.Agent {
 	t.Helper()
 	return agenttest.New(t, cfg, agent.Options{Secrets: e2eSecrets(), NoAPI: true})
 }
@@ -328,7 +342,7 @@ func apiDaemonYAML(t *testing.T, dir, practice string) (*config.Config, string, 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg, p := agenttest.WriteConfig(t, dir, idleYAML(practice, dir, "idle", fmt.Sprintf("server: {listen: %q}\n", addr)))
+	cfg, p := idleConfig(t, practice, dir, "idle", "", fmt.Sprintf("server: {listen: %q}\n", addr))
 	return cfg, p, addr
 }
 

@@ -5,16 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules/clocktest"
 )
@@ -51,10 +47,7 @@ func newLifeWorld(t *testing.T, plan authpilot.PlanType, rules ...payersim.Rule)
 	hook := alertHook(t, clock.Now)
 	dir := t.TempDir()
 	writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
-	b, err := os.ReadFile(filepath.Join(dir, "authpilot.yaml"))
-	must(t, err)
-	y := strings.Replace(string(b), "{id: summit-ma, plan_type: medicare_advantage,", "{id: summit-ma, plan_type: "+string(plan)+",", 1)
-	cfg, _ := agenttest.WriteConfig(t, dir, y)
+	cfg := editE2EConfig(t, dir, "{id: summit-ma, plan_type: medicare_advantage,", "{id: summit-ma, plan_type: "+string(plan)+",")
 	a, base, stop := serveAgent(t, cfg, agent.Options{Clock: clock})
 	t.Cleanup(stop)
 	return &lifeWorld{actionWorld: &actionWorld{a: a, base: base, alerts: hook}, clock: clock, ny: ny, sims: sims}

@@ -101,7 +101,7 @@ func TestConnectorLimits(t *testing.T) {
 			t.Cleanup(front.Close)
 			dir := t.TempDir()
 			writeE2EConfig(t, dir, front.URL, sims.RBMURL, alertHook(t, nil).URL)
-			cfg := reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
+			cfg := editE2EConfig(t, dir, summitTail, "schedule: {submit: \"\", poll: \"\"}, limits: "+tt.limits+"}")
 			a := openAgent(t, cfg)
 			for _, m := range []string{"SHPLIMIT01", "SHPLIMIT02", "SHPLIMIT03", "SHPLIMIT04"} {
 				trackRequest(t, a, sims, m, &payersim.Outcome{Fate: payersim.FatePend, AfterChecks: 1000})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/schedules/clocktest"
@@ -33,7 +32,7 @@ func TestOutboxSurvivesKill9(t *testing.T) {
 	rcv.SetAnswer(notifytest.Answer{Code: http.StatusServiceUnavailable, RetryAfter: "1", Body: "try later"})
 
 	dir := t.TempDir()
-	cfg, p := agenttest.WriteConfig(t, dir, idleYAML("Outbox test", dir, "idle", agenttest.Webhook(rcv.URL)))
+	cfg, p := idleConfig(t, "Outbox test", dir, "idle", rcv.URL, "")
 
 	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	// Wait until the child has enqueued every alert and tried to deliver.
@@ -95,12 +94,12 @@ func TestDisabledSinkQueueSurvivesKill9(t *testing.T) {
 	ehr.SetAnswer(notifytest.Answer{Code: http.StatusGone})
 
 	dir := t.TempDir()
-	cfg, p := agenttest.WriteConfig(t, dir, idleYAML("Outbox test", dir, "idle", fmt.Sprintf(`notify:
+	cfg, p := idleConfig(t, "Outbox test", dir, "idle", "", fmt.Sprintf(`notify:
   sinks:
     - {name: ehr, type: webhook, url: %q, secret: hook-secret}
     - {name: ops, type: webhook, url: %q, secret: hook-secret}
   routes: [{match: {types: [status_changed]}, sinks: [ehr]}]
-`, ehr.URL, ops.URL)))
+`, ehr.URL, ops.URL))
 
 	child := startChild(t, "TestOutboxChild", "AUTHPILOT_OUTBOX_CHILD", p)
 	select {

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -28,20 +27,9 @@ func TestPASThroughTheAgent(t *testing.T) {
 		pas.Rule{MemberID: "KPPMODI0003", Code: "63035", Fate: pas.Modify, ModifyUnits: 1},
 	)
 	ctx := context.Background()
-	create := func(member string, lines []authpilot.ServiceLine) string {
-		c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
-			Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: member},
-			Payer:   "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
-			ServiceLines: lines, Diagnoses: []string{"M51.16"}, ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)),
-		}}, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.ID
-	}
-	pended := create("KPPPEND0001", []authpilot.ServiceLine{{Code: "22551", Units: 1}, {Code: "22552", Units: 1}})
-	denied := create("KPPDENY0002", []authpilot.ServiceLine{{Code: "22514", Units: 1}})
-	modified := create("KPPMODI0003", []authpilot.ServiceLine{{Code: "63030", Units: 1}, {Code: "63035", Units: 2}})
+	pended := createPASCase(t, a, "KPPPEND0001", authpilot.ServiceLine{Code: "22551", Units: 1}, authpilot.ServiceLine{Code: "22552", Units: 1})
+	denied := createPASCase(t, a, "KPPDENY0002", authpilot.ServiceLine{Code: "22514", Units: 1})
+	modified := createPASCase(t, a, "KPPMODI0003", authpilot.ServiceLine{Code: "63030", Units: 1}, authpilot.ServiceLine{Code: "63035", Units: 2})
 
 	res := a.SubmitNow(ctx)
 	if res[0].Err != nil || res[0].Submitted != 3 {
@@ -126,29 +114,21 @@ func checkDecisionWindows(t *testing.T, a *agent.Agent, sink *notifytest.Endpoin
 	}
 }
 
-// startPAS serves a PAS simulator answering by rules until the test ends.
-func startPAS(t *testing.T, rules ...pas.Rule) (*pas.Server, string) {
-	sim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: rules}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return sim, srv.URL
-}
-
 // pasAgent is an agent without API on pasConfig against a PAS simulator
 // answering by rules, its alerts sent to an alertHook; all close when the
 // test ends.
 func pasAgent(t *testing.T, rules ...pas.Rule) (*agent.Agent, *pas.Server, *notifytest.Endpoint) {
 	t.Helper()
-	sim, url := startPAS(t, rules...)
+	sim, srv := agenttest.StartPAS(t, rules...)
 	hook := alertHook(t, nil)
-	a := openAgent(t, pasConfig(t, "PAS test", url, agenttest.Webhook(hook.URL)))
+	a := openAgent(t, pasConfig(t, "PAS test", srv.URL, agenttest.Webhook(hook.URL)))
 	return a, sim, hook
 }
 
-// pasConfig writes and loads an authpilot.yaml in a fresh directory: one
-// fhirpas connector, keystone-pas for payer keystone-ppo, against the PAS
-// simulator at pasURL, every schedule off, then notify (a notify: section,
-// or "").
+// pasConfig writes and loads an authpilot.yaml in a fresh directory: the
+// practice's payer keystone-ppo on its fhirpas connector against the PAS
+// simulator at pasURL (agenttest.KeystonePAS), every schedule off, then
+// notify (a notify: section, or "").
 func pasConfig(t *testing.T, practice, pasURL, notify string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
@@ -156,13 +136,21 @@ func pasConfig(t *testing.T, practice, pasURL, notify string) *config.Config {
 practice: {name: %s, timezone: America/New_York}
 data_dir: %s/data
 schedules: {deadlines: "", digest: ""}
-payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
-connectors:
-  - id: keystone-pas
-    kind: fhirpas
-    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
-    schedule: {submit: "", poll: ""}
-`, practice, dir, pasURL, pasURL+"/token") + notify
+`, practice, dir) + agenttest.KeystonePAS(pasURL, "") + notify
 	cfg, _ := agenttest.WriteConfig(t, dir, y)
 	return cfg
+}
+
+// createPASCase creates, through intake, Ola Berg's surgery (member
+// member, lines, diagnosis M51.16, a month from now) at the PAS payer
+// keystone-ppo and returns its ID.
+func createPASCase(t *testing.T, a *agent.Agent, member string, lines ...authpilot.ServiceLine) string {
+	t.Helper()
+	c, err := a.Intake().Create(context.Background(), &agent.NewCase{Case: authpilot.Case{
+		Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: member},
+		Payer:   "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
+		ServiceLines: lines, Diagnoses: []string{"M51.16"}, ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)),
+	}}, "test")
+	must(t, err)
+	return c.ID
 }

@@ -34,7 +34,7 @@ func TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI(t *testing.T) {
 	denial := "Denied for JANET QUARTERMAINE (DOB 07/04/1961, also shown as Jul 4, 1961 and 1961-07-04), " +
 		"member " + member + ", order " + mrn + ": six weeks of conservative care not documented."
 	info := "Send the PT notes for Quartermaine, Janet, born 7/4/61, and for Ola Berg (" + otherMbr + ")."
-	_, pasURL := startPAS(t,
+	_, pasSrv := agenttest.StartPAS(t,
 		pas.Rule{MemberID: member, Fate: pas.Deny, Reason: denial},
 		pas.Rule{MemberID: pendMbr, Fate: pas.Pend, Reason: info},
 	)
@@ -44,7 +44,7 @@ func TestPayerTextWithPHINeverReachesSinksWithoutIncludePHI(t *testing.T) {
 	plain := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clk.Now})
 	phi := notifytest.NewEndpoint(t, notifytest.EndpointOptions{Secret: hookSecret, Now: clk.Now})
 
-	cfg := pasConfig(t, "PHI test", pasURL, fmt.Sprintf(`
+	cfg := pasConfig(t, "PHI test", pasSrv.URL, fmt.Sprintf(`
 notify:
   sinks:
     - {name: coordinators, type: slack, url_secret: slack-url}

@@ -65,7 +65,7 @@ func newPoliteRigSchedule(t *testing.T, limits, poll string) *politeRig {
 		if limits == "" {
 			limits = "{retries: 1}"
 		}
-		cfg = reloadE2EConfig(t, dir, "schedule: {submit: \"\", poll: \""+poll+"\", jitter: 0s}, limits: "+limits+"}")
+		cfg = editE2EConfig(t, dir, summitTail, "schedule: {submit: \"\", poll: \""+poll+"\", jitter: 0s}, limits: "+limits+"}")
 	}
 	r := &politeRig{t: t, sims: sims, clock: clock, cfg: cfg,
 		secret: e2eSecrets(), hook: hook}

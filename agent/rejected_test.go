@@ -37,11 +37,7 @@ func checkRejected(t *testing.T, a *agent.Agent, alerts *notifytest.Endpoint, ca
 	t.Helper()
 	ctx := context.Background()
 	must(t, a.FlushAlerts(ctx, 10*time.Second))
-	c, err := a.Store().GetCase(ctx, caseID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Status != authpilot.StatusRejected || c.StatusText != words || c.LastError == "" {
+	if c := getCase(t, a, caseID); c.Status != authpilot.StatusRejected || c.StatusText != words || c.LastError == "" {
 		t.Errorf("case: %s, status text %q, last error %q; want rejected with the payer's words", c.Status, c.StatusText, c.LastError)
 	}
 	if evs := eventsOf(t, a, caseID, authpilot.EventSubmissionRejected); len(evs) != 1 || evs[0].RawText != words || evs[0].To != authpilot.StatusRejected {
@@ -139,15 +135,7 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	const words = "Subscriber has no active coverage for the date of service (ELIG-22)"
 	a, pasSim, alerts := pasAgent(t, pas.Rule{MemberID: "KPPREJ00001", Fate: pas.Reject, Reason: words})
 	ctx := context.Background()
-	c, err := a.Intake().Create(ctx, &agent.NewCase{Case: authpilot.Case{
-		Patient: authpilot.Patient{FirstName: "Ola", LastName: "Berg", DOB: authpilot.NewDate(1966, 3, 30), MemberID: "KPPREJ00001"},
-		Payer:   "keystone-ppo", Track: authpilot.TrackSurgery, OrderingProvider: authpilot.Provider{NPI: "1245319599"},
-		ServiceLines: []authpilot.ServiceLine{{Code: "22612", Units: 1}}, Diagnoses: []string{"M51.16"},
-		ServiceDate: authpilot.DateOf(time.Now().AddDate(0, 1, 0)),
-	}}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := createPASCase(t, a, "KPPREJ00001", authpilot.ServiceLine{Code: "22612", Units: 1})
 	const cycles = 4
 	for i := 0; i < cycles; i++ {
 		if res := a.SubmitNow(ctx); res[0].Err != nil {
@@ -157,11 +145,10 @@ func TestRefusedPASSubmissionStops(t *testing.T) {
 	if st := pasSim.Stats(); st.Calls["submit"] != 1 || st.Submissions != 0 {
 		t.Fatalf("after %d submit cycles the PAS API saw %d $submit calls; want exactly 1", cycles, st.Calls["submit"])
 	}
-	checkRejected(t, a, alerts, c.ID, words)
+	checkRejected(t, a, alerts, id, words)
 	// The agent's log-safe error on the case names the class and status,
 	// the payer's words stay in the status text.
-	got, _ := a.Store().GetCase(ctx, c.ID)
-	if !strings.Contains(got.LastError, "HTTP 400") {
+	if got := getCase(t, a, id); !strings.Contains(got.LastError, "HTTP 400") {
 		t.Errorf("last error %q", got.LastError)
 	}
 }

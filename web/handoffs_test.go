@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/authpilot/authpilot"
@@ -89,9 +88,7 @@ func TestHandOffCardTypesTheTextedCode(t *testing.T) {
 	texts := w.sims.Payer.Texts()
 	code := texts[len(texts)-1].Code
 	p.MustElement("#handoff-" + ho.ID + "-value").MustInput(code)
-	wait := p.MustWaitNavigation()
-	card.MustElement("button[type=submit]").MustClick()
-	wait()
+	submit(p, "#handoff-"+ho.ID+" button[type=submit]")
 	if flash := p.MustElement(".flash").MustText(); !strings.Contains(flash, "goes on") {
 		t.Errorf("flash %q", flash)
 	}
@@ -132,9 +129,7 @@ func TestCaptchaPassedThroughTheLiveView(t *testing.T) {
 		t.Fatalf("hand-off %+v", ho)
 	}
 	p := w.signIn(t, "cora")
-	wait := p.MustWaitNavigation()
-	p.MustElement("#handoff-" + ho.ID + " a.button").MustClick()
-	wait()
+	submit(p, "#handoff-"+ho.ID+" a.button")
 	// An <input type=image> is as large as its picture once it loaded.
 	frame := p.MustElement("#live-frame").MustWait(`() => this.width > 0 && this.height > 0`)
 	size := frame.MustEval(`() => [this.width, this.height]`)
@@ -154,9 +149,7 @@ func TestCaptchaPassedThroughTheLiveView(t *testing.T) {
 			t.Fatalf("after clicking %s the workspace is at %s", sel, p.MustInfo().URL)
 		}
 	}
-	wait = p.MustWaitNavigation()
-	p.MustElement("#hand-back").MustClick()
-	wait()
+	submit(p, "#hand-back")
 	if flash := p.MustElement(".flash").MustText(); !strings.Contains(flash, "Handed back") {
 		t.Errorf("flash %q", flash)
 	}
@@ -192,12 +185,6 @@ func captchaLayout(t *testing.T, w *world, width, height int) map[string]*proto.
 		out[sel] = p.MustElement(sel).MustShape().Box()
 	}
 	return out
-}
-
-func submit(p *rod.Page, sel string) {
-	wait := p.MustWaitNavigation()
-	p.MustElement(sel).MustClick()
-	wait()
 }
 
 // wantAccess checks that the access log holds exactly one row of action

@@ -243,10 +243,16 @@ func (w *world) signIn(t *testing.T, name string) *rod.Page {
 	}
 	p.MustElement("#name").MustInput(name)
 	p.MustElement("#password").MustInput(password)
-	wait := p.MustWaitNavigation()
-	p.MustElement("form button[type=submit]").MustClick()
-	wait()
+	submit(p, "form button[type=submit]")
 	return p
+}
+
+// submit clicks the element sel on p (a button or a link) and waits for
+// the page it leads to.
+func submit(p *rod.Page, sel string) {
+	wait := p.MustWaitNavigation()
+	p.MustElement(sel).MustClick()
+	wait()
 }
 
 // client is a plain HTTP client that keeps cookies and does not follow

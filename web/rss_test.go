@@ -17,7 +17,6 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config/secrets"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
@@ -76,7 +75,10 @@ keyring: {backend: file, file_dir: %s/keyring, passphrase_env: AUTHPILOT_WEB_BEN
 	}
 
 	// Seed the store in this process, then hand it to the daemon.
-	a := agenttest.New(b, cfg, agent.Options{Secrets: authpilot.StaticSecrets(vals), NoAPI: true})
+	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets(vals), NoAPI: true})
+	if err != nil {
+		b.Fatal(err)
+	}
 	seedCases(b, a, time.Now(), 5000)
 	w := &world{st: a.Store().(*store.Store), base: "http://" + addr}
 	w.addUser(b, "casey", store.RoleCoordinator)

@@ -145,9 +145,7 @@ func TestBrowserRefusals(t *testing.T) {
 
 	p := w.signIn(t, "casey")
 	p.MustNavigate(evil.URL).MustWaitLoad()
-	wait := p.MustWaitNavigation()
-	p.MustElement("#go").MustClick()
-	wait()
+	submit(p, "#go")
 	if txt := p.MustElement("main").MustText(); !strings.Contains(txt, "sent from another site and was refused") {
 		t.Errorf("the forged post answered:\n%s", txt)
 	}
@@ -171,24 +169,42 @@ func TestBrowserRefusals(t *testing.T) {
 	}
 }
 
-// TestSecondFactor: an account with TOTP on signs in only with its
-// authenticator's current code; a missing or wrong code is a failed
-// sign-in like a wrong password.
-func TestSecondFactor(t *testing.T) {
+// tessWithTOTP is a world whose coordinator tess signs in with a second
+// factor: her authenticator's code (tessCode).
+func tessWithTOTP(t *testing.T) *world {
+	t.Helper()
 	w := newWorld(t)
 	w.addUser(t, "tess", store.RoleCoordinator)
 	if err := w.st.SetTOTP(context.Background(), "tess", true); err != nil {
 		t.Fatal(err)
 	}
-	code, err := totp.GenerateCode(tessSeed, w.clock.Now())
+	return w
+}
+
+// tessCode is tess's authenticator's code at at.
+func tessCode(t *testing.T, at time.Time) string {
+	t.Helper()
+	c, err := totp.GenerateCode(tessSeed, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signIn := func(code string) int {
-		c := client(t)
-		got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {code}})
-		return got
-	}
+	return c
+}
+
+// signInTess signs tess in with her password and code through a fresh
+// client and returns the status.
+func (w *world) signInTess(t *testing.T, code string) int {
+	t.Helper()
+	got, _ := w.post(t, client(t), "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {code}})
+	return got
+}
+
+// TestSecondFactor: an account with TOTP on signs in only with its
+// authenticator's current code; a missing or wrong code is a failed
+// sign-in like a wrong password.
+func TestSecondFactor(t *testing.T) {
+	w := tessWithTOTP(t)
+	code := tessCode(t, w.clock.Now())
 	for _, tt := range []struct {
 		name, code string
 		want       int
@@ -197,12 +213,12 @@ func TestSecondFactor(t *testing.T) {
 		{"wrong code", "000000", http.StatusUnauthorized},
 		{"current code", code, http.StatusSeeOther},
 	} {
-		if got := signIn(tt.code); got != tt.want {
+		if got := w.signInTess(t, tt.code); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 	w.clock.Advance(5 * time.Minute)
-	if got := signIn(code); got != http.StatusUnauthorized {
+	if got := w.signInTess(t, code); got != http.StatusUnauthorized {
 		t.Errorf("a code from 5 minutes ago: %d, want 401", got)
 	}
 }
@@ -213,20 +229,9 @@ func TestSecondFactor(t *testing.T) {
 // older step's code is refused after it. After a restart (a new
 // workspace on the same store) the last used code is still refused.
 func TestTOTPReplay(t *testing.T) {
-	w := newWorld(t)
-	w.addUser(t, "tess", store.RoleCoordinator)
-	if err := w.st.SetTOTP(context.Background(), "tess", true); err != nil {
-		t.Fatal(err)
-	}
-	codeAt := func(at time.Time) string {
-		c, err := totp.GenerateCode(tessSeed, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	w := tessWithTOTP(t)
 	start := w.clock.Now()
-	first, second := codeAt(start), codeAt(start.Add(30*time.Second))
+	first, second := tessCode(t, start), tessCode(t, start.Add(30*time.Second))
 	for _, tt := range []struct {
 		name    string
 		advance time.Duration
@@ -237,11 +242,10 @@ func TestTOTPReplay(t *testing.T) {
 		{"the same code again", 0, first, http.StatusUnauthorized},
 		{"the same code in the next step (skew)", 30 * time.Second, first, http.StatusUnauthorized},
 		{"the next step's code", 0, second, http.StatusSeeOther},
-		{"the earlier step's code after it", 0, codeAt(start.Add(-30 * time.Second)), http.StatusUnauthorized},
+		{"the earlier step's code after it", 0, tessCode(t, start.Add(-30*time.Second)), http.StatusUnauthorized},
 	} {
 		w.clock.Advance(tt.advance)
-		c := client(t)
-		if got, _ := w.post(t, c, "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
+		if got := w.signInTess(t, tt.code); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
@@ -261,10 +265,10 @@ func TestTOTPReplay(t *testing.T) {
 		want int
 	}{
 		{"the last used code after a restart", second, http.StatusUnauthorized},
-		{"the following step's code after a restart", codeAt(start.Add(60 * time.Second)), http.StatusSeeOther},
+		{"the following step's code after a restart", tessCode(t, start.Add(60*time.Second)), http.StatusSeeOther},
 	} {
 		w.clock.Advance(30 * time.Second)
-		if got, _ := restarted.post(t, client(t), "/signin", url.Values{"name": {"tess"}, "password": {password}, "code": {tt.code}}); got != tt.want {
+		if got := restarted.signInTess(t, tt.code); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}

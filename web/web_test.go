@@ -70,9 +70,7 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	}
 
 	// The pended case: upload a PDF and send it through Summit's portal.
-	wait := p.MustWaitNavigation()
-	p.MustElement(`tr[data-case="` + pended + `"] a`).MustClick()
-	wait()
+	submit(p, `tr[data-case="`+pended+`"] a`)
 	if txt := p.MustElement("#status").MustText(); !strings.Contains(txt, "pended") {
 		t.Fatalf("case page status %q", txt)
 	}
@@ -83,9 +81,7 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	}
 	p.MustElement("#respond-files").MustSetFiles(pdf)
 	p.MustElement("#respond-note").MustInput("The lumbar MRI report.")
-	wait = p.MustWaitNavigation()
-	p.MustElement("#form-respond button[type=submit]").MustClick()
-	wait()
+	submit(p, "#form-respond button[type=submit]")
 	if txt := p.MustElement("main").MustText(); !strings.Contains(txt, "Done: respond") {
 		t.Fatalf("after sending:\n%s", txt)
 	}
@@ -130,9 +126,7 @@ func TestWorklistOrdersByNextDeadline(t *testing.T) {
 	}
 
 	// Sign out: the worklist asks to sign in again.
-	wait = p.MustWaitNavigation()
-	p.MustElement(".signout button").MustClick()
-	wait()
+	submit(p, ".signout button")
 	p.MustNavigate(w.base + "/").MustWaitLoad()
 	if u := p.MustInfo().URL; !strings.Contains(u, "/signin") {
 		t.Errorf("after sign-out the worklist is at %s", u)
@@ -149,9 +143,7 @@ func TestAssignToMe(t *testing.T) {
 	w.addUser(t, "casey", store.RoleCoordinator)
 	p := w.signIn(t, "casey")
 	p.MustNavigate(w.base + "/?status=ready").MustWaitLoad()
-	wait := p.MustWaitNavigation()
-	p.MustElement(`tr[data-case="` + two + `"] button`).MustClick()
-	wait()
+	submit(p, `tr[data-case="`+two+`"] button`)
 	if u := p.MustInfo().URL; !strings.HasSuffix(u, "/?status=ready") {
 		t.Errorf("after assigning: at %s, want back on the worklist", u)
 	}
@@ -168,9 +160,7 @@ func TestAssignToMe(t *testing.T) {
 		t.Fatalf("assigned to no one: %d rows", len(rows))
 	}
 	p.MustNavigate(w.base + "/cases/" + two).MustWaitLoad()
-	wait = p.MustWaitNavigation()
-	p.MustElement("#assignee button").MustClick()
-	wait()
+	submit(p, "#assignee button")
 	if txt := p.MustElement("#assignee").MustText(); !strings.Contains(txt, "no one") {
 		t.Errorf("after giving it back: %q", txt)
 	}

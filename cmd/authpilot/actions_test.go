@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/payersim/pas"
 )
 
@@ -308,27 +308,18 @@ func TestCaseActionErrorsAndInput(t *testing.T) {
 // PAS Claim Update to the PAS simulator on loopback, which receives the
 // file by its name — and waits for the send before it answers.
 func TestCaseRespondThroughConnector(t *testing.T) {
-	sim := pas.New(pas.Options{Scenario: pas.Scenario{Rules: []pas.Rule{
-		{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AwaitUpdate: true, Then: pas.Approve, ValidDays: 90},
-		{MemberID: "KPPPEND0002", Fate: pas.Pend, Reason: "Attach the MRI report.", AwaitUpdate: true},
-	}}})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	sim, srv := agenttest.StartPAS(t,
+		pas.Rule{MemberID: "KPPPEND0001", Fate: pas.Pend, Reason: "Attach the EMG report.", AwaitUpdate: true, Then: pas.Approve, ValidDays: 90},
+		pas.Rule{MemberID: "KPPPEND0002", Fate: pas.Pend, Reason: "Attach the MRI report.", AwaitUpdate: true},
+	)
 	dir := t.TempDir()
 	t.Setenv("AUTHPILOT_TEST_KEYRING", "correct horse battery staple")
 	cfg := writeFile(t, filepath.Join(dir, "authpilot.yaml"), fmt.Sprintf(`
 practice: {name: Test Spine, timezone: America/New_York}
 data_dir: %s/data
-keyring: {backend: file, file_dir: %s/keyring, passphrase_env: AUTHPILOT_TEST_KEYRING}
+keyring: {backend: file, file_dir: %[1]s/keyring, passphrase_env: AUTHPILOT_TEST_KEYRING}
 schedules: {deadlines: "", digest: ""}
-payers: [{id: keystone-ppo, plan_type: commercial, connector: keystone-pas}]
-connectors:
-  - id: keystone-pas
-    kind: fhirpas
-    options: {base_url: %q, token_url: %q, client_id: authpilot, client_secret: pas-secret}
-    schedule: {submit: "", poll: ""}
-    limits: {retries: 0}
-`, dir, dir, srv.URL, srv.URL+"/token"))
+`, dir)+agenttest.KeystonePAS(srv.URL, "{retries: 0}"))
 	if code, out, errs := run(t, pas.DefaultClientSecret, "secrets", "set", "pas-secret", "--config", cfg); code != 0 {
 		t.Fatalf("secrets set: %d %s %s", code, out, errs)
 	}

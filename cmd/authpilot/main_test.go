@@ -71,13 +71,21 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-func TestSecretsRoundTripNeverPrintsValues(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "authpilot.yaml")
+// keyringSetup writes the smallest config in a fresh directory and sets
+// the passphrase of its default keyring (a file in the data directory);
+// it returns the config's path.
+func keyringSetup(t *testing.T) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "authpilot.yaml")
 	if err := os.WriteFile(cfg, []byte("practice: {name: T, timezone: UTC}\ndata_dir: data\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AUTHPILOT_KEYRING_PASSPHRASE", "pass-phrase-for-tests")
+	return cfg
+}
+
+func TestSecretsRoundTripNeverPrintsValues(t *testing.T) {
+	cfg := keyringSetup(t)
 	const value = "s3cr3t-portal-password"
 	if code, out, errs := run(t, value+"\n", "secrets", "set", "--config", cfg, "summit-password"); code != 0 {
 		t.Fatalf("set: %d %s %s", code, out, errs)
@@ -113,12 +121,7 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 func TestFlagsAfterArguments(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "authpilot.yaml")
-	if err := os.WriteFile(cfg, []byte("practice: {name: T, timezone: UTC}\ndata_dir: data\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AUTHPILOT_KEYRING_PASSPHRASE", "pass-phrase-for-tests")
+	cfg := keyringSetup(t)
 	if code, _, errs := run(t, "v", "secrets", "set", "api-token", "--config", cfg); code != 0 {
 		t.Fatalf("flags after the name: %s", errs)
 	}
