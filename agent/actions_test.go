@@ -19,7 +19,7 @@ import (
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
 	"github.com/authpilot/authpilot/config"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/schedules"
@@ -104,11 +104,11 @@ type answer struct {
 func (w *actionWorld) call(t *testing.T, method, path, contentType string, body io.Reader, hdr ...string) answer {
 	t.Helper()
 	// The request and its answer are checked against openapi.json.
-	ans := daemontest.Do(t, agent.SpecClient(t), method, w.base+path, body,
-		append([]string{"Authorization", "Bearer " + e2eToken, "Content-Type", contentType}, hdr...)...)
+	code, b, h := testhttp.Send(t, agent.SpecClient(t), testhttp.NewRequest(t, method, w.base+path, body,
+		append([]string{"Authorization", "Bearer " + e2eToken, "Content-Type", contentType}, hdr...)...))
 	var m map[string]any
-	_ = json.Unmarshal(ans.Body, &m)
-	return answer{ans.Status, ans.Header, m, ans.Body}
+	_ = json.Unmarshal(b, &m)
+	return answer{code, h, m, b}
 }
 
 func (w *actionWorld) act(t *testing.T, id, name, body string, hdr ...string) answer {

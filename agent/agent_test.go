@@ -15,6 +15,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors"
 	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
@@ -104,14 +105,14 @@ func doWith(t *testing.T, client *http.Client, method, url, token, body string) 
 	if token != "" {
 		auth = "Bearer " + token
 	}
-	ans := daemontest.Do(t, client, method, url, strings.NewReader(body), "Authorization", auth, "Content-Type", "application/json")
+	code, b, h := testhttp.Send(t, client, testhttp.NewRequest(t, method, url, strings.NewReader(body), "Authorization", auth, "Content-Type", "application/json"))
 	var out map[string]any
-	if len(ans.Body) > 0 && strings.HasPrefix(ans.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(ans.Body, &out); err != nil {
-			t.Fatalf("%s %s: bad JSON %q", method, url, ans.Body)
+	if len(b) > 0 && strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("%s %s: bad JSON %q", method, url, b)
 		}
 	}
-	return ans.Status, out
+	return code, out
 }
 
 // TestAPIIntakeSurvivesRestartAndLogsNoPHI is the foundation's acceptance:
@@ -155,9 +156,9 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	}
 	att := withDoc["attachments"].([]any)[0].(map[string]any)
 	docURL := base + "/v1/cases/" + withDoc["id"].(string) + "/documents/" + att["sha256"].(string)
-	doc := daemontest.Do(t, specClient(t), "GET", docURL, nil, "Authorization", "Bearer "+testToken)
-	if doc.Status != 200 || string(doc.Body) != "%PDF-1.4\n" {
-		t.Fatalf("attachment: %d %q", doc.Status, doc.Body)
+	code, content, _ := testhttp.Send(t, specClient(t), testhttp.NewRequest(t, "GET", docURL, nil, "Authorization", "Bearer "+testToken))
+	if code != 200 || string(content) != "%PDF-1.4\n" {
+		t.Fatalf("attachment: %d %q", code, content)
 	}
 	if code, _ := do(t, "GET", base+"/v1/cases/"+id+"/documents/"+att["sha256"].(string), testToken, ""); code != 404 {
 		t.Fatalf("another case's document: %d, want 404", code)
@@ -186,7 +187,7 @@ func TestAPIIntakeSurvivesRestartAndLogsNoPHI(t *testing.T) {
 	if code, _ := do(t, "GET", base+"/v1/cases/01NOPE", testToken, ""); code != 404 {
 		t.Fatalf("missing case: %d", code)
 	}
-	if m := daemontest.Do(t, specClient(t), "GET", base+"/metrics", nil); !strings.Contains(string(m.Body), "authpilot_http_requests_total") {
+	if _, m, _ := testhttp.Send(t, specClient(t), testhttp.NewRequest(t, "GET", base+"/metrics", nil)); !strings.Contains(string(m), "authpilot_http_requests_total") {
 		t.Fatalf("metrics lack authpilot_http_requests_total")
 	}
 	stop()

@@ -24,7 +24,7 @@ import (
 	"github.com/authpilot/authpilot/config"
 	_ "github.com/authpilot/authpilot/connectors/fhirpas"
 	"github.com/authpilot/authpilot/connectors/portal"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
@@ -64,9 +64,9 @@ func writeE2EConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config
 // returns the status and the answer.
 func postOrder(t *testing.T, base, body string) (int, []byte) {
 	t.Helper()
-	ans := daemontest.Do(t, agent.SpecClient(t), "POST", base+"/v1/cases", strings.NewReader(body),
-		"Authorization", "Bearer "+e2eToken, "Content-Type", "application/json")
-	return ans.Status, ans.Body
+	code, b, _ := testhttp.Send(t, agent.SpecClient(t), testhttp.NewRequest(t, "POST", base+"/v1/cases", strings.NewReader(body),
+		"Authorization", "Bearer "+e2eToken, "Content-Type", "application/json"))
+	return code, b
 }
 
 // postCase posts body as a new case and returns its ID.

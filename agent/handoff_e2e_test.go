@@ -17,7 +17,7 @@ import (
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/connectortest"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 )
@@ -70,8 +70,8 @@ func openHandOff(t *testing.T, a *agent.Agent, base string) handoff.View {
 
 func apiCall(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
-	ans := daemontest.Do(t, nil, method, url, strings.NewReader(body), "Authorization", "Bearer "+e2eToken)
-	return ans.Status, ans.Body
+	code, b, _ := testhttp.Send(t, http.DefaultClient, testhttp.NewRequest(t, method, url, strings.NewReader(body), "Authorization", "Bearer "+e2eToken))
+	return code, b
 }
 
 // TestSMSCodeHandOffThroughTheAgent is issue 12's acceptance 2 through the

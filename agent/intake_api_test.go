@@ -18,7 +18,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/config"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -35,11 +35,11 @@ func startAgentWith(t *testing.T, cfg *config.Config, opts Options) (string, *Ag
 // the status, the headers and the JSON body.
 func post(t *testing.T, base, key, body string) (int, http.Header, map[string]any) {
 	t.Helper()
-	ans := daemontest.Do(t, specClient(t), "POST", base+"/v1/cases", strings.NewReader(body),
-		"Authorization", "Bearer "+testToken, "Content-Type", "application/json", "Idempotency-Key", key)
+	code, b, h := testhttp.Send(t, specClient(t), testhttp.NewRequest(t, "POST", base+"/v1/cases", strings.NewReader(body),
+		"Authorization", "Bearer "+testToken, "Content-Type", "application/json", "Idempotency-Key", key))
 	var out map[string]any
-	_ = json.Unmarshal(ans.Body, &out)
-	return ans.Status, ans.Header, out
+	_ = json.Unmarshal(b, &out)
+	return code, h, out
 }
 
 func countCases(t *testing.T, st authpilot.Store) int {
@@ -241,11 +241,9 @@ func TestAPIServerTimeouts(t *testing.T) {
 // it is read.
 func TestAPIBodyLimits(t *testing.T) {
 	base, _ := startAgentWith(t, testConfig(t, t.TempDir()), Options{})
-	req, _ := http.NewRequest("POST", base+"/v1/cases", strings.NewReader(""))
+	req := testhttp.NewRequest(t, "POST", base+"/v1/cases", strings.NewReader(""), "Authorization", "Bearer "+testToken, "Content-Type", "application/json")
 	req.ContentLength = 63 << 20
 	req.Body = io.NopCloser(io.LimitReader(zeros{}, 63<<20))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/portal"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	_ "github.com/authpilot/authpilot/notify/sinks"
 	"github.com/authpilot/authpilot/payersim"
@@ -271,15 +271,15 @@ func client(t testing.TB) *http.Client {
 // returns the status and the body.
 func (w *world) post(t testing.TB, c *http.Client, path string, form url.Values, header ...string) (int, string) {
 	t.Helper()
-	a := daemontest.Do(t, c, "POST", w.base+path, strings.NewReader(form.Encode()), append([]string{
-		"Content-Type", "application/x-www-form-urlencoded", "Origin", w.base, "Sec-Fetch-Site", "same-origin"}, header...)...)
-	return a.Status, string(a.Body)
+	code, b, _ := testhttp.Send(t, c, testhttp.NewRequest(t, "POST", w.base+path, strings.NewReader(form.Encode()), append([]string{
+		"Content-Type", "application/x-www-form-urlencoded", "Origin", w.base, "Sec-Fetch-Site", "same-origin"}, header...)...))
+	return code, string(b)
 }
 
 func (w *world) getPage(t testing.TB, c *http.Client, path string) (int, string) {
 	t.Helper()
-	a := daemontest.Do(t, c, "GET", w.base+path, nil)
-	return a.Status, string(a.Body)
+	code, b, _ := testhttp.Send(t, c, testhttp.NewRequest(t, "GET", w.base+path, nil))
+	return code, string(b)
 }
 
 // httpSignIn signs name in with pw through a plain client.
@@ -312,7 +312,7 @@ func screenshot(t *testing.T, p *rod.Page, name string) {
 // wantPNG fetches path as c and fails unless it answers 200 with a PNG.
 func (w *world) wantPNG(t testing.TB, c *http.Client, path string) {
 	t.Helper()
-	if a := daemontest.Do(t, c, "GET", w.base+path, nil); a.Status != http.StatusOK || a.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("%s: %d %s", path, a.Status, a.Header.Get("Content-Type"))
+	if code, _, h := testhttp.Send(t, c, testhttp.NewRequest(t, "GET", w.base+path, nil)); code != http.StatusOK || h.Get("Content-Type") != "image/png" {
+		t.Fatalf("%s: %d %s", path, code, h.Get("Content-Type"))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/internal/testtls"
 	"github.com/authpilot/authpilot/store"
 )
@@ -24,12 +25,8 @@ func TestTLS(t *testing.T) {
 	w.addUser(t, "casey", store.RoleCoordinator)
 	c := client(t)
 	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	req, err := http.NewRequest("POST", w.base+"/signin", strings.NewReader(url.Values{"name": {"casey"}, "password": {password}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.Do(req)
+	resp, err := c.Do(testhttp.NewRequest(t, "POST", w.base+"/signin", strings.NewReader(url.Values{"name": {"casey"}, "password": {password}}.Encode()),
+		"Content-Type", "application/x-www-form-urlencoded"))
 	if err != nil {
 		t.Fatal(err)
 	}

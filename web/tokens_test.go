@@ -2,13 +2,14 @@ package web_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
-	"github.com/authpilot/authpilot/internal/daemontest"
+	"github.com/authpilot/authpilot/internal/testhttp"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -28,8 +29,9 @@ func TestPersonTokens(t *testing.T) {
 		}
 	}
 	call := func(method, path, token, body string) int {
-		return daemontest.Do(t, nil, method, w.base+path, strings.NewReader(body),
-			"Authorization", "Bearer "+token, "Content-Type", "application/json").Status
+		code, _, _ := testhttp.Send(t, http.DefaultClient, testhttp.NewRequest(t, method, w.base+path, strings.NewReader(body),
+			"Authorization", "Bearer "+token, "Content-Type", "application/json"))
+		return code
 	}
 	note := `{"text": "called the payer"}`
 	for _, tc := range []struct {

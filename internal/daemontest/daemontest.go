@@ -1,13 +1,10 @@
-// Package daemontest helps tests that run a daemon in-process and talk to
-// it over HTTP: Start runs its blocking Run in the background until the
-// test ends, Do sends it a request and reads the answer whole. It imports
-// nothing of authpilot, so the agent's own tests can use it too.
+// Package daemontest runs a daemon's blocking Run in the background of a
+// test, in-process, until the test ends. It imports nothing of authpilot,
+// so the agent's own tests can use it as well as agenttest.
 package daemontest
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"sync"
 	"testing"
 )
@@ -38,40 +35,4 @@ func Start(t testing.TB, run func(context.Context) error, after func() error) (s
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-// Answer is an HTTP response read whole.
-type Answer struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Do sends a request through c (nil: http.DefaultClient) with body (nil:
-// none) and header, name and value pairs set on the request in order (a
-// pair whose value is "" removes the header); it fails t when the request
-// cannot be made or sent.
-func Do(t testing.TB, c *http.Client, method, url string, body io.Reader, header ...string) Answer {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		if header[i+1] == "" {
-			req.Header.Del(header[i])
-		} else {
-			req.Header.Set(header[i], header[i+1])
-		}
-	}
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -45,22 +43,5 @@ func TestStartReportsErrors(t *testing.T) {
 	Start(rec, fail, func() error { return errors.New("bust") })()
 	if got := strings.Join(rec.errs, "; "); got != "run: boom; after run: bust" {
 		t.Fatalf("reported %q", got)
-	}
-}
-
-func TestDo(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, set := r.Header["X-Empty"]; set {
-			http.Error(w, "an empty header was sent", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("X-Seen", r.Header.Get("X-Token"))
-		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte(r.Method + " " + r.URL.Path))
-	}))
-	defer srv.Close()
-	a := Do(t, nil, "POST", srv.URL+"/v1/cases", strings.NewReader("{}"), "X-Empty", "set", "X-Token", "t1", "X-Empty", "")
-	if a.Status != http.StatusCreated || a.Header.Get("X-Seen") != "t1" || string(a.Body) != "POST /v1/cases" {
-		t.Fatalf("answer %d %v %q", a.Status, a.Header, a.Body)
 	}
 }

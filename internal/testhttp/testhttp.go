@@ -13,11 +13,26 @@ import (
 // It stops the test when the request cannot be made, sent or read.
 func Do(t testing.TB, method, url string, body io.Reader) (int, []byte, http.Header) {
 	t.Helper()
+	return Send(t, http.DefaultClient, NewRequest(t, method, url, body))
+}
+
+// NewRequest makes a request: method url with body (nil for none) and
+// header, name and value pairs set in order (a pair whose value is ""
+// removes that header). It stops the test when the request cannot be made.
+func NewRequest(t testing.TB, method, url string, body io.Reader, header ...string) *http.Request {
+	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Send(t, http.DefaultClient, req)
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	return req
 }
 
 // Send sends req through c and returns the answer's status, body and
