@@ -50,14 +50,18 @@ func needChromium(t *testing.T) {
 	}
 }
 
-// writeE2EConfig writes an authpilot.yaml and the example flows pointed at
-// the simulators, and returns the loaded config. A page that never
-// matches fails after 8s (the faults test waits it out); the examples'
-// 20s suits real portals.
+// e2eExample is the example config pointed at the simulators, its alerts
+// sent to hookURL. A page that never matches fails after 8s (the faults
+// test waits it out); the examples' 20s suits real portals.
+func e2eExample(payerURL, rbmURL, hookURL string) agenttest.Example {
+	return agenttest.Example{Practice: "E2E Spine", PayerURL: payerURL, RBMURL: rbmURL, HookURL: hookURL, StepTimeout: "8s"}
+}
+
+// writeE2EConfig writes e2eExample's authpilot.yaml and flows in dir and
+// returns the loaded config.
 func writeE2EConfig(t *testing.T, dir, payerURL, rbmURL, hookURL string) *config.Config {
 	t.Helper()
-	return agenttest.WriteExample(t, dir, agenttest.Example{Practice: "E2E Spine",
-		PayerURL: payerURL, RBMURL: rbmURL, HookURL: hookURL, StepTimeout: "8s"})
+	return agenttest.WriteExample(t, dir, e2eExample(payerURL, rbmURL, hookURL))
 }
 
 // postOrder posts body to the agent's intake API with the e2e token; it

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/agent/handoff"
 	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/connectors/connectortest"
@@ -22,25 +22,22 @@ import (
 	"github.com/authpilot/authpilot/payersim"
 )
 
-// smsFlow rewrites the Summit flow writeE2EConfig left in dir for the
-// portal's SMS-code login: the TOTP step becomes an ask step that waits
-// at most wait; recordings keep every step. It loads the config again.
-func smsFlow(t *testing.T, dir, wait string) *config.Config {
+// smsConfig writes e2eExample's config in dir for the portal's SMS-code
+// login: Summit's TOTP step becomes an ask step that waits at most wait;
+// recordings keep every step. It returns the loaded config.
+func smsConfig(t *testing.T, dir string, sims *payersim.Set, hookURL, wait string) *config.Config {
 	t.Helper()
-	p := filepath.Join(dir, "connectors", "summit-portal.yaml")
-	b, err := os.ReadFile(p)
-	must(t, err)
-	flow := string(b)
-	if i := strings.Index(flow, "- ask:"); i >= 0 {
-		flow = flow[:i] + "- totp: {selector: \"#mfa-code\", secret: totp}" + flow[strings.Index(flow[i:], "\n")+i:]
+	e := e2eExample(sims.PayerURL, sims.RBMURL, hookURL)
+	e.Extra = "recordings: {capture: all}\n"
+	e.Summit = func(flow string) string {
+		ask := `- ask: {selector: "#mfa-code", question: "Summit texted a code to the practice's phone: type it here.", timeout: ` + wait + `}`
+		out := strings.Replace(flow, `- totp: {selector: "#mfa-code", secret: totp}`, ask, 1)
+		if out == flow {
+			t.Fatal("the Summit example has no totp step")
+		}
+		return out
 	}
-	ask := `- ask: {selector: "#mfa-code", question: "Summit texted a code to the practice's phone: type it here.", timeout: ` + wait + `}`
-	out := strings.Replace(flow, `- totp: {selector: "#mfa-code", secret: totp}`, ask, 1)
-	if out == flow {
-		t.Fatal("the Summit example has no totp step")
-	}
-	must(t, os.WriteFile(p, []byte(out), 0o600))
-	return editE2EConfig(t, dir, "recordings: {capture: on_failure}", "recordings: {capture: all}")
+	return agenttest.WriteExample(t, dir, e)
 }
 
 // openHandOff waits until the agent has a hand-off open and returns it as
@@ -85,11 +82,10 @@ func TestSMSCodeHandOffThroughTheAgent(t *testing.T) {
 	sims := startSims(t, payersim.SetOptions{PayerMFA: payersim.MFASMS})
 	hook := alertHook(t, nil)
 	dir := t.TempDir()
-	writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, hook.URL)
 	log, logs := notifytest.NewLogger()
 	ctx := context.Background()
 
-	a, _, stop := serveAgent(t, smsFlow(t, dir, "200ms"), agent.Options{Logger: log})
+	a, _, stop := serveAgent(t, smsConfig(t, dir, sims, hook.URL, "200ms"), agent.Options{Logger: log})
 	c := trackRequest(t, a, sims, "SHPSMSCODE1", &payersim.Outcome{Fate: payersim.FateApprove, AfterChecks: 0})
 	res := a.PollNow(ctx, nil, "summit-portal")[0]
 	if !errors.Is(res.Err, authpilot.ErrNeedsHuman) || !strings.Contains(res.Err.Error(), "nobody answered the hand-off (code) within 200ms") {
@@ -102,7 +98,7 @@ func TestSMSCodeHandOffThroughTheAgent(t *testing.T) {
 	stop()
 
 	// A person is at hand now: the login waits for them a minute.
-	a, base, stop := serveAgent(t, smsFlow(t, dir, "1m"), agent.Options{Logger: log})
+	a, base, stop := serveAgent(t, smsConfig(t, dir, sims, hook.URL, "1m"), agent.Options{Logger: log})
 	defer stop()
 	if _, err := a.ResumeConnector(ctx, "summit-portal", "cli:test"); err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +12,7 @@ import (
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 	"github.com/authpilot/authpilot/payersim"
 	"github.com/authpilot/authpilot/payersim/pas"
@@ -33,20 +31,9 @@ func newIdentityWorld(t *testing.T, editFlow func(flow string) string) *identity
 	t.Helper()
 	sims := startSims(t, payersim.SetOptions{})
 	sink := alertHook(t, nil)
-	dir := t.TempDir()
-	cfg := writeE2EConfig(t, dir, sims.PayerURL, sims.RBMURL, sink.URL)
-	if editFlow != nil {
-		p := filepath.Join(dir, "connectors", "summit-portal.yaml")
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(editFlow(string(b))), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg = loadConfig(t, filepath.Join(dir, "authpilot.yaml"))
-	}
-	a := openAgent(t, cfg)
+	e := e2eExample(sims.PayerURL, sims.RBMURL, sink.URL)
+	e.Summit = editFlow
+	a := openAgent(t, agenttest.WriteExample(t, t.TempDir(), e))
 	return &identityWorld{sims: sims, agent: a, sink: sink}
 }
 
@@ -113,15 +100,6 @@ func (w *identityWorld) checkAlertNamesFieldsOnly(t *testing.T, caseID string, f
 			t.Errorf("the alert carries a patient identifier: %s", bodies[0])
 		}
 	}
-}
-
-func loadConfig(t *testing.T, path string) *config.Config {
-	t.Helper()
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg
 }
 
 // TestReconcileTakesOnlyTheCasesOwnRequest reproduces issue 10 item 1's

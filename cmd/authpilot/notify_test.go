@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authpilot/authpilot"
 	"github.com/authpilot/authpilot/agent"
-	"github.com/authpilot/authpilot/config"
+	"github.com/authpilot/authpilot/agent/agenttest"
 	"github.com/authpilot/authpilot/notify/notifytest"
 )
 
@@ -25,8 +23,7 @@ func TestNotifyEnableBesideTheDaemon(t *testing.T) {
 	hook.SetAnswer(notifytest.Answer{Code: http.StatusGone})
 	other := notifytest.NewEndpoint(t, notifytest.EndpointOptions{})
 	dir := t.TempDir()
-	p := filepath.Join(dir, "authpilot.yaml")
-	y := fmt.Sprintf(`
+	cfg, p := agenttest.WriteConfig(t, dir, fmt.Sprintf(`
 practice: {name: Notify test, timezone: America/New_York}
 data_dir: %s/data
 schedules: {deadlines: "", digest: ""}
@@ -35,19 +32,8 @@ notify:
     - {name: ehr, type: webhook, url: %q, secret: hook-secret}
     - {name: ops, type: webhook, url: %q, secret: hook-secret}
   routes: [{match: {types: [status_changed]}, sinks: [ehr]}]
-`, dir, hook.URL, other.URL)
-	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(cfg, agent.Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, NoAPI: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+`, dir, hook.URL, other.URL))
+	a := agenttest.New(t, cfg, agent.Options{Secrets: authpilot.StaticSecrets{"hook-secret": "whsec_dGVzdC1rZXk="}, NoAPI: true})
 	ctx := context.Background()
 	raise := func(n int) {
 		for i := range n {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authpilot/authpilot/config"
 	"github.com/authpilot/authpilot/store"
 )
 
@@ -38,16 +37,8 @@ func TestUserCommands(t *testing.T) {
 		}
 	}
 
-	c, err := config.Load(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, c.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTestStore(t, cfg)
 	if err := st.SetLogin(ctx, "casey", 7, time.Now().AddDate(1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
