@@ -1,4 +1,8 @@
-// Package agenttest holds helpers for tests that build whole agents.
+// Package agenttest holds helpers for tests that build whole agents: it
+// writes their config (the example flows pointed at the simulators, a PAS
+// connector, a webhook), makes and runs the agent until the test ends, and
+// checks that config check and run agree. It registers the connector kinds
+// and sinks its configs use (portal, fhirpas, the built-in sinks).
 package agenttest
 
 import (
