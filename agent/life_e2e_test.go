@@ -53,11 +53,16 @@ func newLifeWorld(t *testing.T, plan authpilot.PlanType, rules ...payersim.Rule)
 	return &lifeWorld{actionWorld: &actionWorld{a: a, base: base, alerts: hook}, clock: clock, ny: ny, sims: sims}
 }
 
-// at moves the clock to day days after Monday at h:m.
-func (w *lifeWorld) at(day, h, m int) time.Time {
-	t := time.Date(2026, 12, 7+day, h, m, 0, 0, w.ny)
-	w.clock.Set(t)
-	return t
+// at moves the clock to day days after Monday at h:m, once the alerts
+// raised so far are delivered: a delivery the daemon started before the
+// move would otherwise reach the receiver with a signature hours old by
+// its clock, be refused and hold the sink's later alerts back.
+func (w *lifeWorld) at(t *testing.T, day, h, m int) time.Time {
+	t.Helper()
+	must(t, w.a.FlushAlerts(context.Background(), 10*time.Second))
+	at := time.Date(2026, 12, 7+day, h, m, 0, 0, w.ny)
+	w.clock.Set(at)
+	return at
 }
 
 // intake creates a case at Summit through intake.
@@ -152,7 +157,7 @@ func TestLifePendedFusionAnsweredOnSummit(t *testing.T) {
 
 			// Wednesday: the coordinator uploads two PDFs (multipart, as
 			// the API takes them); the agent sends them through Summit.
-			w.at(2, 10, 30)
+			w.at(t, 2, 10, 30)
 			ct, body := multipartBody(t, `{"via": "portal", "note": "Six weeks of PT notes and the lumbar MRI report."}`,
 				map[string][]byte{"pt-notes-6-weeks.pdf": []byte("%PDF-1.4\n% PT notes\n"), "mri-lumbar-report.pdf": []byte("%PDF-1.4\n% MRI\n")})
 			if a := w.call(t, "POST", "/v1/cases/"+id+"/actions/respond", ct, body); a.status != 200 {
@@ -179,7 +184,7 @@ func TestLifePendedFusionAnsweredOnSummit(t *testing.T) {
 				t.Errorf("MA decision due moved from %v to %v by the response", dueAtPend, dueAfter)
 			}
 
-			w.at(3, 9, 0)
+			w.at(t, 3, 9, 0)
 			w.poll(t)
 			c = w.get(t, id)
 			if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "PA2612000777" {
@@ -209,12 +214,12 @@ func TestLifeDeniedESIOverturnedAfterPeerToPeer(t *testing.T) {
 	}
 
 	// Monday 11:00: the call is set for Wednesday 14:00.
-	w.at(0, 11, 0)
+	w.at(t, 0, 11, 0)
 	call := time.Date(2026, 12, 9, 14, 0, 0, 0, w.ny)
 	w.action(t, id, "p2p", fmt.Sprintf(`{"op": "schedule", "scheduled_at": %q, "with_whom": "Dr. Renee Alvarez, medical director", "phone": "800-555-0142"}`,
 		call.Format(time.RFC3339)))
 	// Tuesday afternoon: the reminder, before the call.
-	w.at(1, 15, 0)
+	w.at(t, 1, 15, 0)
 	_, err := w.a.CheckDeadlines(ctx)
 	must(t, err)
 	must(t, w.a.FlushAlerts(ctx, 10*time.Second))
@@ -228,14 +233,14 @@ func TestLifeDeniedESIOverturnedAfterPeerToPeer(t *testing.T) {
 	}
 	// Wednesday 09:30: the watch looks (daily while the peer-to-peer is
 	// open): still denied.
-	w.at(2, 9, 30)
+	w.at(t, 2, 9, 30)
 	w.poll(t)
 	if c := w.get(t, id); c.Status != authpilot.StatusDenied || c.WatchedAt == nil {
 		t.Fatalf("Wednesday morning: %s, watched %v", c.Status, c.WatchedAt)
 	}
 	// Wednesday 15:00: the call overturned the denial; Summit records it
 	// and will show the approval; staff record the outcome.
-	w.at(2, 15, 0)
+	w.at(t, 2, 15, 0)
 	ref := w.get(t, id).PayerRef
 	if _, err := w.sims.Payer.RecordPeerToPeer(ref, payersim.PeerToPeerInput{Outcome: "overturned", AuthNumber: "PA2699041707"}); err != nil {
 		t.Fatal(err)
@@ -248,14 +253,14 @@ func TestLifeDeniedESIOverturnedAfterPeerToPeer(t *testing.T) {
 		}
 	}
 	// The same afternoon's poll: the case was watched today.
-	w.at(2, 16, 0)
+	w.at(t, 2, 16, 0)
 	w.poll(t)
 	if c := w.get(t, id); c.Status != authpilot.StatusDenied {
 		t.Fatalf("watched twice on Wednesday: %s", c.Status)
 	}
 	// Thursday's 09:00 poll (earlier in the day than Wednesday's): the
 	// watch sees Summit's approval.
-	w.at(3, 9, 0)
+	w.at(t, 3, 9, 0)
 	w.poll(t)
 	c := w.get(t, id)
 	if c.Status != authpilot.StatusApproved || c.Determination == nil || c.Determination.AuthNumber != "PA2699041707" || c.Determination.DenialReason != "" {
@@ -272,7 +277,7 @@ func TestLifeDeniedESIOverturnedAfterPeerToPeer(t *testing.T) {
 	// The weeks of the appeal window pass: nothing about an appeal or a
 	// peer-to-peer alerts any more.
 	for day := 4; day <= 60; day += 7 {
-		w.at(day, 9, 0)
+		w.at(t, day, 9, 0)
 		_, err := w.a.CheckDeadlines(ctx)
 		must(t, err)
 	}
@@ -299,7 +304,7 @@ func TestLifeMRIByPhoneMovedAndWithdrawn(t *testing.T) {
 	ctx := context.Background()
 
 	// Tuesday 14:00: Summit approves on the phone and faxes the letter.
-	w.at(1, 14, 0)
+	w.at(t, 1, 14, 0)
 	letter := []byte("%PDF-1.4\n% Summit approval letter, lumbar MRI\n")
 	ct, body := multipartBody(t, `{"source": "phone", "notice_date": "2026-12-08", "status": "approved", "auth_number": "PA2630099001",
 		"valid_from": "2026-12-08", "valid_to": "2027-01-07", "approved_lines": [{"code": "72148", "units": 1}]}`,
@@ -319,7 +324,7 @@ func TestLifeMRIByPhoneMovedAndWithdrawn(t *testing.T) {
 
 	// Wednesday: the MRI moves to 19 January, after the validity ends on
 	// 7 January: the alert is out at once, before any deadline sweep.
-	w.at(2, 10, 0)
+	w.at(t, 2, 10, 0)
 	moved := w.clock.Now()
 	w.action(t, id, "update", `{"service_date": "2027-01-19"}`)
 	must(t, w.a.FlushAlerts(ctx, 10*time.Second))
@@ -331,7 +336,7 @@ func TestLifeMRIByPhoneMovedAndWithdrawn(t *testing.T) {
 	}
 
 	// Thursday: the MRI is cancelled; the request is withdrawn on Summit.
-	w.at(3, 11, 0)
+	w.at(t, 3, 11, 0)
 	w.action(t, id, "withdraw", `{"via": "portal", "reason": "The patient cancelled the MRI."}`)
 	w.a.WaitSends()
 	c = w.get(t, id)
