@@ -2,7 +2,6 @@ package agenttest
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,30 +61,17 @@ type Example struct {
 // authpilot.yaml as e says, and loads it (WriteConfig).
 func WriteExample(t testing.TB, dir string, e Example) *config.Config {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for name, url := range map[string]string{"summit-portal.yaml": e.PayerURL, "clearview-rbm.yaml": e.RBMURL} {
-		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
-		if err != nil {
-			t.Fatal(err)
+	err := examples.WriteFlows(dir, examples.Simulators{Payer: e.PayerURL, RBM: e.RBMURL}, func(name, flow string) string {
+		if e.StepTimeout != "" {
+			flow = examples.StepTimeout(flow, e.StepTimeout)
 		}
-		lines := strings.Split(string(b), "\n")
-		for i, l := range lines {
-			if strings.HasPrefix(l, "base_url:") {
-				lines[i] = "base_url: " + url
-			}
-			if e.StepTimeout != "" && strings.HasPrefix(strings.TrimSpace(l), "step_timeout:") {
-				lines[i] = "  step_timeout: " + e.StepTimeout
-			}
-		}
-		flow := strings.Join(lines, "\n")
 		if e.Summit != nil && name == "summit-portal.yaml" {
 			flow = e.Summit(flow)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(flow), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		return flow
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	y := fmt.Sprintf(`
 practice: {name: %s, timezone: America/New_York}

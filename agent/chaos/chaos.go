@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -535,26 +534,11 @@ func freeAddr() (string, error) {
 // keyring, one webhook sink every alert routes to) and the example flows
 // pointed at the simulators.
 func writeConfig(dir string, urls map[string]string, hookURL, apiAddr string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
+	err := examples.WriteFlows(dir, examples.Simulators{Payer: urls["payer"], RBM: urls["rbm"]}, func(_, flow string) string {
+		return examples.StepTimeout(flow, "8s")
+	})
+	if err != nil {
 		return err
-	}
-	for name, url := range map[string]string{"summit-portal.yaml": urls["payer"], "clearview-rbm.yaml": urls["rbm"]} {
-		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
-		if err != nil {
-			return err
-		}
-		lines := strings.Split(string(b), "\n")
-		for i, l := range lines {
-			if strings.HasPrefix(l, "base_url:") {
-				lines[i] = "base_url: " + url
-			}
-			if strings.HasPrefix(strings.TrimSpace(l), "step_timeout:") {
-				lines[i] = "  step_timeout: 8s"
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(strings.Join(lines, "\n")), 0o600); err != nil {
-			return err
-		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "passphrase"), []byte("chaos-keyring-passphrase-0b7d\n"), 0o600); err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -501,34 +500,12 @@ func demoSecrets(slackURL, hookSecret string) authpilot.StaticSecrets {
 // writeConfig writes the demo's authpilot.yaml and the example flows,
 // pointed at the simulators.
 func writeConfig(dir string, sims *payersim.Set, hookURL string) (string, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "connectors"), 0o700); err != nil {
+	if err := examples.WriteFlows(dir, examples.Simulators{Payer: sims.PayerURL, RBM: sims.RBMURL}, nil); err != nil {
 		return "", err
-	}
-	flows := map[string]string{"summit-portal.yaml": sims.PayerURL, "clearview-rbm.yaml": sims.RBMURL}
-	for name, url := range flows {
-		b, err := fs.ReadFile(examples.FS, "connectors/"+name)
-		if err != nil {
-			return "", err
-		}
-		text := replaceBaseURL(string(b), url)
-		if err := os.WriteFile(filepath.Join(dir, "connectors", name), []byte(text), 0o600); err != nil {
-			return "", err
-		}
 	}
 	cfg := fmt.Sprintf(demoConfig, dir, sims.PASURL, sims.PASURL, hookURL)
 	p := filepath.Join(dir, "authpilot.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
-}
-
-// replaceBaseURL points a flow's base_url line at url.
-func replaceBaseURL(flow, url string) string {
-	lines := strings.Split(flow, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, "base_url:") {
-			lines[i] = "base_url: " + url
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 const demoConfig = `# Written by authpilot demo.
