@@ -515,6 +515,7 @@ connectors:
       login:
         steps:
           - ask: {selector: "#code", question: "Type the texted code."}
+    limits: {timeout: 2m}
 notify:
   sinks:
     - name: chat
@@ -541,10 +542,12 @@ notify:
 		`warn.yaml:16: connectors[1] "portal-big": limits.pages: 3 is more than browser.max_pages (2), which every portal connector shares: no more than 2 pages open at once`,
 		// An ask step waits longer than the flow that bounds its visit.
 		`warn.yaml:23: connectors[2] "portal-ask": login.steps[0]: ask: limits.hand_off_timeout 10m0s is longer than limits.flow_timeout 3m0s, which bounds the visit: a person has 3m0s to answer (raise limits.flow_timeout, and the connector's limits.timeout)`,
-		`warn.yaml:25: notify: sinks but no routes: only connectors' notify lists send alerts`,
-		`warn.yaml:29: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
-		`warn.yaml:32: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
-		`warn.yaml:37: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
+		// ... and the connector's run ends before the flow's time does.
+		`warn.yaml:24: connectors[2] "portal-ask": limits.timeout: 2m0s is shorter than the 3m0s a visit may wait for a person (an ask step): the run stops it first (raise limits.timeout)`,
+		`warn.yaml:26: notify: sinks but no routes: only connectors' notify lists send alerts`,
+		`warn.yaml:30: notify.sinks[0] "chat": include_phi: sends patient details to Slack`,
+		`warn.yaml:33: notify.sinks[1] "ehr": url: plain http: deliveries are not encrypted`,
+		`warn.yaml:38: notify.sinks[2] "chat-refs": include_order_ref: sends order references (often MRNs) to Slack`,
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("Warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -415,6 +415,7 @@ func (v *validator) connectors(sinks []string) []string {
 		v.atLeast(p+".limits.pages", l.Pages, 0)
 		v.pagesWithinCap(p, cn)
 		v.positive(p+".limits.timeout", l.Timeout)
+		v.handOffWithinTimeout(p, cn)
 		v.atLeast(p+".limits.retries", l.Retries, 0)
 		v.atLeast(p+".limits.requests_per_minute", l.RequestsPerMinute, 0)
 		v.atLeast(p+".limits.logins_per_hour", l.LoginsPerHour, 1)
@@ -507,6 +508,20 @@ func (v *validator) pagesWithinCap(p string, cn *Connector) {
 	if n, key := pc.PageCap(); n > 0 && cn.Limits.Pages > n {
 		v.warnf(p+".limits.pages", "%d is more than %s.%s (%d), which every %s connector shares: no more than %d pages open at once",
 			cn.Limits.Pages, kind.Section.Name, key, n, kind.Name, n)
+	}
+}
+
+// handOffWithinTimeout warns about a connector whose run ends
+// (limits.timeout) before a person could answer one of its visits'
+// hand-offs: the run would stop the visit that waits.
+func (v *validator) handOffWithinTimeout(p string, cn *Connector) {
+	w, ok := cn.Options.(connectors.HandOffWaiter)
+	if !ok || cn.Limits.Timeout <= 0 {
+		return
+	}
+	if wait := w.HandOffWait(); wait > time.Duration(cn.Limits.Timeout) {
+		v.warnf(p+".limits.timeout", "%s is shorter than the %s a visit may wait for a person (an ask step): the run stops it first (raise limits.timeout)",
+			time.Duration(cn.Limits.Timeout), wait)
 	}
 }
 

@@ -272,6 +272,15 @@ type PageCapper interface {
 	PageCap() (pages int, key string)
 }
 
+// HandOffWaiter is implemented by Options whose visits may stop and wait
+// for a person (the portal kind's ask step): config check warns about a
+// connector whose run ends (limits.timeout) before such a wait can.
+type HandOffWaiter interface {
+	// HandOffWait is the longest a visit may wait for a person, as far
+	// as the options themselves let it (zero: never).
+	HandOffWait() time.Duration
+}
+
 // SectionOwner returns the kind that owns the top-level config section
 // name.
 func SectionOwner(name string) (Kind, bool) {

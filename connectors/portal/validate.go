@@ -3,6 +3,7 @@ package portal
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -374,21 +375,40 @@ func callCycle(o *Options, name string, f *Flow, stack []string) string {
 // than limits.flow_timeout, which bounds the visit it pauses: the person
 // has only the flow's time to answer.
 func (d *decoder) handOffWait(o *Options) {
-	for _, f := range o.allFlows() {
-		walkSteps(f.Steps, func(st *Step) {
-			a, ok := st.action.(*askStep)
-			if !ok {
-				return
-			}
-			wait, what := a.Timeout, "timeout"
-			if wait == 0 {
-				wait, what = o.Limits.HandOffTimeout, "limits.hand_off_timeout"
-			}
-			if wait > o.Limits.FlowTimeout {
-				d.warnings = append(d.warnings, fieldErr(st.Line, st.Path, fmt.Sprintf(
-					"ask: %s %s is longer than limits.flow_timeout %s, which bounds the visit: a person has %s to answer (raise limits.flow_timeout, and the connector's limits.timeout)",
-					what, wait, o.Limits.FlowTimeout, o.Limits.FlowTimeout)))
+	o.eachAsk(func(st *Step, wait time.Duration, what string) {
+		if wait > o.Limits.FlowTimeout {
+			d.warnings = append(d.warnings, fieldErr(st.Line, st.Path, fmt.Sprintf(
+				"ask: %s %s is longer than limits.flow_timeout %s, which bounds the visit: a person has %s to answer (raise limits.flow_timeout, and the connector's limits.timeout)",
+				what, wait, o.Limits.FlowTimeout, o.Limits.FlowTimeout)))
+		}
+	})
+}
+
+// HandOffWait implements connectors.HandOffWaiter: the longest wait of an
+// ask step, cut to limits.flow_timeout, which bounds its visit.
+func (o *Options) HandOffWait() time.Duration {
+	var longest time.Duration
+	o.eachAsk(func(_ *Step, wait time.Duration, _ string) {
+		longest = max(longest, min(wait, o.Limits.FlowTimeout))
+	})
+	return longest
+}
+
+// eachAsk calls f with every ask step of every flow, the time it waits for
+// a person and the key that sets that time (its timeout, else
+// limits.hand_off_timeout).
+func (o *Options) eachAsk(f func(st *Step, wait time.Duration, what string)) {
+	for _, fl := range o.allFlows() {
+		walkSteps(fl.Steps, func(st *Step) {
+			if a, ok := st.action.(*askStep); ok {
+				if a.Timeout != 0 {
+					f(st, a.Timeout, "timeout")
+				} else {
+					f(st, o.Limits.HandOffTimeout, "limits.hand_off_timeout")
+				}
 			}
 		})
 	}
 }
+
+var _ connectors.HandOffWaiter = (*Options)(nil)
