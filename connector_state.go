@@ -30,6 +30,10 @@ type ConnectorState struct {
 	NotBeforeReason string    `json:"not_before_reason,omitempty"`
 	// Logins are the login attempts of the last hour, oldest first.
 	Logins []time.Time `json:"logins,omitempty"`
+	// FailedRuns counts the connector's runs in a row that failed (0
+	// after one that worked), in every process and across restarts: the
+	// third raises connector_failing.
+	FailedRuns int `json:"failed_runs,omitempty"`
 	// ResumedAt and ResumedBy record the last resume.
 	ResumedAt time.Time `json:"resumed_at,omitzero"`
 	ResumedBy string    `json:"resumed_by,omitempty"`

@@ -171,11 +171,11 @@ func (a *Agent) NextRun(connectorID string) time.Time {
 	return next
 }
 
-// FailureStreak is how many of the connector's runs in a row failed (in
-// this process's memory).
-func (a *Agent) FailureStreak(connectorID string) int {
+// FailureStreak is how many of the connector's runs in a row failed, by
+// any process, across restarts.
+func (a *Agent) FailureStreak(ctx context.Context, connectorID string) int {
 	if r := a.runners[connectorID]; r != nil {
-		return r.Failures()
+		return r.Failures(ctx)
 	}
 	return 0
 }

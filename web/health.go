@@ -108,7 +108,7 @@ func (s *Site) connectorHealth(ctx context.Context, now time.Time) ([]ConnectorH
 	}
 	out := make([]ConnectorHealth, 0, len(sts))
 	for _, st := range sts {
-		h := ConnectorHealth{ConnectorStatus: st, Failures: s.a.FailureStreak(st.ID), Next: s.a.NextRun(st.ID)}
+		h := ConnectorHealth{ConnectorStatus: st, Failures: s.a.FailureStreak(ctx, st.ID), Next: s.a.NextRun(st.ID)}
 		if r, ok := runs[st.ID]; ok {
 			h.LastRun = &r
 		}

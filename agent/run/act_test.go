@@ -63,14 +63,7 @@ func TestRunnerActions(t *testing.T) {
 	ctx := context.Background()
 	clk, st, rs, m := standalone(t)
 	build := func(conn *acting) *Runner {
-		r, err := New("payer", Limits{Timeout: time.Minute, Polite: Politeness{LoginsPerHour: 100, Pause: time.Hour,
-			PauseMax: 24 * time.Hour, MaxRetryAfter: 6 * time.Hour}},
-			Deps{Store: st, Clock: clk, Recordings: recs{rs}, Alerts: &kicks{}, PHI: noPHI{}, Metrics: m},
-			func(connectors.Env) (connectors.Connector, error) { return conn, nil }, connectors.Env{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return testRunner(t, Deps{Store: st, Clock: clk, Recordings: recs{rs}, Alerts: &kicks{}, PHI: noPHI{}, Metrics: m}, conn)
 	}
 	alerts := func() []string {
 		var got []string

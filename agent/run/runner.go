@@ -100,9 +100,11 @@ type Runner struct {
 	metrics *Metrics
 	log     *slog.Logger
 
-	mu       sync.Mutex // held for a whole run
-	failMu   sync.Mutex
-	failures int // consecutive failed runs
+	mu     sync.Mutex // held for a whole run
+	failMu sync.Mutex
+	// failures is the streak of failed runs as last stored
+	// (ConnectorState.FailedRuns) or, when the store failed, counted.
+	failures int
 }
 
 // New builds the runner of connector id: it paces the connector's
@@ -295,14 +297,7 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, rec Recording, jo
 	}
 	r.metrics.Runs.WithLabelValues(r.id, job, outcome).Inc()
 	r.metrics.Duration.WithLabelValues(r.id, job).Observe(time.Since(start).Seconds())
-	r.failMu.Lock()
-	if runErr == nil {
-		r.failures = 0
-	} else {
-		r.failures++
-	}
-	streak := r.failures
-	r.failMu.Unlock()
+	streak := r.countRun(ctx, log, runErr == nil)
 	if runErr == nil {
 		r.resolveProblems(ctx, log, job)
 		return
@@ -345,9 +340,39 @@ func (r *Runner) finish(ctx context.Context, log *slog.Logger, rec Recording, jo
 	r.alerts.Kick()
 }
 
+// countRun adds a run to the connector's streak of failed runs (ok ends
+// it) and returns the streak. The streak is kept in the store, so that a
+// restart, or a run from another process, continues it; when the store
+// cannot be written the process's own count stands in.
+func (r *Runner) countRun(ctx context.Context, log *slog.Logger, ok bool) int {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	st, err := r.store.UpdateConnectorState(context.WithoutCancel(ctx), r.id, func(st *authpilot.ConnectorState) ([]authpilot.Alert, error) {
+		if ok {
+			st.FailedRuns = 0
+		} else {
+			st.FailedRuns++
+		}
+		return nil, nil
+	})
+	if err != nil {
+		log.Error("failed-run streak not stored", "err", err)
+		if r.failures++; ok {
+			r.failures = 0
+		}
+		return r.failures
+	}
+	r.failures = st.FailedRuns
+	return r.failures
+}
+
 // Failures is the connector's current streak of failed runs (0 after a
-// run that worked; kept in memory, so a restart starts it over).
-func (r *Runner) Failures() int {
+// run that worked) as stored, by any process and before a restart; the
+// last one this process knew when the store cannot be read.
+func (r *Runner) Failures(ctx context.Context) int {
+	if st, err := r.store.ConnectorState(ctx, r.id); err == nil {
+		return st.FailedRuns
+	}
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
 	return r.failures

@@ -84,13 +84,7 @@ func TestRunnerStandalone(t *testing.T) {
 	}), nil))
 	k := &kicks{}
 	conn := &scripted{}
-	r, err := New("payer", Limits{Timeout: time.Minute, Polite: Politeness{LoginsPerHour: 100, Pause: time.Hour,
-		PauseMax: 24 * time.Hour, MaxRetryAfter: 6 * time.Hour}},
-		Deps{Store: st, Clock: clk, Recordings: recs{rs}, Alerts: k, PHI: noPHI{}, Metrics: m, Logger: log},
-		func(connectors.Env) (connectors.Connector, error) { return conn, nil }, connectors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testRunner(t, Deps{Store: st, Clock: clk, Recordings: recs{rs}, Alerts: k, PHI: noPHI{}, Metrics: m, Logger: log}, conn)
 	newAlerts := func() []string {
 		var got []string
 		if _, err := st.RouteNew(ctx, func(a authpilot.Alert) []string {
@@ -160,6 +154,19 @@ func TestRunnerStandalone(t *testing.T) {
 	}
 }
 
+// testRunner is connector payer's Runner on d with a minute's timeout and
+// room for 100 logins an hour, building conn.
+func testRunner(t *testing.T, d Deps, conn connectors.Connector) *Runner {
+	t.Helper()
+	r, err := New("payer", Limits{Timeout: time.Minute, Polite: Politeness{LoginsPerHour: 100, Pause: time.Hour,
+		PauseMax: 24 * time.Hour, MaxRetryAfter: 6 * time.Hour}},
+		d, func(connectors.Env) (connectors.Connector, error) { return conn, nil }, connectors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
@@ -193,4 +200,62 @@ func standalone(t *testing.T) (*clocktest.Fake, *store.Store, *recordings.Store,
 		AlertsRaised: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "alerts"}, []string{"type"}),
 	}
 	return clk, st, rs, m
+}
+
+// TestFailureStreakSurvivesRestart: the streak of failed runs is the
+// store's, not the process's. Two runs fail, the process stops (store
+// closed, runner gone); after the restart the next failure is the third in
+// a row and raises connector_failing, as it would have without the
+// restart, and the health page's count says 3; a run that works ends it.
+func TestFailureStreakSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	clk, _, rs, m := standalone(t)
+	dir := t.TempDir()
+	down := &authpilot.Error{Class: authpilot.ErrRetryable, Step: "login.steps[0] goto", Msg: "HTTP 503"}
+	conn := &scripted{}
+	start := func() (*Runner, *store.Store) {
+		st, err := store.Open(ctx, dir, store.WithClock(clk.Now), store.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testRunner(t, Deps{Store: st, Clock: clk, Recordings: recs{rs}, Alerts: &kicks{}, PHI: noPHI{}, Metrics: m}, conn), st
+	}
+	run := func(r *Runner, st *store.Store, openErr error) []authpilot.AlertType {
+		t.Helper()
+		conn.set(openErr)
+		r.Lock()
+		r.Run(ctx, "poll", nil, func(context.Context, Visit) error { return nil })
+		r.Unlock()
+		clk.Advance(10 * time.Minute)
+		var got []authpilot.AlertType
+		if _, err := st.RouteNew(ctx, func(a authpilot.Alert) []string { got = append(got, a.Type); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	r, st := start()
+	for i := 1; i <= 2; i++ {
+		if got := run(r, st, down); len(got) != 0 {
+			t.Fatalf("failed run %d raised %v", i, got)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, st = start()
+	t.Cleanup(func() { st.Close() })
+	if n := r.Failures(ctx); n != 2 {
+		t.Errorf("after the restart the streak is %d, want 2", n)
+	}
+	if got := run(r, st, down); len(got) != 1 || got[0] != authpilot.AlertConnectorFailing {
+		t.Errorf("the third failure in a row, after a restart, raised %v, want connector_failing", got)
+	}
+	if n := r.Failures(ctx); n != 3 {
+		t.Errorf("streak %d after the third failure, want 3", n)
+	}
+	run(r, st, nil)
+	if n := r.Failures(ctx); n != 0 {
+		t.Errorf("streak %d after a run that worked, want 0", n)
+	}
 }
