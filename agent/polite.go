@@ -81,6 +81,9 @@ type ConnectorStatus struct {
 	LoginsPerHour int       `json:"logins_per_hour"`
 	ResumedAt     time.Time `json:"resumed_at,omitzero"`
 	ResumedBy     string    `json:"resumed_by,omitempty"`
+	// FailedRuns is the streak of failed runs (any process, across
+	// restarts); the third raises connector_failing.
+	FailedRuns int `json:"failed_runs,omitempty"`
 }
 
 // ConnectorStatuses reports every configured connector's login state, in
@@ -103,7 +106,7 @@ func ConnectorStatuses(ctx context.Context, st authpilot.Store, cfgConnectors []
 		}
 		cs := ConnectorStatus{ID: c.ID, Kind: c.Kind, State: "active", LoginsPerHour: c.polite.LoginsPerHour,
 			LoginsLastHr: s.LoginsSince(now.Add(-time.Hour)), ResumedAt: s.ResumedAt, ResumedBy: s.ResumedBy,
-			Strikes: s.Strikes}
+			Strikes: s.Strikes, FailedRuns: s.FailedRuns}
 		if s.Paused {
 			// Past its back-off a paused connector tries one login; it
 			// stays "paused" until that login works.
@@ -171,11 +174,3 @@ func (a *Agent) NextRun(connectorID string) time.Time {
 	return next
 }
 
-// FailureStreak is how many of the connector's runs in a row failed, by
-// any process, across restarts.
-func (a *Agent) FailureStreak(ctx context.Context, connectorID string) int {
-	if r := a.runners[connectorID]; r != nil {
-		return r.Failures(ctx)
-	}
-	return 0
-}

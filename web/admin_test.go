@@ -114,6 +114,7 @@ func TestHealthConnectors(t *testing.T) {
 	}
 	if _, err := w.st.UpdateConnectorState(ctx, "clearview-rbm", func(s *authpilot.ConnectorState) ([]authpilot.Alert, error) {
 		s.Paused, s.PauseReason, s.PausedAt = true, "the portal asked for a CAPTCHA", w.clock.Now()
+		s.FailedRuns = 7 // runs in a row that failed, stored by an earlier process
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -135,6 +136,7 @@ func TestHealthConnectors(t *testing.T) {
 		next.In(w.ny).Format("2006-01-02 15:04 MST"), // clearview-rbm's next poll
 		"not scheduled", // summit-portal has no schedule here
 		`action="/admin/connectors/clearview-rbm/resume"`,
+		"\n<td>7</td>\n", // clearview-rbm's failures in a row
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("health page %d lacks %q\n%s", code, want, body)

@@ -40,8 +40,6 @@ type ConnectorHealth struct {
 	agent.ConnectorStatus
 	// LastRun is the connector's newest recording; nil if it kept none.
 	LastRun *recordings.Summary
-	// Failures is the current streak of failed runs.
-	Failures int
 	// Problems are the connector's open run-level alerts, oldest first.
 	Problems []authpilot.Problem
 	// PortalChanged is the newest open portal_changed alert; Shot says
@@ -108,7 +106,7 @@ func (s *Site) connectorHealth(ctx context.Context, now time.Time) ([]ConnectorH
 	}
 	out := make([]ConnectorHealth, 0, len(sts))
 	for _, st := range sts {
-		h := ConnectorHealth{ConnectorStatus: st, Failures: s.a.FailureStreak(ctx, st.ID), Next: s.a.NextRun(st.ID)}
+		h := ConnectorHealth{ConnectorStatus: st, Next: s.a.NextRun(st.ID)}
 		if r, ok := runs[st.ID]; ok {
 			h.LastRun = &r
 		}

@@ -103,7 +103,8 @@ type Runner struct {
 	mu     sync.Mutex // held for a whole run
 	failMu sync.Mutex
 	// failures is the streak of failed runs as last stored
-	// (ConnectorState.FailedRuns) or, when the store failed, counted.
+	// (ConnectorState.FailedRuns, which the health page and the API
+	// read) or, when the store failed, counted.
 	failures int
 }
 
@@ -357,23 +358,13 @@ func (r *Runner) countRun(ctx context.Context, log *slog.Logger, ok bool) int {
 	})
 	if err != nil {
 		log.Error("failed-run streak not stored", "err", err)
-		if r.failures++; ok {
+		if ok {
 			r.failures = 0
+		} else {
+			r.failures++
 		}
 		return r.failures
 	}
 	r.failures = st.FailedRuns
-	return r.failures
-}
-
-// Failures is the connector's current streak of failed runs (0 after a
-// run that worked) as stored, by any process and before a restart; the
-// last one this process knew when the store cannot be read.
-func (r *Runner) Failures(ctx context.Context) int {
-	if st, err := r.store.ConnectorState(ctx, r.id); err == nil {
-		return st.FailedRuns
-	}
-	r.failMu.Lock()
-	defer r.failMu.Unlock()
 	return r.failures
 }

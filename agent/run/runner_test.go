@@ -245,17 +245,25 @@ func TestFailureStreakSurvivesRestart(t *testing.T) {
 
 	r, st = start()
 	t.Cleanup(func() { st.Close() })
-	if n := r.Failures(ctx); n != 2 {
+	failed := func() int {
+		t.Helper()
+		cs, err := st.ConnectorState(ctx, "payer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs.FailedRuns
+	}
+	if n := failed(); n != 2 {
 		t.Errorf("after the restart the streak is %d, want 2", n)
 	}
 	if got := run(r, st, down); len(got) != 1 || got[0] != authpilot.AlertConnectorFailing {
 		t.Errorf("the third failure in a row, after a restart, raised %v, want connector_failing", got)
 	}
-	if n := r.Failures(ctx); n != 3 {
+	if n := failed(); n != 3 {
 		t.Errorf("streak %d after the third failure, want 3", n)
 	}
 	run(r, st, nil)
-	if n := r.Failures(ctx); n != 0 {
+	if n := failed(); n != 0 {
 		t.Errorf("streak %d after a run that worked, want 0", n)
 	}
 }
