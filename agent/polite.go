@@ -173,4 +173,3 @@ func (a *Agent) NextRun(connectorID string) time.Time {
 	}
 	return next
 }
-
